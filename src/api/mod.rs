@@ -1,0 +1,157 @@
+//! The Bare Metal API over HTTP (actix-web): Ironic's paths, fields, microversions, status
+//! codes and error bodies. Knows HTTP and Ironic's wire format; reads through `db`, writes
+//! through `conductor`, and knows no driver or SQL.
+//!
+//! Every endpoint is in `routes()` below; the handler lives in the file named after the
+//! URL's collection.
+
+mod auth;
+mod chassis;
+mod conductors;
+mod drivers;
+pub mod error;
+pub mod microversion;
+mod nodes;
+mod params;
+mod patch;
+mod portgroups;
+mod ports;
+mod root;
+mod views;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, Service};
+use actix_web::middleware::{NormalizePath, TrailingSlash};
+use actix_web::web::{self, delete, get, patch as patch_, post, put};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
+use futures_util::future::Either;
+
+use crate::config::{AuthStrategy, Config};
+use crate::conductor::Conductor;
+use crate::db::Store;
+use error::ApiError;
+
+pub use auth::AuthFileError;
+
+/// What every handler gets.
+pub struct State {
+    pub conductor: Conductor,
+    pub store: Store,
+    pub config: Arc<Config>,
+}
+
+/// Base URL for links: `[api] public_endpoint`, else the scheme and Host of the request.
+pub fn base_url(req: &HttpRequest, state: &State) -> String {
+    if let Some(ep) = &state.config.file.api.public_endpoint {
+        return ep.trim_end_matches('/').to_string();
+    }
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
+/// 201 with `Location`.
+pub fn created(location: &str, body: serde_json::Value) -> HttpResponse {
+    HttpResponse::Created().insert_header(("Location", location.to_string())).json(body)
+}
+
+/// Every (method, path) → handler, once. Mounted under `/v1` and, as Ironic does for
+/// unversioned requests, at the root too.
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg
+        .service(web::resource("/nodes").route(get().to(nodes::list)).route(post().to(nodes::create)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/detail").route(get().to(nodes::list_detail)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/validate").route(get().to(nodes::validate_query)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}").route(get().to(nodes::get)).route(patch_().to(nodes::update)).route(delete().to(nodes::delete)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/maintenance").route(put().to(nodes::maintenance_set)).route(delete().to(nodes::maintenance_unset)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/states").route(get().to(nodes::states)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/validate").route(get().to(nodes::validate)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/traits").route(get().to(nodes::traits_get)).route(put().to(nodes::traits_set)).route(delete().to(nodes::traits_delete)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/traits/{trait}").route(put().to(nodes::trait_add)).route(delete().to(nodes::trait_delete)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/history").route(get().to(nodes::history)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/history/{event}").route(get().to(nodes::history_get)).default_service(web::to(not_allowed)))
+        .service(web::resource(["/nodes/{node}/ports", "/nodes/{node}/ports/detail"]).route(get().to(ports::list_for_node)).default_service(web::to(not_allowed)))
+        .service(web::resource(["/nodes/{node}/portgroups", "/nodes/{node}/portgroups/detail"]).route(get().to(portgroups::list_for_node)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/bios").route(get().to(nodes::bios)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/firmware").route(get().to(nodes::firmware)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/inventory").route(get().to(nodes::inventory)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/children").route(get().to(nodes::children)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/{field}").route(get().to(nodes::unknown_subpath)))
+        .service(web::resource("/ports").route(get().to(ports::list)).route(post().to(ports::create)).default_service(web::to(not_allowed)))
+        .service(web::resource("/ports/detail").route(get().to(ports::list_detail)).default_service(web::to(not_allowed)))
+        .service(web::resource("/ports/{port}").route(get().to(ports::get)).route(patch_().to(ports::update)).route(delete().to(ports::delete)).default_service(web::to(not_allowed)))
+        .service(web::resource("/portgroups").route(get().to(portgroups::list)).route(post().to(portgroups::create)).default_service(web::to(not_allowed)))
+        .service(web::resource("/portgroups/detail").route(get().to(portgroups::list_detail)).default_service(web::to(not_allowed)))
+        .service(web::resource("/portgroups/{pg}").route(get().to(portgroups::get)).route(patch_().to(portgroups::update)).route(delete().to(portgroups::delete)).default_service(web::to(not_allowed)))
+        .service(web::resource(["/portgroups/{pg}/ports", "/portgroups/{pg}/ports/detail"]).route(get().to(ports::list_for_portgroup)).default_service(web::to(not_allowed)))
+        .service(web::resource("/chassis").route(get().to(chassis::list)).route(post().to(chassis::create)).default_service(web::to(not_allowed)))
+        .service(web::resource("/chassis/detail").route(get().to(chassis::list_detail)).default_service(web::to(not_allowed)))
+        .service(web::resource("/chassis/{chassis}").route(get().to(chassis::get)).route(patch_().to(chassis::update)).route(delete().to(chassis::delete)).default_service(web::to(not_allowed)))
+        .service(web::resource(["/chassis/{chassis}/nodes", "/chassis/{chassis}/nodes/detail"]).route(get().to(chassis::nodes)).default_service(web::to(not_allowed)))
+        .service(web::resource("/drivers").route(get().to(drivers::list)).default_service(web::to(not_allowed)))
+        .service(web::resource("/drivers/{driver}").route(get().to(drivers::get)).default_service(web::to(not_allowed)))
+        .service(web::resource("/drivers/{driver}/properties").route(get().to(drivers::properties)).default_service(web::to(not_allowed)))
+        .service(web::resource("/conductors").route(get().to(conductors::list)).default_service(web::to(not_allowed)))
+        .service(web::resource("/conductors/{hostname}").route(get().to(conductors::get)).default_service(web::to(not_allowed)))
+        .service(web::resource("/shards").route(get().to(root::shards)).default_service(web::to(not_allowed)));
+}
+
+async fn not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::method_not_allowed())
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::unknown_path())
+}
+
+/// Build the API server on an already-bound listener.
+pub fn server(state: State, listener: TcpListener, tls: Option<rustls::ServerConfig>) -> Result<Server, std::io::Error> {
+    let basic = match state.config.auth {
+        AuthStrategy::HttpBasic => Some(Arc::new(
+            auth::BasicAuth::load(&state.config.file.default.http_basic_auth_user_file)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?,
+        )),
+        AuthStrategy::Noauth => None,
+    };
+    let workers = match state.config.file.api.api_workers {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        n => n as usize,
+    };
+    let state = web::Data::new(state);
+    let make = move || {
+        let basic = basic.clone();
+        App::new()
+            .app_data(state.clone())
+            .default_service(web::to(not_found))
+            .service(web::resource("/").route(get().to(root::root)).default_service(web::to(not_allowed)))
+            .service(web::resource("/v1").route(get().to(root::v1)).default_service(web::to(not_allowed)))
+            .service(web::scope("/v1").configure(routes))
+            .configure(routes)
+            .wrap_fn(move |req, srv| {
+                // Authentication runs inside version negotiation so 401s carry version headers.
+                let denied = match &basic {
+                    Some(b) if !auth::is_public(req.path()) => b.check(req.headers().get("authorization").and_then(|h| h.to_str().ok())).err(),
+                    _ => None,
+                };
+                match denied {
+                    Some(e) => {
+                        let resp = req.into_response(actix_web::ResponseError::error_response(&e)).map_into_right_body();
+                        Either::Left(std::future::ready(Ok(resp)))
+                    }
+                    None => {
+                        let fut = srv.call(req);
+                        Either::Right(async move { fut.await.map(|r| r.map_into_left_body()) })
+                    }
+                }
+            })
+            .wrap_fn(microversion::middleware)
+            .wrap(NormalizePath::new(TrailingSlash::Trim))
+    };
+    let builder = HttpServer::new(make).workers(workers).disable_signals().shutdown_timeout(10);
+    let builder = match tls {
+        Some(cfg) => builder.listen_rustls_0_23(listener, cfg)?,
+        None => builder.listen(listener)?,
+    };
+    Ok(builder.run())
+}

@@ -1,0 +1,192 @@
+//! Response building blocks shared by every resource: links, secret masking, field
+//! selection, and typed readers for request fields that fail with Ironic's schema messages.
+
+use serde_json::{json, Map, Value};
+
+use super::error::ApiError;
+use crate::model::JsonObject;
+
+/// `self` and `bookmark` links for `<base>/v1/<path>` and `<base>/<path>`.
+pub fn links(base: &str, path: &str) -> Value {
+    json!([
+        {"href": format!("{base}/v1/{path}"), "rel": "self"},
+        {"href": format!("{base}/{path}"), "rel": "bookmark"},
+    ])
+}
+
+/// Keys whose values are secrets, matched as substrings of the lower-cased key, as oslo's
+/// `mask_dict_password` does (so `ipmi_password`, `redfish_password`, `agent_secret_token`...).
+const SECRET_MARKERS: &[&str] = &[
+    "password", "adminpass", "admin_pass", "auth_token", "new_pass", "secret", "sys_pswd", "token",
+    "configdrive", "chappassword", "encrypted_key", "private_key", "fernetkey", "sslkey", "passphrase",
+    "cephkey", "keystore", "truststore", "kg_key",
+];
+
+pub const MASK: &str = "******";
+
+pub fn is_secret_key(k: &str) -> bool {
+    let k = k.to_ascii_lowercase();
+    SECRET_MARKERS.iter().any(|m| k.contains(m))
+}
+
+/// Replace secret values (at any depth) with `******`.
+pub fn mask(obj: &JsonObject) -> Value {
+    let mut out = Map::new();
+    for (k, v) in obj {
+        let masked = if is_secret_key(k) {
+            Value::String(MASK.into())
+        } else if let Value::Object(inner) = v {
+            mask(inner)
+        } else {
+            v.clone()
+        };
+        out.insert(k.clone(), masked);
+    }
+    Value::Object(out)
+}
+
+/// `instance_info`: also hides `image_url` (it may carry temporary credentials).
+pub fn mask_instance_info(obj: &JsonObject) -> Value {
+    let mut v = mask(obj);
+    if let Some(m) = v.as_object_mut() {
+        if m.contains_key("image_url") {
+            m.insert("image_url".into(), Value::String(MASK.into()));
+        }
+    }
+    v
+}
+
+/// Keep only `fields` (plus `links`, which Ironic always adds) of a full object.
+pub fn select(mut full: Map<String, Value>, fields: &[String]) -> Value {
+    let mut out = Map::new();
+    for f in fields {
+        if let Some(v) = full.remove(f) {
+            out.insert(f.clone(), v);
+        }
+    }
+    if let Some(l) = full.remove("links") {
+        out.insert("links".into(), l);
+    }
+    Value::Object(out)
+}
+
+/// Python's repr of a JSON value, as Ironic's schema errors print it.
+pub fn py_repr(v: &Value) -> String {
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+        Value::Array(a) => format!("[{}]", a.iter().map(py_repr).collect::<Vec<_>>().join(", ")),
+        Value::Object(o) => format!("{{{}}}", o.iter().map(|(k, v)| format!("'{k}': {}", py_repr(v))).collect::<Vec<_>>().join(", ")),
+    }
+}
+
+/// Typed readers for one request field of resource `res` (for messages like
+/// "Schema error for node: 5 is not of type 'string'").
+pub struct Reader<'a> {
+    pub res: &'a str,
+}
+
+impl Reader<'_> {
+    fn type_err(&self, v: &Value, types: &str) -> ApiError {
+        ApiError::bad_request(format!("Schema error for {}: {} is not of type {types}", self.res, py_repr(v)))
+    }
+
+    pub fn opt_str(&self, v: &Value, max: usize) -> Result<Option<String>, ApiError> {
+        match v {
+            Value::Null => Ok(None),
+            Value::String(s) if s.chars().count() <= max => Ok(Some(s.clone())),
+            Value::String(_) => Err(ApiError::bad_request(format!("Schema error for {}: {} is too long", self.res, py_repr(v)))),
+            _ => Err(self.type_err(v, "'string', 'null'")),
+        }
+    }
+
+    pub fn str(&self, v: &Value, max: usize) -> Result<String, ApiError> {
+        match v {
+            Value::String(s) if s.chars().count() <= max => Ok(s.clone()),
+            Value::String(_) => Err(ApiError::bad_request(format!("Schema error for {}: {} is too long", self.res, py_repr(v)))),
+            _ => Err(self.type_err(v, "'string'")),
+        }
+    }
+
+    pub fn bool(&self, v: &Value) -> Result<bool, ApiError> {
+        v.as_bool().ok_or_else(|| self.type_err(v, "'boolean'"))
+    }
+
+    pub fn opt_bool(&self, v: &Value) -> Result<Option<bool>, ApiError> {
+        match v {
+            Value::Null => Ok(None),
+            Value::Bool(b) => Ok(Some(*b)),
+            _ => Err(self.type_err(v, "'boolean', 'null'")),
+        }
+    }
+
+    /// JSON object fields: null means empty.
+    pub fn obj(&self, v: &Value) -> Result<JsonObject, ApiError> {
+        match v {
+            Value::Null => Ok(JsonObject::new()),
+            Value::Object(o) => Ok(o.clone()),
+            _ => Err(self.type_err(v, "'object', 'null'")),
+        }
+    }
+
+    pub fn opt_uuid(&self, key: &str, v: &Value) -> Result<Option<String>, ApiError> {
+        match v {
+            Value::Null => Ok(None),
+            Value::String(s) => crate::model::validate::normalize_uuid(s)
+                .map(Some)
+                .ok_or_else(|| ApiError::bad_request(format!("Expected UUID for {key}: {s}"))),
+            _ => Err(self.type_err(v, "'string', 'null'")),
+        }
+    }
+
+    pub fn opt_mac(&self, key: &str, v: &Value) -> Result<Option<String>, ApiError> {
+        match v {
+            Value::Null => Ok(None),
+            Value::String(s) => mac(key, s).map(Some),
+            _ => Err(self.type_err(v, "'string', 'null'")),
+        }
+    }
+
+    pub fn unexpected(&self, key: &str) -> ApiError {
+        ApiError::bad_request(format!("Schema error for {}: Additional properties are not allowed ('{key}' was unexpected)", self.res))
+    }
+
+    pub fn required(&self, key: &str) -> ApiError {
+        ApiError::bad_request(format!("Schema error for {}: '{key}' is a required property", self.res))
+    }
+
+    pub fn not_object(&self, v: &Value) -> ApiError {
+        self.type_err(v, "'object'")
+    }
+}
+
+pub fn mac(key: &str, s: &str) -> Result<String, ApiError> {
+    // Ironic accepts only the colon form; lower-case is how it is stored and compared.
+    if s.contains('-') {
+        return Err(ApiError::bad_request(format!("Expected valid MAC address for {key}: {s}")));
+    }
+    crate::model::validate::normalize_mac(s).ok_or_else(|| ApiError::bad_request(format!("Expected valid MAC address for {key}: {s}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_nested_secrets() {
+        let o = json!({"ipmi_password": "x", "ipmi_username": "u", "nested": {"redfish_password": "y"}, "agent_secret_token": "t"});
+        let m = mask(o.as_object().unwrap());
+        assert_eq!(m["ipmi_password"], "******");
+        assert_eq!(m["ipmi_username"], "u");
+        assert_eq!(m["nested"]["redfish_password"], "******");
+        assert_eq!(m["agent_secret_token"], "******");
+    }
+
+    #[test]
+    fn python_repr() {
+        assert_eq!(py_repr(&json!({"a": [1, true, null, "x'y"]})), r"{'a': [1, True, None, 'x\'y']}");
+    }
+}

@@ -1,0 +1,151 @@
+//! Composition root: config → store → drivers → conductor → API; one cancellation token;
+//! the bound addresses announced in the log and in `<state_path>/endpoints.json`; graceful
+//! stop on SIGTERM/SIGINT.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::api;
+use crate::conductor::{Conductor, Heartbeat};
+use crate::config::Config;
+use crate::db::Store;
+use crate::drivers::Registry;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Store(#[from] crate::db::StoreError),
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error(transparent)]
+    Conductor(#[from] crate::conductor::ConductorError),
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> AppError {
+    let context = context.into();
+    move |source| AppError::Io { context, source }
+}
+
+/// Everything a running appliance needs, checked before anything is started.
+pub fn prepare(config: &Config) -> Result<Registry, AppError> {
+    Ok(Registry::from_config(config)?)
+}
+
+fn load_tls(config: &Config) -> Result<Option<rustls::ServerConfig>, AppError> {
+    if !config.file.api.enable_ssl_api {
+        return Ok(None);
+    }
+    let ssl = &config.file.ssl;
+    let certs = rustls_pemfile::certs(&mut std::io::BufReader::new(std::fs::File::open(&ssl.cert_file).map_err(io(format!("[ssl] cert_file {}", ssl.cert_file)))?))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io(format!("[ssl] cert_file {}", ssl.cert_file)))?;
+    if certs.is_empty() {
+        return Err(AppError::Tls(format!("[ssl] cert_file {}: no certificate found", ssl.cert_file)));
+    }
+    let key = rustls_pemfile::private_key(&mut std::io::BufReader::new(std::fs::File::open(&ssl.key_file).map_err(io(format!("[ssl] key_file {}", ssl.key_file)))?))
+        .map_err(io(format!("[ssl] key_file {}", ssl.key_file)))?
+        .ok_or_else(|| AppError::Tls(format!("[ssl] key_file {}: no private key found", ssl.key_file)))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| AppError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map(Some)
+        .map_err(|e| AppError::Tls(e.to_string()))
+}
+
+/// Run the appliance until SIGTERM/SIGINT (or `cancel`).
+pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppError> {
+    let registry = Arc::new(prepare(&config)?);
+    std::fs::create_dir_all(&config.state_path).map_err(io(format!("creating state_path {}", config.state_path.display())))?;
+    let db = config.file.database.clone();
+    let path = config.database_path.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&path, db.busy_timeout_ms, db.max_pool_size))
+        .await
+        .map_err(|e| AppError::Io { context: "opening database".into(), source: std::io::Error::other(e.to_string()) })??;
+    let config = Arc::new(config);
+    let conductor = Conductor::new(store.clone(), registry.clone(), config.clone());
+    Heartbeat::register(&conductor).await?;
+
+    let listener = TcpListener::bind(config.api_addr).map_err(io(format!("binding the API to {}", config.api_addr)))?;
+    let api_addr = listener.local_addr().map_err(io("reading the API address"))?;
+    let tls = load_tls(&config)?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let state = api::State { conductor: conductor.clone(), store: store.clone(), config: config.clone() };
+    let server = api::server(state, listener, tls).map_err(io("starting the API"))?;
+    let handle = server.handle();
+
+    let endpoints = serde_json::json!({ "api": format!("{scheme}://{api_addr}"), "pid": std::process::id() });
+    write_endpoints(&config.state_path, &endpoints).map_err(io("writing endpoints.json"))?;
+    tracing::info!(api = %format!("{scheme}://{api_addr}"), auth = ?config.auth, database = %config.database_path.display(),
+        conductor = %config.host, hardware_types = ?registry.hardware_types, "ironbox serving");
+
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(Heartbeat::run(conductor.clone(), cancel.clone()));
+    let server_task = tokio::spawn(server);
+    let stop = cancel.clone();
+    tokio::select! {
+        _ = shutdown_signal() => tracing::info!("shutdown requested"),
+        _ = stop.cancelled() => {},
+    }
+    cancel.cancel();
+    handle.stop(true).await;
+    let _ = server_task.await;
+    while tasks.join_next().await.is_some() {}
+    let _ = std::fs::remove_file(config.state_path.join("endpoints.json"));
+    tracing::info!("ironbox stopped");
+    Ok(())
+}
+
+fn write_endpoints(dir: &Path, v: &serde_json::Value) -> std::io::Result<()> {
+    // Write then rename, so a reader never sees half a file.
+    let tmp = dir.join("endpoints.json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(v).unwrap_or_default())?;
+    std::fs::rename(tmp, dir.join("endpoints.json"))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// `ironbox db backup PATH`: a consistent copy of the live database.
+pub async fn backup(config: &Config, dest: &Path) -> Result<(), AppError> {
+    if dest.exists() {
+        return Err(AppError::Io { context: format!("backup target {}", dest.display()), source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "file exists") });
+    }
+    let db = config.file.database.clone();
+    let path = config.database_path.clone();
+    if !path.exists() {
+        return Err(AppError::Io { context: format!("database {}", path.display()), source: std::io::Error::new(std::io::ErrorKind::NotFound, "no database here; is state_path right?") });
+    }
+    let store = tokio::task::spawn_blocking(move || Store::open(&path, db.busy_timeout_ms, 1))
+        .await
+        .map_err(|e| AppError::Io { context: "opening database".into(), source: std::io::Error::other(e.to_string()) })??;
+    let abs = std::path::absolute(dest).map_err(io("backup path"))?;
+    store.backup(abs).await?;
+    Ok(())
+}

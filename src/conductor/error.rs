@@ -1,0 +1,67 @@
+//! ConductorError: variants named after Ironic's exceptions, so `api::error` can give each the
+//! status code and message clients expect.
+
+use crate::db::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConductorError {
+    #[error("Node {0} could not be found.")]
+    NodeNotFound(String),
+    #[error("Port {0} could not be found.")]
+    PortNotFound(String),
+    #[error("Portgroup {0} could not be found.")]
+    PortgroupNotFound(String),
+    #[error("Chassis {0} could not be found.")]
+    ChassisNotFound(String),
+    #[error("Conductor {0} could not be found.")]
+    ConductorNotFound(String),
+    #[error("Node {node} doesn't have a trait '{name}'")]
+    NodeTraitNotFound { node: String, name: String },
+    #[error("Node history record {0} could not be found.")]
+    HistoryNotFound(String),
+    #[error("Driver {0} could not be found.")]
+    DriverNotFound(String),
+    #[error("{0}")]
+    InvalidParameterValue(String),
+    #[error("{0}")]
+    MissingParameterValue(String),
+    #[error("No valid host was found. Reason: No conductor service registered which supports driver {driver} for conductor group \"{group}\".")]
+    NoValidHost { driver: String, group: String },
+    #[error("A node with name {0} already exists.")]
+    DuplicateName(String),
+    #[error("A node with UUID {0} already exists.")]
+    NodeAlreadyExists(String),
+    #[error("A port with MAC address {0} already exists.")]
+    MacAlreadyExists(String),
+    #[error("A port with UUID {0} already exists.")]
+    PortAlreadyExists(String),
+    #[error("A port with name {0} already exists.")]
+    PortDuplicateName(String),
+    #[error("A portgroup with UUID {0} already exists.")]
+    PortgroupAlreadyExists(String),
+    #[error("A portgroup with name {0} already exists.")]
+    PortgroupDuplicateName(String),
+    #[error("A portgroup with MAC address {0} already exists.")]
+    PortgroupMacAlreadyExists(String),
+    #[error("A chassis with UUID {0} already exists.")]
+    ChassisAlreadyExists(String),
+    #[error("Node {node} is associated with instance {instance}.")]
+    NodeAssociated { node: String, instance: String },
+    #[error("Instance {instance} is already associated with a node, it cannot be associated with this other node {node}")]
+    InstanceAssociated { instance: String, node: String },
+    #[error("Cannot complete the requested action because chassis {0} contains nodes.")]
+    ChassisNotEmpty(String),
+    #[error("Cannot complete the requested action because portgroup {0} contains ports.")]
+    PortgroupNotEmpty(String),
+    /// A request not valid in the node's current state (Ironic's InvalidState, 409).
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("Node {node} is locked by host {host}, please retry after the current operation is completed.")]
+    NodeLocked { node: String, host: String },
+    #[error("Node {0} is protected and cannot be undeployed, rebuilt or deleted")]
+    NodeProtected(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub type Result<T> = std::result::Result<T, ConductorError>;

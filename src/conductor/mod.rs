@@ -1,0 +1,87 @@
+//! The conductor: business logic and the only writer of nodes, ports, portgroups and
+//! chassis. Knows no HTTP. The API hands it the object it wants written; the conductor
+//! applies Ironic's rules (drivers and interfaces, state restrictions, uniqueness) and saves.
+//!
+//! This scope is the inventory; the provision state machine, NodeTask reservations
+//! and periodic tasks build on it.
+
+mod error;
+mod inventory;
+mod service;
+
+use std::sync::Arc;
+
+pub use error::{ConductorError, Result};
+pub use service::Heartbeat;
+
+use crate::config::Config;
+use crate::db::Store;
+use crate::drivers::Registry;
+use crate::model::history::HistoryEvent;
+
+/// Cheap to clone: shared handles only.
+#[derive(Clone)]
+pub struct Conductor {
+    pub(crate) store: Store,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) config: Arc<Config>,
+}
+
+impl Conductor {
+    pub fn new(store: Store, registry: Arc<Registry>, config: Arc<Config>) -> Self {
+        Conductor { store, registry, config }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// This conductor's host name.
+    pub fn host(&self) -> &str {
+        &self.config.host
+    }
+
+    /// The conductor that owns nodes of `group` (a hash ring of one member: this one, for
+    /// its own group, else nobody).
+    pub fn owner_of(&self, group: &str) -> Option<&str> {
+        (group == self.config.file.conductor.conductor_group).then_some(self.host())
+    }
+
+    /// Append a node history entry (when history is enabled), pruning old ones.
+    pub(crate) async fn record(&self, node_uuid: &str, severity: &str, event_type: &str, event: String, state: Option<String>, target: Option<String>) -> Result<()> {
+        let c = &self.config.file.conductor;
+        if !c.node_history {
+            return Ok(());
+        }
+        let ev = HistoryEvent {
+            uuid: crate::model::new_uuid(),
+            node_uuid: node_uuid.to_string(),
+            severity: severity.to_string(),
+            event_type: event_type.to_string(),
+            event,
+            conductor: Some(self.host().to_string()),
+            user: None,
+            state,
+            target_provision_state: target,
+            duration_seconds: None,
+            created_at: crate::model::now(),
+        };
+        self.store.history_add(ev, c.node_history_max_entries.max(1)).await?;
+        Ok(())
+    }
+}
+
+impl Conductor {
+    /// Each interface's validate, in the order Ironic reports them (vendor is not listed).
+    pub fn node_validate(&self, node: &crate::model::node::Node) -> Vec<(&'static str, crate::drivers::Validation)> {
+        ["boot", "deploy", "management", "network", "power", "bios", "console", "firmware", "inspect", "raid", "rescue", "storage"]
+            .into_iter()
+            .map(|kind| {
+                let name = node.interfaces.get(kind).unwrap_or("");
+                (kind, crate::drivers::validate_interface(&node.driver, kind, name))
+            })
+            .collect()
+    }
+}
+
+pub use inventory::MAX_TRAITS;

@@ -1,0 +1,207 @@
+//! Serde mirror of `ironic.toml`: one struct per section, Ironic's option names, the
+//! zero-config defaults, and no unknown keys. Validation happens in `config::Config::from_file`.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(rename = "DEFAULT", default)]
+    pub default: DefaultSection,
+    #[serde(default)]
+    pub api: ApiSection,
+    #[serde(default)]
+    pub conductor: ConductorSection,
+    #[serde(default)]
+    pub database: DatabaseSection,
+    #[serde(default)]
+    pub ssl: SslSection,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DefaultSection {
+    /// Name of this conductor; defaults to the machine's host name.
+    pub host: String,
+    /// Directory for the database, endpoints file and caches (Ironic's `state_path`).
+    pub state_path: String,
+    /// `noauth` or `http_basic`.
+    pub auth_strategy: String,
+    /// htpasswd file (bcrypt hashes) used by `http_basic`.
+    pub http_basic_auth_user_file: String,
+    /// Log at debug level.
+    pub debug: bool,
+    pub enabled_hardware_types: Vec<String>,
+    pub enabled_bios_interfaces: Vec<String>,
+    pub enabled_boot_interfaces: Vec<String>,
+    pub enabled_console_interfaces: Vec<String>,
+    pub enabled_deploy_interfaces: Vec<String>,
+    pub enabled_firmware_interfaces: Vec<String>,
+    pub enabled_inspect_interfaces: Vec<String>,
+    pub enabled_management_interfaces: Vec<String>,
+    pub enabled_network_interfaces: Vec<String>,
+    pub enabled_power_interfaces: Vec<String>,
+    pub enabled_raid_interfaces: Vec<String>,
+    pub enabled_rescue_interfaces: Vec<String>,
+    pub enabled_storage_interfaces: Vec<String>,
+    pub enabled_vendor_interfaces: Vec<String>,
+    pub default_bios_interface: Option<String>,
+    pub default_boot_interface: Option<String>,
+    pub default_console_interface: Option<String>,
+    pub default_deploy_interface: Option<String>,
+    pub default_firmware_interface: Option<String>,
+    pub default_inspect_interface: Option<String>,
+    pub default_management_interface: Option<String>,
+    pub default_network_interface: Option<String>,
+    pub default_power_interface: Option<String>,
+    pub default_raid_interface: Option<String>,
+    pub default_rescue_interface: Option<String>,
+    pub default_storage_interface: Option<String>,
+    pub default_vendor_interface: Option<String>,
+    /// Resource class given to new nodes that name none.
+    pub default_resource_class: Option<String>,
+    /// Bonding mode given to new portgroups that name none.
+    pub default_portgroup_mode: String,
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+impl Default for DefaultSection {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            state_path: "./ironbox-data".into(),
+            auth_strategy: "noauth".into(),
+            http_basic_auth_user_file: "/etc/ironbox/htpasswd".into(),
+            debug: false,
+            enabled_hardware_types: strings(&["fake-hardware"]),
+            enabled_bios_interfaces: strings(&["no-bios", "fake"]),
+            enabled_boot_interfaces: strings(&["fake"]),
+            enabled_console_interfaces: strings(&["no-console", "fake"]),
+            enabled_deploy_interfaces: strings(&["fake"]),
+            enabled_firmware_interfaces: strings(&["no-firmware", "fake"]),
+            enabled_inspect_interfaces: strings(&["no-inspect", "fake"]),
+            enabled_management_interfaces: strings(&["fake", "noop"]),
+            enabled_network_interfaces: strings(&["flat", "noop"]),
+            enabled_power_interfaces: strings(&["fake"]),
+            enabled_raid_interfaces: strings(&["no-raid", "fake"]),
+            enabled_rescue_interfaces: strings(&["no-rescue", "fake"]),
+            enabled_storage_interfaces: strings(&["noop", "fake"]),
+            enabled_vendor_interfaces: strings(&["no-vendor", "fake"]),
+            default_bios_interface: None,
+            default_boot_interface: None,
+            default_console_interface: None,
+            default_deploy_interface: None,
+            default_firmware_interface: None,
+            default_inspect_interface: None,
+            default_management_interface: None,
+            default_network_interface: None,
+            default_power_interface: None,
+            default_raid_interface: None,
+            default_rescue_interface: None,
+            default_storage_interface: None,
+            default_vendor_interface: None,
+            default_resource_class: None,
+            default_portgroup_mode: "active-backup".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiSection {
+    /// Address the API listens on.
+    pub host_ip: String,
+    /// Port the API listens on (0 picks a free one; see `<state_path>/endpoints.json`).
+    pub port: u16,
+    /// Base URL used in links; by default taken from each request's Host.
+    pub public_endpoint: Option<String>,
+    /// Largest page a list request may return.
+    pub max_limit: u32,
+    /// Body size limits in KiB: ordinary requests, and provisioning requests (configdrives).
+    pub max_json_body_size: u32,
+    pub max_json_body_size_provision: u32,
+    /// Maximum nesting of a JSON body.
+    pub max_json_body_depth: u32,
+    /// Serve the API over HTTPS with `[ssl] cert_file`/`key_file`.
+    pub enable_ssl_api: bool,
+    /// Allow `noauth` on a non-loopback address. Anyone who reaches the port owns every BMC.
+    pub allow_noauth_on_public: bool,
+    /// API worker threads (0 = one per core).
+    pub api_workers: u32,
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        Self {
+            host_ip: "127.0.0.1".into(),
+            port: 6385,
+            public_endpoint: None,
+            max_limit: 1000,
+            max_json_body_size: 1024,
+            max_json_body_size_provision: 65536,
+            max_json_body_depth: 25,
+            enable_ssl_api: false,
+            allow_noauth_on_public: false,
+            api_workers: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConductorSection {
+    /// Seconds between conductor heartbeats.
+    pub heartbeat_interval: u64,
+    /// Seconds after the last heartbeat before a conductor counts as dead.
+    pub heartbeat_timeout: u64,
+    /// This conductor's group; nodes of other groups are not its to manage.
+    pub conductor_group: String,
+    /// Whether nodes in `available` may be deleted.
+    pub allow_deleting_available_nodes: bool,
+    /// History entries kept per node; older ones are pruned.
+    pub node_history_max_entries: u32,
+    /// Record node history at all.
+    pub node_history: bool,
+}
+
+impl Default for ConductorSection {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval: 10,
+            heartbeat_timeout: 60,
+            conductor_group: String::new(),
+            allow_deleting_available_nodes: true,
+            node_history_max_entries: 300,
+            node_history: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSection {
+    /// `sqlite:///ABSOLUTE/PATH` or `sqlite://RELATIVE/PATH`; empty = `<state_path>/ironbox.sqlite`.
+    pub connection: String,
+    /// Milliseconds a writer waits for the database lock before failing.
+    pub busy_timeout_ms: u32,
+    /// Connections kept open for readers.
+    pub max_pool_size: u32,
+}
+
+impl Default for DatabaseSection {
+    fn default() -> Self {
+        Self { connection: String::new(), busy_timeout_ms: 5000, max_pool_size: 8 }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SslSection {
+    /// PEM certificate chain for the API when `[api] enable_ssl_api = true`.
+    pub cert_file: String,
+    /// PEM private key for the API.
+    pub key_file: String,
+}

@@ -1,0 +1,28 @@
+//! Embedded schema migrations: `migrations/NNNN_*.sql`, applied in order, each in its own
+//! transaction, progress in `PRAGMA user_version`. A landed migration is never edited.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_initial", include_str!("../../migrations/0001_initial.sql")),
+];
+
+pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current as usize > MIGRATIONS.len() {
+        return Err(StoreError::Corrupt {
+            column: "user_version",
+            reason: format!("database schema version {current} is newer than this ironbox ({})", MIGRATIONS.len()),
+        });
+    }
+    for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(migration = name, "applied database migration");
+    }
+    Ok(())
+}

@@ -1,0 +1,237 @@
+//! The SQLite store: the only module that touches rusqlite or holds SQL.
+//! Every call runs on tokio's blocking pool with a pooled connection (WAL, foreign keys,
+//! busy timeout), so no database work ever blocks the async runtime.
+
+mod chassis;
+mod conductors;
+mod history;
+mod migrate;
+mod nodes;
+mod portgroups;
+mod ports;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+pub use nodes::NodeFilter;
+pub use ports::PortFilter;
+pub use portgroups::PortgroupFilter;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A UNIQUE constraint failed; `column` is `table.column` as SQLite names it.
+    #[error("duplicate value for {column}")]
+    Duplicate { column: String },
+    /// A row that must exist does not (e.g. a pagination marker).
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
+    #[error("corrupt value in column {column}: {reason}")]
+    Corrupt { column: &'static str, reason: String },
+    #[error("database worker failed: {0}")]
+    Worker(String),
+    #[error("cannot prepare database directory {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+/// Map SQLite's UNIQUE violations to `Duplicate` so callers can name the conflict.
+fn classify(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e {
+        if f.code == rusqlite::ErrorCode::ConstraintViolation {
+            if let Some(col) = msg.strip_prefix("UNIQUE constraint failed: ") {
+                return StoreError::Duplicate { column: col.to_string() };
+            }
+        }
+    }
+    StoreError::Sqlite(e)
+}
+
+/// One page of a list: sort column, direction, where to start, how many.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub limit: u32,
+    /// UUID of the last item already seen.
+    pub marker: Option<String>,
+    /// Column to sort on (already checked against the resource's sortable columns).
+    pub sort_key: String,
+    pub descending: bool,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    busy_timeout_ms: u32,
+    max_idle: usize,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Store {
+    /// Open (creating if needed) the database and apply pending migrations.
+    pub fn open(path: &Path, busy_timeout_ms: u32, max_pool_size: u32) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| StoreError::Io { path: dir.display().to_string(), source })?;
+        }
+        let store = Store {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                busy_timeout_ms,
+                max_idle: max_pool_size as usize,
+                idle: Mutex::new(Vec::new()),
+            }),
+        };
+        let mut conn = store.connect()?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        migrate::apply(&mut conn)?;
+        store.put_back(conn);
+        Ok(store)
+    }
+
+    fn connect(&self) -> Result<Connection, StoreError> {
+        let conn = Connection::open_with_flags(
+            &self.inner.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_millis(self.inner.busy_timeout_ms.into()))?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
+    }
+
+    fn take(&self) -> Result<Connection, StoreError> {
+        let pooled = self.inner.idle.lock().ok().and_then(|mut idle| idle.pop());
+        match pooled {
+            Some(c) => Ok(c),
+            None => self.connect(),
+        }
+    }
+
+    fn put_back(&self, conn: Connection) {
+        if let Ok(mut idle) = self.inner.idle.lock() {
+            if idle.len() < self.inner.max_idle {
+                idle.push(conn);
+            }
+        }
+    }
+
+    /// Run read-only work on a pooled connection, off the async runtime.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = store.take()?;
+            let out = f(&conn);
+            store.put_back(conn);
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Worker(e.to_string()))?
+    }
+
+    /// Run work in one IMMEDIATE transaction (takes the write lock up front, so two writers
+    /// queue on the busy timeout instead of failing on a read-to-write upgrade).
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = store.take()?;
+            let out = (|| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let v = f(&tx)?;
+                tx.commit().map_err(classify)?;
+                Ok(v)
+            })();
+            store.put_back(conn);
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Worker(e.to_string()))?
+    }
+
+    /// A consistent online copy of the database at `dest` (VACUUM INTO reads one snapshot).
+    pub async fn backup(&self, dest: PathBuf) -> Result<(), StoreError> {
+        self.read(move |conn| {
+            let dest = dest.to_string_lossy().into_owned();
+            conn.execute("VACUUM INTO ?1", [dest])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The schema as SQL text (for the golden schema test).
+    pub async fn schema_dump(&self) -> Result<String, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type DESC, name")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            let mut out = String::new();
+            for r in rows {
+                out.push_str(&r?);
+                out.push_str(";\n");
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+/// `WHERE` fragment and ORDER/LIMIT for keyset pagination on (sort column, id).
+/// NULLs sort first ascending and last descending, as SQLite orders them.
+fn page_sql(
+    conn: &Connection,
+    table: &str,
+    page: &Page,
+    what: &'static str,
+    args: &mut Vec<SqlValue>,
+) -> Result<(String, String), StoreError> {
+    let col = format!("{table}.{}", page.sort_key);
+    let mut cond = String::new();
+    if let Some(marker) = &page.marker {
+        let sql = format!("SELECT {col}, {table}.id FROM {table} WHERE {table}.uuid = ?1");
+        let found = conn
+            .query_row(&sql, [marker], |r| Ok((r.get::<_, SqlValue>(0)?, r.get::<_, i64>(1)?)))
+            .map(Some)
+            .or_else(|e| if matches!(e, rusqlite::Error::QueryReturnedNoRows) { Ok(None) } else { Err(e) })?;
+        let (mval, mid) = found.ok_or_else(|| StoreError::NotFound { what, id: marker.clone() })?;
+        let n = args.len();
+        let (m, i) = (n + 1, n + 2);
+        cond = if page.descending {
+            format!("({col} < ?{m} OR ({col} IS ?{m} AND {table}.id < ?{i}) OR (?{m} IS NOT NULL AND {col} IS NULL))")
+        } else {
+            format!("({col} > ?{m} OR ({col} IS ?{m} AND {table}.id > ?{i}) OR (?{m} IS NULL AND {col} IS NOT NULL))")
+        };
+        args.push(mval);
+        args.push(SqlValue::Integer(mid));
+    }
+    let dir = if page.descending { "DESC" } else { "ASC" };
+    let tail = format!(" ORDER BY {col} {dir}, {table}.id {dir} LIMIT {}", page.limit);
+    Ok((cond, tail))
+}
+
+/// Helpers to read and write JSON-object TEXT columns.
+fn json_obj(s: String, column: &'static str) -> Result<crate::model::JsonObject, StoreError> {
+    serde_json::from_str(&s).map_err(|e| StoreError::Corrupt { column, reason: e.to_string() })
+}
+
+fn json_text(v: &crate::model::JsonObject) -> SqlValue {
+    SqlValue::Text(serde_json::Value::Object(v.clone()).to_string())
+}
+
+fn opt_text(v: &Option<String>) -> SqlValue {
+    v.as_ref().map_or(SqlValue::Null, |s| SqlValue::Text(s.clone()))
+}
+

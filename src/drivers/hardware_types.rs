@@ -1,0 +1,64 @@
+//! Hardware types as data: for each type, the implementations it supports per interface kind,
+//! in preference order (the first enabled one is the default). Mirrors Ironic's
+//! `supported_*_interfaces`; adding a vendor means adding a row, not editing the conductor.
+
+/// (interface kind, supported implementations in preference order)
+pub type Supported = &'static [(&'static str, &'static [&'static str])];
+
+pub struct HardwareType {
+    pub name: &'static str,
+    pub supported: Supported,
+    /// Ironic special-cases fake-hardware: any enabled implementation is accepted, the list
+    /// above only picks defaults.
+    pub accepts_any_enabled: bool,
+}
+
+impl HardwareType {
+    pub fn supported(&self, kind: &str) -> &'static [&'static str] {
+        self.supported.iter().find(|(k, _)| *k == kind).map_or(&[], |(_, v)| v)
+    }
+}
+
+pub const HARDWARE_TYPES: &[HardwareType] = &[
+    HardwareType {
+        name: "fake-hardware",
+        accepts_any_enabled: true,
+        supported: &[
+            ("bios", &["fake", "no-bios"]),
+            ("boot", &["fake"]),
+            ("console", &["fake", "no-console"]),
+            ("deploy", &["fake"]),
+            ("firmware", &["fake", "no-firmware"]),
+            ("inspect", &["fake", "no-inspect"]),
+            ("management", &["fake"]),
+            ("network", &["noop", "flat"]),
+            ("power", &["fake"]),
+            ("raid", &["fake", "no-raid"]),
+            ("rescue", &["fake", "no-rescue"]),
+            ("storage", &["noop", "fake"]),
+            ("vendor", &["fake", "no-vendor"]),
+        ],
+    },
+];
+
+/// Implementations this build of ironbox actually provides, per interface kind.
+/// Enabling a name not listed here is a configuration error.
+pub const AVAILABLE: Supported = &[
+    ("bios", &["fake", "no-bios"]),
+    ("boot", &["fake"]),
+    ("console", &["fake", "no-console"]),
+    ("deploy", &["fake"]),
+    ("firmware", &["fake", "no-firmware"]),
+    ("inspect", &["fake", "no-inspect"]),
+    ("management", &["fake", "noop"]),
+    ("network", &["flat", "noop"]),
+    ("power", &["fake"]),
+    ("raid", &["fake", "no-raid"]),
+    ("rescue", &["fake", "no-rescue"]),
+    ("storage", &["fake", "noop"]),
+    ("vendor", &["fake", "no-vendor"]),
+];
+
+pub fn find(name: &str) -> Option<&'static HardwareType> {
+    HARDWARE_TYPES.iter().find(|h| h.name == name)
+}

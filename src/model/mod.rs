@@ -1,0 +1,29 @@
+//! Plain domain types shared by every layer: no I/O, no async.
+//! Field names are Ironic's, so a reader can map them to the api-ref one to one.
+
+pub mod chassis;
+pub mod conductor;
+pub mod history;
+pub mod node;
+pub mod port;
+pub mod portgroup;
+pub mod states;
+pub mod validate;
+
+/// A JSON object blob (driver_info, properties, extra, ...).
+pub type JsonObject = serde_json::Map<String, serde_json::Value>;
+
+/// Current time in the format Ironic emits: ISO 8601, microseconds, explicit `+00:00`.
+/// Fixed width, so the TEXT columns sort chronologically.
+pub fn now() -> String {
+    format_time(chrono::Utc::now())
+}
+
+pub fn format_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+}
+
+/// A fresh random UUID in canonical lower-case form.
+pub fn new_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
