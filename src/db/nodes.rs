@@ -118,7 +118,7 @@ fn chassis_id(conn: &Connection, uuid: &Option<String>) -> Result<SqlValue, Stor
     conn.query_row("SELECT id FROM chassis WHERE uuid = ?1", [u], |r| r.get::<_, i64>(0))
         .optional()?
         .map(SqlValue::Integer)
-        .ok_or_else(|| StoreError::NotFound { what: "chassis", id: u.clone() })
+        .ok_or_else(|| StoreError::NotFound { what: "Chassis", id: u.clone() })
 }
 
 /// What a node list may be filtered on (API query parameters, already validated).

@@ -133,7 +133,9 @@ impl Registry {
     pub fn check(&self, hw: &HardwareType, kind: &str, name: &str) -> Result<(), InterfaceError> {
         let enabled = self.enabled(kind);
         if !enabled.iter().any(|e| e == name) {
-            return Err(InterfaceError::NotEnabled { kind: kind.into(), name: name.into(), valid: format!("{enabled:?}") });
+            // Quoted as a Python list, as Ironic prints it.
+            let valid = format!("[{}]", enabled.iter().map(|e| format!("'{e}'")).collect::<Vec<_>>().join(", "));
+            return Err(InterfaceError::NotEnabled { kind: kind.into(), name: name.into(), valid });
         }
         let usable = self.usable(hw, kind);
         if !usable.iter().any(|u| u == name) {

@@ -1,0 +1,220 @@
+//! Starts the real `ironbox` binary on an ephemeral port with a temporary state directory,
+//! finds it through `endpoints.json`, and kills it on drop. A failed test's directory is
+//! kept (its path is printed) so its database and log can be inspected.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub struct Ironbox {
+    pub dir: tempfile::TempDir,
+    pub url: String,
+    child: Option<Child>,
+    config: PathBuf,
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub body: Value,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The decoded `faultstring` (or framework `description`) of an error body.
+    pub fn fault(&self) -> String {
+        let inner = self.body["error_message"].as_str().unwrap_or_else(|| panic!("not an Ironic error body: {}", self.body));
+        let v: Value = serde_json::from_str(inner).expect("error_message is JSON");
+        v.get("faultstring").or_else(|| v.get("description")).and_then(Value::as_str).unwrap_or_default().to_string()
+    }
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_ironbox")
+}
+
+impl Ironbox {
+    pub fn start() -> Ironbox {
+        Self::start_with("")
+    }
+
+    /// Start with extra TOML appended to the base test config (sections may repeat keys
+    /// only if not already set by the base: base sets [DEFAULT] state_path and [api] port).
+    pub fn start_with(extra: &str) -> Ironbox {
+        let dir = tempfile::Builder::new().prefix("ironbox-test-").tempdir().expect("tempdir");
+        let config = dir.path().join("ironic.toml");
+        let mut text = format!("[DEFAULT]\nstate_path = \"{}\"\nhost = \"test-conductor\"\n", dir.path().join("data").display());
+        let mut api = String::from("[api]\nport = 0\n");
+        // Merge extra keys for [DEFAULT] and [api] into the base sections.
+        let mut section = String::new();
+        let mut others = String::new();
+        for line in extra.lines() {
+            let t = line.trim();
+            if t.starts_with('[') {
+                section = t.to_string();
+                if section != "[DEFAULT]" && section != "[api]" {
+                    others.push_str(line);
+                    others.push('\n');
+                }
+                continue;
+            }
+            match section.as_str() {
+                "[DEFAULT]" => { text.push_str(line); text.push('\n'); }
+                "[api]" => { api.push_str(line); api.push('\n'); }
+                _ => { others.push_str(line); others.push('\n'); }
+            }
+        }
+        text.push_str(&api);
+        text.push_str(&others);
+        std::fs::write(&config, text).expect("write config");
+        let mut ib = Ironbox { dir, url: String::new(), child: None, config };
+        ib.spawn();
+        ib
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config
+    }
+
+    /// Start (or restart) the process and wait for it to announce its address.
+    pub fn spawn(&mut self) {
+        let endpoints = self.data().join("endpoints.json");
+        let _ = std::fs::remove_file(&endpoints);
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("ironbox.log")).expect("log");
+        let child = Command::new(bin())
+            .args(["serve", "--config"])
+            .arg(&self.config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn ironbox");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&endpoints) {
+                if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                    self.url = v["api"].as_str().expect("api url").to_string();
+                    return;
+                }
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("ironbox exited early ({status}): {}", self.log());
+            }
+            assert!(Instant::now() < deadline, "ironbox did not start: {}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("ironbox.log")).unwrap_or_default()
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait; returns the exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut c = self.child.take()?;
+        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(st)) = c.try_wait() {
+                return st.code();
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn req(&self, method: &str, path: &str, version: Option<&str>, body: Option<&str>) -> Resp {
+        self.req_h(method, path, version, body, &[])
+    }
+
+    pub fn req_h(&self, method: &str, path: &str, version: Option<&str>, body: Option<&str>, headers: &[(&str, &str)]) -> Resp {
+        let mut r = ureq::request(method, &format!("{}{}", self.url, path)).timeout(Duration::from_secs(30));
+        if let Some(v) = version {
+            r = r.set("X-OpenStack-Ironic-API-Version", v);
+        }
+        for (k, v) in headers {
+            r = r.set(k, v);
+        }
+        let result = match body {
+            Some(b) => {
+                if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+                    r = r.set("Content-Type", "application/json");
+                }
+                r.send_string(b)
+            }
+            None => r.call(),
+        };
+        let resp = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {path}: transport error {e}"),
+        };
+        let status = resp.status();
+        let headers = resp.headers_names().iter().filter_map(|n| resp.header(n).map(|v| (n.clone(), v.to_string()))).collect();
+        let text = resp.into_string().unwrap_or_default();
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Resp { status, body, headers }
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        self.req("GET", path, Some("latest"), None)
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> Resp {
+        self.req("POST", path, Some("latest"), Some(&body.to_string()))
+    }
+
+    pub fn patch(&self, path: &str, body: Value) -> Resp {
+        self.req("PATCH", path, Some("latest"), Some(&body.to_string()))
+    }
+
+    pub fn put(&self, path: &str, body: Value) -> Resp {
+        self.req("PUT", path, Some("latest"), Some(&body.to_string()))
+    }
+
+    pub fn delete(&self, path: &str) -> Resp {
+        self.req("DELETE", path, Some("latest"), None)
+    }
+
+    /// Create a fake-hardware node and return its JSON.
+    pub fn node(&self, body: Value) -> Value {
+        let mut b = body;
+        if b.get("driver").is_none() {
+            b["driver"] = "fake-hardware".into();
+        }
+        let r = self.post("/v1/nodes", b);
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body
+    }
+}
+
+impl Drop for Ironbox {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            let keep = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+            eprintln!("test failed; ironbox state kept in {}", keep.keep().display());
+        }
+    }
+}

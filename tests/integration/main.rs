@@ -1,0 +1,8 @@
+//! The one integration test binary (link time matters on small machines): each module
+//! drives the real `ironbox` executable over HTTP.
+
+mod bad_input;
+mod cli;
+mod harness;
+mod inventory;
+mod nodes;
