@@ -14,7 +14,7 @@ use super::error::ApiError;
 pub const MIN_MINOR: u32 = 1;
 /// Highest microversion whose features ironbox implements; raised as features land.
 /// See README "API coverage" for what each version below this brings and where it stands.
-pub const MAX_MINOR: u32 = 99;
+pub const MAX_MINOR: u32 = 115;
 
 /// The negotiated version of one request (major is always 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

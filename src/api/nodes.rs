@@ -250,19 +250,13 @@ fn set_field(n: &mut Node, key: &str, val: &Value, v: Version, verb: &str) -> Re
             }
             n.conductor_group = g.to_ascii_lowercase();
         }
-        "automated_clean" => n.automated_clean = r.opt_bool(val)?,
-        "maintenance" => {
-            n.maintenance = match val {
-                Value::String(s) => parse_bool("maintenance", s)?,
-                Value::Null => false,
-                other => r.bool(other)?,
-            }
-        }
-        "protected" => n.protected = if val.is_null() { false } else { r.bool(val)? },
+        "automated_clean" => n.automated_clean = r.opt_bool(key, val)?,
+        "maintenance" => n.maintenance = !val.is_null() && r.bool(key, val)?,
+        "protected" => n.protected = if val.is_null() { false } else { r.bool(key, val)? },
         "protected_reason" => n.protected_reason = r.opt_str(val, 255)?,
-        "retired" => n.retired = if val.is_null() { false } else { r.bool(val)? },
+        "retired" => n.retired = if val.is_null() { false } else { r.bool(key, val)? },
         "retired_reason" => n.retired_reason = r.opt_str(val, 255)?,
-        "disable_power_off" => n.disable_power_off = if val.is_null() { false } else { r.bool(val)? },
+        "disable_power_off" => n.disable_power_off = if val.is_null() { false } else { r.bool(key, val)? },
         "owner" => n.owner = r.opt_str(val, 255)?,
         "lessee" => n.lessee = r.opt_str(val, 255)?,
         "description" => n.description = r.opt_str(val, 4096)?,

@@ -74,7 +74,7 @@ fn set_field(p: &mut Portgroup, key: &str, val: &Value) -> Result<(), ApiError> 
                 }
             }
         }
-        "standalone_ports_supported" => p.standalone_ports_supported = if val.is_null() { true } else { r.bool(val)? },
+        "standalone_ports_supported" => p.standalone_ports_supported = if val.is_null() { true } else { r.bool(key, val)? },
         "extra" => p.extra = r.obj(val)?,
         "mode" => {
             p.mode = r.opt_str(val, 255)?;

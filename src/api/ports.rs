@@ -102,9 +102,9 @@ fn set_field(p: &mut Port, key: &str, val: &Value) -> Result<(), ApiError> {
         "portgroup_uuid" => p.portgroup_uuid = r.opt_uuid("portgroup_uuid", val)?,
         "extra" => p.extra = r.obj(val)?,
         "local_link_connection" => p.local_link_connection = check_llc(val)?,
-        "pxe_enabled" => p.pxe_enabled = if val.is_null() { true } else { r.bool(val)? },
+        "pxe_enabled" => p.pxe_enabled = if val.is_null() { true } else { r.bool(key, val)? },
         "physical_network" => p.physical_network = r.opt_str(val, 64)?,
-        "is_smartnic" => p.is_smartnic = if val.is_null() { false } else { r.bool(val)? },
+        "is_smartnic" => p.is_smartnic = if val.is_null() { false } else { r.bool(key, val)? },
         "name" => {
             p.name = r.opt_str(val, 255)?;
             if let Some(n) = &p.name {

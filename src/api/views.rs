@@ -111,15 +111,20 @@ impl Reader<'_> {
         }
     }
 
-    pub fn bool(&self, v: &Value) -> Result<bool, ApiError> {
-        v.as_bool().ok_or_else(|| self.type_err(v, "'boolean'"))
+    /// Booleans: JSON true/false, or a string in strutils' strict spellings (the
+    /// `baremetal` CLI sends "True"/"False"), as Ironic accepts.
+    pub fn bool(&self, key: &str, v: &Value) -> Result<bool, ApiError> {
+        match v {
+            Value::Bool(b) => Ok(*b),
+            Value::String(s) => super::params::parse_bool(key, s),
+            _ => Err(self.type_err(v, "'string', 'boolean'")),
+        }
     }
 
-    pub fn opt_bool(&self, v: &Value) -> Result<Option<bool>, ApiError> {
+    pub fn opt_bool(&self, key: &str, v: &Value) -> Result<Option<bool>, ApiError> {
         match v {
             Value::Null => Ok(None),
-            Value::Bool(b) => Ok(Some(*b)),
-            _ => Err(self.type_err(v, "'boolean', 'null'")),
+            other => self.bool(key, other).map(Some),
         }
     }
 
