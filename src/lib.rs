@@ -25,3 +25,48 @@ pub mod config;
 pub mod db;
 pub mod drivers;
 pub mod model;
+
+#[cfg(test)]
+mod architecture {
+    //! The dependency rules above, enforced: a module may not name a forbidden one.
+
+    const RULES: &[(&str, &[&str])] = &[
+        ("model", &["api", "app", "conductor", "db", "drivers", "config"]),
+        ("config", &["api", "app", "conductor", "db", "drivers"]),
+        ("db", &["api", "app", "conductor", "drivers"]),
+        ("drivers", &["api", "app", "conductor", "db"]),
+        ("conductor", &["api", "app"]),
+        ("api", &["app", "drivers"]),
+    ];
+
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+
+    #[test]
+    fn layers_only_use_what_they_may() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut bad = vec![];
+        for (module, forbidden) in RULES {
+            let mut fs = vec![];
+            files(&src.join(module), &mut fs);
+            assert!(!fs.is_empty(), "no files for {module}");
+            for f in fs {
+                let text = std::fs::read_to_string(&f).unwrap_or_default();
+                for other in *forbidden {
+                    if text.contains(&format!("crate::{other}::")) || text.contains(&format!("crate::{other};")) || text.contains(&format!("crate::{other}}}")) {
+                        bad.push(format!("{} uses crate::{other}", f.display()));
+                    }
+                }
+            }
+        }
+        assert!(bad.is_empty(), "layering violations:\n{}", bad.join("\n"));
+    }
+}

@@ -8,8 +8,6 @@ use super::microversion::Version;
 use super::params::{parse_bool, Query};
 use super::views::links;
 use super::{base_url, State};
-use crate::drivers::hardware_types;
-use crate::model::node::INTERFACE_KINDS;
 
 fn view(state: &State, name: &str, v: Version, base: &str, detail: bool, hosts: &[String]) -> Value {
     let mut m = Map::new();
@@ -21,15 +19,12 @@ fn view(state: &State, name: &str, v: Version, base: &str, detail: bool, hosts: 
         m.insert("type".into(), json!("dynamic"));
     }
     if detail && v.at_least(30) {
-        let reg = state.conductor.registry();
-        if let Some(hw) = hardware_types::find(name) {
-            for kind in INTERFACE_KINDS {
-                if kind == "firmware" && !v.at_least(86) {
-                    continue;
-                }
-                m.insert(format!("default_{kind}_interface"), json!(reg.default_for(hw, kind).ok()));
-                m.insert(format!("enabled_{kind}_interfaces"), json!(reg.usable(hw, kind)));
+        for i in state.conductor.driver_interfaces(name).unwrap_or_default() {
+            if i.kind == "firmware" && !v.at_least(86) {
+                continue;
             }
+            m.insert(format!("default_{}_interface", i.kind), json!(i.default));
+            m.insert(format!("enabled_{}_interfaces", i.kind), json!(i.enabled));
         }
     }
     Value::Object(m)
@@ -90,6 +85,6 @@ pub async fn get(req: HttpRequest, state: web::Data<State>, v: Version, path: we
 
 pub async fn properties(state: web::Data<State>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     find(&state, &path).await?;
-    let props: Map<String, Value> = crate::drivers::properties(&path).into_iter().map(|(k, d)| (k.to_string(), json!(d))).collect();
+    let props: Map<String, Value> = state.conductor.driver_properties(&path).into_iter().map(|(k, d)| (k.to_string(), json!(d))).collect();
     Ok(HttpResponse::Ok().json(props))
 }

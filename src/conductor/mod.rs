@@ -32,10 +32,6 @@ impl Conductor {
         Conductor { store, registry, config }
     }
 
-    pub fn registry(&self) -> &Registry {
-        &self.registry
-    }
-
     /// This conductor's host name.
     pub fn host(&self) -> &str {
         &self.config.host
@@ -85,3 +81,34 @@ impl Conductor {
 }
 
 pub use inventory::MAX_TRAITS;
+
+/// What `/v1/drivers/{name}` shows of one interface kind of a hardware type.
+pub struct DriverInterface {
+    pub kind: &'static str,
+    pub default: Option<String>,
+    pub enabled: Vec<String>,
+}
+
+pub use crate::drivers::Validation;
+
+impl Conductor {
+    /// Default and usable implementations per interface kind of an enabled hardware type.
+    pub fn driver_interfaces(&self, hardware_type: &str) -> Option<Vec<DriverInterface>> {
+        let hw = crate::drivers::hardware_types::find(hardware_type).filter(|h| self.registry.is_enabled_type(h.name))?;
+        Some(
+            crate::model::node::INTERFACE_KINDS
+                .iter()
+                .map(|kind| DriverInterface {
+                    kind,
+                    default: self.registry.default_for(hw, kind).ok(),
+                    enabled: self.registry.usable(hw, kind),
+                })
+                .collect(),
+        )
+    }
+
+    /// `driver_info` keys a hardware type understands, with their descriptions.
+    pub fn driver_properties(&self, hardware_type: &str) -> Vec<(&'static str, &'static str)> {
+        crate::drivers::properties(hardware_type)
+    }
+}

@@ -235,3 +235,36 @@ fn opt_text(v: &Option<String>) -> SqlValue {
     v.as_ref().map_or(SqlValue::Null, |s| SqlValue::Text(s.clone()))
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Migrations applied to an empty database give exactly the reviewed schema.
+    /// `UPDATE_GOLDEN=1 cargo test` rewrites the golden file; review its diff like code.
+    #[tokio::test]
+    async fn schema_matches_golden() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.sqlite"), 1000, 1).unwrap();
+        let schema = store.schema_dump().await.unwrap();
+        let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/schema.sql");
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+            std::fs::write(&golden, &schema).unwrap();
+        }
+        assert_eq!(schema, std::fs::read_to_string(&golden).unwrap_or_default(), "schema changed: rerun with UPDATE_GOLDEN=1 and review");
+    }
+
+    #[tokio::test]
+    async fn reopening_applies_nothing_twice_and_refuses_newer_schemas() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite");
+        drop(Store::open(&path, 1000, 1).unwrap());
+        drop(Store::open(&path, 1000, 1).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 999).unwrap();
+        drop(conn);
+        let err = Store::open(&path, 1000, 1).err().expect("newer schema refused").to_string();
+        assert!(err.contains("newer than this ironbox"), "{err}");
+    }
+}

@@ -1,0 +1,146 @@
+CREATE TABLE chassis (
+    id          INTEGER PRIMARY KEY,
+    uuid        TEXT NOT NULL UNIQUE,
+    description TEXT,
+    extra       TEXT NOT NULL DEFAULT '{}',
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT
+);
+CREATE TABLE conductors (
+    id              INTEGER PRIMARY KEY,
+    hostname        TEXT NOT NULL UNIQUE,
+    conductor_group TEXT NOT NULL DEFAULT '',
+    online          INTEGER NOT NULL DEFAULT 1,
+    drivers         TEXT NOT NULL DEFAULT '[]',
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT
+);
+CREATE TABLE node_history (
+    id                     INTEGER PRIMARY KEY,
+    uuid                   TEXT NOT NULL UNIQUE,
+    node_id                INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+    severity               TEXT NOT NULL,
+    event_type             TEXT NOT NULL,
+    event                  TEXT NOT NULL,
+    conductor              TEXT,
+    user                   TEXT,
+    state                  TEXT,
+    target_provision_state TEXT,
+    duration_seconds       REAL,
+    created_at             TEXT NOT NULL
+);
+CREATE TABLE node_traits (
+    node_id    INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+    trait      TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (node_id, trait)
+);
+CREATE TABLE nodes (
+    id                     INTEGER PRIMARY KEY,
+    uuid                   TEXT NOT NULL UNIQUE,
+    name                   TEXT UNIQUE,
+    chassis_id             INTEGER REFERENCES chassis(id),
+    driver                 TEXT NOT NULL,
+    driver_info            TEXT NOT NULL DEFAULT '{}',
+    driver_internal_info   TEXT NOT NULL DEFAULT '{}',
+    properties             TEXT NOT NULL DEFAULT '{}',
+    instance_info          TEXT NOT NULL DEFAULT '{}',
+    instance_uuid          TEXT UNIQUE,
+    instance_name          TEXT,
+    extra                  TEXT NOT NULL DEFAULT '{}',
+    power_state            TEXT,
+    target_power_state     TEXT,
+    provision_state        TEXT NOT NULL,
+    target_provision_state TEXT,
+    provision_updated_at   TEXT,
+    maintenance            INTEGER NOT NULL DEFAULT 0,
+    maintenance_reason     TEXT,
+    fault                  TEXT,
+    last_error             TEXT,
+    reservation            TEXT,
+    console_enabled        INTEGER NOT NULL DEFAULT 0,
+    raid_config            TEXT NOT NULL DEFAULT '{}',
+    target_raid_config     TEXT NOT NULL DEFAULT '{}',
+    clean_step             TEXT NOT NULL DEFAULT '{}',
+    deploy_step            TEXT NOT NULL DEFAULT '{}',
+    service_step           TEXT NOT NULL DEFAULT '{}',
+    inspection_started_at  TEXT,
+    inspection_finished_at TEXT,
+    resource_class         TEXT,
+    bios_interface         TEXT,
+    boot_interface         TEXT,
+    console_interface      TEXT,
+    deploy_interface       TEXT,
+    firmware_interface     TEXT,
+    inspect_interface      TEXT,
+    management_interface   TEXT,
+    network_interface      TEXT,
+    power_interface        TEXT,
+    raid_interface         TEXT,
+    rescue_interface       TEXT,
+    storage_interface      TEXT,
+    vendor_interface       TEXT,
+    conductor_group        TEXT NOT NULL DEFAULT '',
+    automated_clean        INTEGER,
+    protected              INTEGER NOT NULL DEFAULT 0,
+    protected_reason       TEXT,
+    owner                  TEXT,
+    lessee                 TEXT,
+    description            TEXT,
+    allocation_id          INTEGER,
+    retired                INTEGER NOT NULL DEFAULT 0,
+    retired_reason         TEXT,
+    network_data           TEXT NOT NULL DEFAULT '{}',
+    boot_mode              TEXT,
+    secure_boot            INTEGER,
+    shard                  TEXT,
+    parent_node            TEXT,
+    disable_power_off      INTEGER NOT NULL DEFAULT 0,
+    health                 TEXT,
+    created_at             TEXT NOT NULL,
+    updated_at             TEXT
+);
+CREATE TABLE portgroups (
+    id                         INTEGER PRIMARY KEY,
+    uuid                       TEXT NOT NULL UNIQUE,
+    name                       TEXT UNIQUE,
+    node_id                    INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+    address                    TEXT UNIQUE,
+    standalone_ports_supported INTEGER NOT NULL DEFAULT 1,
+    mode                       TEXT,
+    properties                 TEXT NOT NULL DEFAULT '{}',
+    physical_network           TEXT,
+    category                   TEXT,
+    internal_info              TEXT NOT NULL DEFAULT '{}',
+    extra                      TEXT NOT NULL DEFAULT '{}',
+    created_at                 TEXT NOT NULL,
+    updated_at                 TEXT
+);
+CREATE TABLE ports (
+    id                    INTEGER PRIMARY KEY,
+    uuid                  TEXT NOT NULL UNIQUE,
+    name                  TEXT UNIQUE,
+    address               TEXT NOT NULL UNIQUE,
+    node_id               INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+    portgroup_id          INTEGER REFERENCES portgroups(id),
+    local_link_connection TEXT NOT NULL DEFAULT '{}',
+    pxe_enabled           INTEGER NOT NULL DEFAULT 1,
+    physical_network      TEXT,
+    is_smartnic           INTEGER NOT NULL DEFAULT 0,
+    description           TEXT,
+    vendor                TEXT,
+    category              TEXT,
+    internal_info         TEXT NOT NULL DEFAULT '{}',
+    extra                 TEXT NOT NULL DEFAULT '{}',
+    created_at            TEXT NOT NULL,
+    updated_at            TEXT
+);
+CREATE INDEX node_history_node ON node_history(node_id, id);
+CREATE INDEX nodes_chassis ON nodes(chassis_id);
+CREATE INDEX nodes_conductor_group ON nodes(conductor_group);
+CREATE INDEX nodes_driver ON nodes(driver);
+CREATE INDEX nodes_provision_state ON nodes(provision_state);
+CREATE INDEX nodes_reservation ON nodes(reservation);
+CREATE INDEX portgroups_node ON portgroups(node_id);
+CREATE INDEX ports_node ON ports(node_id);
+CREATE INDEX ports_portgroup ON ports(portgroup_id);
