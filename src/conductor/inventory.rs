@@ -79,6 +79,7 @@ impl Conductor {
 
     pub async fn node_create(&self, mut node: Node) -> Result<Node> {
         self.check_conductor_group(&node)?;
+        sync_instance_name(&mut node);
         self.resolve_interfaces(&mut node, false, &[])?;
         if node.resource_class.is_none() {
             node.resource_class = self.config.file.default.default_resource_class.clone();
@@ -164,6 +165,9 @@ impl Conductor {
             new.fault = None;
         }
         self.resolve_parent(&mut new).await?;
+        if !touched("instance_name") {
+            sync_instance_name(&mut new);
+        }
         new.updated_at = Some(crate::model::now());
         let probe = new.clone();
         let saved = self.store.node_save(new, Some(old.updated_at.clone())).await
@@ -347,6 +351,15 @@ impl Conductor {
             return Err(E::ChassisNotEmpty(c.uuid));
         }
         Ok(())
+    }
+}
+
+/// `instance_name` follows `instance_info.display_name` unless set explicitly.
+fn sync_instance_name(node: &mut Node) {
+    if node.instance_name.is_none() {
+        if let Some(name) = node.instance_info.get("display_name").and_then(|v| v.as_str()) {
+            node.instance_name = Some(name.chars().take(255).collect());
+        }
     }
 }
 

@@ -172,6 +172,10 @@ fn patch_rules() {
     // Protected only in active/rescue; reasons need their flag.
     assert_eq!(ib.patch(&format!("/v1/nodes/{u}"), json!([{"op": "replace", "path": "/protected", "value": true}])).status, 409);
     assert_eq!(ib.patch(&format!("/v1/nodes/{u}"), json!([{"op": "replace", "path": "/protected_reason", "value": "x"}])).status, 400);
+    // instance_name follows instance_info.display_name when not set explicitly.
+    let r = ib.patch(&format!("/v1/nodes/{u}"), json!([{"op": "add", "path": "/instance_info/display_name", "value": "web-1"}]));
+    assert_eq!(r.body["instance_name"], "web-1");
+    assert_eq!(ib.get("/v1/nodes?instance_name=web-1").body["nodes"].as_array().unwrap().len(), 1);
     // Maintenance through PATCH; unsetting clears the reason.
     ib.put(&format!("/v1/nodes/{u}/maintenance"), json!({"reason": "disk"}));
     let r = ib.patch(&format!("/v1/nodes/{u}"), json!([{"op": "replace", "path": "/maintenance", "value": false}]));
