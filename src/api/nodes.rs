@@ -491,7 +491,7 @@ pub async fn states(state: web::Data<State>, v: Version, path: web::Path<String>
 pub async fn validate(state: web::Data<State>, v: Version, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let n = find(&state, &path, v).await?;
     let mut out = Map::new();
-    for (kind, result) in state.conductor.node_validate(&n) {
+    for (kind, result) in state.conductor.node_validate(&n).await? {
         let min = field_version(&format!("{kind}_interface")).unwrap_or(1);
         if !v.at_least(min.min(31)) && !matches!(kind, "boot" | "deploy" | "power" | "console" | "management" | "inspect" | "raid") {
             continue;

@@ -69,14 +69,13 @@ impl Conductor {
 
 impl Conductor {
     /// Each interface's validate, in the order Ironic reports them (vendor is not listed).
-    pub fn node_validate(&self, node: &crate::model::node::Node) -> Vec<(&'static str, crate::drivers::Validation)> {
-        ["boot", "deploy", "management", "network", "power", "bios", "console", "firmware", "inspect", "raid", "rescue", "storage"]
-            .into_iter()
-            .map(|kind| {
-                let name = node.interfaces.get(kind).unwrap_or("");
-                (kind, crate::drivers::validate_interface(&node.driver, kind, name))
-            })
-            .collect()
+    pub async fn node_validate(&self, node: &crate::model::node::Node) -> Result<Vec<(&'static str, Validation)>> {
+        let driver = self.registry.build(node).map_err(|e| ConductorError::InvalidParameterValue(e.to_string()))?;
+        let ports = self.store.port_list(crate::db::PortFilter { node_uuid: Some(node.uuid.clone()), ..Default::default() },
+            crate::db::Page { limit: 10_000, marker: None, sort_key: "id".into(), descending: false }).await?;
+        let mut n = node.clone();
+        let ctx = crate::drivers::TaskContext { node: &mut n, ports: &ports, config: &self.config };
+        Ok(driver.validate_all(&ctx).await)
     }
 }
 

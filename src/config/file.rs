@@ -16,6 +16,8 @@ pub struct FileConfig {
     pub database: DatabaseSection,
     #[serde(default)]
     pub ssl: SslSection,
+    #[serde(default)]
+    pub fake: FakeSection,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -204,4 +206,35 @@ pub struct SslSection {
     pub cert_file: String,
     /// PEM private key for the API.
     pub key_file: String,
+}
+
+/// A fake-driver delay: seconds, or "min,max" for a random delay in that range (as Ironic's
+/// `[fake]` options).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Delay {
+    Seconds(f64),
+    Text(String),
+}
+
+impl Default for Delay {
+    fn default() -> Self {
+        Delay::Seconds(0.0)
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FakeSection {
+    /// Delays of the fake-hardware interfaces, to make a fake node behave like a slow one.
+    pub power_delay: Delay,
+    pub boot_delay: Delay,
+    pub deploy_delay: Delay,
+    pub vendor_delay: Delay,
+    pub management_delay: Delay,
+    pub inspect_delay: Delay,
+    pub raid_delay: Delay,
+    pub bios_delay: Delay,
+    pub storage_delay: Delay,
+    pub rescue_delay: Delay,
 }

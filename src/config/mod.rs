@@ -135,6 +135,12 @@ impl Config {
         if !crate::model::validate::is_valid_conductor_group(&c.conductor_group) {
             return Err(bad("conductor", "conductor_group", "only letters, digits, '_', '.' and '-' are allowed".into()));
         }
+        let f = &file.fake;
+        for (key, delay) in [("power_delay", &f.power_delay), ("boot_delay", &f.boot_delay), ("deploy_delay", &f.deploy_delay),
+            ("vendor_delay", &f.vendor_delay), ("management_delay", &f.management_delay), ("inspect_delay", &f.inspect_delay),
+            ("raid_delay", &f.raid_delay), ("bios_delay", &f.bios_delay), ("storage_delay", &f.storage_delay), ("rescue_delay", &f.rescue_delay)] {
+            parse_delay(delay).map_err(|reason| bad("fake", key, reason))?;
+        }
         let state_path = PathBuf::from(&d.state_path);
         let db = &file.database;
         let database_path = if db.connection.is_empty() {
@@ -161,6 +167,27 @@ impl Config {
             file,
         })
     }
+}
+
+/// A `[fake]` delay as (min, max) seconds.
+pub fn parse_delay(d: &file::Delay) -> Result<(f64, f64), String> {
+    let ok = |x: f64| x.is_finite() && (0.0..=3600.0).contains(&x);
+    let (lo, hi) = match d {
+        file::Delay::Seconds(s) => (*s, *s),
+        file::Delay::Text(t) => {
+            let parts: Vec<&str> = t.split(',').map(str::trim).collect();
+            let num = |s: &str| s.parse::<f64>().map_err(|_| format!("{t:?} is not seconds or \"min,max\""));
+            match parts.as_slice() {
+                [a] => (num(a)?, num(a)?),
+                [a, b] => (num(a)?, num(b)?),
+                _ => return Err(format!("{t:?} is not seconds or \"min,max\"")),
+            }
+        }
+    };
+    if !ok(lo) || !ok(hi) || lo > hi {
+        return Err("delays must be between 0 and 3600 seconds, min <= max".into());
+    }
+    Ok((lo, hi))
 }
 
 #[cfg(test)]

@@ -1,19 +1,69 @@
-//! Hardware abstraction: which hardware types and interface implementations exist, which are
-//! enabled, and how a node's interfaces are chosen. Knows no HTTP and no SQL.
-//! (The per-interface traits and their implementations arrive with the conductor.)
+//! Hardware abstraction: one trait per Ironic interface, the implementations (one file per
+//! Ironic module: `fake.rs`, `noop.rs`, ...), hardware types as data, and the registry that
+//! picks a node's implementations. Knows no HTTP and no SQL: drivers get a `TaskContext`
+//! (the node, its ports, the configuration), change it, and the conductor persists it.
 
+pub mod fake;
 pub mod hardware_types;
+pub mod noop;
 pub mod registry;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
 
 pub use registry::{InterfaceError, Registry};
 
-/// `driver_info` keys a hardware type understands, with help text (`/drivers/X/properties`).
-pub fn properties(hardware_type: &str) -> Vec<(&'static str, &'static str)> {
-    match hardware_type {
-        // The fake vendor interface's two made-up parameters, as Ironic reports them.
-        "fake-hardware" => vec![("B1", "B1 description. Required."), ("B2", "B2 description. Required.")],
-        _ => vec![],
-    }
+use crate::config::Config;
+use crate::model::node::Node;
+use crate::model::port::Port;
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum DriverError {
+    #[error("{0}")]
+    InvalidParameterValue(String),
+    #[error("{0}")]
+    MissingParameterValue(String),
+    #[error("Driver {driver} does not support {kind} (disabled or not implemented).")]
+    Unsupported { driver: String, kind: String },
+    /// The hardware answered with a failure.
+    #[error("{0}")]
+    Failed(String),
+    #[error("{0}")]
+    Timeout(String),
+}
+
+/// What a driver works on: the node (which it may change; the conductor saves it), its
+/// ports and the configuration.
+pub struct TaskContext<'a> {
+    pub node: &'a mut Node,
+    pub ports: &'a [Port],
+    pub config: &'a Config,
+}
+
+/// Outcome of a deploy, clean, service or inspect action.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress {
+    /// Finished now.
+    Done,
+    /// Continues asynchronously (agent callback); the node waits in a `*wait` state.
+    Wait,
+    /// A step asked to pause (`*hold` state) until `unhold`.
+    Hold,
+}
+
+/// A deploy/clean/service step as Ironic describes it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Step {
+    pub interface: String,
+    pub step: String,
+    #[serde(default)]
+    pub args: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub priority: i64,
+    #[serde(default)]
+    pub abortable: bool,
 }
 
 /// Result of one interface's validate, as `/v1/nodes/X/validate` reports it.
@@ -23,12 +73,155 @@ pub struct Validation {
     pub reason: Option<String>,
 }
 
-/// Validate one interface implementation for a node of `driver`. The `no-*` implementations
-/// mean "this node cannot do that"; every other implementation in this build needs nothing
-/// from driver_info.
-pub fn validate_interface(driver: &str, kind: &str, name: &str) -> Validation {
-    if name.starts_with("no-") {
-        return Validation { ok: false, reason: Some(format!("Driver {driver} does not support {kind} (disabled or not implemented).")) };
+pub const POWER_TARGETS: &[&str] = &["power on", "power off", "rebooting", "soft power off", "soft rebooting"];
+
+#[async_trait]
+pub trait PowerInterface: Send + Sync {
+    async fn validate(&self, ctx: &TaskContext<'_>) -> Result<(), DriverError>;
+    /// `power on` or `power off`.
+    async fn get_power_state(&self, ctx: &mut TaskContext<'_>) -> Result<String, DriverError>;
+    /// `target` is `power on`, `power off`, `soft power off`.
+    async fn set_power_state(&self, ctx: &mut TaskContext<'_>, target: &str, timeout: Option<Duration>) -> Result<(), DriverError>;
+    /// `soft` for a graceful reboot.
+    async fn reboot(&self, ctx: &mut TaskContext<'_>, soft: bool, timeout: Option<Duration>) -> Result<(), DriverError>;
+    fn supported_power_states(&self) -> Vec<&'static str> {
+        POWER_TARGETS.to_vec()
     }
-    Validation { ok: true, reason: None }
+}
+
+#[async_trait]
+pub trait ManagementInterface: Send + Sync {
+    async fn validate(&self, ctx: &TaskContext<'_>) -> Result<(), DriverError>;
+    fn supported_boot_devices(&self, ctx: &TaskContext<'_>) -> Vec<&'static str>;
+    async fn set_boot_device(&self, ctx: &mut TaskContext<'_>, device: &str, persistent: bool) -> Result<(), DriverError>;
+    /// (device or None when unknown, persistent or None when unknown)
+    async fn get_boot_device(&self, ctx: &mut TaskContext<'_>) -> Result<(Option<String>, Option<bool>), DriverError>;
+    async fn inject_nmi(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
+    async fn set_boot_mode(&self, ctx: &mut TaskContext<'_>, mode: &str) -> Result<(), DriverError>;
+    async fn set_secure_boot(&self, ctx: &mut TaskContext<'_>, on: bool) -> Result<(), DriverError>;
+}
+
+/// Interfaces whose whole contract here is validate + steps (boot, deploy, inspect, raid,
+/// bios, firmware, vendor, storage, network, rescue, console): the generic part.
+#[async_trait]
+pub trait StepInterface: Send + Sync {
+    async fn validate(&self, ctx: &TaskContext<'_>) -> Result<(), DriverError>;
+    /// Steps this interface offers for automated cleaning (priority > 0 runs by default).
+    fn clean_steps(&self) -> Vec<Step> {
+        vec![]
+    }
+    /// Steps this interface offers for deployment.
+    fn deploy_steps(&self) -> Vec<Step> {
+        vec![]
+    }
+    /// Run one step (clean, deploy or service).
+    async fn execute_step(&self, ctx: &mut TaskContext<'_>, step: &Step) -> Result<Progress, DriverError> {
+        let _ = ctx;
+        Err(DriverError::InvalidParameterValue(format!("Unknown step {}.{}", step.interface, step.step)))
+    }
+}
+
+#[async_trait]
+pub trait DeployInterface: StepInterface {
+    /// Start deploying (after boot preparation). Done, or Wait for an agent callback.
+    async fn deploy(&self, ctx: &mut TaskContext<'_>) -> Result<Progress, DriverError>;
+    async fn tear_down(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
+    /// Take over an already deployed node (adoption).
+    async fn take_over(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
+}
+
+#[async_trait]
+pub trait InspectInterface: StepInterface {
+    async fn inspect_hardware(&self, ctx: &mut TaskContext<'_>) -> Result<Progress, DriverError>;
+}
+
+#[async_trait]
+pub trait RescueInterface: StepInterface {
+    async fn rescue(&self, ctx: &mut TaskContext<'_>) -> Result<Progress, DriverError>;
+    async fn unrescue(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
+}
+
+#[async_trait]
+pub trait ConsoleInterface: StepInterface {
+    async fn start_console(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
+    async fn stop_console(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
+    /// `{"type": ..., "url": ...}` while enabled.
+    fn console_info(&self, ctx: &TaskContext<'_>) -> serde_json::Value;
+}
+
+/// A vendor passthru method.
+pub struct VendorMethod {
+    pub name: &'static str,
+    pub http_methods: &'static [&'static str],
+    pub is_async: bool,
+    pub description: &'static str,
+}
+
+#[async_trait]
+pub trait VendorInterface: StepInterface {
+    fn methods(&self) -> Vec<VendorMethod> {
+        vec![]
+    }
+    async fn call(&self, ctx: &mut TaskContext<'_>, method: &str, args: serde_json::Value) -> Result<serde_json::Value, DriverError> {
+        let _ = (ctx, args);
+        Err(DriverError::InvalidParameterValue(format!("Unsupported method ({method}) passed through to vendor extension.")))
+    }
+}
+
+/// A node's resolved interfaces.
+#[derive(Clone)]
+pub struct Driver {
+    pub name: String,
+    pub power: Arc<dyn PowerInterface>,
+    pub management: Arc<dyn ManagementInterface>,
+    pub deploy: Arc<dyn DeployInterface>,
+    pub inspect: Arc<dyn InspectInterface>,
+    pub rescue: Arc<dyn RescueInterface>,
+    pub console: Arc<dyn ConsoleInterface>,
+    pub vendor: Arc<dyn VendorInterface>,
+    /// boot, bios, firmware, network, raid, storage: validate + steps.
+    pub others: Vec<(&'static str, Arc<dyn StepInterface>)>,
+}
+
+impl Driver {
+    /// The interface of `kind` as its step-running face.
+    pub fn step_interface(&self, kind: &str) -> Option<Arc<dyn StepInterface>> {
+        match kind {
+            "deploy" => Some(self.deploy.clone() as Arc<dyn StepInterface>),
+            "inspect" => Some(self.inspect.clone() as Arc<dyn StepInterface>),
+            "rescue" => Some(self.rescue.clone() as Arc<dyn StepInterface>),
+            "console" => Some(self.console.clone() as Arc<dyn StepInterface>),
+            "vendor" => Some(self.vendor.clone() as Arc<dyn StepInterface>),
+            other => self.others.iter().find(|(k, _)| *k == other).map(|(_, i)| i.clone()),
+        }
+    }
+
+    /// Each interface's validate, in the order Ironic reports them (vendor is not listed).
+    pub async fn validate_all(&self, ctx: &TaskContext<'_>) -> Vec<(&'static str, Validation)> {
+        let mut out = vec![];
+        for kind in ["boot", "deploy", "management", "network", "power", "bios", "console", "firmware", "inspect", "raid", "rescue", "storage"] {
+            let r = match kind {
+                "power" => self.power.validate(ctx).await,
+                "management" => self.management.validate(ctx).await,
+                k => match self.step_interface(k) {
+                    Some(i) => i.validate(ctx).await,
+                    None => Err(DriverError::Unsupported { driver: self.name.clone(), kind: k.into() }),
+                },
+            };
+            out.push((kind, match r {
+                Ok(()) => Validation { ok: true, reason: None },
+                Err(e) => Validation { ok: false, reason: Some(e.to_string()) },
+            }));
+        }
+        out
+    }
+}
+
+/// `driver_info` keys a hardware type understands, with help text (`/drivers/X/properties`).
+pub fn properties(hardware_type: &str) -> Vec<(&'static str, &'static str)> {
+    match hardware_type {
+        // The fake vendor interface's two made-up parameters, as Ironic reports them.
+        "fake-hardware" => vec![("B1", "B1 description. Required."), ("B2", "B2 description. Required.")],
+        _ => vec![],
+    }
 }

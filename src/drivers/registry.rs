@@ -171,3 +171,70 @@ mod tests {
         assert!(Registry::from_config(&c).is_err());
     }
 }
+
+impl Registry {
+    /// Build the node's driver from its (already validated) interface names.
+    pub fn build(&self, node: &crate::model::node::Node) -> Result<super::Driver, super::DriverError> {
+        use super::{fake, noop};
+        use std::sync::Arc;
+        let name = |kind: &str| node.interfaces.get(kind).unwrap_or("").to_string();
+        let missing = |kind: &str| super::DriverError::InvalidParameterValue(format!(
+            "{kind} interface {:?} is not available for node {}", name(kind), node.uuid));
+        let power: Arc<dyn super::PowerInterface> = match name("power").as_str() {
+            "fake" => Arc::new(fake::FakePower),
+            _ => return Err(missing("power")),
+        };
+        let management: Arc<dyn super::ManagementInterface> = match name("management").as_str() {
+            "fake" => Arc::new(fake::FakeManagement),
+            "noop" => Arc::new(noop::NoopManagement),
+            _ => return Err(missing("management")),
+        };
+        // One value per kind that is both a StepInterface and the kind's own trait.
+        macro_rules! pick {
+            ($kind:literal, $tr:path) => {{
+                let n = name($kind);
+                let v: Arc<dyn $tr> = if n == "fake" {
+                    Arc::new(fake::FakeSteps::new($kind))
+                } else if n.starts_with("no-") {
+                    Arc::new(noop::Unsupported { kind: $kind })
+                } else {
+                    return Err(missing($kind));
+                };
+                v
+            }};
+        }
+        let deploy: Arc<dyn super::DeployInterface> = match name("deploy").as_str() {
+            "fake" => Arc::new(fake::FakeSteps::new("deploy")),
+            _ => return Err(missing("deploy")),
+        };
+        let mut others: Vec<(&'static str, Arc<dyn super::StepInterface>)> = vec![];
+        for kind in ["boot", "bios", "firmware", "network", "raid", "storage"] {
+            let n = name(kind);
+            let i: Arc<dyn super::StepInterface> = match n.as_str() {
+                "fake" => Arc::new(fake::FakeSteps::new(kind)),
+                "noop" | "flat" => Arc::new(noop::Noop),
+                x if x.starts_with("no-") => Arc::new(noop::Unsupported { kind }),
+                _ => return Err(missing(kind)),
+            };
+            others.push((kind, i));
+        }
+        // Management and power also offer steps (e.g. power.power_on) through FakeSteps.
+        if name("management") == "fake" {
+            others.push(("management", Arc::new(fake::FakeSteps::new("management"))));
+        }
+        if name("power") == "fake" {
+            others.push(("power", Arc::new(fake::FakeSteps::new("power"))));
+        }
+        Ok(super::Driver {
+            name: node.driver.clone(),
+            power,
+            management,
+            deploy,
+            inspect: pick!("inspect", super::InspectInterface),
+            rescue: pick!("rescue", super::RescueInterface),
+            console: pick!("console", super::ConsoleInterface),
+            vendor: pick!("vendor", super::VendorInterface),
+            others,
+        })
+    }
+}

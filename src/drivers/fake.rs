@@ -1,0 +1,214 @@
+//! The `fake` implementation of every interface (Ironic's `modules/fake.py`): no hardware,
+//! state kept on the node, and `[fake] *_delay` to make operations take time. A real
+//! driver: same traits, same validation, never a shortcut around the conductor.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use super::*;
+use crate::config::file::Delay;
+use crate::model::states::{POWER_OFF, POWER_ON};
+
+async fn pause(delay: &Delay) {
+    let (lo, hi) = crate::config::parse_delay(delay).unwrap_or((0.0, 0.0));
+    let secs = if hi > lo { lo + rand::random::<f64>() * (hi - lo) } else { lo };
+    if secs > 0.0 {
+        tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    }
+}
+
+fn step(interface: &str, name: &str, priority: i64) -> Step {
+    Step { interface: interface.into(), step: name.into(), args: Default::default(), priority, abortable: false }
+}
+
+pub struct FakePower;
+
+#[async_trait]
+impl PowerInterface for FakePower {
+    async fn validate(&self, _: &TaskContext<'_>) -> Result<(), DriverError> {
+        Ok(())
+    }
+    async fn get_power_state(&self, ctx: &mut TaskContext<'_>) -> Result<String, DriverError> {
+        // A fake machine that was never switched on is off.
+        Ok(ctx.node.power_state.clone().unwrap_or_else(|| POWER_OFF.into()))
+    }
+    async fn set_power_state(&self, ctx: &mut TaskContext<'_>, target: &str, _: Option<Duration>) -> Result<(), DriverError> {
+        pause(&ctx.config.file.fake.power_delay).await;
+        ctx.node.power_state = Some(if target == POWER_ON { POWER_ON } else { POWER_OFF }.into());
+        Ok(())
+    }
+    async fn reboot(&self, ctx: &mut TaskContext<'_>, _: bool, _: Option<Duration>) -> Result<(), DriverError> {
+        pause(&ctx.config.file.fake.power_delay).await;
+        ctx.node.power_state = Some(POWER_ON.into());
+        Ok(())
+    }
+}
+
+pub struct FakeManagement;
+
+const BOOT_DEVICE: &str = "fake_boot_device";
+const BOOT_PERSISTENT: &str = "fake_boot_device_persistent";
+
+#[async_trait]
+impl ManagementInterface for FakeManagement {
+    async fn validate(&self, _: &TaskContext<'_>) -> Result<(), DriverError> {
+        Ok(())
+    }
+    fn supported_boot_devices(&self, _: &TaskContext<'_>) -> Vec<&'static str> {
+        vec!["pxe", "disk", "cdrom", "bios", "safe"]
+    }
+    async fn set_boot_device(&self, ctx: &mut TaskContext<'_>, device: &str, persistent: bool) -> Result<(), DriverError> {
+        if !self.supported_boot_devices(ctx).contains(&device) {
+            return Err(DriverError::InvalidParameterValue(format!("Invalid boot device {device} specified.")));
+        }
+        pause(&ctx.config.file.fake.management_delay).await;
+        ctx.node.driver_internal_info.insert(BOOT_DEVICE.into(), json!(device));
+        ctx.node.driver_internal_info.insert(BOOT_PERSISTENT.into(), json!(persistent));
+        Ok(())
+    }
+    async fn get_boot_device(&self, ctx: &mut TaskContext<'_>) -> Result<(Option<String>, Option<bool>), DriverError> {
+        let dev = ctx.node.driver_internal_info.get(BOOT_DEVICE).and_then(Value::as_str).unwrap_or("pxe").to_string();
+        let persistent = ctx.node.driver_internal_info.get(BOOT_PERSISTENT).and_then(Value::as_bool).unwrap_or(false);
+        Ok((Some(dev), Some(persistent)))
+    }
+    async fn inject_nmi(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
+        pause(&ctx.config.file.fake.management_delay).await;
+        Ok(())
+    }
+    async fn set_boot_mode(&self, ctx: &mut TaskContext<'_>, mode: &str) -> Result<(), DriverError> {
+        ctx.node.boot_mode = Some(mode.to_string());
+        Ok(())
+    }
+    async fn set_secure_boot(&self, ctx: &mut TaskContext<'_>, on: bool) -> Result<(), DriverError> {
+        ctx.node.secure_boot = Some(on);
+        Ok(())
+    }
+}
+
+/// Fake interfaces that only validate and run their (instant, or delayed) steps.
+pub struct FakeSteps {
+    pub kind: &'static str,
+    pub clean: Vec<Step>,
+    pub deploy: Vec<Step>,
+}
+
+impl FakeSteps {
+    pub fn new(kind: &'static str) -> Self {
+        let (clean, deploy) = match kind {
+            // Manual steps (priority 0) so manual cleaning and servicing can be tried.
+            "raid" => (vec![step("raid", "create_configuration", 0), step("raid", "delete_configuration", 0)], vec![]),
+            "bios" => (vec![step("bios", "apply_configuration", 0), step("bios", "factory_reset", 0)], vec![]),
+            "firmware" => (vec![step("firmware", "update", 0)], vec![]),
+            "deploy" => (vec![step("deploy", "erase_devices", 0), step("deploy", "erase_devices_metadata", 0)], vec![step("deploy", "deploy", 100)]),
+            "management" => (vec![step("management", "reset_idrac", 0)], vec![]),
+            "power" => (vec![step("power", "power_on", 0)], vec![]),
+            _ => (vec![], vec![]),
+        };
+        FakeSteps { kind, clean, deploy }
+    }
+
+    fn delay<'a>(&self, cfg: &'a crate::config::Config) -> &'a Delay {
+        let f = &cfg.file.fake;
+        match self.kind {
+            "deploy" => &f.deploy_delay,
+            "boot" => &f.boot_delay,
+            "raid" => &f.raid_delay,
+            "bios" => &f.bios_delay,
+            "storage" => &f.storage_delay,
+            "rescue" => &f.rescue_delay,
+            "inspect" => &f.inspect_delay,
+            "vendor" => &f.vendor_delay,
+            _ => &f.management_delay,
+        }
+    }
+}
+
+#[async_trait]
+impl StepInterface for FakeSteps {
+    async fn validate(&self, _: &TaskContext<'_>) -> Result<(), DriverError> {
+        Ok(())
+    }
+    fn clean_steps(&self) -> Vec<Step> {
+        self.clean.clone()
+    }
+    fn deploy_steps(&self) -> Vec<Step> {
+        self.deploy.clone()
+    }
+    async fn execute_step(&self, ctx: &mut TaskContext<'_>, s: &Step) -> Result<Progress, DriverError> {
+        let known = self.clean.iter().chain(self.deploy.iter()).any(|k| k.step == s.step);
+        if !known {
+            return Err(DriverError::InvalidParameterValue(format!("Unknown step {}.{}", s.interface, s.step)));
+        }
+        pause(self.delay(ctx.config)).await;
+        Ok(Progress::Done)
+    }
+}
+
+#[async_trait]
+impl DeployInterface for FakeSteps {
+    async fn deploy(&self, ctx: &mut TaskContext<'_>) -> Result<Progress, DriverError> {
+        pause(&ctx.config.file.fake.deploy_delay).await;
+        Ok(Progress::Done)
+    }
+    async fn tear_down(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
+        pause(&ctx.config.file.fake.deploy_delay).await;
+        ctx.node.power_state = Some(POWER_OFF.into());
+        Ok(())
+    }
+    async fn take_over(&self, _: &mut TaskContext<'_>) -> Result<(), DriverError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl InspectInterface for FakeSteps {
+    async fn inspect_hardware(&self, ctx: &mut TaskContext<'_>) -> Result<Progress, DriverError> {
+        pause(&ctx.config.file.fake.inspect_delay).await;
+        Ok(Progress::Done)
+    }
+}
+
+#[async_trait]
+impl RescueInterface for FakeSteps {
+    async fn rescue(&self, ctx: &mut TaskContext<'_>) -> Result<Progress, DriverError> {
+        pause(&ctx.config.file.fake.rescue_delay).await;
+        Ok(Progress::Done)
+    }
+    async fn unrescue(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
+        pause(&ctx.config.file.fake.rescue_delay).await;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ConsoleInterface for FakeSteps {
+    async fn start_console(&self, _: &mut TaskContext<'_>) -> Result<(), DriverError> {
+        Ok(())
+    }
+    async fn stop_console(&self, _: &mut TaskContext<'_>) -> Result<(), DriverError> {
+        Ok(())
+    }
+    fn console_info(&self, _: &TaskContext<'_>) -> Value {
+        json!({"type": "fake", "url": "fake://console"})
+    }
+}
+
+#[async_trait]
+impl VendorInterface for FakeSteps {
+    fn methods(&self) -> Vec<VendorMethod> {
+        vec![
+            VendorMethod { name: "first_method", http_methods: &["POST"], is_async: false, description: "Echo the arguments back." },
+            VendorMethod { name: "second_method", http_methods: &["GET", "POST"], is_async: true, description: "Accept and do nothing." },
+        ]
+    }
+    async fn call(&self, ctx: &mut TaskContext<'_>, method: &str, args: Value) -> Result<Value, DriverError> {
+        pause(&ctx.config.file.fake.vendor_delay).await;
+        match method {
+            "first_method" => Ok(json!({"args": args})),
+            "second_method" => Ok(Value::Null),
+            other => Err(DriverError::InvalidParameterValue(format!("Unsupported method ({other}) passed through to vendor extension."))),
+        }
+    }
+}
