@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use ironbox::config::Config;
 use tokio_util::sync::CancellationToken;
 
+
 #[derive(Parser)]
 #[command(name = "ironbox", version, about = "A single-binary bare-metal provisioning appliance with OpenStack Ironic's API")]
 struct Cli {

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use super::error::ApiError;
 use super::microversion::Version;
 use super::params::{json_body, parse_bool, ListParams, Query};
-use super::views::{self, links, mask, mask_instance_info, py_repr, select, Reader};
+use super::views::{self, py_repr, Reader};
 use super::{base_url, created, State};
 use crate::db::{NodeFilter, Page};
 use crate::model::node::{Node, INTERFACE_KINDS};
@@ -67,106 +67,178 @@ fn visible(name: &str, v: Version) -> bool {
     field_version(name).is_some_and(|min| v.at_least(min))
 }
 
-/// The node as the client sees it at version `v`, without links (secrets NOT masked).
-fn raw_json(n: &Node, v: Version, conductor: Option<&str>) -> Map<String, Value> {
-    let o = |s: &Option<String>| s.clone().map_or(Value::Null, Value::String);
-    let obj = |m: &crate::model::JsonObject| Value::Object(m.clone());
-    let mut m = Map::new();
-    let mut put = |k: &str, val: Value| {
+/// A node field's value, borrowed from the node (no copies on the response path).
+enum Field<'a> {
+    Str(&'a str),
+    Opt(Option<&'a str>),
+    Bool(bool),
+    OptBool(Option<bool>),
+    Obj(&'a crate::model::JsonObject),
+    /// Secrets replaced by `******` while writing.
+    Masked(&'a crate::model::JsonObject, bool),
+    List(&'a [String]),
+}
+
+impl serde::Serialize for Field<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Field::Str(x) => s.serialize_str(x),
+            Field::Opt(x) => x.serialize(s),
+            Field::Bool(b) => s.serialize_bool(*b),
+            Field::OptBool(b) => b.serialize(s),
+            Field::Obj(o) => o.serialize(s),
+            Field::Masked(o, instance_info) => views::Masked { obj: o, instance_info: *instance_info }.serialize(s),
+            Field::List(l) => l.serialize(s),
+        }
+    }
+}
+
+impl Field<'_> {
+    fn to_value(&self) -> Value {
+        match self {
+            Field::Masked(o, _) => Value::Object((*o).clone()),
+            other => serde_json::to_value(other).unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// Every field visible at version `v`, in one walk: the single list both responses and
+/// PATCH documents are built from.
+fn for_each_field<'a>(n: &'a Node, v: Version, conductor: Option<&'a str>, mut f: impl FnMut(&'static str, Field<'a>)) {
+    let mut put = |k: &'static str, val: Field<'a>| {
         if visible(k, v) {
-            m.insert(k.to_string(), val);
+            f(k, val);
         }
     };
-    put("uuid", json!(n.uuid));
-    put("created_at", json!(n.created_at));
+    use Field::*;
+    let o = |x: &'a Option<String>| Opt(x.as_deref());
+    put("uuid", Str(&n.uuid));
+    put("created_at", Str(&n.created_at));
     put("updated_at", o(&n.updated_at));
     put("chassis_uuid", o(&n.chassis_uuid));
-    put("driver", json!(n.driver));
-    put("driver_info", obj(&n.driver_info));
-    put("driver_internal_info", obj(&n.driver_internal_info));
-    put("extra", obj(&n.extra));
-    put("instance_info", obj(&n.instance_info));
+    put("driver", Str(&n.driver));
+    put("driver_info", Masked(&n.driver_info, false));
+    put("driver_internal_info", Masked(&n.driver_internal_info, false));
+    put("extra", Obj(&n.extra));
+    put("instance_info", Masked(&n.instance_info, true));
     put("instance_uuid", o(&n.instance_uuid));
     put("instance_name", o(&n.instance_name));
     put("last_error", o(&n.last_error));
-    put("maintenance", json!(n.maintenance));
+    put("maintenance", Bool(n.maintenance));
     put("maintenance_reason", o(&n.maintenance_reason));
     put("fault", o(&n.fault));
     put("power_state", o(&n.power_state));
     put("target_power_state", o(&n.target_power_state));
-    put("properties", obj(&n.properties));
+    put("properties", Obj(&n.properties));
     // Below 1.2 `available` was shown as null; below 1.39 `inspect wait` as `inspecting`.
-    let ps = match n.provision_state.as_str() {
-        states::AVAILABLE if !v.at_least(2) => Value::Null,
-        states::INSPECT_WAIT if !v.at_least(39) => json!(states::INSPECTING),
-        s => json!(s),
-    };
-    put("provision_state", ps);
+    put("provision_state", match n.provision_state.as_str() {
+        states::AVAILABLE if !v.at_least(2) => Opt(None),
+        states::INSPECT_WAIT if !v.at_least(39) => Str(states::INSPECTING),
+        s => Str(s),
+    });
     put("target_provision_state", o(&n.target_provision_state));
     put("provision_updated_at", o(&n.provision_updated_at));
     put("reservation", o(&n.reservation));
-    put("console_enabled", json!(n.console_enabled));
+    put("console_enabled", Bool(n.console_enabled));
     put("name", o(&n.name));
     put("inspection_started_at", o(&n.inspection_started_at));
     put("inspection_finished_at", o(&n.inspection_finished_at));
-    put("clean_step", obj(&n.clean_step));
-    put("deploy_step", obj(&n.deploy_step));
-    put("service_step", obj(&n.service_step));
-    put("raid_config", obj(&n.raid_config));
-    put("target_raid_config", obj(&n.target_raid_config));
+    put("clean_step", Obj(&n.clean_step));
+    put("deploy_step", Obj(&n.deploy_step));
+    put("service_step", Obj(&n.service_step));
+    put("raid_config", Obj(&n.raid_config));
+    put("target_raid_config", Obj(&n.target_raid_config));
     put("resource_class", o(&n.resource_class));
-    for kind in INTERFACE_KINDS {
-        put(&format!("{kind}_interface"), n.interfaces.get(kind).map_or(Value::Null, |s| json!(s)));
+    for (i, kind) in INTERFACE_KINDS.iter().enumerate() {
+        put(INTERFACE_FIELDS[i], Opt(n.interfaces.get(kind)));
     }
-    put("traits", json!(n.traits));
-    put("conductor_group", json!(n.conductor_group));
-    put("automated_clean", n.automated_clean.map_or(Value::Null, Value::Bool));
-    put("protected", json!(n.protected));
+    put("traits", List(&n.traits));
+    put("conductor_group", Str(&n.conductor_group));
+    put("automated_clean", OptBool(n.automated_clean));
+    put("protected", Bool(n.protected));
     put("protected_reason", o(&n.protected_reason));
-    put("conductor", conductor.map_or(Value::Null, |c| json!(c)));
+    put("conductor", Opt(conductor));
     put("owner", o(&n.owner));
     put("lessee", o(&n.lessee));
     put("description", o(&n.description));
     put("allocation_uuid", o(&n.allocation_uuid));
-    put("retired", json!(n.retired));
+    put("retired", Bool(n.retired));
     put("retired_reason", o(&n.retired_reason));
-    put("network_data", obj(&n.network_data));
+    put("network_data", Obj(&n.network_data));
     put("boot_mode", o(&n.boot_mode));
-    put("secure_boot", n.secure_boot.map_or(Value::Null, Value::Bool));
+    put("secure_boot", OptBool(n.secure_boot));
     put("shard", o(&n.shard));
     put("parent_node", o(&n.parent_node));
-    put("disable_power_off", json!(n.disable_power_off));
+    put("disable_power_off", Bool(n.disable_power_off));
     put("health", o(&n.health));
+}
+
+/// `<kind>_interface` field names, in INTERFACE_KINDS order.
+const INTERFACE_FIELDS: [&str; 13] = [
+    "bios_interface", "boot_interface", "console_interface", "deploy_interface", "firmware_interface",
+    "inspect_interface", "management_interface", "network_interface", "power_interface", "raid_interface",
+    "rescue_interface", "storage_interface", "vendor_interface",
+];
+
+/// The node as the client sees it at version `v`, unmasked and without links: the document a
+/// PATCH applies to.
+fn raw_json(n: &Node, v: Version, conductor: Option<&str>) -> Map<String, Value> {
+    let mut m = Map::new();
+    for_each_field(n, v, conductor, |k, val| {
+        m.insert(k.to_string(), val.to_value());
+    });
     m
+}
+
+/// The response view of one node, serialized straight from the node.
+struct View<'a> {
+    node: &'a Node,
+    v: Version,
+    base: &'a str,
+    conductor: Option<&'a str>,
+    fields: Option<&'a [String]>,
+}
+
+impl serde::Serialize for View<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeMap};
+        let mut m = s.serialize_map(None)?;
+        let mut err = None;
+        for_each_field(self.node, self.v, self.conductor, |k, val| {
+            if err.is_none() && self.fields.is_none_or(|f| f.iter().any(|x| x == k)) {
+                err = m.serialize_entry(k, &val).err();
+            }
+        });
+        if let Some(e) = err {
+            return Err(S::Error::custom(e));
+        }
+        let u = &self.node.uuid;
+        m.serialize_entry("links", &views::Links { base: self.base, path: &["nodes/", u] })?;
+        if self.fields.is_none() {
+            m.serialize_entry("ports", &views::Links { base: self.base, path: &["nodes/", u, "/ports"] })?;
+            if self.v.at_least(14) {
+                m.serialize_entry("states", &views::Links { base: self.base, path: &["nodes/", u, "/states"] })?;
+            }
+            if self.v.at_least(24) {
+                m.serialize_entry("portgroups", &views::Links { base: self.base, path: &["nodes/", u, "/portgroups"] })?;
+            }
+            if self.v.at_least(32) {
+                m.serialize_entry("volume", &views::Links { base: self.base, path: &["nodes/", u, "/volume"] })?;
+            }
+        }
+        m.end()
+    }
 }
 
 /// Full view: masked secrets, links and (without `fields`) the sub-resource links.
 fn view(n: &Node, v: Version, base: &str, conductor: Option<&str>, fields: Option<&[String]>) -> Value {
-    let mut m = raw_json(n, v, conductor);
-    if let Some(x) = m.get_mut("driver_info") {
-        *x = mask(&n.driver_info);
-    }
-    if let Some(x) = m.get_mut("driver_internal_info") {
-        *x = mask(&n.driver_internal_info);
-    }
-    if let Some(x) = m.get_mut("instance_info") {
-        *x = mask_instance_info(&n.instance_info);
-    }
-    m.insert("links".into(), links(base, &format!("nodes/{}", n.uuid)));
-    if let Some(f) = fields {
-        return select(m, f);
-    }
-    m.insert("ports".into(), links(base, &format!("nodes/{}/ports", n.uuid)));
-    if v.at_least(14) {
-        m.insert("states".into(), links(base, &format!("nodes/{}/states", n.uuid)));
-    }
-    if v.at_least(24) {
-        m.insert("portgroups".into(), links(base, &format!("nodes/{}/portgroups", n.uuid)));
-    }
-    if v.at_least(32) {
-        m.insert("volume".into(), links(base, &format!("nodes/{}/volume", n.uuid)));
-    }
-    Value::Object(m)
+    serde_json::to_value(View { node: n, v, base, conductor, fields }).unwrap_or(Value::Null)
+}
+
+/// 200 with a JSON body serialized in one pass.
+fn json_response<T: serde::Serialize>(body: &T) -> Result<HttpResponse, ApiError> {
+    let bytes = serde_json::to_vec(body).map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().content_type("application/json").body(bytes))
 }
 
 /// Check `?fields=`: every name must be a node field visible at this version.
@@ -342,15 +414,20 @@ pub async fn list_nodes(req: HttpRequest, state: web::Data<State>, v: Version, d
     let base = base_url(&req, &state);
     let default_fields: Vec<String> = LIST_FIELDS.iter().filter(|f| visible(f, v)).map(|s| s.to_string()).collect();
     let fields = if p.detail { None } else { Some(p.fields.clone().unwrap_or_else(|| default_fields.clone())) };
-    let items: Vec<Value> = nodes.iter().map(|n| view(n, v, &base, conductor_of(&state, n), fields.as_deref())).collect();
-    let mut body = json!({ "nodes": items });
+    let items: Vec<View> = nodes.iter().map(|n| View { node: n, v, base: &base, conductor: conductor_of(&state, n), fields: fields.as_deref() }).collect();
     let path = if detail_path { "nodes/detail" } else { "nodes" };
-    if q.get("instance_uuid").is_none() {
-        if let Some(next) = next_link(&base, path, &q, &p, nodes.len(), nodes.last().map(|n| n.uuid.as_str()), fields.as_deref()) {
-            body["next"] = json!(next);
-        }
+    let next = if q.get("instance_uuid").is_none() {
+        next_link(&base, path, &q, &p, nodes.len(), nodes.last().map(|n| n.uuid.as_str()), fields.as_deref())
+    } else {
+        None
+    };
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        nodes: Vec<View<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next: Option<String>,
     }
-    Ok(HttpResponse::Ok().json(body))
+    json_response(&Body { nodes: items, next })
 }
 
 /// `next` link: present only when the page is full.
@@ -386,7 +463,7 @@ pub async fn get(req: HttpRequest, state: web::Data<State>, v: Version, path: we
     }
     let n = find(&state, &path, v).await?;
     let base = base_url(&req, &state);
-    Ok(HttpResponse::Ok().json(view(&n, v, &base, conductor_of(&state, &n), fields.as_deref())))
+    json_response(&View { node: &n, v, base: &base, conductor: conductor_of(&state, &n), fields: fields.as_deref() })
 }
 
 pub async fn create(req: HttpRequest, state: web::Data<State>, v: Version, payload: web::Payload) -> Result<HttpResponse, ApiError> {
@@ -696,7 +773,3 @@ pub async fn unknown_subpath(path: web::Path<(String, String)>) -> Result<HttpRe
     Err(ApiError::new(StatusCode::BAD_REQUEST, format!("Field {} is not a valid field.", path.1)))
 }
 
-#[allow(unused)]
-fn _assert_views_used() {
-    let _ = views::MASK;
-}

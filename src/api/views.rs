@@ -29,31 +29,54 @@ pub fn is_secret_key(k: &str) -> bool {
     SECRET_MARKERS.iter().any(|m| k.contains(m))
 }
 
-/// Replace secret values (at any depth) with `******`.
-pub fn mask(obj: &JsonObject) -> Value {
-    let mut out = Map::new();
-    for (k, v) in obj {
-        let masked = if is_secret_key(k) {
-            Value::String(MASK.into())
-        } else if let Value::Object(inner) = v {
-            mask(inner)
-        } else {
-            v.clone()
-        };
-        out.insert(k.clone(), masked);
-    }
-    Value::Object(out)
+/// A JSON object written with its secrets masked (no copy is made).
+pub struct Masked<'a> {
+    pub obj: &'a JsonObject,
+    /// `instance_info` also hides `image_url`.
+    pub instance_info: bool,
 }
 
-/// `instance_info`: also hides `image_url` (it may carry temporary credentials).
-pub fn mask_instance_info(obj: &JsonObject) -> Value {
-    let mut v = mask(obj);
-    if let Some(m) = v.as_object_mut() {
-        if m.contains_key("image_url") {
-            m.insert("image_url".into(), Value::String(MASK.into()));
+impl serde::Serialize for Masked<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.obj.len()))?;
+        for (k, v) in self.obj {
+            if is_secret_key(k) || (self.instance_info && k == "image_url") {
+                m.serialize_entry(k, MASK)?;
+            } else if let Value::Object(inner) = v {
+                m.serialize_entry(k, &Masked { obj: inner, instance_info: false })?;
+            } else {
+                m.serialize_entry(k, v)?;
+            }
         }
+        m.end()
     }
-    v
+}
+
+/// `self` + `bookmark` links written without building strings twice; `path` parts are joined.
+pub struct Links<'a> {
+    pub base: &'a str,
+    pub path: &'a [&'a str],
+}
+
+impl serde::Serialize for Links<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        struct Link<'b>(&'b str, &'b str);
+        impl serde::Serialize for Link<'_> {
+            fn serialize<S2: serde::Serializer>(&self, s: S2) -> Result<S2::Ok, S2::Error> {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("href", self.0)?;
+                m.serialize_entry("rel", self.1)?;
+                m.end()
+            }
+        }
+        let path: String = self.path.concat();
+        let mut seq = s.serialize_seq(Some(2))?;
+        seq.serialize_element(&Link(&format!("{}/v1/{path}", self.base), "self"))?;
+        seq.serialize_element(&Link(&format!("{}/{path}", self.base), "bookmark"))?;
+        seq.end()
+    }
 }
 
 /// Keep only `fields` (plus `links`, which Ironic always adds) of a full object.
@@ -183,11 +206,14 @@ mod tests {
     #[test]
     fn masks_nested_secrets() {
         let o = json!({"ipmi_password": "x", "ipmi_username": "u", "nested": {"redfish_password": "y"}, "agent_secret_token": "t"});
-        let m = mask(o.as_object().unwrap());
+        let m = serde_json::to_value(Masked { obj: o.as_object().unwrap(), instance_info: false }).unwrap();
         assert_eq!(m["ipmi_password"], "******");
         assert_eq!(m["ipmi_username"], "u");
         assert_eq!(m["nested"]["redfish_password"], "******");
         assert_eq!(m["agent_secret_token"], "******");
+        let i = json!({"image_url": "http://x/?temp_url_sig=1", "image_source": "http://x"});
+        let m = serde_json::to_value(Masked { obj: i.as_object().unwrap(), instance_info: true }).unwrap();
+        assert_eq!((m["image_url"].as_str(), m["image_source"].as_str()), (Some("******"), Some("http://x")));
     }
 
     #[test]
