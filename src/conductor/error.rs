@@ -60,6 +60,19 @@ pub enum ConductorError {
     NodeLocked { node: String, host: String },
     #[error("Node {0} is protected and cannot be undeployed, rebuilt or deleted")]
     NodeProtected(String),
+    #[error("The requested action \"{action}\" can not be performed on node \"{node}\" while it is in state \"{state}\".")]
+    InvalidStateRequested { action: String, node: String, state: String },
+    #[error("The {op} operation can't be performed on node {node} because it's in maintenance mode.")]
+    NodeInMaintenance { op: String, node: String },
+    #[error("The {op} operation can't be performed on node {node} because it is retired.")]
+    NodeIsRetired { op: String, node: String },
+    #[error("Requested action cannot be performed due to lack of free conductor workers.")]
+    NoFreeConductorWorker,
+    /// The driver refused or failed a synchronous request.
+    #[error("{0}")]
+    DriverError(String),
+    #[error("Driver {driver} does not support {what} (disabled or not implemented).")]
+    Unsupported { driver: String, what: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -8,6 +8,9 @@
 mod error;
 mod inventory;
 mod service;
+pub mod fsm;
+mod task;
+mod workers;
 
 use std::sync::Arc;
 
@@ -25,11 +28,18 @@ pub struct Conductor {
     pub(crate) store: Store,
     pub(crate) registry: Arc<Registry>,
     pub(crate) config: Arc<Config>,
+    pub(crate) workers: Arc<workers::Workers>,
 }
 
 impl Conductor {
     pub fn new(store: Store, registry: Arc<Registry>, config: Arc<Config>) -> Self {
-        Conductor { store, registry, config }
+        let workers = Arc::new(workers::Workers::new(config.file.conductor.workers_pool_size));
+        Conductor { store, registry, config, workers }
+    }
+
+    /// Stop taking jobs and wait up to `grace` for running ones.
+    pub async fn shutdown(&self, grace: std::time::Duration) {
+        self.workers.shutdown(grace).await;
     }
 
     /// This conductor's host name.

@@ -167,6 +167,34 @@ pub struct ConductorSection {
     pub node_history_max_entries: u32,
     /// Record node history at all.
     pub node_history: bool,
+    /// Concurrent background jobs (deploys, cleans, power actions); a full pool answers 503.
+    pub workers_pool_size: u32,
+    /// How often, and how long apart, a locked node is retried before answering 409.
+    pub node_locked_retry_attempts: u32,
+    pub node_locked_retry_interval_ms: u64,
+    /// Run automated cleaning on provide and after undeploy.
+    pub automated_clean: bool,
+    /// Allow deploying and cleaning nodes in maintenance.
+    pub allow_provisioning_in_maintenance: bool,
+    /// Seconds between power state syncs (0 = off); parallel reads; failures before maintenance.
+    pub sync_power_state_interval: u64,
+    pub sync_power_state_workers: u32,
+    pub power_state_sync_max_retries: u32,
+    /// Push the recorded power state back onto hardware that drifted (Ironic's default),
+    /// instead of recording what the hardware says.
+    pub force_power_state_during_sync: bool,
+    /// Seconds between retries of nodes in maintenance for a power failure (0 = off).
+    pub power_failure_recovery_interval: u64,
+    /// Seconds a power change may take; graceful (soft) power-off wait.
+    pub power_state_change_timeout: u64,
+    pub soft_power_off_timeout: u64,
+    /// Seconds a node may wait for its agent (0 = forever), and how often that is checked.
+    pub deploy_callback_timeout: u64,
+    pub clean_callback_timeout: u64,
+    pub inspect_wait_timeout: u64,
+    pub rescue_callback_timeout: u64,
+    pub service_callback_timeout: u64,
+    pub check_provision_state_interval: u64,
 }
 
 impl Default for ConductorSection {
@@ -178,6 +206,24 @@ impl Default for ConductorSection {
             allow_deleting_available_nodes: true,
             node_history_max_entries: 300,
             node_history: true,
+            workers_pool_size: 100,
+            node_locked_retry_attempts: 3,
+            node_locked_retry_interval_ms: 1000,
+            automated_clean: true,
+            allow_provisioning_in_maintenance: true,
+            sync_power_state_interval: 120,
+            sync_power_state_workers: 8,
+            power_state_sync_max_retries: 3,
+            force_power_state_during_sync: true,
+            power_failure_recovery_interval: 300,
+            power_state_change_timeout: 60,
+            soft_power_off_timeout: 600,
+            deploy_callback_timeout: 1800,
+            clean_callback_timeout: 1800,
+            inspect_wait_timeout: 1800,
+            rescue_callback_timeout: 1800,
+            service_callback_timeout: 1800,
+            check_provision_state_interval: 60,
         }
     }
 }

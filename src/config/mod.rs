@@ -132,6 +132,15 @@ impl Config {
         if c.heartbeat_timeout <= c.heartbeat_interval {
             return Err(bad("conductor", "heartbeat_timeout", "must be longer than heartbeat_interval".into()));
         }
+        if c.workers_pool_size == 0 {
+            return Err(bad("conductor", "workers_pool_size", "must be at least 1".into()));
+        }
+        if c.sync_power_state_workers == 0 {
+            return Err(bad("conductor", "sync_power_state_workers", "must be at least 1".into()));
+        }
+        if c.check_provision_state_interval == 0 {
+            return Err(bad("conductor", "check_provision_state_interval", "must be at least 1 second".into()));
+        }
         if !crate::model::validate::is_valid_conductor_group(&c.conductor_group) {
             return Err(bad("conductor", "conductor_group", "only letters, digits, '_', '.' and '-' are allowed".into()));
         }

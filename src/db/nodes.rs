@@ -346,6 +346,56 @@ impl Store {
         .await
     }
 
+    /// Take the node's lock for `host` if nobody holds it. Returns the node as locked, or
+    /// Err(holder) with the current holder's name (None if the node vanished).
+    pub async fn node_reserve(&self, uuid: String, host: String) -> Result<Result<Node, Option<String>>, StoreError> {
+        self.write(move |tx| {
+            let n = tx.execute("UPDATE nodes SET reservation = ?2 WHERE uuid = ?1 AND reservation IS NULL", rusqlite::params![uuid, host])?;
+            if n == 1 {
+                let id: i64 = tx.query_row("SELECT id FROM nodes WHERE uuid = ?1", [&uuid], |r| r.get(0))?;
+                return node_by_id(tx, id).map(Ok);
+            }
+            let holder: Option<Option<String>> = tx
+                .query_row("SELECT reservation FROM nodes WHERE uuid = ?1", [&uuid], |r| r.get(0))
+                .optional()?;
+            Ok(Err(holder.flatten()))
+        })
+        .await
+    }
+
+    /// Drop `host`'s lock on a node (no-op if it does not hold it).
+    pub async fn node_release(&self, id: i64, host: String) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            tx.execute("UPDATE nodes SET reservation = NULL WHERE id = ?1 AND reservation = ?2", rusqlite::params![id, host])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Save a node this `host` holds locked; false if the lock was lost (nothing written).
+    pub async fn node_save_locked(&self, node: Node, host: String) -> Result<Option<Node>, StoreError> {
+        self.write(move |tx| {
+            let mut sets: Vec<String> = COLUMNS.iter().enumerate().map(|(i, c)| format!("{c} = ?{}", i + 1)).collect();
+            let mut vals = node_values(&node);
+            vals.push(chassis_id(tx, &node.chassis_uuid)?);
+            sets.push(format!("chassis_id = ?{}", vals.len()));
+            vals.push(SqlValue::Integer(node.id));
+            let id_ph = vals.len();
+            vals.push(SqlValue::Text(host));
+            let sql = format!("UPDATE nodes SET {} WHERE id = ?{id_ph} AND reservation = ?{}", sets.join(", "), vals.len());
+            if tx.execute(&sql, params_from_iter(vals)).map_err(classify)? == 0 {
+                return Ok(None);
+            }
+            node_by_id(tx, node.id).map(Some)
+        })
+        .await
+    }
+
+    /// Release every lock held by `host` (after a restart nothing of its can still be running).
+    pub async fn node_release_all(&self, host: String) -> Result<usize, StoreError> {
+        self.write(move |tx| Ok(tx.execute("UPDATE nodes SET reservation = NULL WHERE reservation = ?1", [host])?)).await
+    }
+
     pub async fn node_count_by_chassis(&self, chassis_uuid: String) -> Result<i64, StoreError> {
         self.read(move |conn| {
             Ok(conn.query_row(
