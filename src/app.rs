@@ -74,6 +74,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
     let config = Arc::new(config);
     let conductor = Conductor::new(store.clone(), registry.clone(), config.clone());
     Heartbeat::register(&conductor).await?;
+    crate::conductor::periodic::recover_on_start(&conductor).await?;
 
     let listener = TcpListener::bind(config.api_addr).map_err(io(format!("binding the API to {}", config.api_addr)))?;
     let api_addr = listener.local_addr().map_err(io("reading the API address"))?;
@@ -90,6 +91,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
 
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(Heartbeat::run(conductor.clone(), cancel.clone()));
+    tasks.spawn(crate::conductor::periodic::run(conductor.clone(), cancel.clone()));
     let server_task = tokio::spawn(server);
     let stop = cancel.clone();
     tokio::select! {
@@ -99,6 +101,8 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
     cancel.cancel();
     handle.stop(true).await;
     let _ = server_task.await;
+    // Let running jobs finish their step; anything cut short is failed on the next start.
+    conductor.shutdown(std::time::Duration::from_secs(10)).await;
     while tasks.join_next().await.is_some() {}
     let _ = std::fs::remove_file(config.state_path.join("endpoints.json"));
     tracing::info!("ironbox stopped");

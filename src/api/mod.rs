@@ -11,6 +11,7 @@ mod conductors;
 mod drivers;
 pub mod error;
 pub mod microversion;
+mod node_states;
 mod nodes;
 mod params;
 mod patch;
@@ -77,6 +78,17 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/nodes/{node}/firmware").route(get().to(nodes::firmware)).default_service(web::to(not_allowed)))
         .service(web::resource("/nodes/{node}/inventory").route(get().to(nodes::inventory)).default_service(web::to(not_allowed)))
         .service(web::resource("/nodes/{node}/children").route(get().to(nodes::children)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/states/provision").route(put().to(node_states::provision)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/states/power").route(put().to(node_states::power)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/states/console").route(get().to(node_states::console_get)).route(put().to(node_states::console_set)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/states/raid").route(put().to(node_states::raid)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/states/boot_mode").route(put().to(node_states::boot_mode)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/states/secure_boot").route(put().to(node_states::secure_boot)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/management/boot_device").route(get().to(node_states::boot_device_get)).route(put().to(node_states::boot_device_set)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/management/boot_device/supported").route(get().to(node_states::boot_device_supported)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/management/inject_nmi").route(put().to(node_states::inject_nmi)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/vendor_passthru/methods").route(get().to(node_states::vendor_methods)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/vendor_passthru").to(node_states::vendor_passthru))
         .service(web::resource("/nodes/{node}/{field}").route(get().to(nodes::unknown_subpath)))
         .service(web::resource("/ports").route(get().to(ports::list)).route(post().to(ports::create)).default_service(web::to(not_allowed)))
         .service(web::resource("/ports/detail").route(get().to(ports::list_detail)).default_service(web::to(not_allowed)))

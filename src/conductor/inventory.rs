@@ -95,9 +95,6 @@ impl Conductor {
     /// `changed` lists the top-level fields the request touched.
     pub async fn node_update(&self, old: Node, mut new: Node, changed: &[String], reset_interfaces: bool) -> Result<Node> {
         let touched = |f: &str| changed.iter().any(|c| c == f);
-        if let Some(host) = &old.reservation {
-            return Err(E::NodeLocked { node: old.uuid.clone(), host: host.clone() });
-        }
         let lone_instance_removal = changed.len() == 1 && touched("instance_uuid") && new.instance_uuid.is_none() && old.maintenance;
         if old.target_provision_state.is_some()
             && !states::PATCH_WHILE_TRANSITIONING.contains(&old.provision_state.as_str())
@@ -168,11 +165,24 @@ impl Conductor {
         if !touched("instance_name") {
             sync_instance_name(&mut new);
         }
-        new.updated_at = Some(crate::model::now());
-        let probe = new.clone();
-        let saved = self.store.node_save(new, Some(old.updated_at.clone())).await
-            .map_err(|e| duplicate(e, Some(&probe), None, None))?;
-        let saved = saved.ok_or_else(|| E::NodeLocked { node: old.uuid.clone(), host: self.host().to_string() })?;
+        // Write under the node's lock, and only if nobody changed it since the API read it
+        // (the patch was computed on that copy).
+        let mut task = self.acquire(&old.uuid).await?;
+        if task.node.updated_at != old.updated_at || task.node.provision_state != old.provision_state {
+            task.release().await;
+            return Err(E::NodeLocked { node: old.uuid.clone(), host: self.host().to_string() });
+        }
+        new.reservation = task.node.reservation.clone();
+        task.node = new;
+        let probe = task.node.clone();
+        let saved_result = task.save().await;
+        let saved = task.node.clone();
+        task.release().await;
+        let mut saved = saved_result.map(|_| saved).map_err(|e| match e {
+            E::Store(se) => duplicate(se, Some(&probe), None, None),
+            other => other,
+        })?;
+        saved.reservation = None;
         if old.maintenance != saved.maintenance {
             let what = if saved.maintenance { "set" } else { "unset" };
             self.record(&saved.uuid, crate::model::history::SEVERITY_INFO, "maintenance", format!("Maintenance {what}"), Some(saved.provision_state.clone()), saved.target_provision_state.clone()).await?;
@@ -181,9 +191,8 @@ impl Conductor {
     }
 
     pub async fn node_delete(&self, node: Node) -> Result<()> {
-        if let Some(host) = &node.reservation {
-            return Err(E::NodeLocked { node: node.uuid.clone(), host: host.clone() });
-        }
+        let task = self.acquire(&node.uuid).await?;
+        let node = task.node.clone();
         if let Some(inst) = &node.instance_uuid {
             if !node.maintenance {
                 return Err(E::NodeAssociated { node: node.uuid.clone(), instance: inst.clone() });
@@ -203,6 +212,7 @@ impl Conductor {
             )));
         }
         self.store.node_delete(node.id).await?;
+        drop(task);
         Ok(())
     }
 

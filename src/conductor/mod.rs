@@ -10,6 +10,10 @@ mod inventory;
 mod service;
 pub mod fsm;
 mod task;
+mod steps;
+pub mod provision;
+mod power;
+pub mod periodic;
 mod workers;
 
 use std::sync::Arc;

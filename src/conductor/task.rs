@@ -41,6 +41,15 @@ impl Conductor {
         }
     }
 
+    /// Lock without waiting (periodic tasks skip busy nodes; the next run gets them).
+    pub async fn acquire_nowait(&self, uuid: &str) -> Result<NodeTask> {
+        match self.store.node_reserve(uuid.to_string(), self.host().to_string()).await? {
+            Ok(node) => self.task_for(node).await,
+            Err(None) => Err(E::NodeNotFound(uuid.to_string())),
+            Err(Some(holder)) => Err(E::NodeLocked { node: uuid.to_string(), host: holder }),
+        }
+    }
+
     async fn task_for(&self, node: Node) -> Result<NodeTask> {
         let mut task = NodeTask { conductor: self.clone(), driver: self.placeholder_driver(&node)?, ports: vec![], node, released: false };
         task.ports = self.ports_of(&task.node.uuid).await.inspect_err(|_| task.release_now())?;

@@ -1,0 +1,364 @@
+//! `PUT /v1/nodes/{id}/states/provision`: checks in Ironic's order, the transition through
+//! the FSM, and the background flow each verb starts (verify, inspect, clean, deploy,
+//! tear down, rescue, adopt, service). Every state change goes through
+//! `NodeTask::process_event`.
+
+use serde_json::{json, Value};
+
+use super::fsm::{self, Event};
+use super::steps::{self, Kind};
+use super::task::NodeTask;
+use super::{Conductor, ConductorError as E, Result};
+use crate::drivers::{Progress, Step};
+use crate::model::history::SEVERITY_ERROR;
+use crate::model::node::Node;
+use crate::model::states::*;
+
+/// The optional parts of a provision request (already type-checked by the API).
+#[derive(Debug, Default, Clone)]
+pub struct ProvisionArgs {
+    pub configdrive: Option<Value>,
+    pub clean_steps: Option<Value>,
+    pub deploy_steps: Option<Value>,
+    pub service_steps: Option<Value>,
+    pub rescue_password: Option<String>,
+    pub disable_ramdisk: Option<bool>,
+}
+
+impl Conductor {
+    /// Start `event` on `node` (looked up by the API). Synchronous checks fail here with
+    /// Ironic's error; the work itself runs on a worker and the call returns at once.
+    pub async fn node_set_provision_state(&self, node: Node, verb: &str, event: Event, args: ProvisionArgs) -> Result<()> {
+        let uuid = node.uuid.clone();
+        let refused = |n: &Node| {
+            if let Some(host) = &n.reservation {
+                E::NodeLocked { node: n.uuid.clone(), host: host.clone() }
+            } else {
+                E::InvalidStateRequested { action: verb.to_string(), node: n.uuid.clone(), state: n.provision_state.clone() }
+            }
+        };
+        if matches!(event, Event::Deploy | Event::Rebuild) && node.maintenance {
+            return Err(E::NodeInMaintenance { op: "provisioning".into(), node: uuid });
+        }
+        if fsm::next(&node.provision_state, event).is_none() {
+            return Err(refused(&node));
+        }
+        if matches!(event, Event::Rebuild | Event::Delete) && node.protected {
+            return Err(E::NodeProtected(uuid));
+        }
+        if event == Event::Provide && node.retired {
+            return Err(E::NodeIsRetired { op: "provide".into(), node: uuid });
+        }
+        if matches!(event, Event::Provide | Event::Clean) && node.maintenance && !self.config.file.conductor.allow_provisioning_in_maintenance {
+            return Err(E::NodeInMaintenance { op: "cleaning".into(), node: uuid });
+        }
+        // The driver is checked before anything changes.
+        let driver = self.placeholder_driver(&node)?;
+        let plan = match event {
+            Event::Clean => Some(steps::parse_user_steps(&driver, Kind::Clean, args.clean_steps.as_ref().ok_or_else(|| {
+                E::MissingParameterValue("\"clean_steps\" is required when setting target provision state to clean".into())
+            })?)?),
+            Event::Service => Some(steps::parse_user_steps(&driver, Kind::Service, args.service_steps.as_ref().ok_or_else(|| {
+                E::MissingParameterValue("\"service_steps\" is required when setting target provision state to service".into())
+            })?)?),
+            Event::Deploy | Event::Rebuild => {
+                let user = match &args.deploy_steps {
+                    Some(raw) => steps::parse_user_steps(&driver, Kind::Deploy, raw)?,
+                    None => vec![],
+                };
+                Some(steps::deploy_steps(&driver, &user))
+            }
+            _ => None,
+        };
+        if event == Event::Rescue && args.rescue_password.as_deref().is_none_or(str::is_empty) {
+            return Err(E::MissingParameterValue("A non-empty value is required when setting rescue_password".into()));
+        }
+        let mut task = self.acquire(&uuid).await?;
+        // Re-check under the lock: the state may have moved since the API read it.
+        if fsm::next(&task.node.provision_state, event).is_none() {
+            let e = E::InvalidStateRequested { action: verb.to_string(), node: uuid, state: task.node.provision_state.clone() };
+            task.release().await;
+            return Err(e);
+        }
+        if let Err(e) = self.validate_for(&mut task, event).await {
+            task.release().await;
+            return Err(e);
+        }
+        match event {
+            // Synchronous transitions: no background work.
+            Event::Manage if task.node.provision_state != ENROLL => {
+                task.node.last_error = None;
+                let r = task.process_event(Event::Manage, None).await;
+                task.release().await;
+                return r;
+            }
+            Event::Abort => return self.abort(task).await,
+            Event::Unhold => {
+                task.process_event(Event::Unhold, None).await?;
+                return self.spawn(task, |t| Box::pin(resume_after_unhold(t)));
+            }
+            _ => {}
+        }
+        task.node.last_error = None;
+        if let Some(p) = args.configdrive {
+            task.node.instance_info.insert("configdrive".into(), p);
+        }
+        if let Some(pw) = &args.rescue_password {
+            task.node.instance_info.insert("rescue_password".into(), json!(pw));
+        }
+        if let Some(d) = args.disable_ramdisk {
+            task.node.driver_internal_info.insert("disable_ramdisk".into(), json!(d));
+        }
+        match (event, &plan) {
+            (Event::Clean, Some(p)) => steps::set_plan(&mut task, Kind::Clean, p),
+            (Event::Service, Some(p)) => steps::set_plan(&mut task, Kind::Service, p),
+            (Event::Deploy | Event::Rebuild, Some(p)) => steps::set_plan(&mut task, Kind::Deploy, p),
+            _ => {}
+        }
+        if event == Event::Inspect {
+            task.node.inspection_started_at = Some(crate::model::now());
+            task.node.inspection_finished_at = None;
+        }
+        task.process_event(event, None).await?;
+        self.spawn(task, move |t| Box::pin(run_flow(t, event)))
+    }
+
+    /// Interface validation Ironic runs before accepting a verb.
+    async fn validate_for(&self, task: &mut NodeTask, event: Event) -> Result<()> {
+        let (driver, ctx) = task.ctx();
+        let checks: Vec<(&str, std::result::Result<(), crate::drivers::DriverError>)> = match event {
+            Event::Manage | Event::Adopt => vec![("power", driver.power.validate(&ctx).await), ("management", driver.management.validate(&ctx).await)],
+            Event::Deploy | Event::Rebuild => vec![("power", driver.power.validate(&ctx).await), ("deploy", driver.deploy.validate(&ctx).await)],
+            Event::Inspect => vec![("power", driver.power.validate(&ctx).await), ("inspect", driver.inspect.validate(&ctx).await)],
+            Event::Rescue | Event::Unrescue => vec![("rescue", driver.rescue.validate(&ctx).await)],
+            _ => vec![("power", driver.power.validate(&ctx).await)],
+        };
+        for (iface, r) in checks {
+            if let Err(e) = r {
+                return Err(E::InvalidParameterValue(format!("Failed to validate {iface} interface for node {}: {e}", task.node.uuid)));
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn(&self, task: NodeTask, job: impl FnOnce(NodeTask) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + 'static) -> Result<()> {
+        // The task (and its lock) moves into the job; if no worker is free, it is dropped,
+        // which releases the lock, and the node is failed out of its new transient state.
+        let conductor = self.clone();
+        let uuid = task.node.uuid.clone();
+        match self.workers.spawn(job(task)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let c = conductor.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut t) = c.acquire(&uuid).await {
+                        let _ = t.process_event(Event::Fail, Some("No free conductor workers to run the operation".into())).await;
+                        t.release().await;
+                    }
+                });
+                Err(e)
+            }
+        }
+    }
+
+    /// `abort` from a wait or hold state.
+    async fn abort(&self, mut task: NodeTask) -> Result<()> {
+        let state = task.node.provision_state.clone();
+        let kind = match state.as_str() {
+            CLEAN_WAIT | CLEAN_HOLD => Some(Kind::Clean),
+            WAIT_CALLBACK | DEPLOY_HOLD => Some(Kind::Deploy),
+            SERVICE_WAIT | SERVICE_HOLD => Some(Kind::Service),
+            _ => None,
+        };
+        if let Some(k) = kind {
+            steps::clear_plan(&mut task, k);
+        }
+        if state == RESCUE_WAIT {
+            task.node.instance_info.remove("rescue_password");
+        }
+        let r = task.process_event(Event::Abort, Some(format!("Operation aborted by the user while the node was in \"{state}\".")))
+            .await;
+        task.release().await;
+        r
+    }
+}
+
+/// The background part of each verb. Ends by moving the node on and releasing it.
+async fn run_flow(mut task: NodeTask, event: Event) {
+    let outcome = match event {
+        Event::Manage => verify(&mut task).await,
+        Event::Provide => clean(&mut task, false).await,
+        Event::Clean => clean(&mut task, true).await,
+        Event::Inspect => inspect(&mut task).await,
+        Event::Deploy | Event::Rebuild => deploy(&mut task).await,
+        Event::Delete => tear_down(&mut task).await,
+        Event::Adopt => adopt(&mut task).await,
+        Event::Rescue => rescue(&mut task).await,
+        Event::Unrescue => unrescue(&mut task).await,
+        Event::Service => service(&mut task).await,
+        _ => Ok(()),
+    };
+    if let Err(msg) = outcome {
+        fail(&mut task, msg).await;
+    }
+    task.release().await;
+}
+
+/// Move the node to the failed state for where it is, with `msg` as last_error.
+async fn fail(task: &mut NodeTask, msg: String) {
+    tracing::warn!(node = %task.node.uuid, error = %msg, "operation failed");
+    let state = task.node.provision_state.clone();
+    // A failed clean or service step puts the node into maintenance (Ironic's fault).
+    let fault = match state.as_str() {
+        CLEANING | CLEAN_WAIT if task.node.clean_step.len() > 0 => Some("clean failure"),
+        SERVICING | SERVICE_WAIT if task.node.service_step.len() > 0 => Some("service failure"),
+        _ => None,
+    };
+    if let Some(f) = fault {
+        task.node.maintenance = true;
+        task.node.fault = Some(f.into());
+        task.node.maintenance_reason = Some(msg.clone());
+    }
+    if fsm::next(&state, Event::Fail).is_some() {
+        if let Err(e) = task.process_event(Event::Fail, Some(msg.clone())).await {
+            tracing::error!(node = %task.node.uuid, error = %e, "could not record failure");
+        }
+    } else {
+        task.node.last_error = Some(msg.clone());
+        let _ = task.save().await;
+        let _ = task.history(SEVERITY_ERROR, "error", msg).await;
+    }
+}
+
+type Flow = std::result::Result<(), String>;
+
+fn s(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// enroll → verifying → manageable: the BMC answers and we learn the power state.
+async fn verify(task: &mut NodeTask) -> Flow {
+    let (driver, mut ctx) = task.ctx();
+    let power = driver.power.get_power_state(&mut ctx).await.map_err(|e| format!("Failed to get power state for node {}. Error: {e}", ctx.node.uuid))?;
+    task.node.power_state = Some(power);
+    task.process_event(Event::Done, None).await.map_err(s)
+}
+
+async fn clean(task: &mut NodeTask, manual: bool) -> Flow {
+    if !manual {
+        let automated = task.node.automated_clean.unwrap_or(task.conductor.config.file.conductor.automated_clean);
+        let plan = if automated { steps::automated_clean_steps(&task.driver) } else { vec![] };
+        steps::set_plan(task, Kind::Clean, &plan);
+        task.history(crate::model::history::SEVERITY_INFO, "automated_cleaning_start", format!("Starting automated cleaning with steps={}", describe(&plan))).await.map_err(s)?;
+    }
+    continue_clean(task).await
+}
+
+fn describe(steps: &[Step]) -> String {
+    serde_json::to_string(steps).unwrap_or_default()
+}
+
+async fn continue_clean(task: &mut NodeTask) -> Flow {
+    match steps::run(task, Kind::Clean).await? {
+        Progress::Done => {
+            // Manual cleaning (and cleaning of a retired node) ends in manageable.
+            let to_manageable = task.node.target_provision_state.as_deref() == Some(MANAGEABLE) || task.node.retired;
+            task.history(crate::model::history::SEVERITY_INFO, "cleaning_end", "Cleaning completed successfully".into()).await.map_err(s)?;
+            task.process_event(if to_manageable { Event::Manage } else { Event::Done }, None).await.map_err(s)
+        }
+        Progress::Wait => task.process_event(Event::Wait, None).await.map_err(s),
+        Progress::Hold => task.process_event(Event::Hold, None).await.map_err(s),
+    }
+}
+
+async fn inspect(task: &mut NodeTask) -> Flow {
+    let (driver, mut ctx) = task.ctx();
+    match driver.inspect.inspect_hardware(&mut ctx).await.map_err(|e| format!("Failed to inspect hardware. Reason: {e}"))? {
+        Progress::Wait => task.process_event(Event::Wait, None).await.map_err(s),
+        _ => {
+            task.node.inspection_finished_at = Some(crate::model::now());
+            task.process_event(Event::Done, None).await.map_err(s)
+        }
+    }
+}
+
+async fn deploy(task: &mut NodeTask) -> Flow {
+    continue_deploy(task).await
+}
+
+async fn continue_deploy(task: &mut NodeTask) -> Flow {
+    match steps::run(task, Kind::Deploy).await? {
+        Progress::Done => {
+            let (driver, mut ctx) = task.ctx();
+            if driver.deploy.deploy(&mut ctx).await.map_err(s)? == Progress::Wait {
+                return task.process_event(Event::Wait, None).await.map_err(s);
+            }
+            task.process_event(Event::Done, None).await.map_err(s)
+        }
+        Progress::Wait => task.process_event(Event::Wait, None).await.map_err(s),
+        Progress::Hold => task.process_event(Event::Hold, None).await.map_err(s),
+    }
+}
+
+/// active (or failed) → deleting → cleaning → available.
+async fn tear_down(task: &mut NodeTask) -> Flow {
+    let (driver, mut ctx) = task.ctx();
+    driver.deploy.tear_down(&mut ctx).await.map_err(|e| format!("Failed to tear down. Error: {e}"))?;
+    // The instance is gone: forget what was deployed.
+    task.node.instance_info.clear();
+    task.node.instance_uuid = None;
+    task.node.instance_name = None;
+    steps::clear_plan(task, Kind::Deploy);
+    task.process_event(Event::Clean, None).await.map_err(s)?;
+    clean(task, false).await
+}
+
+async fn adopt(task: &mut NodeTask) -> Flow {
+    let (driver, mut ctx) = task.ctx();
+    driver.deploy.take_over(&mut ctx).await.map_err(|e| format!("Error while attempting to adopt node {}: {e}.", ctx.node.uuid))?;
+    task.process_event(Event::Done, None).await.map_err(s)
+}
+
+async fn rescue(task: &mut NodeTask) -> Flow {
+    let (driver, mut ctx) = task.ctx();
+    match driver.rescue.rescue(&mut ctx).await.map_err(|e| format!("Failed to rescue: {e}"))? {
+        Progress::Wait => task.process_event(Event::Wait, None).await.map_err(s),
+        _ => task.process_event(Event::Done, None).await.map_err(s),
+    }
+}
+
+async fn unrescue(task: &mut NodeTask) -> Flow {
+    let (driver, mut ctx) = task.ctx();
+    driver.rescue.unrescue(&mut ctx).await.map_err(|e| format!("Failed to unrescue: {e}"))?;
+    task.node.instance_info.remove("rescue_password");
+    task.process_event(Event::Done, None).await.map_err(s)
+}
+
+async fn service(task: &mut NodeTask) -> Flow {
+    match steps::run(task, Kind::Service).await? {
+        Progress::Done => task.process_event(Event::Done, None).await.map_err(s),
+        Progress::Wait => task.process_event(Event::Wait, None).await.map_err(s),
+        Progress::Hold => task.process_event(Event::Hold, None).await.map_err(s),
+    }
+}
+
+/// After `unhold` the node sits in a wait state; the conductor carries on with the steps.
+async fn resume_after_unhold(mut task: NodeTask) {
+    let kind = match task.node.provision_state.as_str() {
+        CLEAN_WAIT => Kind::Clean,
+        WAIT_CALLBACK => Kind::Deploy,
+        _ => Kind::Service,
+    };
+    let outcome = match task.process_event(Event::Resume, None).await {
+        Err(e) => Err(e.to_string()),
+        Ok(()) => match kind {
+            Kind::Clean => continue_clean(&mut task).await,
+            Kind::Deploy => continue_deploy(&mut task).await,
+            Kind::Service => service(&mut task).await,
+        },
+    };
+    if let Err(msg) = outcome {
+        fail(&mut task, msg).await;
+    }
+    task.release().await;
+}

@@ -1,0 +1,211 @@
+//! Clean, deploy and service steps: collecting them from the interfaces, validating user
+//! lists, and running them in order with progress kept in `driver_internal_info` (so a
+//! held or waiting node resumes where it stopped). Reserved step names as Ironic has them:
+//! `hold`, `wait` (with `seconds`), `power_on`, `power_off`, `reboot`.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::task::NodeTask;
+use super::{ConductorError as E, Result};
+use crate::drivers::{Driver, Progress, Step};
+use crate::model::states::{POWER_OFF, POWER_ON};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Clean,
+    Deploy,
+    Service,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Clean => "clean",
+            Kind::Deploy => "deploy",
+            Kind::Service => "service",
+        }
+    }
+    fn list_key(self) -> String {
+        format!("{}_steps", self.name())
+    }
+    fn index_key(self) -> String {
+        format!("{}_step_index", self.name())
+    }
+}
+
+/// Interfaces whose steps may be requested, and their tie-break priority (higher first).
+const INTERFACE_PRIORITY: &[(&str, i64)] = &[
+    ("network", 8), ("vendor", 7), ("power", 6), ("management", 5), ("firmware", 4), ("deploy", 3), ("bios", 2), ("raid", 1),
+];
+
+const RESERVED: &[&str] = &["hold", "wait", "power_on", "power_off", "reboot"];
+
+fn interface_priority(i: &str) -> i64 {
+    INTERFACE_PRIORITY.iter().find(|(k, _)| *k == i).map_or(0, |(_, p)| *p)
+}
+
+/// Steps the driver offers for `kind` (clean steps also serve servicing).
+fn offered(driver: &Driver, kind: Kind) -> Vec<Step> {
+    let mut out = vec![];
+    for (iface, _) in INTERFACE_PRIORITY {
+        if let Some(i) = driver.step_interface(iface) {
+            out.extend(match kind {
+                Kind::Deploy => i.deploy_steps(),
+                Kind::Clean | Kind::Service => i.clean_steps(),
+            });
+        }
+    }
+    out
+}
+
+/// Steps automated cleaning runs: priority > 0, highest first.
+pub fn automated_clean_steps(driver: &Driver) -> Vec<Step> {
+    let mut steps: Vec<Step> = offered(driver, Kind::Clean).into_iter().filter(|s| s.priority > 0).collect();
+    steps.sort_by_key(|s| (-s.priority, -interface_priority(&s.interface)));
+    steps
+}
+
+/// Deploy steps: the driver's, with user-given ones overriding priority by name, highest first.
+pub fn deploy_steps(driver: &Driver, user: &[Step]) -> Vec<Step> {
+    let mut steps = offered(driver, Kind::Deploy);
+    for u in user {
+        match steps.iter_mut().find(|s| s.interface == u.interface && s.step == u.step) {
+            Some(s) => {
+                s.priority = u.priority;
+                s.args = u.args.clone();
+            }
+            None => steps.push(u.clone()),
+        }
+    }
+    steps.retain(|s| s.priority > 0);
+    steps.sort_by_key(|s| (-s.priority, -interface_priority(&s.interface)));
+    steps
+}
+
+/// Parse and check a user step list (manual cleaning, servicing, deploy_steps): known
+/// interfaces, steps the driver offers (or reserved names), right argument shapes.
+pub fn parse_user_steps(driver: &Driver, kind: Kind, raw: &Value) -> Result<Vec<Step>> {
+    let what = format!("{}_steps", kind.name());
+    let list = raw.as_array().ok_or_else(|| E::InvalidParameterValue(format!("Schema error for {what}: {raw} is not of type 'array'")))?;
+    let offered = offered(driver, kind);
+    let mut out = vec![];
+    for item in list {
+        let o = item.as_object().ok_or_else(|| E::InvalidParameterValue(format!("Schema error for {what}: {item} is not of type 'object'")))?;
+        let allowed: &[&str] = match kind {
+            Kind::Deploy => &["interface", "step", "args", "priority"],
+            _ => &["interface", "step", "args", "order", "execute_on_child_nodes", "limit_child_node_execution"],
+        };
+        if let Some(k) = o.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(E::InvalidParameterValue(format!("Schema error for {what}: Additional properties are not allowed ('{k}' was unexpected)")));
+        }
+        let interface = o.get("interface").and_then(Value::as_str).ok_or_else(|| E::InvalidParameterValue(format!("Schema error for {what}: 'interface' is a required property")))?;
+        let step = o.get("step").and_then(Value::as_str).ok_or_else(|| E::InvalidParameterValue(format!("Schema error for {what}: 'step' is a required property")))?;
+        if !INTERFACE_PRIORITY.iter().any(|(k, _)| *k == interface) || (kind == Kind::Clean && interface == "network") {
+            return Err(E::InvalidParameterValue(format!("Schema error for {what}: '{interface}' is not one of the step interfaces")));
+        }
+        let args = match o.get("args") {
+            None | Some(Value::Null) => Default::default(),
+            Some(Value::Object(a)) => a.clone(),
+            Some(other) => return Err(E::InvalidParameterValue(format!("Schema error for {what}: {other} is not of type 'object'"))),
+        };
+        let priority = match (kind, o.get("priority")) {
+            (Kind::Deploy, Some(Value::Number(n))) if n.as_i64().is_some_and(|p| p >= 0) => n.as_i64().unwrap_or(0),
+            (Kind::Deploy, _) => return Err(E::InvalidParameterValue(format!("Schema error for {what}: 'priority' must be a non-negative integer"))),
+            _ => 0,
+        };
+        let reserved = RESERVED.contains(&step);
+        if reserved && step == "wait" && !args.get("seconds").is_some_and(|s| s.as_u64().is_some_and(|x| x <= 3600)) {
+            return Err(E::InvalidParameterValue("The wait step needs an integer \"seconds\" argument (at most 3600)".into()));
+        }
+        if !reserved && !offered.iter().any(|s| s.interface == interface && s.step == step) {
+            return Err(E::InvalidParameterValue(format!(
+                "{} step {interface}.{step} is not supported by node's driver; supported steps are: {}",
+                kind.name(),
+                offered.iter().map(|s| format!("{}.{}", s.interface, s.step)).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        out.push(Step { interface: interface.into(), step: step.into(), args, priority, abortable: false });
+    }
+    Ok(out)
+}
+
+/// Store the step list to run (index 0 next).
+pub fn set_plan(task: &mut NodeTask, kind: Kind, steps: &[Step]) {
+    let dii = &mut task.node.driver_internal_info;
+    dii.insert(kind.list_key(), serde_json::to_value(steps).unwrap_or(Value::Null));
+    dii.insert(kind.index_key(), json!(0));
+}
+
+pub fn clear_plan(task: &mut NodeTask, kind: Kind) {
+    task.node.driver_internal_info.remove(&kind.list_key());
+    task.node.driver_internal_info.remove(&kind.index_key());
+    current_mut(task, kind).clear();
+}
+
+fn current_mut(task: &mut NodeTask, kind: Kind) -> &mut crate::model::JsonObject {
+    match kind {
+        Kind::Clean => &mut task.node.clean_step,
+        Kind::Deploy => &mut task.node.deploy_step,
+        Kind::Service => &mut task.node.service_step,
+    }
+}
+
+/// Run the stored plan from its next step. Done: all ran; Wait/Hold: parked (the index
+/// points past the step that parked, so resuming continues after it). Err: the message for
+/// `last_error`.
+pub async fn run(task: &mut NodeTask, kind: Kind) -> std::result::Result<Progress, String> {
+    let steps: Vec<Step> = task.node.driver_internal_info.get(&kind.list_key()).cloned()
+        .and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
+    let mut index = task.node.driver_internal_info.get(&kind.index_key()).and_then(Value::as_u64).unwrap_or(0) as usize;
+    while let Some(step) = steps.get(index) {
+        *current_mut(task, kind) = match serde_json::to_value(step) {
+            Ok(Value::Object(o)) => o,
+            _ => Default::default(),
+        };
+        index += 1;
+        task.node.driver_internal_info.insert(kind.index_key(), json!(index));
+        task.save().await.map_err(|e| e.to_string())?;
+        let outcome = execute(task, step).await;
+        match outcome {
+            Ok(Progress::Done) => {}
+            Ok(parked) => return Ok(parked),
+            Err(e) => return Err(format!("{} step {}.{} failed on node {}: {e}", capitalize(kind.name()), step.interface, step.step, task.node.uuid)),
+        }
+    }
+    current_mut(task, kind).clear();
+    task.node.driver_internal_info.remove(&kind.list_key());
+    task.node.driver_internal_info.remove(&kind.index_key());
+    Ok(Progress::Done)
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
+async fn execute(task: &mut NodeTask, step: &Step) -> std::result::Result<Progress, String> {
+    let (driver, mut ctx) = task.ctx();
+    match step.step.as_str() {
+        "hold" => Ok(Progress::Hold),
+        "wait" => {
+            let secs = step.args.get("seconds").and_then(Value::as_u64).unwrap_or(0);
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            Ok(Progress::Done)
+        }
+        "power_on" | "power_off" => {
+            let target = if step.step == "power_on" { POWER_ON } else { POWER_OFF };
+            driver.power.set_power_state(&mut ctx, target, None).await.map_err(|e| e.to_string())?;
+            Ok(Progress::Done)
+        }
+        "reboot" => {
+            driver.power.reboot(&mut ctx, false, None).await.map_err(|e| e.to_string())?;
+            Ok(Progress::Done)
+        }
+        _ => {
+            let iface = driver.step_interface(&step.interface).ok_or_else(|| format!("no {} interface", step.interface))?;
+            iface.execute_step(&mut ctx, step).await.map_err(|e| e.to_string())
+        }
+    }
+}
