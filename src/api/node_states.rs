@@ -126,7 +126,7 @@ pub async fn power(req: HttpRequest, state: web::Data<State>, v: Version, path: 
     only(obj, &["target", "timeout"])?;
     let node = find(&state, &path, v).await?;
     let target = obj.get("target").and_then(Value::as_str).ok_or_else(|| ApiError::bad_request("Missing argument: \"target\""))?;
-    if !crate::drivers::POWER_TARGETS.contains(&target) {
+    if !crate::conductor::POWER_TARGETS.contains(&target) {
         return Err(ApiError::bad_request(format!(
             "The requested action \"{target}\" can not be performed on node \"{}\" while it is in state \"{}\".",
             node.uuid, node.power_state.as_deref().unwrap_or("None")

@@ -102,7 +102,7 @@ pub struct DriverInterface {
     pub enabled: Vec<String>,
 }
 
-pub use crate::drivers::Validation;
+pub use crate::drivers::{Validation, POWER_TARGETS};
 
 impl Conductor {
     /// Default and usable implementations per interface kind of an enabled hardware type.
