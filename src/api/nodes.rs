@@ -344,7 +344,7 @@ fn set_field(n: &mut Node, key: &str, val: &Value, v: Version, verb: &str) -> Re
 }
 
 fn conductor_of<'a>(state: &'a State, n: &Node) -> Option<&'a str> {
-    state.conductor.owner_of(&n.conductor_group)
+    state.conductor.owner_of(&n.conductor_group, &n.uuid)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ impl Conductor {
     }
 
     fn check_conductor_group(&self, node: &Node) -> Result<()> {
-        if self.owner_of(&node.conductor_group).is_none() || !self.registry.is_enabled_type(&node.driver) {
+        if node.conductor_group != self.config.file.conductor.conductor_group || !self.registry.is_enabled_type(&node.driver) {
             return Err(E::NoValidHost { driver: node.driver.clone(), group: node.conductor_group.clone() });
         }
         Ok(())

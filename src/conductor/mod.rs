@@ -14,6 +14,7 @@ mod steps;
 pub mod provision;
 mod power;
 pub mod periodic;
+pub mod hash_ring;
 mod workers;
 
 use std::sync::Arc;
@@ -33,12 +34,15 @@ pub struct Conductor {
     pub(crate) registry: Arc<Registry>,
     pub(crate) config: Arc<Config>,
     pub(crate) workers: Arc<workers::Workers>,
+    /// Members: the conductors of this group (just this one until peers are configured).
+    ring: Arc<hash_ring::HashRing>,
 }
 
 impl Conductor {
     pub fn new(store: Store, registry: Arc<Registry>, config: Arc<Config>) -> Self {
         let workers = Arc::new(workers::Workers::new(config.file.conductor.workers_pool_size));
-        Conductor { store, registry, config, workers }
+        let ring = Arc::new(hash_ring::HashRing::new(&[config.host.as_str()], 5));
+        Conductor { store, registry, config, workers, ring }
     }
 
     /// Stop taking jobs and wait up to `grace` for running ones.
@@ -51,10 +55,13 @@ impl Conductor {
         &self.config.host
     }
 
-    /// The conductor that owns nodes of `group` (a hash ring of one member: this one, for
-    /// its own group, else nobody).
-    pub fn owner_of(&self, group: &str) -> Option<&str> {
-        (group == self.config.file.conductor.conductor_group).then_some(self.host())
+    /// The conductor that owns node `uuid` of conductor group `group`: its primary on the
+    /// hash ring of that group's conductors (none for a group without conductors).
+    pub fn owner_of(&self, group: &str, uuid: &str) -> Option<&str> {
+        if group != self.config.file.conductor.conductor_group {
+            return None;
+        }
+        self.ring.primary(uuid)
     }
 
     /// Append a node history entry (when history is enabled), pruning old ones.

@@ -251,10 +251,15 @@ pub async fn check_timeouts(c: &Conductor) -> Result<usize> {
 pub async fn run(c: Conductor, cancel: CancellationToken) {
     let cc = c.config.file.conductor.clone();
     let sync = PowerSync::default();
-    let every = |s: u64| if s == 0 { None } else { Some(Duration::from_secs(s)) };
-    let mut power = every(cc.sync_power_state_interval).map(tokio::time::interval);
-    let mut recovery = every(cc.power_failure_recovery_interval).map(tokio::time::interval);
-    let mut timeouts = tokio::time::interval(Duration::from_secs(cc.check_provision_state_interval));
+    // First runs come one interval after start, as Ironic's periodic tasks do (start-up
+    // recovery has just run; an immediate sync would lock every node at once).
+    let every = |s: u64| {
+        (s > 0).then(|| tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(s), Duration::from_secs(s)))
+    };
+    let mut power = every(cc.sync_power_state_interval);
+    let mut recovery = every(cc.power_failure_recovery_interval);
+    let secs = cc.check_provision_state_interval;
+    let mut timeouts = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(secs), Duration::from_secs(secs));
     async fn tick(i: &mut Option<tokio::time::Interval>) {
         match i {
             Some(i) => {

@@ -35,6 +35,7 @@ impl Workers {
     }
 
     /// Jobs running now.
+    #[cfg(test)]
     pub fn busy(&self) -> usize {
         self.tracker.len()
     }

@@ -31,6 +31,7 @@ impl PowerInterface for FakePower {
         Ok(())
     }
     async fn get_power_state(&self, ctx: &mut TaskContext<'_>) -> Result<String, DriverError> {
+        pause(&ctx.config.file.fake.power_delay).await;
         // A fake machine that was never switched on is off.
         Ok(ctx.node.power_state.clone().unwrap_or_else(|| POWER_OFF.into()))
     }

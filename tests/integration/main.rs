@@ -6,3 +6,4 @@ mod cli;
 mod harness;
 mod inventory;
 mod nodes;
+mod provision;
