@@ -114,14 +114,15 @@ impl From<ConductorError> for ApiError {
         let status = match &e {
             C::NodeNotFound(_) | C::PortNotFound(_) | C::PortgroupNotFound(_) | C::ChassisNotFound(_)
             | C::ConductorNotFound(_) | C::NodeTraitNotFound { .. } | C::HistoryNotFound(_)
-            | C::DriverNotFound(_) => StatusCode::NOT_FOUND,
+            | C::DriverNotFound(_) | C::AllocationNotFound(_) | C::DeployTemplateNotFound(_) => StatusCode::NOT_FOUND,
             C::InvalidParameterValue(_) | C::MissingParameterValue(_) | C::NoValidHost { .. } | C::InvalidStateRequested { .. }
             | C::NodeInMaintenance { .. } | C::NodeIsRetired { .. } | C::DriverError(_) | C::Unsupported { .. }
             | C::ChassisNotEmpty(_) | C::PortgroupNotEmpty(_) => StatusCode::BAD_REQUEST,
             C::DuplicateName(_) | C::NodeAlreadyExists(_) | C::MacAlreadyExists(_) | C::PortAlreadyExists(_)
             | C::PortDuplicateName(_) | C::PortgroupAlreadyExists(_) | C::PortgroupDuplicateName(_)
             | C::PortgroupMacAlreadyExists(_) | C::ChassisAlreadyExists(_) | C::NodeAssociated { .. }
-            | C::InstanceAssociated { .. } | C::InvalidState(_) | C::NodeLocked { .. } => StatusCode::CONFLICT,
+            | C::InstanceAssociated { .. } | C::InvalidState(_) | C::NodeLocked { .. } | C::AllocationDuplicateName(_)
+            | C::AllocationAlreadyExists(_) | C::DeployTemplateDuplicateName(_) | C::DeployTemplateAlreadyExists(_) => StatusCode::CONFLICT,
             C::NodeProtected(_) => StatusCode::FORBIDDEN,
             C::NoFreeConductorWorker => StatusCode::SERVICE_UNAVAILABLE,
             C::Store(inner) => return ApiError::from_store(inner),

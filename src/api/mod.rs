@@ -5,9 +5,11 @@
 //! Every endpoint is in `routes()` below; the handler lives in the file named after the
 //! URL's collection.
 
+mod allocations;
 mod auth;
 mod chassis;
 mod conductors;
+mod deploy_templates;
 mod drivers;
 pub mod error;
 pub mod microversion;
@@ -89,6 +91,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/nodes/{node}/management/inject_nmi").route(put().to(node_states::inject_nmi)).default_service(web::to(not_allowed)))
         .service(web::resource("/nodes/{node}/vendor_passthru/methods").route(get().to(node_states::vendor_methods)).default_service(web::to(not_allowed)))
         .service(web::resource("/nodes/{node}/vendor_passthru").to(node_states::vendor_passthru))
+        .service(web::resource("/nodes/{node}/allocation").route(get().to(allocations::node_get)).route(delete().to(allocations::node_delete)).default_service(web::to(not_allowed)))
         .service(web::resource("/nodes/{node}/{field}").route(get().to(nodes::unknown_subpath)))
         .service(web::resource("/ports").route(get().to(ports::list)).route(post().to(ports::create)).default_service(web::to(not_allowed)))
         .service(web::resource("/ports/detail").route(get().to(ports::list_detail)).default_service(web::to(not_allowed)))
@@ -106,6 +109,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/drivers/{driver}/properties").route(get().to(drivers::properties)).default_service(web::to(not_allowed)))
         .service(web::resource("/conductors").route(get().to(conductors::list)).default_service(web::to(not_allowed)))
         .service(web::resource("/conductors/{hostname}").route(get().to(conductors::get)).default_service(web::to(not_allowed)))
+        .service(web::resource("/allocations").route(get().to(allocations::list)).route(post().to(allocations::create)).default_service(web::to(not_allowed)))
+        .service(web::resource("/allocations/{allocation}").route(get().to(allocations::get)).route(patch_().to(allocations::update)).route(delete().to(allocations::delete)).default_service(web::to(not_allowed)))
+        .service(web::resource("/deploy_templates").route(get().to(deploy_templates::list)).route(post().to(deploy_templates::create)).default_service(web::to(not_allowed)))
+        .service(web::resource("/deploy_templates/{template}").route(get().to(deploy_templates::get)).route(patch_().to(deploy_templates::update)).route(delete().to(deploy_templates::delete)).default_service(web::to(not_allowed)))
         .service(web::resource("/shards").route(get().to(root::shards)).default_service(web::to(not_allowed)));
 }
 

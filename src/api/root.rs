@@ -29,7 +29,8 @@ pub async fn root(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
 
 /// Only collections ironbox serves are linked; each appears from the version that added it.
 const COLLECTIONS: &[(&str, u32)] = &[
-    ("chassis", 1), ("nodes", 1), ("ports", 1), ("drivers", 1), ("portgroups", 23), ("conductors", 49), ("shards", 82),
+    ("chassis", 1), ("nodes", 1), ("ports", 1), ("drivers", 1), ("portgroups", 23), ("conductors", 49), ("allocations", 52),
+    ("deploy_templates", 55), ("shards", 82),
 ];
 
 pub async fn v1(req: HttpRequest, state: web::Data<State>, v: Version) -> HttpResponse {

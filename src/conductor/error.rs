@@ -73,6 +73,18 @@ pub enum ConductorError {
     DriverError(String),
     #[error("Driver {driver} does not support {what} (disabled or not implemented).")]
     Unsupported { driver: String, what: String },
+    #[error("Allocation {0} could not be found.")]
+    AllocationNotFound(String),
+    #[error("An allocation with name {0} already exists.")]
+    AllocationDuplicateName(String),
+    #[error("An allocation with UUID {0} already exists.")]
+    AllocationAlreadyExists(String),
+    #[error("Deploy template {0} could not be found.")]
+    DeployTemplateNotFound(String),
+    #[error("A deploy template with name {0} already exists.")]
+    DeployTemplateDuplicateName(String),
+    #[error("A deploy template with UUID {0} already exists.")]
+    DeployTemplateAlreadyExists(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

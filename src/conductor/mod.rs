@@ -15,6 +15,7 @@ pub mod provision;
 mod power;
 pub mod periodic;
 pub mod hash_ring;
+mod allocations;
 mod workers;
 
 use std::sync::Arc;

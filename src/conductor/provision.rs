@@ -62,10 +62,13 @@ impl Conductor {
                 E::MissingParameterValue("\"service_steps\" is required when setting target provision state to service".into())
             })?)?),
             Event::Deploy | Event::Rebuild => {
-                let user = match &args.deploy_steps {
-                    Some(raw) => steps::parse_user_steps(&driver, Kind::Deploy, raw)?,
-                    None => vec![],
-                };
+                // Steps from deploy templates named by the instance traits, then the user's.
+                let templated = self.template_steps(&node).await?;
+                let mut user = steps::parse_user_steps(&driver, Kind::Deploy, &Value::Array(templated))
+                    .map_err(|e| E::InvalidParameterValue(format!("Validation of deploy templates failed for node {}: {e}", node.uuid)))?;
+                if let Some(raw) = &args.deploy_steps {
+                    user.extend(steps::parse_user_steps(&driver, Kind::Deploy, raw)?);
+                }
                 Some(steps::deploy_steps(&driver, &user))
             }
             _ => None,
@@ -307,6 +310,7 @@ async fn tear_down(task: &mut NodeTask) -> Flow {
     // The instance is gone: forget what was deployed.
     task.node.instance_info.clear();
     task.node.instance_uuid = None;
+    task.conductor.allocation_drop_for(&task.node.uuid).await.map_err(s)?;
     task.node.instance_name = None;
     steps::clear_plan(task, Kind::Deploy);
     task.process_event(Event::Clean, None).await.map_err(s)?;

@@ -7,6 +7,8 @@ use super::StoreError;
 
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../migrations/0001_initial.sql")),
+    ("0002_allocations", include_str!("../../migrations/0002_allocations.sql")),
+    ("0003_deploy_templates", include_str!("../../migrations/0003_deploy_templates.sql")),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

@@ -2,8 +2,10 @@
 //! Every call runs on tokio's blocking pool with a pooled connection (WAL, foreign keys,
 //! busy timeout), so no database work ever blocks the async runtime.
 
+mod allocations;
 mod chassis;
 mod conductors;
+mod deploy_templates;
 mod history;
 mod migrate;
 mod nodes;
@@ -16,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+pub use allocations::AllocationFilter;
 pub use nodes::NodeFilter;
 pub use ports::PortFilter;
 pub use portgroups::PortgroupFilter;

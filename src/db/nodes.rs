@@ -27,7 +27,7 @@ const COLUMNS: &[&str] = &[
 fn select_sql() -> String {
     let cols: Vec<String> = COLUMNS.iter().map(|c| format!("nodes.{c}")).collect();
     format!(
-        "SELECT nodes.id, chassis.uuid, \
+        "SELECT nodes.id, chassis.uuid, (SELECT a.uuid FROM allocations a WHERE a.node_id = nodes.id), \
          (SELECT json_group_array(trait) FROM (SELECT trait FROM node_traits t WHERE t.node_id = nodes.id ORDER BY trait)), {} \
          FROM nodes LEFT JOIN chassis ON chassis.id = nodes.chassis_id",
         cols.join(", ")
@@ -70,6 +70,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Result<Node, StoreError>> {
     };
     let id: i64 = r.get(next())?;
     let chassis_uuid: Option<String> = r.get(next())?;
+    let allocation_uuid: Option<String> = r.get(next())?;
     let traits: String = r.get(next())?;
     macro_rules! s { () => { r.get::<_, String>(next())? } }
     macro_rules! o { () => { r.get::<_, Option<String>>(next())? } }
@@ -95,7 +96,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Result<Node, StoreError>> {
         secure_boot: r.get(next())?, shard: o!(), parent_node: o!(), disable_power_off: bo!(),
         health: o!(), created_at: s!(), updated_at: o!(),
         interfaces: Interfaces::default(),
-        allocation_uuid: None,
+        allocation_uuid,
     };
     for k in INTERFACE_KINDS {
         n.interfaces.set(k, o!());

@@ -99,8 +99,8 @@ impl FakeSteps {
     pub fn new(kind: &'static str) -> Self {
         let (clean, deploy) = match kind {
             // Manual steps (priority 0) so manual cleaning and servicing can be tried.
-            "raid" => (vec![step("raid", "create_configuration", 0), step("raid", "delete_configuration", 0)], vec![]),
-            "bios" => (vec![step("bios", "apply_configuration", 0), step("bios", "factory_reset", 0)], vec![]),
+            "raid" => (vec![step("raid", "create_configuration", 0), step("raid", "delete_configuration", 0)], vec![step("raid", "apply_configuration", 0)]),
+            "bios" => (vec![step("bios", "apply_configuration", 0), step("bios", "factory_reset", 0)], vec![step("bios", "apply_configuration", 0)]),
             "firmware" => (vec![step("firmware", "update", 0)], vec![]),
             "deploy" => (vec![step("deploy", "erase_devices", 0), step("deploy", "erase_devices_metadata", 0)], vec![step("deploy", "deploy", 100)]),
             "management" => (vec![step("management", "reset_idrac", 0)], vec![]),

@@ -1,8 +1,10 @@
 //! Plain domain types shared by every layer: no I/O, no async.
 //! Field names are Ironic's, so a reader can map them to the api-ref one to one.
 
+pub mod allocation;
 pub mod chassis;
 pub mod conductor;
+pub mod deploy_template;
 pub mod history;
 pub mod node;
 pub mod port;

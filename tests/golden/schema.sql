@@ -1,3 +1,18 @@
+CREATE TABLE allocations (
+    id               INTEGER PRIMARY KEY,
+    uuid             TEXT NOT NULL UNIQUE,
+    name             TEXT UNIQUE,
+    node_id          INTEGER UNIQUE REFERENCES nodes(id) ON DELETE CASCADE,
+    resource_class   TEXT,
+    traits           TEXT NOT NULL DEFAULT '[]',
+    candidate_nodes  TEXT NOT NULL DEFAULT '[]',
+    state            TEXT NOT NULL,
+    last_error       TEXT,
+    owner            TEXT,
+    extra            TEXT NOT NULL DEFAULT '{}',
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT
+);
 CREATE TABLE chassis (
     id          INTEGER PRIMARY KEY,
     uuid        TEXT NOT NULL UNIQUE,
@@ -14,6 +29,15 @@ CREATE TABLE conductors (
     drivers         TEXT NOT NULL DEFAULT '[]',
     created_at      TEXT NOT NULL,
     updated_at      TEXT
+);
+CREATE TABLE deploy_templates (
+    id          INTEGER PRIMARY KEY,
+    uuid        TEXT NOT NULL UNIQUE,
+    name        TEXT NOT NULL UNIQUE,
+    steps       TEXT NOT NULL DEFAULT '[]',
+    extra       TEXT NOT NULL DEFAULT '{}',
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT
 );
 CREATE TABLE node_history (
     id                     INTEGER PRIMARY KEY,
@@ -135,6 +159,7 @@ CREATE TABLE ports (
     created_at            TEXT NOT NULL,
     updated_at            TEXT
 );
+CREATE INDEX allocations_state ON allocations(state);
 CREATE INDEX node_history_node ON node_history(node_id, id);
 CREATE INDEX nodes_chassis ON nodes(chassis_id);
 CREATE INDEX nodes_conductor_group ON nodes(conductor_group);
