@@ -319,3 +319,22 @@ fn sigkill_during_deploys_loses_nothing() {
     let u = failed["uuid"].as_str().unwrap();
     assert_eq!(verb(&ib, u, json!({"target": "deleted"})).status, 202);
 }
+
+#[test]
+fn power_sync_records_unknown_power_states() {
+    let ib = Ironbox::start_with("[conductor]\nsync_power_state_interval = 1\n");
+    let r = ib.req("POST", "/v1/nodes", Some("1.10"), Some(r#"{"driver": "fake-hardware"}"#));
+    let u = r.body["uuid"].as_str().unwrap().to_string();
+    assert_eq!(r.body["power_state"], Value::Null);
+    // Nodes in maintenance are left alone.
+    let m = ib.req("POST", "/v1/nodes", Some("1.10"), Some(r#"{"driver": "fake-hardware", "maintenance": true}"#)).body["uuid"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ib.get(&format!("/v1/nodes/{u}")).body["power_state"].is_null() {
+        assert!(Instant::now() < deadline, "power sync never recorded the power state");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(ib.get(&format!("/v1/nodes/{u}")).body["power_state"], "power off");
+    let h = ib.get(&format!("/v1/nodes/{u}/history?detail=true")).body;
+    assert!(h["history"].as_array().unwrap().iter().any(|e| e["event_type"] == "power_sync"), "{h}");
+    assert_eq!(ib.get(&format!("/v1/nodes/{m}")).body["power_state"], Value::Null);
+}
