@@ -26,6 +26,8 @@ pub enum AppError {
     Tls(String),
     #[error(transparent)]
     Conductor(#[from] crate::conductor::ConductorError),
+    #[error(transparent)]
+    Boot(#[from] crate::boot::BootError),
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> AppError {
@@ -84,7 +86,18 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
     let server = api::server(state, listener, tls).map_err(io("starting the API"))?;
     let handle = server.handle();
 
-    let endpoints = serde_json::json!({ "api": format!("{scheme}://{api_addr}"), "pid": std::process::id() });
+    let boot = crate::boot::serve(&config, store.clone(), cancel.clone()).await?;
+    let mut endpoints = serde_json::json!({ "api": format!("{scheme}://{api_addr}"), "pid": std::process::id() });
+    match &boot {
+        Some(b) => {
+            let mode = &config.file.dhcp.mode;
+            tracing::info!(interface = %config.file.dhcp.interface, dhcp = ?b.dhcp, dhcp_mode = %mode, tftp = ?b.tftp, http = ?b.http, "boot servers serving");
+            endpoints["dhcp"] = serde_json::json!(b.dhcp.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+            endpoints["tftp"] = serde_json::json!(b.tftp.map(|a| a.to_string()));
+            endpoints["http_boot"] = serde_json::json!(b.http.map(|a| format!("http://{a}")));
+        }
+        None => tracing::info!("boot servers off (set [dhcp] interface to serve DHCP, TFTP and HTTP boot)"),
+    }
     write_endpoints(&config.state_path, &endpoints).map_err(io("writing endpoints.json"))?;
     tracing::info!(api = %format!("{scheme}://{api_addr}"), auth = ?config.auth, database = %config.database_path.display(),
         conductor = %config.host, hardware_types = ?registry.hardware_types, "ironbox serving");

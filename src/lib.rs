@@ -7,6 +7,7 @@
 //! main ─▶ app ─┬─▶ api ──────▶ conductor ──▶ drivers
 //!              │    │ (reads)      │ (reads/writes)
 //!              │    └────────▶ db ◀┘
+//!              ├─▶ boot (DHCP, TFTP, HTTP boot) ──▶ db (reads nodes/ports, owns leases)
 //!              └─▶ config
 //!  shared leaf: model (plain types, no I/O)
 //! ```
@@ -19,6 +20,7 @@
 //! - `config`: `ironic.toml`, validated. `model`: domain types and validators.
 
 pub mod api;
+pub mod boot;
 pub mod app;
 pub mod conductor;
 pub mod config;
@@ -36,7 +38,8 @@ mod architecture {
         ("db", &["api", "app", "conductor", "drivers"]),
         ("drivers", &["api", "app", "conductor", "db"]),
         ("conductor", &["api", "app"]),
-        ("api", &["app", "drivers"]),
+        ("api", &["app", "drivers", "boot"]),
+        ("boot", &["api", "app", "conductor", "drivers"]),
     ];
 
     fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {

@@ -18,6 +18,10 @@ pub struct FileConfig {
     pub ssl: SslSection,
     #[serde(default)]
     pub fake: FakeSection,
+    #[serde(default)]
+    pub dhcp: DhcpSection,
+    #[serde(default)]
+    pub pxe: PxeSection,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -283,4 +287,76 @@ pub struct FakeSection {
     pub bios_delay: Delay,
     pub storage_delay: Delay,
     pub rescue_delay: Delay,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DhcpSection {
+    /// The provisioning network interface. Empty = no boot servers (DHCP, TFTP, HTTP boot).
+    /// When set, TFTP and HTTP boot serve on its IPv4 address, DHCP as `mode` says.
+    pub interface: String,
+    /// `off` (another DHCP server points machines at us), `proxy` (proxyDHCP next to the
+    /// site's DHCP server: boot information only, never addresses), or `full`.
+    pub mode: String,
+    /// `full` mode: first and last address handed out (on the interface's subnet).
+    pub range_start: String,
+    pub range_end: String,
+    /// `full` mode: lease length in seconds.
+    pub lease_time: u32,
+    /// `full` mode: router (option 3) and DNS servers (option 6) to announce; empty = none.
+    pub router: String,
+    pub dns_servers: Vec<String>,
+    /// Also answer machines whose MAC is not a port of an enrolled node (for discovery).
+    pub allow_unknown_clients: bool,
+    /// Send IPv6 router advertisements on the interface (iPXE builds with IPv6 wait ~13 s
+    /// for one before they use DHCPv4 results). Needs an IPv6 address on the interface.
+    pub ipv6_ra: bool,
+}
+
+impl Default for DhcpSection {
+    fn default() -> Self {
+        Self {
+            interface: String::new(),
+            mode: "off".into(),
+            range_start: String::new(),
+            range_end: String::new(),
+            lease_time: 3600,
+            router: String::new(),
+            dns_servers: vec![],
+            allow_unknown_clients: false,
+            ipv6_ra: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PxeSection {
+    /// Directory with the iPXE boot programs (undionly.kpxe, ipxe.efi, snponly.efi...);
+    /// Debian's `ipxe` package installs them in /usr/lib/ipxe.
+    pub ipxe_dir: String,
+    /// UDP port of the TFTP server.
+    pub tftp_port: u16,
+    /// TCP port of the HTTP boot server (scripts, kernels, ramdisks, images).
+    pub http_port: u16,
+    /// Directory served under /files/ by the HTTP boot server (kernels, ramdisks, images).
+    /// Empty = `<state_path>/httpboot`.
+    pub http_root: String,
+    /// Kernel command line added for the deploy ramdisk (Ironic's `kernel_append_params`).
+    pub kernel_append_params: String,
+    /// Seconds iPXE waits per file download (0 = no limit).
+    pub ipxe_timeout: u32,
+}
+
+impl Default for PxeSection {
+    fn default() -> Self {
+        Self {
+            ipxe_dir: "/usr/lib/ipxe".into(),
+            tftp_port: 69,
+            http_port: 8080,
+            http_root: String::new(),
+            kernel_append_params: "nofb nomodeset vga=normal".into(),
+            ipxe_timeout: 0,
+        }
+    }
 }

@@ -9,6 +9,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_initial", include_str!("../../migrations/0001_initial.sql")),
     ("0002_allocations", include_str!("../../migrations/0002_allocations.sql")),
     ("0003_deploy_templates", include_str!("../../migrations/0003_deploy_templates.sql")),
+    ("0004_dhcp_leases", include_str!("../../migrations/0004_dhcp_leases.sql")),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

@@ -3,6 +3,7 @@
 //! busy timeout), so no database work ever blocks the async runtime.
 
 mod allocations;
+mod boot;
 mod chassis;
 mod conductors;
 mod deploy_templates;
@@ -19,6 +20,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use allocations::AllocationFilter;
+pub use boot::MacOwner;
 pub use nodes::NodeFilter;
 pub use ports::PortFilter;
 pub use portgroups::PortgroupFilter;
@@ -255,7 +257,7 @@ mod tests {
             std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
             std::fs::write(&golden, &schema).unwrap();
         }
-        assert_eq!(schema, std::fs::read_to_string(&golden).unwrap_or_default(), "schema changed: rerun with UPDATE_GOLDEN=1 and review");
+        assert!(schema == std::fs::read_to_string(&golden).unwrap_or_default(), "schema differs from tests/golden/schema.sql: rerun with UPDATE_GOLDEN=1 and review the diff");
     }
 
     #[tokio::test]

@@ -39,6 +39,13 @@ CREATE TABLE deploy_templates (
     created_at  TEXT NOT NULL,
     updated_at  TEXT
 );
+CREATE TABLE dhcp_leases (
+    ip          TEXT PRIMARY KEY,
+    mac         TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    updated_at  TEXT NOT NULL
+);
 CREATE TABLE node_history (
     id                     INTEGER PRIMARY KEY,
     uuid                   TEXT NOT NULL UNIQUE,
@@ -160,6 +167,7 @@ CREATE TABLE ports (
     updated_at            TEXT
 );
 CREATE INDEX allocations_state ON allocations(state);
+CREATE INDEX dhcp_leases_mac ON dhcp_leases(mac);
 CREATE INDEX node_history_node ON node_history(node_id, id);
 CREATE INDEX nodes_chassis ON nodes(chassis_id);
 CREATE INDEX nodes_conductor_group ON nodes(conductor_group);

@@ -1,0 +1,125 @@
+//! The HTTP boot server (its own port, not the API): `/boot.ipxe`, per-machine scripts at
+//! `/ipxe/<mac>`, the iPXE programs at `/ipxe/<file>` (UEFI HTTP boot), and files under
+//! `[pxe] http_root` at `/files/...` with Range support, streamed from disk.
+
+use std::net::{SocketAddr, TcpListener};
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use tokio_util::sync::CancellationToken;
+
+use super::dhcp::options::TFTP_FILES;
+use super::{Boot, BootError};
+
+fn ipxe(text: String) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body(text)
+}
+
+async fn boot_script(boot: web::Data<Boot>) -> HttpResponse {
+    match super::templates::render("boot.ipxe", &[("base", &boot.base_url())]) {
+        Ok(s) => ipxe(s),
+        Err(e) => HttpResponse::InternalServerError().body(e.to_string()),
+    }
+}
+
+/// `/ipxe/{name}`: a MAC (aa-bb-cc-dd-ee-ff or with colons) gets its script; a boot
+/// program name gets the file.
+async fn ipxe_path(req: HttpRequest, boot: web::Data<Boot>, name: web::Path<String>) -> HttpResponse {
+    let peer = req.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    if let Some(mac) = crate::model::validate::normalize_mac(&name.replace('-', ":")) {
+        tracing::info!(mac = %mac, client = %peer, "iPXE script requested");
+        return match boot.script_for(&mac).await {
+            Ok(s) => ipxe(s),
+            Err(e) => {
+                tracing::error!(mac = %mac, error = %e, "cannot render boot script");
+                HttpResponse::InternalServerError().body(e.to_string())
+            }
+        };
+    }
+    let Some((_, candidates)) = TFTP_FILES.iter().find(|(n, _)| *n == name.as_str()) else {
+        return HttpResponse::NotFound().body("not found\n");
+    };
+    match candidates.iter().map(|c| boot.ipxe_dir.join(c)).find(|p| p.is_file()) {
+        Some(p) => match actix_files::NamedFile::open(&p) {
+            Ok(f) => f.into_response(&req),
+            Err(_) => HttpResponse::NotFound().body("not found\n"),
+        },
+        None => HttpResponse::NotFound().body("not found\n"),
+    }
+}
+
+/// A path under http_root: plain components only (no `..`, no absolute paths, no hidden).
+fn safe_path(rel: &str) -> Option<std::path::PathBuf> {
+    let mut out = std::path::PathBuf::new();
+    for part in rel.split('/') {
+        if part.is_empty() {
+            continue;
+        }
+        if part == "." || part == ".." || part.starts_with('.') || part.contains('\\') || part.contains('\0') {
+            return None;
+        }
+        out.push(part);
+    }
+    (!out.as_os_str().is_empty()).then_some(out)
+}
+
+async fn files(req: HttpRequest, boot: web::Data<Boot>, rel: web::Path<String>) -> HttpResponse {
+    let peer = req.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let Some(rel) = safe_path(&rel) else {
+        tracing::info!(client = %peer, path = %req.path(), "HTTP boot: path refused");
+        return HttpResponse::BadRequest().body("bad path\n");
+    };
+    let path = boot.http_root.join(&rel);
+    match actix_files::NamedFile::open_async(&path).await {
+        Ok(f) if path.is_file() => {
+            tracing::info!(client = %peer, file = %rel.display(), range = ?req.headers().get("range"), "HTTP boot: file served");
+            f.use_etag(true).use_last_modified(true).into_response(&req)
+        }
+        _ => {
+            tracing::info!(client = %peer, file = %rel.display(), "HTTP boot: not found");
+            HttpResponse::NotFound().body("not found\n")
+        }
+    }
+}
+
+/// Bind `[pxe] http_port` on the interface address and serve until cancelled.
+pub fn serve(boot: Boot, cancel: CancellationToken) -> Result<SocketAddr, BootError> {
+    let addr = SocketAddr::new(boot.net.ip.into(), boot.http_port);
+    let listener = TcpListener::bind(addr).map_err(|e| BootError::Bind { what: format!("HTTP boot on {addr}"), source: e })?;
+    let local = listener.local_addr().unwrap_or(addr);
+    let data = web::Data::new(boot);
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(data.clone())
+            .route("/boot.ipxe", web::get().to(boot_script))
+            .route("/ipxe/{name}", web::get().to(ipxe_path))
+            .route("/files/{path:.*}", web::get().to(files))
+            .default_service(web::to(|| async { HttpResponse::NotFound().body("not found\n") }))
+    })
+    .workers(2)
+    .disable_signals()
+    .listen(listener)
+    .map_err(|e| BootError::Bind { what: format!("HTTP boot on {addr}"), source: e })?
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    tokio::spawn(async move {
+        cancel.cancelled().await;
+        handle.stop(true).await;
+    });
+    Ok(local)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_path;
+
+    #[test]
+    fn traversal_is_refused() {
+        assert!(safe_path("vmlinuz").is_some());
+        assert!(safe_path("images/disk.img").is_some());
+        for bad in ["../etc/passwd", "a/../../b", ".hidden", "a/./b", "", "/", "a\\b"] {
+            assert!(safe_path(bad).is_none(), "{bad}");
+        }
+        assert_eq!(safe_path("//x//y").unwrap(), std::path::PathBuf::from("x/y"));
+    }
+}
