@@ -291,13 +291,7 @@ async fn deploy(task: &mut NodeTask) -> Flow {
 
 async fn continue_deploy(task: &mut NodeTask) -> Flow {
     match steps::run(task, Kind::Deploy).await? {
-        Progress::Done => {
-            let (driver, mut ctx) = task.ctx();
-            if driver.deploy.deploy(&mut ctx).await.map_err(s)? == Progress::Wait {
-                return task.process_event(Event::Wait, None).await.map_err(s);
-            }
-            task.process_event(Event::Done, None).await.map_err(s)
-        }
+        Progress::Done => task.process_event(Event::Done, None).await.map_err(s),
         Progress::Wait => task.process_event(Event::Wait, None).await.map_err(s),
         Progress::Hold => task.process_event(Event::Hold, None).await.map_err(s),
     }
@@ -306,7 +300,7 @@ async fn continue_deploy(task: &mut NodeTask) -> Flow {
 /// active (or failed) → deleting → cleaning → available.
 async fn tear_down(task: &mut NodeTask) -> Flow {
     let (driver, mut ctx) = task.ctx();
-    driver.deploy.tear_down(&mut ctx).await.map_err(|e| format!("Failed to tear down. Error: {e}"))?;
+    driver.deploy.tear_down(&driver, &mut ctx).await.map_err(|e| format!("Failed to tear down. Error: {e}"))?;
     // The instance is gone: forget what was deployed.
     task.node.instance_info.clear();
     task.node.instance_uuid = None;
@@ -319,7 +313,7 @@ async fn tear_down(task: &mut NodeTask) -> Flow {
 
 async fn adopt(task: &mut NodeTask) -> Flow {
     let (driver, mut ctx) = task.ctx();
-    driver.deploy.take_over(&mut ctx).await.map_err(|e| format!("Error while attempting to adopt node {}: {e}.", ctx.node.uuid))?;
+    driver.deploy.take_over(&driver, &mut ctx).await.map_err(|e| format!("Error while attempting to adopt node {}: {e}.", ctx.node.uuid))?;
     task.process_event(Event::Done, None).await.map_err(s)
 }
 

@@ -203,6 +203,8 @@ async fn execute(task: &mut NodeTask, step: &Step) -> std::result::Result<Progre
             driver.power.reboot(&mut ctx, false, None).await.map_err(|e| e.to_string())?;
             Ok(Progress::Done)
         }
+        // The core deploy step is the deploy interface's deploy (it sees the whole driver).
+        "deploy" if step.interface == "deploy" => driver.deploy.deploy(&driver, &mut ctx).await.map_err(|e| e.to_string()),
         _ => {
             let iface = driver.step_interface(&step.interface).ok_or_else(|| format!("no {} interface", step.interface))?;
             iface.execute_step(&mut ctx, step).await.map_err(|e| e.to_string())

@@ -149,16 +149,34 @@ impl StepInterface for FakeSteps {
 
 #[async_trait]
 impl DeployInterface for FakeSteps {
-    async fn deploy(&self, ctx: &mut TaskContext<'_>) -> Result<Progress, DriverError> {
+    async fn deploy(&self, _: &Driver, ctx: &mut TaskContext<'_>) -> Result<Progress, DriverError> {
         pause(&ctx.config.file.fake.deploy_delay).await;
         Ok(Progress::Done)
     }
-    async fn tear_down(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
+    async fn tear_down(&self, _: &Driver, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
         pause(&ctx.config.file.fake.deploy_delay).await;
         ctx.node.power_state = Some(POWER_OFF.into());
         Ok(())
     }
-    async fn take_over(&self, _: &mut TaskContext<'_>) -> Result<(), DriverError> {
+    async fn take_over(&self, _: &Driver, _: &mut TaskContext<'_>) -> Result<(), DriverError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl BootInterface for FakeSteps {
+    async fn prepare_ramdisk(&self, ctx: &mut TaskContext<'_>, _: crate::model::boot::BootIntent) -> Result<(), DriverError> {
+        pause(&ctx.config.file.fake.boot_delay).await;
+        Ok(())
+    }
+    async fn clean_up_ramdisk(&self, _: &mut TaskContext<'_>) -> Result<(), DriverError> {
+        Ok(())
+    }
+    async fn prepare_instance(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
+        pause(&ctx.config.file.fake.boot_delay).await;
+        Ok(())
+    }
+    async fn clean_up_instance(&self, _: &mut TaskContext<'_>) -> Result<(), DriverError> {
         Ok(())
     }
 }

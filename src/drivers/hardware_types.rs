@@ -39,15 +39,35 @@ pub const HARDWARE_TYPES: &[HardwareType] = &[
             ("vendor", &["fake", "no-vendor"]),
         ],
     },
+    // Power and boot devices are handled by an operator; ironbox network-boots the node.
+    HardwareType {
+        name: "manual-management",
+        accepts_any_enabled: false,
+        supported: &[
+            ("bios", &["no-bios"]),
+            ("boot", &["ipxe", "pxe"]),
+            ("console", &["no-console"]),
+            ("deploy", &["ramdisk"]),
+            ("firmware", &["no-firmware"]),
+            ("inspect", &["no-inspect"]),
+            ("management", &["noop", "fake"]),
+            ("network", &["noop", "flat"]),
+            ("power", &["fake"]),
+            ("raid", &["no-raid"]),
+            ("rescue", &["no-rescue"]),
+            ("storage", &["noop"]),
+            ("vendor", &["no-vendor"]),
+        ],
+    },
 ];
 
 /// Implementations this build of ironbox actually provides, per interface kind.
 /// Enabling a name not listed here is a configuration error.
 pub const AVAILABLE: Supported = &[
     ("bios", &["fake", "no-bios"]),
-    ("boot", &["fake"]),
+    ("boot", &["fake", "ipxe", "pxe"]),
     ("console", &["fake", "no-console"]),
-    ("deploy", &["fake"]),
+    ("deploy", &["fake", "ramdisk"]),
     ("firmware", &["fake", "no-firmware"]),
     ("inspect", &["fake", "no-inspect"]),
     ("management", &["fake", "noop"]),

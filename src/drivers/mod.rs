@@ -6,6 +6,8 @@
 pub mod fake;
 pub mod hardware_types;
 pub mod noop;
+pub mod pxe;
+pub mod ramdisk;
 pub mod registry;
 
 use std::sync::Arc;
@@ -121,13 +123,27 @@ pub trait StepInterface: Send + Sync {
     }
 }
 
+/// Network boot preparation: what the node boots next, as a BootIntent on the node.
+#[async_trait]
+pub trait BootInterface: StepInterface {
+    /// Boot a ramdisk (deploy, rescue, inspection, or a ramdisk instance) next.
+    async fn prepare_ramdisk(&self, ctx: &mut TaskContext<'_>, intent: crate::model::boot::BootIntent) -> Result<(), DriverError>;
+    /// Nothing to boot from the network any more.
+    async fn clean_up_ramdisk(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
+    /// Boot the deployed instance next (local disk).
+    async fn prepare_instance(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
+    async fn clean_up_instance(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
+}
+
+/// Deploy interfaces get the node's whole driver (`hw`) to orchestrate boot, management
+/// and power, as Ironic's deploy interfaces use `task.driver`.
 #[async_trait]
 pub trait DeployInterface: StepInterface {
-    /// Start deploying (after boot preparation). Done, or Wait for an agent callback.
-    async fn deploy(&self, ctx: &mut TaskContext<'_>) -> Result<Progress, DriverError>;
-    async fn tear_down(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
+    /// The `deploy.deploy` step. Done, or Wait for an agent callback.
+    async fn deploy(&self, hw: &Driver, ctx: &mut TaskContext<'_>) -> Result<Progress, DriverError>;
+    async fn tear_down(&self, hw: &Driver, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
     /// Take over an already deployed node (adoption).
-    async fn take_over(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
+    async fn take_over(&self, hw: &Driver, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
 }
 
 #[async_trait]
@@ -174,12 +190,13 @@ pub struct Driver {
     pub name: String,
     pub power: Arc<dyn PowerInterface>,
     pub management: Arc<dyn ManagementInterface>,
+    pub boot: Arc<dyn BootInterface>,
     pub deploy: Arc<dyn DeployInterface>,
     pub inspect: Arc<dyn InspectInterface>,
     pub rescue: Arc<dyn RescueInterface>,
     pub console: Arc<dyn ConsoleInterface>,
     pub vendor: Arc<dyn VendorInterface>,
-    /// boot, bios, firmware, network, raid, storage: validate + steps.
+    /// bios, firmware, network, raid, storage: validate + steps.
     pub others: Vec<(&'static str, Arc<dyn StepInterface>)>,
 }
 
@@ -188,6 +205,7 @@ impl Driver {
     pub fn step_interface(&self, kind: &str) -> Option<Arc<dyn StepInterface>> {
         match kind {
             "deploy" => Some(self.deploy.clone() as Arc<dyn StepInterface>),
+            "boot" => Some(self.boot.clone() as Arc<dyn StepInterface>),
             "inspect" => Some(self.inspect.clone() as Arc<dyn StepInterface>),
             "rescue" => Some(self.rescue.clone() as Arc<dyn StepInterface>),
             "console" => Some(self.console.clone() as Arc<dyn StepInterface>),

@@ -205,10 +205,16 @@ impl Registry {
         }
         let deploy: Arc<dyn super::DeployInterface> = match name("deploy").as_str() {
             "fake" => Arc::new(fake::FakeSteps::new("deploy")),
+            "ramdisk" => Arc::new(super::ramdisk::RamdiskDeploy),
             _ => return Err(missing("deploy")),
         };
+        let boot: Arc<dyn super::BootInterface> = match name("boot").as_str() {
+            "fake" => Arc::new(fake::FakeSteps::new("boot")),
+            "ipxe" | "pxe" => Arc::new(super::pxe::NetBoot),
+            _ => return Err(missing("boot")),
+        };
         let mut others: Vec<(&'static str, Arc<dyn super::StepInterface>)> = vec![];
-        for kind in ["boot", "bios", "firmware", "network", "raid", "storage"] {
+        for kind in ["bios", "firmware", "network", "raid", "storage"] {
             let n = name(kind);
             let i: Arc<dyn super::StepInterface> = match n.as_str() {
                 "fake" => Arc::new(fake::FakeSteps::new(kind)),
@@ -229,6 +235,7 @@ impl Registry {
             name: node.driver.clone(),
             power,
             management,
+            boot,
             deploy,
             inspect: pick!("inspect", super::InspectInterface),
             rescue: pick!("rescue", super::RescueInterface),

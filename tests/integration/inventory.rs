@@ -122,7 +122,15 @@ fn drivers_and_conductors() {
     assert_eq!(c["conductors"][0]["hostname"], "test-conductor");
     assert_eq!(c["conductors"][0]["alive"], true);
     let one = ib.get("/v1/conductors/test-conductor").body;
-    assert_eq!(one["drivers"], json!(["fake-hardware"]));
+    assert_eq!(one["drivers"], json!(["fake-hardware", "manual-management"]));
+    let mm = ib.get("/v1/drivers/manual-management").body;
+    assert_eq!((mm["default_boot_interface"].clone(), mm["default_deploy_interface"].clone()), (json!("ipxe"), json!("ramdisk")));
+    assert_eq!((mm["default_management_interface"].clone(), mm["default_power_interface"].clone()), (json!("noop"), json!("fake")));
+    assert_eq!(mm["enabled_boot_interfaces"], json!(["ipxe", "pxe"]));
+    // manual-management refuses interfaces it does not support.
+    let r = ib.post("/v1/nodes", json!({"driver": "manual-management", "boot_interface": "fake"}));
+    assert_eq!(r.status, 400);
+    assert!(r.fault().contains("does not support boot interface"), "{}", r.fault());
     assert_eq!(ib.get("/v1/conductors/nope").status, 404);
     assert_eq!(ib.req("GET", "/v1/conductors", Some("1.48"), None).status, 404);
     assert_eq!(ib.get("/v1/shards").body["shards"], json!([]));

@@ -1,0 +1,52 @@
+//! The `ipxe` and `pxe` boot interfaces (Ironic's names). Both boot through ironbox's own
+//! DHCP/TFTP/HTTP servers, which chain any PXE ROM into iPXE; preparing a boot is writing
+//! a BootIntent on the node, which the HTTP boot server renders when the machine asks.
+
+use async_trait::async_trait;
+
+use super::*;
+use crate::model::boot::{BootIntent, KEY};
+
+pub struct NetBoot;
+
+fn set(ctx: &mut TaskContext<'_>, intent: Option<BootIntent>) -> Result<(), DriverError> {
+    match intent {
+        Some(i) => {
+            let v = serde_json::to_value(i).map_err(|e| DriverError::Failed(e.to_string()))?;
+            ctx.node.driver_internal_info.insert(KEY.into(), v);
+        }
+        None => {
+            ctx.node.driver_internal_info.remove(KEY);
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl StepInterface for NetBoot {
+    /// A network-booted node needs a PXE-enabled port: its MAC is how it is recognised.
+    async fn validate(&self, ctx: &TaskContext<'_>) -> Result<(), DriverError> {
+        if !ctx.ports.iter().any(|p| p.pxe_enabled) {
+            return Err(DriverError::MissingParameterValue(format!(
+                "Node {} does not have any port associated with it", ctx.node.uuid
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl BootInterface for NetBoot {
+    async fn prepare_ramdisk(&self, ctx: &mut TaskContext<'_>, intent: BootIntent) -> Result<(), DriverError> {
+        set(ctx, Some(intent))
+    }
+    async fn clean_up_ramdisk(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
+        set(ctx, None)
+    }
+    async fn prepare_instance(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
+        set(ctx, Some(BootIntent::Local))
+    }
+    async fn clean_up_instance(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
+        set(ctx, None)
+    }
+}
