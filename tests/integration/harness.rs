@@ -13,6 +13,8 @@ pub struct Ironbox {
     pub url: String,
     child: Option<Child>,
     config: PathBuf,
+    /// Runs inside this network namespace; requests then go through `ip netns exec curl`.
+    netns: Option<String>,
 }
 
 pub struct Resp {
@@ -46,6 +48,15 @@ impl Ironbox {
     /// Start with extra TOML appended to the base test config (sections may repeat keys
     /// only if not already set by the base: base sets [DEFAULT] state_path and [api] port).
     pub fn start_with(extra: &str) -> Ironbox {
+        Self::start_in(None, extra)
+    }
+
+    /// Start inside network namespace `ns` (which the test created).
+    pub fn start_in_netns(ns: &str, extra: &str) -> Ironbox {
+        Self::start_in(Some(ns), extra)
+    }
+
+    fn start_in(netns: Option<&str>, extra: &str) -> Ironbox {
         let dir = tempfile::Builder::new().prefix("ironbox-test-").tempdir().expect("tempdir");
         let config = dir.path().join("ironic.toml");
         let mut text = format!("[DEFAULT]\nstate_path = \"{}\"\nhost = \"test-conductor\"\n", dir.path().join("data").display());
@@ -72,7 +83,7 @@ impl Ironbox {
         text.push_str(&api);
         text.push_str(&others);
         std::fs::write(&config, text).expect("write config");
-        let mut ib = Ironbox { dir, url: String::new(), child: None, config };
+        let mut ib = Ironbox { dir, url: String::new(), child: None, config, netns: netns.map(str::to_string) };
         ib.spawn();
         ib
     }
@@ -90,7 +101,15 @@ impl Ironbox {
         let endpoints = self.data().join("endpoints.json");
         let _ = std::fs::remove_file(&endpoints);
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("ironbox.log")).expect("log");
-        let child = Command::new(bin())
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
+        let child = cmd
             .args(["serve", "--config"])
             .arg(&self.config)
             .env("RUST_LOG", "info")
@@ -149,6 +168,9 @@ impl Ironbox {
     }
 
     pub fn req_h(&self, method: &str, path: &str, version: Option<&str>, body: Option<&str>, headers: &[(&str, &str)]) -> Resp {
+        if let Some(ns) = &self.netns {
+            return curl_in(ns, method, &format!("{}{}", self.url, path), version, body, headers);
+        }
         let mut r = ureq::request(method, &format!("{}{}", self.url, path)).timeout(Duration::from_secs(30));
         if let Some(v) = version {
             r = r.set("X-OpenStack-Ironic-API-Version", v);
@@ -207,6 +229,32 @@ impl Ironbox {
         assert_eq!(r.status, 201, "{}", r.body);
         r.body
     }
+}
+
+/// An HTTP request made from inside a network namespace with curl.
+pub fn curl_in(ns: &str, method: &str, url: &str, version: Option<&str>, body: Option<&str>, headers: &[(&str, &str)]) -> Resp {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns, "curl", "-s", "-i", "--max-time", "30", "-X", method, url]);
+    if let Some(v) = version {
+        c.args(["-H", &format!("X-OpenStack-Ironic-API-Version: {v}")]);
+    }
+    for (k, v) in headers {
+        c.args(["-H", &format!("{k}: {v}")]);
+    }
+    if let Some(b) = body {
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+            c.args(["-H", "Content-Type: application/json"]);
+        }
+        c.args(["--data-binary", b]);
+    }
+    let out = c.output().expect("curl in netns");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let headers = lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))).collect();
+    let body = if body.is_empty() { Value::Null } else { serde_json::from_str(body).unwrap_or(Value::String(body.to_string())) };
+    Resp { status, body, headers }
 }
 
 impl Drop for Ironbox {

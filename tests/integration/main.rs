@@ -6,5 +6,6 @@ mod bad_input;
 mod cli;
 mod harness;
 mod inventory;
+mod netboot;
 mod nodes;
 mod provision;
