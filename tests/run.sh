@@ -2,7 +2,8 @@
 # The whole ironbox test suite, from a fresh Debian 12 machine:
 #   1. installs what is missing (apt packages, a Rust toolchain, a Python venv with the
 #      real baremetal CLI and openstacksdk from PyPI),
-#   2. runs the Rust unit and integration tests (the real binary on ephemeral ports),
+#   2. runs the Rust unit and integration tests (the real binary on ephemeral ports; the
+#      netboot tests create network namespaces and QEMU machines, so this needs root),
 #   3. starts ironbox and drives it with the client-compatibility suite (tests/compat).
 # Usage: bash tests/run.sh        (as root, or with sudo available for apt-get)
 set -euo pipefail
@@ -23,6 +24,9 @@ if [ ${#need[@]} -gt 0 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 echo "ok"
+
+step "netboot lab: QEMU, iPXE, busybox, a test kernel (tests/lab/setup.sh)"
+bash tests/lab/setup.sh
 
 step "Rust toolchain"
 if ! command -v cargo >/dev/null 2>&1; then

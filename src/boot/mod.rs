@@ -15,6 +15,7 @@
 
 pub mod dhcp;
 pub mod http;
+pub mod ra;
 pub mod templates;
 pub mod tftp;
 
@@ -145,6 +146,9 @@ pub async fn serve(config: &Config, store: Store, cancel: CancellationToken) -> 
         "full" => Some(dhcp::decide::Mode::Full),
         other => return Err(BootError::Config { key: "mode", reason: format!("{other:?}: expected off, proxy or full") }),
     };
+    if d.ipv6_ra {
+        ra::serve(&net.iface, cancel.clone())?;
+    }
     if let Some(mode) = mode {
         let range = if mode == dhcp::decide::Mode::Full {
             let (a, b) = (parse_ip("range_start", &d.range_start)?, parse_ip("range_end", &d.range_end)?);
