@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener};
 use actix_web::{web, HttpRequest, HttpResponse};
 use tokio_util::sync::CancellationToken;
 
-use super::dhcp::options::TFTP_FILES;
+use super::dhcp::options::{find_program, Program};
 use super::{Boot, BootError};
 
 fn ipxe(text: String) -> HttpResponse {
@@ -35,14 +35,12 @@ async fn ipxe_path(req: HttpRequest, boot: web::Data<Boot>, name: web::Path<Stri
             }
         };
     }
-    let Some((_, candidates)) = TFTP_FILES.iter().find(|(n, _)| *n == name.as_str()) else {
-        return HttpResponse::NotFound().body("not found\n");
-    };
-    match candidates.iter().map(|c| boot.ipxe_dir.join(c)).find(|p| p.is_file()) {
-        Some(p) => match actix_files::NamedFile::open(&p) {
+    match find_program(&boot.ipxe_dir, &name) {
+        Some(Program::File(p)) => match actix_files::NamedFile::open(&p) {
             Ok(f) => f.into_response(&req),
             Err(_) => HttpResponse::NotFound().body("not found\n"),
         },
+        Some(Program::Embedded(bytes)) => HttpResponse::Ok().content_type("application/octet-stream").body(bytes),
         None => HttpResponse::NotFound().body("not found\n"),
     }
 }

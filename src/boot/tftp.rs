@@ -9,7 +9,7 @@ use async_tftp::packet;
 use async_tftp::server::{Handler, TftpServerBuilder};
 use tokio_util::sync::CancellationToken;
 
-use super::dhcp::options::TFTP_FILES;
+use super::dhcp::options::{find_program, Program};
 use super::{Boot, BootError};
 
 type Reader = Box<dyn futures_lite::AsyncRead + Unpin + Send>;
@@ -20,10 +20,9 @@ pub struct Files {
 
 impl Files {
     /// Resolve a requested name to what we serve. Anything not in the table is "not found".
-    fn resolve(&self, path: &Path) -> Option<std::path::PathBuf> {
+    fn resolve(&self, path: &Path) -> Option<Program> {
         let name = path.to_str()?.trim_start_matches('/');
-        let (_, candidates) = TFTP_FILES.iter().find(|(n, _)| *n == name)?;
-        candidates.iter().map(|c| self.boot.ipxe_dir.join(c)).find(|p| p.is_file())
+        find_program(&self.boot.ipxe_dir, name)
     }
 }
 
@@ -39,14 +38,22 @@ impl Handler for Files {
             tracing::info!(client = %client, file = %name, "TFTP read");
             return Ok((Box::new(futures_lite::io::Cursor::new(script.into_bytes())), Some(len)));
         }
-        let Some(file) = self.resolve(path) else {
-            tracing::info!(client = %client, file = %name, "TFTP read refused: not served");
-            return Err(packet::Error::FileNotFound);
-        };
-        let f = std::fs::File::open(&file).map_err(|_| packet::Error::FileNotFound)?;
-        let len = f.metadata().map(|m| m.len()).ok();
-        tracing::info!(client = %client, file = %name, from = %file.display(), "TFTP read");
-        Ok((Box::new(blocking::Unblock::new(f)), len))
+        match self.resolve(path) {
+            None => {
+                tracing::info!(client = %client, file = %name, "TFTP read refused: not served");
+                Err(packet::Error::FileNotFound)
+            }
+            Some(Program::Embedded(bytes)) => {
+                tracing::info!(client = %client, file = %name, from = "embedded", "TFTP read");
+                Ok((Box::new(futures_lite::io::Cursor::new(bytes)), Some(bytes.len() as u64)))
+            }
+            Some(Program::File(file)) => {
+                let f = std::fs::File::open(&file).map_err(|_| packet::Error::FileNotFound)?;
+                let len = f.metadata().map(|m| m.len()).ok();
+                tracing::info!(client = %client, file = %name, from = %file.display(), "TFTP read");
+                Ok((Box::new(blocking::Unblock::new(f)), len))
+            }
+        }
     }
 
     async fn write_req_open(&mut self, client: &SocketAddr, path: &Path, _: Option<u64>) -> Result<Self::Writer, packet::Error> {
@@ -71,4 +78,82 @@ pub async fn serve(boot: Boot, port: u16, cancel: CancellationToken) -> Result<S
         }
     });
     Ok(local)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Hostile datagrams at a real server, then a real download must still work.
+
+    use super::*;
+    use std::net::Ipv4Addr;
+    use std::time::Duration;
+
+    async fn rrq(sock: &tokio::net::UdpSocket, server: SocketAddr, name: &str) -> Result<Vec<u8>, String> {
+        let mut p = vec![0, 1];
+        p.extend_from_slice(name.as_bytes());
+        p.push(0);
+        p.extend_from_slice(b"octet\0");
+        sock.send_to(&p, server).await.map_err(|e| e.to_string())?;
+        let mut out = vec![];
+        let mut buf = vec![0u8; 1600];
+        let mut want = 1u16;
+        loop {
+            let (n, from) = tokio::time::timeout(Duration::from_secs(3), sock.recv_from(&mut buf)).await.map_err(|_| "timeout".to_string())?.map_err(|e| e.to_string())?;
+            let pkt = &buf[..n];
+            match pkt.get(..2) {
+                Some([0, 3]) if pkt.len() >= 4 => {
+                    let block = u16::from_be_bytes([pkt[2], pkt[3]]);
+                    if block == want {
+                        out.extend_from_slice(&pkt[4..]);
+                        want = want.wrapping_add(1);
+                    }
+                    sock.send_to(&[0, 4, pkt[2], pkt[3]], from).await.map_err(|e| e.to_string())?;
+                    if n - 4 < 512 {
+                        return Ok(out);
+                    }
+                }
+                Some([0, 5]) => return Err(format!("TFTP error {:?}", String::from_utf8_lossy(&pkt[4..]))),
+                _ => return Err("unexpected packet".into()),
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn survives_garbage_and_keeps_serving() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::db::Store::open(&dir.path().join("t.sqlite"), 1000, 2).unwrap();
+        let net = super::super::Net { iface: "lo".into(), ip: Ipv4Addr::LOCALHOST, netmask: Ipv4Addr::new(255, 0, 0, 0) };
+        let boot = Boot { store, net, http_port: 8080, http_root: dir.path().into(), ipxe_dir: dir.path().into(), ipxe_timeout: 0 };
+        let cancel = CancellationToken::new();
+        let server = serve(boot, 0, cancel.clone()).await.unwrap();
+        let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut x: u32 = 12345;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        let seeds: [&[u8]; 4] = [b"\x00\x01boot.ipxe\x00octet\x00", b"\x00\x01boot.ipxe\x00octet\x00blksize\x001468\x00windowsize\x004\x00",
+            b"\x00\x02up.bin\x00octet\x00", b"\x00\x01../../etc/passwd\x00octet\x00"];
+        for _ in 0..3000 {
+            let mut p = seeds[(rnd() % 4) as usize].to_vec();
+            match rnd() % 3 {
+                0 => {
+                    let i = (rnd() as usize) % p.len();
+                    p[i] ^= 1 << (rnd() % 8);
+                }
+                1 => p.truncate((rnd() as usize) % (p.len() + 1)),
+                _ => p = (0..(rnd() % 700)).map(|_| rnd() as u8).collect(),
+            }
+            let _ = sock.send_to(&p, server).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let got = rrq(&client, server, "boot.ipxe").await.expect("server still serves");
+        assert!(got.starts_with(b"#!ipxe"));
+        assert!(rrq(&client, server, "../../etc/passwd").await.is_err(), "traversal refused");
+        assert!(rrq(&client, server, "nope.bin").await.is_err());
+        cancel.cancel();
+    }
 }

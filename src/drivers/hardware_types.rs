@@ -45,7 +45,7 @@ pub const HARDWARE_TYPES: &[HardwareType] = &[
         accepts_any_enabled: false,
         supported: &[
             ("bios", &["no-bios"]),
-            ("boot", &["ipxe", "pxe"]),
+            ("boot", &["ipxe", "pxe", "http", "http-ipxe"]),
             ("console", &["no-console"]),
             ("deploy", &["ramdisk"]),
             ("firmware", &["no-firmware"]),
@@ -65,7 +65,7 @@ pub const HARDWARE_TYPES: &[HardwareType] = &[
 /// Enabling a name not listed here is a configuration error.
 pub const AVAILABLE: Supported = &[
     ("bios", &["fake", "no-bios"]),
-    ("boot", &["fake", "ipxe", "pxe"]),
+    ("boot", &["fake", "ipxe", "pxe", "http", "http-ipxe"]),
     ("console", &["fake", "no-console"]),
     ("deploy", &["fake", "ramdisk"]),
     ("firmware", &["fake", "no-firmware"]),

@@ -1,6 +1,7 @@
-//! The `ipxe` and `pxe` boot interfaces (Ironic's names). Both boot through ironbox's own
-//! DHCP/TFTP/HTTP servers, which chain any PXE ROM into iPXE; preparing a boot is writing
-//! a BootIntent on the node, which the HTTP boot server renders when the machine asks.
+//! The `ipxe`, `pxe`, `http` and `http-ipxe` boot interfaces (Ironic's names). All boot
+//! through ironbox's own DHCP/TFTP/HTTP servers, which hand each client (PXE ROM, UEFI HTTP
+//! boot, iPXE) the right program and chain it into iPXE; preparing a boot is writing a
+//! BootIntent on the node, which the HTTP boot server renders when the machine asks.
 
 use async_trait::async_trait;
 

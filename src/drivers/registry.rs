@@ -210,7 +210,7 @@ impl Registry {
         };
         let boot: Arc<dyn super::BootInterface> = match name("boot").as_str() {
             "fake" => Arc::new(fake::FakeSteps::new("boot")),
-            "ipxe" | "pxe" => Arc::new(super::pxe::NetBoot),
+            "ipxe" | "pxe" | "http" | "http-ipxe" => Arc::new(super::pxe::NetBoot),
             _ => return Err(missing("boot")),
         };
         let mut others: Vec<(&'static str, Arc<dyn super::StepInterface>)> = vec![];

@@ -70,3 +70,20 @@ pub const TFTP_FILES: &[(&str, &[&str])] = &[
     ("ipxe-i386.efi", &["ipxe-i386.efi", "ipxe.efi"]),
     ("snponly-arm64.efi", &["snponly-arm64.efi", "ipxe-arm64.efi"]),
 ];
+
+include!(concat!(env!("OUT_DIR"), "/ipxe_embedded.rs"));
+
+/// Where to get boot program `name`: a file in `ipxe_dir`, else the copy embedded at build
+/// time. Only names in `TFTP_FILES` exist.
+pub enum Program {
+    File(std::path::PathBuf),
+    Embedded(&'static [u8]),
+}
+
+pub fn find_program(ipxe_dir: &std::path::Path, name: &str) -> Option<Program> {
+    let (_, candidates) = TFTP_FILES.iter().find(|(n, _)| *n == name)?;
+    if let Some(p) = candidates.iter().map(|c| ipxe_dir.join(c)).find(|p| p.is_file()) {
+        return Some(Program::File(p));
+    }
+    candidates.iter().find_map(|c| EMBEDDED.iter().find(|(n, _)| n == c).map(|(_, b)| Program::Embedded(b)))
+}
