@@ -4,7 +4,7 @@
 //! Architecture (arrows = "may call"; nothing depends on `api` or `app`):
 //!
 //! ```text
-//! main ─▶ app ─┬─▶ api ──────▶ conductor ──▶ drivers
+//! main ─▶ app ─┬─▶ api ──────▶ conductor ──▶ drivers ──▶ bmc (IPMI)
 //!              │    │ (reads)      │ (reads/writes)
 //!              │    └────────▶ db ◀┘
 //!              ├─▶ boot (DHCP, TFTP, HTTP boot) ──▶ db (reads nodes/ports, owns leases)
@@ -22,6 +22,7 @@
 pub mod api;
 pub mod boot;
 pub mod app;
+pub mod bmc;
 pub mod conductor;
 pub mod config;
 pub mod db;
@@ -37,9 +38,10 @@ mod architecture {
         ("config", &["api", "app", "conductor", "db", "drivers"]),
         ("db", &["api", "app", "conductor", "drivers"]),
         ("drivers", &["api", "app", "conductor", "db"]),
-        ("conductor", &["api", "app"]),
-        ("api", &["app", "drivers", "boot"]),
-        ("boot", &["api", "app", "conductor", "drivers"]),
+        ("conductor", &["api", "app", "bmc"]),
+        ("api", &["app", "drivers", "boot", "bmc"]),
+        ("boot", &["api", "app", "conductor", "drivers", "bmc"]),
+        ("bmc", &["api", "app", "conductor", "db", "drivers", "config", "boot", "model"]),
     ];
 
     fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {

@@ -37,6 +37,7 @@ impl Conductor {
         if node.disable_power_off && matches!(target, "power off" | "soft power off") {
             return Err(E::InvalidState(format!("Node {} has disable_power_off enabled; it cannot be powered off", node.uuid)));
         }
+        let slot = self.workers.reserve()?;
         let mut task = self.acquire(&node.uuid).await?;
         {
             let (driver, ctx) = task.ctx();
@@ -52,8 +53,8 @@ impl Conductor {
         }
         task.save().await?;
         let target = target.to_string();
-        let job = async move { run_power(task, target, timeout).await };
-        self.workers.spawn(job)
+        self.workers.run(slot, async move { run_power(task, target, timeout).await });
+        Ok(())
     }
 
     pub async fn node_get_boot_device(&self, node: Node) -> Result<(Option<String>, Option<bool>)> {

@@ -76,6 +76,9 @@ impl Conductor {
         if event == Event::Rescue && args.rescue_password.as_deref().is_none_or(str::is_empty) {
             return Err(E::MissingParameterValue("A non-empty value is required when setting rescue_password".into()));
         }
+        // A worker first: with none free the request is refused and nothing has changed.
+        let needs_worker = !matches!(event, Event::Abort) && !(event == Event::Manage && node.provision_state != ENROLL);
+        let slot = if needs_worker { Some(self.workers.reserve()?) } else { None };
         let mut task = self.acquire(&uuid).await?;
         // Re-check under the lock: the state may have moved since the API read it.
         if fsm::next(&task.node.provision_state, event).is_none() {
@@ -98,7 +101,7 @@ impl Conductor {
             Event::Abort => return self.abort(task).await,
             Event::Unhold => {
                 task.process_event(Event::Unhold, None).await?;
-                return self.spawn(task, |t| Box::pin(resume_after_unhold(t)));
+                return self.spawn(slot, task, |t| Box::pin(resume_after_unhold(t)));
             }
             _ => {}
         }
@@ -123,7 +126,7 @@ impl Conductor {
             task.node.inspection_finished_at = None;
         }
         task.process_event(event, None).await?;
-        self.spawn(task, move |t| Box::pin(run_flow(t, event)))
+        self.spawn(slot, task, move |t| Box::pin(run_flow(t, event)))
     }
 
     /// Interface validation Ironic runs before accepting a verb.
@@ -144,23 +147,14 @@ impl Conductor {
         Ok(())
     }
 
-    fn spawn(&self, task: NodeTask, job: impl FnOnce(NodeTask) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + 'static) -> Result<()> {
-        // The task (and its lock) moves into the job; if no worker is free, it is dropped,
-        // which releases the lock, and the node is failed out of its new transient state.
-        let conductor = self.clone();
-        let uuid = task.node.uuid.clone();
-        match self.workers.spawn(job(task)) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let c = conductor.clone();
-                tokio::spawn(async move {
-                    if let Ok(mut t) = c.acquire(&uuid).await {
-                        let _ = t.process_event(Event::Fail, Some("No free conductor workers to run the operation".into())).await;
-                        t.release().await;
-                    }
-                });
-                Err(e)
+    fn spawn(&self, slot: Option<super::workers::Slot>, task: NodeTask, job: impl FnOnce(NodeTask) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + 'static) -> Result<()> {
+        // The task (and its lock) moves into the job on the worker reserved earlier.
+        match slot {
+            Some(slot) => {
+                self.workers.run(slot, job(task));
+                Ok(())
             }
+            None => self.workers.spawn(job(task)),
         }
     }
 

@@ -11,6 +11,11 @@ use tokio_util::task::TaskTracker;
 
 use super::{ConductorError, Result};
 
+/// A reserved worker.
+pub struct Slot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
 pub struct Workers {
     slots: Arc<Semaphore>,
     tracker: TaskTracker,
@@ -26,12 +31,26 @@ impl Workers {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let permit = self.slots.clone().try_acquire_owned().map_err(|_| ConductorError::NoFreeConductorWorker)?;
+        let slot = self.reserve()?;
+        self.run(slot, job);
+        Ok(())
+    }
+
+    /// Take a worker before changing anything, so a full pool refuses the request with the
+    /// node untouched (as Ironic does) instead of failing a node already moved on.
+    pub fn reserve(&self) -> Result<Slot> {
+        self.slots.clone().try_acquire_owned().map(|p| Slot { _permit: p }).map_err(|_| ConductorError::NoFreeConductorWorker)
+    }
+
+    /// Run `job` on a reserved worker.
+    pub fn run<F>(&self, slot: Slot, job: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
         self.tracker.spawn(async move {
             job.await;
-            drop(permit);
+            drop(slot);
         });
-        Ok(())
     }
 
     /// Jobs running now.

@@ -19,6 +19,8 @@ pub struct FileConfig {
     #[serde(default)]
     pub fake: FakeSection,
     #[serde(default)]
+    pub ipmi: IpmiSection,
+    #[serde(default)]
     pub dhcp: DhcpSection,
     #[serde(default)]
     pub pxe: PxeSection,
@@ -82,16 +84,16 @@ impl Default for DefaultSection {
             auth_strategy: "noauth".into(),
             http_basic_auth_user_file: "/etc/ironbox/htpasswd".into(),
             debug: false,
-            enabled_hardware_types: strings(&["fake-hardware", "manual-management"]),
+            enabled_hardware_types: strings(&["fake-hardware", "manual-management", "ipmi"]),
             enabled_bios_interfaces: strings(&["no-bios", "fake"]),
             enabled_boot_interfaces: strings(&["fake", "ipxe", "pxe"]),
             enabled_console_interfaces: strings(&["no-console", "fake"]),
             enabled_deploy_interfaces: strings(&["fake", "ramdisk"]),
             enabled_firmware_interfaces: strings(&["no-firmware", "fake"]),
             enabled_inspect_interfaces: strings(&["no-inspect", "fake"]),
-            enabled_management_interfaces: strings(&["fake", "noop"]),
+            enabled_management_interfaces: strings(&["fake", "noop", "ipmitool"]),
             enabled_network_interfaces: strings(&["flat", "noop"]),
-            enabled_power_interfaces: strings(&["fake"]),
+            enabled_power_interfaces: strings(&["fake", "ipmitool"]),
             enabled_raid_interfaces: strings(&["no-raid", "fake"]),
             enabled_rescue_interfaces: strings(&["no-rescue", "fake"]),
             enabled_storage_interfaces: strings(&["noop", "fake"]),
@@ -358,5 +360,20 @@ impl Default for PxeSection {
             kernel_append_params: "nofb nomodeset vga=normal".into(),
             ipxe_timeout: 0,
         }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IpmiSection {
+    /// Seconds one IPMI operation may take in all, retries included (Ironic's name).
+    pub command_retry_timeout: u64,
+    /// Milliseconds to wait for one answer from the BMC before retrying.
+    pub command_timeout_ms: u64,
+}
+
+impl Default for IpmiSection {
+    fn default() -> Self {
+        Self { command_retry_timeout: 60, command_timeout_ms: 2000 }
     }
 }

@@ -39,6 +39,26 @@ pub const HARDWARE_TYPES: &[HardwareType] = &[
             ("vendor", &["fake", "no-vendor"]),
         ],
     },
+    // IPMI BMCs, spoken to natively over RMCP+.
+    HardwareType {
+        name: "ipmi",
+        accepts_any_enabled: false,
+        supported: &[
+            ("bios", &["no-bios"]),
+            ("boot", &["ipxe", "pxe", "http", "http-ipxe"]),
+            ("console", &["no-console"]),
+            ("deploy", &["ramdisk"]),
+            ("firmware", &["no-firmware"]),
+            ("inspect", &["no-inspect"]),
+            ("management", &["ipmitool", "noop"]),
+            ("network", &["noop", "flat"]),
+            ("power", &["ipmitool"]),
+            ("raid", &["no-raid"]),
+            ("rescue", &["no-rescue"]),
+            ("storage", &["noop"]),
+            ("vendor", &["no-vendor"]),
+        ],
+    },
     // Power and boot devices are handled by an operator; ironbox network-boots the node.
     HardwareType {
         name: "manual-management",
@@ -70,9 +90,9 @@ pub const AVAILABLE: Supported = &[
     ("deploy", &["fake", "ramdisk"]),
     ("firmware", &["fake", "no-firmware"]),
     ("inspect", &["fake", "no-inspect"]),
-    ("management", &["fake", "noop"]),
+    ("management", &["fake", "noop", "ipmitool"]),
     ("network", &["flat", "noop"]),
-    ("power", &["fake"]),
+    ("power", &["fake", "ipmitool"]),
     ("raid", &["fake", "no-raid"]),
     ("rescue", &["fake", "no-rescue"]),
     ("storage", &["fake", "noop"]),

@@ -5,6 +5,7 @@
 
 pub mod fake;
 pub mod hardware_types;
+pub mod ipmitool;
 pub mod noop;
 pub mod pxe;
 pub mod ramdisk;
@@ -240,6 +241,7 @@ pub fn properties(hardware_type: &str) -> Vec<(&'static str, &'static str)> {
     match hardware_type {
         // The fake vendor interface's two made-up parameters, as Ironic reports them.
         "fake-hardware" => vec![("B1", "B1 description. Required."), ("B2", "B2 description. Required.")],
+        "ipmi" => ipmitool::PROPERTIES.to_vec(),
         _ => vec![],
     }
 }

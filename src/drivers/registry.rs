@@ -157,7 +157,7 @@ mod tests {
         assert_eq!(reg.default_for(hw, "network").unwrap(), "noop");
         assert_eq!(reg.default_for(hw, "storage").unwrap(), "noop");
         assert!(reg.check(hw, "management", "noop").is_ok(), "fake-hardware accepts any enabled");
-        assert!(matches!(reg.check(hw, "power", "ipmitool"), Err(InterfaceError::NotEnabled { .. })));
+        assert!(matches!(reg.check(hw, "power", "redfish"), Err(InterfaceError::NotEnabled { .. })));
     }
 
     #[test]
@@ -182,11 +182,13 @@ impl Registry {
             "{kind} interface {:?} is not available for node {}", name(kind), node.uuid));
         let power: Arc<dyn super::PowerInterface> = match name("power").as_str() {
             "fake" => Arc::new(fake::FakePower),
+            "ipmitool" => Arc::new(super::ipmitool::IpmiPower),
             _ => return Err(missing("power")),
         };
         let management: Arc<dyn super::ManagementInterface> = match name("management").as_str() {
             "fake" => Arc::new(fake::FakeManagement),
             "noop" => Arc::new(noop::NoopManagement),
+            "ipmitool" => Arc::new(super::ipmitool::IpmiManagement),
             _ => return Err(missing("management")),
         };
         // One value per kind that is both a StepInterface and the kind's own trait.

@@ -33,7 +33,7 @@ fn version_and_config_check() {
         ("[api]\nport = \"six\"\n", "port"),
         ("[api]\nhost_ip = \"0.0.0.0\"\n", "refusing to serve the API without authentication"),
         ("[DEFAULT]\nunknown_option = 1\n", "unknown_option"),
-        ("[DEFAULT]\nenabled_power_interfaces = [\"ipmitool\"]\n", "[DEFAULT] enabled_power_interfaces"),
+        ("[DEFAULT]\nenabled_power_interfaces = [\"redfish\"]\n", "[DEFAULT] enabled_power_interfaces"),
         ("[DEFAULT]\nenabled_hardware_types = [\"ilo\"]\n", "unknown hardware type \"ilo\""),
         ("[DEFAULT]\nauth_strategy = \"keystone\"\n", "keystone is not supported"),
         ("[database]\nconnection = \"postgresql://x\"\n", "[database] connection"),

@@ -114,15 +114,15 @@ fn drivers_and_conductors() {
     assert_eq!(ib.get("/v1/drivers?detail=true").body["drivers"][0]["default_boot_interface"], "fake");
     assert_eq!(ib.get("/v1/drivers?type=classic").body["drivers"], json!([]));
     assert!(ib.get("/v1/drivers/fake-hardware/properties").body.is_object());
-    let r = ib.get("/v1/drivers/ipmi");
-    assert_eq!((r.status, r.fault()), (404, "Could not find the following driver(s) or hardware type(s): ipmi.".to_string()));
+    let r = ib.get("/v1/drivers/redfish");
+    assert_eq!((r.status, r.fault()), (404, "Could not find the following driver(s) or hardware type(s): redfish.".to_string()));
     assert!(ib.req("GET", "/v1/drivers", Some("1.1"), None).body["drivers"][0].get("type").is_none());
 
     let c = ib.get("/v1/conductors").body;
     assert_eq!(c["conductors"][0]["hostname"], "test-conductor");
     assert_eq!(c["conductors"][0]["alive"], true);
     let one = ib.get("/v1/conductors/test-conductor").body;
-    assert_eq!(one["drivers"], json!(["fake-hardware", "manual-management"]));
+    assert_eq!(one["drivers"], json!(["fake-hardware", "manual-management", "ipmi"]));
     let mm = ib.get("/v1/drivers/manual-management").body;
     assert_eq!((mm["default_boot_interface"].clone(), mm["default_deploy_interface"].clone()), (json!("ipxe"), json!("ramdisk")));
     assert_eq!((mm["default_management_interface"].clone(), mm["default_power_interface"].clone()), (json!("noop"), json!("fake")));

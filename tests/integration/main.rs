@@ -6,6 +6,7 @@ mod bad_input;
 mod cli;
 mod harness;
 mod inventory;
+mod ipmi;
 mod netboot;
 mod nodes;
 mod provision;

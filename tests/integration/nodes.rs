@@ -162,9 +162,9 @@ fn patch_rules() {
     assert_eq!(ib.patch(&format!("/v1/nodes/{u}"), json!([{"op": "remove", "path": "/instance_uuid"}])).status, 200);
 
     // Interfaces: must be enabled; null resets to the default.
-    let r = ib.patch(&format!("/v1/nodes/{u}"), json!([{"op": "replace", "path": "/power_interface", "value": "ipmitool"}]));
+    let r = ib.patch(&format!("/v1/nodes/{u}"), json!([{"op": "replace", "path": "/power_interface", "value": "redfish"}]));
     assert_eq!(r.status, 400);
-    assert!(r.fault().contains("'ironic.hardware.interfaces.power' entrypoint: ipmitool"));
+    assert!(r.fault().contains("'ironic.hardware.interfaces.power' entrypoint: redfish"));
     let r = ib.patch(&format!("/v1/nodes/{u}"), json!([{"op": "replace", "path": "/network_interface", "value": "flat"}]));
     assert_eq!(r.body["network_interface"], "flat");
     let r = ib.patch(&format!("/v1/nodes/{u}"), json!([{"op": "remove", "path": "/network_interface"}]));

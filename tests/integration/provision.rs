@@ -338,3 +338,19 @@ fn power_sync_records_unknown_power_states() {
     assert!(h["history"].as_array().unwrap().iter().any(|e| e["event_type"] == "power_sync"), "{h}");
     assert_eq!(ib.get(&format!("/v1/nodes/{m}")).body["power_state"], Value::Null);
 }
+
+#[test]
+fn full_worker_pool_refuses_with_503_and_leaves_the_node_alone() {
+    let ib = Ironbox::start_with("[conductor]\nworkers_pool_size = 1\n[fake]\ndeploy_delay = 3\n");
+    let a = node_in(&ib, "available");
+    let b = node_in(&ib, "available");
+    assert_eq!(verb(&ib, &a, json!({"target": "active"})).status, 202);
+    let r = verb(&ib, &b, json!({"target": "active"}));
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.fault().contains("lack of free conductor workers"));
+    let n = ib.get(&format!("/v1/nodes/{b}")).body;
+    assert_eq!((n["provision_state"].clone(), n["reservation"].clone(), n["last_error"].clone()), (json!("available"), Value::Null, Value::Null));
+    wait_state(&ib, &a, "active");
+    // With the worker free again, the same request goes through.
+    go(&ib, &b, json!({"target": "active"}), "active");
+}
