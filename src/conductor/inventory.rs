@@ -138,8 +138,8 @@ impl Conductor {
         // Protected and retired: reasons need the flag; clearing the flag clears the reason.
         if new.protected && !old.protected && !matches!(old.provision_state.as_str(), states::ACTIVE | states::RESCUE) {
             return Err(E::InvalidState(format!(
-                "Protection can only be set in \"{}\" or \"{}\" states, node {} is in \"{}\"",
-                states::ACTIVE, states::RESCUE, old.uuid, old.provision_state
+                "Node {} can only be made protected in provision states '{}' or '{}', the current state is '{}'",
+                old.uuid, states::ACTIVE, states::RESCUE, old.provision_state
             )));
         }
         if !new.protected {

@@ -92,8 +92,8 @@ impl Conductor {
         }
         match event {
             // Synchronous transitions: no background work.
+            // Ironic keeps last_error here: it explains why the node failed.
             Event::Manage if task.node.provision_state != ENROLL => {
-                task.node.last_error = None;
                 let r = task.process_event(Event::Manage, None).await;
                 task.release().await;
                 return r;

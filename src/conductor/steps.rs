@@ -119,7 +119,13 @@ pub fn parse_user_steps(driver: &Driver, kind: Kind, raw: &Value) -> Result<Vec<
         if reserved && step == "wait" && !args.get("seconds").is_some_and(|s| s.as_u64().is_some_and(|x| x <= 3600)) {
             return Err(E::InvalidParameterValue("The wait step needs an integer \"seconds\" argument (at most 3600)".into()));
         }
-        if !reserved && !offered.iter().any(|s| s.interface == interface && s.step == step) {
+        // The core deploy step belongs to the deploy interface (priority 0 disables it).
+        if kind == Kind::Deploy && interface == "deploy" && step == "deploy" && priority != 0 {
+            return Err(E::InvalidParameterValue("Invalid deploy steps: deploy step deploy on interface deploy is a core step and cannot be overridden by user steps. It may be disabled by setting the priority to 0".into()));
+        }
+        // Like Ironic, unknown clean and service steps are accepted here and fail the
+        // operation when it starts; unknown deploy steps are refused now.
+        if kind == Kind::Deploy && !reserved && !offered.iter().any(|s| s.interface == interface && s.step == step) {
             return Err(E::InvalidParameterValue(format!(
                 "{} step {interface}.{step} is not supported by node's driver; supported steps are: {}",
                 kind.name(),
@@ -136,6 +142,11 @@ pub fn set_plan(task: &mut NodeTask, kind: Kind, steps: &[Step]) {
     let dii = &mut task.node.driver_internal_info;
     dii.insert(kind.list_key(), serde_json::to_value(steps).unwrap_or(Value::Null));
     dii.insert(kind.index_key(), json!(0));
+}
+
+fn steps_clear(task: &mut NodeTask, kind: Kind) {
+    task.node.driver_internal_info.remove(&kind.list_key());
+    task.node.driver_internal_info.remove(&kind.index_key());
 }
 
 pub fn clear_plan(task: &mut NodeTask, kind: Kind) {
@@ -158,6 +169,13 @@ fn current_mut(task: &mut NodeTask, kind: Kind) -> &mut crate::model::JsonObject
 pub async fn run(task: &mut NodeTask, kind: Kind) -> std::result::Result<Progress, String> {
     let steps: Vec<Step> = task.node.driver_internal_info.get(&kind.list_key()).cloned()
         .and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
+    let offered = offered(&task.driver, kind);
+    if let Some(bad) = steps.iter().find(|s| !RESERVED.contains(&s.step.as_str()) && !offered.iter().any(|o| o.interface == s.interface && o.step == s.step)) {
+        let known: Vec<String> = offered.iter().map(|o| format!("{}.{}", o.interface, o.step)).collect();
+        steps_clear(task, kind);
+        return Err(format!("Node {} failed validation of {} steps: step {}.{} is not supported by the node's driver; supported steps are: {}",
+            task.node.uuid, kind.name(), bad.interface, bad.step, known.join(", ")));
+    }
     let mut index = task.node.driver_internal_info.get(&kind.index_key()).and_then(Value::as_u64).unwrap_or(0) as usize;
     while let Some(step) = steps.get(index) {
         *current_mut(task, kind) = match serde_json::to_value(step) {

@@ -24,13 +24,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Result<Allocation, StoreError>> {
 }
 
 fn query(conn: &Connection, sql: &str, args: &[SqlValue]) -> Result<Vec<Allocation>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params_from_iter(args), from_row)?;
-    let mut out = Vec::new();
-    for r in rows {
-        out.push(r??);
-    }
-    Ok(out)
+    super::query_rows(conn, sql, args, from_row)
 }
 
 fn node_id(conn: &Connection, uuid: &Option<String>) -> Result<SqlValue, StoreError> {
@@ -109,16 +103,7 @@ impl Store {
                     w.push(format!("{col} = ?{}", args.len()));
                 }
             }
-            let (cond, tail) = page_sql(conn, "allocations", &page, "Allocation", &mut args)?;
-            if !cond.is_empty() {
-                w.push(cond);
-            }
-            let mut sql = SELECT.to_string();
-            if !w.is_empty() {
-                sql.push_str(" WHERE ");
-                sql.push_str(&w.join(" AND "));
-            }
-            sql.push_str(&tail);
+            let sql = super::list_sql(SELECT, w, page_sql(conn, "allocations", &page, "Allocation", &mut args)?);
             query(conn, &sql, &args)
         })
         .await

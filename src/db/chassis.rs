@@ -14,13 +14,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Result<Chassis, StoreError>> {
 }
 
 fn query(conn: &Connection, sql: &str, args: &[SqlValue]) -> Result<Vec<Chassis>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params_from_iter(args), from_row)?;
-    let mut out = Vec::new();
-    for r in rows {
-        out.push(r??);
-    }
-    Ok(out)
+    super::query_rows(conn, sql, args, from_row)
 }
 
 impl Store {
@@ -54,13 +48,7 @@ impl Store {
     pub async fn chassis_list(&self, page: Page) -> Result<Vec<Chassis>, StoreError> {
         self.read(move |conn| {
             let mut args = Vec::new();
-            let (cond, tail) = page_sql(conn, "chassis", &page, "Chassis", &mut args)?;
-            let mut sql = SELECT.to_string();
-            if !cond.is_empty() {
-                sql.push_str(" WHERE ");
-                sql.push_str(&cond);
-            }
-            sql.push_str(&tail);
+            let sql = super::list_sql(SELECT, vec![], page_sql(conn, "chassis", &page, "Chassis", &mut args)?);
             query(conn, &sql, &args)
         })
         .await

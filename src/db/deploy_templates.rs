@@ -19,13 +19,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Result<DeployTemplate, StoreError>> {
 }
 
 fn query(conn: &Connection, sql: &str, args: &[SqlValue]) -> Result<Vec<DeployTemplate>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params_from_iter(args), from_row)?;
-    let mut out = Vec::new();
-    for r in rows {
-        out.push(r??);
-    }
-    Ok(out)
+    super::query_rows(conn, sql, args, from_row)
 }
 
 fn values(t: &DeployTemplate) -> Vec<SqlValue> {
@@ -76,13 +70,7 @@ impl Store {
     pub async fn deploy_template_list(&self, page: Page) -> Result<Vec<DeployTemplate>, StoreError> {
         self.read(move |conn| {
             let mut args = Vec::new();
-            let (cond, tail) = page_sql(conn, "deploy_templates", &page, "DeployTemplate", &mut args)?;
-            let mut sql = SELECT.to_string();
-            if !cond.is_empty() {
-                sql.push_str(" WHERE ");
-                sql.push_str(&cond);
-            }
-            sql.push_str(&tail);
+            let sql = super::list_sql(SELECT, vec![], page_sql(conn, "deploy_templates", &page, "DeployTemplate", &mut args)?);
             query(conn, &sql, &args)
         })
         .await

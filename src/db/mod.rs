@@ -227,6 +227,36 @@ fn page_sql(
     Ok((cond, tail))
 }
 
+/// Run `sql` and map every row with `from_row` (which may reject a corrupt value).
+fn query_rows<T>(
+    conn: &Connection,
+    sql: &str,
+    args: &[SqlValue],
+    from_row: fn(&rusqlite::Row) -> rusqlite::Result<Result<T, StoreError>>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), from_row)?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(r??);
+    }
+    Ok(out)
+}
+
+/// `select` + `WHERE` (filters and the page's marker condition) + the page's ORDER/LIMIT.
+fn list_sql(select: &str, mut wheres: Vec<String>, (cond, tail): (String, String)) -> String {
+    if !cond.is_empty() {
+        wheres.push(cond);
+    }
+    let mut sql = select.to_string();
+    if !wheres.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&wheres.join(" AND "));
+    }
+    sql.push_str(&tail);
+    sql
+}
+
 /// Helpers to read and write JSON-object TEXT columns.
 fn json_obj(s: String, column: &'static str) -> Result<crate::model::JsonObject, StoreError> {
     serde_json::from_str(&s).map_err(|e| StoreError::Corrupt { column, reason: e.to_string() })

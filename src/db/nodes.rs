@@ -105,13 +105,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Result<Node, StoreError>> {
 }
 
 fn query_nodes(conn: &Connection, sql: &str, args: &[SqlValue]) -> Result<Vec<Node>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params_from_iter(args), from_row)?;
-    let mut out = Vec::new();
-    for r in rows {
-        out.push(r??);
-    }
-    Ok(out)
+    super::query_rows(conn, sql, args, from_row)
 }
 
 fn chassis_id(conn: &Connection, uuid: &Option<String>) -> Result<SqlValue, StoreError> {
@@ -242,17 +236,8 @@ impl Store {
     pub async fn node_list(&self, filter: NodeFilter, page: Page) -> Result<Vec<Node>, StoreError> {
         self.read(move |conn| {
             let mut args = Vec::new();
-            let mut wheres = filter.sql(&mut args);
-            let (cond, tail) = page_sql(conn, "nodes", &page, "Node", &mut args)?;
-            if !cond.is_empty() {
-                wheres.push(cond);
-            }
-            let mut sql = select_sql();
-            if !wheres.is_empty() {
-                sql.push_str(" WHERE ");
-                sql.push_str(&wheres.join(" AND "));
-            }
-            sql.push_str(&tail);
+            let wheres = filter.sql(&mut args);
+            let sql = super::list_sql(&select_sql(), wheres, page_sql(conn, "nodes", &page, "Node", &mut args)?);
             query_nodes(conn, &sql, &args)
         })
         .await

@@ -28,13 +28,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Result<Portgroup, StoreError>> {
 }
 
 fn query(conn: &Connection, sql: &str, args: &[SqlValue]) -> Result<Vec<Portgroup>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params_from_iter(args), from_row)?;
-    let mut out = Vec::new();
-    for r in rows {
-        out.push(r??);
-    }
-    Ok(out)
+    super::query_rows(conn, sql, args, from_row)
 }
 
 fn values(conn: &Connection, p: &Portgroup) -> Result<Vec<SqlValue>, StoreError> {
@@ -108,16 +102,7 @@ impl Store {
             if let Some(g) = &f.conductor_groups {
                 w.push(in_list("nodes.conductor_group", g, &mut args));
             }
-            let (cond, tail) = page_sql(conn, "portgroups", &page, "Portgroup", &mut args)?;
-            if !cond.is_empty() {
-                w.push(cond);
-            }
-            let mut sql = SELECT.to_string();
-            if !w.is_empty() {
-                sql.push_str(" WHERE ");
-                sql.push_str(&w.join(" AND "));
-            }
-            sql.push_str(&tail);
+            let sql = super::list_sql(SELECT, w, page_sql(conn, "portgroups", &page, "Portgroup", &mut args)?);
             query(conn, &sql, &args)
         })
         .await

@@ -57,8 +57,9 @@ impl ManagementInterface for FakeManagement {
     async fn validate(&self, _: &TaskContext<'_>) -> Result<(), DriverError> {
         Ok(())
     }
+    /// Ironic's fake management offers PXE only.
     fn supported_boot_devices(&self, _: &TaskContext<'_>) -> Vec<&'static str> {
-        vec!["pxe", "disk", "cdrom", "bios", "safe"]
+        vec!["pxe"]
     }
     async fn set_boot_device(&self, ctx: &mut TaskContext<'_>, device: &str, persistent: bool) -> Result<(), DriverError> {
         if !self.supported_boot_devices(ctx).contains(&device) {
@@ -74,9 +75,9 @@ impl ManagementInterface for FakeManagement {
         let persistent = ctx.node.driver_internal_info.get(BOOT_PERSISTENT).and_then(Value::as_bool).unwrap_or(false);
         Ok((Some(dev), Some(persistent)))
     }
+    /// Ironic's fake management has no NMI.
     async fn inject_nmi(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
-        pause(&ctx.config.file.fake.management_delay).await;
-        Ok(())
+        Err(DriverError::Unsupported { driver: ctx.node.driver.clone(), kind: "inject_nmi".into() })
     }
     async fn set_boot_mode(&self, ctx: &mut TaskContext<'_>, mode: &str) -> Result<(), DriverError> {
         ctx.node.boot_mode = Some(mode.to_string());

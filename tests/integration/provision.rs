@@ -148,10 +148,20 @@ fn lifecycle_and_history() {
     let n = ib.get(&format!("/v1/nodes/{d}")).body;
     assert!(n["last_error"].as_str().unwrap().contains("aborted"), "{n}");
     go(&ib, &d, json!({"target": "deleted"}), "available");
-    // A failed clean step (service/clean) is refused up front when the step is unknown.
+    // An unknown clean step is accepted, then fails the cleaning (as in Ironic); manage
+    // keeps the explanation.
     let r = verb(&ib, &m, json!({"target": "clean", "clean_steps": [{"interface": "raid", "step": "nope"}]}));
+    assert_eq!(r.status, 202);
+    let n = wait_state(&ib, &m, "clean failed");
+    assert!(n["last_error"].as_str().unwrap().contains("raid.nope is not supported"), "{n}");
+    assert_eq!(n["target_provision_state"], "manageable");
+    let n = go(&ib, &m, json!({"target": "manage"}), "manageable");
+    assert!(n["last_error"].as_str().unwrap().contains("raid.nope"), "{n}");
+    // The core deploy step cannot be overridden.
+    let a = node_in(&ib, "available");
+    let r = verb(&ib, &a, json!({"target": "active", "deploy_steps": [{"interface": "deploy", "step": "deploy", "priority": 100, "args": {}}]}));
     assert_eq!(r.status, 400);
-    assert!(r.fault().contains("not supported"), "{}", r.fault());
+    assert!(r.fault().contains("is a core step and cannot be overridden"), "{}", r.fault());
 }
 
 #[test]
@@ -223,12 +233,15 @@ fn power_and_management() {
     ib.patch(&format!("/v1/nodes/{u}"), json!([{"op": "replace", "path": "/disable_power_off", "value": true}]));
     assert_eq!(p("power off").status, 409);
 
-    assert_eq!(ib.get(&format!("/v1/nodes/{u}/management/boot_device/supported")).body["supported_boot_devices"][0], "pxe");
-    let r = ib.put(&format!("/v1/nodes/{u}/management/boot_device"), json!({"boot_device": "disk", "persistent": true}));
+    // Ironic's fake management: PXE only, no NMI.
+    assert_eq!(ib.get(&format!("/v1/nodes/{u}/management/boot_device/supported")).body["supported_boot_devices"], json!(["pxe"]));
+    let r = ib.put(&format!("/v1/nodes/{u}/management/boot_device"), json!({"boot_device": "pxe", "persistent": true}));
     assert_eq!(r.status, 204);
-    assert_eq!(ib.get(&format!("/v1/nodes/{u}/management/boot_device")).body, json!({"boot_device": "disk", "persistent": true}));
-    assert_eq!(ib.put(&format!("/v1/nodes/{u}/management/boot_device"), json!({"boot_device": "floppy"})).status, 400);
-    assert_eq!(ib.put(&format!("/v1/nodes/{u}/management/inject_nmi"), json!({})).status, 204);
+    assert_eq!(ib.get(&format!("/v1/nodes/{u}/management/boot_device")).body, json!({"boot_device": "pxe", "persistent": true}));
+    let r = ib.put(&format!("/v1/nodes/{u}/management/boot_device"), json!({"boot_device": "disk"}));
+    assert_eq!((r.status, r.fault()), (400, "Invalid boot device disk specified.".to_string()));
+    let r = ib.put(&format!("/v1/nodes/{u}/management/inject_nmi"), json!({}));
+    assert_eq!((r.status, r.fault()), (400, "Driver fake-hardware does not support inject_nmi (disabled or not implemented).".to_string()));
     assert_eq!(ib.req("PUT", &format!("/v1/nodes/{u}/management/inject_nmi"), Some("1.28"), Some("{}")).status, 404);
     assert_eq!(ib.put(&format!("/v1/nodes/{u}/states/boot_mode"), json!({"target": "uefi"})).status, 202);
     assert_eq!(ib.get(&format!("/v1/nodes/{u}")).body["boot_mode"], "uefi");
