@@ -77,6 +77,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource(["/nodes/{node}/ports", "/nodes/{node}/ports/detail"]).route(get().to(ports::list_for_node)).default_service(web::to(not_allowed)))
         .service(web::resource(["/nodes/{node}/portgroups", "/nodes/{node}/portgroups/detail"]).route(get().to(portgroups::list_for_node)).default_service(web::to(not_allowed)))
         .service(web::resource("/nodes/{node}/bios").route(get().to(nodes::bios)).default_service(web::to(not_allowed)))
+        .service(web::resource("/nodes/{node}/bios/{name}").route(get().to(nodes::bios_one)).default_service(web::to(not_allowed)))
         .service(web::resource("/nodes/{node}/firmware").route(get().to(nodes::firmware)).default_service(web::to(not_allowed)))
         .service(web::resource("/nodes/{node}/inventory").route(get().to(nodes::inventory)).default_service(web::to(not_allowed)))
         .service(web::resource("/nodes/{node}/children").route(get().to(nodes::children)).default_service(web::to(not_allowed)))

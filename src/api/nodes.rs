@@ -723,14 +723,52 @@ pub async fn history_get(req: HttpRequest, state: web::Data<State>, v: Version, 
     Ok(HttpResponse::Ok().json(history_view(&e, v, &base_url(&req, &state), true)))
 }
 
-/// `GET /v1/nodes/{id}/bios` (1.40): no BIOS settings are cached for the interfaces this
-/// build provides, so the list is empty until a bios interface reads them.
-pub async fn bios(state: web::Data<State>, v: Version, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+fn bios_view(uuid: &str, base: &str, v: Version, detail: bool, (name, value, created, updated): &crate::db::BiosRow) -> Value {
+    let mut m = Map::new();
+    m.insert("name".into(), json!(name));
+    m.insert("value".into(), json!(value));
+    m.insert("links".into(), views::links(base, &format!("nodes/{uuid}/bios/{name}")));
+    m.insert("created_at".into(), json!(created));
+    m.insert("updated_at".into(), json!(updated));
+    // Registry fields (1.74, with detail): unknown for settings applied by name.
+    if detail && v.at_least(74) {
+        for k in ["attribute_type", "allowable_values", "lower_bound", "max_length", "min_length", "read_only", "reset_required", "unique", "upper_bound"] {
+            m.insert(k.into(), Value::Null);
+        }
+    }
+    Value::Object(m)
+}
+
+/// `GET /v1/nodes/{id}/bios` (1.40): the settings the node's bios interface recorded.
+pub async fn bios(req: HttpRequest, state: web::Data<State>, v: Version, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     if !v.at_least(40) {
         return Err(ApiError::unsupported_version());
     }
-    find(&state, &path, v).await?;
-    Ok(HttpResponse::Ok().json(json!({ "bios": [] })))
+    let q = Query::parse(&req)?;
+    let detail = match q.get("detail") {
+        Some(d) if v.at_least(74) => parse_bool("detail", d)?,
+        Some(_) => return Err(ApiError::not_acceptable()),
+        None => false,
+    };
+    let n = find(&state, &path, v).await?;
+    let base = base_url(&req, &state);
+    let rows = state.store.bios_list(n.id).await?;
+    let items: Vec<Value> = rows.iter().map(|r| bios_view(&n.uuid, &base, v, detail, r)).collect();
+    Ok(HttpResponse::Ok().json(json!({ "bios": items })))
+}
+
+/// `GET /v1/nodes/{id}/bios/{name}` (1.40): `{name: setting}`.
+pub async fn bios_one(req: HttpRequest, state: web::Data<State>, v: Version, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+    if !v.at_least(40) {
+        return Err(ApiError::unsupported_version());
+    }
+    let (ident, name) = path.into_inner();
+    let n = find(&state, &ident, v).await?;
+    let rows = state.store.bios_list(n.id).await?;
+    let row = rows.iter().find(|r| r.0 == name)
+        .ok_or_else(|| ApiError::not_found(format!("Node {} doesn't have a BIOS setting '{name}'", n.uuid)))?;
+    let base = base_url(&req, &state);
+    Ok(HttpResponse::Ok().json(json!({ name: bios_view(&n.uuid, &base, v, true, row) })))
 }
 
 /// `GET /v1/nodes/{id}/firmware` (1.86): empty until a firmware interface records components.

@@ -96,7 +96,7 @@ impl Conductor {
         let ports = self.store.port_list(crate::db::PortFilter { node_uuid: Some(node.uuid.clone()), ..Default::default() },
             crate::db::Page { limit: 10_000, marker: None, sort_key: "id".into(), descending: false }).await?;
         let mut n = node.clone();
-        let ctx = crate::drivers::TaskContext { node: &mut n, ports: &ports, config: &self.config };
+        let ctx = crate::drivers::TaskContext::new(&mut n, &ports, &self.config);
         Ok(driver.validate_all(&ctx).await)
     }
 }

@@ -108,7 +108,7 @@ impl PowerSync {
     async fn sync_one(&self, c: &Conductor, mut node: Node) -> Outcome {
         let Ok(driver) = c.placeholder_driver(&node) else { return Outcome::Failed };
         let read = {
-            let mut ctx = crate::drivers::TaskContext { node: &mut node, ports: &[], config: &c.config };
+            let mut ctx = crate::drivers::TaskContext::new(&mut node, &[], &c.config);
             driver.power.get_power_state(&mut ctx).await
         };
         let actual = match read {
@@ -188,7 +188,7 @@ impl PowerSync {
         for mut node in nodes {
             let Ok(driver) = c.placeholder_driver(&node) else { continue };
             let read = {
-                let mut ctx = crate::drivers::TaskContext { node: &mut node, ports: &[], config: &c.config };
+                let mut ctx = crate::drivers::TaskContext::new(&mut node, &[], &c.config);
                 driver.power.get_power_state(&mut ctx).await
             };
             let Ok(actual) = read else { continue };

@@ -37,8 +37,14 @@ impl Conductor {
         if node.disable_power_off && matches!(target, "power off" | "soft power off") {
             return Err(E::InvalidState(format!("Node {} has disable_power_off enabled; it cannot be powered off", node.uuid)));
         }
-        let slot = self.workers.reserve()?;
         let mut task = self.acquire(&node.uuid).await?;
+        let slot = match self.workers.reserve() {
+            Ok(s) => s,
+            Err(e) => {
+                task.release().await;
+                return Err(e);
+            }
+        };
         {
             let (driver, ctx) = task.ctx();
             if let Err(e) = driver.power.validate(&ctx).await {
@@ -69,7 +75,7 @@ impl Conductor {
         let mut n = node;
         let driver = self.placeholder_driver(&n)?;
         let ports = self.ports_of(&n.uuid).await?;
-        let ctx = crate::drivers::TaskContext { node: &mut n, ports: &ports, config: &self.config };
+        let ctx = crate::drivers::TaskContext::new(&mut n, &ports, &self.config);
         Ok(driver.management.supported_boot_devices(&ctx))
     }
 
@@ -137,7 +143,7 @@ impl Conductor {
         let mut n = node;
         let driver = self.placeholder_driver(&n)?;
         let enabled = n.console_enabled;
-        let ctx = crate::drivers::TaskContext { node: &mut n, ports: &[], config: &self.config };
+        let ctx = crate::drivers::TaskContext::new(&mut n, &[], &self.config);
         Ok(json!({ "console_enabled": enabled, "console_info": if enabled { driver.console.console_info(&ctx) } else { Value::Null } }))
     }
 

@@ -76,9 +76,6 @@ impl Conductor {
         if event == Event::Rescue && args.rescue_password.as_deref().is_none_or(str::is_empty) {
             return Err(E::MissingParameterValue("A non-empty value is required when setting rescue_password".into()));
         }
-        // A worker first: with none free the request is refused and nothing has changed.
-        let needs_worker = !matches!(event, Event::Abort) && !(event == Event::Manage && node.provision_state != ENROLL);
-        let slot = if needs_worker { Some(self.workers.reserve()?) } else { None };
         let mut task = self.acquire(&uuid).await?;
         // Re-check under the lock: the state may have moved since the API read it.
         if fsm::next(&task.node.provision_state, event).is_none() {
@@ -90,6 +87,20 @@ impl Conductor {
             task.release().await;
             return Err(e);
         }
+        // A worker before anything changes: with none free the request is refused (503)
+        // and the node is left as it was.
+        let needs_worker = !matches!(event, Event::Abort) && !(event == Event::Manage && task.node.provision_state != ENROLL);
+        let slot = if needs_worker {
+            match self.workers.reserve() {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    task.release().await;
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
         match event {
             // Synchronous transitions: no background work.
             // Ironic keeps last_error here: it explains why the node failed.

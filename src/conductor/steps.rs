@@ -186,6 +186,10 @@ pub async fn run(task: &mut NodeTask, kind: Kind) -> std::result::Result<Progres
         task.node.driver_internal_info.insert(kind.index_key(), json!(index));
         task.save().await.map_err(|e| e.to_string())?;
         let outcome = execute(task, step).await;
+        if let Ok((_, Some(update))) = &outcome {
+            task.conductor.store.bios_update(task.node.id, update.clone(), crate::model::now()).await.map_err(|e| e.to_string())?;
+        }
+        let outcome = outcome.map(|(p, _)| p);
         match outcome {
             Ok(Progress::Done) => {}
             Ok(parked) => return Ok(parked),
@@ -203,8 +207,14 @@ fn capitalize(s: &str) -> String {
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
-async fn execute(task: &mut NodeTask, step: &Step) -> std::result::Result<Progress, String> {
+/// Run one step; also returns any BIOS change the step reported.
+async fn execute(task: &mut NodeTask, step: &Step) -> std::result::Result<(Progress, Option<crate::drivers::BiosUpdate>), String> {
     let (driver, mut ctx) = task.ctx();
+    let progress = run_step(&driver, &mut ctx, step).await?;
+    Ok((progress, ctx.bios_update.take()))
+}
+
+async fn run_step(driver: &Driver, ctx: &mut crate::drivers::TaskContext<'_>, step: &Step) -> std::result::Result<Progress, String> {
     match step.step.as_str() {
         "hold" => Ok(Progress::Hold),
         "wait" => {
@@ -214,18 +224,18 @@ async fn execute(task: &mut NodeTask, step: &Step) -> std::result::Result<Progre
         }
         "power_on" | "power_off" => {
             let target = if step.step == "power_on" { POWER_ON } else { POWER_OFF };
-            driver.power.set_power_state(&mut ctx, target, None).await.map_err(|e| e.to_string())?;
+            driver.power.set_power_state(ctx, target, None).await.map_err(|e| e.to_string())?;
             Ok(Progress::Done)
         }
         "reboot" => {
-            driver.power.reboot(&mut ctx, false, None).await.map_err(|e| e.to_string())?;
+            driver.power.reboot(ctx, false, None).await.map_err(|e| e.to_string())?;
             Ok(Progress::Done)
         }
         // The core deploy step is the deploy interface's deploy (it sees the whole driver).
-        "deploy" if step.interface == "deploy" => driver.deploy.deploy(&driver, &mut ctx).await.map_err(|e| e.to_string()),
+        "deploy" if step.interface == "deploy" => driver.deploy.deploy(driver, ctx).await.map_err(|e| e.to_string()),
         _ => {
             let iface = driver.step_interface(&step.interface).ok_or_else(|| format!("no {} interface", step.interface))?;
-            iface.execute_step(&mut ctx, step).await.map_err(|e| e.to_string())
+            iface.execute_step(ctx, step).await.map_err(|e| e.to_string())
         }
     }
 }

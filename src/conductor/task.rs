@@ -73,7 +73,7 @@ impl NodeTask {
     pub fn ctx(&mut self) -> (Driver, TaskContext<'_>) {
         let driver = self.driver.clone();
         let config = &self.conductor.config;
-        (driver, TaskContext { node: &mut self.node, ports: &self.ports, config })
+        (driver, TaskContext::new(&mut self.node, &self.ports, config))
     }
 
     /// Persist the node (only while we still hold its lock).

@@ -10,6 +10,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0002_allocations", include_str!("../../migrations/0002_allocations.sql")),
     ("0003_deploy_templates", include_str!("../../migrations/0003_deploy_templates.sql")),
     ("0004_dhcp_leases", include_str!("../../migrations/0004_dhcp_leases.sql")),
+    ("0005_bios_settings", include_str!("../../migrations/0005_bios_settings.sql")),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

@@ -3,6 +3,7 @@
 //! busy timeout), so no database work ever blocks the async runtime.
 
 mod allocations;
+mod bios;
 mod boot;
 mod chassis;
 mod conductors;
@@ -20,6 +21,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use allocations::AllocationFilter;
+pub use bios::BiosRow;
 pub use boot::MacOwner;
 pub use nodes::NodeFilter;
 pub use ports::PortFilter;

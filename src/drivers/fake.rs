@@ -144,8 +144,31 @@ impl StepInterface for FakeSteps {
             return Err(DriverError::InvalidParameterValue(format!("Unknown step {}.{}", s.interface, s.step)));
         }
         pause(self.delay(ctx.config)).await;
+        if self.kind == "bios" {
+            ctx.bios_update = Some(match s.step.as_str() {
+                "factory_reset" => BiosUpdate::Reset,
+                _ => BiosUpdate::Apply(bios_settings(&s.args)?),
+            });
+        }
         Ok(Progress::Done)
     }
+}
+
+/// `args.settings`: `[{"name": ..., "value": ...}]`, as Ironic's bios steps take them.
+fn bios_settings(args: &serde_json::Map<String, Value>) -> Result<Vec<(String, String)>, DriverError> {
+    let bad = || DriverError::InvalidParameterValue("bios.apply_configuration needs args.settings: a list of {\"name\": ..., \"value\": ...}".into());
+    let list = args.get("settings").and_then(Value::as_array).ok_or_else(bad)?;
+    list.iter()
+        .map(|s| {
+            let name = s.get("name").and_then(Value::as_str).ok_or_else(bad)?;
+            let value = match s.get("value") {
+                Some(Value::String(v)) => v.clone(),
+                Some(other) => other.to_string(),
+                None => return Err(bad()),
+            };
+            Ok((name.to_string(), value))
+        })
+        .collect()
 }
 
 #[async_trait]

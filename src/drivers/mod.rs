@@ -43,7 +43,17 @@ pub struct TaskContext<'a> {
     pub node: &'a mut Node,
     pub ports: &'a [Port],
     pub config: &'a Config,
+    /// A BIOS change a step made, for the conductor to record (drivers have no store).
+    pub bios_update: Option<BiosUpdate>,
 }
+
+impl<'a> TaskContext<'a> {
+    pub fn new(node: &'a mut Node, ports: &'a [Port], config: &'a Config) -> Self {
+        TaskContext { node, ports, config, bios_update: None }
+    }
+}
+
+pub use crate::model::bios::BiosUpdate;
 
 /// Outcome of a deploy, clean, service or inspect action.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,6 +2,7 @@
 //! Field names are Ironic's, so a reader can map them to the api-ref one to one.
 
 pub mod allocation;
+pub mod bios;
 pub mod boot;
 pub mod chassis;
 pub mod conductor;

@@ -13,6 +13,14 @@ CREATE TABLE allocations (
     created_at       TEXT NOT NULL,
     updated_at       TEXT
 );
+CREATE TABLE bios_settings (
+    node_id     INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    value       TEXT,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT,
+    PRIMARY KEY (node_id, name)
+);
 CREATE TABLE chassis (
     id          INTEGER PRIMARY KEY,
     uuid        TEXT NOT NULL UNIQUE,

@@ -148,6 +148,16 @@ fn lifecycle_and_history() {
     let n = ib.get(&format!("/v1/nodes/{d}")).body;
     assert!(n["last_error"].as_str().unwrap().contains("aborted"), "{n}");
     go(&ib, &d, json!({"target": "deleted"}), "available");
+    // BIOS steps record settings; factory_reset clears them.
+    let b = node_in(&ib, "manageable");
+    go(&ib, &b, json!({"target": "clean", "clean_steps": [{"interface": "bios", "step": "apply_configuration",
+        "args": {"settings": [{"name": "ProcVirtualization", "value": "Enabled"}, {"name": "BootMode", "value": "Uefi"}]}}]}), "manageable");
+    let bios = ib.get(&format!("/v1/nodes/{b}/bios")).body;
+    assert_eq!(bios["bios"].as_array().unwrap().len(), 2, "{bios}");
+    assert_eq!(ib.get(&format!("/v1/nodes/{b}/bios/ProcVirtualization")).body["ProcVirtualization"]["value"], "Enabled");
+    assert_eq!(ib.get(&format!("/v1/nodes/{b}/bios/Nope")).status, 404);
+    go(&ib, &b, json!({"target": "clean", "clean_steps": [{"interface": "bios", "step": "factory_reset"}]}), "manageable");
+    assert_eq!(ib.get(&format!("/v1/nodes/{b}/bios")).body["bios"], json!([]));
     // An unknown clean step is accepted, then fails the cleaning (as in Ironic); manage
     // keeps the explanation.
     let r = verb(&ib, &m, json!({"target": "clean", "clean_steps": [{"interface": "raid", "step": "nope"}]}));
