@@ -34,6 +34,7 @@ import json
 import os
 import platform
 import random
+import re
 import select
 import shutil
 import signal
@@ -819,18 +820,17 @@ def dhcp_run(client, macs, concurrency, timeout, rnd_xid):
     wall = (time.perf_counter_ns() - t_start) / 1e9
     recs = []
     for tr in done:
-        rec = {"mac": tr["mac"], "xid": tr["xid"], "ok": tr["state"] == "ok", "yiaddr": tr.get("yiaddr")}
+        # timings for every transaction; identities only for the first one and failures
+        rec = {"ok": tr["state"] == "ok", "naks": tr.get("naks", 0)}
         if "t_offer" in tr:
-            rec["offer_ms"] = (tr["t_offer"] - tr["t_discover"]) / 1e6
+            rec["offer_ms"] = round((tr["t_offer"] - tr["t_discover"]) / 1e6, 4)
         if "t_ack" in tr:
-            rec["ack_ms"] = (tr["t_ack"] - tr["t_request"]) / 1e6
-            rec["dora_ms"] = (tr["t_ack"] - tr["t_start"]) / 1e6
-        rec["naks"] = tr.get("naks", 0)
-        if "error" in tr:
-            rec["error"] = tr["error"]
-        if not recs:
-            rec["reply_options"] = tr.get("reply_options")   # option codes per reply type, first transaction
-        recs.append(rec)
+            rec["ack_ms"] = round((tr["t_ack"] - tr["t_request"]) / 1e6, 4)
+            rec["dora_ms"] = round((tr["t_ack"] - tr["t_start"]) / 1e6, 4)
+        if not recs or not rec["ok"]:
+            rec.update(mac=tr["mac"], xid=tr["xid"], yiaddr=tr.get("yiaddr"), error=tr.get("error"),
+                       reply_options=tr.get("reply_options"))   # option codes per reply type
+        recs.append((rec, tr.get("yiaddr")))
     return recs, wall
 
 
@@ -860,21 +860,29 @@ def bench_dhcp(args, servers, res):
                     try:
                         client.drain()
                         warm, _ = dhcp_run(client, macs(1), 1, args.dhcp_timeout, lambda: rng.getrandbits(32))
-                        if not warm[0]["ok"]:
+                        if not warm[0][0]["ok"]:
                             raise BenchError(f"DHCP {srv}: warm-up transaction failed: {warm[0]}\n{p.tail()}")
                         u = Usage(p.pid)
                         recs, wall = dhcp_run(client, macs(args.dhcp_n), conc, args.dhcp_timeout, lambda: rng.getrandbits(32))
                         use = u.take()
                     finally:
                         p.stop()
+                    ips = [ip for r, ip in recs if r["ok"]]
+                    recs = [r for r, _ in recs]
                     ok = [r for r in recs if r["ok"]]
                     failed = [r for r in recs if not r["ok"]]
-                    ips = [r["yiaddr"] for r in ok]
                     dup = len(ips) - len(set(ips))
                     rec = {"server": srv, "phase": phase, "concurrency": conc, "round": rnd, "n": len(recs),
                            "ok": len(ok), "failed": len(failed), "duplicate_ips": dup,
                            "naks_retried": sum(r["naks"] for r in recs), "wall_s": wall,
-                           "tx_per_s": len(ok) / wall if wall > 0 else 0.0, **use, "transactions": recs}
+                           "tx_per_s": len(ok) / wall if wall > 0 else 0.0, **use,
+                           # per transaction, in completion order (failed ones have no ack/dora)
+                           "offer_ms": [r["offer_ms"] for r in recs if "offer_ms" in r],
+                           "ack_ms": [r["ack_ms"] for r in recs if "ack_ms" in r],
+                           "dora_ms": [r["dora_ms"] for r in recs if "dora_ms" in r],
+                           "naks": [r["naks"] for r in recs],
+                           "first_transaction": recs[0] if recs else None,
+                           "failures": [r for r in failed]}
                     out["rounds"].append(rec)
                     offer = [r["offer_ms"] for r in recs if "offer_ms" in r]
                     log(f"DHCP round {rnd + 1}/{args.dhcp_rounds} {srv} {phase} (c={conc}): {len(ok)}/{len(recs)} ok, "
@@ -979,7 +987,7 @@ def summarize(res, args):
         R = res["dhcp"]["rounds"]
 
         def lat(srv, key, phase="sequential"):
-            return [t[key] for r in R if r["server"] == srv and r["phase"] == phase for t in r["transactions"] if key in t]
+            return [v for r in R if r["server"] == srv and r["phase"] == phase for v in r[key]]
 
         def tps(srv, phase):
             return median([r["tx_per_s"] for r in R if r["server"] == srv and r["phase"] == phase])
@@ -1039,7 +1047,7 @@ def tool_version(argv):
 
 def git(*a):
     try:
-        return subprocess.run(["git", "-C", REPO] + list(a), capture_output=True, text=True, timeout=10).stdout.strip()
+        return subprocess.run(["git", "-C", REPO] + list(a), capture_output=True, text=True, timeout=10).stdout.rstrip()
     except Exception:  # noqa: BLE001
         return "?"
 
@@ -1165,8 +1173,11 @@ def main():
         doc.setdefault("error", f"summary failed: {type(e).__name__}: {e}")
         log(doc["error"])
     if args.out:
+        text = json.dumps(doc, indent=1)
+        # lists of scalars on one line (JSON strings never hold a raw newline, so only layout changes)
+        text = re.sub(r"\[[^\[\]{}]*\]", lambda m: re.sub(r"\n\s*", " ", m.group(0)), text)
         with open(args.out, "w") as f:
-            json.dump(doc, f, indent=1)
+            f.write(text + "\n")
         log(f"wrote {args.out}")
     return rc
 

@@ -91,6 +91,11 @@ impl DhcpServer {
 
     /// One packet in, maybe one reply out (bytes, destination). Never panics.
     pub async fn handle(&self, packet: &[u8], from: SocketAddr, port: u16) -> Option<(Vec<u8>, SocketAddr)> {
+        // RUST_LOG=ironbox::boot::dhcp=trace dumps every packet (for bug reports and fixtures).
+        if tracing::enabled!(tracing::Level::TRACE) {
+            let hex: String = packet.iter().map(|b| format!("{b:02x}")).collect();
+            tracing::trace!(from = %from, port, len = packet.len(), hex = %hex, "DHCP packet received");
+        }
         // dhcproto asserts on some malformed option lengths (debug_assert!): contain it, a
         // bad packet must never take the server down.
         let msg = match std::panic::catch_unwind(|| Message::decode(&mut Decoder::new(packet))) {
