@@ -37,7 +37,7 @@ async fn ipxe_path(req: HttpRequest, boot: web::Data<Boot>, name: web::Path<Stri
     }
     match find_program(&boot.ipxe_dir, &name) {
         Some(Program::File(p)) => match actix_files::NamedFile::open(&p) {
-            Ok(f) => f.into_response(&req),
+            Ok(f) => f.read_mode_threshold(u64::MAX).into_response(&req),
             Err(_) => HttpResponse::NotFound().body("not found\n"),
         },
         Some(Program::Embedded(bytes)) => HttpResponse::Ok().content_type("application/octet-stream").body(bytes),
@@ -70,7 +70,9 @@ async fn files(req: HttpRequest, boot: web::Data<Boot>, rel: web::Path<String>) 
     match actix_files::NamedFile::open_async(&path).await {
         Ok(f) if path.is_file() => {
             tracing::info!(client = %peer, file = %rel.display(), range = ?req.headers().get("range"), "HTTP boot: file served");
-            f.use_etag(true).use_last_modified(true).into_response(&req)
+            // Read on the worker (boot files are page-cached) rather than handing every 64 KiB
+            // chunk to a blocking thread: 0.65x -> 1.1x nginx's throughput in bench/.
+            f.use_etag(true).use_last_modified(true).read_mode_threshold(u64::MAX).into_response(&req)
         }
         _ => {
             tracing::info!(client = %peer, file = %rel.display(), "HTTP boot: not found");
@@ -88,9 +90,10 @@ pub fn serve(boot: Boot, cancel: CancellationToken) -> Result<SocketAddr, BootEr
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .app_data(data.clone())
-            .route("/boot.ipxe", web::get().to(boot_script))
-            .route("/ipxe/{name}", web::get().to(ipxe_path))
-            .route("/files/{path:.*}", web::get().to(files))
+            // HEAD as well as GET: UEFI HTTP boot asks HEAD first.
+            .route("/boot.ipxe", web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head())).to(boot_script))
+            .route("/ipxe/{name}", web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head())).to(ipxe_path))
+            .route("/files/{path:.*}", web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head())).to(files))
             .default_service(web::to(|| async { HttpResponse::NotFound().body("not found\n") }))
     })
     .workers(2)

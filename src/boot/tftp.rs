@@ -14,6 +14,17 @@ use super::{Boot, BootError};
 
 type Reader = Box<dyn futures_lite::AsyncRead + Unpin + Send>;
 
+/// Boot programs are small and page-cached: read them inline. A thread hand-off per
+/// 1.4 KiB block (blocking::Unblock) halved throughput against dnsmasq in bench/.
+struct InlineFile(std::fs::File);
+
+impl futures_lite::AsyncRead for InlineFile {
+    fn poll_read(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>, buf: &mut [u8]) -> std::task::Poll<std::io::Result<usize>> {
+        use std::io::Read;
+        std::task::Poll::Ready(self.get_mut().0.read(buf))
+    }
+}
+
 pub struct Files {
     boot: Boot,
 }
@@ -51,7 +62,7 @@ impl Handler for Files {
                 let f = std::fs::File::open(&file).map_err(|_| packet::Error::FileNotFound)?;
                 let len = f.metadata().map(|m| m.len()).ok();
                 tracing::info!(client = %client, file = %name, from = %file.display(), "TFTP read");
-                Ok((Box::new(blocking::Unblock::new(f)), len))
+                Ok((Box::new(InlineFile(f)), len))
             }
         }
     }
@@ -71,12 +82,20 @@ pub async fn serve(boot: Boot, port: u16, cancel: CancellationToken) -> Result<S
         .await
         .map_err(|e| BootError::Bind { what: format!("TFTP on {addr}"), source: std::io::Error::other(e.to_string()) })?;
     let local = server.listen_addr().unwrap_or(addr);
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = cancel.cancelled() => {}
-            r = server.serve() => if let Err(e) = r { tracing::error!(error = %e, "TFTP server stopped") },
-        }
-    });
+    // async-tftp runs on async-io's reactor; driving it from its own thread (not a tokio
+    // worker) saves a thread wake-up per block.
+    std::thread::Builder::new()
+        .name("tftp".into())
+        .spawn(move || {
+            let stopped = async {
+                cancel.cancelled().await;
+                Ok(())
+            };
+            if let Err(e) = async_io::block_on(futures_lite::future::or(server.serve(), stopped)) {
+                tracing::error!(error = %e, "TFTP server stopped");
+            }
+        })
+        .map_err(|e| BootError::Bind { what: format!("TFTP thread for {addr}"), source: e })?;
     Ok(local)
 }
 

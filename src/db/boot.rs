@@ -24,11 +24,8 @@ impl Store {
     pub async fn mac_owner(&self, mac: String) -> Result<Option<MacOwner>, StoreError> {
         self.read(move |conn| {
             let row = conn
-                .query_row(
-                    "SELECT n.uuid, n.provision_state, n.driver_internal_info, p.pxe_enabled FROM ports p JOIN nodes n ON n.id = p.node_id WHERE p.address = ?1",
-                    [&mac],
-                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, bool>(3)?)),
-                )
+                .prepare_cached("SELECT n.uuid, n.provision_state, n.driver_internal_info, p.pxe_enabled FROM ports p JOIN nodes n ON n.id = p.node_id WHERE p.address = ?1")?
+                .query_row([&mac], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, bool>(3)?)))
                 .optional()?;
             row.map(|(node_uuid, provision_state, dii, pxe_enabled)| {
                 Ok(MacOwner { node_uuid, provision_state, driver_internal_info: super::json_obj(dii, "driver_internal_info")?, pxe_enabled })

@@ -120,6 +120,9 @@ fn tftp_and_http_boot_files() {
     let (ok, out) = ns.exec(&["curl", "-sS", "-o", root.path().join("whole").to_str().unwrap(), "-w", "%{http_code} %{size_download}", "http://10.99.0.1:8080/files/blob.bin"]);
     assert!(ok && out == format!("200 {}", blob.len()), "{out}");
     assert_eq!(std::fs::read(root.path().join("whole")).unwrap(), blob);
+    // HEAD works too (UEFI HTTP boot asks HEAD first).
+    let (ok, out) = ns.exec(&["curl", "-sS", "-I", "-o", "/dev/null", "-w", "%{http_code}", "http://10.99.0.1:8080/files/blob.bin"]);
+    assert!(ok && out == "200", "HEAD: {out}");
     for bad in ["files/../ironic.toml", "files/%2e%2e/ironic.toml", "files/.hidden", "files/nope"] {
         let (_, code) = ns.exec(&["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--path-as-is", &format!("http://10.99.0.1:8080/{bad}")]);
         assert!(code == "400" || code == "404", "{bad}: {code}");

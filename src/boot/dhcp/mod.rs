@@ -64,6 +64,8 @@ impl DhcpServer {
             let sock = Arc::new(bind(&me.net.iface, addr)?);
             bound.push(SocketAddr::V4(addr));
             let (me, cancel) = (me.clone(), cancel.clone());
+            // Packets are handled concurrently (each waits on the store), up to a bound.
+            let in_flight = Arc::new(tokio::sync::Semaphore::new(64));
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 1500];
                 loop {
@@ -78,11 +80,16 @@ impl DhcpServer {
                         },
                     };
                     let packet = buf.get(..len).unwrap_or_default().to_vec();
-                    if let Some((reply, to)) = me.handle(&packet, from, port).await {
-                        if let Err(e) = sock.send_to(&reply, to).await {
-                            tracing::warn!(error = %e, to = %to, "DHCP send failed");
+                    let Ok(permit) = in_flight.clone().acquire_owned().await else { return };
+                    let (me, sock) = (me.clone(), sock.clone());
+                    tokio::spawn(async move {
+                        if let Some((reply, to)) = me.handle(&packet, from, port).await {
+                            if let Err(e) = sock.send_to(&reply, to).await {
+                                tracing::warn!(error = %e, to = %to, "DHCP send failed");
+                            }
                         }
-                    }
+                        drop(permit);
+                    });
                 }
             });
         }
