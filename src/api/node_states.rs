@@ -26,6 +26,15 @@ fn only(obj: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
     }
 }
 
+/// A body that is `{key: value}` and nothing else; the value (null when absent).
+async fn single_arg(req: &HttpRequest, state: &State, payload: web::Payload, key: &str) -> Result<Value, ApiError> {
+    let api = &state.config.file.api;
+    let body = json_body(req, payload, api.max_json_body_size, api.max_json_body_depth).await?;
+    let obj = object(&body, "body")?;
+    only(obj, &[key])?;
+    Ok(obj.get(key).cloned().unwrap_or(Value::Null))
+}
+
 fn accepted_states(base: &str, uuid: &str) -> HttpResponse {
     HttpResponse::Accepted().insert_header(("Location", format!("{base}/v1/nodes/{uuid}/states"))).finish()
 }
@@ -193,11 +202,7 @@ pub async fn boot_mode(req: HttpRequest, state: web::Data<State>, v: Version, pa
     if !v.at_least(76) {
         return Err(ApiError::unsupported_version());
     }
-    let api = &state.config.file.api;
-    let body = json_body(&req, payload, api.max_json_body_size, api.max_json_body_depth).await?;
-    let obj = object(&body, "body")?;
-    only(obj, &["target"])?;
-    let mode = match obj.get("target").and_then(Value::as_str) {
+    let mode = match single_arg(&req, &state, payload, "target").await?.as_str() {
         Some(m @ ("uefi" | "bios")) => m.to_string(),
         _ => return Err(ApiError::bad_request("Invalid boot mode target; expected \"uefi\" or \"bios\"")),
     };
@@ -212,11 +217,8 @@ pub async fn secure_boot(req: HttpRequest, state: web::Data<State>, v: Version, 
     if !v.at_least(76) {
         return Err(ApiError::unsupported_version());
     }
-    let api = &state.config.file.api;
-    let body = json_body(&req, payload, api.max_json_body_size, api.max_json_body_depth).await?;
-    let obj = object(&body, "body")?;
-    only(obj, &["target"])?;
-    let on = obj.get("target").and_then(Value::as_bool).ok_or_else(|| ApiError::bad_request("Invalid secure boot target; expected true or false"))?;
+    let on = single_arg(&req, &state, payload, "target").await?.as_bool()
+        .ok_or_else(|| ApiError::bad_request("Invalid secure boot target; expected true or false"))?;
     let node = find(&state, &path, v).await?;
     let uuid = node.uuid.clone();
     state.conductor.node_set_secure_boot(node, on).await?;
@@ -230,12 +232,11 @@ pub async fn console_get(state: web::Data<State>, v: Version, path: web::Path<St
 }
 
 pub async fn console_set(req: HttpRequest, state: web::Data<State>, v: Version, path: web::Path<String>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
-    let api = &state.config.file.api;
-    let body = json_body(&req, payload, api.max_json_body_size, api.max_json_body_depth).await?;
-    let obj = object(&body, "body")?;
-    only(obj, &["enabled"])?;
-    let enabled = obj.get("enabled").ok_or_else(|| ApiError::bad_request("Missing argument: \"enabled\""))?;
-    let enabled = Reader { res: "body" }.bool("enabled", enabled)?;
+    let enabled = single_arg(&req, &state, payload, "enabled").await?;
+    if enabled.is_null() {
+        return Err(ApiError::bad_request("Missing argument: \"enabled\""));
+    }
+    let enabled = Reader { res: "body" }.bool("enabled", &enabled)?;
     let node = find(&state, &path, v).await?;
     let uuid = node.uuid.clone();
     state.conductor.node_set_console(node, enabled).await?;

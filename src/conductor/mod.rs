@@ -1,9 +1,12 @@
-//! The conductor: business logic and the only writer of nodes, ports, portgroups and
-//! chassis. Knows no HTTP. The API hands it the object it wants written; the conductor
-//! applies Ironic's rules (drivers and interfaces, state restrictions, uniqueness) and saves.
+//! The conductor: business logic and the only writer of nodes and what hangs off them.
+//! Knows no HTTP. The API hands it requests; the conductor applies Ironic's rules and does
+//! the work under a node lock.
 //!
-//! This scope is the inventory; the provision state machine, NodeTask reservations
-//! and periodic tasks build on it.
+//! - `fsm.rs`: the provision state table; `task.rs`: NodeTask (lock, `process_event`)
+//! - `provision.rs`: verbs and their flows; `steps.rs`: clean/deploy/service steps
+//! - `power.rs`: power and management actions; `inventory.rs`: create/update/delete rules
+//! - `allocations.rs`: allocations and deploy templates; `periodic.rs`: reconcilers
+//! - `workers.rs`: the bounded job pool; `hash_ring.rs`; `service.rs`: registration
 
 mod error;
 mod inventory;
