@@ -15,10 +15,20 @@ fn main() {
         Err(e) => panic!("cannot write {}: {e}", out.display()),
     };
     let mut entries = vec![];
-    for name in ["undionly.kpxe", "ipxe.efi", "snponly.efi", "ipxe-i386.efi", "ipxe-arm64.efi", "snponly-arm64.efi"] {
+    for name in [
+        "undionly.kpxe",
+        "ipxe.efi",
+        "snponly.efi",
+        "ipxe-i386.efi",
+        "ipxe-arm64.efi",
+        "snponly-arm64.efi",
+    ] {
         let p = Path::new(&dir).join(name);
         if p.is_file() {
-            entries.push(format!("    ({name:?}, include_bytes!({:?})),", p.display().to_string()));
+            entries.push(format!(
+                "    ({name:?}, include_bytes!({:?})),",
+                p.display().to_string()
+            ));
         }
     }
     let _ = writeln!(f, "/// iPXE programs found at build time in {dir}.\npub const EMBEDDED: &[(&str, &[u8])] = &[\n{}\n];", entries.join("\n"));

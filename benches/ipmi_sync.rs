@@ -53,7 +53,10 @@ exit 0
 "#;
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -93,20 +96,43 @@ impl Drop for Sims {
 
 fn ipmitool_status(port: u16) -> bool {
     Command::new("ipmitool")
-        .args(["-I", "lanplus", "-H", "127.0.0.1", "-p", &port.to_string(), "-U", "admin", "-P", "password", "-C", "3"])
+        .args([
+            "-I",
+            "lanplus",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "admin",
+            "-P",
+            "password",
+            "-C",
+            "3",
+        ])
         .args(["chassis", "power", "status"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .output()
-        .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("Chassis Power is off"))
+        .map(|o| {
+            o.status.success()
+                && String::from_utf8_lossy(&o.stdout).contains("Chassis Power is off")
+        })
         .unwrap_or(false)
 }
 
 fn spawn_sim(port: u16) -> Sim {
-    let dir = tempfile::Builder::new().prefix("ironbox-ipmi-sync-bmc-").tempdir().expect("temp dir");
+    let dir = tempfile::Builder::new()
+        .prefix("ironbox-ipmi-sync-bmc-")
+        .tempdir()
+        .expect("temp dir");
     let script = dir.path().join("chassis.sh");
     std::fs::write(&script, CHASSIS).unwrap();
-    Command::new("chmod").arg("+x").arg(&script).status().unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(&script)
+        .status()
+        .unwrap();
     std::fs::write(dir.path().join("lan.conf"), format!(
         "name \"bmc\"\nset_working_mc 0x20\n  startlan 1\n    addr 127.0.0.1 {port}\n    priv_limit admin\n    allowed_auths_callback none md2 md5 straight\n    allowed_auths_user none md2 md5 straight\n    allowed_auths_operator none md2 md5 straight\n    allowed_auths_admin none md2 md5 straight\n    guid a123456789abcdefa123456789abcdef\n  endlan\n  chassis_control \"{}\"\n  user 1 true \"\" \"unused\" user 10 none md2 md5 straight\n  user 2 true \"admin\" \"password\" admin 10 none md2 md5 straight\n",
         script.display())).unwrap();
@@ -114,27 +140,42 @@ fn spawn_sim(port: u16) -> Sim {
     std::fs::create_dir_all(dir.path().join("state")).unwrap();
     let log = std::fs::File::create(dir.path().join("ipmi_sim.log")).unwrap();
     let child = Command::new("ipmi_sim")
-        .arg("-c").arg(dir.path().join("lan.conf"))
-        .arg("-f").arg(dir.path().join("node.emu"))
-        .arg("-s").arg(dir.path().join("state"))
+        .arg("-c")
+        .arg(dir.path().join("lan.conf"))
+        .arg("-f")
+        .arg(dir.path().join("node.emu"))
+        .arg("-s")
+        .arg(dir.path().join("state"))
         .arg("-n")
         .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap()).stderr(log)
-        .spawn().expect("ipmi_sim (Debian package openipmi)");
-    Sim { port, dir, child: Some(child) }
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("ipmi_sim (Debian package openipmi)");
+    Sim {
+        port,
+        dir,
+        child: Some(child),
+    }
 }
 
 fn start_sims(n: usize) -> Sims {
     // Hold every probe socket until all ports are picked, so no port is handed out twice.
-    let socks: Vec<std::net::UdpSocket> = (0..n).map(|_| std::net::UdpSocket::bind("127.0.0.1:0").expect("bind")).collect();
-    let ports: Vec<u16> = socks.iter().map(|s| s.local_addr().unwrap().port()).collect();
+    let socks: Vec<std::net::UdpSocket> = (0..n)
+        .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").expect("bind"))
+        .collect();
+    let ports: Vec<u16> = socks
+        .iter()
+        .map(|s| s.local_addr().unwrap().port())
+        .collect();
     drop(socks);
     let sims = Sims(ports.into_iter().map(spawn_sim).collect());
     let deadline = Instant::now() + Duration::from_secs(30);
     for s in &sims.0 {
         while !ipmitool_status(s.port) {
             if Instant::now() > deadline {
-                let log = std::fs::read_to_string(s.dir.path().join("ipmi_sim.log")).unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(s.dir.path().join("ipmi_sim.log")).unwrap_or_default();
                 panic!("ipmi_sim on port {} did not come up; log:\n{log}", s.port);
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -170,15 +211,24 @@ struct Result1 {
 /// A fresh state dir, store and conductor with `workers` power sync workers; creates one
 /// node per simulator and times `runs` cycles.
 fn run_with(workers: u32, ports: &[u16], runs: usize) -> Result1 {
-    let tmp = tempfile::Builder::new().prefix("ironbox-ipmi-sync-").tempdir().expect("temp dir");
+    let tmp = tempfile::Builder::new()
+        .prefix("ironbox-ipmi-sync-")
+        .tempdir()
+        .expect("temp dir");
     let state = tmp.path().join("state");
-    let toml = format!("[DEFAULT]\nstate_path = {:?}\n\n[conductor]\nsync_power_state_workers = {workers}\n", state.display().to_string());
+    let toml = format!(
+        "[DEFAULT]\nstate_path = {:?}\n\n[conductor]\nsync_power_state_workers = {workers}\n",
+        state.display().to_string()
+    );
     let cfg = Config::parse(&toml, "bench").expect("Config::parse");
     assert_eq!(cfg.file.conductor.sync_power_state_workers, workers);
     let registry = Registry::from_config(&cfg).expect("Registry::from_config");
     let store = Store::open(&cfg.database_path, 5000, 8).expect("Store::open");
     let cfg = Arc::new(cfg);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let n = ports.len();
     let res = rt.block_on(async move {
         let conductor = Conductor::new(store.clone(), Arc::new(registry), cfg.clone());
@@ -214,7 +264,9 @@ fn run_with(workers: u32, ports: &[u16], runs: usize) -> Result1 {
 fn main() {
     let n = env_usize("IPMI_SYNC_BMCS", 50).max(1);
     let runs = env_usize("IPMI_SYNC_RUNS", 5).max(1);
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
 
     let t = Instant::now();
     let sims = start_sims(n);
@@ -235,7 +287,10 @@ fn main() {
     println!("baseline: sequential `ipmitool -I lanplus -C 3 chassis power status` x {n}: total {:.1} ms, \
               {:.1} ms per call, {ok}/{n} ok", ms(base), ms(base) / n as f64);
 
-    let results: Vec<Result1> = [8u32, 16].iter().map(|&w| run_with(w, &ports, runs)).collect();
+    let results: Vec<Result1> = [8u32, 16]
+        .iter()
+        .map(|&w| run_with(w, &ports, runs))
+        .collect();
 
     println!();
     for r in &results {
@@ -248,9 +303,10 @@ fn main() {
             base.as_secs_f64() / med.as_secs_f64());
     }
     drop(sims);
-    let failed = results.iter().any(|r| r.last.checked != n || r.last.failed != 0);
+    let failed = results
+        .iter()
+        .any(|r| r.last.checked != n || r.last.failed != 0);
     if failed {
         std::process::exit(1);
     }
 }
-

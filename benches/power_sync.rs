@@ -31,7 +31,10 @@ use ironbox::model::node::Node;
 const TARGET: Duration = Duration::from_secs(1);
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -67,7 +70,15 @@ fn node(i: usize) -> Node {
     props.insert("local_gb".into(), serde_json::json!(100));
     props.insert("cpu_arch".into(), serde_json::json!("x86_64"));
     let mut info = serde_json::Map::new();
-    info.insert("ipmi_address".into(), serde_json::json!(format!("10.{}.{}.{}", i / 62500, (i / 250) % 250, i % 250 + 1)));
+    info.insert(
+        "ipmi_address".into(),
+        serde_json::json!(format!(
+            "10.{}.{}.{}",
+            i / 62500,
+            (i / 250) % 250,
+            i % 250 + 1
+        )),
+    );
     Node {
         uuid: ironbox::model::new_uuid(),
         name: Some(format!("ps-{i}")),
@@ -84,7 +95,10 @@ fn node(i: usize) -> Node {
 
 async fn timed_cycle(sync: &PowerSync, c: &Conductor) -> (Duration, SyncSummary) {
     let t = Instant::now();
-    let s = sync.run_once(c).await.unwrap_or_else(|e| fail("PowerSync::run_once", e));
+    let s = sync
+        .run_once(c)
+        .await
+        .unwrap_or_else(|e| fail("PowerSync::run_once", e));
     (t.elapsed(), s)
 }
 
@@ -99,18 +113,29 @@ fn main() {
     let n_nodes = env_usize("POWER_SYNC_NODES", 10_000);
     let runs = env_usize("POWER_SYNC_RUNS", 5).max(1);
 
-    let tmp = tempfile::Builder::new().prefix("ironbox-power-sync-").tempdir().unwrap_or_else(|e| fail("temp dir", e));
+    let tmp = tempfile::Builder::new()
+        .prefix("ironbox-power-sync-")
+        .tempdir()
+        .unwrap_or_else(|e| fail("temp dir", e));
     let _ = TMP.set(tmp.path().to_path_buf());
     let state = tmp.path().join("state");
-    let toml = format!("[DEFAULT]\nstate_path = {:?}\n", state.display().to_string());
+    let toml = format!(
+        "[DEFAULT]\nstate_path = {:?}\n",
+        state.display().to_string()
+    );
     let cfg = Config::parse(&toml, "bench").unwrap_or_else(|e| fail("Config::parse", e));
     let registry = Registry::from_config(&cfg).unwrap_or_else(|e| fail("Registry::from_config", e));
     let store = Store::open(&cfg.database_path, 5000, 8).unwrap_or_else(|e| fail("Store::open", e));
     let workers = cfg.file.conductor.sync_power_state_workers;
     let cfg = Arc::new(cfg);
 
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap_or_else(|e| fail("tokio runtime", e));
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| fail("tokio runtime", e));
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
 
     rt.block_on(async move {
         let conductor = Conductor::new(store.clone(), Arc::new(registry), cfg.clone());

@@ -21,7 +21,10 @@ pub enum AppError {
     #[error(transparent)]
     Store(#[from] crate::db::StoreError),
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     #[error("TLS: {0}")]
     Tls(String),
     #[error(transparent)]
@@ -45,15 +48,29 @@ fn load_tls(config: &Config) -> Result<Option<rustls::ServerConfig>, AppError> {
         return Ok(None);
     }
     let ssl = &config.file.ssl;
-    let certs = rustls_pemfile::certs(&mut std::io::BufReader::new(std::fs::File::open(&ssl.cert_file).map_err(io(format!("[ssl] cert_file {}", ssl.cert_file)))?))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(io(format!("[ssl] cert_file {}", ssl.cert_file)))?;
+    let certs = rustls_pemfile::certs(&mut std::io::BufReader::new(
+        std::fs::File::open(&ssl.cert_file)
+            .map_err(io(format!("[ssl] cert_file {}", ssl.cert_file)))?,
+    ))
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(io(format!("[ssl] cert_file {}", ssl.cert_file)))?;
     if certs.is_empty() {
-        return Err(AppError::Tls(format!("[ssl] cert_file {}: no certificate found", ssl.cert_file)));
+        return Err(AppError::Tls(format!(
+            "[ssl] cert_file {}: no certificate found",
+            ssl.cert_file
+        )));
     }
-    let key = rustls_pemfile::private_key(&mut std::io::BufReader::new(std::fs::File::open(&ssl.key_file).map_err(io(format!("[ssl] key_file {}", ssl.key_file)))?))
-        .map_err(io(format!("[ssl] key_file {}", ssl.key_file)))?
-        .ok_or_else(|| AppError::Tls(format!("[ssl] key_file {}: no private key found", ssl.key_file)))?;
+    let key = rustls_pemfile::private_key(&mut std::io::BufReader::new(
+        std::fs::File::open(&ssl.key_file)
+            .map_err(io(format!("[ssl] key_file {}", ssl.key_file)))?,
+    ))
+    .map_err(io(format!("[ssl] key_file {}", ssl.key_file)))?
+    .ok_or_else(|| {
+        AppError::Tls(format!(
+            "[ssl] key_file {}: no private key found",
+            ssl.key_file
+        ))
+    })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -67,36 +84,55 @@ fn load_tls(config: &Config) -> Result<Option<rustls::ServerConfig>, AppError> {
 /// Run the appliance until SIGTERM/SIGINT (or `cancel`).
 pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppError> {
     let registry = Arc::new(prepare(&config)?);
-    std::fs::create_dir_all(&config.state_path).map_err(io(format!("creating state_path {}", config.state_path.display())))?;
+    std::fs::create_dir_all(&config.state_path).map_err(io(format!(
+        "creating state_path {}",
+        config.state_path.display()
+    )))?;
     let db = config.file.database.clone();
     let path = config.database_path.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&path, db.busy_timeout_ms, db.max_pool_size))
-        .await
-        .map_err(|e| AppError::Io { context: "opening database".into(), source: std::io::Error::other(e.to_string()) })??;
+    let store = tokio::task::spawn_blocking(move || {
+        Store::open(&path, db.busy_timeout_ms, db.max_pool_size)
+    })
+    .await
+    .map_err(|e| AppError::Io {
+        context: "opening database".into(),
+        source: std::io::Error::other(e.to_string()),
+    })??;
     let config = Arc::new(config);
     let conductor = Conductor::new(store.clone(), registry.clone(), config.clone());
     Heartbeat::register(&conductor).await?;
     crate::conductor::periodic::recover_on_start(&conductor).await?;
 
-    let listener = TcpListener::bind(config.api_addr).map_err(io(format!("binding the API to {}", config.api_addr)))?;
-    let api_addr = listener.local_addr().map_err(io("reading the API address"))?;
+    let listener = TcpListener::bind(config.api_addr)
+        .map_err(io(format!("binding the API to {}", config.api_addr)))?;
+    let api_addr = listener
+        .local_addr()
+        .map_err(io("reading the API address"))?;
     let tls = load_tls(&config)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let state = api::State { conductor: conductor.clone(), store: store.clone(), config: config.clone() };
+    let state = api::State {
+        conductor: conductor.clone(),
+        store: store.clone(),
+        config: config.clone(),
+    };
     let server = api::server(state, listener, tls).map_err(io("starting the API"))?;
     let handle = server.handle();
 
     let boot = crate::boot::serve(&config, store.clone(), cancel.clone()).await?;
-    let mut endpoints = serde_json::json!({ "api": format!("{scheme}://{api_addr}"), "pid": std::process::id() });
+    let mut endpoints =
+        serde_json::json!({ "api": format!("{scheme}://{api_addr}"), "pid": std::process::id() });
     match &boot {
         Some(b) => {
             let mode = &config.file.dhcp.mode;
             tracing::info!(interface = %config.file.dhcp.interface, dhcp = ?b.dhcp, dhcp_mode = %mode, tftp = ?b.tftp, http = ?b.http, "boot servers serving");
-            endpoints["dhcp"] = serde_json::json!(b.dhcp.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+            endpoints["dhcp"] =
+                serde_json::json!(b.dhcp.iter().map(|a| a.to_string()).collect::<Vec<_>>());
             endpoints["tftp"] = serde_json::json!(b.tftp.map(|a| a.to_string()));
             endpoints["http_boot"] = serde_json::json!(b.http.map(|a| format!("http://{a}")));
         }
-        None => tracing::info!("boot servers off (set [dhcp] interface to serve DHCP, TFTP and HTTP boot)"),
+        None => tracing::info!(
+            "boot servers off (set [dhcp] interface to serve DHCP, TFTP and HTTP boot)"
+        ),
     }
     write_endpoints(&config.state_path, &endpoints).map_err(io("writing endpoints.json"))?;
     tracing::info!(api = %format!("{scheme}://{api_addr}"), auth = ?config.auth, database = %config.database_path.display(),
@@ -104,7 +140,10 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
 
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(Heartbeat::run(conductor.clone(), cancel.clone()));
-    tasks.spawn(crate::conductor::periodic::run(conductor.clone(), cancel.clone()));
+    tasks.spawn(crate::conductor::periodic::run(
+        conductor.clone(),
+        cancel.clone(),
+    ));
     let server_task = tokio::spawn(server);
     let stop = cancel.clone();
     tokio::select! {
@@ -133,13 +172,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
@@ -152,16 +192,28 @@ async fn shutdown_signal() {
 /// `ironbox db backup PATH`: a consistent copy of the live database.
 pub async fn backup(config: &Config, dest: &Path) -> Result<(), AppError> {
     if dest.exists() {
-        return Err(AppError::Io { context: format!("backup target {}", dest.display()), source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "file exists") });
+        return Err(AppError::Io {
+            context: format!("backup target {}", dest.display()),
+            source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "file exists"),
+        });
     }
     let db = config.file.database.clone();
     let path = config.database_path.clone();
     if !path.exists() {
-        return Err(AppError::Io { context: format!("database {}", path.display()), source: std::io::Error::new(std::io::ErrorKind::NotFound, "no database here; is state_path right?") });
+        return Err(AppError::Io {
+            context: format!("database {}", path.display()),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no database here; is state_path right?",
+            ),
+        });
     }
     let store = tokio::task::spawn_blocking(move || Store::open(&path, db.busy_timeout_ms, 1))
         .await
-        .map_err(|e| AppError::Io { context: "opening database".into(), source: std::io::Error::other(e.to_string()) })??;
+        .map_err(|e| AppError::Io {
+            context: "opening database".into(),
+            source: std::io::Error::other(e.to_string()),
+        })??;
     let abs = std::path::absolute(dest).map_err(io("backup path"))?;
     store.backup(abs).await?;
     Ok(())

@@ -20,9 +20,9 @@
 //! - `config`: `ironic.toml`, validated. `model`: domain types and validators.
 
 pub mod api;
-pub mod boot;
 pub mod app;
 pub mod bmc;
+pub mod boot;
 pub mod conductor;
 pub mod config;
 pub mod db;
@@ -34,14 +34,29 @@ mod architecture {
     //! The dependency rules above, enforced: a module may not name a forbidden one.
 
     const RULES: &[(&str, &[&str])] = &[
-        ("model", &["api", "app", "conductor", "db", "drivers", "config"]),
+        (
+            "model",
+            &["api", "app", "conductor", "db", "drivers", "config"],
+        ),
         ("config", &["api", "app", "conductor", "db", "drivers"]),
         ("db", &["api", "app", "conductor", "drivers"]),
         ("drivers", &["api", "app", "conductor", "db"]),
         ("conductor", &["api", "app", "bmc"]),
         ("api", &["app", "drivers", "boot", "bmc"]),
         ("boot", &["api", "app", "conductor", "drivers", "bmc"]),
-        ("bmc", &["api", "app", "conductor", "db", "drivers", "config", "boot", "model"]),
+        (
+            "bmc",
+            &[
+                "api",
+                "app",
+                "conductor",
+                "db",
+                "drivers",
+                "config",
+                "boot",
+                "model",
+            ],
+        ),
     ];
 
     fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
@@ -66,7 +81,10 @@ mod architecture {
             for f in fs {
                 let text = std::fs::read_to_string(&f).unwrap_or_default();
                 for other in *forbidden {
-                    if text.contains(&format!("crate::{other}::")) || text.contains(&format!("crate::{other};")) || text.contains(&format!("crate::{other}}}")) {
+                    if text.contains(&format!("crate::{other}::"))
+                        || text.contains(&format!("crate::{other};"))
+                        || text.contains(&format!("crate::{other}}}"))
+                    {
                         bad.push(format!("{} uses crate::{other}", f.display()));
                     }
                 }

@@ -7,9 +7,12 @@ use clap::{Parser, Subcommand};
 use ironbox::config::Config;
 use tokio_util::sync::CancellationToken;
 
-
 #[derive(Parser)]
-#[command(name = "ironbox", version, about = "A single-binary bare-metal provisioning appliance with OpenStack Ironic's API")]
+#[command(
+    name = "ironbox",
+    version,
+    about = "A single-binary bare-metal provisioning appliance with OpenStack Ironic's API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -61,13 +64,24 @@ fn load(path: Option<&PathBuf>) -> Result<Config, String> {
 }
 
 fn init_logging(debug: bool) {
-    let default = if debug { "debug" } else { "info,actix_server=warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let default = if debug {
+        "debug"
+    } else {
+        "info,actix_server=warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the runtime: {e}"))
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
 }
 
 fn main() -> ExitCode {
@@ -75,16 +89,24 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config } => load(config.as_ref()).and_then(|cfg| {
             init_logging(cfg.file.default.debug);
-            runtime()?.block_on(ironbox::app::run(cfg, CancellationToken::new())).map_err(|e| e.to_string())
+            runtime()?
+                .block_on(ironbox::app::run(cfg, CancellationToken::new()))
+                .map_err(|e| e.to_string())
         }),
-        Command::Config { command: ConfigCommand::Check { file } } => load(Some(&file)).and_then(|cfg| {
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => load(Some(&file)).and_then(|cfg| {
             ironbox::app::prepare(&cfg).map_err(|e| e.to_string())?;
             println!("{}: OK", file.display());
             Ok(())
         }),
-        Command::Db { command: DbCommand::Backup { path, config } } => load(config.as_ref()).and_then(|cfg| {
+        Command::Db {
+            command: DbCommand::Backup { path, config },
+        } => load(config.as_ref()).and_then(|cfg| {
             init_logging(false);
-            runtime()?.block_on(ironbox::app::backup(&cfg, &path)).map_err(|e| e.to_string())?;
+            runtime()?
+                .block_on(ironbox::app::backup(&cfg, &path))
+                .map_err(|e| e.to_string())?;
             println!("backup written to {}", path.display());
             Ok(())
         }),

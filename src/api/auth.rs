@@ -13,9 +13,16 @@ use super::error::ApiError;
 #[derive(Debug, thiserror::Error)]
 pub enum AuthFileError {
     #[error("{path}: cannot read htpasswd file: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}:{line}: {reason}")]
-    Invalid { path: String, line: usize, reason: String },
+    Invalid {
+        path: String,
+        line: usize,
+        reason: String,
+    },
 }
 
 /// Users and their bcrypt hashes, plus a cache of credentials already verified (bcrypt is
@@ -27,7 +34,10 @@ pub struct BasicAuth {
 
 impl BasicAuth {
     pub fn load(path: &str) -> Result<BasicAuth, AuthFileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| AuthFileError::Read { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| AuthFileError::Read {
+            path: path.into(),
+            source,
+        })?;
         let mut users = HashMap::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -35,26 +45,58 @@ impl BasicAuth {
                 continue;
             }
             let (user, hash) = line.split_once(':').ok_or_else(|| AuthFileError::Invalid {
-                path: path.into(), line: i + 1, reason: "expected user:hash".into(),
+                path: path.into(),
+                line: i + 1,
+                reason: "expected user:hash".into(),
             })?;
             if !(hash.starts_with("$2y$") || hash.starts_with("$2b$") || hash.starts_with("$2a$")) {
-                return Err(AuthFileError::Invalid { path: path.into(), line: i + 1, reason: format!("user {user}: only bcrypt hashes are supported (htpasswd -B)") });
+                return Err(AuthFileError::Invalid {
+                    path: path.into(),
+                    line: i + 1,
+                    reason: format!("user {user}: only bcrypt hashes are supported (htpasswd -B)"),
+                });
             }
             users.insert(user.to_string(), hash.to_string());
         }
-        Ok(BasicAuth { users, verified: Mutex::new(HashSet::new()) })
+        Ok(BasicAuth {
+            users,
+            verified: Mutex::new(HashSet::new()),
+        })
     }
 
     /// Check an `Authorization` header value.
     pub fn check(&self, header: Option<&str>) -> Result<(), ApiError> {
-        let unauthorized = || ApiError::new(actix_web::http::StatusCode::UNAUTHORIZED, "Authorization failed: invalid or missing credentials");
-        let encoded = header.and_then(|h| h.strip_prefix("Basic ").or_else(|| h.strip_prefix("basic "))).ok_or_else(unauthorized)?;
-        let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| unauthorized())?;
+        let unauthorized = || {
+            ApiError::new(
+                actix_web::http::StatusCode::UNAUTHORIZED,
+                "Authorization failed: invalid or missing credentials",
+            )
+        };
+        let encoded = header
+            .and_then(|h| {
+                h.strip_prefix("Basic ")
+                    .or_else(|| h.strip_prefix("basic "))
+            })
+            .ok_or_else(unauthorized)?;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| unauthorized())?;
         let text = String::from_utf8(decoded).map_err(|_| unauthorized())?;
         let (user, pass) = text.split_once(':').ok_or_else(unauthorized)?;
         let hash = self.users.get(user).ok_or_else(unauthorized)?;
-        let digest: [u8; 32] = Sha256::new().chain_update(user).chain_update([0u8]).chain_update(pass).chain_update(hash).finalize().into();
-        if self.verified.lock().map(|s| s.contains(&digest)).unwrap_or(false) {
+        let digest: [u8; 32] = Sha256::new()
+            .chain_update(user)
+            .chain_update([0u8])
+            .chain_update(pass)
+            .chain_update(hash)
+            .finalize()
+            .into();
+        if self
+            .verified
+            .lock()
+            .map(|s| s.contains(&digest))
+            .unwrap_or(false)
+        {
             return Ok(());
         }
         // htpasswd writes $2y$, which the bcrypt crate reads as $2b$.
@@ -72,7 +114,11 @@ impl BasicAuth {
 /// Paths that never need credentials (version discovery and the agent's endpoints).
 pub fn is_public(path: &str) -> bool {
     let p = path.trim_end_matches('/');
-    p.is_empty() || p == "/v1" || p.starts_with("/v1/lookup") || p.starts_with("/v1/heartbeat/") || p.starts_with("/v1/continue_inspection")
+    p.is_empty()
+        || p == "/v1"
+        || p.starts_with("/v1/lookup")
+        || p.starts_with("/v1/heartbeat/")
+        || p.starts_with("/v1/continue_inspection")
 }
 
 #[cfg(test)]
@@ -83,11 +129,19 @@ mod tests {
     fn verifies_bcrypt_and_caches() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("htpasswd");
-        let hash = bcrypt::hash("s3cret", 4).unwrap().replacen("$2b$", "$2y$", 1);
+        let hash = bcrypt::hash("s3cret", 4)
+            .unwrap()
+            .replacen("$2b$", "$2y$", 1);
         std::fs::write(&path, format!("# users\nadmin:{hash}\n")).unwrap();
         let auth = BasicAuth::load(path.to_str().unwrap()).unwrap();
-        let good = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("admin:s3cret"));
-        let bad = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("admin:nope"));
+        let good = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("admin:s3cret")
+        );
+        let bad = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("admin:nope")
+        );
         assert!(auth.check(Some(&good)).is_ok());
         assert!(auth.check(Some(&good)).is_ok(), "cached");
         assert_eq!(auth.check(Some(&bad)).unwrap_err().status.as_u16(), 401);

@@ -20,7 +20,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into(), framework: false }
+        ApiError {
+            status,
+            message: message.into(),
+            framework: false,
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
@@ -40,7 +44,11 @@ impl ApiError {
         Self::not_found("The API is not supported for this version")
     }
     pub fn framework(status: StatusCode, description: impl Into<String>) -> Self {
-        ApiError { status, message: description.into(), framework: true }
+        ApiError {
+            status,
+            message: description.into(),
+            framework: true,
+        }
     }
     pub fn unknown_path() -> Self {
         Self::framework(StatusCode::NOT_FOUND, "")
@@ -49,7 +57,10 @@ impl ApiError {
         Self::framework(StatusCode::METHOD_NOT_ALLOWED, "")
     }
     pub fn too_large() -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large. Please contact the service administrator.")
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request body is too large. Please contact the service administrator.",
+        )
     }
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         // The detail goes to the log, never to the client.
@@ -66,7 +77,11 @@ impl ApiError {
                 "description": self.message,
             })
         } else {
-            let code = if self.status.is_server_error() { "Server" } else { "Client" };
+            let code = if self.status.is_server_error() {
+                "Server"
+            } else {
+                "Client"
+            };
             serde_json::json!({"faultcode": code, "faultstring": self.message, "debuginfo": null})
         };
         serde_json::json!({ "error_message": python_json(&inner) }).to_string()
@@ -78,10 +93,20 @@ impl ApiError {
 fn python_json(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::Object(m) => {
-            let parts: Vec<String> = ["faultcode", "faultstring", "debuginfo", "code", "title", "description"]
-                .iter()
-                .filter_map(|k| m.get(*k).map(|val| format!("\"{k}\": {}", python_json(val))))
-                .collect();
+            let parts: Vec<String> = [
+                "faultcode",
+                "faultstring",
+                "debuginfo",
+                "code",
+                "title",
+                "description",
+            ]
+            .iter()
+            .filter_map(|k| {
+                m.get(*k)
+                    .map(|val| format!("\"{k}\": {}", python_json(val)))
+            })
+            .collect();
             format!("{{{}}}", parts.join(", "))
         }
         other => other.to_string(),
@@ -112,17 +137,43 @@ impl From<ConductorError> for ApiError {
     fn from(e: ConductorError) -> Self {
         use ConductorError as C;
         let status = match &e {
-            C::NodeNotFound(_) | C::PortNotFound(_) | C::PortgroupNotFound(_) | C::ChassisNotFound(_)
-            | C::ConductorNotFound(_) | C::NodeTraitNotFound { .. } | C::HistoryNotFound(_)
-            | C::DriverNotFound(_) | C::AllocationNotFound(_) | C::DeployTemplateNotFound(_) => StatusCode::NOT_FOUND,
-            C::InvalidParameterValue(_) | C::MissingParameterValue(_) | C::NoValidHost { .. } | C::InvalidStateRequested { .. }
-            | C::NodeInMaintenance { .. } | C::NodeIsRetired { .. } | C::DriverError(_) | C::Unsupported { .. }
-            | C::ChassisNotEmpty(_) | C::PortgroupNotEmpty(_) => StatusCode::BAD_REQUEST,
-            C::DuplicateName(_) | C::NodeAlreadyExists(_) | C::MacAlreadyExists(_) | C::PortAlreadyExists(_)
-            | C::PortDuplicateName(_) | C::PortgroupAlreadyExists(_) | C::PortgroupDuplicateName(_)
-            | C::PortgroupMacAlreadyExists(_) | C::ChassisAlreadyExists(_) | C::NodeAssociated { .. }
-            | C::InstanceAssociated { .. } | C::InvalidState(_) | C::NodeLocked { .. } | C::AllocationDuplicateName(_)
-            | C::AllocationAlreadyExists(_) | C::DeployTemplateDuplicateName(_) | C::DeployTemplateAlreadyExists(_) => StatusCode::CONFLICT,
+            C::NodeNotFound(_)
+            | C::PortNotFound(_)
+            | C::PortgroupNotFound(_)
+            | C::ChassisNotFound(_)
+            | C::ConductorNotFound(_)
+            | C::NodeTraitNotFound { .. }
+            | C::HistoryNotFound(_)
+            | C::DriverNotFound(_)
+            | C::AllocationNotFound(_)
+            | C::DeployTemplateNotFound(_) => StatusCode::NOT_FOUND,
+            C::InvalidParameterValue(_)
+            | C::MissingParameterValue(_)
+            | C::NoValidHost { .. }
+            | C::InvalidStateRequested { .. }
+            | C::NodeInMaintenance { .. }
+            | C::NodeIsRetired { .. }
+            | C::DriverError(_)
+            | C::Unsupported { .. }
+            | C::ChassisNotEmpty(_)
+            | C::PortgroupNotEmpty(_) => StatusCode::BAD_REQUEST,
+            C::DuplicateName(_)
+            | C::NodeAlreadyExists(_)
+            | C::MacAlreadyExists(_)
+            | C::PortAlreadyExists(_)
+            | C::PortDuplicateName(_)
+            | C::PortgroupAlreadyExists(_)
+            | C::PortgroupDuplicateName(_)
+            | C::PortgroupMacAlreadyExists(_)
+            | C::ChassisAlreadyExists(_)
+            | C::NodeAssociated { .. }
+            | C::InstanceAssociated { .. }
+            | C::InvalidState(_)
+            | C::NodeLocked { .. }
+            | C::AllocationDuplicateName(_)
+            | C::AllocationAlreadyExists(_)
+            | C::DeployTemplateDuplicateName(_)
+            | C::DeployTemplateAlreadyExists(_) => StatusCode::CONFLICT,
             C::NodeProtected(_) => StatusCode::FORBIDDEN,
             C::NoFreeConductorWorker => StatusCode::SERVICE_UNAVAILABLE,
             C::Store(inner) => return ApiError::from_store(inner),
@@ -138,10 +189,19 @@ impl From<ConductorError> for ApiError {
 impl ApiError {
     fn from_store(e: &StoreError) -> Self {
         match e {
-            StoreError::NotFound { what, id } => ApiError::not_found(format!("{what} {id} could not be found.")),
-            StoreError::Worker(w) if w.contains("cancelled") => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Service is shutting down"),
-            StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::DatabaseBusy => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "The database is busy; please retry.")
+            StoreError::NotFound { what, id } => {
+                ApiError::not_found(format!("{what} {id} could not be found."))
+            }
+            StoreError::Worker(w) if w.contains("cancelled") => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Service is shutting down")
+            }
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == rusqlite::ErrorCode::DatabaseBusy =>
+            {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The database is busy; please retry.",
+                )
             }
             other => ApiError::internal(other),
         }
@@ -163,14 +223,20 @@ mod tests {
         let e = ApiError::bad_request("Limit must be positive");
         let outer: serde_json::Value = serde_json::from_str(&e.body()).unwrap();
         let inner = outer["error_message"].as_str().unwrap();
-        assert_eq!(inner, r#"{"faultcode": "Client", "faultstring": "Limit must be positive", "debuginfo": null}"#);
+        assert_eq!(
+            inner,
+            r#"{"faultcode": "Client", "faultstring": "Limit must be positive", "debuginfo": null}"#
+        );
     }
 
     #[test]
     fn framework_body() {
         let e = ApiError::method_not_allowed();
         let outer: serde_json::Value = serde_json::from_str(&e.body()).unwrap();
-        assert_eq!(outer["error_message"], r#"{"code": 405, "title": "Method Not Allowed", "description": ""}"#);
+        assert_eq!(
+            outer["error_message"],
+            r#"{"code": 405, "title": "Method Not Allowed", "description": ""}"#
+        );
     }
 
     #[test]
@@ -180,7 +246,13 @@ mod tests {
             (ConductorError::MacAlreadyExists("m".into()), 409),
             (ConductorError::ChassisNotEmpty("c".into()), 400),
             (ConductorError::NodeProtected("n".into()), 403),
-            (ConductorError::NodeLocked { node: "n".into(), host: "h".into() }, 409),
+            (
+                ConductorError::NodeLocked {
+                    node: "n".into(),
+                    host: "h".into(),
+                },
+                409,
+            ),
         ];
         for (e, code) in cases {
             assert_eq!(ApiError::from(e).status.as_u16(), code);

@@ -40,7 +40,8 @@ pub fn negotiate(legacy: Option<&str>, standard: Option<&str>) -> Result<Version
     let std_value = standard.and_then(|s| {
         s.split(',').map(str::trim).find_map(|part| {
             let mut it = part.splitn(2, char::is_whitespace);
-            (it.next()?.eq_ignore_ascii_case("baremetal")).then(|| it.next().unwrap_or("").trim().to_string())
+            (it.next()?.eq_ignore_ascii_case("baremetal"))
+                .then(|| it.next().unwrap_or("").trim().to_string())
         })
     });
     let raw = match (std_value, legacy) {
@@ -51,13 +52,21 @@ pub fn negotiate(legacy: Option<&str>, standard: Option<&str>) -> Result<Version
     if raw.eq_ignore_ascii_case("latest") {
         return Ok(Version::MAX);
     }
-    let invalid = || ApiError::framework(StatusCode::NOT_ACCEPTABLE, "Invalid value for X-OpenStack-Ironic-API-Version header");
+    let invalid = || {
+        ApiError::framework(
+            StatusCode::NOT_ACCEPTABLE,
+            "Invalid value for X-OpenStack-Ironic-API-Version header",
+        )
+    };
     let (major, minor) = raw.split_once('.').ok_or_else(invalid)?;
     let digits = |s: &str| !s.is_empty() && s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit());
     if !digits(major) || !digits(minor) {
         return Err(invalid());
     }
-    let (major, minor): (u32, u32) = (major.parse().map_err(|_| invalid())?, minor.parse().map_err(|_| invalid())?);
+    let (major, minor): (u32, u32) = (
+        major.parse().map_err(|_| invalid())?,
+        minor.parse().map_err(|_| invalid())?,
+    );
     let range = format!("[1.{MIN_MINOR}, 1.{MAX_MINOR}]");
     if major != 1 {
         return Err(ApiError::framework(StatusCode::NOT_ACCEPTABLE, format!(
@@ -82,10 +91,26 @@ fn stamp(headers: &mut actix_web::http::header::HeaderMap, used: Version, reques
             h.insert(HeaderName::from_static(k), v);
         }
     };
-    set(headers, "x-openstack-ironic-api-minimum-version", format!("1.{MIN_MINOR}"));
-    set(headers, "x-openstack-ironic-api-maximum-version", format!("1.{MAX_MINOR}"));
-    set(headers, "x-openstack-ironic-api-version", used.header_value());
-    set(headers, "openstack-api-version", format!("baremetal {}", used.header_value()));
+    set(
+        headers,
+        "x-openstack-ironic-api-minimum-version",
+        format!("1.{MIN_MINOR}"),
+    );
+    set(
+        headers,
+        "x-openstack-ironic-api-maximum-version",
+        format!("1.{MAX_MINOR}"),
+    );
+    set(
+        headers,
+        "x-openstack-ironic-api-version",
+        used.header_value(),
+    );
+    set(
+        headers,
+        "openstack-api-version",
+        format!("baremetal {}", used.header_value()),
+    );
     set(headers, "x-openstack-request-id", request_id.to_string());
     set(headers, "openstack-request-id", request_id.to_string());
 }
@@ -94,13 +119,18 @@ fn stamp(headers: &mut actix_web::http::header::HeaderMap, used: Version, reques
 pub fn middleware<S, B>(
     req: ServiceRequest,
     srv: &S,
-) -> impl std::future::Future<Output = Result<ServiceResponse<actix_web::body::EitherBody<B>>, actix_web::Error>>
+) -> impl std::future::Future<
+    Output = Result<ServiceResponse<actix_web::body::EitherBody<B>>, actix_web::Error>,
+>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: actix_web::body::MessageBody + 'static,
 {
     let request_id = format!("req-{}", uuid::Uuid::new_v4());
-    let negotiated = negotiate(header(&req, "x-openstack-ironic-api-version"), header(&req, "openstack-api-version"));
+    let negotiated = negotiate(
+        header(&req, "x-openstack-ironic-api-version"),
+        header(&req, "openstack-api-version"),
+    );
     let fut = match negotiated {
         Ok(v) => {
             req.extensions_mut().insert(v);
@@ -112,7 +142,12 @@ where
         match fut {
             Ok(call) => {
                 let mut res = call.await?;
-                let used = res.request().extensions().get::<Version>().copied().unwrap_or(Version::MIN);
+                let used = res
+                    .request()
+                    .extensions()
+                    .get::<Version>()
+                    .copied()
+                    .unwrap_or(Version::MIN);
                 stamp(res.headers_mut(), used, &request_id);
                 Ok(res.map_into_left_body())
             }
@@ -130,7 +165,11 @@ impl FromRequest for Version {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        ready(Ok(req.extensions().get::<Version>().copied().unwrap_or(Version::MIN)))
+        ready(Ok(req
+            .extensions()
+            .get::<Version>()
+            .copied()
+            .unwrap_or(Version::MIN)))
     }
 }
 
@@ -143,14 +182,42 @@ mod tests {
         assert_eq!(negotiate(None, None).unwrap(), Version(1));
         assert_eq!(negotiate(Some("1.20"), None).unwrap(), Version(20));
         assert_eq!(negotiate(Some("latest"), None).unwrap(), Version::MAX);
-        assert_eq!(negotiate(Some("1.20"), Some("baremetal 1.50")).unwrap(), Version(50), "standard header wins");
-        assert_eq!(negotiate(None, Some("compute 2.1, baremetal 1.31")).unwrap(), Version(31));
-        assert_eq!(negotiate(None, Some("compute 2.1")).unwrap(), Version(1), "no baremetal entry");
-        for bad in ["abc", "1.", ".1", "1.0", "1.999", "2.1", "1.1.1", "1.-1", "", "1.99999999999"] {
+        assert_eq!(
+            negotiate(Some("1.20"), Some("baremetal 1.50")).unwrap(),
+            Version(50),
+            "standard header wins"
+        );
+        assert_eq!(
+            negotiate(None, Some("compute 2.1, baremetal 1.31")).unwrap(),
+            Version(31)
+        );
+        assert_eq!(
+            negotiate(None, Some("compute 2.1")).unwrap(),
+            Version(1),
+            "no baremetal entry"
+        );
+        for bad in [
+            "abc",
+            "1.",
+            ".1",
+            "1.0",
+            "1.999",
+            "2.1",
+            "1.1.1",
+            "1.-1",
+            "",
+            "1.99999999999",
+        ] {
             let e = negotiate(Some(bad), None).unwrap_err();
             assert_eq!(e.status, StatusCode::NOT_ACCEPTABLE, "{bad}");
         }
-        assert!(negotiate(Some("2.1"), None).unwrap_err().message.starts_with("Mutually exclusive"));
-        assert!(negotiate(Some("1.0"), None).unwrap_err().message.contains("[1.1, 1."));
+        assert!(negotiate(Some("2.1"), None)
+            .unwrap_err()
+            .message
+            .starts_with("Mutually exclusive"));
+        assert!(negotiate(Some("1.0"), None)
+            .unwrap_err()
+            .message
+            .contains("[1.1, 1."));
     }
 }

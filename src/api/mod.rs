@@ -31,8 +31,8 @@ use actix_web::web::{self, delete, get, patch as patch_, post, put};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
 use futures_util::future::Either;
 
-use crate::config::{AuthStrategy, Config};
 use crate::conductor::Conductor;
+use crate::config::{AuthStrategy, Config};
 use crate::db::Store;
 use error::ApiError;
 
@@ -56,65 +56,297 @@ pub fn base_url(req: &HttpRequest, state: &State) -> String {
 
 /// 201 with `Location`.
 pub fn created(location: &str, body: serde_json::Value) -> HttpResponse {
-    HttpResponse::Created().insert_header(("Location", location.to_string())).json(body)
+    HttpResponse::Created()
+        .insert_header(("Location", location.to_string()))
+        .json(body)
 }
 
 /// Every (method, path) → handler, once. Mounted under `/v1` and, as Ironic does for
 /// unversioned requests, at the root too.
 fn routes(cfg: &mut web::ServiceConfig) {
-    cfg
-        .service(web::resource("/nodes").route(get().to(nodes::list)).route(post().to(nodes::create)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/detail").route(get().to(nodes::list_detail)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/validate").route(get().to(nodes::validate_query)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}").route(get().to(nodes::get)).route(patch_().to(nodes::update)).route(delete().to(nodes::delete)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/maintenance").route(put().to(nodes::maintenance_set)).route(delete().to(nodes::maintenance_unset)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/states").route(get().to(nodes::states)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/validate").route(get().to(nodes::validate)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/traits").route(get().to(nodes::traits_get)).route(put().to(nodes::traits_set)).route(delete().to(nodes::traits_delete)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/traits/{trait}").route(put().to(nodes::trait_add)).route(delete().to(nodes::trait_delete)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/history").route(get().to(nodes::history)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/history/{event}").route(get().to(nodes::history_get)).default_service(web::to(not_allowed)))
-        .service(web::resource(["/nodes/{node}/ports", "/nodes/{node}/ports/detail"]).route(get().to(ports::list_for_node)).default_service(web::to(not_allowed)))
-        .service(web::resource(["/nodes/{node}/portgroups", "/nodes/{node}/portgroups/detail"]).route(get().to(portgroups::list_for_node)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/bios").route(get().to(nodes::bios)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/bios/{name}").route(get().to(nodes::bios_one)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/firmware").route(get().to(nodes::firmware)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/inventory").route(get().to(nodes::inventory)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/children").route(get().to(nodes::children)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/states/provision").route(put().to(node_states::provision)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/states/power").route(put().to(node_states::power)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/states/console").route(get().to(node_states::console_get)).route(put().to(node_states::console_set)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/states/raid").route(put().to(node_states::raid)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/states/boot_mode").route(put().to(node_states::boot_mode)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/states/secure_boot").route(put().to(node_states::secure_boot)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/management/boot_device").route(get().to(node_states::boot_device_get)).route(put().to(node_states::boot_device_set)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/management/boot_device/supported").route(get().to(node_states::boot_device_supported)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/management/inject_nmi").route(put().to(node_states::inject_nmi)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/vendor_passthru/methods").route(get().to(node_states::vendor_methods)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/vendor_passthru").to(node_states::vendor_passthru))
-        .service(web::resource("/nodes/{node}/allocation").route(get().to(allocations::node_get)).route(delete().to(allocations::node_delete)).default_service(web::to(not_allowed)))
-        .service(web::resource("/nodes/{node}/{field}").route(get().to(nodes::unknown_subpath)))
-        .service(web::resource("/ports").route(get().to(ports::list)).route(post().to(ports::create)).default_service(web::to(not_allowed)))
-        .service(web::resource("/ports/detail").route(get().to(ports::list_detail)).default_service(web::to(not_allowed)))
-        .service(web::resource("/ports/{port}").route(get().to(ports::get)).route(patch_().to(ports::update)).route(delete().to(ports::delete)).default_service(web::to(not_allowed)))
-        .service(web::resource("/portgroups").route(get().to(portgroups::list)).route(post().to(portgroups::create)).default_service(web::to(not_allowed)))
-        .service(web::resource("/portgroups/detail").route(get().to(portgroups::list_detail)).default_service(web::to(not_allowed)))
-        .service(web::resource("/portgroups/{pg}").route(get().to(portgroups::get)).route(patch_().to(portgroups::update)).route(delete().to(portgroups::delete)).default_service(web::to(not_allowed)))
-        .service(web::resource(["/portgroups/{pg}/ports", "/portgroups/{pg}/ports/detail"]).route(get().to(ports::list_for_portgroup)).default_service(web::to(not_allowed)))
-        .service(web::resource("/chassis").route(get().to(chassis::list)).route(post().to(chassis::create)).default_service(web::to(not_allowed)))
-        .service(web::resource("/chassis/detail").route(get().to(chassis::list_detail)).default_service(web::to(not_allowed)))
-        .service(web::resource("/chassis/{chassis}").route(get().to(chassis::get)).route(patch_().to(chassis::update)).route(delete().to(chassis::delete)).default_service(web::to(not_allowed)))
-        .service(web::resource(["/chassis/{chassis}/nodes", "/chassis/{chassis}/nodes/detail"]).route(get().to(chassis::nodes)).default_service(web::to(not_allowed)))
-        .service(web::resource("/drivers").route(get().to(drivers::list)).default_service(web::to(not_allowed)))
-        .service(web::resource("/drivers/{driver}").route(get().to(drivers::get)).default_service(web::to(not_allowed)))
-        .service(web::resource("/drivers/{driver}/properties").route(get().to(drivers::properties)).default_service(web::to(not_allowed)))
-        .service(web::resource("/conductors").route(get().to(conductors::list)).default_service(web::to(not_allowed)))
-        .service(web::resource("/conductors/{hostname}").route(get().to(conductors::get)).default_service(web::to(not_allowed)))
-        .service(web::resource("/allocations").route(get().to(allocations::list)).route(post().to(allocations::create)).default_service(web::to(not_allowed)))
-        .service(web::resource("/allocations/{allocation}").route(get().to(allocations::get)).route(patch_().to(allocations::update)).route(delete().to(allocations::delete)).default_service(web::to(not_allowed)))
-        .service(web::resource("/deploy_templates").route(get().to(deploy_templates::list)).route(post().to(deploy_templates::create)).default_service(web::to(not_allowed)))
-        .service(web::resource("/deploy_templates/{template}").route(get().to(deploy_templates::get)).route(patch_().to(deploy_templates::update)).route(delete().to(deploy_templates::delete)).default_service(web::to(not_allowed)))
-        .service(web::resource("/shards").route(get().to(root::shards)).default_service(web::to(not_allowed)));
+    cfg.service(
+        web::resource("/nodes")
+            .route(get().to(nodes::list))
+            .route(post().to(nodes::create))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/detail")
+            .route(get().to(nodes::list_detail))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/validate")
+            .route(get().to(nodes::validate_query))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}")
+            .route(get().to(nodes::get))
+            .route(patch_().to(nodes::update))
+            .route(delete().to(nodes::delete))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}/maintenance")
+            .route(put().to(nodes::maintenance_set))
+            .route(delete().to(nodes::maintenance_unset))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}/states")
+            .route(get().to(nodes::states))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}/validate")
+            .route(get().to(nodes::validate))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}/traits")
+            .route(get().to(nodes::traits_get))
+            .route(put().to(nodes::traits_set))
+            .route(delete().to(nodes::traits_delete))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}/traits/{trait}")
+            .route(put().to(nodes::trait_add))
+            .route(delete().to(nodes::trait_delete))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}/history")
+            .route(get().to(nodes::history))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}/history/{event}")
+            .route(get().to(nodes::history_get))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource(["/nodes/{node}/ports", "/nodes/{node}/ports/detail"])
+            .route(get().to(ports::list_for_node))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource([
+            "/nodes/{node}/portgroups",
+            "/nodes/{node}/portgroups/detail",
+        ])
+        .route(get().to(portgroups::list_for_node))
+        .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}/bios")
+            .route(get().to(nodes::bios))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}/bios/{name}")
+            .route(get().to(nodes::bios_one))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}/firmware")
+            .route(get().to(nodes::firmware))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}/inventory")
+            .route(get().to(nodes::inventory))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}/children")
+            .route(get().to(nodes::children))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}/states/provision")
+            .route(put().to(node_states::provision))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}/states/power")
+            .route(put().to(node_states::power))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}/states/console")
+            .route(get().to(node_states::console_get))
+            .route(put().to(node_states::console_set))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}/states/raid")
+            .route(put().to(node_states::raid))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}/states/boot_mode")
+            .route(put().to(node_states::boot_mode))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}/states/secure_boot")
+            .route(put().to(node_states::secure_boot))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}/management/boot_device")
+            .route(get().to(node_states::boot_device_get))
+            .route(put().to(node_states::boot_device_set))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}/management/boot_device/supported")
+            .route(get().to(node_states::boot_device_supported))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}/management/inject_nmi")
+            .route(put().to(node_states::inject_nmi))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/nodes/{node}/vendor_passthru/methods")
+            .route(get().to(node_states::vendor_methods))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(web::resource("/nodes/{node}/vendor_passthru").to(node_states::vendor_passthru))
+    .service(
+        web::resource("/nodes/{node}/allocation")
+            .route(get().to(allocations::node_get))
+            .route(delete().to(allocations::node_delete))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(web::resource("/nodes/{node}/{field}").route(get().to(nodes::unknown_subpath)))
+    .service(
+        web::resource("/ports")
+            .route(get().to(ports::list))
+            .route(post().to(ports::create))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/ports/detail")
+            .route(get().to(ports::list_detail))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/ports/{port}")
+            .route(get().to(ports::get))
+            .route(patch_().to(ports::update))
+            .route(delete().to(ports::delete))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/portgroups")
+            .route(get().to(portgroups::list))
+            .route(post().to(portgroups::create))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/portgroups/detail")
+            .route(get().to(portgroups::list_detail))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/portgroups/{pg}")
+            .route(get().to(portgroups::get))
+            .route(patch_().to(portgroups::update))
+            .route(delete().to(portgroups::delete))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource(["/portgroups/{pg}/ports", "/portgroups/{pg}/ports/detail"])
+            .route(get().to(ports::list_for_portgroup))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/chassis")
+            .route(get().to(chassis::list))
+            .route(post().to(chassis::create))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/chassis/detail")
+            .route(get().to(chassis::list_detail))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/chassis/{chassis}")
+            .route(get().to(chassis::get))
+            .route(patch_().to(chassis::update))
+            .route(delete().to(chassis::delete))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource([
+            "/chassis/{chassis}/nodes",
+            "/chassis/{chassis}/nodes/detail",
+        ])
+        .route(get().to(chassis::nodes))
+        .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/drivers")
+            .route(get().to(drivers::list))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/drivers/{driver}")
+            .route(get().to(drivers::get))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/drivers/{driver}/properties")
+            .route(get().to(drivers::properties))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/conductors")
+            .route(get().to(conductors::list))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/conductors/{hostname}")
+            .route(get().to(conductors::get))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/allocations")
+            .route(get().to(allocations::list))
+            .route(post().to(allocations::create))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/allocations/{allocation}")
+            .route(get().to(allocations::get))
+            .route(patch_().to(allocations::update))
+            .route(delete().to(allocations::delete))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/deploy_templates")
+            .route(get().to(deploy_templates::list))
+            .route(post().to(deploy_templates::create))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/deploy_templates/{template}")
+            .route(get().to(deploy_templates::get))
+            .route(patch_().to(deploy_templates::update))
+            .route(delete().to(deploy_templates::delete))
+            .default_service(web::to(not_allowed)),
+    )
+    .service(
+        web::resource("/shards")
+            .route(get().to(root::shards))
+            .default_service(web::to(not_allowed)),
+    );
 }
 
 async fn not_allowed() -> Result<HttpResponse, ApiError> {
@@ -126,16 +358,23 @@ async fn not_found() -> Result<HttpResponse, ApiError> {
 }
 
 /// Build the API server on an already-bound listener.
-pub fn server(state: State, listener: TcpListener, tls: Option<rustls::ServerConfig>) -> Result<Server, std::io::Error> {
+pub fn server(
+    state: State,
+    listener: TcpListener,
+    tls: Option<rustls::ServerConfig>,
+) -> Result<Server, std::io::Error> {
     let basic = match state.config.auth {
         AuthStrategy::HttpBasic => Some(Arc::new(
-            auth::BasicAuth::load(&state.config.file.default.http_basic_auth_user_file)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?,
+            auth::BasicAuth::load(&state.config.file.default.http_basic_auth_user_file).map_err(
+                |e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()),
+            )?,
         )),
         AuthStrategy::Noauth => None,
     };
     let workers = match state.config.file.api.api_workers {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
         n => n as usize,
     };
     let state = web::Data::new(state);
@@ -144,19 +383,35 @@ pub fn server(state: State, listener: TcpListener, tls: Option<rustls::ServerCon
         App::new()
             .app_data(state.clone())
             .default_service(web::to(not_found))
-            .service(web::resource("/").route(get().to(root::root)).default_service(web::to(not_allowed)))
-            .service(web::resource("/v1").route(get().to(root::v1)).default_service(web::to(not_allowed)))
+            .service(
+                web::resource("/")
+                    .route(get().to(root::root))
+                    .default_service(web::to(not_allowed)),
+            )
+            .service(
+                web::resource("/v1")
+                    .route(get().to(root::v1))
+                    .default_service(web::to(not_allowed)),
+            )
             .service(web::scope("/v1").configure(routes))
             .configure(routes)
             .wrap_fn(move |req, srv| {
                 // Authentication runs inside version negotiation so 401s carry version headers.
                 let denied = match &basic {
-                    Some(b) if !auth::is_public(req.path()) => b.check(req.headers().get("authorization").and_then(|h| h.to_str().ok())).err(),
+                    Some(b) if !auth::is_public(req.path()) => b
+                        .check(
+                            req.headers()
+                                .get("authorization")
+                                .and_then(|h| h.to_str().ok()),
+                        )
+                        .err(),
                     _ => None,
                 };
                 match denied {
                     Some(e) => {
-                        let resp = req.into_response(actix_web::ResponseError::error_response(&e)).map_into_right_body();
+                        let resp = req
+                            .into_response(actix_web::ResponseError::error_response(&e))
+                            .map_into_right_body();
                         Either::Left(std::future::ready(Ok(resp)))
                     }
                     None => {
@@ -168,7 +423,10 @@ pub fn server(state: State, listener: TcpListener, tls: Option<rustls::ServerCon
             .wrap_fn(microversion::middleware)
             .wrap(NormalizePath::new(TrailingSlash::Trim))
     };
-    let builder = HttpServer::new(make).workers(workers).disable_signals().shutdown_timeout(10);
+    let builder = HttpServer::new(make)
+        .workers(workers)
+        .disable_signals()
+        .shutdown_timeout(10);
     let builder = match tls {
         Some(cfg) => builder.listen_rustls_0_23(listener, cfg)?,
         None => builder.listen(listener)?,

@@ -16,7 +16,8 @@ use crate::conductor::provision::ProvisionArgs;
 use crate::model::states;
 
 fn object<'a>(body: &'a Value, res: &str) -> Result<&'a Map<String, Value>, ApiError> {
-    body.as_object().ok_or_else(|| Reader { res }.not_object(body))
+    body.as_object()
+        .ok_or_else(|| Reader { res }.not_object(body))
 }
 
 fn only(obj: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
@@ -27,29 +28,71 @@ fn only(obj: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
 }
 
 /// A body that is `{key: value}` and nothing else; the value (null when absent).
-async fn single_arg(req: &HttpRequest, state: &State, payload: web::Payload, key: &str) -> Result<Value, ApiError> {
+async fn single_arg(
+    req: &HttpRequest,
+    state: &State,
+    payload: web::Payload,
+    key: &str,
+) -> Result<Value, ApiError> {
     let api = &state.config.file.api;
-    let body = json_body(req, payload, api.max_json_body_size, api.max_json_body_depth).await?;
+    let body = json_body(
+        req,
+        payload,
+        api.max_json_body_size,
+        api.max_json_body_depth,
+    )
+    .await?;
     let obj = object(&body, "body")?;
     only(obj, &[key])?;
     Ok(obj.get(key).cloned().unwrap_or(Value::Null))
 }
 
 fn accepted_states(base: &str, uuid: &str) -> HttpResponse {
-    HttpResponse::Accepted().insert_header(("Location", format!("{base}/v1/nodes/{uuid}/states"))).finish()
+    HttpResponse::Accepted()
+        .insert_header(("Location", format!("{base}/v1/nodes/{uuid}/states")))
+        .finish()
 }
 
 /// `PUT /v1/nodes/{id}/states/provision`
-pub async fn provision(req: HttpRequest, state: web::Data<State>, v: Version, path: web::Path<String>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+pub async fn provision(
+    req: HttpRequest,
+    state: web::Data<State>,
+    v: Version,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let api = &state.config.file.api;
-    let body = json_body(&req, payload, api.max_json_body_size_provision, api.max_json_body_depth).await?;
+    let body = json_body(
+        &req,
+        payload,
+        api.max_json_body_size_provision,
+        api.max_json_body_depth,
+    )
+    .await?;
     let obj = object(&body, "body")?;
-    only(obj, &["target", "configdrive", "clean_steps", "deploy_steps", "service_steps", "rescue_password", "disable_ramdisk", "runbook"])?;
+    only(
+        obj,
+        &[
+            "target",
+            "configdrive",
+            "clean_steps",
+            "deploy_steps",
+            "service_steps",
+            "rescue_password",
+            "disable_ramdisk",
+            "runbook",
+        ],
+    )?;
     let node = find(&state, &path, v).await?;
-    let verb = obj.get("target").and_then(Value::as_str).ok_or_else(|| ApiError::bad_request("Missing argument: \"target\""))?;
-    let bad_verb = || ApiError::bad_request(format!(
+    let verb = obj
+        .get("target")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request("Missing argument: \"target\""))?;
+    let bad_verb = || {
+        ApiError::bad_request(format!(
         "The requested action \"{verb}\" can not be performed on node \"{}\" while it is in state \"{}\".", node.uuid, node.provision_state
-    ));
+    ))
+    };
     let (event, min) = fsm::verb(verb).ok_or_else(bad_verb)?;
     if !v.at_least(min) {
         return Err(ApiError::not_acceptable());
@@ -60,7 +103,9 @@ pub async fn provision(req: HttpRequest, state: web::Data<State>, v: Version, pa
     let deploying = matches!(event, Event::Deploy | Event::Rebuild);
     let only_with = |key: &str, ok: bool, verbs: &str| -> Result<(), ApiError> {
         if obj.contains_key(key) && !ok {
-            return Err(ApiError::bad_request(format!("\"{key}\" is only valid when setting target provision state to {verbs}")));
+            return Err(ApiError::bad_request(format!(
+                "\"{key}\" is only valid when setting target provision state to {verbs}"
+            )));
         }
         Ok(())
     };
@@ -68,14 +113,20 @@ pub async fn provision(req: HttpRequest, state: web::Data<State>, v: Version, pa
     only_with("service_steps", event == Event::Service, "service")?;
     only_with("deploy_steps", deploying, "active, deploy or rebuild")?;
     only_with("rescue_password", event == Event::Rescue, "rescue")?;
-    only_with("disable_ramdisk", matches!(event, Event::Clean | Event::Service), "clean or service")?;
+    only_with(
+        "disable_ramdisk",
+        matches!(event, Event::Clean | Event::Service),
+        "clean or service",
+    )?;
     if obj.contains_key("configdrive") && !deploying {
         return Err(ApiError::bad_request("Adding a config drive is only supported when setting provision state to active, deploy or rebuild"));
     }
     if obj.contains_key("deploy_steps") && !v.at_least(69) {
         return Err(ApiError::not_acceptable());
     }
-    if obj.contains_key("disable_ramdisk") && !v.at_least(if event == Event::Service { 108 } else { 70 }) {
+    if obj.contains_key("disable_ramdisk")
+        && !v.at_least(if event == Event::Service { 108 } else { 70 })
+    {
         return Err(ApiError::not_acceptable());
     }
     if event == Event::Rebuild && obj.contains_key("configdrive") && !v.at_least(35) {
@@ -111,9 +162,17 @@ pub async fn provision(req: HttpRequest, state: web::Data<State>, v: Version, pa
     let rescue_password = match obj.get("rescue_password") {
         None => None,
         Some(Value::String(s)) => Some(s.clone()),
-        Some(other) => return Err(ApiError::bad_request(format!("Schema error for body: {} is not of type 'string'", py_repr(other)))),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "Schema error for body: {} is not of type 'string'",
+                py_repr(other)
+            )))
+        }
     };
-    let disable_ramdisk = obj.get("disable_ramdisk").map(|d| Reader { res: "body" }.bool("disable_ramdisk", d)).transpose()?;
+    let disable_ramdisk = obj
+        .get("disable_ramdisk")
+        .map(|d| Reader { res: "body" }.bool("disable_ramdisk", d))
+        .transpose()?;
     let args = ProvisionArgs {
         configdrive,
         clean_steps: obj.get("clean_steps").cloned(),
@@ -123,18 +182,36 @@ pub async fn provision(req: HttpRequest, state: web::Data<State>, v: Version, pa
         disable_ramdisk,
     };
     let uuid = node.uuid.clone();
-    state.conductor.node_set_provision_state(node, verb, event, args).await?;
+    state
+        .conductor
+        .node_set_provision_state(node, verb, event, args)
+        .await?;
     Ok(accepted_states(&base_url(&req, &state), &uuid))
 }
 
 /// `PUT /v1/nodes/{id}/states/power`
-pub async fn power(req: HttpRequest, state: web::Data<State>, v: Version, path: web::Path<String>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+pub async fn power(
+    req: HttpRequest,
+    state: web::Data<State>,
+    v: Version,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let api = &state.config.file.api;
-    let body = json_body(&req, payload, api.max_json_body_size, api.max_json_body_depth).await?;
+    let body = json_body(
+        &req,
+        payload,
+        api.max_json_body_size,
+        api.max_json_body_depth,
+    )
+    .await?;
     let obj = object(&body, "body")?;
     only(obj, &["target", "timeout"])?;
     let node = find(&state, &path, v).await?;
-    let target = obj.get("target").and_then(Value::as_str).ok_or_else(|| ApiError::bad_request("Missing argument: \"target\""))?;
+    let target = obj
+        .get("target")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request("Missing argument: \"target\""))?;
     if !crate::conductor::POWER_TARGETS.contains(&target) {
         return Err(ApiError::bad_request(format!(
             "The requested action \"{target}\" can not be performed on node \"{}\" while it is in state \"{}\".",
@@ -149,46 +226,83 @@ pub async fn power(req: HttpRequest, state: web::Data<State>, v: Version, path: 
         Some(_) if !v.at_least(27) => return Err(ApiError::not_acceptable()),
         Some(t) => match t.as_u64() {
             Some(n) if n >= 1 => Some(n),
-            _ => return Err(ApiError::bad_request(format!("Invalid timeout value {}. The timeout must be an integer of at least 1 second.", t))),
+            _ => return Err(ApiError::bad_request(format!(
+                "Invalid timeout value {}. The timeout must be an integer of at least 1 second.",
+                t
+            ))),
         },
     };
     let uuid = node.uuid.clone();
-    state.conductor.node_set_power_state(node, target, timeout).await?;
+    state
+        .conductor
+        .node_set_power_state(node, target, timeout)
+        .await?;
     Ok(accepted_states(&base_url(&req, &state), &uuid))
 }
 
 /// `GET/PUT /v1/nodes/{id}/management/boot_device`
-pub async fn boot_device_get(state: web::Data<State>, v: Version, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn boot_device_get(
+    state: web::Data<State>,
+    v: Version,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let node = find(&state, &path, v).await?;
     let (dev, persistent) = state.conductor.node_get_boot_device(node).await?;
     Ok(HttpResponse::Ok().json(json!({"boot_device": dev, "persistent": persistent})))
 }
 
-pub async fn boot_device_set(req: HttpRequest, state: web::Data<State>, v: Version, path: web::Path<String>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+pub async fn boot_device_set(
+    req: HttpRequest,
+    state: web::Data<State>,
+    v: Version,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let api = &state.config.file.api;
-    let body = json_body(&req, payload, api.max_json_body_size, api.max_json_body_depth).await?;
+    let body = json_body(
+        &req,
+        payload,
+        api.max_json_body_size,
+        api.max_json_body_depth,
+    )
+    .await?;
     let obj = object(&body, "body")?;
     only(obj, &["boot_device", "persistent"])?;
     let q = Query::parse(&req)?;
-    let device = obj.get("boot_device").and_then(Value::as_str).or_else(|| q.get("boot_device"))
-        .ok_or_else(|| ApiError::bad_request("Missing argument: \"boot_device\""))?.to_string();
+    let device = obj
+        .get("boot_device")
+        .and_then(Value::as_str)
+        .or_else(|| q.get("boot_device"))
+        .ok_or_else(|| ApiError::bad_request("Missing argument: \"boot_device\""))?
+        .to_string();
     let persistent = match obj.get("persistent") {
         None | Some(Value::Null) => false,
         Some(p) => Reader { res: "body" }.bool("persistent", p)?,
     };
     let node = find(&state, &path, v).await?;
-    state.conductor.node_set_boot_device(node, device, persistent).await?;
+    state
+        .conductor
+        .node_set_boot_device(node, device, persistent)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub async fn boot_device_supported(state: web::Data<State>, v: Version, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn boot_device_supported(
+    state: web::Data<State>,
+    v: Version,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let node = find(&state, &path, v).await?;
     let list = state.conductor.node_supported_boot_devices(node).await?;
     Ok(HttpResponse::Ok().json(json!({ "supported_boot_devices": list })))
 }
 
 /// `PUT /v1/nodes/{id}/management/inject_nmi` (1.29)
-pub async fn inject_nmi(state: web::Data<State>, v: Version, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn inject_nmi(
+    state: web::Data<State>,
+    v: Version,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     if !v.at_least(29) {
         return Err(ApiError::unsupported_version());
     }
@@ -198,13 +312,23 @@ pub async fn inject_nmi(state: web::Data<State>, v: Version, path: web::Path<Str
 }
 
 /// `PUT /v1/nodes/{id}/states/boot_mode` (1.76)
-pub async fn boot_mode(req: HttpRequest, state: web::Data<State>, v: Version, path: web::Path<String>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+pub async fn boot_mode(
+    req: HttpRequest,
+    state: web::Data<State>,
+    v: Version,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     if !v.at_least(76) {
         return Err(ApiError::unsupported_version());
     }
     let mode = match single_arg(&req, &state, payload, "target").await?.as_str() {
         Some(m @ ("uefi" | "bios")) => m.to_string(),
-        _ => return Err(ApiError::bad_request("Invalid boot mode target; expected \"uefi\" or \"bios\"")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "Invalid boot mode target; expected \"uefi\" or \"bios\"",
+            ))
+        }
     };
     let node = find(&state, &path, v).await?;
     let uuid = node.uuid.clone();
@@ -213,12 +337,22 @@ pub async fn boot_mode(req: HttpRequest, state: web::Data<State>, v: Version, pa
 }
 
 /// `PUT /v1/nodes/{id}/states/secure_boot` (1.76)
-pub async fn secure_boot(req: HttpRequest, state: web::Data<State>, v: Version, path: web::Path<String>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+pub async fn secure_boot(
+    req: HttpRequest,
+    state: web::Data<State>,
+    v: Version,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     if !v.at_least(76) {
         return Err(ApiError::unsupported_version());
     }
-    let on = single_arg(&req, &state, payload, "target").await?.as_bool()
-        .ok_or_else(|| ApiError::bad_request("Invalid secure boot target; expected true or false"))?;
+    let on = single_arg(&req, &state, payload, "target")
+        .await?
+        .as_bool()
+        .ok_or_else(|| {
+            ApiError::bad_request("Invalid secure boot target; expected true or false")
+        })?;
     let node = find(&state, &path, v).await?;
     let uuid = node.uuid.clone();
     state.conductor.node_set_secure_boot(node, on).await?;
@@ -226,12 +360,22 @@ pub async fn secure_boot(req: HttpRequest, state: web::Data<State>, v: Version, 
 }
 
 /// `GET/PUT /v1/nodes/{id}/states/console`
-pub async fn console_get(state: web::Data<State>, v: Version, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn console_get(
+    state: web::Data<State>,
+    v: Version,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let node = find(&state, &path, v).await?;
     Ok(HttpResponse::Ok().json(state.conductor.node_console_info(node).await?))
 }
 
-pub async fn console_set(req: HttpRequest, state: web::Data<State>, v: Version, path: web::Path<String>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+pub async fn console_set(
+    req: HttpRequest,
+    state: web::Data<State>,
+    v: Version,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let enabled = single_arg(&req, &state, payload, "enabled").await?;
     if enabled.is_null() {
         return Err(ApiError::bad_request("Missing argument: \"enabled\""));
@@ -244,22 +388,43 @@ pub async fn console_set(req: HttpRequest, state: web::Data<State>, v: Version, 
 }
 
 /// `PUT /v1/nodes/{id}/states/raid` (1.12): store the target RAID configuration.
-pub async fn raid(req: HttpRequest, state: web::Data<State>, v: Version, path: web::Path<String>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+pub async fn raid(
+    req: HttpRequest,
+    state: web::Data<State>,
+    v: Version,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     if !v.at_least(12) {
         return Err(ApiError::not_acceptable());
     }
     let api = &state.config.file.api;
-    let body = json_body(&req, payload, api.max_json_body_size, api.max_json_body_depth).await?;
+    let body = json_body(
+        &req,
+        payload,
+        api.max_json_body_size,
+        api.max_json_body_depth,
+    )
+    .await?;
     let obj = object(&body, "body")?.clone();
     if !obj.is_empty() {
         only(&obj, &["logical_disks"])?;
         let disks = obj.get("logical_disks").and_then(Value::as_array)
             .ok_or_else(|| ApiError::bad_request("RAID config validation error: 'logical_disks' is a required property and must be a list"))?;
         for d in disks {
-            let d = d.as_object().ok_or_else(|| ApiError::bad_request("RAID config validation error: each logical disk must be an object"))?;
-            let size_ok = d.get("size_gb").is_some_and(|s| s.as_u64().is_some() || s.as_str() == Some("MAX"));
+            let d = d.as_object().ok_or_else(|| {
+                ApiError::bad_request(
+                    "RAID config validation error: each logical disk must be an object",
+                )
+            })?;
+            let size_ok = d
+                .get("size_gb")
+                .is_some_and(|s| s.as_u64().is_some() || s.as_str() == Some("MAX"));
             let levels = ["JBOD", "0", "1", "2", "5", "6", "1+0", "5+0", "6+0"];
-            let level_ok = d.get("raid_level").and_then(Value::as_str).is_some_and(|l| levels.contains(&l));
+            let level_ok = d
+                .get("raid_level")
+                .and_then(Value::as_str)
+                .is_some_and(|l| levels.contains(&l));
             if !size_ok || !level_ok {
                 return Err(ApiError::bad_request("RAID config validation error: each logical disk needs size_gb (integer or \"MAX\") and raid_level (JBOD, 0, 1, 2, 5, 6, 1+0, 5+0, 6+0)"));
             }
@@ -271,24 +436,62 @@ pub async fn raid(req: HttpRequest, state: web::Data<State>, v: Version, path: w
 }
 
 /// `GET /v1/nodes/{id}/vendor_passthru/methods`
-pub async fn vendor_methods(state: web::Data<State>, v: Version, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn vendor_methods(
+    state: web::Data<State>,
+    v: Version,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let node = find(&state, &path, v).await?;
     let mut out = Map::new();
     for m in state.conductor.node_vendor_methods(&node)? {
-        out.insert(m.name.into(), json!({"async": m.is_async, "attach": false, "description": m.description,
-            "http_methods": m.http_methods, "require_exclusive_lock": true}));
+        out.insert(
+            m.name.into(),
+            json!({"async": m.is_async, "attach": false, "description": m.description,
+            "http_methods": m.http_methods, "require_exclusive_lock": true}),
+        );
     }
     Ok(HttpResponse::Ok().json(out))
 }
 
 /// `<ANY> /v1/nodes/{id}/vendor_passthru?method=X`
-pub async fn vendor_passthru(req: HttpRequest, state: web::Data<State>, v: Version, path: web::Path<String>, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+pub async fn vendor_passthru(
+    req: HttpRequest,
+    state: web::Data<State>,
+    v: Version,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let q = Query::parse(&req)?;
-    let method = q.get("method").filter(|m| !m.is_empty()).ok_or_else(|| ApiError::bad_request("Method not specified"))?.to_string();
+    let method = q
+        .get("method")
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| ApiError::bad_request("Method not specified"))?
+        .to_string();
     let api = &state.config.file.api;
-    let has_body = req.headers().get("content-length").and_then(|l| l.to_str().ok()).is_some_and(|l| l != "0");
-    let args = if has_body { json_body(&req, payload, api.max_json_body_size, api.max_json_body_depth).await? } else { json!({}) };
+    let has_body = req
+        .headers()
+        .get("content-length")
+        .and_then(|l| l.to_str().ok())
+        .is_some_and(|l| l != "0");
+    let args = if has_body {
+        json_body(
+            &req,
+            payload,
+            api.max_json_body_size,
+            api.max_json_body_depth,
+        )
+        .await?
+    } else {
+        json!({})
+    };
     let node = find(&state, &path, v).await?;
-    let (is_async, out) = state.conductor.node_vendor_passthru(node, method, req.method().as_str().to_string(), args).await?;
-    Ok(if is_async { HttpResponse::Accepted().finish() } else { HttpResponse::Ok().json(out) })
+    let (is_async, out) = state
+        .conductor
+        .node_vendor_passthru(node, method, req.method().as_str().to_string(), args)
+        .await?;
+    Ok(if is_async {
+        HttpResponse::Accepted().finish()
+    } else {
+        HttpResponse::Ok().json(out)
+    })
 }

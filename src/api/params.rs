@@ -11,34 +11,63 @@ use super::State;
 
 /// Read a JSON body of at most `limit_kib` KiB; refuse oversize bodies with 413 before
 /// parsing, malformed or too deeply nested JSON with 400.
-pub async fn json_body(req: &HttpRequest, mut payload: web::Payload, limit_kib: u32, max_depth: u32) -> Result<Value, ApiError> {
+pub async fn json_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit_kib: u32,
+    max_depth: u32,
+) -> Result<Value, ApiError> {
     let limit = limit_kib as usize * 1024;
-    if let Some(len) = req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok()) {
+    if let Some(len) = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         if len > limit {
             return Err(ApiError::too_large());
         }
     }
-    if let Some(ct) = req.headers().get("content-type").and_then(|v| v.to_str().ok()) {
-        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if let Some(ct) = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+    {
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         if !mime.is_empty() && mime != "application/json" && !mime.ends_with("+json") {
-            return Err(ApiError::new(actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!("Unsupported Content-Type {mime:?}; the request body must be application/json")));
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "Unsupported Content-Type {mime:?}; the request body must be application/json"
+                ),
+            ));
         }
     }
     let mut buf = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("Could not read the request body: {e}")))?;
+        let chunk = chunk
+            .map_err(|e| ApiError::bad_request(format!("Could not read the request body: {e}")))?;
         if buf.len() + chunk.len() > limit {
             return Err(ApiError::too_large());
         }
         buf.extend_from_slice(&chunk);
     }
     if buf.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(ApiError::bad_request("The request body is empty; a JSON document is required."));
+        return Err(ApiError::bad_request(
+            "The request body is empty; a JSON document is required.",
+        ));
     }
-    let value: Value = serde_json::from_slice(&buf).map_err(|e| ApiError::bad_request(format!("Malformed JSON in request body: {e}")))?;
+    let value: Value = serde_json::from_slice(&buf)
+        .map_err(|e| ApiError::bad_request(format!("Malformed JSON in request body: {e}")))?;
     if depth(&value) > max_depth as usize {
-        return Err(ApiError::bad_request(format!("JSON body is nested more than {max_depth} levels deep.")));
+        return Err(ApiError::bad_request(format!(
+            "JSON body is nested more than {max_depth} levels deep."
+        )));
     }
     Ok(value)
 }
@@ -69,7 +98,11 @@ impl Query {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn has(&self, key: &str) -> bool {
@@ -83,7 +116,12 @@ impl Query {
 
     /// A comma-separated list (`?shard=a,b`).
     pub fn list(&self, key: &str) -> Option<Vec<String>> {
-        self.get(key).map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+        self.get(key).map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
     }
 
     /// A parameter only valid from microversion `min`: 406 below it.
@@ -121,12 +159,19 @@ pub struct ListParams {
 
 impl ListParams {
     /// `detail_path` is true for the deprecated `/detail` sub-path.
-    pub fn parse(q: &Query, v: Version, state: &State, detail_path: bool) -> Result<ListParams, ApiError> {
+    pub fn parse(
+        q: &Query,
+        v: Version,
+        state: &State,
+        detail_path: bool,
+    ) -> Result<ListParams, ApiError> {
         let max = state.config.file.api.max_limit;
         let limit = match q.get("limit") {
             None => max,
             Some(s) => {
-                let n: i64 = s.trim().parse().map_err(|_| ApiError::bad_request(format!("Expected an integer for limit: {s}")))?;
+                let n: i64 = s.trim().parse().map_err(|_| {
+                    ApiError::bad_request(format!("Expected an integer for limit: {s}"))
+                })?;
                 if n <= 0 {
                     return Err(ApiError::bad_request("Limit must be positive"));
                 }
@@ -135,31 +180,52 @@ impl ListParams {
         };
         let sort_dir = q.get("sort_dir").unwrap_or("asc").to_string();
         if sort_dir != "asc" && sort_dir != "desc" {
-            return Err(ApiError::bad_request(format!("Invalid sort direction: {sort_dir}. Acceptable values are 'asc' or 'desc'")));
+            return Err(ApiError::bad_request(format!(
+                "Invalid sort direction: {sort_dir}. Acceptable values are 'asc' or 'desc'"
+            )));
         }
         let fields = match q.get("fields") {
             Some(_) if !v.at_least(8) => return Err(ApiError::not_acceptable()),
-            Some(f) => Some(f.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect::<Vec<_>>()),
+            Some(f) => Some(
+                f.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>(),
+            ),
             None => None,
         };
         let detail = match q.get("detail") {
             None => detail_path,
             Some(d) => {
                 if detail_path {
-                    return Err(ApiError::bad_request("Invalid query parameter ?detail=True received."));
+                    return Err(ApiError::bad_request(
+                        "Invalid query parameter ?detail=True received.",
+                    ));
                 }
                 let b = parse_bool("detail", d)?;
                 if !v.at_least(43) {
-                    return Err(ApiError::bad_request(format!("Invalid query parameter ?detail={} received.", if b { "True" } else { "False" })));
+                    return Err(ApiError::bad_request(format!(
+                        "Invalid query parameter ?detail={} received.",
+                        if b { "True" } else { "False" }
+                    )));
                 }
                 b
             }
         };
         if detail && fields.is_some() {
-            return Err(ApiError::bad_request("Can not specify ?detail=True and fields in the same request."));
+            return Err(ApiError::bad_request(
+                "Can not specify ?detail=True and fields in the same request.",
+            ));
         }
         let marker = q.get("marker").map(str::to_string);
-        Ok(ListParams { limit, marker, sort_key: q.get("sort_key").unwrap_or("id").to_string(), sort_dir, fields, detail })
+        Ok(ListParams {
+            limit,
+            marker,
+            sort_key: q.get("sort_key").unwrap_or("id").to_string(),
+            sort_dir,
+            fields,
+            detail,
+        })
     }
 
     pub fn descending(&self) -> bool {
@@ -181,6 +247,9 @@ mod tests {
     fn bools() {
         assert!(parse_bool("x", "Yes").unwrap());
         assert!(!parse_bool("x", "off").unwrap());
-        assert!(parse_bool("maintenance", "notbool").unwrap_err().message.starts_with("Invalid maintenance: Unrecognized value 'notbool'"));
+        assert!(parse_bool("maintenance", "notbool")
+            .unwrap_err()
+            .message
+            .starts_with("Invalid maintenance: Unrecognized value 'notbool'"));
     }
 }

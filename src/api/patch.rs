@@ -10,20 +10,35 @@ use super::views::py_repr;
 /// Validate the patch document against Ironic's patch schema.
 fn check_schema(ops: &Value) -> Result<&Vec<Value>, ApiError> {
     let err = |m: String| ApiError::bad_request(format!("Schema error for patch: {m}"));
-    let list = ops.as_array().ok_or_else(|| err(format!("{} is not of type 'array'", py_repr(ops))))?;
+    let list = ops
+        .as_array()
+        .ok_or_else(|| err(format!("{} is not of type 'array'", py_repr(ops))))?;
     for op in list {
-        let o = op.as_object().ok_or_else(|| err(format!("{} is not of type 'object'", py_repr(op))))?;
+        let o = op
+            .as_object()
+            .ok_or_else(|| err(format!("{} is not of type 'object'", py_repr(op))))?;
         for k in o.keys() {
             if !matches!(k.as_str(), "op" | "path" | "value") {
-                return Err(err(format!("Additional properties are not allowed ('{k}' was unexpected)")));
+                return Err(err(format!(
+                    "Additional properties are not allowed ('{k}' was unexpected)"
+                )));
             }
         }
-        let name = o.get("op").ok_or_else(|| err("'op' is a required property".into()))?;
+        let name = o
+            .get("op")
+            .ok_or_else(|| err("'op' is a required property".into()))?;
         if !matches!(name.as_str(), Some("add" | "replace" | "remove")) {
-            return Err(err(format!("{} is not one of ['add', 'replace', 'remove']", py_repr(name))));
+            return Err(err(format!(
+                "{} is not one of ['add', 'replace', 'remove']",
+                py_repr(name)
+            )));
         }
-        let path = o.get("path").ok_or_else(|| err("'path' is a required property".into()))?;
-        let path = path.as_str().ok_or_else(|| err(format!("{} is not of type 'string'", py_repr(path))))?;
+        let path = o
+            .get("path")
+            .ok_or_else(|| err("'path' is a required property".into()))?;
+        let path = path
+            .as_str()
+            .ok_or_else(|| err(format!("{} is not of type 'string'", py_repr(path))))?;
         if !path.starts_with('/') {
             return Err(err(format!("'{path}' does not match '^(/[\\\\w-]+)+$'")));
         }
@@ -43,14 +58,20 @@ fn root_of(path: &str) -> String {
 /// Apply `ops` to `doc` (the resource as the client sees it at its version).
 /// `allowed` is Ironic's list of patchable roots; `visible` says whether a root exists at
 /// the request's microversion. Returns the new document and the roots that changed.
-pub fn apply(doc: Map<String, Value>, ops: &Value, allowed: &[&str], visible: impl Fn(&str) -> bool) -> Result<(Map<String, Value>, Vec<String>), ApiError> {
+pub fn apply(
+    doc: Map<String, Value>,
+    ops: &Value,
+    allowed: &[&str],
+    visible: impl Fn(&str) -> bool,
+) -> Result<(Map<String, Value>, Vec<String>), ApiError> {
     let list = check_schema(ops)?;
     for op in list {
         let path = op["path"].as_str().unwrap_or_default();
         let root = root_of(path);
         if !allowed.contains(&root.as_str()) {
             return Err(ApiError::bad_request(format!(
-                "Cannot patch {path}. Only the following can be updated: {}", allowed.join(", ")
+                "Cannot patch {path}. Only the following can be updated: {}",
+                allowed.join(", ")
             )));
         }
         if !visible(&root) {
@@ -61,15 +82,27 @@ pub fn apply(doc: Map<String, Value>, ops: &Value, allowed: &[&str], visible: im
     let mut value = Value::Object(doc);
     for op in list {
         let one: json_patch::Patch = serde_json::from_value(Value::Array(vec![op.clone()]))
-            .map_err(|e| ApiError::bad_request(format!("Invalid patch operation {}: {e}", py_repr(op))))?;
-        json_patch::patch(&mut value, &one).map_err(|e| ApiError::bad_request(format!(
-            "Couldn't apply patch '{}'. Reason: {}", py_repr(op), reason(&e)
-        )))?;
+            .map_err(|e| {
+                ApiError::bad_request(format!("Invalid patch operation {}: {e}", py_repr(op)))
+            })?;
+        json_patch::patch(&mut value, &one).map_err(|e| {
+            ApiError::bad_request(format!(
+                "Couldn't apply patch '{}'. Reason: {}",
+                py_repr(op),
+                reason(&e)
+            ))
+        })?;
     }
     let Value::Object(after) = value else {
-        return Err(ApiError::bad_request("Patch replaced the whole resource; patch individual attributes instead."));
+        return Err(ApiError::bad_request(
+            "Patch replaced the whole resource; patch individual attributes instead.",
+        ));
     };
-    let mut changed: Vec<String> = after.iter().filter(|(k, v)| before.get(*k) != Some(*v)).map(|(k, _)| k.clone()).collect();
+    let mut changed: Vec<String> = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect();
     changed.extend(before.keys().filter(|k| !after.contains_key(*k)).cloned());
     Ok((after, changed))
 }
@@ -89,7 +122,10 @@ mod tests {
     use serde_json::json;
 
     fn doc() -> Map<String, Value> {
-        json!({"name": "a", "extra": {"k": 1}, "uuid": "u"}).as_object().unwrap().clone()
+        json!({"name": "a", "extra": {"k": 1}, "uuid": "u"})
+            .as_object()
+            .unwrap()
+            .clone()
     }
 
     #[test]
@@ -105,11 +141,23 @@ mod tests {
     fn refuses_what_ironic_refuses() {
         let cases = [
             (json!({"op": "add"}), "is not of type 'array'"),
-            (json!([{"op": "move", "path": "/name", "from": "/x"}]), "Additional properties"),
+            (
+                json!([{"op": "move", "path": "/name", "from": "/x"}]),
+                "Additional properties",
+            ),
             (json!([{"op": "frob", "path": "/name"}]), "is not one of"),
-            (json!([{"op": "replace", "path": "/name"}]), "'value' is a required property"),
-            (json!([{"op": "replace", "path": "/uuid", "value": "x"}]), "Cannot patch /uuid"),
-            (json!([{"op": "remove", "path": "/extra/nope"}]), "Couldn't apply patch"),
+            (
+                json!([{"op": "replace", "path": "/name"}]),
+                "'value' is a required property",
+            ),
+            (
+                json!([{"op": "replace", "path": "/uuid", "value": "x"}]),
+                "Cannot patch /uuid",
+            ),
+            (
+                json!([{"op": "remove", "path": "/extra/nope"}]),
+                "Couldn't apply patch",
+            ),
             (json!([{"path": "/name"}]), "'op' is a required property"),
         ];
         for (ops, msg) in cases {
@@ -117,7 +165,13 @@ mod tests {
             assert!(e.message.contains(msg), "{ops}: {}", e.message);
             assert_eq!(e.status.as_u16(), 400);
         }
-        let e = apply(doc(), &json!([{"op": "replace", "path": "/name", "value": "b"}]), &["name"], |_| false).unwrap_err();
+        let e = apply(
+            doc(),
+            &json!([{"op": "replace", "path": "/name", "value": "b"}]),
+            &["name"],
+            |_| false,
+        )
+        .unwrap_err();
         assert_eq!(e.status.as_u16(), 406);
     }
 }

@@ -29,8 +29,15 @@ pub async fn root(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
 
 /// Only collections ironbox serves are linked; each appears from the version that added it.
 const COLLECTIONS: &[(&str, u32)] = &[
-    ("chassis", 1), ("nodes", 1), ("ports", 1), ("drivers", 1), ("portgroups", 23), ("conductors", 49), ("allocations", 52),
-    ("deploy_templates", 55), ("shards", 82),
+    ("chassis", 1),
+    ("nodes", 1),
+    ("ports", 1),
+    ("drivers", 1),
+    ("portgroups", 23),
+    ("conductors", 49),
+    ("allocations", 52),
+    ("deploy_templates", 55),
+    ("shards", 82),
 ];
 
 pub async fn v1(req: HttpRequest, state: web::Data<State>, v: Version) -> HttpResponse {
@@ -41,7 +48,10 @@ pub async fn v1(req: HttpRequest, state: web::Data<State>, v: Version) -> HttpRe
         {"href": format!("{base}/v1/"), "rel": "self"},
         {"href": "https://docs.openstack.org/ironic/latest/contributor/webapi.html", "rel": "describedby", "type": "text/html"},
     ]));
-    m.insert("media_types".into(), json!({"base": "application/json", "type": "application/vnd.openstack.ironic.v1+json"}));
+    m.insert(
+        "media_types".into(),
+        json!({"base": "application/json", "type": "application/vnd.openstack.ironic.v1+json"}),
+    );
     for (name, min) in COLLECTIONS {
         if v.at_least(*min) {
             m.insert(name.to_string(), links(&base, &format!("{name}/")));
@@ -52,11 +62,17 @@ pub async fn v1(req: HttpRequest, state: web::Data<State>, v: Version) -> HttpRe
 }
 
 /// `GET /v1/shards` (1.82): shard names and how many nodes each holds.
-pub async fn shards(state: web::Data<State>, v: Version) -> Result<HttpResponse, super::error::ApiError> {
+pub async fn shards(
+    state: web::Data<State>,
+    v: Version,
+) -> Result<HttpResponse, super::error::ApiError> {
     if !v.at_least(82) {
         return Err(super::error::ApiError::unsupported_version());
     }
     let counts = state.store.node_shard_counts().await?;
-    let items: Vec<Value> = counts.into_iter().map(|(name, count)| json!({"name": name, "count": count})).collect();
+    let items: Vec<Value> = counts
+        .into_iter()
+        .map(|(name, count)| json!({"name": name, "count": count}))
+        .collect();
     Ok(HttpResponse::Ok().json(json!({ "shards": items })))
 }

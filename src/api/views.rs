@@ -17,9 +17,25 @@ pub fn links(base: &str, path: &str) -> Value {
 /// Keys whose values are secrets, matched as substrings of the lower-cased key, as oslo's
 /// `mask_dict_password` does (so `ipmi_password`, `redfish_password`, `agent_secret_token`...).
 const SECRET_MARKERS: &[&str] = &[
-    "password", "adminpass", "admin_pass", "auth_token", "new_pass", "secret", "sys_pswd", "token",
-    "configdrive", "chappassword", "encrypted_key", "private_key", "fernetkey", "sslkey", "passphrase",
-    "cephkey", "keystore", "truststore", "kg_key",
+    "password",
+    "adminpass",
+    "admin_pass",
+    "auth_token",
+    "new_pass",
+    "secret",
+    "sys_pswd",
+    "token",
+    "configdrive",
+    "chappassword",
+    "encrypted_key",
+    "private_key",
+    "fernetkey",
+    "sslkey",
+    "passphrase",
+    "cephkey",
+    "keystore",
+    "truststore",
+    "kg_key",
 ];
 
 pub const MASK: &str = "******";
@@ -44,7 +60,13 @@ impl serde::Serialize for Masked<'_> {
             if is_secret_key(k) || (self.instance_info && k == "image_url") {
                 m.serialize_entry(k, MASK)?;
             } else if let Value::Object(inner) = v {
-                m.serialize_entry(k, &Masked { obj: inner, instance_info: false })?;
+                m.serialize_entry(
+                    k,
+                    &Masked {
+                        obj: inner,
+                        instance_info: false,
+                    },
+                )?;
             } else {
                 m.serialize_entry(k, v)?;
             }
@@ -102,7 +124,13 @@ pub fn py_repr(v: &Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
         Value::Array(a) => format!("[{}]", a.iter().map(py_repr).collect::<Vec<_>>().join(", ")),
-        Value::Object(o) => format!("{{{}}}", o.iter().map(|(k, v)| format!("'{k}': {}", py_repr(v))).collect::<Vec<_>>().join(", ")),
+        Value::Object(o) => format!(
+            "{{{}}}",
+            o.iter()
+                .map(|(k, v)| format!("'{k}': {}", py_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -114,14 +142,22 @@ pub struct Reader<'a> {
 
 impl Reader<'_> {
     fn type_err(&self, v: &Value, types: &str) -> ApiError {
-        ApiError::bad_request(format!("Schema error for {}: {} is not of type {types}", self.res, py_repr(v)))
+        ApiError::bad_request(format!(
+            "Schema error for {}: {} is not of type {types}",
+            self.res,
+            py_repr(v)
+        ))
     }
 
     pub fn opt_str(&self, v: &Value, max: usize) -> Result<Option<String>, ApiError> {
         match v {
             Value::Null => Ok(None),
             Value::String(s) if s.chars().count() <= max => Ok(Some(s.clone())),
-            Value::String(_) => Err(ApiError::bad_request(format!("Schema error for {}: {} is too long", self.res, py_repr(v)))),
+            Value::String(_) => Err(ApiError::bad_request(format!(
+                "Schema error for {}: {} is too long",
+                self.res,
+                py_repr(v)
+            ))),
             _ => Err(self.type_err(v, "'string', 'null'")),
         }
     }
@@ -129,7 +165,11 @@ impl Reader<'_> {
     pub fn str(&self, v: &Value, max: usize) -> Result<String, ApiError> {
         match v {
             Value::String(s) if s.chars().count() <= max => Ok(s.clone()),
-            Value::String(_) => Err(ApiError::bad_request(format!("Schema error for {}: {} is too long", self.res, py_repr(v)))),
+            Value::String(_) => Err(ApiError::bad_request(format!(
+                "Schema error for {}: {} is too long",
+                self.res,
+                py_repr(v)
+            ))),
             _ => Err(self.type_err(v, "'string'")),
         }
     }
@@ -179,11 +219,17 @@ impl Reader<'_> {
     }
 
     pub fn unexpected(&self, key: &str) -> ApiError {
-        ApiError::bad_request(format!("Schema error for {}: Additional properties are not allowed ('{key}' was unexpected)", self.res))
+        ApiError::bad_request(format!(
+            "Schema error for {}: Additional properties are not allowed ('{key}' was unexpected)",
+            self.res
+        ))
     }
 
     pub fn required(&self, key: &str) -> ApiError {
-        ApiError::bad_request(format!("Schema error for {}: '{key}' is a required property", self.res))
+        ApiError::bad_request(format!(
+            "Schema error for {}: '{key}' is a required property",
+            self.res
+        ))
     }
 
     pub fn not_object(&self, v: &Value) -> ApiError {
@@ -194,9 +240,12 @@ impl Reader<'_> {
 pub fn mac(key: &str, s: &str) -> Result<String, ApiError> {
     // Ironic accepts only the colon form; lower-case is how it is stored and compared.
     if s.contains('-') {
-        return Err(ApiError::bad_request(format!("Expected valid MAC address for {key}: {s}")));
+        return Err(ApiError::bad_request(format!(
+            "Expected valid MAC address for {key}: {s}"
+        )));
     }
-    crate::model::validate::normalize_mac(s).ok_or_else(|| ApiError::bad_request(format!("Expected valid MAC address for {key}: {s}")))
+    crate::model::validate::normalize_mac(s)
+        .ok_or_else(|| ApiError::bad_request(format!("Expected valid MAC address for {key}: {s}")))
 }
 
 #[cfg(test)]
@@ -206,18 +255,32 @@ mod tests {
     #[test]
     fn masks_nested_secrets() {
         let o = json!({"ipmi_password": "x", "ipmi_username": "u", "nested": {"redfish_password": "y"}, "agent_secret_token": "t"});
-        let m = serde_json::to_value(Masked { obj: o.as_object().unwrap(), instance_info: false }).unwrap();
+        let m = serde_json::to_value(Masked {
+            obj: o.as_object().unwrap(),
+            instance_info: false,
+        })
+        .unwrap();
         assert_eq!(m["ipmi_password"], "******");
         assert_eq!(m["ipmi_username"], "u");
         assert_eq!(m["nested"]["redfish_password"], "******");
         assert_eq!(m["agent_secret_token"], "******");
         let i = json!({"image_url": "http://x/?temp_url_sig=1", "image_source": "http://x"});
-        let m = serde_json::to_value(Masked { obj: i.as_object().unwrap(), instance_info: true }).unwrap();
-        assert_eq!((m["image_url"].as_str(), m["image_source"].as_str()), (Some("******"), Some("http://x")));
+        let m = serde_json::to_value(Masked {
+            obj: i.as_object().unwrap(),
+            instance_info: true,
+        })
+        .unwrap();
+        assert_eq!(
+            (m["image_url"].as_str(), m["image_source"].as_str()),
+            (Some("******"), Some("http://x"))
+        );
     }
 
     #[test]
     fn python_repr() {
-        assert_eq!(py_repr(&json!({"a": [1, true, null, "x'y"]})), r"{'a': [1, True, None, 'x\'y']}");
+        assert_eq!(
+            py_repr(&json!({"a": [1, true, null, "x'y"]})),
+            r"{'a': [1, True, None, 'x\'y']}"
+        );
     }
 }

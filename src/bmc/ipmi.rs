@@ -19,7 +19,12 @@ pub enum IpmiError {
     #[error("BMC {bmc} did not answer within {secs} s")]
     Timeout { bmc: String, secs: u64 },
     #[error("BMC {bmc} rejected {command} with completion code 0x{cc:02x} ({meaning})")]
-    Command { bmc: String, command: &'static str, cc: u8, meaning: &'static str },
+    Command {
+        bmc: String,
+        command: &'static str,
+        cc: u8,
+        meaning: &'static str,
+    },
     #[error("BMC {bmc}: {reason}")]
     Protocol { bmc: String, reason: String },
 }
@@ -65,7 +70,11 @@ pub struct Target {
 
 impl std::fmt::Debug for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Target({}:{} user={:?} password=******)", self.host, self.port, self.username)
+        write!(
+            f,
+            "Target({}:{} user={:?} password=******)",
+            self.host, self.port, self.username
+        )
     }
 }
 
@@ -87,7 +96,14 @@ pub enum Chassis {
 }
 
 /// Boot devices of Set System Boot Options parameter 5 (device selector, bits 5:2).
-pub const BOOT_DEVICES: &[(&str, u8)] = &[("pxe", 0x04), ("disk", 0x08), ("safe", 0x0c), ("cdrom", 0x14), ("bios", 0x18), ("floppy", 0x3c)];
+pub const BOOT_DEVICES: &[(&str, u8)] = &[
+    ("pxe", 0x04),
+    ("disk", 0x08),
+    ("safe", 0x0c),
+    ("cdrom", 0x14),
+    ("bios", 0x18),
+    ("floppy", 0x3c),
+];
 
 /// One BMC at a time: a lock per host:port.
 fn bmc_lock(key: &str) -> Arc<Mutex<()>> {
@@ -97,7 +113,9 @@ fn bmc_lock(key: &str) -> Arc<Mutex<()>> {
         Ok(m) => m,
         Err(p) => p.into_inner(),
     };
-    m.entry(key.to_string()).or_insert_with(|| Arc::new(Mutex::new(()))).clone()
+    m.entry(key.to_string())
+        .or_insert_with(|| Arc::new(Mutex::new(())))
+        .clone()
 }
 
 struct Session {
@@ -108,8 +126,17 @@ struct Session {
 impl Session {
     fn open(t: &Target) -> Result<Session, IpmiError> {
         let bmc = t.name();
-        let mut conn = Rmcp::new(bmc.as_str(), t.attempt_timeout).map_err(|e| IpmiError::Session { bmc: bmc.clone(), reason: e.to_string() })?;
-        conn.activate(true, t.username.as_deref(), t.password.as_deref().map(str::as_bytes)).map_err(|e| classify(&bmc, t, e))?;
+        let mut conn =
+            Rmcp::new(bmc.as_str(), t.attempt_timeout).map_err(|e| IpmiError::Session {
+                bmc: bmc.clone(),
+                reason: e.to_string(),
+            })?;
+        conn.activate(
+            true,
+            t.username.as_deref(),
+            t.password.as_deref().map(str::as_bytes),
+        )
+        .map_err(|e| classify(&bmc, t, e))?;
         let mut s = Session { conn, bmc };
         // ipmi-rs asks for ADMINISTRATOR in RAKP1 but leaves the session at USER;
         // Set Session Privilege Level raises it (chassis commands need OPERATOR+).
@@ -117,25 +144,51 @@ impl Session {
         Ok(s)
     }
 
-    fn raw(&mut self, command: &'static str, netfn: u8, cmd: u8, data: Vec<u8>) -> Result<Vec<u8>, IpmiError> {
-        let mut req = Request::new(Message::new_raw(netfn, cmd, data), RequestTargetAddress::Bmc(LogicalUnit::Zero));
+    fn raw(
+        &mut self,
+        command: &'static str,
+        netfn: u8,
+        cmd: u8,
+        data: Vec<u8>,
+    ) -> Result<Vec<u8>, IpmiError> {
+        let mut req = Request::new(
+            Message::new_raw(netfn, cmd, data),
+            RequestTargetAddress::Bmc(LogicalUnit::Zero),
+        );
         let resp = self.conn.send_recv(&mut req).map_err(|e| {
             let text = format!("{e:?}");
-            if text.contains("WouldBlock") || text.contains("TimedOut") || text.to_lowercase().contains("timed out") {
-                IpmiError::Timeout { bmc: self.bmc.clone(), secs: 0 }
+            if text.contains("WouldBlock")
+                || text.contains("TimedOut")
+                || text.to_lowercase().contains("timed out")
+            {
+                IpmiError::Timeout {
+                    bmc: self.bmc.clone(),
+                    secs: 0,
+                }
             } else {
-                IpmiError::Protocol { bmc: self.bmc.clone(), reason: format!("{command}: {text}") }
+                IpmiError::Protocol {
+                    bmc: self.bmc.clone(),
+                    reason: format!("{command}: {text}"),
+                }
             }
         })?;
         match resp.cc() {
             0 => Ok(resp.data().to_vec()),
-            cc => Err(IpmiError::Command { bmc: self.bmc.clone(), command, cc, meaning: meaning(cc) }),
+            cc => Err(IpmiError::Command {
+                bmc: self.bmc.clone(),
+                command,
+                cc,
+                meaning: meaning(cc),
+            }),
         }
     }
 }
 
 fn timed_out(e: &std::io::Error) -> bool {
-    matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock)
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+    )
 }
 
 /// Session set-up failures by cause: network (retry), not a BMC, or credentials (final).
@@ -143,15 +196,33 @@ fn classify(bmc: &str, t: &Target, e: ipmi_rs::rmcp::ActivationError) -> IpmiErr
     use ipmi_rs::rmcp::ActivationError as A;
     let bmc = bmc.to_string();
     match e {
-        A::BindSocket(io) | A::PingSend(io) | A::PongReceive(io) if timed_out(&io) => IpmiError::Timeout { bmc, secs: t.attempt_timeout.as_secs() },
-        A::BindSocket(io) | A::PingSend(io) | A::PongReceive(io) => IpmiError::Unreachable { bmc, reason: io.to_string() },
-        A::PongRead | A::IpmiNotSupported | A::NoSupportedIpmiLANVersions | A::RmcpError(_) =>
-            IpmiError::Protocol { bmc, reason: "the host does not speak IPMI 2.0 over RMCP+".into() },
-        A::GetChannelAuthenticationCapabilities(e) => IpmiError::Protocol { bmc, reason: format!("Get Channel Authentication Capabilities failed: {e:?}") },
+        A::BindSocket(io) | A::PingSend(io) | A::PongReceive(io) if timed_out(&io) => {
+            IpmiError::Timeout {
+                bmc,
+                secs: t.attempt_timeout.as_secs(),
+            }
+        }
+        A::BindSocket(io) | A::PingSend(io) | A::PongReceive(io) => IpmiError::Unreachable {
+            bmc,
+            reason: io.to_string(),
+        },
+        A::PongRead | A::IpmiNotSupported | A::NoSupportedIpmiLANVersions | A::RmcpError(_) => {
+            IpmiError::Protocol {
+                bmc,
+                reason: "the host does not speak IPMI 2.0 over RMCP+".into(),
+            }
+        }
+        A::GetChannelAuthenticationCapabilities(e) => IpmiError::Protocol {
+            bmc,
+            reason: format!("Get Channel Authentication Capabilities failed: {e:?}"),
+        },
         other => {
             let text = format!("{other:?}");
             if text.contains("TimedOut") || text.contains("WouldBlock") {
-                IpmiError::Timeout { bmc, secs: t.attempt_timeout.as_secs() }
+                IpmiError::Timeout {
+                    bmc,
+                    secs: t.attempt_timeout.as_secs(),
+                }
             } else {
                 // RAKP failures: wrong user or password, or a cipher suite the BMC refuses.
                 IpmiError::Session { bmc, reason: format!("authentication failed (check ipmi_username, ipmi_password and the BMC's cipher suites): {text}") }
@@ -186,45 +257,93 @@ where
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
-                Err(IpmiError::Timeout { bmc, .. }) => return Err(IpmiError::Timeout { bmc, secs: t.total_timeout.as_secs() }),
+                Err(IpmiError::Timeout { bmc, .. }) => {
+                    return Err(IpmiError::Timeout {
+                        bmc,
+                        secs: t.total_timeout.as_secs(),
+                    })
+                }
                 Err(e) => return Err(e),
             }
         }
     });
-    job.await.map_err(|e| IpmiError::Protocol { bmc: "unknown".into(), reason: format!("IPMI worker failed: {e}") })?
+    job.await.map_err(|e| IpmiError::Protocol {
+        bmc: "unknown".into(),
+        reason: format!("IPMI worker failed: {e}"),
+    })?
 }
 
 /// Chassis power: true when on (Get Chassis Status, byte 1 bit 0).
 pub async fn power_status(t: &Target) -> Result<bool, IpmiError> {
     with_session(t, |s| {
         let d = s.raw("Get Chassis Status", 0x00, 0x01, vec![])?;
-        d.first().map(|b| b & 1 == 1).ok_or_else(|| IpmiError::Protocol { bmc: s.bmc.clone(), reason: "empty Get Chassis Status reply".into() })
+        d.first()
+            .map(|b| b & 1 == 1)
+            .ok_or_else(|| IpmiError::Protocol {
+                bmc: s.bmc.clone(),
+                reason: "empty Get Chassis Status reply".into(),
+            })
     })
     .await
 }
 
 pub async fn chassis_control(t: &Target, action: Chassis) -> Result<(), IpmiError> {
-    with_session(t, move |s| s.raw("Chassis Control", 0x00, 0x02, vec![action as u8]).map(|_| ())).await
+    with_session(t, move |s| {
+        s.raw("Chassis Control", 0x00, 0x02, vec![action as u8])
+            .map(|_| ())
+    })
+    .await
 }
 
 /// Set System Boot Options parameter 5: device, persistence, EFI boot.
-pub async fn set_boot_device(t: &Target, device: &str, persistent: bool, uefi: bool) -> Result<(), IpmiError> {
-    let selector = BOOT_DEVICES.iter().find(|(n, _)| *n == device).map(|(_, s)| *s)
-        .ok_or_else(|| IpmiError::Protocol { bmc: t.name(), reason: format!("unknown boot device {device}") })?;
+pub async fn set_boot_device(
+    t: &Target,
+    device: &str,
+    persistent: bool,
+    uefi: bool,
+) -> Result<(), IpmiError> {
+    let selector = BOOT_DEVICES
+        .iter()
+        .find(|(n, _)| *n == device)
+        .map(|(_, s)| *s)
+        .ok_or_else(|| IpmiError::Protocol {
+            bmc: t.name(),
+            reason: format!("unknown boot device {device}"),
+        })?;
     let data1 = 0x80 | if persistent { 0x40 } else { 0 } | if uefi { 0x20 } else { 0 };
-    with_session(t, move |s| s.raw("Set System Boot Options", 0x00, 0x08, vec![0x05, data1, selector, 0, 0, 0]).map(|_| ())).await
+    with_session(t, move |s| {
+        s.raw(
+            "Set System Boot Options",
+            0x00,
+            0x08,
+            vec![0x05, data1, selector, 0, 0, 0],
+        )
+        .map(|_| ())
+    })
+    .await
 }
 
 /// Get System Boot Options parameter 5 → (device, persistent); None when the BMC reports
 /// no valid override.
 pub async fn get_boot_device(t: &Target) -> Result<(Option<String>, Option<bool>), IpmiError> {
     with_session(t, |s| {
-        let d = s.raw("Get System Boot Options", 0x00, 0x09, vec![0x05, 0x00, 0x00])?;
+        let d = s.raw(
+            "Get System Boot Options",
+            0x00,
+            0x09,
+            vec![0x05, 0x00, 0x00],
+        )?;
         // [parameter version, parameter selector, data1, data2, ...]
         let (Some(data1), Some(data2)) = (d.get(2), d.get(3)) else {
-            return Err(IpmiError::Protocol { bmc: s.bmc.clone(), reason: "short Get System Boot Options reply".into() });
+            return Err(IpmiError::Protocol {
+                bmc: s.bmc.clone(),
+                reason: "short Get System Boot Options reply".into(),
+            });
         };
-        let device = BOOT_DEVICES.iter().find(|(_, sel)| *sel == data2 & 0x3c).map(|(n, _)| n.to_string());
+        let device = BOOT_DEVICES
+            .iter()
+            .find(|(_, sel)| *sel == data2 & 0x3c)
+            .map(|(n, _)| n.to_string());
         Ok((device, Some(data1 & 0x40 != 0)))
     })
     .await
@@ -236,8 +355,15 @@ mod tests {
 
     #[test]
     fn password_never_printed() {
-        let t = Target { host: "h".into(), port: 623, username: Some("u".into()), password: Some("hunter2".into()), privilege: 4,
-            attempt_timeout: Duration::from_secs(1), total_timeout: Duration::from_secs(1) };
+        let t = Target {
+            host: "h".into(),
+            port: 623,
+            username: Some("u".into()),
+            password: Some("hunter2".into()),
+            privilege: 4,
+            attempt_timeout: Duration::from_secs(1),
+            total_timeout: Duration::from_secs(1),
+        };
         assert!(!format!("{t:?}").contains("hunter2"));
     }
 
@@ -247,11 +373,22 @@ mod tests {
         let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = sock.local_addr().unwrap().port();
         drop(sock);
-        let t = Target { host: "127.0.0.1".into(), port, username: Some("u".into()), password: Some("p".into()), privilege: 4,
-            attempt_timeout: Duration::from_millis(300), total_timeout: Duration::from_secs(2) };
+        let t = Target {
+            host: "127.0.0.1".into(),
+            port,
+            username: Some("u".into()),
+            password: Some("p".into()),
+            privilege: 4,
+            attempt_timeout: Duration::from_millis(300),
+            total_timeout: Duration::from_secs(2),
+        };
         let start = Instant::now();
         let r = power_status(&t).await;
         assert!(r.is_err(), "{r:?}");
-        assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            start.elapsed()
+        );
     }
 }

@@ -33,7 +33,10 @@ pub enum BootError {
     #[error("[dhcp] interface {0:?} does not exist or has no IPv4 address")]
     NoInterface(String),
     #[error("cannot bind {what}: {source}")]
-    Bind { what: String, source: std::io::Error },
+    Bind {
+        what: String,
+        source: std::io::Error,
+    },
     #[error("[dhcp] {key}: {reason}")]
     Config { key: &'static str, reason: String },
 }
@@ -52,7 +55,11 @@ impl Net {
         addrs
             .into_iter()
             .find_map(|a| match a.addr {
-                if_addrs::IfAddr::V4(v4) if a.name == iface => Some(Net { iface: iface.into(), ip: v4.ip, netmask: v4.netmask }),
+                if_addrs::IfAddr::V4(v4) if a.name == iface => Some(Net {
+                    iface: iface.into(),
+                    ip: v4.ip,
+                    netmask: v4.netmask,
+                }),
                 _ => None,
             })
             .ok_or_else(|| BootError::NoInterface(iface.into()))
@@ -82,13 +89,19 @@ impl Boot {
 
     /// A kernel/ramdisk reference from a boot intent as a URL iPXE can fetch.
     fn url(&self, r: &str) -> String {
-        if r.contains("://") { r.to_string() } else { format!("{}/files/{}", self.base_url(), r.trim_start_matches('/')) }
+        if r.contains("://") {
+            r.to_string()
+        } else {
+            format!("{}/files/{}", self.base_url(), r.trim_start_matches('/'))
+        }
     }
 
     /// The iPXE script for a machine with `mac` (lower-case, `:` separated).
     pub async fn script_for(&self, mac: &str) -> Result<String, templates::TemplateError> {
         let base = self.base_url();
-        let retry = |why: &str| templates::render("retry.ipxe", &[("mac", mac), ("why", why), ("base", &base)]);
+        let retry = |why: &str| {
+            templates::render("retry.ipxe", &[("mac", mac), ("why", why), ("base", &base)])
+        };
         let owner = match self.store.mac_owner(mac.to_string()).await {
             Ok(o) => o,
             Err(e) => {
@@ -96,19 +109,40 @@ impl Boot {
                 return retry("lookup failed");
             }
         };
-        let Some(owner) = owner else { return retry("not a port of an enrolled node") };
+        let Some(owner) = owner else {
+            return retry("not a port of an enrolled node");
+        };
         if !owner.pxe_enabled {
             return retry("port is not PXE enabled");
         }
         match BootIntent::of(&owner.driver_internal_info) {
             None => retry("nothing to boot in its current state"),
-            Some(BootIntent::Local) => templates::render("local.ipxe", &[("node", &owner.node_uuid)]),
-            Some(BootIntent::Ramdisk { purpose, kernel, ramdisk, append }) => {
-                let timeout = if self.ipxe_timeout > 0 { format!("--timeout {} ", self.ipxe_timeout as u64 * 1000) } else { String::new() };
-                templates::render("ramdisk.ipxe", &[
-                    ("node", &owner.node_uuid), ("purpose", &purpose), ("kernel", &self.url(&kernel)),
-                    ("ramdisk", &self.url(&ramdisk)), ("append", &append), ("base", &base), ("timeout", &timeout),
-                ])
+            Some(BootIntent::Local) => {
+                templates::render("local.ipxe", &[("node", &owner.node_uuid)])
+            }
+            Some(BootIntent::Ramdisk {
+                purpose,
+                kernel,
+                ramdisk,
+                append,
+            }) => {
+                let timeout = if self.ipxe_timeout > 0 {
+                    format!("--timeout {} ", self.ipxe_timeout as u64 * 1000)
+                } else {
+                    String::new()
+                };
+                templates::render(
+                    "ramdisk.ipxe",
+                    &[
+                        ("node", &owner.node_uuid),
+                        ("purpose", &purpose),
+                        ("kernel", &self.url(&kernel)),
+                        ("ramdisk", &self.url(&ramdisk)),
+                        ("append", &append),
+                        ("base", &base),
+                        ("timeout", &timeout),
+                    ],
+                )
             }
         }
     }
@@ -123,20 +157,38 @@ pub struct Bound {
 }
 
 fn parse_ip(key: &'static str, s: &str) -> Result<Ipv4Addr, BootError> {
-    s.parse().map_err(|_| BootError::Config { key, reason: format!("{s:?} is not an IPv4 address") })
+    s.parse().map_err(|_| BootError::Config {
+        key,
+        reason: format!("{s:?} is not an IPv4 address"),
+    })
 }
 
 /// Start the boot servers if `[dhcp] interface` is set.
-pub async fn serve(config: &Config, store: Store, cancel: CancellationToken) -> Result<Option<Bound>, BootError> {
+pub async fn serve(
+    config: &Config,
+    store: Store,
+    cancel: CancellationToken,
+) -> Result<Option<Bound>, BootError> {
     let d = &config.file.dhcp;
     if d.interface.is_empty() {
         return Ok(None);
     }
     let net = Net::of(&d.interface)?;
     let p = &config.file.pxe;
-    let http_root = if p.http_root.is_empty() { config.state_path.join("httpboot") } else { PathBuf::from(&p.http_root) };
+    let http_root = if p.http_root.is_empty() {
+        config.state_path.join("httpboot")
+    } else {
+        PathBuf::from(&p.http_root)
+    };
     let _ = std::fs::create_dir_all(&http_root);
-    let boot = Boot { store: store.clone(), net: net.clone(), http_port: p.http_port, http_root, ipxe_dir: PathBuf::from(&p.ipxe_dir), ipxe_timeout: p.ipxe_timeout };
+    let boot = Boot {
+        store: store.clone(),
+        net: net.clone(),
+        http_port: p.http_port,
+        http_root,
+        ipxe_dir: PathBuf::from(&p.ipxe_dir),
+        ipxe_timeout: p.ipxe_timeout,
+    };
     let mut bound = Bound::default();
     bound.http = Some(http::serve(boot.clone(), cancel.clone())?);
     bound.tftp = Some(tftp::serve(boot.clone(), p.tftp_port, cancel.clone()).await?);
@@ -144,26 +196,52 @@ pub async fn serve(config: &Config, store: Store, cancel: CancellationToken) -> 
         "off" => None,
         "proxy" => Some(dhcp::decide::Mode::Proxy),
         "full" => Some(dhcp::decide::Mode::Full),
-        other => return Err(BootError::Config { key: "mode", reason: format!("{other:?}: expected off, proxy or full") }),
+        other => {
+            return Err(BootError::Config {
+                key: "mode",
+                reason: format!("{other:?}: expected off, proxy or full"),
+            })
+        }
     };
     if d.ipv6_ra {
         ra::serve(&net.iface, cancel.clone())?;
     }
     if let Some(mode) = mode {
         let range = if mode == dhcp::decide::Mode::Full {
-            let (a, b) = (parse_ip("range_start", &d.range_start)?, parse_ip("range_end", &d.range_end)?);
+            let (a, b) = (
+                parse_ip("range_start", &d.range_start)?,
+                parse_ip("range_end", &d.range_end)?,
+            );
             if !net.contains(a) || !net.contains(b) || u32::from(a) > u32::from(b) {
-                return Err(BootError::Config { key: "range_start", reason: format!("{a}..{b} is not a range inside {}/{} ", net.ip, net.netmask) });
+                return Err(BootError::Config {
+                    key: "range_start",
+                    reason: format!("{a}..{b} is not a range inside {}/{} ", net.ip, net.netmask),
+                });
             }
             Some((a, b))
         } else {
             None
         };
-        let router = if d.router.is_empty() { None } else { Some(parse_ip("router", &d.router)?) };
-        let dns = d.dns_servers.iter().map(|s| parse_ip("dns_servers", s)).collect::<Result<Vec<_>, _>>()?;
+        let router = if d.router.is_empty() {
+            None
+        } else {
+            Some(parse_ip("router", &d.router)?)
+        };
+        let dns = d
+            .dns_servers
+            .iter()
+            .map(|s| parse_ip("dns_servers", s))
+            .collect::<Result<Vec<_>, _>>()?;
         let server = dhcp::DhcpServer {
-            store, net: net.clone(), mode, range, lease_time: d.lease_time, router, dns,
-            allow_unknown: d.allow_unknown_clients, http_port: p.http_port,
+            store,
+            net: net.clone(),
+            mode,
+            range,
+            lease_time: d.lease_time,
+            router,
+            dns,
+            allow_unknown: d.allow_unknown_clients,
+            http_port: p.http_port,
         };
         bound.dhcp = server.start(cancel.clone()).await?;
     }

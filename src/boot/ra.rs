@@ -14,15 +14,37 @@ use super::BootError;
 const RA: [u8; 16] = [134, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 
 pub fn serve(iface: &str, cancel: CancellationToken) -> Result<(), BootError> {
-    let err = |what: &str, e: std::io::Error| BootError::Bind { what: format!("IPv6 RA {what} on {iface}"), source: e };
-    let s = socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::RAW, Some(socket2::Protocol::ICMPV6)).map_err(|e| err("socket", e))?;
-    s.bind_device(Some(iface.as_bytes())).map_err(|e| err("SO_BINDTODEVICE", e))?;
+    let err = |what: &str, e: std::io::Error| BootError::Bind {
+        what: format!("IPv6 RA {what} on {iface}"),
+        source: e,
+    };
+    let s = socket2::Socket::new(
+        socket2::Domain::IPV6,
+        socket2::Type::RAW,
+        Some(socket2::Protocol::ICMPV6),
+    )
+    .map_err(|e| err("socket", e))?;
+    s.bind_device(Some(iface.as_bytes()))
+        .map_err(|e| err("SO_BINDTODEVICE", e))?;
     // Receivers drop RAs that did not come with hop limit 255 (RFC 4861).
-    s.set_multicast_hops_v6(255).map_err(|e| err("hop limit", e))?;
-    s.set_unicast_hops_v6(255).map_err(|e| err("hop limit", e))?;
-    let index = if_index(iface).ok_or_else(|| err("interface index", std::io::Error::other("unknown interface")))?;
-    s.set_multicast_if_v6(index).map_err(|e| err("multicast interface", e))?;
-    let all_nodes = SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1), 0, 0, index));
+    s.set_multicast_hops_v6(255)
+        .map_err(|e| err("hop limit", e))?;
+    s.set_unicast_hops_v6(255)
+        .map_err(|e| err("hop limit", e))?;
+    let index = if_index(iface).ok_or_else(|| {
+        err(
+            "interface index",
+            std::io::Error::other("unknown interface"),
+        )
+    })?;
+    s.set_multicast_if_v6(index)
+        .map_err(|e| err("multicast interface", e))?;
+    let all_nodes = SocketAddr::V6(SocketAddrV6::new(
+        Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1),
+        0,
+        0,
+        index,
+    ));
     let iface = iface.to_string();
     std::thread::Builder::new()
         .name("ipv6-ra".into())

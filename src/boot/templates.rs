@@ -29,12 +29,25 @@ pub fn render(name: &str, vars: &[(&str, &str)]) -> Result<String, TemplateError
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after.find("}}").ok_or_else(|| TemplateError::Unterminated { template: name.into() })?;
+        let end = after
+            .find("}}")
+            .ok_or_else(|| TemplateError::Unterminated {
+                template: name.into(),
+            })?;
         let var = after[..end].trim();
-        let value = vars.iter().find(|(k, _)| *k == var).map(|(_, v)| *v)
-            .ok_or_else(|| TemplateError::Undefined { template: name.into(), var: var.into() })?;
+        let value = vars
+            .iter()
+            .find(|(k, _)| *k == var)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| TemplateError::Undefined {
+                template: name.into(),
+                var: var.into(),
+            })?;
         if value.chars().any(|c| c.is_control()) {
-            return Err(TemplateError::UnsafeValue { template: name.into(), var: var.into() });
+            return Err(TemplateError::UnsafeValue {
+                template: name.into(),
+                var: var.into(),
+            });
         }
         out.push_str(value);
         rest = &after[end + 2..];
@@ -51,10 +64,21 @@ mod tests {
     fn strict_rendering() {
         let ok = render("local.ipxe", &[("node", "n1")]).unwrap();
         assert!(ok.contains("booting node n1") && ok.starts_with("#!ipxe"));
-        assert!(matches!(render("local.ipxe", &[]), Err(TemplateError::Undefined { .. })));
-        assert!(matches!(render("local.ipxe", &[("node", "a\nchain http://evil")]), Err(TemplateError::UnsafeValue { .. })));
-        assert!(matches!(render("nope.ipxe", &[]), Err(TemplateError::Missing(_))));
+        assert!(matches!(
+            render("local.ipxe", &[]),
+            Err(TemplateError::Undefined { .. })
+        ));
+        assert!(matches!(
+            render("local.ipxe", &[("node", "a\nchain http://evil")]),
+            Err(TemplateError::UnsafeValue { .. })
+        ));
+        assert!(matches!(
+            render("nope.ipxe", &[]),
+            Err(TemplateError::Missing(_))
+        ));
         // iPXE variables are not ours to expand.
-        assert!(render("boot.ipxe", &[("base", "http://10.0.0.1:8080")]).unwrap().contains("${netX/mac:hexhyp}"));
+        assert!(render("boot.ipxe", &[("base", "http://10.0.0.1:8080")])
+            .unwrap()
+            .contains("${netX/mac:hexhyp}"));
     }
 }

@@ -19,7 +19,11 @@ type Reader = Box<dyn futures_lite::AsyncRead + Unpin + Send>;
 struct InlineFile(std::fs::File);
 
 impl futures_lite::AsyncRead for InlineFile {
-    fn poll_read(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>, buf: &mut [u8]) -> std::task::Poll<std::io::Result<usize>> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
         use std::io::Read;
         std::task::Poll::Ready(self.get_mut().0.read(buf))
     }
@@ -41,13 +45,21 @@ impl Handler for Files {
     type Reader = Reader;
     type Writer = futures_lite::io::Sink;
 
-    async fn read_req_open(&mut self, client: &SocketAddr, path: &Path) -> Result<(Self::Reader, Option<u64>), packet::Error> {
+    async fn read_req_open(
+        &mut self,
+        client: &SocketAddr,
+        path: &Path,
+    ) -> Result<(Self::Reader, Option<u64>), packet::Error> {
         let name = path.to_string_lossy().trim_start_matches('/').to_string();
         if name == "boot.ipxe" {
-            let script = super::templates::render("boot.ipxe", &[("base", &self.boot.base_url())]).map_err(|_| packet::Error::FileNotFound)?;
+            let script = super::templates::render("boot.ipxe", &[("base", &self.boot.base_url())])
+                .map_err(|_| packet::Error::FileNotFound)?;
             let len = script.len() as u64;
             tracing::info!(client = %client, file = %name, "TFTP read");
-            return Ok((Box::new(futures_lite::io::Cursor::new(script.into_bytes())), Some(len)));
+            return Ok((
+                Box::new(futures_lite::io::Cursor::new(script.into_bytes())),
+                Some(len),
+            ));
         }
         match self.resolve(path) {
             None => {
@@ -56,7 +68,10 @@ impl Handler for Files {
             }
             Some(Program::Embedded(bytes)) => {
                 tracing::info!(client = %client, file = %name, from = "embedded", "TFTP read");
-                Ok((Box::new(futures_lite::io::Cursor::new(bytes)), Some(bytes.len() as u64)))
+                Ok((
+                    Box::new(futures_lite::io::Cursor::new(bytes)),
+                    Some(bytes.len() as u64),
+                ))
             }
             Some(Program::File(file)) => {
                 let f = std::fs::File::open(&file).map_err(|_| packet::Error::FileNotFound)?;
@@ -67,20 +82,32 @@ impl Handler for Files {
         }
     }
 
-    async fn write_req_open(&mut self, client: &SocketAddr, path: &Path, _: Option<u64>) -> Result<Self::Writer, packet::Error> {
+    async fn write_req_open(
+        &mut self,
+        client: &SocketAddr,
+        path: &Path,
+        _: Option<u64>,
+    ) -> Result<Self::Writer, packet::Error> {
         tracing::info!(client = %client, file = %path.display(), "TFTP write refused: read-only server");
         Err(packet::Error::PermissionDenied)
     }
 }
 
 /// Bind on the interface address and serve until cancelled.
-pub async fn serve(boot: Boot, port: u16, cancel: CancellationToken) -> Result<SocketAddr, BootError> {
+pub async fn serve(
+    boot: Boot,
+    port: u16,
+    cancel: CancellationToken,
+) -> Result<SocketAddr, BootError> {
     let addr = SocketAddr::new(boot.net.ip.into(), port);
     let server = TftpServerBuilder::with_handler(Files { boot })
         .bind(addr)
         .build()
         .await
-        .map_err(|e| BootError::Bind { what: format!("TFTP on {addr}"), source: std::io::Error::other(e.to_string()) })?;
+        .map_err(|e| BootError::Bind {
+            what: format!("TFTP on {addr}"),
+            source: std::io::Error::other(e.to_string()),
+        })?;
     let local = server.listen_addr().unwrap_or(addr);
     // async-tftp runs on async-io's reactor; driving it from its own thread (not a tokio
     // worker) saves a thread wake-up per block.
@@ -95,7 +122,10 @@ pub async fn serve(boot: Boot, port: u16, cancel: CancellationToken) -> Result<S
                 tracing::error!(error = %e, "TFTP server stopped");
             }
         })
-        .map_err(|e| BootError::Bind { what: format!("TFTP thread for {addr}"), source: e })?;
+        .map_err(|e| BootError::Bind {
+            what: format!("TFTP thread for {addr}"),
+            source: e,
+        })?;
     Ok(local)
 }
 
@@ -107,7 +137,11 @@ mod tests {
     use std::net::Ipv4Addr;
     use std::time::Duration;
 
-    async fn rrq(sock: &tokio::net::UdpSocket, server: SocketAddr, name: &str) -> Result<Vec<u8>, String> {
+    async fn rrq(
+        sock: &tokio::net::UdpSocket,
+        server: SocketAddr,
+        name: &str,
+    ) -> Result<Vec<u8>, String> {
         let mut p = vec![0, 1];
         p.extend_from_slice(name.as_bytes());
         p.push(0);
@@ -117,7 +151,10 @@ mod tests {
         let mut buf = vec![0u8; 1600];
         let mut want = 1u16;
         loop {
-            let (n, from) = tokio::time::timeout(Duration::from_secs(3), sock.recv_from(&mut buf)).await.map_err(|_| "timeout".to_string())?.map_err(|e| e.to_string())?;
+            let (n, from) = tokio::time::timeout(Duration::from_secs(3), sock.recv_from(&mut buf))
+                .await
+                .map_err(|_| "timeout".to_string())?
+                .map_err(|e| e.to_string())?;
             let pkt = &buf[..n];
             match pkt.get(..2) {
                 Some([0, 3]) if pkt.len() >= 4 => {
@@ -126,12 +163,19 @@ mod tests {
                         out.extend_from_slice(&pkt[4..]);
                         want = want.wrapping_add(1);
                     }
-                    sock.send_to(&[0, 4, pkt[2], pkt[3]], from).await.map_err(|e| e.to_string())?;
+                    sock.send_to(&[0, 4, pkt[2], pkt[3]], from)
+                        .await
+                        .map_err(|e| e.to_string())?;
                     if n - 4 < 512 {
                         return Ok(out);
                     }
                 }
-                Some([0, 5]) => return Err(format!("TFTP error {:?}", String::from_utf8_lossy(&pkt[4..]))),
+                Some([0, 5]) => {
+                    return Err(format!(
+                        "TFTP error {:?}",
+                        String::from_utf8_lossy(&pkt[4..])
+                    ))
+                }
                 _ => return Err("unexpected packet".into()),
             }
         }
@@ -141,8 +185,19 @@ mod tests {
     async fn survives_garbage_and_keeps_serving() {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::db::Store::open(&dir.path().join("t.sqlite"), 1000, 2).unwrap();
-        let net = super::super::Net { iface: "lo".into(), ip: Ipv4Addr::LOCALHOST, netmask: Ipv4Addr::new(255, 0, 0, 0) };
-        let boot = Boot { store, net, http_port: 8080, http_root: dir.path().into(), ipxe_dir: dir.path().into(), ipxe_timeout: 0 };
+        let net = super::super::Net {
+            iface: "lo".into(),
+            ip: Ipv4Addr::LOCALHOST,
+            netmask: Ipv4Addr::new(255, 0, 0, 0),
+        };
+        let boot = Boot {
+            store,
+            net,
+            http_port: 8080,
+            http_root: dir.path().into(),
+            ipxe_dir: dir.path().into(),
+            ipxe_timeout: 0,
+        };
         let cancel = CancellationToken::new();
         let server = serve(boot, 0, cancel.clone()).await.unwrap();
         let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -153,8 +208,12 @@ mod tests {
             x ^= x << 5;
             x
         };
-        let seeds: [&[u8]; 4] = [b"\x00\x01boot.ipxe\x00octet\x00", b"\x00\x01boot.ipxe\x00octet\x00blksize\x001468\x00windowsize\x004\x00",
-            b"\x00\x02up.bin\x00octet\x00", b"\x00\x01../../etc/passwd\x00octet\x00"];
+        let seeds: [&[u8]; 4] = [
+            b"\x00\x01boot.ipxe\x00octet\x00",
+            b"\x00\x01boot.ipxe\x00octet\x00blksize\x001468\x00windowsize\x004\x00",
+            b"\x00\x02up.bin\x00octet\x00",
+            b"\x00\x01../../etc/passwd\x00octet\x00",
+        ];
         for _ in 0..3000 {
             let mut p = seeds[(rnd() % 4) as usize].to_vec();
             match rnd() % 3 {
@@ -169,9 +228,14 @@ mod tests {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
         let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let got = rrq(&client, server, "boot.ipxe").await.expect("server still serves");
+        let got = rrq(&client, server, "boot.ipxe")
+            .await
+            .expect("server still serves");
         assert!(got.starts_with(b"#!ipxe"));
-        assert!(rrq(&client, server, "../../etc/passwd").await.is_err(), "traversal refused");
+        assert!(
+            rrq(&client, server, "../../etc/passwd").await.is_err(),
+            "traversal refused"
+        );
         assert!(rrq(&client, server, "nope.bin").await.is_err());
         cancel.cancel();
     }

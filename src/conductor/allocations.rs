@@ -12,8 +12,12 @@ use crate::model::states::{ACTIVE, AVAILABLE};
 
 fn dup_allocation(e: StoreError, a: &Allocation) -> E {
     match &e {
-        StoreError::Duplicate { column } if column == "allocations.name" => E::AllocationDuplicateName(a.name.clone().unwrap_or_default()),
-        StoreError::Duplicate { column } if column == "allocations.uuid" => E::AllocationAlreadyExists(a.uuid.clone()),
+        StoreError::Duplicate { column } if column == "allocations.name" => {
+            E::AllocationDuplicateName(a.name.clone().unwrap_or_default())
+        }
+        StoreError::Duplicate { column } if column == "allocations.uuid" => {
+            E::AllocationAlreadyExists(a.uuid.clone())
+        }
         _ => E::Store(e),
     }
 }
@@ -21,23 +25,37 @@ fn dup_allocation(e: StoreError, a: &Allocation) -> E {
 impl Conductor {
     /// Create an allocation and process it at once: `active` with a node, or `error`.
     /// With `backfill`, bind the given (deployed) node directly.
-    pub async fn allocation_create(&self, mut a: Allocation, backfill: Option<Node>) -> Result<Allocation> {
+    pub async fn allocation_create(
+        &self,
+        mut a: Allocation,
+        backfill: Option<Node>,
+    ) -> Result<Allocation> {
         a.created_at = crate::model::now();
         a.state = alloc::ALLOCATING.into();
         if let Some(node) = backfill {
             return self.allocation_backfill(a, node).await;
         }
-        let a = self.store.allocation_create(a.clone()).await.map_err(|e| dup_allocation(e, &a))?;
+        let a = self
+            .store
+            .allocation_create(a.clone())
+            .await
+            .map_err(|e| dup_allocation(e, &a))?;
         self.allocation_process(a).await
     }
 
     async fn allocation_backfill(&self, mut a: Allocation, node: Node) -> Result<Allocation> {
         if let Some(existing) = &node.allocation_uuid {
-            return Err(E::InvalidState(format!("Node {} already has allocation {existing}", node.uuid)));
+            return Err(E::InvalidState(format!(
+                "Node {} already has allocation {existing}",
+                node.uuid
+            )));
         }
         if let Some(inst) = &node.instance_uuid {
             if *inst != a.uuid {
-                return Err(E::NodeAssociated { node: node.uuid.clone(), instance: inst.clone() });
+                return Err(E::NodeAssociated {
+                    node: node.uuid.clone(),
+                    instance: inst.clone(),
+                });
             }
         }
         if let Some(rc) = &a.resource_class {
@@ -46,13 +64,20 @@ impl Conductor {
             }
         }
         if let Some(t) = a.traits.iter().find(|t| !node.traits.contains(t)) {
-            return Err(E::InvalidParameterValue(format!("Cannot create allocation with trait {t} for node {} that does not have it", node.uuid)));
+            return Err(E::InvalidParameterValue(format!(
+                "Cannot create allocation with trait {t} for node {} that does not have it",
+                node.uuid
+            )));
         }
         a.resource_class = node.resource_class.clone();
         let mut task = self.acquire(&node.uuid).await?;
         a.state = alloc::ACTIVE.into();
         a.node_uuid = Some(node.uuid.clone());
-        let created = self.store.allocation_create(a.clone()).await.map_err(|e| dup_allocation(e, &a));
+        let created = self
+            .store
+            .allocation_create(a.clone())
+            .await
+            .map_err(|e| dup_allocation(e, &a));
         if created.is_ok() {
             task.node.instance_uuid = Some(a.uuid.clone());
             let _ = task.save().await;
@@ -71,8 +96,16 @@ impl Conductor {
             conductor_groups: Some(vec![self.config.file.conductor.conductor_group.clone()]),
             ..Default::default()
         };
-        let page = Page { limit: 10_000, marker: None, sort_key: "id".into(), descending: false };
-        let mut candidates: Vec<Node> = self.store.node_list(filter, page).await?
+        let page = Page {
+            limit: 10_000,
+            marker: None,
+            sort_key: "id".into(),
+            descending: false,
+        };
+        let mut candidates: Vec<Node> = self
+            .store
+            .node_list(filter, page)
+            .await?
             .into_iter()
             .filter(|n| n.power_state.is_some() && n.reservation.is_none())
             .filter(|n| a.traits.iter().all(|t| n.traits.contains(t)))
@@ -83,13 +116,20 @@ impl Conductor {
             candidates.sort_by_key(|n| n.name.as_ref() != Some(name));
         }
         for node in candidates {
-            let Ok(mut task) = self.acquire_nowait(&node.uuid).await else { continue };
-            if task.node.instance_uuid.is_some() || task.node.provision_state != AVAILABLE || task.node.maintenance {
+            let Ok(mut task) = self.acquire_nowait(&node.uuid).await else {
+                continue;
+            };
+            if task.node.instance_uuid.is_some()
+                || task.node.provision_state != AVAILABLE
+                || task.node.maintenance
+            {
                 task.release().await;
                 continue;
             }
             task.node.instance_uuid = Some(a.uuid.clone());
-            task.node.instance_info.insert("traits".into(), json!(a.traits));
+            task.node
+                .instance_info
+                .insert("traits".into(), json!(a.traits));
             let saved = task.save().await;
             task.release().await;
             saved?;
@@ -100,7 +140,10 @@ impl Conductor {
             return Ok(self.store.allocation_save(a).await?);
         }
         a.state = alloc::ERROR.into();
-        let mut why = format!("no available nodes match the resource class {}", a.resource_class.as_deref().unwrap_or("None"));
+        let mut why = format!(
+            "no available nodes match the resource class {}",
+            a.resource_class.as_deref().unwrap_or("None")
+        );
         if !a.traits.is_empty() {
             why.push_str(&format!(" and traits {}", a.traits.join(", ")));
         }
@@ -115,7 +158,10 @@ impl Conductor {
     pub async fn allocation_update(&self, mut a: Allocation) -> Result<Allocation> {
         a.updated_at = Some(crate::model::now());
         let probe = a.clone();
-        self.store.allocation_save(a).await.map_err(|e| dup_allocation(e, &probe))
+        self.store
+            .allocation_save(a)
+            .await
+            .map_err(|e| dup_allocation(e, &probe))
     }
 
     /// Delete an allocation, unbinding its node (refused while the node is deployed and
@@ -153,20 +199,28 @@ impl Conductor {
         t.created_at = crate::model::now();
         t.updated_at = None;
         let (name, uuid) = (t.name.clone(), t.uuid.clone());
-        self.store.deploy_template_create(t).await.map_err(|e| match e {
-            StoreError::Duplicate { column } if column.ends_with("name") => E::DeployTemplateDuplicateName(name),
-            StoreError::Duplicate { .. } => E::DeployTemplateAlreadyExists(uuid),
-            other => E::Store(other),
-        })
+        self.store
+            .deploy_template_create(t)
+            .await
+            .map_err(|e| match e {
+                StoreError::Duplicate { column } if column.ends_with("name") => {
+                    E::DeployTemplateDuplicateName(name)
+                }
+                StoreError::Duplicate { .. } => E::DeployTemplateAlreadyExists(uuid),
+                other => E::Store(other),
+            })
     }
 
     pub async fn deploy_template_update(&self, mut t: DeployTemplate) -> Result<DeployTemplate> {
         t.updated_at = Some(crate::model::now());
         let name = t.name.clone();
-        self.store.deploy_template_save(t).await.map_err(|e| match e {
-            StoreError::Duplicate { .. } => E::DeployTemplateDuplicateName(name),
-            other => E::Store(other),
-        })
+        self.store
+            .deploy_template_save(t)
+            .await
+            .map_err(|e| match e {
+                StoreError::Duplicate { .. } => E::DeployTemplateDuplicateName(name),
+                other => E::Store(other),
+            })
     }
 
     pub async fn deploy_template_delete(&self, t: DeployTemplate) -> Result<()> {
@@ -175,8 +229,15 @@ impl Conductor {
 
     /// Steps of the deploy templates named by the node's `instance_info.traits`.
     pub(crate) async fn template_steps(&self, node: &Node) -> Result<Vec<serde_json::Value>> {
-        let traits: Vec<String> = node.instance_info.get("traits").and_then(|t| t.as_array())
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        let traits: Vec<String> = node
+            .instance_info
+            .get("traits")
+            .and_then(|t| t.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         let templates = self.store.deploy_templates_named(traits).await?;
         Ok(templates.into_iter().flat_map(|t| t.steps).collect())

@@ -61,8 +61,14 @@ pub enum ConductorError {
     #[error("Node {0} is protected and cannot be undeployed, rebuilt or deleted")]
     NodeProtected(String),
     #[error("The requested action \"{action}\" can not be performed on node \"{node}\" while it is in state \"{state}\".")]
-    InvalidStateRequested { action: String, node: String, state: String },
-    #[error("The {op} operation can't be performed on node {node} because it's in maintenance mode.")]
+    InvalidStateRequested {
+        action: String,
+        node: String,
+        state: String,
+    },
+    #[error(
+        "The {op} operation can't be performed on node {node} because it's in maintenance mode."
+    )]
     NodeInMaintenance { op: String, node: String },
     #[error("The {op} operation can't be performed on node {node} because it is retired.")]
     NodeIsRetired { op: String, node: String },

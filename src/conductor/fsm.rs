@@ -155,7 +155,10 @@ pub const TRANSITIONS: &[(&str, Event, &str)] = &[
 
 /// The state `event` leads to from `from`, if the table allows it.
 pub fn next(from: &str, event: Event) -> Option<&'static str> {
-    TRANSITIONS.iter().find(|(f, e, _)| *f == from && *e == event).map(|(_, _, to)| *to)
+    TRANSITIONS
+        .iter()
+        .find(|(f, e, _)| *f == from && *e == event)
+        .map(|(_, _, to)| *to)
 }
 
 /// API verb → (event, first microversion that accepts the verb).
@@ -178,7 +181,10 @@ pub const VERBS: &[(&str, Event, u32)] = &[
 ];
 
 pub fn verb(name: &str) -> Option<(Event, u32)> {
-    VERBS.iter().find(|(v, _, _)| *v == name).map(|(_, e, min)| (*e, *min))
+    VERBS
+        .iter()
+        .find(|(v, _, _)| *v == name)
+        .map(|(_, e, min)| (*e, *min))
 }
 
 /// Stable states: nothing happens to a node here until someone asks.
@@ -186,7 +192,9 @@ pub const STABLE: &[&str] = &[ENROLL, MANAGEABLE, AVAILABLE, ACTIVE, ERROR, RESC
 
 /// Where a node that was mid-work when its conductor died is moved (the `fail` edge of the
 /// state it was in). `*wait` states are left to their callback timeouts.
-pub const FAIL_ON_RESTART: &[&str] = &[DEPLOYING, CLEANING, VERIFYING, INSPECTING, ADOPTING, RESCUING, UNRESCUING, DELETING, SERVICING];
+pub const FAIL_ON_RESTART: &[&str] = &[
+    DEPLOYING, CLEANING, VERIFYING, INSPECTING, ADOPTING, RESCUING, UNRESCUING, DELETING, SERVICING,
+];
 
 /// `target_provision_state` after `event` moves a node from `from` to `to`: cleared in a
 /// stable state, set by the verb that started the work, otherwise kept as it was.
@@ -198,7 +206,13 @@ pub fn target_for(from: &str, event: Event, to: &str, current: Option<&str>) -> 
         Manage | Inspect => MANAGEABLE,
         Provide | Delete => AVAILABLE,
         // Cleaning after a tear-down ends in available; manual cleaning in manageable.
-        Clean => if from == DELETING { AVAILABLE } else { MANAGEABLE },
+        Clean => {
+            if from == DELETING {
+                AVAILABLE
+            } else {
+                MANAGEABLE
+            }
+        }
         Deploy | Rebuild | Adopt | Unrescue | Service => ACTIVE,
         Rescue => RESCUE,
         Done | Fail | Wait | Resume | Hold | Abort | Unhold => return current.map(str::to_string),
@@ -213,7 +227,10 @@ pub fn to_dot() -> String {
         out.push_str(&format!("  \"{s}\" [shape=box, style=bold];\n"));
     }
     for (from, ev, to) in TRANSITIONS {
-        out.push_str(&format!("  \"{from}\" -> \"{to}\" [label=\"{}\"];\n", ev.name()));
+        out.push_str(&format!(
+            "  \"{from}\" -> \"{to}\" [label=\"{}\"];\n",
+            ev.name()
+        ));
     }
     out.push_str("}\n");
     out
@@ -256,10 +273,34 @@ mod tests {
 
     #[test]
     fn transient_states_can_fail_and_waits_can_abort() {
-        for s in [VERIFYING, INSPECTING, INSPECT_WAIT, CLEANING, CLEAN_WAIT, DEPLOYING, WAIT_CALLBACK, DELETING, ADOPTING, RESCUING, RESCUE_WAIT, UNRESCUING, SERVICING, SERVICE_WAIT] {
+        for s in [
+            VERIFYING,
+            INSPECTING,
+            INSPECT_WAIT,
+            CLEANING,
+            CLEAN_WAIT,
+            DEPLOYING,
+            WAIT_CALLBACK,
+            DELETING,
+            ADOPTING,
+            RESCUING,
+            RESCUE_WAIT,
+            UNRESCUING,
+            SERVICING,
+            SERVICE_WAIT,
+        ] {
             assert!(next(s, Fail).is_some(), "{s} has no fail edge");
         }
-        for s in [INSPECT_WAIT, CLEAN_WAIT, CLEAN_HOLD, WAIT_CALLBACK, DEPLOY_HOLD, RESCUE_WAIT, SERVICE_WAIT, SERVICE_HOLD] {
+        for s in [
+            INSPECT_WAIT,
+            CLEAN_WAIT,
+            CLEAN_HOLD,
+            WAIT_CALLBACK,
+            DEPLOY_HOLD,
+            RESCUE_WAIT,
+            SERVICE_WAIT,
+            SERVICE_HOLD,
+        ] {
             assert!(next(s, Abort).is_some(), "{s} cannot be aborted");
         }
         for s in FAIL_ON_RESTART {
@@ -281,10 +322,15 @@ mod tests {
 
     #[test]
     fn diagram_is_current() {
-        let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/states.dot");
+        let golden =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/states.dot");
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             std::fs::write(&golden, to_dot()).unwrap();
         }
-        assert_eq!(std::fs::read_to_string(golden).unwrap_or_default(), to_dot(), "rerun with UPDATE_GOLDEN=1");
+        assert_eq!(
+            std::fs::read_to_string(golden).unwrap_or_default(),
+            to_dot(),
+            "rerun with UPDATE_GOLDEN=1"
+        );
     }
 }

@@ -31,7 +31,10 @@ impl HashRing {
         let mut distinct: Vec<&str> = hosts.iter().map(AsRef::as_ref).collect();
         distinct.sort_unstable();
         distinct.dedup();
-        HashRing { points, hosts: distinct.len() }
+        HashRing {
+            points,
+            hosts: distinct.len(),
+        }
     }
 
     /// The conductors for `key` (a node uuid), primary first.
@@ -41,7 +44,9 @@ impl HashRing {
             return out;
         }
         let want = replicas.clamp(1, self.hosts);
-        let start = self.points.partition_point(|(p, _)| *p < position(key.as_bytes()));
+        let start = self
+            .points
+            .partition_point(|(p, _)| *p < position(key.as_bytes()));
         for i in 0..self.points.len() {
             let host = self.points[(start + i) % self.points.len()].1.as_str();
             if !out.contains(&host) {
@@ -86,7 +91,10 @@ mod tests {
         }
         let expected = ks.len() / hosts.len();
         for (h, c) in count {
-            assert!((c as f64 - expected as f64).abs() < expected as f64 * 0.25, "{h} owns {c}, expected ~{expected}");
+            assert!(
+                (c as f64 - expected as f64).abs() < expected as f64 * 0.25,
+                "{h} owns {c}, expected ~{expected}"
+            );
         }
     }
 
@@ -98,13 +106,25 @@ mod tests {
         more.push("c8".into());
         let after = HashRing::new(&more, 6);
         let ks = keys(10_000);
-        let moved = ks.iter().filter(|k| before.primary(k) != after.primary(k)).count();
+        let moved = ks
+            .iter()
+            .filter(|k| before.primary(k) != after.primary(k))
+            .count();
         // Ideal is 1/9 of the keys; everything that moved went to the new member.
         assert!(moved < ks.len() * 2 / 9, "{moved} moved");
-        assert!(ks.iter().filter(|k| before.primary(k) != after.primary(k)).all(|k| after.primary(k) == Some("c8")));
+        assert!(ks
+            .iter()
+            .filter(|k| before.primary(k) != after.primary(k))
+            .all(|k| after.primary(k) == Some("c8")));
         let fewer = HashRing::new(&hosts[1..], 6);
-        let moved = ks.iter().filter(|k| before.primary(k) != fewer.primary(k)).count();
-        let owned_by_c0 = ks.iter().filter(|k| before.primary(k) == Some("c0")).count();
+        let moved = ks
+            .iter()
+            .filter(|k| before.primary(k) != fewer.primary(k))
+            .count();
+        let owned_by_c0 = ks
+            .iter()
+            .filter(|k| before.primary(k) == Some("c0"))
+            .count();
         assert_eq!(moved, owned_by_c0, "only the leaving member's keys move");
     }
 

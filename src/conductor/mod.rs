@@ -8,17 +8,17 @@
 //! - `allocations.rs`: allocations and deploy templates; `periodic.rs`: reconcilers
 //! - `workers.rs`: the bounded job pool; `hash_ring.rs`; `service.rs`: registration
 
-mod error;
-mod inventory;
-mod service;
-pub mod fsm;
-mod task;
-mod steps;
-pub mod provision;
-mod power;
-pub mod periodic;
-pub mod hash_ring;
 mod allocations;
+mod error;
+pub mod fsm;
+pub mod hash_ring;
+mod inventory;
+pub mod periodic;
+mod power;
+pub mod provision;
+mod service;
+mod steps;
+mod task;
 mod workers;
 
 use std::sync::Arc;
@@ -44,9 +44,17 @@ pub struct Conductor {
 
 impl Conductor {
     pub fn new(store: Store, registry: Arc<Registry>, config: Arc<Config>) -> Self {
-        let workers = Arc::new(workers::Workers::new(config.file.conductor.workers_pool_size));
+        let workers = Arc::new(workers::Workers::new(
+            config.file.conductor.workers_pool_size,
+        ));
         let ring = Arc::new(hash_ring::HashRing::new(&[config.host.as_str()], 5));
-        Conductor { store, registry, config, workers, ring }
+        Conductor {
+            store,
+            registry,
+            config,
+            workers,
+            ring,
+        }
     }
 
     /// Stop taking jobs and wait up to `grace` for running ones.
@@ -69,7 +77,15 @@ impl Conductor {
     }
 
     /// Append a node history entry (when history is enabled), pruning old ones.
-    pub(crate) async fn record(&self, node_uuid: &str, severity: &str, event_type: &str, event: String, state: Option<String>, target: Option<String>) -> Result<()> {
+    pub(crate) async fn record(
+        &self,
+        node_uuid: &str,
+        severity: &str,
+        event_type: &str,
+        event: String,
+        state: Option<String>,
+        target: Option<String>,
+    ) -> Result<()> {
         let c = &self.config.file.conductor;
         if !c.node_history {
             return Ok(());
@@ -87,17 +103,38 @@ impl Conductor {
             duration_seconds: None,
             created_at: crate::model::now(),
         };
-        self.store.history_add(ev, c.node_history_max_entries.max(1)).await?;
+        self.store
+            .history_add(ev, c.node_history_max_entries.max(1))
+            .await?;
         Ok(())
     }
 }
 
 impl Conductor {
     /// Each interface's validate, in the order Ironic reports them (vendor is not listed).
-    pub async fn node_validate(&self, node: &crate::model::node::Node) -> Result<Vec<(&'static str, Validation)>> {
-        let driver = self.registry.build(node).map_err(|e| ConductorError::InvalidParameterValue(e.to_string()))?;
-        let ports = self.store.port_list(crate::db::PortFilter { node_uuid: Some(node.uuid.clone()), ..Default::default() },
-            crate::db::Page { limit: 10_000, marker: None, sort_key: "id".into(), descending: false }).await?;
+    pub async fn node_validate(
+        &self,
+        node: &crate::model::node::Node,
+    ) -> Result<Vec<(&'static str, Validation)>> {
+        let driver = self
+            .registry
+            .build(node)
+            .map_err(|e| ConductorError::InvalidParameterValue(e.to_string()))?;
+        let ports = self
+            .store
+            .port_list(
+                crate::db::PortFilter {
+                    node_uuid: Some(node.uuid.clone()),
+                    ..Default::default()
+                },
+                crate::db::Page {
+                    limit: 10_000,
+                    marker: None,
+                    sort_key: "id".into(),
+                    descending: false,
+                },
+            )
+            .await?;
         let mut n = node.clone();
         let ctx = crate::drivers::TaskContext::new(&mut n, &ports, &self.config);
         Ok(driver.validate_all(&ctx).await)
@@ -118,7 +155,8 @@ pub use crate::drivers::{Validation, POWER_TARGETS};
 impl Conductor {
     /// Default and usable implementations per interface kind of an enabled hardware type.
     pub fn driver_interfaces(&self, hardware_type: &str) -> Option<Vec<DriverInterface>> {
-        let hw = crate::drivers::hardware_types::find(hardware_type).filter(|h| self.registry.is_enabled_type(h.name))?;
+        let hw = crate::drivers::hardware_types::find(hardware_type)
+            .filter(|h| self.registry.is_enabled_type(h.name))?;
         Some(
             crate::model::node::INTERFACE_KINDS
                 .iter()

@@ -26,7 +26,12 @@ async fn all_nodes(c: &Conductor, mut filter: NodeFilter) -> Result<Vec<Node>> {
     filter.include_children = true;
     let mut out: Vec<Node> = vec![];
     loop {
-        let page = Page { limit: 1000, marker: out.last().map(|n| n.uuid.clone()), sort_key: "id".into(), descending: false };
+        let page = Page {
+            limit: 1000,
+            marker: out.last().map(|n| n.uuid.clone()),
+            sort_key: "id".into(),
+            descending: false,
+        };
         let batch = c.store.node_list(filter.clone(), page).await?;
         let done = batch.len() < 1000;
         out.extend(batch);
@@ -46,7 +51,9 @@ pub async fn recover_on_start(c: &Conductor) -> Result<()> {
         if !stuck && node.target_power_state.is_none() {
             continue;
         }
-        let Ok(mut task) = c.acquire(&node.uuid).await else { continue };
+        let Ok(mut task) = c.acquire(&node.uuid).await else {
+            continue;
+        };
         let msg = format!(
             "The conductor {} was restarted while node {} was in \"{}\"; the operation was interrupted.",
             c.host(), node.uuid, node.provision_state
@@ -63,7 +70,11 @@ pub async fn recover_on_start(c: &Conductor) -> Result<()> {
         }
         task.release().await;
     }
-    tracing::info!(released_locks = released, failed_nodes = failed, "start-up recovery done");
+    tracing::info!(
+        released_locks = released,
+        failed_nodes = failed,
+        "start-up recovery done"
+    );
     Ok(())
 }
 
@@ -83,7 +94,14 @@ pub struct SyncSummary {
 impl PowerSync {
     /// One power sync cycle over this conductor's nodes.
     pub async fn run_once(&self, c: &Conductor) -> Result<SyncSummary> {
-        let nodes = all_nodes(c, NodeFilter { maintenance: Some(false), ..Default::default() }).await?;
+        let nodes = all_nodes(
+            c,
+            NodeFilter {
+                maintenance: Some(false),
+                ..Default::default()
+            },
+        )
+        .await?;
         let candidates: Vec<Node> = nodes
             .into_iter()
             .filter(|n| n.reservation.is_none() && !NO_SYNC.contains(&n.provision_state.as_str()))
@@ -94,7 +112,10 @@ impl PowerSync {
             .buffer_unordered(workers)
             .collect()
             .await;
-        let mut s = SyncSummary { checked: results.len(), ..Default::default() };
+        let mut s = SyncSummary {
+            checked: results.len(),
+            ..Default::default()
+        };
         for r in results {
             match r {
                 Outcome::Same => {}
@@ -106,14 +127,20 @@ impl PowerSync {
     }
 
     async fn sync_one(&self, c: &Conductor, mut node: Node) -> Outcome {
-        let Ok(driver) = c.placeholder_driver(&node) else { return Outcome::Failed };
+        let Ok(driver) = c.placeholder_driver(&node) else {
+            return Outcome::Failed;
+        };
         let read = {
             let mut ctx = crate::drivers::TaskContext::new(&mut node, &[], &c.config);
             driver.power.get_power_state(&mut ctx).await
         };
         let actual = match read {
             Ok(p) if p == POWER_ON || p == POWER_OFF => p,
-            Ok(other) => return self.failure(c, &node, format!("power state read returned {other:?}")).await,
+            Ok(other) => {
+                return self
+                    .failure(c, &node, format!("power state read returned {other:?}"))
+                    .await
+            }
             Err(e) => return self.failure(c, &node, e.to_string()).await,
         };
         if let Ok(mut f) = self.failures.lock() {
@@ -123,7 +150,9 @@ impl PowerSync {
             return Outcome::Same;
         }
         // Something changed out of band: take the lock (skip if busy; next cycle retries).
-        let Ok(mut task) = c.acquire_nowait(&node.uuid).await else { return Outcome::Same };
+        let Ok(mut task) = c.acquire_nowait(&node.uuid).await else {
+            return Outcome::Same;
+        };
         let recorded = task.node.power_state.clone();
         let force = c.config.file.conductor.force_power_state_during_sync;
         let outcome = match recorded {
@@ -137,7 +166,9 @@ impl PowerSync {
                     Err(e) => format!("During sync_power_state, node {} was {actual} but recorded as {want}; switching it back failed: {e}", task.node.uuid),
                 };
                 task.node.power_state = Some(want);
-                let _ = task.history(crate::model::history::SEVERITY_INFO, "power_sync", msg).await;
+                let _ = task
+                    .history(crate::model::history::SEVERITY_INFO, "power_sync", msg)
+                    .await;
                 Outcome::Changed
             }
             _ => {
@@ -170,7 +201,9 @@ impl PowerSync {
                 task.node.fault = Some("power failure".into());
                 task.node.maintenance_reason = Some(msg.clone());
                 task.node.power_state = None;
-                let _ = task.history(crate::model::history::SEVERITY_ERROR, "power_failure", msg).await;
+                let _ = task
+                    .history(crate::model::history::SEVERITY_ERROR, "power_failure", msg)
+                    .await;
                 let _ = task.save().await;
                 task.release().await;
                 if let Ok(mut f) = self.failures.lock() {
@@ -183,21 +216,39 @@ impl PowerSync {
 
     /// Nodes in maintenance for a power failure whose BMC answers again leave maintenance.
     pub async fn recover_power_failures(&self, c: &Conductor) -> Result<usize> {
-        let nodes = all_nodes(c, NodeFilter { maintenance: Some(true), fault: Some("power failure".into()), ..Default::default() }).await?;
+        let nodes = all_nodes(
+            c,
+            NodeFilter {
+                maintenance: Some(true),
+                fault: Some("power failure".into()),
+                ..Default::default()
+            },
+        )
+        .await?;
         let mut recovered = 0;
         for mut node in nodes {
-            let Ok(driver) = c.placeholder_driver(&node) else { continue };
+            let Ok(driver) = c.placeholder_driver(&node) else {
+                continue;
+            };
             let read = {
                 let mut ctx = crate::drivers::TaskContext::new(&mut node, &[], &c.config);
                 driver.power.get_power_state(&mut ctx).await
             };
             let Ok(actual) = read else { continue };
-            let Ok(mut task) = c.acquire_nowait(&node.uuid).await else { continue };
+            let Ok(mut task) = c.acquire_nowait(&node.uuid).await else {
+                continue;
+            };
             task.node.maintenance = false;
             task.node.fault = None;
             task.node.maintenance_reason = None;
             task.node.power_state = Some(actual);
-            let _ = task.history(crate::model::history::SEVERITY_INFO, "power_failure_recovered", format!("Node {} recovered from a power failure", node.uuid)).await;
+            let _ = task
+                .history(
+                    crate::model::history::SEVERITY_INFO,
+                    "power_failure_recovered",
+                    format!("Node {} recovered from a power failure", node.uuid),
+                )
+                .await;
             let _ = task.save().await;
             task.release().await;
             recovered += 1;
@@ -229,12 +280,26 @@ pub async fn check_timeouts(c: &Conductor) -> Result<usize> {
             continue;
         }
         let deadline = crate::model::format_time(now - chrono::Duration::seconds(secs as i64));
-        for node in all_nodes(c, NodeFilter { provision_state: Some(state.into()), ..Default::default() }).await? {
-            let since = if state == INSPECT_WAIT { node.inspection_started_at.clone() } else { node.provision_updated_at.clone() };
+        for node in all_nodes(
+            c,
+            NodeFilter {
+                provision_state: Some(state.into()),
+                ..Default::default()
+            },
+        )
+        .await?
+        {
+            let since = if state == INSPECT_WAIT {
+                node.inspection_started_at.clone()
+            } else {
+                node.provision_updated_at.clone()
+            };
             if node.reservation.is_some() || since.is_none_or(|t| t > deadline) {
                 continue;
             }
-            let Ok(mut task) = c.acquire_nowait(&node.uuid).await else { continue };
+            let Ok(mut task) = c.acquire_nowait(&node.uuid).await else {
+                continue;
+            };
             if task.node.provision_state == state {
                 let msg = format!("Timeout reached while waiting for callback for node {} (state \"{state}\", {secs} s)", node.uuid);
                 if task.process_event(Event::Fail, Some(msg)).await.is_ok() {
@@ -254,12 +319,20 @@ pub async fn run(c: Conductor, cancel: CancellationToken) {
     // First runs come one interval after start, as Ironic's periodic tasks do (start-up
     // recovery has just run; an immediate sync would lock every node at once).
     let every = |s: u64| {
-        (s > 0).then(|| tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(s), Duration::from_secs(s)))
+        (s > 0).then(|| {
+            tokio::time::interval_at(
+                tokio::time::Instant::now() + Duration::from_secs(s),
+                Duration::from_secs(s),
+            )
+        })
     };
     let mut power = every(cc.sync_power_state_interval);
     let mut recovery = every(cc.power_failure_recovery_interval);
     let secs = cc.check_provision_state_interval;
-    let mut timeouts = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(secs), Duration::from_secs(secs));
+    let mut timeouts = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(secs),
+        Duration::from_secs(secs),
+    );
     async fn tick(i: &mut Option<tokio::time::Interval>) {
         match i {
             Some(i) => {

@@ -15,7 +15,9 @@ use crate::model::states::*;
 
 fn driver_err(e: DriverError) -> E {
     match e {
-        DriverError::InvalidParameterValue(m) | DriverError::MissingParameterValue(m) => E::InvalidParameterValue(m),
+        DriverError::InvalidParameterValue(m) | DriverError::MissingParameterValue(m) => {
+            E::InvalidParameterValue(m)
+        }
         DriverError::Unsupported { driver, kind } => E::Unsupported { driver, what: kind },
         other => E::DriverError(other.to_string()),
     }
@@ -23,19 +25,36 @@ fn driver_err(e: DriverError) -> E {
 
 /// Agent credentials die with the power: the ramdisk must look up again.
 fn wipe_agent(node: &mut Node) {
-    for k in ["agent_url", "agent_secret_token", "agent_secret_token_pregenerated", "agent_last_heartbeat"] {
+    for k in [
+        "agent_url",
+        "agent_secret_token",
+        "agent_secret_token_pregenerated",
+        "agent_last_heartbeat",
+    ] {
         node.driver_internal_info.remove(k);
     }
 }
 
 impl Conductor {
     /// `PUT /states/power`: `target` is one of Ironic's power targets (checked by the API).
-    pub async fn node_set_power_state(&self, node: Node, target: &str, timeout: Option<u64>) -> Result<()> {
+    pub async fn node_set_power_state(
+        &self,
+        node: Node,
+        target: &str,
+        timeout: Option<u64>,
+    ) -> Result<()> {
         if matches!(node.provision_state.as_str(), CLEANING | CLEAN_WAIT) {
-            return Err(E::InvalidStateRequested { action: target.into(), node: node.uuid.clone(), state: node.provision_state.clone() });
+            return Err(E::InvalidStateRequested {
+                action: target.into(),
+                node: node.uuid.clone(),
+                state: node.provision_state.clone(),
+            });
         }
         if node.disable_power_off && matches!(target, "power off" | "soft power off") {
-            return Err(E::InvalidState(format!("Node {} has disable_power_off enabled; it cannot be powered off", node.uuid)));
+            return Err(E::InvalidState(format!(
+                "Node {} has disable_power_off enabled; it cannot be powered off",
+                node.uuid
+            )));
         }
         let mut task = self.acquire(&node.uuid).await?;
         let slot = match self.workers.reserve() {
@@ -52,21 +71,33 @@ impl Conductor {
                 return Err(driver_err(e));
             }
         }
-        task.node.target_power_state = Some(if matches!(target, "power off" | "soft power off") { POWER_OFF } else { POWER_ON }.into());
+        task.node.target_power_state = Some(
+            if matches!(target, "power off" | "soft power off") {
+                POWER_OFF
+            } else {
+                POWER_ON
+            }
+            .into(),
+        );
         // Power actions clear an old error unless the node is in a failed state.
         if !task.node.provision_state.ends_with("failed") {
             task.node.last_error = None;
         }
         task.save().await?;
         let target = target.to_string();
-        self.workers.run(slot, async move { run_power(task, target, timeout).await });
+        self.workers
+            .run(slot, async move { run_power(task, target, timeout).await });
         Ok(())
     }
 
     pub async fn node_get_boot_device(&self, node: Node) -> Result<(Option<String>, Option<bool>)> {
         let mut task = self.acquire(&node.uuid).await?;
         let (driver, mut ctx) = task.ctx();
-        let r = driver.management.get_boot_device(&mut ctx).await.map_err(driver_err);
+        let r = driver
+            .management
+            .get_boot_device(&mut ctx)
+            .await
+            .map_err(driver_err);
         task.release().await;
         r
     }
@@ -80,7 +111,16 @@ impl Conductor {
     }
 
     /// Run a synchronous management call under the node's lock and save what it changed.
-    async fn with_management<T: Send>(&self, node: &Node, f: impl for<'a> FnOnce(crate::drivers::Driver, crate::drivers::TaskContext<'a>) -> std::pin::Pin<Box<dyn std::future::Future<Output = std::result::Result<T, DriverError>> + Send + 'a>>) -> Result<T> {
+    async fn with_management<T: Send>(
+        &self,
+        node: &Node,
+        f: impl for<'a> FnOnce(
+            crate::drivers::Driver,
+            crate::drivers::TaskContext<'a>,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = std::result::Result<T, DriverError>> + Send + 'a>,
+        >,
+    ) -> Result<T> {
         let mut task = self.acquire(&node.uuid).await?;
         let out = {
             let (driver, ctx) = task.ctx();
@@ -94,30 +134,62 @@ impl Conductor {
         r
     }
 
-    pub async fn node_set_boot_device(&self, node: Node, device: String, persistent: bool) -> Result<()> {
-        if !self.node_supported_boot_devices(node.clone()).await?.contains(&device.as_str()) {
-            return Err(E::InvalidParameterValue(format!("Invalid boot device {device} specified.")));
+    pub async fn node_set_boot_device(
+        &self,
+        node: Node,
+        device: String,
+        persistent: bool,
+    ) -> Result<()> {
+        if !self
+            .node_supported_boot_devices(node.clone())
+            .await?
+            .contains(&device.as_str())
+        {
+            return Err(E::InvalidParameterValue(format!(
+                "Invalid boot device {device} specified."
+            )));
         }
-        self.with_management(&node, move |d, mut ctx| Box::pin(async move { d.management.set_boot_device(&mut ctx, &device, persistent).await })).await
+        self.with_management(&node, move |d, mut ctx| {
+            Box::pin(async move {
+                d.management
+                    .set_boot_device(&mut ctx, &device, persistent)
+                    .await
+            })
+        })
+        .await
     }
 
     pub async fn node_inject_nmi(&self, node: Node) -> Result<()> {
-        self.with_management(&node, |d, mut ctx| Box::pin(async move { d.management.inject_nmi(&mut ctx).await })).await
+        self.with_management(&node, |d, mut ctx| {
+            Box::pin(async move { d.management.inject_nmi(&mut ctx).await })
+        })
+        .await
     }
 
     pub async fn node_set_boot_mode(&self, node: Node, mode: String) -> Result<()> {
         self.require_stable(&node)?;
-        self.with_management(&node, move |d, mut ctx| Box::pin(async move { d.management.set_boot_mode(&mut ctx, &mode).await })).await
+        self.with_management(&node, move |d, mut ctx| {
+            Box::pin(async move { d.management.set_boot_mode(&mut ctx, &mode).await })
+        })
+        .await
     }
 
     pub async fn node_set_secure_boot(&self, node: Node, on: bool) -> Result<()> {
         self.require_stable(&node)?;
-        self.with_management(&node, move |d, mut ctx| Box::pin(async move { d.management.set_secure_boot(&mut ctx, on).await })).await
+        self.with_management(&node, move |d, mut ctx| {
+            Box::pin(async move { d.management.set_secure_boot(&mut ctx, on).await })
+        })
+        .await
     }
 
     fn require_stable(&self, node: &Node) -> Result<()> {
-        if !super::fsm::STABLE.contains(&node.provision_state.as_str()) && !node.provision_state.ends_with("failed") {
-            return Err(E::InvalidState(format!("Node {} is in state {}; the boot mode can only change in a stable state", node.uuid, node.provision_state)));
+        if !super::fsm::STABLE.contains(&node.provision_state.as_str())
+            && !node.provision_state.ends_with("failed")
+        {
+            return Err(E::InvalidState(format!(
+                "Node {} is in state {}; the boot mode can only change in a stable state",
+                node.uuid, node.provision_state
+            )));
         }
         Ok(())
     }
@@ -126,7 +198,11 @@ impl Conductor {
         let mut task = self.acquire(&node.uuid).await?;
         let r = {
             let (driver, mut ctx) = task.ctx();
-            if enabled { driver.console.start_console(&mut ctx).await } else { driver.console.stop_console(&mut ctx).await }
+            if enabled {
+                driver.console.start_console(&mut ctx).await
+            } else {
+                driver.console.stop_console(&mut ctx).await
+            }
         };
         let out = match r {
             Ok(()) => {
@@ -144,12 +220,25 @@ impl Conductor {
         let driver = self.placeholder_driver(&n)?;
         let enabled = n.console_enabled;
         let ctx = crate::drivers::TaskContext::new(&mut n, &[], &self.config);
-        Ok(json!({ "console_enabled": enabled, "console_info": if enabled { driver.console.console_info(&ctx) } else { Value::Null } }))
+        Ok(
+            json!({ "console_enabled": enabled, "console_info": if enabled { driver.console.console_info(&ctx) } else { Value::Null } }),
+        )
     }
 
-    pub async fn node_set_target_raid(&self, node: Node, target: crate::model::JsonObject) -> Result<()> {
-        if node.interfaces.get("raid").is_some_and(|r| r.starts_with("no-")) {
-            return Err(E::Unsupported { driver: node.driver.clone(), what: "raid".into() });
+    pub async fn node_set_target_raid(
+        &self,
+        node: Node,
+        target: crate::model::JsonObject,
+    ) -> Result<()> {
+        if node
+            .interfaces
+            .get("raid")
+            .is_some_and(|r| r.starts_with("no-"))
+        {
+            return Err(E::Unsupported {
+                driver: node.driver.clone(),
+                what: "raid".into(),
+            });
         }
         let mut task = self.acquire(&node.uuid).await?;
         task.node.target_raid_config = target;
@@ -163,12 +252,23 @@ impl Conductor {
     }
 
     /// Call a vendor method; (async?, result).
-    pub async fn node_vendor_passthru(&self, node: Node, method: String, http_method: String, args: Value) -> Result<(bool, Value)> {
+    pub async fn node_vendor_passthru(
+        &self,
+        node: Node,
+        method: String,
+        http_method: String,
+        args: Value,
+    ) -> Result<(bool, Value)> {
         let methods = self.node_vendor_methods(&node)?;
-        let m = methods.iter().find(|m| m.name == method)
-            .ok_or_else(|| E::InvalidParameterValue(format!("Unsupported method ({method}) passed through to vendor extension.")))?;
+        let m = methods.iter().find(|m| m.name == method).ok_or_else(|| {
+            E::InvalidParameterValue(format!(
+                "Unsupported method ({method}) passed through to vendor extension."
+            ))
+        })?;
         if !m.http_methods.contains(&http_method.as_str()) {
-            return Err(E::InvalidParameterValue(format!("The method {method} does not support HTTP {http_method}")));
+            return Err(E::InvalidParameterValue(format!(
+                "The method {method} does not support HTTP {http_method}"
+            )));
         }
         let is_async = m.is_async;
         let mut task = self.acquire(&node.uuid).await?;
@@ -200,7 +300,11 @@ impl Conductor {
 async fn run_power(mut task: NodeTask, target: String, timeout: Option<u64>) {
     let c = task.conductor.config.file.conductor.clone();
     let soft = target.starts_with("soft");
-    let limit = Duration::from_secs(timeout.unwrap_or(if soft { c.soft_power_off_timeout } else { c.power_state_change_timeout }));
+    let limit = Duration::from_secs(timeout.unwrap_or(if soft {
+        c.soft_power_off_timeout
+    } else {
+        c.power_state_change_timeout
+    }));
     let result = {
         let (driver, mut ctx) = task.ctx();
         let call = async {
@@ -212,7 +316,10 @@ async fn run_power(mut task: NodeTask, target: String, timeout: Option<u64>) {
         };
         match tokio::time::timeout(limit, call).await {
             Ok(r) => r,
-            Err(_) => Err(DriverError::Timeout(format!("Timed out after {}s waiting for the power change", limit.as_secs()))),
+            Err(_) => Err(DriverError::Timeout(format!(
+                "Timed out after {}s waiting for the power change",
+                limit.as_secs()
+            ))),
         }
     };
     let new = task.node.target_power_state.take();
@@ -222,10 +329,17 @@ async fn run_power(mut task: NodeTask, target: String, timeout: Option<u64>) {
                 wipe_agent(&mut task.node);
             }
             task.node.power_state = new;
-            let _ = task.history(SEVERITY_INFO, "power", format!("Power action \"{target}\" succeeded")).await;
+            let _ = task
+                .history(
+                    SEVERITY_INFO,
+                    "power",
+                    format!("Power action \"{target}\" succeeded"),
+                )
+                .await;
         }
         Err(e) => {
-            let msg = format!("Failed to change power state to '{target}' by '{target}'. Error: {e}");
+            let msg =
+                format!("Failed to change power state to '{target}' by '{target}'. Error: {e}");
             tracing::warn!(node = %task.node.uuid, error = %msg, "power action failed");
             task.node.last_error = Some(msg.clone());
             let _ = task.history(SEVERITY_ERROR, "power", msg).await;

@@ -28,17 +28,33 @@ pub struct ProvisionArgs {
 impl Conductor {
     /// Start `event` on `node` (looked up by the API). Synchronous checks fail here with
     /// Ironic's error; the work itself runs on a worker and the call returns at once.
-    pub async fn node_set_provision_state(&self, node: Node, verb: &str, event: Event, args: ProvisionArgs) -> Result<()> {
+    pub async fn node_set_provision_state(
+        &self,
+        node: Node,
+        verb: &str,
+        event: Event,
+        args: ProvisionArgs,
+    ) -> Result<()> {
         let uuid = node.uuid.clone();
         let refused = |n: &Node| {
             if let Some(host) = &n.reservation {
-                E::NodeLocked { node: n.uuid.clone(), host: host.clone() }
+                E::NodeLocked {
+                    node: n.uuid.clone(),
+                    host: host.clone(),
+                }
             } else {
-                E::InvalidStateRequested { action: verb.to_string(), node: n.uuid.clone(), state: n.provision_state.clone() }
+                E::InvalidStateRequested {
+                    action: verb.to_string(),
+                    node: n.uuid.clone(),
+                    state: n.provision_state.clone(),
+                }
             }
         };
         if matches!(event, Event::Deploy | Event::Rebuild) && node.maintenance {
-            return Err(E::NodeInMaintenance { op: "provisioning".into(), node: uuid });
+            return Err(E::NodeInMaintenance {
+                op: "provisioning".into(),
+                node: uuid,
+            });
         }
         if fsm::next(&node.provision_state, event).is_none() {
             return Err(refused(&node));
@@ -47,10 +63,19 @@ impl Conductor {
             return Err(E::NodeProtected(uuid));
         }
         if event == Event::Provide && node.retired {
-            return Err(E::NodeIsRetired { op: "provide".into(), node: uuid });
+            return Err(E::NodeIsRetired {
+                op: "provide".into(),
+                node: uuid,
+            });
         }
-        if matches!(event, Event::Provide | Event::Clean) && node.maintenance && !self.config.file.conductor.allow_provisioning_in_maintenance {
-            return Err(E::NodeInMaintenance { op: "cleaning".into(), node: uuid });
+        if matches!(event, Event::Provide | Event::Clean)
+            && node.maintenance
+            && !self.config.file.conductor.allow_provisioning_in_maintenance
+        {
+            return Err(E::NodeInMaintenance {
+                op: "cleaning".into(),
+                node: uuid,
+            });
         }
         // The driver is checked before anything changes.
         let driver = self.placeholder_driver(&node)?;
@@ -74,12 +99,18 @@ impl Conductor {
             _ => None,
         };
         if event == Event::Rescue && args.rescue_password.as_deref().is_none_or(str::is_empty) {
-            return Err(E::MissingParameterValue("A non-empty value is required when setting rescue_password".into()));
+            return Err(E::MissingParameterValue(
+                "A non-empty value is required when setting rescue_password".into(),
+            ));
         }
         let mut task = self.acquire(&uuid).await?;
         // Re-check under the lock: the state may have moved since the API read it.
         if fsm::next(&task.node.provision_state, event).is_none() {
-            let e = E::InvalidStateRequested { action: verb.to_string(), node: uuid, state: task.node.provision_state.clone() };
+            let e = E::InvalidStateRequested {
+                action: verb.to_string(),
+                node: uuid,
+                state: task.node.provision_state.clone(),
+            };
             task.release().await;
             return Err(e);
         }
@@ -89,7 +120,8 @@ impl Conductor {
         }
         // A worker before anything changes: with none free the request is refused (503)
         // and the node is left as it was.
-        let needs_worker = !matches!(event, Event::Abort) && !(event == Event::Manage && task.node.provision_state != ENROLL);
+        let needs_worker = !matches!(event, Event::Abort)
+            && !(event == Event::Manage && task.node.provision_state != ENROLL);
         let slot = if needs_worker {
             match self.workers.reserve() {
                 Ok(s) => Some(s),
@@ -121,15 +153,21 @@ impl Conductor {
             task.node.instance_info.insert("configdrive".into(), p);
         }
         if let Some(pw) = &args.rescue_password {
-            task.node.instance_info.insert("rescue_password".into(), json!(pw));
+            task.node
+                .instance_info
+                .insert("rescue_password".into(), json!(pw));
         }
         if let Some(d) = args.disable_ramdisk {
-            task.node.driver_internal_info.insert("disable_ramdisk".into(), json!(d));
+            task.node
+                .driver_internal_info
+                .insert("disable_ramdisk".into(), json!(d));
         }
         match (event, &plan) {
             (Event::Clean, Some(p)) => steps::set_plan(&mut task, Kind::Clean, p),
             (Event::Service, Some(p)) => steps::set_plan(&mut task, Kind::Service, p),
-            (Event::Deploy | Event::Rebuild, Some(p)) => steps::set_plan(&mut task, Kind::Deploy, p),
+            (Event::Deploy | Event::Rebuild, Some(p)) => {
+                steps::set_plan(&mut task, Kind::Deploy, p)
+            }
             _ => {}
         }
         if event == Event::Inspect {
@@ -143,22 +181,42 @@ impl Conductor {
     /// Interface validation Ironic runs before accepting a verb.
     async fn validate_for(&self, task: &mut NodeTask, event: Event) -> Result<()> {
         let (driver, ctx) = task.ctx();
-        let checks: Vec<(&str, std::result::Result<(), crate::drivers::DriverError>)> = match event {
-            Event::Manage | Event::Adopt => vec![("power", driver.power.validate(&ctx).await), ("management", driver.management.validate(&ctx).await)],
-            Event::Deploy | Event::Rebuild => vec![("power", driver.power.validate(&ctx).await), ("deploy", driver.deploy.validate(&ctx).await)],
-            Event::Inspect => vec![("power", driver.power.validate(&ctx).await), ("inspect", driver.inspect.validate(&ctx).await)],
+        let checks: Vec<(&str, std::result::Result<(), crate::drivers::DriverError>)> = match event
+        {
+            Event::Manage | Event::Adopt => vec![
+                ("power", driver.power.validate(&ctx).await),
+                ("management", driver.management.validate(&ctx).await),
+            ],
+            Event::Deploy | Event::Rebuild => vec![
+                ("power", driver.power.validate(&ctx).await),
+                ("deploy", driver.deploy.validate(&ctx).await),
+            ],
+            Event::Inspect => vec![
+                ("power", driver.power.validate(&ctx).await),
+                ("inspect", driver.inspect.validate(&ctx).await),
+            ],
             Event::Rescue | Event::Unrescue => vec![("rescue", driver.rescue.validate(&ctx).await)],
             _ => vec![("power", driver.power.validate(&ctx).await)],
         };
         for (iface, r) in checks {
             if let Err(e) = r {
-                return Err(E::InvalidParameterValue(format!("Failed to validate {iface} interface for node {}: {e}", task.node.uuid)));
+                return Err(E::InvalidParameterValue(format!(
+                    "Failed to validate {iface} interface for node {}: {e}",
+                    task.node.uuid
+                )));
             }
         }
         Ok(())
     }
 
-    fn spawn(&self, slot: Option<super::workers::Slot>, task: NodeTask, job: impl FnOnce(NodeTask) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + 'static) -> Result<()> {
+    fn spawn(
+        &self,
+        slot: Option<super::workers::Slot>,
+        task: NodeTask,
+        job: impl FnOnce(NodeTask) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+            + Send
+            + 'static,
+    ) -> Result<()> {
         // The task (and its lock) moves into the job on the worker reserved earlier.
         match slot {
             Some(slot) => {
@@ -184,7 +242,13 @@ impl Conductor {
         if state == RESCUE_WAIT {
             task.node.instance_info.remove("rescue_password");
         }
-        let r = task.process_event(Event::Abort, Some(format!("Operation aborted by the user while the node was in \"{state}\".")))
+        let r = task
+            .process_event(
+                Event::Abort,
+                Some(format!(
+                    "Operation aborted by the user while the node was in \"{state}\"."
+                )),
+            )
             .await;
         task.release().await;
         r
@@ -247,17 +311,35 @@ fn s(e: impl std::fmt::Display) -> String {
 /// enroll → verifying → manageable: the BMC answers and we learn the power state.
 async fn verify(task: &mut NodeTask) -> Flow {
     let (driver, mut ctx) = task.ctx();
-    let power = driver.power.get_power_state(&mut ctx).await.map_err(|e| format!("Failed to get power state for node {}. Error: {e}", ctx.node.uuid))?;
+    let power = driver.power.get_power_state(&mut ctx).await.map_err(|e| {
+        format!(
+            "Failed to get power state for node {}. Error: {e}",
+            ctx.node.uuid
+        )
+    })?;
     task.node.power_state = Some(power);
     task.process_event(Event::Done, None).await.map_err(s)
 }
 
 async fn clean(task: &mut NodeTask, manual: bool) -> Flow {
     if !manual {
-        let automated = task.node.automated_clean.unwrap_or(task.conductor.config.file.conductor.automated_clean);
-        let plan = if automated { steps::automated_clean_steps(&task.driver) } else { vec![] };
+        let automated = task
+            .node
+            .automated_clean
+            .unwrap_or(task.conductor.config.file.conductor.automated_clean);
+        let plan = if automated {
+            steps::automated_clean_steps(&task.driver)
+        } else {
+            vec![]
+        };
         steps::set_plan(task, Kind::Clean, &plan);
-        task.history(crate::model::history::SEVERITY_INFO, "automated_cleaning_start", format!("Starting automated cleaning with steps={}", describe(&plan))).await.map_err(s)?;
+        task.history(
+            crate::model::history::SEVERITY_INFO,
+            "automated_cleaning_start",
+            format!("Starting automated cleaning with steps={}", describe(&plan)),
+        )
+        .await
+        .map_err(s)?;
     }
     continue_clean(task).await
 }
@@ -270,9 +352,25 @@ async fn continue_clean(task: &mut NodeTask) -> Flow {
     match steps::run(task, Kind::Clean).await? {
         Progress::Done => {
             // Manual cleaning (and cleaning of a retired node) ends in manageable.
-            let to_manageable = task.node.target_provision_state.as_deref() == Some(MANAGEABLE) || task.node.retired;
-            task.history(crate::model::history::SEVERITY_INFO, "cleaning_end", "Cleaning completed successfully".into()).await.map_err(s)?;
-            task.process_event(if to_manageable { Event::Manage } else { Event::Done }, None).await.map_err(s)
+            let to_manageable = task.node.target_provision_state.as_deref() == Some(MANAGEABLE)
+                || task.node.retired;
+            task.history(
+                crate::model::history::SEVERITY_INFO,
+                "cleaning_end",
+                "Cleaning completed successfully".into(),
+            )
+            .await
+            .map_err(s)?;
+            task.process_event(
+                if to_manageable {
+                    Event::Manage
+                } else {
+                    Event::Done
+                },
+                None,
+            )
+            .await
+            .map_err(s)
         }
         Progress::Wait => task.process_event(Event::Wait, None).await.map_err(s),
         Progress::Hold => task.process_event(Event::Hold, None).await.map_err(s),
@@ -281,7 +379,12 @@ async fn continue_clean(task: &mut NodeTask) -> Flow {
 
 async fn inspect(task: &mut NodeTask) -> Flow {
     let (driver, mut ctx) = task.ctx();
-    match driver.inspect.inspect_hardware(&mut ctx).await.map_err(|e| format!("Failed to inspect hardware. Reason: {e}"))? {
+    match driver
+        .inspect
+        .inspect_hardware(&mut ctx)
+        .await
+        .map_err(|e| format!("Failed to inspect hardware. Reason: {e}"))?
+    {
         Progress::Wait => task.process_event(Event::Wait, None).await.map_err(s),
         _ => {
             task.node.inspection_finished_at = Some(crate::model::now());
@@ -305,11 +408,18 @@ async fn continue_deploy(task: &mut NodeTask) -> Flow {
 /// active (or failed) → deleting → cleaning → available.
 async fn tear_down(task: &mut NodeTask) -> Flow {
     let (driver, mut ctx) = task.ctx();
-    driver.deploy.tear_down(&driver, &mut ctx).await.map_err(|e| format!("Failed to tear down. Error: {e}"))?;
+    driver
+        .deploy
+        .tear_down(&driver, &mut ctx)
+        .await
+        .map_err(|e| format!("Failed to tear down. Error: {e}"))?;
     // The instance is gone: forget what was deployed.
     task.node.instance_info.clear();
     task.node.instance_uuid = None;
-    task.conductor.allocation_drop_for(&task.node.uuid).await.map_err(s)?;
+    task.conductor
+        .allocation_drop_for(&task.node.uuid)
+        .await
+        .map_err(s)?;
     task.node.instance_name = None;
     steps::clear_plan(task, Kind::Deploy);
     task.process_event(Event::Clean, None).await.map_err(s)?;
@@ -318,13 +428,27 @@ async fn tear_down(task: &mut NodeTask) -> Flow {
 
 async fn adopt(task: &mut NodeTask) -> Flow {
     let (driver, mut ctx) = task.ctx();
-    driver.deploy.take_over(&driver, &mut ctx).await.map_err(|e| format!("Error while attempting to adopt node {}: {e}.", ctx.node.uuid))?;
+    driver
+        .deploy
+        .take_over(&driver, &mut ctx)
+        .await
+        .map_err(|e| {
+            format!(
+                "Error while attempting to adopt node {}: {e}.",
+                ctx.node.uuid
+            )
+        })?;
     task.process_event(Event::Done, None).await.map_err(s)
 }
 
 async fn rescue(task: &mut NodeTask) -> Flow {
     let (driver, mut ctx) = task.ctx();
-    match driver.rescue.rescue(&mut ctx).await.map_err(|e| format!("Failed to rescue: {e}"))? {
+    match driver
+        .rescue
+        .rescue(&mut ctx)
+        .await
+        .map_err(|e| format!("Failed to rescue: {e}"))?
+    {
         Progress::Wait => task.process_event(Event::Wait, None).await.map_err(s),
         _ => task.process_event(Event::Done, None).await.map_err(s),
     }
@@ -332,7 +456,11 @@ async fn rescue(task: &mut NodeTask) -> Flow {
 
 async fn unrescue(task: &mut NodeTask) -> Flow {
     let (driver, mut ctx) = task.ctx();
-    driver.rescue.unrescue(&mut ctx).await.map_err(|e| format!("Failed to unrescue: {e}"))?;
+    driver
+        .rescue
+        .unrescue(&mut ctx)
+        .await
+        .map_err(|e| format!("Failed to unrescue: {e}"))?;
     task.node.instance_info.remove("rescue_password");
     task.process_event(Event::Done, None).await.map_err(s)
 }
@@ -379,11 +507,21 @@ mod tests {
     }
 
     fn args_for(event: Event) -> ProvisionArgs {
-        let steps = Some(serde_json::json!([{"interface": "raid", "step": "create_configuration"}]));
+        let steps =
+            Some(serde_json::json!([{"interface": "raid", "step": "create_configuration"}]));
         match event {
-            Event::Clean => ProvisionArgs { clean_steps: steps, ..Default::default() },
-            Event::Service => ProvisionArgs { service_steps: steps, ..Default::default() },
-            Event::Rescue => ProvisionArgs { rescue_password: Some("pw".into()), ..Default::default() },
+            Event::Clean => ProvisionArgs {
+                clean_steps: steps,
+                ..Default::default()
+            },
+            Event::Service => ProvisionArgs {
+                service_steps: steps,
+                ..Default::default()
+            },
+            Event::Rescue => ProvisionArgs {
+                rescue_password: Some("pw".into()),
+                ..Default::default()
+            },
             _ => ProvisionArgs::default(),
         }
     }
@@ -398,12 +536,19 @@ mod tests {
         for state in ALL_PROVISION_STATES {
             for (verb, event, _) in fsm::VERBS {
                 for locked in [false, true] {
-                    let mut n = Node { uuid: crate::model::new_uuid(), driver: "fake-hardware".into(), provision_state: ENROLL.into(), ..Default::default() };
+                    let mut n = Node {
+                        uuid: crate::model::new_uuid(),
+                        driver: "fake-hardware".into(),
+                        provision_state: ENROLL.into(),
+                        ..Default::default()
+                    };
                     n = c.node_create(n).await.unwrap();
                     n.provision_state = state.to_string();
                     n.reservation = locked.then(|| "elsewhere".to_string());
                     let n = c.store.node_save(n, None).await.unwrap().unwrap();
-                    let r = c.node_set_provision_state(n.clone(), verb, *event, args_for(*event)).await;
+                    let r = c
+                        .node_set_provision_state(n.clone(), verb, *event, args_for(*event))
+                        .await;
                     let allowed = fsm::next(state, *event).is_some();
                     let ok = match (&r, allowed, locked) {
                         (Ok(()), true, false) => true,
@@ -417,7 +562,12 @@ mod tests {
                 }
             }
         }
-        assert!(wrong.is_empty(), "{} wrong:\n{}", wrong.len(), wrong.join("\n"));
+        assert!(
+            wrong.is_empty(),
+            "{} wrong:\n{}",
+            wrong.len(),
+            wrong.join("\n")
+        );
         c.shutdown(std::time::Duration::from_secs(5)).await;
     }
 }

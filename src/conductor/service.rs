@@ -16,7 +16,12 @@ impl Heartbeat {
             hostname: c.host().to_string(),
             conductor_group: c.config.file.conductor.conductor_group.clone(),
             online: true,
-            drivers: c.registry.hardware_types.iter().map(|s| s.to_string()).collect(),
+            drivers: c
+                .registry
+                .hardware_types
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             created_at: crate::model::now(),
             updated_at: None,
         };
@@ -37,7 +42,11 @@ impl Heartbeat {
                 }
             }
         }
-        if let Err(e) = c.store.conductor_touch(c.host().to_string(), crate::model::now(), false).await {
+        if let Err(e) = c
+            .store
+            .conductor_touch(c.host().to_string(), crate::model::now(), false)
+            .await
+        {
             tracing::warn!(error = %e, "could not mark conductor offline");
         }
     }

@@ -37,13 +37,23 @@ impl Kind {
 
 /// Interfaces whose steps may be requested, and their tie-break priority (higher first).
 const INTERFACE_PRIORITY: &[(&str, i64)] = &[
-    ("network", 8), ("vendor", 7), ("power", 6), ("management", 5), ("firmware", 4), ("deploy", 3), ("bios", 2), ("raid", 1),
+    ("network", 8),
+    ("vendor", 7),
+    ("power", 6),
+    ("management", 5),
+    ("firmware", 4),
+    ("deploy", 3),
+    ("bios", 2),
+    ("raid", 1),
 ];
 
 const RESERVED: &[&str] = &["hold", "wait", "power_on", "power_off", "reboot"];
 
 fn interface_priority(i: &str) -> i64 {
-    INTERFACE_PRIORITY.iter().find(|(k, _)| *k == i).map_or(0, |(_, p)| *p)
+    INTERFACE_PRIORITY
+        .iter()
+        .find(|(k, _)| *k == i)
+        .map_or(0, |(_, p)| *p)
 }
 
 /// Steps the driver offers for `kind` (clean steps also serve servicing).
@@ -62,7 +72,10 @@ fn offered(driver: &Driver, kind: Kind) -> Vec<Step> {
 
 /// Steps automated cleaning runs: priority > 0, highest first.
 pub fn automated_clean_steps(driver: &Driver) -> Vec<Step> {
-    let mut steps: Vec<Step> = offered(driver, Kind::Clean).into_iter().filter(|s| s.priority > 0).collect();
+    let mut steps: Vec<Step> = offered(driver, Kind::Clean)
+        .into_iter()
+        .filter(|s| s.priority > 0)
+        .collect();
     steps.sort_by_key(|s| (-s.priority, -interface_priority(&s.interface)));
     steps
 }
@@ -71,7 +84,10 @@ pub fn automated_clean_steps(driver: &Driver) -> Vec<Step> {
 pub fn deploy_steps(driver: &Driver, user: &[Step]) -> Vec<Step> {
     let mut steps = offered(driver, Kind::Deploy);
     for u in user {
-        match steps.iter_mut().find(|s| s.interface == u.interface && s.step == u.step) {
+        match steps
+            .iter_mut()
+            .find(|s| s.interface == u.interface && s.step == u.step)
+        {
             Some(s) => {
                 s.priority = u.priority;
                 s.args = u.args.clone();
@@ -88,36 +104,80 @@ pub fn deploy_steps(driver: &Driver, user: &[Step]) -> Vec<Step> {
 /// interfaces, steps the driver offers (or reserved names), right argument shapes.
 pub fn parse_user_steps(driver: &Driver, kind: Kind, raw: &Value) -> Result<Vec<Step>> {
     let what = format!("{}_steps", kind.name());
-    let list = raw.as_array().ok_or_else(|| E::InvalidParameterValue(format!("Schema error for {what}: {raw} is not of type 'array'")))?;
+    let list = raw.as_array().ok_or_else(|| {
+        E::InvalidParameterValue(format!(
+            "Schema error for {what}: {raw} is not of type 'array'"
+        ))
+    })?;
     let offered = offered(driver, kind);
     let mut out = vec![];
     for item in list {
-        let o = item.as_object().ok_or_else(|| E::InvalidParameterValue(format!("Schema error for {what}: {item} is not of type 'object'")))?;
+        let o = item.as_object().ok_or_else(|| {
+            E::InvalidParameterValue(format!(
+                "Schema error for {what}: {item} is not of type 'object'"
+            ))
+        })?;
         let allowed: &[&str] = match kind {
             Kind::Deploy => &["interface", "step", "args", "priority"],
-            _ => &["interface", "step", "args", "order", "execute_on_child_nodes", "limit_child_node_execution"],
+            _ => &[
+                "interface",
+                "step",
+                "args",
+                "order",
+                "execute_on_child_nodes",
+                "limit_child_node_execution",
+            ],
         };
         if let Some(k) = o.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(E::InvalidParameterValue(format!("Schema error for {what}: Additional properties are not allowed ('{k}' was unexpected)")));
         }
-        let interface = o.get("interface").and_then(Value::as_str).ok_or_else(|| E::InvalidParameterValue(format!("Schema error for {what}: 'interface' is a required property")))?;
-        let step = o.get("step").and_then(Value::as_str).ok_or_else(|| E::InvalidParameterValue(format!("Schema error for {what}: 'step' is a required property")))?;
-        if !INTERFACE_PRIORITY.iter().any(|(k, _)| *k == interface) || (kind == Kind::Clean && interface == "network") {
-            return Err(E::InvalidParameterValue(format!("Schema error for {what}: '{interface}' is not one of the step interfaces")));
+        let interface = o.get("interface").and_then(Value::as_str).ok_or_else(|| {
+            E::InvalidParameterValue(format!(
+                "Schema error for {what}: 'interface' is a required property"
+            ))
+        })?;
+        let step = o.get("step").and_then(Value::as_str).ok_or_else(|| {
+            E::InvalidParameterValue(format!(
+                "Schema error for {what}: 'step' is a required property"
+            ))
+        })?;
+        if !INTERFACE_PRIORITY.iter().any(|(k, _)| *k == interface)
+            || (kind == Kind::Clean && interface == "network")
+        {
+            return Err(E::InvalidParameterValue(format!(
+                "Schema error for {what}: '{interface}' is not one of the step interfaces"
+            )));
         }
         let args = match o.get("args") {
             None | Some(Value::Null) => Default::default(),
             Some(Value::Object(a)) => a.clone(),
-            Some(other) => return Err(E::InvalidParameterValue(format!("Schema error for {what}: {other} is not of type 'object'"))),
+            Some(other) => {
+                return Err(E::InvalidParameterValue(format!(
+                    "Schema error for {what}: {other} is not of type 'object'"
+                )))
+            }
         };
         let priority = match (kind, o.get("priority")) {
-            (Kind::Deploy, Some(Value::Number(n))) if n.as_i64().is_some_and(|p| p >= 0) => n.as_i64().unwrap_or(0),
-            (Kind::Deploy, _) => return Err(E::InvalidParameterValue(format!("Schema error for {what}: 'priority' must be a non-negative integer"))),
+            (Kind::Deploy, Some(Value::Number(n))) if n.as_i64().is_some_and(|p| p >= 0) => {
+                n.as_i64().unwrap_or(0)
+            }
+            (Kind::Deploy, _) => {
+                return Err(E::InvalidParameterValue(format!(
+                    "Schema error for {what}: 'priority' must be a non-negative integer"
+                )))
+            }
             _ => 0,
         };
         let reserved = RESERVED.contains(&step);
-        if reserved && step == "wait" && !args.get("seconds").is_some_and(|s| s.as_u64().is_some_and(|x| x <= 3600)) {
-            return Err(E::InvalidParameterValue("The wait step needs an integer \"seconds\" argument (at most 3600)".into()));
+        if reserved
+            && step == "wait"
+            && !args
+                .get("seconds")
+                .is_some_and(|s| s.as_u64().is_some_and(|x| x <= 3600))
+        {
+            return Err(E::InvalidParameterValue(
+                "The wait step needs an integer \"seconds\" argument (at most 3600)".into(),
+            ));
         }
         // The core deploy step belongs to the deploy interface (priority 0 disables it).
         if kind == Kind::Deploy && interface == "deploy" && step == "deploy" && priority != 0 {
@@ -125,14 +185,25 @@ pub fn parse_user_steps(driver: &Driver, kind: Kind, raw: &Value) -> Result<Vec<
         }
         // Like Ironic, unknown clean and service steps are accepted here and fail the
         // operation when it starts; unknown deploy steps are refused now.
-        if kind == Kind::Deploy && !reserved && !offered.iter().any(|s| s.interface == interface && s.step == step) {
+        if kind == Kind::Deploy
+            && !reserved
+            && !offered
+                .iter()
+                .any(|s| s.interface == interface && s.step == step)
+        {
             return Err(E::InvalidParameterValue(format!(
                 "{} step {interface}.{step} is not supported by node's driver; supported steps are: {}",
                 kind.name(),
                 offered.iter().map(|s| format!("{}.{}", s.interface, s.step)).collect::<Vec<_>>().join(", ")
             )));
         }
-        out.push(Step { interface: interface.into(), step: step.into(), args, priority, abortable: false });
+        out.push(Step {
+            interface: interface.into(),
+            step: step.into(),
+            args,
+            priority,
+            abortable: false,
+        });
     }
     Ok(out)
 }
@@ -140,7 +211,10 @@ pub fn parse_user_steps(driver: &Driver, kind: Kind, raw: &Value) -> Result<Vec<
 /// Store the step list to run (index 0 next).
 pub fn set_plan(task: &mut NodeTask, kind: Kind, steps: &[Step]) {
     let dii = &mut task.node.driver_internal_info;
-    dii.insert(kind.list_key(), serde_json::to_value(steps).unwrap_or(Value::Null));
+    dii.insert(
+        kind.list_key(),
+        serde_json::to_value(steps).unwrap_or(Value::Null),
+    );
     dii.insert(kind.index_key(), json!(0));
 }
 
@@ -167,33 +241,65 @@ fn current_mut(task: &mut NodeTask, kind: Kind) -> &mut crate::model::JsonObject
 /// points past the step that parked, so resuming continues after it). Err: the message for
 /// `last_error`.
 pub async fn run(task: &mut NodeTask, kind: Kind) -> std::result::Result<Progress, String> {
-    let steps: Vec<Step> = task.node.driver_internal_info.get(&kind.list_key()).cloned()
-        .and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
+    let steps: Vec<Step> = task
+        .node
+        .driver_internal_info
+        .get(&kind.list_key())
+        .cloned()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
     let offered = offered(&task.driver, kind);
-    if let Some(bad) = steps.iter().find(|s| !RESERVED.contains(&s.step.as_str()) && !offered.iter().any(|o| o.interface == s.interface && o.step == s.step)) {
-        let known: Vec<String> = offered.iter().map(|o| format!("{}.{}", o.interface, o.step)).collect();
+    if let Some(bad) = steps.iter().find(|s| {
+        !RESERVED.contains(&s.step.as_str())
+            && !offered
+                .iter()
+                .any(|o| o.interface == s.interface && o.step == s.step)
+    }) {
+        let known: Vec<String> = offered
+            .iter()
+            .map(|o| format!("{}.{}", o.interface, o.step))
+            .collect();
         steps_clear(task, kind);
         return Err(format!("Node {} failed validation of {} steps: step {}.{} is not supported by the node's driver; supported steps are: {}",
             task.node.uuid, kind.name(), bad.interface, bad.step, known.join(", ")));
     }
-    let mut index = task.node.driver_internal_info.get(&kind.index_key()).and_then(Value::as_u64).unwrap_or(0) as usize;
+    let mut index = task
+        .node
+        .driver_internal_info
+        .get(&kind.index_key())
+        .and_then(Value::as_u64)
+        .unwrap_or(0) as usize;
     while let Some(step) = steps.get(index) {
         *current_mut(task, kind) = match serde_json::to_value(step) {
             Ok(Value::Object(o)) => o,
             _ => Default::default(),
         };
         index += 1;
-        task.node.driver_internal_info.insert(kind.index_key(), json!(index));
+        task.node
+            .driver_internal_info
+            .insert(kind.index_key(), json!(index));
         task.save().await.map_err(|e| e.to_string())?;
         let outcome = execute(task, step).await;
         if let Ok((_, Some(update))) = &outcome {
-            task.conductor.store.bios_update(task.node.id, update.clone(), crate::model::now()).await.map_err(|e| e.to_string())?;
+            task.conductor
+                .store
+                .bios_update(task.node.id, update.clone(), crate::model::now())
+                .await
+                .map_err(|e| e.to_string())?;
         }
         let outcome = outcome.map(|(p, _)| p);
         match outcome {
             Ok(Progress::Done) => {}
             Ok(parked) => return Ok(parked),
-            Err(e) => return Err(format!("{} step {}.{} failed on node {}: {e}", capitalize(kind.name()), step.interface, step.step, task.node.uuid)),
+            Err(e) => {
+                return Err(format!(
+                    "{} step {}.{} failed on node {}: {e}",
+                    capitalize(kind.name()),
+                    step.interface,
+                    step.step,
+                    task.node.uuid
+                ))
+            }
         }
     }
     current_mut(task, kind).clear();
@@ -204,38 +310,72 @@ pub async fn run(task: &mut NodeTask, kind: Kind) -> std::result::Result<Progres
 
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 /// Run one step; also returns any BIOS change the step reported.
-async fn execute(task: &mut NodeTask, step: &Step) -> std::result::Result<(Progress, Option<crate::drivers::BiosUpdate>), String> {
+async fn execute(
+    task: &mut NodeTask,
+    step: &Step,
+) -> std::result::Result<(Progress, Option<crate::drivers::BiosUpdate>), String> {
     let (driver, mut ctx) = task.ctx();
     let progress = run_step(&driver, &mut ctx, step).await?;
     Ok((progress, ctx.bios_update.take()))
 }
 
-async fn run_step(driver: &Driver, ctx: &mut crate::drivers::TaskContext<'_>, step: &Step) -> std::result::Result<Progress, String> {
+async fn run_step(
+    driver: &Driver,
+    ctx: &mut crate::drivers::TaskContext<'_>,
+    step: &Step,
+) -> std::result::Result<Progress, String> {
     match step.step.as_str() {
         "hold" => Ok(Progress::Hold),
         "wait" => {
-            let secs = step.args.get("seconds").and_then(Value::as_u64).unwrap_or(0);
+            let secs = step
+                .args
+                .get("seconds")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
             tokio::time::sleep(Duration::from_secs(secs)).await;
             Ok(Progress::Done)
         }
         "power_on" | "power_off" => {
-            let target = if step.step == "power_on" { POWER_ON } else { POWER_OFF };
-            driver.power.set_power_state(ctx, target, None).await.map_err(|e| e.to_string())?;
+            let target = if step.step == "power_on" {
+                POWER_ON
+            } else {
+                POWER_OFF
+            };
+            driver
+                .power
+                .set_power_state(ctx, target, None)
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(Progress::Done)
         }
         "reboot" => {
-            driver.power.reboot(ctx, false, None).await.map_err(|e| e.to_string())?;
+            driver
+                .power
+                .reboot(ctx, false, None)
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(Progress::Done)
         }
         // The core deploy step is the deploy interface's deploy (it sees the whole driver).
-        "deploy" if step.interface == "deploy" => driver.deploy.deploy(driver, ctx).await.map_err(|e| e.to_string()),
+        "deploy" if step.interface == "deploy" => driver
+            .deploy
+            .deploy(driver, ctx)
+            .await
+            .map_err(|e| e.to_string()),
         _ => {
-            let iface = driver.step_interface(&step.interface).ok_or_else(|| format!("no {} interface", step.interface))?;
-            iface.execute_step(ctx, step).await.map_err(|e| e.to_string())
+            let iface = driver
+                .step_interface(&step.interface)
+                .ok_or_else(|| format!("no {} interface", step.interface))?;
+            iface
+                .execute_step(ctx, step)
+                .await
+                .map_err(|e| e.to_string())
         }
     }
 }

@@ -27,15 +27,23 @@ impl Conductor {
         let c = &self.config.file.conductor;
         let mut attempt = 0;
         loop {
-            match self.store.node_reserve(uuid.to_string(), self.host().to_string()).await? {
+            match self
+                .store
+                .node_reserve(uuid.to_string(), self.host().to_string())
+                .await?
+            {
                 Ok(node) => return self.task_for(node).await,
                 Err(None) => return Err(E::NodeNotFound(uuid.to_string())),
                 Err(Some(holder)) => {
                     attempt += 1;
                     if attempt > c.node_locked_retry_attempts {
-                        return Err(E::NodeLocked { node: uuid.to_string(), host: holder });
+                        return Err(E::NodeLocked {
+                            node: uuid.to_string(),
+                            host: holder,
+                        });
                     }
-                    tokio::time::sleep(Duration::from_millis(c.node_locked_retry_interval_ms)).await;
+                    tokio::time::sleep(Duration::from_millis(c.node_locked_retry_interval_ms))
+                        .await;
                 }
             }
         }
@@ -43,27 +51,53 @@ impl Conductor {
 
     /// Lock without waiting (periodic tasks skip busy nodes; the next run gets them).
     pub async fn acquire_nowait(&self, uuid: &str) -> Result<NodeTask> {
-        match self.store.node_reserve(uuid.to_string(), self.host().to_string()).await? {
+        match self
+            .store
+            .node_reserve(uuid.to_string(), self.host().to_string())
+            .await?
+        {
             Ok(node) => self.task_for(node).await,
             Err(None) => Err(E::NodeNotFound(uuid.to_string())),
-            Err(Some(holder)) => Err(E::NodeLocked { node: uuid.to_string(), host: holder }),
+            Err(Some(holder)) => Err(E::NodeLocked {
+                node: uuid.to_string(),
+                host: holder,
+            }),
         }
     }
 
     async fn task_for(&self, node: Node) -> Result<NodeTask> {
-        let mut task = NodeTask { conductor: self.clone(), driver: self.placeholder_driver(&node)?, ports: vec![], node, released: false };
-        task.ports = self.ports_of(&task.node.uuid).await.inspect_err(|_| task.release_now())?;
+        let mut task = NodeTask {
+            conductor: self.clone(),
+            driver: self.placeholder_driver(&node)?,
+            ports: vec![],
+            node,
+            released: false,
+        };
+        task.ports = self
+            .ports_of(&task.node.uuid)
+            .await
+            .inspect_err(|_| task.release_now())?;
         Ok(task)
     }
 
     /// The node's driver; a node whose interfaces no longer resolve cannot be worked on.
     pub(crate) fn placeholder_driver(&self, node: &Node) -> Result<Driver> {
-        self.registry.build(node).map_err(|e| E::InvalidParameterValue(e.to_string()))
+        self.registry
+            .build(node)
+            .map_err(|e| E::InvalidParameterValue(e.to_string()))
     }
 
     pub(crate) async fn ports_of(&self, node_uuid: &str) -> Result<Vec<Port>> {
-        let filter = crate::db::PortFilter { node_uuid: Some(node_uuid.to_string()), ..Default::default() };
-        let page = crate::db::Page { limit: 10_000, marker: None, sort_key: "id".into(), descending: false };
+        let filter = crate::db::PortFilter {
+            node_uuid: Some(node_uuid.to_string()),
+            ..Default::default()
+        };
+        let page = crate::db::Page {
+            limit: 10_000,
+            marker: None,
+            sort_key: "id".into(),
+            descending: false,
+        };
         Ok(self.store.port_list(filter, page).await?)
     }
 }
@@ -73,14 +107,24 @@ impl NodeTask {
     pub fn ctx(&mut self) -> (Driver, TaskContext<'_>) {
         let driver = self.driver.clone();
         let config = &self.conductor.config;
-        (driver, TaskContext::new(&mut self.node, &self.ports, config))
+        (
+            driver,
+            TaskContext::new(&mut self.node, &self.ports, config),
+        )
     }
 
     /// Persist the node (only while we still hold its lock).
     pub async fn save(&mut self) -> Result<()> {
         self.node.updated_at = Some(crate::model::now());
-        let saved = self.conductor.store.node_save_locked(self.node.clone(), self.conductor.host().to_string()).await?;
-        self.node = saved.ok_or_else(|| E::NodeLocked { node: self.node.uuid.clone(), host: "another conductor".into() })?;
+        let saved = self
+            .conductor
+            .store
+            .node_save_locked(self.node.clone(), self.conductor.host().to_string())
+            .await?;
+        self.node = saved.ok_or_else(|| E::NodeLocked {
+            node: self.node.uuid.clone(),
+            host: "another conductor".into(),
+        })?;
         Ok(())
     }
 
@@ -89,9 +133,16 @@ impl NodeTask {
     pub async fn process_event(&mut self, event: Event, error: Option<String>) -> Result<()> {
         let from = self.node.provision_state.clone();
         let to = fsm::next(&from, event).ok_or_else(|| E::InvalidStateRequested {
-            action: event.name().to_string(), node: self.node.uuid.clone(), state: from.clone(),
+            action: event.name().to_string(),
+            node: self.node.uuid.clone(),
+            state: from.clone(),
         })?;
-        self.node.target_provision_state = fsm::target_for(&from, event, to, self.node.target_provision_state.as_deref());
+        self.node.target_provision_state = fsm::target_for(
+            &from,
+            event,
+            to,
+            self.node.target_provision_state.as_deref(),
+        );
         self.node.provision_state = to.to_string();
         self.node.provision_updated_at = Some(crate::model::now());
         if let Some(e) = &error {
@@ -100,21 +151,47 @@ impl NodeTask {
         self.save().await?;
         let (severity, text) = match error {
             Some(e) => (SEVERITY_ERROR, e),
-            None => (SEVERITY_INFO, format!("Node moved from \"{from}\" to \"{to}\" ({})", event.name())),
+            None => (
+                SEVERITY_INFO,
+                format!("Node moved from \"{from}\" to \"{to}\" ({})", event.name()),
+            ),
         };
-        self.conductor.record(&self.node.uuid, severity, &format!("provision_{}", event.name()), text, Some(to.to_string()), self.node.target_provision_state.clone()).await?;
+        self.conductor
+            .record(
+                &self.node.uuid,
+                severity,
+                &format!("provision_{}", event.name()),
+                text,
+                Some(to.to_string()),
+                self.node.target_provision_state.clone(),
+            )
+            .await?;
         tracing::info!(node = %self.node.uuid, from = %from, to = %to, event = event.name(), "provision state changed");
         Ok(())
     }
 
     /// Record a history entry for this node.
     pub async fn history(&self, severity: &str, event_type: &str, text: String) -> Result<()> {
-        self.conductor.record(&self.node.uuid, severity, event_type, text, Some(self.node.provision_state.clone()), self.node.target_provision_state.clone()).await
+        self.conductor
+            .record(
+                &self.node.uuid,
+                severity,
+                event_type,
+                text,
+                Some(self.node.provision_state.clone()),
+                self.node.target_provision_state.clone(),
+            )
+            .await
     }
 
     pub async fn release(mut self) {
         self.released = true;
-        if let Err(e) = self.conductor.store.node_release(self.node.id, self.conductor.host().to_string()).await {
+        if let Err(e) = self
+            .conductor
+            .store
+            .node_release(self.node.id, self.conductor.host().to_string())
+            .await
+        {
             tracing::warn!(node = %self.node.uuid, error = %e, "could not release node lock");
         }
     }
@@ -124,7 +201,11 @@ impl NodeTask {
             return;
         }
         self.released = true;
-        let (store, id, host) = (self.conductor.store.clone(), self.node.id, self.conductor.host().to_string());
+        let (store, id, host) = (
+            self.conductor.store.clone(),
+            self.node.id,
+            self.conductor.host().to_string(),
+        );
         // Drop cannot await; hand the release to the runtime (if it is still running).
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {

@@ -23,7 +23,10 @@ pub struct Workers {
 
 impl Workers {
     pub fn new(size: u32) -> Self {
-        Workers { slots: Arc::new(Semaphore::new(size as usize)), tracker: TaskTracker::new() }
+        Workers {
+            slots: Arc::new(Semaphore::new(size as usize)),
+            tracker: TaskTracker::new(),
+        }
     }
 
     /// Start `job` if a worker is free.
@@ -39,7 +42,11 @@ impl Workers {
     /// Take a worker before changing anything, so a full pool refuses the request with the
     /// node untouched (as Ironic does) instead of failing a node already moved on.
     pub fn reserve(&self) -> Result<Slot> {
-        self.slots.clone().try_acquire_owned().map(|p| Slot { _permit: p }).map_err(|_| ConductorError::NoFreeConductorWorker)
+        self.slots
+            .clone()
+            .try_acquire_owned()
+            .map(|p| Slot { _permit: p })
+            .map_err(|_| ConductorError::NoFreeConductorWorker)
     }
 
     /// Run `job` on a reserved worker.
@@ -64,8 +71,14 @@ impl Workers {
     pub async fn shutdown(&self, grace: Duration) {
         self.slots.close();
         self.tracker.close();
-        if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
-            tracing::warn!(running = self.tracker.len(), "shutting down with jobs still running");
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                running = self.tracker.len(),
+                "shutting down with jobs still running"
+            );
         }
     }
 }
@@ -85,7 +98,10 @@ mod tests {
             })
             .unwrap();
         }
-        assert!(matches!(w.spawn(async {}), Err(ConductorError::NoFreeConductorWorker)));
+        assert!(matches!(
+            w.spawn(async {}),
+            Err(ConductorError::NoFreeConductorWorker)
+        ));
         tx.send(true).unwrap();
         w.shutdown(Duration::from_secs(5)).await;
         assert_eq!(w.busy(), 0);

@@ -247,7 +247,11 @@ pub struct DatabaseSection {
 
 impl Default for DatabaseSection {
     fn default() -> Self {
-        Self { connection: String::new(), busy_timeout_ms: 5000, max_pool_size: 8 }
+        Self {
+            connection: String::new(),
+            busy_timeout_ms: 5000,
+            max_pool_size: 8,
+        }
     }
 }
 
@@ -374,6 +378,9 @@ pub struct IpmiSection {
 
 impl Default for IpmiSection {
     fn default() -> Self {
-        Self { command_retry_timeout: 60, command_timeout_ms: 2000 }
+        Self {
+            command_retry_timeout: 60,
+            command_timeout_ms: 2000,
+        }
     }
 }

@@ -7,7 +7,12 @@ use crate::model::bios::BiosUpdate;
 pub type BiosRow = (String, Option<String>, String, Option<String>);
 
 impl Store {
-    pub async fn bios_update(&self, node_id: i64, update: BiosUpdate, now: String) -> Result<(), StoreError> {
+    pub async fn bios_update(
+        &self,
+        node_id: i64,
+        update: BiosUpdate,
+        now: String,
+    ) -> Result<(), StoreError> {
         self.write(move |tx| {
             match update {
                 BiosUpdate::Reset => {

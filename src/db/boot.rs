@@ -37,7 +37,14 @@ impl Store {
 
     /// The address for `mac` in [first, last]: its current lease, else the lowest free one,
     /// held as "offered" for `hold` seconds. None when the range is full.
-    pub async fn lease_offer(&self, mac: String, first: Ipv4Addr, last: Ipv4Addr, now: i64, hold: i64) -> Result<Option<Ipv4Addr>, StoreError> {
+    pub async fn lease_offer(
+        &self,
+        mac: String,
+        first: Ipv4Addr,
+        last: Ipv4Addr,
+        now: i64,
+        hold: i64,
+    ) -> Result<Option<Ipv4Addr>, StoreError> {
         self.write(move |tx| {
             tx.execute("DELETE FROM dhcp_leases WHERE expires_at < ?1", [now])?;
             let mine: Option<(String, String)> = tx
@@ -70,7 +77,15 @@ impl Store {
     }
 
     /// Bind `ip` to `mac` for `secs` if it is free or already this client's. False = NAK.
-    pub async fn lease_bind(&self, mac: String, ip: Ipv4Addr, first: Ipv4Addr, last: Ipv4Addr, now: i64, secs: i64) -> Result<bool, StoreError> {
+    pub async fn lease_bind(
+        &self,
+        mac: String,
+        ip: Ipv4Addr,
+        first: Ipv4Addr,
+        last: Ipv4Addr,
+        now: i64,
+        secs: i64,
+    ) -> Result<bool, StoreError> {
         self.write(move |tx| {
             if !(ip_u32(first)..=ip_u32(last)).contains(&ip_u32(ip)) {
                 return Ok(false);
@@ -96,7 +111,10 @@ impl Store {
 
     pub async fn lease_release(&self, mac: String) -> Result<(), StoreError> {
         self.write(move |tx| {
-            tx.execute("DELETE FROM dhcp_leases WHERE mac = ?1 AND state != 'declined'", [mac])?;
+            tx.execute(
+                "DELETE FROM dhcp_leases WHERE mac = ?1 AND state != 'declined'",
+                [mac],
+            )?;
             Ok(())
         })
         .await
@@ -118,7 +136,8 @@ impl Store {
     /// Current leases (ip, mac, state, expires_at), for tests and diagnostics.
     pub async fn lease_list(&self) -> Result<Vec<(String, String, String, i64)>, StoreError> {
         self.read(|conn| {
-            let mut stmt = conn.prepare("SELECT ip, mac, state, expires_at FROM dhcp_leases ORDER BY ip")?;
+            let mut stmt =
+                conn.prepare("SELECT ip, mac, state, expires_at FROM dhcp_leases ORDER BY ip")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })

@@ -9,8 +9,18 @@ use crate::model::chassis::Chassis;
 const SELECT: &str = "SELECT id, uuid, description, extra, created_at, updated_at FROM chassis";
 
 fn from_row(r: &Row) -> rusqlite::Result<Result<Chassis, StoreError>> {
-    let extra = match json_obj(r.get(3)?, "extra") { Ok(v) => v, Err(e) => return Ok(Err(e)) };
-    Ok(Ok(Chassis { id: r.get(0)?, uuid: r.get(1)?, description: r.get(2)?, extra, created_at: r.get(4)?, updated_at: r.get(5)? }))
+    let extra = match json_obj(r.get(3)?, "extra") {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(Ok(Chassis {
+        id: r.get(0)?,
+        uuid: r.get(1)?,
+        description: r.get(2)?,
+        extra,
+        created_at: r.get(4)?,
+        updated_at: r.get(5)?,
+    }))
 }
 
 fn query(conn: &Connection, sql: &str, args: &[SqlValue]) -> Result<Vec<Chassis>, StoreError> {
@@ -34,9 +44,17 @@ impl Store {
         self.write(move |tx| {
             tx.execute(
                 "UPDATE chassis SET description = ?1, extra = ?2, updated_at = ?3 WHERE id = ?4",
-                params_from_iter([opt_text(&c.description), json_text(&c.extra), opt_text(&c.updated_at), SqlValue::Integer(c.id)]),
+                params_from_iter([
+                    opt_text(&c.description),
+                    json_text(&c.extra),
+                    opt_text(&c.updated_at),
+                    SqlValue::Integer(c.id),
+                ]),
             )?;
-            get(tx, &c.uuid)?.ok_or_else(|| StoreError::NotFound { what: "Chassis", id: c.uuid.clone() })
+            get(tx, &c.uuid)?.ok_or_else(|| StoreError::NotFound {
+                what: "Chassis",
+                id: c.uuid.clone(),
+            })
         })
         .await
     }
@@ -48,7 +66,11 @@ impl Store {
     pub async fn chassis_list(&self, page: Page) -> Result<Vec<Chassis>, StoreError> {
         self.read(move |conn| {
             let mut args = Vec::new();
-            let sql = super::list_sql(SELECT, vec![], page_sql(conn, "chassis", &page, "Chassis", &mut args)?);
+            let sql = super::list_sql(
+                SELECT,
+                vec![],
+                page_sql(conn, "chassis", &page, "Chassis", &mut args)?,
+            );
             query(conn, &sql, &args)
         })
         .await
@@ -57,7 +79,11 @@ impl Store {
     /// Delete unless nodes still reference it; returns false in that case.
     pub async fn chassis_delete(&self, id: i64) -> Result<bool, StoreError> {
         self.write(move |tx| {
-            let used: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM nodes WHERE chassis_id = ?1)", [id], |r| r.get(0))?;
+            let used: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM nodes WHERE chassis_id = ?1)",
+                [id],
+                |r| r.get(0),
+            )?;
             if used {
                 return Ok(false);
             }
@@ -69,5 +95,10 @@ impl Store {
 }
 
 fn get(conn: &Connection, uuid: &str) -> Result<Option<Chassis>, StoreError> {
-    Ok(query(conn, &format!("{SELECT} WHERE uuid = ?1"), &[SqlValue::Text(uuid.to_string())])?.pop())
+    Ok(query(
+        conn,
+        &format!("{SELECT} WHERE uuid = ?1"),
+        &[SqlValue::Text(uuid.to_string())],
+    )?
+    .pop())
 }

@@ -6,7 +6,8 @@ use rusqlite::{params_from_iter, Connection, Row};
 use super::{page_sql, Page, Store, StoreError};
 use crate::model::conductor::Conductor;
 
-const SELECT: &str = "SELECT hostname, conductor_group, online, drivers, created_at, updated_at FROM conductors";
+const SELECT: &str =
+    "SELECT hostname, conductor_group, online, drivers, created_at, updated_at FROM conductors";
 
 fn from_row(r: &Row) -> rusqlite::Result<Conductor> {
     let drivers: String = r.get(3)?;
@@ -42,18 +43,32 @@ impl Store {
         .await
     }
 
-    pub async fn conductor_touch(&self, hostname: String, now: String, online: bool) -> Result<(), StoreError> {
+    pub async fn conductor_touch(
+        &self,
+        hostname: String,
+        now: String,
+        online: bool,
+    ) -> Result<(), StoreError> {
         self.write(move |tx| {
-            tx.execute("UPDATE conductors SET updated_at = ?2, online = ?3 WHERE hostname = ?1",
-                rusqlite::params![hostname, now, online])?;
+            tx.execute(
+                "UPDATE conductors SET updated_at = ?2, online = ?3 WHERE hostname = ?1",
+                rusqlite::params![hostname, now, online],
+            )?;
             Ok(())
         })
         .await
     }
 
     pub async fn conductor_get(&self, hostname: String) -> Result<Option<Conductor>, StoreError> {
-        self.read(move |conn| Ok(query(conn, &format!("{SELECT} WHERE hostname = ?1"), &[SqlValue::Text(hostname)])?.pop()))
-            .await
+        self.read(move |conn| {
+            Ok(query(
+                conn,
+                &format!("{SELECT} WHERE hostname = ?1"),
+                &[SqlValue::Text(hostname)],
+            )?
+            .pop())
+        })
+        .await
     }
 
     pub async fn conductor_list(&self, page: Page) -> Result<Vec<Conductor>, StoreError> {
@@ -65,13 +80,23 @@ impl Store {
             let (_, tail) = page_sql(conn, "conductors", &p, "Conductor", &mut args)?;
             let mut sql = SELECT.to_string();
             if let Some(m) = marker {
-                let exists: bool = conn.query_row("SELECT EXISTS(SELECT 1 FROM conductors WHERE hostname = ?1)", [&m], |r| r.get(0))?;
+                let exists: bool = conn.query_row(
+                    "SELECT EXISTS(SELECT 1 FROM conductors WHERE hostname = ?1)",
+                    [&m],
+                    |r| r.get(0),
+                )?;
                 if !exists {
-                    return Err(StoreError::NotFound { what: "Conductor", id: m });
+                    return Err(StoreError::NotFound {
+                        what: "Conductor",
+                        id: m,
+                    });
                 }
                 args.push(SqlValue::Text(m));
                 let op = if p.descending { "<" } else { ">" };
-                sql.push_str(&format!(" WHERE conductors.id {op} (SELECT id FROM conductors WHERE hostname = ?{})", args.len()));
+                sql.push_str(&format!(
+                    " WHERE conductors.id {op} (SELECT id FROM conductors WHERE hostname = ?{})",
+                    args.len()
+                ));
             }
             sql.push_str(&tail);
             query(conn, &sql, &args)

@@ -11,36 +11,65 @@ const SELECT: &str = "SELECT deploy_templates.id, deploy_templates.uuid, deploy_
 
 fn from_row(r: &Row) -> rusqlite::Result<Result<DeployTemplate, StoreError>> {
     let steps: String = r.get(3)?;
-    let extra = match json_obj(r.get(4)?, "extra") { Ok(v) => v, Err(e) => return Ok(Err(e)) };
+    let extra = match json_obj(r.get(4)?, "extra") {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(e)),
+    };
     Ok(Ok(DeployTemplate {
-        id: r.get(0)?, uuid: r.get(1)?, name: r.get(2)?, steps: serde_json::from_str(&steps).unwrap_or_default(),
-        extra, created_at: r.get(5)?, updated_at: r.get(6)?,
+        id: r.get(0)?,
+        uuid: r.get(1)?,
+        name: r.get(2)?,
+        steps: serde_json::from_str(&steps).unwrap_or_default(),
+        extra,
+        created_at: r.get(5)?,
+        updated_at: r.get(6)?,
     }))
 }
 
-fn query(conn: &Connection, sql: &str, args: &[SqlValue]) -> Result<Vec<DeployTemplate>, StoreError> {
+fn query(
+    conn: &Connection,
+    sql: &str,
+    args: &[SqlValue],
+) -> Result<Vec<DeployTemplate>, StoreError> {
     super::query_rows(conn, sql, args, from_row)
 }
 
 fn values(t: &DeployTemplate) -> Vec<SqlValue> {
     vec![
-        SqlValue::Text(t.uuid.clone()), SqlValue::Text(t.name.clone()), SqlValue::Text(serde_json::Value::from(t.steps.clone()).to_string()),
-        json_text(&t.extra), SqlValue::Text(t.created_at.clone()), opt_text(&t.updated_at),
+        SqlValue::Text(t.uuid.clone()),
+        SqlValue::Text(t.name.clone()),
+        SqlValue::Text(serde_json::Value::from(t.steps.clone()).to_string()),
+        json_text(&t.extra),
+        SqlValue::Text(t.created_at.clone()),
+        opt_text(&t.updated_at),
     ]
 }
 
 const COLS: &str = "uuid, name, steps, extra, created_at, updated_at";
 
 impl Store {
-    pub async fn deploy_template_create(&self, t: DeployTemplate) -> Result<DeployTemplate, StoreError> {
+    pub async fn deploy_template_create(
+        &self,
+        t: DeployTemplate,
+    ) -> Result<DeployTemplate, StoreError> {
         self.write(move |tx| {
-            tx.execute(&format!("INSERT INTO deploy_templates ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"), params_from_iter(values(&t))).map_err(classify)?;
-            get(tx, &t.uuid)?.ok_or_else(|| StoreError::NotFound { what: "DeployTemplate", id: t.uuid.clone() })
+            tx.execute(
+                &format!("INSERT INTO deploy_templates ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                params_from_iter(values(&t)),
+            )
+            .map_err(classify)?;
+            get(tx, &t.uuid)?.ok_or_else(|| StoreError::NotFound {
+                what: "DeployTemplate",
+                id: t.uuid.clone(),
+            })
         })
         .await
     }
 
-    pub async fn deploy_template_save(&self, t: DeployTemplate) -> Result<DeployTemplate, StoreError> {
+    pub async fn deploy_template_save(
+        &self,
+        t: DeployTemplate,
+    ) -> Result<DeployTemplate, StoreError> {
         self.write(move |tx| {
             let mut vals = values(&t);
             vals.push(SqlValue::Integer(t.id));
@@ -50,12 +79,18 @@ impl Store {
         .await
     }
 
-    pub async fn deploy_template_get(&self, ident: String) -> Result<Option<DeployTemplate>, StoreError> {
+    pub async fn deploy_template_get(
+        &self,
+        ident: String,
+    ) -> Result<Option<DeployTemplate>, StoreError> {
         self.read(move |conn| get(conn, &ident)).await
     }
 
     /// Templates whose names are among `names` (a node's instance traits).
-    pub async fn deploy_templates_named(&self, names: Vec<String>) -> Result<Vec<DeployTemplate>, StoreError> {
+    pub async fn deploy_templates_named(
+        &self,
+        names: Vec<String>,
+    ) -> Result<Vec<DeployTemplate>, StoreError> {
         self.read(move |conn| {
             if names.is_empty() {
                 return Ok(vec![]);
@@ -67,10 +102,17 @@ impl Store {
         .await
     }
 
-    pub async fn deploy_template_list(&self, page: Page) -> Result<Vec<DeployTemplate>, StoreError> {
+    pub async fn deploy_template_list(
+        &self,
+        page: Page,
+    ) -> Result<Vec<DeployTemplate>, StoreError> {
         self.read(move |conn| {
             let mut args = Vec::new();
-            let sql = super::list_sql(SELECT, vec![], page_sql(conn, "deploy_templates", &page, "DeployTemplate", &mut args)?);
+            let sql = super::list_sql(
+                SELECT,
+                vec![],
+                page_sql(conn, "deploy_templates", &page, "DeployTemplate", &mut args)?,
+            );
             query(conn, &sql, &args)
         })
         .await
@@ -86,9 +128,17 @@ impl Store {
 }
 
 fn get(conn: &Connection, ident: &str) -> Result<Option<DeployTemplate>, StoreError> {
-    let mut found = query(conn, &format!("{SELECT} WHERE uuid = ?1"), &[SqlValue::Text(ident.to_string())])?;
+    let mut found = query(
+        conn,
+        &format!("{SELECT} WHERE uuid = ?1"),
+        &[SqlValue::Text(ident.to_string())],
+    )?;
     if found.is_empty() {
-        found = query(conn, &format!("{SELECT} WHERE name = ?1"), &[SqlValue::Text(ident.to_string())])?;
+        found = query(
+            conn,
+            &format!("{SELECT} WHERE name = ?1"),
+            &[SqlValue::Text(ident.to_string())],
+        )?;
     }
     Ok(found.pop())
 }

@@ -11,9 +11,17 @@ const SELECT: &str = "SELECT h.uuid, n.uuid, h.severity, h.event_type, h.event, 
 
 fn from_row(r: &Row) -> rusqlite::Result<HistoryEvent> {
     Ok(HistoryEvent {
-        uuid: r.get(0)?, node_uuid: r.get(1)?, severity: r.get(2)?, event_type: r.get(3)?, event: r.get(4)?,
-        conductor: r.get(5)?, user: r.get(6)?, state: r.get(7)?, target_provision_state: r.get(8)?,
-        duration_seconds: r.get(9)?, created_at: r.get(10)?,
+        uuid: r.get(0)?,
+        node_uuid: r.get(1)?,
+        severity: r.get(2)?,
+        event_type: r.get(3)?,
+        event: r.get(4)?,
+        conductor: r.get(5)?,
+        user: r.get(6)?,
+        state: r.get(7)?,
+        target_provision_state: r.get(8)?,
+        duration_seconds: r.get(9)?,
+        created_at: r.get(10)?,
     })
 }
 
@@ -40,15 +48,25 @@ impl Store {
     }
 
     /// A node's history, oldest first, after `marker` (an event uuid), at most `limit`.
-    pub async fn history_list(&self, node_uuid: String, marker: Option<String>, limit: u32) -> Result<Vec<HistoryEvent>, StoreError> {
+    pub async fn history_list(
+        &self,
+        node_uuid: String,
+        marker: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<HistoryEvent>, StoreError> {
         self.read(move |conn| {
             let mut args = vec![SqlValue::Text(node_uuid)];
             let mut sql = format!("{SELECT} WHERE n.uuid = ?1");
             if let Some(m) = marker {
                 let id: Option<i64> = conn
-                    .query_row("SELECT id FROM node_history WHERE uuid = ?1", [&m], |r| r.get(0))
+                    .query_row("SELECT id FROM node_history WHERE uuid = ?1", [&m], |r| {
+                        r.get(0)
+                    })
                     .ok();
-                let id = id.ok_or(StoreError::NotFound { what: "NodeHistory", id: m })?;
+                let id = id.ok_or(StoreError::NotFound {
+                    what: "NodeHistory",
+                    id: m,
+                })?;
                 args.push(SqlValue::Integer(id));
                 sql.push_str(" AND h.id > ?2");
             }
@@ -60,9 +78,14 @@ impl Store {
         .await
     }
 
-    pub async fn history_get(&self, node_uuid: String, uuid: String) -> Result<Option<HistoryEvent>, StoreError> {
+    pub async fn history_get(
+        &self,
+        node_uuid: String,
+        uuid: String,
+    ) -> Result<Option<HistoryEvent>, StoreError> {
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE n.uuid = ?1 AND h.uuid = ?2"))?;
+            let mut stmt =
+                conn.prepare_cached(&format!("{SELECT} WHERE n.uuid = ?1 AND h.uuid = ?2"))?;
             let mut rows = stmt.query_map([node_uuid, uuid], from_row)?;
             Ok(rows.next().transpose()?)
         })

@@ -6,11 +6,26 @@ use rusqlite::Connection;
 use super::StoreError;
 
 const MIGRATIONS: &[(&str, &str)] = &[
-    ("0001_initial", include_str!("../../migrations/0001_initial.sql")),
-    ("0002_allocations", include_str!("../../migrations/0002_allocations.sql")),
-    ("0003_deploy_templates", include_str!("../../migrations/0003_deploy_templates.sql")),
-    ("0004_dhcp_leases", include_str!("../../migrations/0004_dhcp_leases.sql")),
-    ("0005_bios_settings", include_str!("../../migrations/0005_bios_settings.sql")),
+    (
+        "0001_initial",
+        include_str!("../../migrations/0001_initial.sql"),
+    ),
+    (
+        "0002_allocations",
+        include_str!("../../migrations/0002_allocations.sql"),
+    ),
+    (
+        "0003_deploy_templates",
+        include_str!("../../migrations/0003_deploy_templates.sql"),
+    ),
+    (
+        "0004_dhcp_leases",
+        include_str!("../../migrations/0004_dhcp_leases.sql"),
+    ),
+    (
+        "0005_bios_settings",
+        include_str!("../../migrations/0005_bios_settings.sql"),
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
@@ -18,7 +33,10 @@ pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
     if current as usize > MIGRATIONS.len() {
         return Err(StoreError::Corrupt {
             column: "user_version",
-            reason: format!("database schema version {current} is newer than this ironbox ({})", MIGRATIONS.len()),
+            reason: format!(
+                "database schema version {current} is newer than this ironbox ({})",
+                MIGRATIONS.len()
+            ),
         });
     }
     for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {

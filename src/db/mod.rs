@@ -24,8 +24,8 @@ pub use allocations::AllocationFilter;
 pub use bios::BiosRow;
 pub use boot::MacOwner;
 pub use nodes::NodeFilter;
-pub use ports::PortFilter;
 pub use portgroups::PortgroupFilter;
+pub use ports::PortFilter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -38,11 +38,17 @@ pub enum StoreError {
     #[error("{what} {id} not found")]
     NotFound { what: &'static str, id: String },
     #[error("corrupt value in column {column}: {reason}")]
-    Corrupt { column: &'static str, reason: String },
+    Corrupt {
+        column: &'static str,
+        reason: String,
+    },
     #[error("database worker failed: {0}")]
     Worker(String),
     #[error("cannot prepare database directory {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// Map SQLite's UNIQUE violations to `Duplicate` so callers can name the conflict.
@@ -50,7 +56,9 @@ fn classify(e: rusqlite::Error) -> StoreError {
     if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e {
         if f.code == rusqlite::ErrorCode::ConstraintViolation {
             if let Some(col) = msg.strip_prefix("UNIQUE constraint failed: ") {
-                return StoreError::Duplicate { column: col.to_string() };
+                return StoreError::Duplicate {
+                    column: col.to_string(),
+                };
             }
         }
     }
@@ -82,10 +90,16 @@ struct Inner {
 
 impl Store {
     /// Open (creating if needed) the database and apply pending migrations.
-    pub fn open(path: &Path, busy_timeout_ms: u32, max_pool_size: u32) -> Result<Store, StoreError> {
+    pub fn open(
+        path: &Path,
+        busy_timeout_ms: u32,
+        max_pool_size: u32,
+    ) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| StoreError::Io { path: dir.display().to_string(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
         }
         let store = Store {
             inner: Arc::new(Inner {
@@ -105,9 +119,13 @@ impl Store {
     fn connect(&self) -> Result<Connection, StoreError> {
         let conn = Connection::open_with_flags(
             &self.inner.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        conn.busy_timeout(std::time::Duration::from_millis(self.inner.busy_timeout_ms.into()))?;
+        conn.busy_timeout(std::time::Duration::from_millis(
+            self.inner.busy_timeout_ms.into(),
+        ))?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.set_prepared_statement_cache_capacity(64);
@@ -183,7 +201,9 @@ impl Store {
     /// The schema as SQL text (for the golden schema test).
     pub async fn schema_dump(&self) -> Result<String, StoreError> {
         self.read(|conn| {
-            let mut stmt = conn.prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type DESC, name")?;
+            let mut stmt = conn.prepare(
+                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type DESC, name",
+            )?;
             let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
             let mut out = String::new();
             for r in rows {
@@ -210,10 +230,21 @@ fn page_sql(
     if let Some(marker) = &page.marker {
         let sql = format!("SELECT {col}, {table}.id FROM {table} WHERE {table}.uuid = ?1");
         let found = conn
-            .query_row(&sql, [marker], |r| Ok((r.get::<_, SqlValue>(0)?, r.get::<_, i64>(1)?)))
+            .query_row(&sql, [marker], |r| {
+                Ok((r.get::<_, SqlValue>(0)?, r.get::<_, i64>(1)?))
+            })
             .map(Some)
-            .or_else(|e| if matches!(e, rusqlite::Error::QueryReturnedNoRows) { Ok(None) } else { Err(e) })?;
-        let (mval, mid) = found.ok_or_else(|| StoreError::NotFound { what, id: marker.clone() })?;
+            .or_else(|e| {
+                if matches!(e, rusqlite::Error::QueryReturnedNoRows) {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            })?;
+        let (mval, mid) = found.ok_or_else(|| StoreError::NotFound {
+            what,
+            id: marker.clone(),
+        })?;
         let n = args.len();
         let (m, i) = (n + 1, n + 2);
         cond = if page.descending {
@@ -225,7 +256,10 @@ fn page_sql(
         args.push(SqlValue::Integer(mid));
     }
     let dir = if page.descending { "DESC" } else { "ASC" };
-    let tail = format!(" ORDER BY {col} {dir}, {table}.id {dir} LIMIT {}", page.limit);
+    let tail = format!(
+        " ORDER BY {col} {dir}, {table}.id {dir} LIMIT {}",
+        page.limit
+    );
     Ok((cond, tail))
 }
 
@@ -261,7 +295,10 @@ fn list_sql(select: &str, mut wheres: Vec<String>, (cond, tail): (String, String
 
 /// Helpers to read and write JSON-object TEXT columns.
 fn json_obj(s: String, column: &'static str) -> Result<crate::model::JsonObject, StoreError> {
-    serde_json::from_str(&s).map_err(|e| StoreError::Corrupt { column, reason: e.to_string() })
+    serde_json::from_str(&s).map_err(|e| StoreError::Corrupt {
+        column,
+        reason: e.to_string(),
+    })
 }
 
 fn json_text(v: &crate::model::JsonObject) -> SqlValue {
@@ -269,9 +306,9 @@ fn json_text(v: &crate::model::JsonObject) -> SqlValue {
 }
 
 fn opt_text(v: &Option<String>) -> SqlValue {
-    v.as_ref().map_or(SqlValue::Null, |s| SqlValue::Text(s.clone()))
+    v.as_ref()
+        .map_or(SqlValue::Null, |s| SqlValue::Text(s.clone()))
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -284,7 +321,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.sqlite"), 1000, 1).unwrap();
         let schema = store.schema_dump().await.unwrap();
-        let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/schema.sql");
+        let golden =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/schema.sql");
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
             std::fs::write(&golden, &schema).unwrap();
@@ -301,7 +339,10 @@ mod tests {
         let conn = Connection::open(&path).unwrap();
         conn.pragma_update(None, "user_version", 999).unwrap();
         drop(conn);
-        let err = Store::open(&path, 1000, 1).err().expect("newer schema refused").to_string();
+        let err = Store::open(&path, 1000, 1)
+            .err()
+            .expect("newer schema refused")
+            .to_string();
         assert!(err.contains("newer than this ironbox"), "{err}");
     }
 }

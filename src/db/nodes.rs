@@ -9,18 +9,65 @@ use crate::model::node::{Interfaces, Node, INTERFACE_KINDS};
 /// Columns written from a `Node`, in the order of `node_values` and read back by `from_row`
 /// (after `id`, the chassis uuid and the traits). Interface columns follow INTERFACE_KINDS.
 const COLUMNS: &[&str] = &[
-    "uuid", "name", "driver", "driver_info", "driver_internal_info", "properties", "instance_info",
-    "instance_uuid", "instance_name", "extra", "power_state", "target_power_state",
-    "provision_state", "target_provision_state", "provision_updated_at", "maintenance",
-    "maintenance_reason", "fault", "last_error", "reservation", "console_enabled", "raid_config",
-    "target_raid_config", "clean_step", "deploy_step", "service_step", "inspection_started_at",
-    "inspection_finished_at", "resource_class", "conductor_group", "automated_clean", "protected",
-    "protected_reason", "owner", "lessee", "description", "retired", "retired_reason",
-    "network_data", "boot_mode", "secure_boot", "shard", "parent_node", "disable_power_off",
-    "health", "created_at", "updated_at",
-    "bios_interface", "boot_interface", "console_interface", "deploy_interface",
-    "firmware_interface", "inspect_interface", "management_interface", "network_interface",
-    "power_interface", "raid_interface", "rescue_interface", "storage_interface",
+    "uuid",
+    "name",
+    "driver",
+    "driver_info",
+    "driver_internal_info",
+    "properties",
+    "instance_info",
+    "instance_uuid",
+    "instance_name",
+    "extra",
+    "power_state",
+    "target_power_state",
+    "provision_state",
+    "target_provision_state",
+    "provision_updated_at",
+    "maintenance",
+    "maintenance_reason",
+    "fault",
+    "last_error",
+    "reservation",
+    "console_enabled",
+    "raid_config",
+    "target_raid_config",
+    "clean_step",
+    "deploy_step",
+    "service_step",
+    "inspection_started_at",
+    "inspection_finished_at",
+    "resource_class",
+    "conductor_group",
+    "automated_clean",
+    "protected",
+    "protected_reason",
+    "owner",
+    "lessee",
+    "description",
+    "retired",
+    "retired_reason",
+    "network_data",
+    "boot_mode",
+    "secure_boot",
+    "shard",
+    "parent_node",
+    "disable_power_off",
+    "health",
+    "created_at",
+    "updated_at",
+    "bios_interface",
+    "boot_interface",
+    "console_interface",
+    "deploy_interface",
+    "firmware_interface",
+    "inspect_interface",
+    "management_interface",
+    "network_interface",
+    "power_interface",
+    "raid_interface",
+    "rescue_interface",
+    "storage_interface",
     "vendor_interface",
 ];
 
@@ -40,22 +87,52 @@ fn b(v: bool) -> SqlValue {
 
 fn node_values(n: &Node) -> Vec<SqlValue> {
     let mut v = vec![
-        SqlValue::Text(n.uuid.clone()), opt_text(&n.name), SqlValue::Text(n.driver.clone()),
-        json_text(&n.driver_info), json_text(&n.driver_internal_info), json_text(&n.properties),
-        json_text(&n.instance_info), opt_text(&n.instance_uuid), opt_text(&n.instance_name),
-        json_text(&n.extra), opt_text(&n.power_state), opt_text(&n.target_power_state),
-        SqlValue::Text(n.provision_state.clone()), opt_text(&n.target_provision_state),
-        opt_text(&n.provision_updated_at), b(n.maintenance), opt_text(&n.maintenance_reason),
-        opt_text(&n.fault), opt_text(&n.last_error), opt_text(&n.reservation), b(n.console_enabled),
-        json_text(&n.raid_config), json_text(&n.target_raid_config), json_text(&n.clean_step),
-        json_text(&n.deploy_step), json_text(&n.service_step), opt_text(&n.inspection_started_at),
-        opt_text(&n.inspection_finished_at), opt_text(&n.resource_class),
+        SqlValue::Text(n.uuid.clone()),
+        opt_text(&n.name),
+        SqlValue::Text(n.driver.clone()),
+        json_text(&n.driver_info),
+        json_text(&n.driver_internal_info),
+        json_text(&n.properties),
+        json_text(&n.instance_info),
+        opt_text(&n.instance_uuid),
+        opt_text(&n.instance_name),
+        json_text(&n.extra),
+        opt_text(&n.power_state),
+        opt_text(&n.target_power_state),
+        SqlValue::Text(n.provision_state.clone()),
+        opt_text(&n.target_provision_state),
+        opt_text(&n.provision_updated_at),
+        b(n.maintenance),
+        opt_text(&n.maintenance_reason),
+        opt_text(&n.fault),
+        opt_text(&n.last_error),
+        opt_text(&n.reservation),
+        b(n.console_enabled),
+        json_text(&n.raid_config),
+        json_text(&n.target_raid_config),
+        json_text(&n.clean_step),
+        json_text(&n.deploy_step),
+        json_text(&n.service_step),
+        opt_text(&n.inspection_started_at),
+        opt_text(&n.inspection_finished_at),
+        opt_text(&n.resource_class),
         SqlValue::Text(n.conductor_group.clone()),
-        n.automated_clean.map_or(SqlValue::Null, b), b(n.protected), opt_text(&n.protected_reason),
-        opt_text(&n.owner), opt_text(&n.lessee), opt_text(&n.description), b(n.retired),
-        opt_text(&n.retired_reason), json_text(&n.network_data), opt_text(&n.boot_mode),
-        n.secure_boot.map_or(SqlValue::Null, b), opt_text(&n.shard), opt_text(&n.parent_node),
-        b(n.disable_power_off), opt_text(&n.health), SqlValue::Text(n.created_at.clone()),
+        n.automated_clean.map_or(SqlValue::Null, b),
+        b(n.protected),
+        opt_text(&n.protected_reason),
+        opt_text(&n.owner),
+        opt_text(&n.lessee),
+        opt_text(&n.description),
+        b(n.retired),
+        opt_text(&n.retired_reason),
+        json_text(&n.network_data),
+        opt_text(&n.boot_mode),
+        n.secure_boot.map_or(SqlValue::Null, b),
+        opt_text(&n.shard),
+        opt_text(&n.parent_node),
+        b(n.disable_power_off),
+        opt_text(&n.health),
+        SqlValue::Text(n.created_at.clone()),
         opt_text(&n.updated_at),
     ];
     v.extend(n.interfaces.0.iter().map(opt_text));
@@ -72,29 +149,80 @@ fn from_row(r: &Row) -> rusqlite::Result<Result<Node, StoreError>> {
     let chassis_uuid: Option<String> = r.get(next())?;
     let allocation_uuid: Option<String> = r.get(next())?;
     let traits: String = r.get(next())?;
-    macro_rules! s { () => { r.get::<_, String>(next())? } }
-    macro_rules! o { () => { r.get::<_, Option<String>>(next())? } }
-    macro_rules! bo { () => { r.get::<_, bool>(next())? } }
-    macro_rules! j { ($c:literal) => { match json_obj(r.get::<_, String>(next())?, $c) { Ok(v) => v, Err(e) => return Ok(Err(e)) } } }
+    macro_rules! s {
+        () => {
+            r.get::<_, String>(next())?
+        };
+    }
+    macro_rules! o {
+        () => {
+            r.get::<_, Option<String>>(next())?
+        };
+    }
+    macro_rules! bo {
+        () => {
+            r.get::<_, bool>(next())?
+        };
+    }
+    macro_rules! j {
+        ($c:literal) => {
+            match json_obj(r.get::<_, String>(next())?, $c) {
+                Ok(v) => v,
+                Err(e) => return Ok(Err(e)),
+            }
+        };
+    }
     let mut n = Node {
         id,
         chassis_uuid,
         traits: serde_json::from_str(&traits).unwrap_or_default(),
-        uuid: s!(), name: o!(), driver: s!(), driver_info: j!("driver_info"),
-        driver_internal_info: j!("driver_internal_info"), properties: j!("properties"),
-        instance_info: j!("instance_info"), instance_uuid: o!(), instance_name: o!(),
-        extra: j!("extra"), power_state: o!(), target_power_state: o!(), provision_state: s!(),
-        target_provision_state: o!(), provision_updated_at: o!(), maintenance: bo!(),
-        maintenance_reason: o!(), fault: o!(), last_error: o!(), reservation: o!(),
-        console_enabled: bo!(), raid_config: j!("raid_config"),
-        target_raid_config: j!("target_raid_config"), clean_step: j!("clean_step"),
-        deploy_step: j!("deploy_step"), service_step: j!("service_step"),
-        inspection_started_at: o!(), inspection_finished_at: o!(), resource_class: o!(),
-        conductor_group: s!(), automated_clean: r.get(next())?, protected: bo!(),
-        protected_reason: o!(), owner: o!(), lessee: o!(), description: o!(), retired: bo!(),
-        retired_reason: o!(), network_data: j!("network_data"), boot_mode: o!(),
-        secure_boot: r.get(next())?, shard: o!(), parent_node: o!(), disable_power_off: bo!(),
-        health: o!(), created_at: s!(), updated_at: o!(),
+        uuid: s!(),
+        name: o!(),
+        driver: s!(),
+        driver_info: j!("driver_info"),
+        driver_internal_info: j!("driver_internal_info"),
+        properties: j!("properties"),
+        instance_info: j!("instance_info"),
+        instance_uuid: o!(),
+        instance_name: o!(),
+        extra: j!("extra"),
+        power_state: o!(),
+        target_power_state: o!(),
+        provision_state: s!(),
+        target_provision_state: o!(),
+        provision_updated_at: o!(),
+        maintenance: bo!(),
+        maintenance_reason: o!(),
+        fault: o!(),
+        last_error: o!(),
+        reservation: o!(),
+        console_enabled: bo!(),
+        raid_config: j!("raid_config"),
+        target_raid_config: j!("target_raid_config"),
+        clean_step: j!("clean_step"),
+        deploy_step: j!("deploy_step"),
+        service_step: j!("service_step"),
+        inspection_started_at: o!(),
+        inspection_finished_at: o!(),
+        resource_class: o!(),
+        conductor_group: s!(),
+        automated_clean: r.get(next())?,
+        protected: bo!(),
+        protected_reason: o!(),
+        owner: o!(),
+        lessee: o!(),
+        description: o!(),
+        retired: bo!(),
+        retired_reason: o!(),
+        network_data: j!("network_data"),
+        boot_mode: o!(),
+        secure_boot: r.get(next())?,
+        shard: o!(),
+        parent_node: o!(),
+        disable_power_off: bo!(),
+        health: o!(),
+        created_at: s!(),
+        updated_at: o!(),
         interfaces: Interfaces::default(),
         allocation_uuid,
     };
@@ -109,11 +237,18 @@ fn query_nodes(conn: &Connection, sql: &str, args: &[SqlValue]) -> Result<Vec<No
 }
 
 fn chassis_id(conn: &Connection, uuid: &Option<String>) -> Result<SqlValue, StoreError> {
-    let Some(u) = uuid else { return Ok(SqlValue::Null) };
-    conn.query_row("SELECT id FROM chassis WHERE uuid = ?1", [u], |r| r.get::<_, i64>(0))
-        .optional()?
-        .map(SqlValue::Integer)
-        .ok_or_else(|| StoreError::NotFound { what: "Chassis", id: u.clone() })
+    let Some(u) = uuid else {
+        return Ok(SqlValue::Null);
+    };
+    conn.query_row("SELECT id FROM chassis WHERE uuid = ?1", [u], |r| {
+        r.get::<_, i64>(0)
+    })
+    .optional()?
+    .map(SqlValue::Integer)
+    .ok_or_else(|| StoreError::NotFound {
+        what: "Chassis",
+        id: u.clone(),
+    })
 }
 
 /// What a node list may be filtered on (API query parameters, already validated).
@@ -170,11 +305,17 @@ impl NodeFilter {
             w.push(format!("nodes.retired = {}", m as i64));
         }
         if let Some(a) = self.associated {
-            w.push(format!("nodes.instance_uuid IS {} NULL", if a { "NOT" } else { "" }));
+            w.push(format!(
+                "nodes.instance_uuid IS {} NULL",
+                if a { "NOT" } else { "" }
+            ));
         }
         if let Some(p) = &self.project {
             args.push(SqlValue::Text(p.clone()));
-            w.push(format!("(nodes.owner = ?{0} OR nodes.lessee = ?{0})", args.len()));
+            w.push(format!(
+                "(nodes.owner = ?{0} OR nodes.lessee = ?{0})",
+                args.len()
+            ));
         }
         if let Some(d) = &self.description_contains {
             args.push(SqlValue::Text(d.clone()));
@@ -185,9 +326,15 @@ impl NodeFilter {
             w.push(format!("chassis.uuid = ?{}", args.len()));
         }
         if let Some(s) = self.sharded {
-            w.push(format!("nodes.shard IS {} NULL", if s { "NOT" } else { "" }));
+            w.push(format!(
+                "nodes.shard IS {} NULL",
+                if s { "NOT" } else { "" }
+            ));
         }
-        for (col, list) in [("shard", &self.shard), ("conductor_group", &self.conductor_groups)] {
+        for (col, list) in [
+            ("shard", &self.shard),
+            ("conductor_group", &self.conductor_groups),
+        ] {
             if let Some(list) = list {
                 let mut ph = Vec::new();
                 for s in list {
@@ -216,12 +363,19 @@ impl Store {
             let mut vals = node_values(&node);
             vals.push(chassis_id(tx, &node.chassis_uuid)?);
             let ph: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
-            let sql = format!("INSERT INTO nodes ({}) VALUES ({})", cols.join(", "), ph.join(", "));
+            let sql = format!(
+                "INSERT INTO nodes ({}) VALUES ({})",
+                cols.join(", "),
+                ph.join(", ")
+            );
             tx.execute(&sql, params_from_iter(vals)).map_err(classify)?;
             let id = tx.last_insert_rowid();
             for t in &node.traits {
-                tx.execute("INSERT INTO node_traits (node_id, trait, created_at) VALUES (?1, ?2, ?3)",
-                    rusqlite::params![id, t, node.created_at]).map_err(classify)?;
+                tx.execute(
+                    "INSERT INTO node_traits (node_id, trait, created_at) VALUES (?1, ?2, ?3)",
+                    rusqlite::params![id, t, node.created_at],
+                )
+                .map_err(classify)?;
             }
             node_by_id(tx, id)
         })
@@ -237,7 +391,11 @@ impl Store {
         self.read(move |conn| {
             let mut args = Vec::new();
             let wheres = filter.sql(&mut args);
-            let sql = super::list_sql(&select_sql(), wheres, page_sql(conn, "nodes", &page, "Node", &mut args)?);
+            let sql = super::list_sql(
+                &select_sql(),
+                wheres,
+                page_sql(conn, "nodes", &page, "Node", &mut args)?,
+            );
             query_nodes(conn, &sql, &args)
         })
         .await
@@ -245,14 +403,26 @@ impl Store {
 
     /// Save every column of `node`. With `expect_updated_at`, the write happens only if the
     /// row is unchanged since it was read (returns Ok(None) when someone else wrote first).
-    pub async fn node_save(&self, node: Node, expect_updated_at: Option<Option<String>>) -> Result<Option<Node>, StoreError> {
+    pub async fn node_save(
+        &self,
+        node: Node,
+        expect_updated_at: Option<Option<String>>,
+    ) -> Result<Option<Node>, StoreError> {
         self.write(move |tx| {
-            let mut sets: Vec<String> = COLUMNS.iter().enumerate().map(|(i, c)| format!("{c} = ?{}", i + 1)).collect();
+            let mut sets: Vec<String> = COLUMNS
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{c} = ?{}", i + 1))
+                .collect();
             let mut vals = node_values(&node);
             vals.push(chassis_id(tx, &node.chassis_uuid)?);
             sets.push(format!("chassis_id = ?{}", vals.len()));
             vals.push(SqlValue::Integer(node.id));
-            let mut sql = format!("UPDATE nodes SET {} WHERE id = ?{}", sets.join(", "), vals.len());
+            let mut sql = format!(
+                "UPDATE nodes SET {} WHERE id = ?{}",
+                sets.join(", "),
+                vals.len()
+            );
             if let Some(expected) = expect_updated_at {
                 vals.push(opt_text(&expected));
                 sql.push_str(&format!(" AND updated_at IS ?{}", vals.len()));
@@ -277,7 +447,12 @@ impl Store {
     }
 
     /// Replace all traits of a node.
-    pub async fn node_set_traits(&self, id: i64, traits: Vec<String>, now: String) -> Result<(), StoreError> {
+    pub async fn node_set_traits(
+        &self,
+        id: i64,
+        traits: Vec<String>,
+        now: String,
+    ) -> Result<(), StoreError> {
         self.write(move |tx| {
             tx.execute("DELETE FROM node_traits WHERE node_id = ?1", [id])?;
             for t in traits {
@@ -291,32 +466,62 @@ impl Store {
     }
 
     /// Add one trait; false if the node already has `max` traits and this one is new.
-    pub async fn node_add_trait(&self, id: i64, t: String, max: usize, now: String) -> Result<bool, StoreError> {
+    pub async fn node_add_trait(
+        &self,
+        id: i64,
+        t: String,
+        max: usize,
+        now: String,
+    ) -> Result<bool, StoreError> {
         self.write(move |tx| {
-            let have: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM node_traits WHERE node_id = ?1 AND trait = ?2)",
-                rusqlite::params![id, t], |r| r.get(0))?;
+            let have: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM node_traits WHERE node_id = ?1 AND trait = ?2)",
+                rusqlite::params![id, t],
+                |r| r.get(0),
+            )?;
             if have {
                 return Ok(true);
             }
-            let count: i64 = tx.query_row("SELECT count(*) FROM node_traits WHERE node_id = ?1", [id], |r| r.get(0))?;
+            let count: i64 = tx.query_row(
+                "SELECT count(*) FROM node_traits WHERE node_id = ?1",
+                [id],
+                |r| r.get(0),
+            )?;
             if count as usize >= max {
                 return Ok(false);
             }
-            tx.execute("INSERT INTO node_traits (node_id, trait, created_at) VALUES (?1, ?2, ?3)", rusqlite::params![id, t, now])?;
-            tx.execute("UPDATE nodes SET updated_at = ?2 WHERE id = ?1", rusqlite::params![id, now])?;
+            tx.execute(
+                "INSERT INTO node_traits (node_id, trait, created_at) VALUES (?1, ?2, ?3)",
+                rusqlite::params![id, t, now],
+            )?;
+            tx.execute(
+                "UPDATE nodes SET updated_at = ?2 WHERE id = ?1",
+                rusqlite::params![id, now],
+            )?;
             Ok(true)
         })
         .await
     }
 
     /// Remove one trait (or all with None); returns how many were removed.
-    pub async fn node_remove_traits(&self, id: i64, t: Option<String>, now: String) -> Result<usize, StoreError> {
+    pub async fn node_remove_traits(
+        &self,
+        id: i64,
+        t: Option<String>,
+        now: String,
+    ) -> Result<usize, StoreError> {
         self.write(move |tx| {
             let n = match t {
-                Some(t) => tx.execute("DELETE FROM node_traits WHERE node_id = ?1 AND trait = ?2", rusqlite::params![id, t])?,
+                Some(t) => tx.execute(
+                    "DELETE FROM node_traits WHERE node_id = ?1 AND trait = ?2",
+                    rusqlite::params![id, t],
+                )?,
                 None => tx.execute("DELETE FROM node_traits WHERE node_id = ?1", [id])?,
             };
-            tx.execute("UPDATE nodes SET updated_at = ?2 WHERE id = ?1", rusqlite::params![id, now])?;
+            tx.execute(
+                "UPDATE nodes SET updated_at = ?2 WHERE id = ?1",
+                rusqlite::params![id, now],
+            )?;
             Ok(n)
         })
         .await
@@ -325,7 +530,9 @@ impl Store {
     /// Shard names (None = unsharded) and their node counts, largest first.
     pub async fn node_shard_counts(&self) -> Result<Vec<(Option<String>, i64)>, StoreError> {
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached("SELECT shard, count(*) AS n FROM nodes GROUP BY shard ORDER BY n DESC, shard")?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT shard, count(*) AS n FROM nodes GROUP BY shard ORDER BY n DESC, shard",
+            )?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
@@ -334,15 +541,29 @@ impl Store {
 
     /// Take the node's lock for `host` if nobody holds it. Returns the node as locked, or
     /// Err(holder) with the current holder's name (None if the node vanished).
-    pub async fn node_reserve(&self, uuid: String, host: String) -> Result<Result<Node, Option<String>>, StoreError> {
+    pub async fn node_reserve(
+        &self,
+        uuid: String,
+        host: String,
+    ) -> Result<Result<Node, Option<String>>, StoreError> {
         self.write(move |tx| {
-            let n = tx.execute("UPDATE nodes SET reservation = ?2 WHERE uuid = ?1 AND reservation IS NULL", rusqlite::params![uuid, host])?;
+            let n = tx.execute(
+                "UPDATE nodes SET reservation = ?2 WHERE uuid = ?1 AND reservation IS NULL",
+                rusqlite::params![uuid, host],
+            )?;
             if n == 1 {
-                let id: i64 = tx.query_row("SELECT id FROM nodes WHERE uuid = ?1", [&uuid], |r| r.get(0))?;
+                let id: i64 =
+                    tx.query_row("SELECT id FROM nodes WHERE uuid = ?1", [&uuid], |r| {
+                        r.get(0)
+                    })?;
                 return node_by_id(tx, id).map(Ok);
             }
             let holder: Option<Option<String>> = tx
-                .query_row("SELECT reservation FROM nodes WHERE uuid = ?1", [&uuid], |r| r.get(0))
+                .query_row(
+                    "SELECT reservation FROM nodes WHERE uuid = ?1",
+                    [&uuid],
+                    |r| r.get(0),
+                )
                 .optional()?;
             Ok(Err(holder.flatten()))
         })
@@ -352,23 +573,38 @@ impl Store {
     /// Drop `host`'s lock on a node (no-op if it does not hold it).
     pub async fn node_release(&self, id: i64, host: String) -> Result<(), StoreError> {
         self.write(move |tx| {
-            tx.execute("UPDATE nodes SET reservation = NULL WHERE id = ?1 AND reservation = ?2", rusqlite::params![id, host])?;
+            tx.execute(
+                "UPDATE nodes SET reservation = NULL WHERE id = ?1 AND reservation = ?2",
+                rusqlite::params![id, host],
+            )?;
             Ok(())
         })
         .await
     }
 
     /// Save a node this `host` holds locked; false if the lock was lost (nothing written).
-    pub async fn node_save_locked(&self, node: Node, host: String) -> Result<Option<Node>, StoreError> {
+    pub async fn node_save_locked(
+        &self,
+        node: Node,
+        host: String,
+    ) -> Result<Option<Node>, StoreError> {
         self.write(move |tx| {
-            let mut sets: Vec<String> = COLUMNS.iter().enumerate().map(|(i, c)| format!("{c} = ?{}", i + 1)).collect();
+            let mut sets: Vec<String> = COLUMNS
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{c} = ?{}", i + 1))
+                .collect();
             let mut vals = node_values(&node);
             vals.push(chassis_id(tx, &node.chassis_uuid)?);
             sets.push(format!("chassis_id = ?{}", vals.len()));
             vals.push(SqlValue::Integer(node.id));
             let id_ph = vals.len();
             vals.push(SqlValue::Text(host));
-            let sql = format!("UPDATE nodes SET {} WHERE id = ?{id_ph} AND reservation = ?{}", sets.join(", "), vals.len());
+            let sql = format!(
+                "UPDATE nodes SET {} WHERE id = ?{id_ph} AND reservation = ?{}",
+                sets.join(", "),
+                vals.len()
+            );
             if tx.execute(&sql, params_from_iter(vals)).map_err(classify)? == 0 {
                 return Ok(None);
             }
@@ -379,7 +615,13 @@ impl Store {
 
     /// Release every lock held by `host` (after a restart nothing of its can still be running).
     pub async fn node_release_all(&self, host: String) -> Result<usize, StoreError> {
-        self.write(move |tx| Ok(tx.execute("UPDATE nodes SET reservation = NULL WHERE reservation = ?1", [host])?)).await
+        self.write(move |tx| {
+            Ok(tx.execute(
+                "UPDATE nodes SET reservation = NULL WHERE reservation = ?1",
+                [host],
+            )?)
+        })
+        .await
     }
 
     pub async fn node_count_by_chassis(&self, chassis_uuid: String) -> Result<i64, StoreError> {
@@ -396,7 +638,10 @@ fn node_by_id(conn: &Connection, id: i64) -> Result<Node, StoreError> {
     let sql = format!("{} WHERE nodes.id = ?1", select_sql());
     query_nodes(conn, &sql, &[SqlValue::Integer(id)])?
         .pop()
-        .ok_or_else(|| StoreError::NotFound { what: "Node", id: id.to_string() })
+        .ok_or_else(|| StoreError::NotFound {
+            what: "Node",
+            id: id.to_string(),
+        })
 }
 
 pub(super) fn node_lookup(conn: &Connection, ident: &str) -> Result<Option<Node>, StoreError> {
@@ -407,4 +652,3 @@ pub(super) fn node_lookup(conn: &Connection, ident: &str) -> Result<Option<Node>
     let by_name = format!("{} WHERE nodes.name = ?1", select_sql());
     Ok(query_nodes(conn, &by_name, &[SqlValue::Text(ident.to_string())])?.pop())
 }
-

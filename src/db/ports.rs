@@ -13,15 +13,36 @@ const SELECT: &str = "SELECT ports.id, ports.uuid, ports.name, ports.address, no
     FROM ports JOIN nodes ON nodes.id = ports.node_id LEFT JOIN portgroups ON portgroups.id = ports.portgroup_id";
 
 fn from_row(r: &Row) -> rusqlite::Result<Result<Port, StoreError>> {
-    let llc = match json_obj(r.get(6)?, "local_link_connection") { Ok(v) => v, Err(e) => return Ok(Err(e)) };
-    let ii = match json_obj(r.get(13)?, "internal_info") { Ok(v) => v, Err(e) => return Ok(Err(e)) };
-    let extra = match json_obj(r.get(14)?, "extra") { Ok(v) => v, Err(e) => return Ok(Err(e)) };
+    let llc = match json_obj(r.get(6)?, "local_link_connection") {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(e)),
+    };
+    let ii = match json_obj(r.get(13)?, "internal_info") {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(e)),
+    };
+    let extra = match json_obj(r.get(14)?, "extra") {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(e)),
+    };
     Ok(Ok(Port {
-        id: r.get(0)?, uuid: r.get(1)?, name: r.get(2)?, address: r.get(3)?, node_uuid: r.get(4)?,
-        portgroup_uuid: r.get(5)?, local_link_connection: llc, pxe_enabled: r.get(7)?,
-        physical_network: r.get(8)?, is_smartnic: r.get(9)?, description: r.get(10)?,
-        vendor: r.get(11)?, category: r.get(12)?, internal_info: ii, extra,
-        created_at: r.get(15)?, updated_at: r.get(16)?,
+        id: r.get(0)?,
+        uuid: r.get(1)?,
+        name: r.get(2)?,
+        address: r.get(3)?,
+        node_uuid: r.get(4)?,
+        portgroup_uuid: r.get(5)?,
+        local_link_connection: llc,
+        pxe_enabled: r.get(7)?,
+        physical_network: r.get(8)?,
+        is_smartnic: r.get(9)?,
+        description: r.get(10)?,
+        vendor: r.get(11)?,
+        category: r.get(12)?,
+        internal_info: ii,
+        extra,
+        created_at: r.get(15)?,
+        updated_at: r.get(16)?,
     }))
 }
 
@@ -32,22 +53,44 @@ fn query(conn: &Connection, sql: &str, args: &[SqlValue]) -> Result<Vec<Port>, S
 /// Writes node_id/portgroup_id from the uuids; missing ones are NotFound.
 fn values(conn: &Connection, p: &Port) -> Result<Vec<SqlValue>, StoreError> {
     let node_id: i64 = conn
-        .query_row("SELECT id FROM nodes WHERE uuid = ?1", [&p.node_uuid], |r| r.get(0))
-        .map_err(|_| StoreError::NotFound { what: "Node", id: p.node_uuid.clone() })?;
+        .query_row(
+            "SELECT id FROM nodes WHERE uuid = ?1",
+            [&p.node_uuid],
+            |r| r.get(0),
+        )
+        .map_err(|_| StoreError::NotFound {
+            what: "Node",
+            id: p.node_uuid.clone(),
+        })?;
     let pg_id = match &p.portgroup_uuid {
         None => SqlValue::Null,
         Some(u) => SqlValue::Integer(
-            conn.query_row("SELECT id FROM portgroups WHERE uuid = ?1", [u], |r| r.get(0))
-                .map_err(|_| StoreError::NotFound { what: "Portgroup", id: u.clone() })?,
+            conn.query_row("SELECT id FROM portgroups WHERE uuid = ?1", [u], |r| {
+                r.get(0)
+            })
+            .map_err(|_| StoreError::NotFound {
+                what: "Portgroup",
+                id: u.clone(),
+            })?,
         ),
     };
     Ok(vec![
-        SqlValue::Text(p.uuid.clone()), opt_text(&p.name), SqlValue::Text(p.address.clone()),
-        SqlValue::Integer(node_id), pg_id, json_text(&p.local_link_connection),
-        SqlValue::Integer(p.pxe_enabled as i64), opt_text(&p.physical_network),
-        SqlValue::Integer(p.is_smartnic as i64), opt_text(&p.description), opt_text(&p.vendor),
-        opt_text(&p.category), json_text(&p.internal_info), json_text(&p.extra),
-        SqlValue::Text(p.created_at.clone()), opt_text(&p.updated_at),
+        SqlValue::Text(p.uuid.clone()),
+        opt_text(&p.name),
+        SqlValue::Text(p.address.clone()),
+        SqlValue::Integer(node_id),
+        pg_id,
+        json_text(&p.local_link_connection),
+        SqlValue::Integer(p.pxe_enabled as i64),
+        opt_text(&p.physical_network),
+        SqlValue::Integer(p.is_smartnic as i64),
+        opt_text(&p.description),
+        opt_text(&p.vendor),
+        opt_text(&p.category),
+        json_text(&p.internal_info),
+        json_text(&p.extra),
+        SqlValue::Text(p.created_at.clone()),
+        opt_text(&p.updated_at),
     ])
 }
 
@@ -68,10 +111,13 @@ pub(super) fn in_list(col: &str, list: &[String], args: &mut Vec<SqlValue>) -> S
     if list.is_empty() {
         return "0".into();
     }
-    let ph: Vec<String> = list.iter().map(|s| {
-        args.push(SqlValue::Text(s.clone()));
-        format!("?{}", args.len())
-    }).collect();
+    let ph: Vec<String> = list
+        .iter()
+        .map(|s| {
+            args.push(SqlValue::Text(s.clone()));
+            format!("?{}", args.len())
+        })
+        .collect();
     format!("{col} IN ({})", ph.join(","))
 }
 
@@ -80,8 +126,11 @@ impl Store {
         self.write(move |tx| {
             let vals = values(tx, &port)?;
             let ph: Vec<String> = (1..=vals.len()).map(|i| format!("?{i}")).collect();
-            tx.execute(&format!("INSERT INTO ports ({COLS}) VALUES ({})", ph.join(",")), params_from_iter(vals))
-                .map_err(classify)?;
+            tx.execute(
+                &format!("INSERT INTO ports ({COLS}) VALUES ({})", ph.join(",")),
+                params_from_iter(vals),
+            )
+            .map_err(classify)?;
             by_uuid(tx, &port.uuid)
         })
         .await
@@ -90,9 +139,17 @@ impl Store {
     pub async fn port_save(&self, port: Port) -> Result<Port, StoreError> {
         self.write(move |tx| {
             let mut vals = values(tx, &port)?;
-            let sets: Vec<String> = COLS.split(", ").enumerate().map(|(i, c)| format!("{} = ?{}", c.trim(), i + 1)).collect();
+            let sets: Vec<String> = COLS
+                .split(", ")
+                .enumerate()
+                .map(|(i, c)| format!("{} = ?{}", c.trim(), i + 1))
+                .collect();
             vals.push(SqlValue::Integer(port.id));
-            let sql = format!("UPDATE ports SET {} WHERE id = ?{}", sets.join(", "), vals.len());
+            let sql = format!(
+                "UPDATE ports SET {} WHERE id = ?{}",
+                sets.join(", "),
+                vals.len()
+            );
             tx.execute(&sql, params_from_iter(vals)).map_err(classify)?;
             by_uuid(tx, &port.uuid)
         })
@@ -102,9 +159,17 @@ impl Store {
     /// By UUID, or by name when `ident` is not one.
     pub async fn port_get(&self, ident: String) -> Result<Option<Port>, StoreError> {
         self.read(move |conn| {
-            let mut found = query(conn, &format!("{SELECT} WHERE ports.uuid = ?1"), &[SqlValue::Text(ident.clone())])?;
+            let mut found = query(
+                conn,
+                &format!("{SELECT} WHERE ports.uuid = ?1"),
+                &[SqlValue::Text(ident.clone())],
+            )?;
             if found.is_empty() {
-                found = query(conn, &format!("{SELECT} WHERE ports.name = ?1"), &[SqlValue::Text(ident)])?;
+                found = query(
+                    conn,
+                    &format!("{SELECT} WHERE ports.name = ?1"),
+                    &[SqlValue::Text(ident)],
+                )?;
             }
             Ok(found.pop())
         })
@@ -115,7 +180,11 @@ impl Store {
         self.read(move |conn| {
             let mut args = Vec::new();
             let mut w = Vec::new();
-            for (col, v) in [("nodes.uuid", &f.node_uuid), ("portgroups.uuid", &f.portgroup_uuid), ("ports.address", &f.address)] {
+            for (col, v) in [
+                ("nodes.uuid", &f.node_uuid),
+                ("portgroups.uuid", &f.portgroup_uuid),
+                ("ports.address", &f.address),
+            ] {
                 if let Some(v) = v {
                     args.push(SqlValue::Text(v.clone()));
                     w.push(format!("{col} = ?{}", args.len()));
@@ -127,7 +196,11 @@ impl Store {
             if let Some(g) = &f.conductor_groups {
                 w.push(in_list("nodes.conductor_group", g, &mut args));
             }
-            let sql = super::list_sql(SELECT, w, page_sql(conn, "ports", &page, "Port", &mut args)?);
+            let sql = super::list_sql(
+                SELECT,
+                w,
+                page_sql(conn, "ports", &page, "Port", &mut args)?,
+            );
             query(conn, &sql, &args)
         })
         .await
@@ -143,7 +216,14 @@ impl Store {
 }
 
 fn by_uuid(conn: &Connection, uuid: &str) -> Result<Port, StoreError> {
-    query(conn, &format!("{SELECT} WHERE ports.uuid = ?1"), &[SqlValue::Text(uuid.to_string())])?
-        .pop()
-        .ok_or_else(|| StoreError::NotFound { what: "Port", id: uuid.to_string() })
+    query(
+        conn,
+        &format!("{SELECT} WHERE ports.uuid = ?1"),
+        &[SqlValue::Text(uuid.to_string())],
+    )?
+    .pop()
+    .ok_or_else(|| StoreError::NotFound {
+        what: "Port",
+        id: uuid.to_string(),
+    })
 }

@@ -13,14 +13,24 @@ use crate::model::states::{POWER_OFF, POWER_ON};
 
 async fn pause(delay: &Delay) {
     let (lo, hi) = crate::config::parse_delay(delay).unwrap_or((0.0, 0.0));
-    let secs = if hi > lo { lo + rand::random::<f64>() * (hi - lo) } else { lo };
+    let secs = if hi > lo {
+        lo + rand::random::<f64>() * (hi - lo)
+    } else {
+        lo
+    };
     if secs > 0.0 {
         tokio::time::sleep(Duration::from_secs_f64(secs)).await;
     }
 }
 
 fn step(interface: &str, name: &str, priority: i64) -> Step {
-    Step { interface: interface.into(), step: name.into(), args: Default::default(), priority, abortable: false }
+    Step {
+        interface: interface.into(),
+        step: name.into(),
+        args: Default::default(),
+        priority,
+        abortable: false,
+    }
 }
 
 pub struct FakePower;
@@ -33,14 +43,35 @@ impl PowerInterface for FakePower {
     async fn get_power_state(&self, ctx: &mut TaskContext<'_>) -> Result<String, DriverError> {
         pause(&ctx.config.file.fake.power_delay).await;
         // A fake machine that was never switched on is off.
-        Ok(ctx.node.power_state.clone().unwrap_or_else(|| POWER_OFF.into()))
+        Ok(ctx
+            .node
+            .power_state
+            .clone()
+            .unwrap_or_else(|| POWER_OFF.into()))
     }
-    async fn set_power_state(&self, ctx: &mut TaskContext<'_>, target: &str, _: Option<Duration>) -> Result<(), DriverError> {
+    async fn set_power_state(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        target: &str,
+        _: Option<Duration>,
+    ) -> Result<(), DriverError> {
         pause(&ctx.config.file.fake.power_delay).await;
-        ctx.node.power_state = Some(if target == POWER_ON { POWER_ON } else { POWER_OFF }.into());
+        ctx.node.power_state = Some(
+            if target == POWER_ON {
+                POWER_ON
+            } else {
+                POWER_OFF
+            }
+            .into(),
+        );
         Ok(())
     }
-    async fn reboot(&self, ctx: &mut TaskContext<'_>, _: bool, _: Option<Duration>) -> Result<(), DriverError> {
+    async fn reboot(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        _: bool,
+        _: Option<Duration>,
+    ) -> Result<(), DriverError> {
         pause(&ctx.config.file.fake.power_delay).await;
         ctx.node.power_state = Some(POWER_ON.into());
         Ok(())
@@ -61,29 +92,65 @@ impl ManagementInterface for FakeManagement {
     fn supported_boot_devices(&self, _: &TaskContext<'_>) -> Vec<&'static str> {
         vec!["pxe"]
     }
-    async fn set_boot_device(&self, ctx: &mut TaskContext<'_>, device: &str, persistent: bool) -> Result<(), DriverError> {
+    async fn set_boot_device(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        device: &str,
+        persistent: bool,
+    ) -> Result<(), DriverError> {
         if !self.supported_boot_devices(ctx).contains(&device) {
-            return Err(DriverError::InvalidParameterValue(format!("Invalid boot device {device} specified.")));
+            return Err(DriverError::InvalidParameterValue(format!(
+                "Invalid boot device {device} specified."
+            )));
         }
         pause(&ctx.config.file.fake.management_delay).await;
-        ctx.node.driver_internal_info.insert(BOOT_DEVICE.into(), json!(device));
-        ctx.node.driver_internal_info.insert(BOOT_PERSISTENT.into(), json!(persistent));
+        ctx.node
+            .driver_internal_info
+            .insert(BOOT_DEVICE.into(), json!(device));
+        ctx.node
+            .driver_internal_info
+            .insert(BOOT_PERSISTENT.into(), json!(persistent));
         Ok(())
     }
-    async fn get_boot_device(&self, ctx: &mut TaskContext<'_>) -> Result<(Option<String>, Option<bool>), DriverError> {
-        let dev = ctx.node.driver_internal_info.get(BOOT_DEVICE).and_then(Value::as_str).unwrap_or("pxe").to_string();
-        let persistent = ctx.node.driver_internal_info.get(BOOT_PERSISTENT).and_then(Value::as_bool).unwrap_or(false);
+    async fn get_boot_device(
+        &self,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<(Option<String>, Option<bool>), DriverError> {
+        let dev = ctx
+            .node
+            .driver_internal_info
+            .get(BOOT_DEVICE)
+            .and_then(Value::as_str)
+            .unwrap_or("pxe")
+            .to_string();
+        let persistent = ctx
+            .node
+            .driver_internal_info
+            .get(BOOT_PERSISTENT)
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         Ok((Some(dev), Some(persistent)))
     }
     /// Ironic's fake management has no NMI.
     async fn inject_nmi(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
-        Err(DriverError::Unsupported { driver: ctx.node.driver.clone(), kind: "inject_nmi".into() })
+        Err(DriverError::Unsupported {
+            driver: ctx.node.driver.clone(),
+            kind: "inject_nmi".into(),
+        })
     }
-    async fn set_boot_mode(&self, ctx: &mut TaskContext<'_>, mode: &str) -> Result<(), DriverError> {
+    async fn set_boot_mode(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        mode: &str,
+    ) -> Result<(), DriverError> {
         ctx.node.boot_mode = Some(mode.to_string());
         Ok(())
     }
-    async fn set_secure_boot(&self, ctx: &mut TaskContext<'_>, on: bool) -> Result<(), DriverError> {
+    async fn set_secure_boot(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        on: bool,
+    ) -> Result<(), DriverError> {
         ctx.node.secure_boot = Some(on);
         Ok(())
     }
@@ -100,15 +167,37 @@ impl FakeSteps {
     pub fn new(kind: &'static str) -> Self {
         let (clean, deploy) = match kind {
             // Manual steps (priority 0) so manual cleaning and servicing can be tried.
-            "raid" => (vec![step("raid", "create_configuration", 0), step("raid", "delete_configuration", 0)], vec![step("raid", "apply_configuration", 0)]),
-            "bios" => (vec![step("bios", "apply_configuration", 0), step("bios", "factory_reset", 0)], vec![step("bios", "apply_configuration", 0)]),
+            "raid" => (
+                vec![
+                    step("raid", "create_configuration", 0),
+                    step("raid", "delete_configuration", 0),
+                ],
+                vec![step("raid", "apply_configuration", 0)],
+            ),
+            "bios" => (
+                vec![
+                    step("bios", "apply_configuration", 0),
+                    step("bios", "factory_reset", 0),
+                ],
+                vec![step("bios", "apply_configuration", 0)],
+            ),
             "firmware" => (vec![step("firmware", "update", 0)], vec![]),
-            "deploy" => (vec![step("deploy", "erase_devices", 0), step("deploy", "erase_devices_metadata", 0)], vec![step("deploy", "deploy", 100)]),
+            "deploy" => (
+                vec![
+                    step("deploy", "erase_devices", 0),
+                    step("deploy", "erase_devices_metadata", 0),
+                ],
+                vec![step("deploy", "deploy", 100)],
+            ),
             "management" => (vec![step("management", "reset_idrac", 0)], vec![]),
             "power" => (vec![step("power", "power_on", 0)], vec![]),
             _ => (vec![], vec![]),
         };
-        FakeSteps { kind, clean, deploy }
+        FakeSteps {
+            kind,
+            clean,
+            deploy,
+        }
     }
 
     fn delay<'a>(&self, cfg: &'a crate::config::Config) -> &'a Delay {
@@ -138,10 +227,21 @@ impl StepInterface for FakeSteps {
     fn deploy_steps(&self) -> Vec<Step> {
         self.deploy.clone()
     }
-    async fn execute_step(&self, ctx: &mut TaskContext<'_>, s: &Step) -> Result<Progress, DriverError> {
-        let known = self.clean.iter().chain(self.deploy.iter()).any(|k| k.step == s.step);
+    async fn execute_step(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        s: &Step,
+    ) -> Result<Progress, DriverError> {
+        let known = self
+            .clean
+            .iter()
+            .chain(self.deploy.iter())
+            .any(|k| k.step == s.step);
         if !known {
-            return Err(DriverError::InvalidParameterValue(format!("Unknown step {}.{}", s.interface, s.step)));
+            return Err(DriverError::InvalidParameterValue(format!(
+                "Unknown step {}.{}",
+                s.interface, s.step
+            )));
         }
         pause(self.delay(ctx.config)).await;
         if self.kind == "bios" {
@@ -155,9 +255,16 @@ impl StepInterface for FakeSteps {
 }
 
 /// `args.settings`: `[{"name": ..., "value": ...}]`, as Ironic's bios steps take them.
-fn bios_settings(args: &serde_json::Map<String, Value>) -> Result<Vec<(String, String)>, DriverError> {
-    let bad = || DriverError::InvalidParameterValue("bios.apply_configuration needs args.settings: a list of {\"name\": ..., \"value\": ...}".into());
-    let list = args.get("settings").and_then(Value::as_array).ok_or_else(bad)?;
+fn bios_settings(
+    args: &serde_json::Map<String, Value>,
+) -> Result<Vec<(String, String)>, DriverError> {
+    let bad = || {
+        DriverError::InvalidParameterValue("bios.apply_configuration needs args.settings: a list of {\"name\": ..., \"value\": ...}".into())
+    };
+    let list = args
+        .get("settings")
+        .and_then(Value::as_array)
+        .ok_or_else(bad)?;
     list.iter()
         .map(|s| {
             let name = s.get("name").and_then(Value::as_str).ok_or_else(bad)?;
@@ -189,7 +296,11 @@ impl DeployInterface for FakeSteps {
 
 #[async_trait]
 impl BootInterface for FakeSteps {
-    async fn prepare_ramdisk(&self, ctx: &mut TaskContext<'_>, _: crate::model::boot::BootIntent) -> Result<(), DriverError> {
+    async fn prepare_ramdisk(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        _: crate::model::boot::BootIntent,
+    ) -> Result<(), DriverError> {
         pause(&ctx.config.file.fake.boot_delay).await;
         Ok(())
     }
@@ -242,16 +353,33 @@ impl ConsoleInterface for FakeSteps {
 impl VendorInterface for FakeSteps {
     fn methods(&self) -> Vec<VendorMethod> {
         vec![
-            VendorMethod { name: "first_method", http_methods: &["POST"], is_async: false, description: "Echo the arguments back." },
-            VendorMethod { name: "second_method", http_methods: &["GET", "POST"], is_async: true, description: "Accept and do nothing." },
+            VendorMethod {
+                name: "first_method",
+                http_methods: &["POST"],
+                is_async: false,
+                description: "Echo the arguments back.",
+            },
+            VendorMethod {
+                name: "second_method",
+                http_methods: &["GET", "POST"],
+                is_async: true,
+                description: "Accept and do nothing.",
+            },
         ]
     }
-    async fn call(&self, ctx: &mut TaskContext<'_>, method: &str, args: Value) -> Result<Value, DriverError> {
+    async fn call(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        method: &str,
+        args: Value,
+    ) -> Result<Value, DriverError> {
         pause(&ctx.config.file.fake.vendor_delay).await;
         match method {
             "first_method" => Ok(json!({"args": args})),
             "second_method" => Ok(Value::Null),
-            other => Err(DriverError::InvalidParameterValue(format!("Unsupported method ({other}) passed through to vendor extension."))),
+            other => Err(DriverError::InvalidParameterValue(format!(
+                "Unsupported method ({other}) passed through to vendor extension."
+            ))),
         }
     }
 }

@@ -15,7 +15,10 @@ pub struct HardwareType {
 
 impl HardwareType {
     pub fn supported(&self, kind: &str) -> &'static [&'static str] {
-        self.supported.iter().find(|(k, _)| *k == kind).map_or(&[], |(_, v)| v)
+        self.supported
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(&[], |(_, v)| v)
     }
 }
 

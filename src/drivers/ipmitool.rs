@@ -35,11 +35,17 @@ fn text(v: &Value) -> Option<String> {
 pub fn target(ctx: &TaskContext<'_>) -> Result<Target, DriverError> {
     let di = &ctx.node.driver_info;
     let get = |k: &str| di.get(k).and_then(text).filter(|s| !s.is_empty());
-    let host = get("ipmi_address").ok_or_else(|| DriverError::MissingParameterValue(
-        "Missing the following IPMI credentials in node's driver_info: ['ipmi_address'].".into()))?;
+    let host = get("ipmi_address").ok_or_else(|| {
+        DriverError::MissingParameterValue(
+            "Missing the following IPMI credentials in node's driver_info: ['ipmi_address']."
+                .into(),
+        )
+    })?;
     let port = match get("ipmi_port") {
         None => 623,
-        Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| DriverError::InvalidParameterValue(format!("IPMI port is not an integer: {p}")))?,
+        Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+            DriverError::InvalidParameterValue(format!("IPMI port is not an integer: {p}"))
+        })?,
     };
     let privilege = match get("ipmi_priv_level").as_deref().unwrap_or("ADMINISTRATOR") {
         "ADMINISTRATOR" => 4,
@@ -57,17 +63,23 @@ pub fn target(ctx: &TaskContext<'_>) -> Result<Target, DriverError> {
     }
     if let Some(b) = get("ipmi_bridging") {
         if b != "no" {
-            return Err(DriverError::InvalidParameterValue(format!("ipmi_bridging \"{b}\" is not supported; only \"no\"")));
+            return Err(DriverError::InvalidParameterValue(format!(
+                "ipmi_bridging \"{b}\" is not supported; only \"no\""
+            )));
         }
     }
     if let Some(v) = get("ipmi_protocol_version") {
         if v != "2.0" {
-            return Err(DriverError::InvalidParameterValue(format!("Invalid IPMI protocol version value {v}, the valid value can be one of ['2.0']")));
+            return Err(DriverError::InvalidParameterValue(format!(
+                "Invalid IPMI protocol version value {v}, the valid value can be one of ['2.0']"
+            )));
         }
     }
     let c = &ctx.config.file.ipmi;
     Ok(Target {
-        host, port, privilege,
+        host,
+        port,
+        privilege,
         username: get("ipmi_username"),
         password: get("ipmi_password"),
         attempt_timeout: Duration::from_millis(c.command_timeout_ms),
@@ -85,7 +97,12 @@ fn bmc_err(e: IpmiError) -> DriverError {
 /// Whether the node boots in UEFI mode (boot mode field, else capabilities).
 fn uefi(ctx: &TaskContext<'_>) -> bool {
     ctx.node.boot_mode.as_deref() == Some("uefi")
-        || ctx.node.properties.get("capabilities").and_then(Value::as_str).is_some_and(|c| c.contains("boot_mode:uefi"))
+        || ctx
+            .node
+            .properties
+            .get("capabilities")
+            .and_then(Value::as_str)
+            .is_some_and(|c| c.contains("boot_mode:uefi"))
 }
 
 pub struct IpmiPower;
@@ -97,7 +114,11 @@ async fn wait_for(t: &Target, on: bool, within: Duration) -> Result<(), DriverEr
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(DriverError::Timeout(format!("the BMC did not report power {} within {} s", if on { "on" } else { "off" }, within.as_secs())));
+            return Err(DriverError::Timeout(format!(
+                "the BMC did not report power {} within {} s",
+                if on { "on" } else { "off" },
+                within.as_secs()
+            )));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -110,11 +131,23 @@ impl PowerInterface for IpmiPower {
     }
     async fn get_power_state(&self, ctx: &mut TaskContext<'_>) -> Result<String, DriverError> {
         let t = target(ctx)?;
-        Ok(if ipmi::power_status(&t).await.map_err(bmc_err)? { POWER_ON } else { POWER_OFF }.into())
+        Ok(if ipmi::power_status(&t).await.map_err(bmc_err)? {
+            POWER_ON
+        } else {
+            POWER_OFF
+        }
+        .into())
     }
-    async fn set_power_state(&self, ctx: &mut TaskContext<'_>, target_state: &str, timeout: Option<Duration>) -> Result<(), DriverError> {
+    async fn set_power_state(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        target_state: &str,
+        timeout: Option<Duration>,
+    ) -> Result<(), DriverError> {
         let t = target(ctx)?;
-        let within = timeout.unwrap_or(Duration::from_secs(ctx.config.file.conductor.power_state_change_timeout));
+        let within = timeout.unwrap_or(Duration::from_secs(
+            ctx.config.file.conductor.power_state_change_timeout,
+        ));
         let (action, on) = match target_state {
             POWER_ON => (Chassis::PowerUp, true),
             "soft power off" => (Chassis::SoftShutdown, false),
@@ -130,14 +163,32 @@ impl PowerInterface for IpmiPower {
         Ok(())
     }
     /// Ironic's reboot: power off (soft or hard) and wait, then power on and wait.
-    async fn reboot(&self, ctx: &mut TaskContext<'_>, soft: bool, timeout: Option<Duration>) -> Result<(), DriverError> {
+    async fn reboot(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        soft: bool,
+        timeout: Option<Duration>,
+    ) -> Result<(), DriverError> {
         let t = target(ctx)?;
-        let within = timeout.unwrap_or(Duration::from_secs(ctx.config.file.conductor.power_state_change_timeout));
+        let within = timeout.unwrap_or(Duration::from_secs(
+            ctx.config.file.conductor.power_state_change_timeout,
+        ));
         if ipmi::power_status(&t).await.map_err(bmc_err)? {
-            ipmi::chassis_control(&t, if soft { Chassis::SoftShutdown } else { Chassis::PowerDown }).await.map_err(bmc_err)?;
+            ipmi::chassis_control(
+                &t,
+                if soft {
+                    Chassis::SoftShutdown
+                } else {
+                    Chassis::PowerDown
+                },
+            )
+            .await
+            .map_err(bmc_err)?;
             wait_for(&t, false, within).await?;
         }
-        ipmi::chassis_control(&t, Chassis::PowerUp).await.map_err(bmc_err)?;
+        ipmi::chassis_control(&t, Chassis::PowerUp)
+            .await
+            .map_err(bmc_err)?;
         wait_for(&t, true, within).await?;
         ctx.node.power_state = Some(POWER_ON.into());
         Ok(())
@@ -154,25 +205,45 @@ impl ManagementInterface for IpmiManagement {
     fn supported_boot_devices(&self, _: &TaskContext<'_>) -> Vec<&'static str> {
         vec!["pxe", "disk", "cdrom", "bios", "safe"]
     }
-    async fn set_boot_device(&self, ctx: &mut TaskContext<'_>, device: &str, persistent: bool) -> Result<(), DriverError> {
+    async fn set_boot_device(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        device: &str,
+        persistent: bool,
+    ) -> Result<(), DriverError> {
         if !self.supported_boot_devices(ctx).contains(&device) {
-            return Err(DriverError::InvalidParameterValue(format!("Invalid boot device {device} specified.")));
+            return Err(DriverError::InvalidParameterValue(format!(
+                "Invalid boot device {device} specified."
+            )));
         }
         let t = target(ctx)?;
-        ipmi::set_boot_device(&t, device, persistent, uefi(ctx)).await.map_err(bmc_err)
+        ipmi::set_boot_device(&t, device, persistent, uefi(ctx))
+            .await
+            .map_err(bmc_err)
     }
-    async fn get_boot_device(&self, ctx: &mut TaskContext<'_>) -> Result<(Option<String>, Option<bool>), DriverError> {
+    async fn get_boot_device(
+        &self,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<(Option<String>, Option<bool>), DriverError> {
         let t = target(ctx)?;
         ipmi::get_boot_device(&t).await.map_err(bmc_err)
     }
     async fn inject_nmi(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
         let t = target(ctx)?;
-        ipmi::chassis_control(&t, Chassis::DiagnosticInterrupt).await.map_err(bmc_err)
+        ipmi::chassis_control(&t, Chassis::DiagnosticInterrupt)
+            .await
+            .map_err(bmc_err)
     }
     async fn set_boot_mode(&self, ctx: &mut TaskContext<'_>, _: &str) -> Result<(), DriverError> {
-        Err(DriverError::Unsupported { driver: ctx.node.driver.clone(), kind: "setting the boot mode".into() })
+        Err(DriverError::Unsupported {
+            driver: ctx.node.driver.clone(),
+            kind: "setting the boot mode".into(),
+        })
     }
     async fn set_secure_boot(&self, ctx: &mut TaskContext<'_>, _: bool) -> Result<(), DriverError> {
-        Err(DriverError::Unsupported { driver: ctx.node.driver.clone(), kind: "secure boot".into() })
+        Err(DriverError::Unsupported {
+            driver: ctx.node.driver.clone(),
+            kind: "secure boot".into(),
+        })
     }
 }

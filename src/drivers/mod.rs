@@ -49,7 +49,12 @@ pub struct TaskContext<'a> {
 
 impl<'a> TaskContext<'a> {
     pub fn new(node: &'a mut Node, ports: &'a [Port], config: &'a Config) -> Self {
-        TaskContext { node, ports, config, bios_update: None }
+        TaskContext {
+            node,
+            ports,
+            config,
+            bios_update: None,
+        }
     }
 }
 
@@ -86,7 +91,13 @@ pub struct Validation {
     pub reason: Option<String>,
 }
 
-pub const POWER_TARGETS: &[&str] = &["power on", "power off", "rebooting", "soft power off", "soft rebooting"];
+pub const POWER_TARGETS: &[&str] = &[
+    "power on",
+    "power off",
+    "rebooting",
+    "soft power off",
+    "soft rebooting",
+];
 
 #[async_trait]
 pub trait PowerInterface: Send + Sync {
@@ -94,9 +105,19 @@ pub trait PowerInterface: Send + Sync {
     /// `power on` or `power off`.
     async fn get_power_state(&self, ctx: &mut TaskContext<'_>) -> Result<String, DriverError>;
     /// `target` is `power on`, `power off`, `soft power off`.
-    async fn set_power_state(&self, ctx: &mut TaskContext<'_>, target: &str, timeout: Option<Duration>) -> Result<(), DriverError>;
+    async fn set_power_state(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        target: &str,
+        timeout: Option<Duration>,
+    ) -> Result<(), DriverError>;
     /// `soft` for a graceful reboot.
-    async fn reboot(&self, ctx: &mut TaskContext<'_>, soft: bool, timeout: Option<Duration>) -> Result<(), DriverError>;
+    async fn reboot(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        soft: bool,
+        timeout: Option<Duration>,
+    ) -> Result<(), DriverError>;
     fn supported_power_states(&self) -> Vec<&'static str> {
         POWER_TARGETS.to_vec()
     }
@@ -106,12 +127,22 @@ pub trait PowerInterface: Send + Sync {
 pub trait ManagementInterface: Send + Sync {
     async fn validate(&self, ctx: &TaskContext<'_>) -> Result<(), DriverError>;
     fn supported_boot_devices(&self, ctx: &TaskContext<'_>) -> Vec<&'static str>;
-    async fn set_boot_device(&self, ctx: &mut TaskContext<'_>, device: &str, persistent: bool) -> Result<(), DriverError>;
+    async fn set_boot_device(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        device: &str,
+        persistent: bool,
+    ) -> Result<(), DriverError>;
     /// (device or None when unknown, persistent or None when unknown)
-    async fn get_boot_device(&self, ctx: &mut TaskContext<'_>) -> Result<(Option<String>, Option<bool>), DriverError>;
+    async fn get_boot_device(
+        &self,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<(Option<String>, Option<bool>), DriverError>;
     async fn inject_nmi(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
-    async fn set_boot_mode(&self, ctx: &mut TaskContext<'_>, mode: &str) -> Result<(), DriverError>;
-    async fn set_secure_boot(&self, ctx: &mut TaskContext<'_>, on: bool) -> Result<(), DriverError>;
+    async fn set_boot_mode(&self, ctx: &mut TaskContext<'_>, mode: &str)
+        -> Result<(), DriverError>;
+    async fn set_secure_boot(&self, ctx: &mut TaskContext<'_>, on: bool)
+        -> Result<(), DriverError>;
 }
 
 /// Interfaces whose whole contract here is validate + steps (boot, deploy, inspect, raid,
@@ -128,9 +159,16 @@ pub trait StepInterface: Send + Sync {
         vec![]
     }
     /// Run one step (clean, deploy or service).
-    async fn execute_step(&self, ctx: &mut TaskContext<'_>, step: &Step) -> Result<Progress, DriverError> {
+    async fn execute_step(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        step: &Step,
+    ) -> Result<Progress, DriverError> {
         let _ = ctx;
-        Err(DriverError::InvalidParameterValue(format!("Unknown step {}.{}", step.interface, step.step)))
+        Err(DriverError::InvalidParameterValue(format!(
+            "Unknown step {}.{}",
+            step.interface, step.step
+        )))
     }
 }
 
@@ -138,7 +176,11 @@ pub trait StepInterface: Send + Sync {
 #[async_trait]
 pub trait BootInterface: StepInterface {
     /// Boot a ramdisk (deploy, rescue, inspection, or a ramdisk instance) next.
-    async fn prepare_ramdisk(&self, ctx: &mut TaskContext<'_>, intent: crate::model::boot::BootIntent) -> Result<(), DriverError>;
+    async fn prepare_ramdisk(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        intent: crate::model::boot::BootIntent,
+    ) -> Result<(), DriverError>;
     /// Nothing to boot from the network any more.
     async fn clean_up_ramdisk(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
     /// Boot the deployed instance next (local disk).
@@ -151,7 +193,8 @@ pub trait BootInterface: StepInterface {
 #[async_trait]
 pub trait DeployInterface: StepInterface {
     /// The `deploy.deploy` step. Done, or Wait for an agent callback.
-    async fn deploy(&self, hw: &Driver, ctx: &mut TaskContext<'_>) -> Result<Progress, DriverError>;
+    async fn deploy(&self, hw: &Driver, ctx: &mut TaskContext<'_>)
+        -> Result<Progress, DriverError>;
     async fn tear_down(&self, hw: &Driver, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
     /// Take over an already deployed node (adoption).
     async fn take_over(&self, hw: &Driver, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
@@ -189,9 +232,16 @@ pub trait VendorInterface: StepInterface {
     fn methods(&self) -> Vec<VendorMethod> {
         vec![]
     }
-    async fn call(&self, ctx: &mut TaskContext<'_>, method: &str, args: serde_json::Value) -> Result<serde_json::Value, DriverError> {
+    async fn call(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        method: &str,
+        args: serde_json::Value,
+    ) -> Result<serde_json::Value, DriverError> {
         let _ = (ctx, args);
-        Err(DriverError::InvalidParameterValue(format!("Unsupported method ({method}) passed through to vendor extension.")))
+        Err(DriverError::InvalidParameterValue(format!(
+            "Unsupported method ({method}) passed through to vendor extension."
+        )))
     }
 }
 
@@ -221,26 +271,55 @@ impl Driver {
             "rescue" => Some(self.rescue.clone() as Arc<dyn StepInterface>),
             "console" => Some(self.console.clone() as Arc<dyn StepInterface>),
             "vendor" => Some(self.vendor.clone() as Arc<dyn StepInterface>),
-            other => self.others.iter().find(|(k, _)| *k == other).map(|(_, i)| i.clone()),
+            other => self
+                .others
+                .iter()
+                .find(|(k, _)| *k == other)
+                .map(|(_, i)| i.clone()),
         }
     }
 
     /// Each interface's validate, in the order Ironic reports them (vendor is not listed).
     pub async fn validate_all(&self, ctx: &TaskContext<'_>) -> Vec<(&'static str, Validation)> {
         let mut out = vec![];
-        for kind in ["boot", "deploy", "management", "network", "power", "bios", "console", "firmware", "inspect", "raid", "rescue", "storage"] {
+        for kind in [
+            "boot",
+            "deploy",
+            "management",
+            "network",
+            "power",
+            "bios",
+            "console",
+            "firmware",
+            "inspect",
+            "raid",
+            "rescue",
+            "storage",
+        ] {
             let r = match kind {
                 "power" => self.power.validate(ctx).await,
                 "management" => self.management.validate(ctx).await,
                 k => match self.step_interface(k) {
                     Some(i) => i.validate(ctx).await,
-                    None => Err(DriverError::Unsupported { driver: self.name.clone(), kind: k.into() }),
+                    None => Err(DriverError::Unsupported {
+                        driver: self.name.clone(),
+                        kind: k.into(),
+                    }),
                 },
             };
-            out.push((kind, match r {
-                Ok(()) => Validation { ok: true, reason: None },
-                Err(e) => Validation { ok: false, reason: Some(e.to_string()) },
-            }));
+            out.push((
+                kind,
+                match r {
+                    Ok(()) => Validation {
+                        ok: true,
+                        reason: None,
+                    },
+                    Err(e) => Validation {
+                        ok: false,
+                        reason: Some(e.to_string()),
+                    },
+                },
+            ));
         }
         out
     }
@@ -250,7 +329,10 @@ impl Driver {
 pub fn properties(hardware_type: &str) -> Vec<(&'static str, &'static str)> {
     match hardware_type {
         // The fake vendor interface's two made-up parameters, as Ironic reports them.
-        "fake-hardware" => vec![("B1", "B1 description. Required."), ("B2", "B2 description. Required.")],
+        "fake-hardware" => vec![
+            ("B1", "B1 description. Required."),
+            ("B2", "B2 description. Required."),
+        ],
         "ipmi" => ipmitool::PROPERTIES.to_vec(),
         _ => vec![],
     }

@@ -14,7 +14,10 @@ pub struct Unsupported {
 
 impl Unsupported {
     fn err(&self, ctx: &TaskContext<'_>) -> DriverError {
-        DriverError::Unsupported { driver: ctx.node.driver.clone(), kind: self.kind.into() }
+        DriverError::Unsupported {
+            driver: ctx.node.driver.clone(),
+            kind: self.kind.into(),
+        }
     }
 }
 
@@ -79,19 +82,36 @@ impl ManagementInterface for NoopManagement {
     fn supported_boot_devices(&self, _: &TaskContext<'_>) -> Vec<&'static str> {
         vec!["pxe", "disk"]
     }
-    async fn set_boot_device(&self, _: &mut TaskContext<'_>, _: &str, _: bool) -> Result<(), DriverError> {
+    async fn set_boot_device(
+        &self,
+        _: &mut TaskContext<'_>,
+        _: &str,
+        _: bool,
+    ) -> Result<(), DriverError> {
         Ok(())
     }
-    async fn get_boot_device(&self, _: &mut TaskContext<'_>) -> Result<(Option<String>, Option<bool>), DriverError> {
+    async fn get_boot_device(
+        &self,
+        _: &mut TaskContext<'_>,
+    ) -> Result<(Option<String>, Option<bool>), DriverError> {
         Ok((None, None))
     }
     async fn inject_nmi(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
-        Err(DriverError::Unsupported { driver: ctx.node.driver.clone(), kind: "inject_nmi".into() })
+        Err(DriverError::Unsupported {
+            driver: ctx.node.driver.clone(),
+            kind: "inject_nmi".into(),
+        })
     }
     async fn set_boot_mode(&self, ctx: &mut TaskContext<'_>, _: &str) -> Result<(), DriverError> {
-        Err(DriverError::Unsupported { driver: ctx.node.driver.clone(), kind: "boot mode".into() })
+        Err(DriverError::Unsupported {
+            driver: ctx.node.driver.clone(),
+            kind: "boot mode".into(),
+        })
     }
     async fn set_secure_boot(&self, ctx: &mut TaskContext<'_>, _: bool) -> Result<(), DriverError> {
-        Err(DriverError::Unsupported { driver: ctx.node.driver.clone(), kind: "secure boot".into() })
+        Err(DriverError::Unsupported {
+            driver: ctx.node.driver.clone(),
+            kind: "secure boot".into(),
+        })
     }
 }

@@ -29,7 +29,8 @@ impl StepInterface for NetBoot {
     async fn validate(&self, ctx: &TaskContext<'_>) -> Result<(), DriverError> {
         if !ctx.ports.iter().any(|p| p.pxe_enabled) {
             return Err(DriverError::MissingParameterValue(format!(
-                "Node {} does not have any port associated with it", ctx.node.uuid
+                "Node {} does not have any port associated with it",
+                ctx.node.uuid
             )));
         }
         Ok(())
@@ -38,7 +39,11 @@ impl StepInterface for NetBoot {
 
 #[async_trait]
 impl BootInterface for NetBoot {
-    async fn prepare_ramdisk(&self, ctx: &mut TaskContext<'_>, intent: BootIntent) -> Result<(), DriverError> {
+    async fn prepare_ramdisk(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        intent: BootIntent,
+    ) -> Result<(), DriverError> {
         set(ctx, Some(intent))
     }
     async fn clean_up_ramdisk(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {

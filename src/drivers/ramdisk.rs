@@ -11,7 +11,11 @@ use crate::model::boot::BootIntent;
 pub struct RamdiskDeploy;
 
 fn info<'a>(ctx: &'a TaskContext<'_>, key: &str) -> Option<&'a str> {
-    ctx.node.instance_info.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+    ctx.node
+        .instance_info
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 #[async_trait]
@@ -20,13 +24,23 @@ impl StepInterface for RamdiskDeploy {
         Ok(())
     }
     fn deploy_steps(&self) -> Vec<Step> {
-        vec![Step { interface: "deploy".into(), step: "deploy".into(), args: Default::default(), priority: 100, abortable: false }]
+        vec![Step {
+            interface: "deploy".into(),
+            step: "deploy".into(),
+            args: Default::default(),
+            priority: 100,
+            abortable: false,
+        }]
     }
 }
 
 #[async_trait]
 impl DeployInterface for RamdiskDeploy {
-    async fn deploy(&self, hw: &Driver, ctx: &mut TaskContext<'_>) -> Result<Progress, DriverError> {
+    async fn deploy(
+        &self,
+        hw: &Driver,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<Progress, DriverError> {
         let (Some(kernel), Some(ramdisk)) = (info(ctx, "kernel"), info(ctx, "ramdisk")) else {
             return Err(DriverError::MissingParameterValue(
                 "The ramdisk deploy interface needs instance_info kernel and ramdisk".into(),
@@ -36,14 +50,21 @@ impl DeployInterface for RamdiskDeploy {
         if let Some(extra) = info(ctx, "ramdisk_kernel_arguments") {
             append = format!("{append} {extra}");
         }
-        let intent = BootIntent::Ramdisk { purpose: "its ramdisk instance".into(), kernel: kernel.into(), ramdisk: ramdisk.into(), append };
+        let intent = BootIntent::Ramdisk {
+            purpose: "its ramdisk instance".into(),
+            kernel: kernel.into(),
+            ramdisk: ramdisk.into(),
+            append,
+        };
         hw.boot.prepare_ramdisk(ctx, intent).await?;
         hw.management.set_boot_device(ctx, "pxe", true).await?;
         hw.power.reboot(ctx, false, None).await?;
         Ok(Progress::Done)
     }
     async fn tear_down(&self, hw: &Driver, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
-        hw.power.set_power_state(ctx, crate::model::states::POWER_OFF, None).await?;
+        hw.power
+            .set_power_state(ctx, crate::model::states::POWER_OFF, None)
+            .await?;
         hw.boot.clean_up_ramdisk(ctx).await
     }
     async fn take_over(&self, _: &Driver, _: &mut TaskContext<'_>) -> Result<(), DriverError> {

@@ -20,33 +20,118 @@ pub struct Registry {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum InterfaceError {
     #[error("Could not find the following interface in the 'ironic.hardware.interfaces.{kind}' entrypoint: {name}. Valid interfaces are {valid}.")]
-    NotEnabled { kind: String, name: String, valid: String },
+    NotEnabled {
+        kind: String,
+        name: String,
+        valid: String,
+    },
     #[error("Hardware type '{hw}' does not support {kind} interface '{name}'. Supported interfaces are: {valid}.")]
-    Unsupported { hw: String, kind: String, name: String, valid: String },
+    Unsupported {
+        hw: String,
+        kind: String,
+        name: String,
+        valid: String,
+    },
     #[error("No default value found for {kind} interface for hardware type {hw}.")]
     NoDefault { hw: String, kind: String },
 }
 
-fn enabled_list<'a>(c: &'a crate::config::file::DefaultSection, kind: &str) -> (&'a Vec<String>, &'a Option<String>, &'static str, &'static str) {
+fn enabled_list<'a>(
+    c: &'a crate::config::file::DefaultSection,
+    kind: &str,
+) -> (
+    &'a Vec<String>,
+    &'a Option<String>,
+    &'static str,
+    &'static str,
+) {
     match kind {
-        "bios" => (&c.enabled_bios_interfaces, &c.default_bios_interface, "enabled_bios_interfaces", "default_bios_interface"),
-        "boot" => (&c.enabled_boot_interfaces, &c.default_boot_interface, "enabled_boot_interfaces", "default_boot_interface"),
-        "console" => (&c.enabled_console_interfaces, &c.default_console_interface, "enabled_console_interfaces", "default_console_interface"),
-        "deploy" => (&c.enabled_deploy_interfaces, &c.default_deploy_interface, "enabled_deploy_interfaces", "default_deploy_interface"),
-        "firmware" => (&c.enabled_firmware_interfaces, &c.default_firmware_interface, "enabled_firmware_interfaces", "default_firmware_interface"),
-        "inspect" => (&c.enabled_inspect_interfaces, &c.default_inspect_interface, "enabled_inspect_interfaces", "default_inspect_interface"),
-        "management" => (&c.enabled_management_interfaces, &c.default_management_interface, "enabled_management_interfaces", "default_management_interface"),
-        "network" => (&c.enabled_network_interfaces, &c.default_network_interface, "enabled_network_interfaces", "default_network_interface"),
-        "power" => (&c.enabled_power_interfaces, &c.default_power_interface, "enabled_power_interfaces", "default_power_interface"),
-        "raid" => (&c.enabled_raid_interfaces, &c.default_raid_interface, "enabled_raid_interfaces", "default_raid_interface"),
-        "rescue" => (&c.enabled_rescue_interfaces, &c.default_rescue_interface, "enabled_rescue_interfaces", "default_rescue_interface"),
-        "storage" => (&c.enabled_storage_interfaces, &c.default_storage_interface, "enabled_storage_interfaces", "default_storage_interface"),
-        _ => (&c.enabled_vendor_interfaces, &c.default_vendor_interface, "enabled_vendor_interfaces", "default_vendor_interface"),
+        "bios" => (
+            &c.enabled_bios_interfaces,
+            &c.default_bios_interface,
+            "enabled_bios_interfaces",
+            "default_bios_interface",
+        ),
+        "boot" => (
+            &c.enabled_boot_interfaces,
+            &c.default_boot_interface,
+            "enabled_boot_interfaces",
+            "default_boot_interface",
+        ),
+        "console" => (
+            &c.enabled_console_interfaces,
+            &c.default_console_interface,
+            "enabled_console_interfaces",
+            "default_console_interface",
+        ),
+        "deploy" => (
+            &c.enabled_deploy_interfaces,
+            &c.default_deploy_interface,
+            "enabled_deploy_interfaces",
+            "default_deploy_interface",
+        ),
+        "firmware" => (
+            &c.enabled_firmware_interfaces,
+            &c.default_firmware_interface,
+            "enabled_firmware_interfaces",
+            "default_firmware_interface",
+        ),
+        "inspect" => (
+            &c.enabled_inspect_interfaces,
+            &c.default_inspect_interface,
+            "enabled_inspect_interfaces",
+            "default_inspect_interface",
+        ),
+        "management" => (
+            &c.enabled_management_interfaces,
+            &c.default_management_interface,
+            "enabled_management_interfaces",
+            "default_management_interface",
+        ),
+        "network" => (
+            &c.enabled_network_interfaces,
+            &c.default_network_interface,
+            "enabled_network_interfaces",
+            "default_network_interface",
+        ),
+        "power" => (
+            &c.enabled_power_interfaces,
+            &c.default_power_interface,
+            "enabled_power_interfaces",
+            "default_power_interface",
+        ),
+        "raid" => (
+            &c.enabled_raid_interfaces,
+            &c.default_raid_interface,
+            "enabled_raid_interfaces",
+            "default_raid_interface",
+        ),
+        "rescue" => (
+            &c.enabled_rescue_interfaces,
+            &c.default_rescue_interface,
+            "enabled_rescue_interfaces",
+            "default_rescue_interface",
+        ),
+        "storage" => (
+            &c.enabled_storage_interfaces,
+            &c.default_storage_interface,
+            "enabled_storage_interfaces",
+            "default_storage_interface",
+        ),
+        _ => (
+            &c.enabled_vendor_interfaces,
+            &c.default_vendor_interface,
+            "enabled_vendor_interfaces",
+            "default_vendor_interface",
+        ),
     }
 }
 
 fn available(kind: &str) -> &'static [&'static str] {
-    AVAILABLE.iter().find(|(k, _)| *k == kind).map_or(&[], |(_, v)| v)
+    AVAILABLE
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or(&[], |(_, v)| v)
 }
 
 impl Registry {
@@ -55,7 +140,10 @@ impl Registry {
     pub fn from_config(cfg: &Config) -> Result<Registry, ConfigError> {
         let d = &cfg.file.default;
         let bad = |key: &'static str, reason: String| ConfigError::Invalid {
-            path: cfg.source.clone(), section: "DEFAULT", key, reason,
+            path: cfg.source.clone(),
+            section: "DEFAULT",
+            key,
+            reason,
         };
         let mut enabled = BTreeMap::new();
         let mut defaults = BTreeMap::new();
@@ -66,7 +154,13 @@ impl Registry {
             }
             for name in list {
                 if !available(kind).contains(&name.as_str()) {
-                    return Err(bad(key, format!("unknown {kind} interface {name:?}; available: {}", available(kind).join(", "))));
+                    return Err(bad(
+                        key,
+                        format!(
+                            "unknown {kind} interface {name:?}; available: {}",
+                            available(kind).join(", ")
+                        ),
+                    ));
                 }
             }
             if let Some(dflt) = default {
@@ -79,17 +173,31 @@ impl Registry {
         }
         let mut hardware_types = Vec::new();
         for name in &d.enabled_hardware_types {
-            let hw = hardware_types::find(name).ok_or_else(|| bad("enabled_hardware_types", format!(
-                "unknown hardware type {name:?}; available: {}",
-                hardware_types::HARDWARE_TYPES.iter().map(|h| h.name).collect::<Vec<_>>().join(", ")
-            )))?;
+            let hw = hardware_types::find(name).ok_or_else(|| {
+                bad(
+                    "enabled_hardware_types",
+                    format!(
+                        "unknown hardware type {name:?}; available: {}",
+                        hardware_types::HARDWARE_TYPES
+                            .iter()
+                            .map(|h| h.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?;
             hardware_types.push(hw.name);
         }
-        let reg = Registry { hardware_types, enabled, defaults };
+        let reg = Registry {
+            hardware_types,
+            enabled,
+            defaults,
+        };
         for name in &reg.hardware_types {
             for kind in INTERFACE_KINDS {
                 if let Some(hw) = hardware_types::find(name) {
-                    reg.default_for(hw, kind).map_err(|e| bad("enabled_hardware_types", e.to_string()))?;
+                    reg.default_for(hw, kind)
+                        .map_err(|e| bad("enabled_hardware_types", e.to_string()))?;
                 }
             }
         }
@@ -110,7 +218,11 @@ impl Registry {
         if hw.accepts_any_enabled {
             return enabled.to_vec();
         }
-        hw.supported(kind).iter().filter(|s| enabled.iter().any(|e| e == *s)).map(|s| s.to_string()).collect()
+        hw.supported(kind)
+            .iter()
+            .filter(|s| enabled.iter().any(|e| e == *s))
+            .map(|s| s.to_string())
+            .collect()
     }
 
     /// Ironic's default: `default_<kind>_interface` if usable, else the first supported
@@ -126,7 +238,10 @@ impl Registry {
             .iter()
             .find(|s| usable.iter().any(|u| u == *s))
             .map(|s| s.to_string())
-            .ok_or_else(|| InterfaceError::NoDefault { hw: hw.name.into(), kind: kind.into() })
+            .ok_or_else(|| InterfaceError::NoDefault {
+                hw: hw.name.into(),
+                kind: kind.into(),
+            })
     }
 
     /// Check an explicitly requested implementation for a hardware type.
@@ -134,12 +249,28 @@ impl Registry {
         let enabled = self.enabled(kind);
         if !enabled.iter().any(|e| e == name) {
             // Quoted as a Python list, as Ironic prints it.
-            let valid = format!("[{}]", enabled.iter().map(|e| format!("'{e}'")).collect::<Vec<_>>().join(", "));
-            return Err(InterfaceError::NotEnabled { kind: kind.into(), name: name.into(), valid });
+            let valid = format!(
+                "[{}]",
+                enabled
+                    .iter()
+                    .map(|e| format!("'{e}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            return Err(InterfaceError::NotEnabled {
+                kind: kind.into(),
+                name: name.into(),
+                valid,
+            });
         }
         let usable = self.usable(hw, kind);
         if !usable.iter().any(|u| u == name) {
-            return Err(InterfaceError::Unsupported { hw: hw.name.into(), kind: kind.into(), name: name.into(), valid: usable.join(", ") });
+            return Err(InterfaceError::Unsupported {
+                hw: hw.name.into(),
+                kind: kind.into(),
+                name: name.into(),
+                valid: usable.join(", "),
+            });
         }
         Ok(())
     }
@@ -156,15 +287,24 @@ mod tests {
         assert_eq!(reg.default_for(hw, "power").unwrap(), "fake");
         assert_eq!(reg.default_for(hw, "network").unwrap(), "noop");
         assert_eq!(reg.default_for(hw, "storage").unwrap(), "noop");
-        assert!(reg.check(hw, "management", "noop").is_ok(), "fake-hardware accepts any enabled");
-        assert!(matches!(reg.check(hw, "power", "redfish"), Err(InterfaceError::NotEnabled { .. })));
+        assert!(
+            reg.check(hw, "management", "noop").is_ok(),
+            "fake-hardware accepts any enabled"
+        );
+        assert!(matches!(
+            reg.check(hw, "power", "redfish"),
+            Err(InterfaceError::NotEnabled { .. })
+        ));
     }
 
     #[test]
     fn unknown_names_are_config_errors() {
         let c = Config::parse("[DEFAULT]\nenabled_power_interfaces = [\"bogus\"]", "t").unwrap();
         let e = Registry::from_config(&c).unwrap_err().to_string();
-        assert!(e.contains("enabled_power_interfaces") && e.contains("bogus"), "{e}");
+        assert!(
+            e.contains("enabled_power_interfaces") && e.contains("bogus"),
+            "{e}"
+        );
         let c = Config::parse("[DEFAULT]\nenabled_hardware_types = [\"nope\"]", "t").unwrap();
         assert!(Registry::from_config(&c).is_err());
         let c = Config::parse("[DEFAULT]\ndefault_power_interface = \"x\"", "t").unwrap();
@@ -174,12 +314,20 @@ mod tests {
 
 impl Registry {
     /// Build the node's driver from its (already validated) interface names.
-    pub fn build(&self, node: &crate::model::node::Node) -> Result<super::Driver, super::DriverError> {
+    pub fn build(
+        &self,
+        node: &crate::model::node::Node,
+    ) -> Result<super::Driver, super::DriverError> {
         use super::{fake, noop};
         use std::sync::Arc;
         let name = |kind: &str| node.interfaces.get(kind).unwrap_or("").to_string();
-        let missing = |kind: &str| super::DriverError::InvalidParameterValue(format!(
-            "{kind} interface {:?} is not available for node {}", name(kind), node.uuid));
+        let missing = |kind: &str| {
+            super::DriverError::InvalidParameterValue(format!(
+                "{kind} interface {:?} is not available for node {}",
+                name(kind),
+                node.uuid
+            ))
+        };
         let power: Arc<dyn super::PowerInterface> = match name("power").as_str() {
             "fake" => Arc::new(fake::FakePower),
             "ipmitool" => Arc::new(super::ipmitool::IpmiPower),

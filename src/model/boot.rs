@@ -11,13 +11,20 @@ pub const KEY: &str = "boot_intent";
 pub enum BootIntent {
     /// Boot a kernel + ramdisk (deploy/rescue/inspection ramdisk, or a ramdisk instance).
     /// `kernel`/`ramdisk`: http(s) URLs, or names of files under `[pxe] http_root`.
-    Ramdisk { purpose: String, kernel: String, ramdisk: String, append: String },
+    Ramdisk {
+        purpose: String,
+        kernel: String,
+        ramdisk: String,
+        append: String,
+    },
     /// Boot from the local disk.
     Local,
 }
 
 impl BootIntent {
     pub fn of(dii: &super::JsonObject) -> Option<BootIntent> {
-        dii.get(KEY).cloned().and_then(|v| serde_json::from_value(v).ok())
+        dii.get(KEY)
+            .cloned()
+            .and_then(|v| serde_json::from_value(v).ok())
     }
 }

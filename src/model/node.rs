@@ -62,8 +62,19 @@ pub struct Node {
 
 /// The hardware interfaces Ironic lets a node choose, in its order.
 pub const INTERFACE_KINDS: [&str; 13] = [
-    "bios", "boot", "console", "deploy", "firmware", "inspect", "management", "network", "power",
-    "raid", "rescue", "storage", "vendor",
+    "bios",
+    "boot",
+    "console",
+    "deploy",
+    "firmware",
+    "inspect",
+    "management",
+    "network",
+    "power",
+    "raid",
+    "rescue",
+    "storage",
+    "vendor",
 ];
 
 /// A node's chosen implementation per interface kind (None until resolved).

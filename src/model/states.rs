@@ -34,10 +34,36 @@ pub const SERVICE_HOLD: &str = "service hold";
 
 /// Every provision state a node can be in (the `?provision_state=` filter accepts these).
 pub const ALL_PROVISION_STATES: &[&str] = &[
-    ENROLL, VERIFYING, MANAGEABLE, INSPECTING, INSPECT_WAIT, INSPECT_FAILED, CLEANING, CLEAN_WAIT,
-    CLEAN_FAILED, CLEAN_HOLD, AVAILABLE, DEPLOYING, WAIT_CALLBACK, DEPLOY_FAILED, DEPLOY_HOLD,
-    ACTIVE, DELETING, ERROR, RESCUING, RESCUE_WAIT, RESCUE_FAILED, RESCUE, UNRESCUING,
-    UNRESCUE_FAILED, ADOPTING, ADOPT_FAILED, SERVICING, SERVICE_WAIT, SERVICE_FAILED, SERVICE_HOLD,
+    ENROLL,
+    VERIFYING,
+    MANAGEABLE,
+    INSPECTING,
+    INSPECT_WAIT,
+    INSPECT_FAILED,
+    CLEANING,
+    CLEAN_WAIT,
+    CLEAN_FAILED,
+    CLEAN_HOLD,
+    AVAILABLE,
+    DEPLOYING,
+    WAIT_CALLBACK,
+    DEPLOY_FAILED,
+    DEPLOY_HOLD,
+    ACTIVE,
+    DELETING,
+    ERROR,
+    RESCUING,
+    RESCUE_WAIT,
+    RESCUE_FAILED,
+    RESCUE,
+    UNRESCUING,
+    UNRESCUE_FAILED,
+    ADOPTING,
+    ADOPT_FAILED,
+    SERVICING,
+    SERVICE_WAIT,
+    SERVICE_FAILED,
+    SERVICE_HOLD,
 ];
 
 /// States from which a node may be deleted (maintenance overrides this check).
@@ -49,13 +75,28 @@ pub const UPDATE_ALLOWED_STATES: &[&str] =
 
 /// States in which a node with a transition under way may still be PATCHed.
 pub const PATCH_WHILE_TRANSITIONING: &[&str] = &[
-    DEPLOY_FAILED, INSPECTING, INSPECT_FAILED, INSPECT_WAIT, CLEAN_FAILED, ERROR, VERIFYING,
-    ADOPT_FAILED, RESCUE_FAILED, UNRESCUE_FAILED, "service", SERVICE_HOLD, SERVICE_FAILED,
+    DEPLOY_FAILED,
+    INSPECTING,
+    INSPECT_FAILED,
+    INSPECT_WAIT,
+    CLEAN_FAILED,
+    ERROR,
+    VERIFYING,
+    ADOPT_FAILED,
+    RESCUE_FAILED,
+    UNRESCUE_FAILED,
+    "service",
+    SERVICE_HOLD,
+    SERVICE_FAILED,
 ];
 
 pub const POWER_ON: &str = "power on";
 pub const POWER_OFF: &str = "power off";
 
 /// Values of the node `fault` field (and its list filter).
-pub const FAULTS: &[&str] =
-    &["power failure", "clean failure", "rescue abort failure", "service failure"];
+pub const FAULTS: &[&str] = &[
+    "power failure",
+    "clean failure",
+    "rescue abort failure",
+    "service failure",
+];

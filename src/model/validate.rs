@@ -18,7 +18,8 @@ pub fn normalize_uuid(s: &str) -> Option<String> {
 pub fn is_valid_logical_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 255
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
         && !is_uuid_like(s)
 }
 
@@ -37,7 +38,9 @@ pub fn is_hostname_safe(s: &str) -> bool {
 pub fn normalize_mac(s: &str) -> Option<String> {
     let parts: Vec<&str> = s.split([':', '-']).collect();
     let ok = parts.len() == 6
-        && parts.iter().all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
         && (s.contains(':') != s.contains('-'));
     ok.then(|| parts.join(":").to_ascii_lowercase())
 }
@@ -47,14 +50,17 @@ pub fn normalize_mac(s: &str) -> Option<String> {
 pub fn is_valid_trait(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 255
-        && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
         && s.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
         && (s.starts_with("CUSTOM_") && s.len() > 7 || !s.starts_with("CUSTOM_"))
 }
 
 /// Conductor groups: `[a-zA-Z0-9_.-]`, at most 255 (stored lower-case).
 pub fn is_valid_conductor_group(s: &str) -> bool {
-    s.len() <= 255 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    s.len() <= 255
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
 }
 
 #[cfg(test)]
@@ -63,9 +69,22 @@ mod tests {
 
     #[test]
     fn macs() {
-        assert_eq!(normalize_mac("52:54:00:AB:cd:01").as_deref(), Some("52:54:00:ab:cd:01"));
-        assert_eq!(normalize_mac("52-54-00-ab-cd-01").as_deref(), Some("52:54:00:ab:cd:01"));
-        for bad in ["", "52:54:00:ab:cd", "52:54:00:ab:cd:0g", "5254.00ab.cd01", "52:54-00:ab:cd:01", "52:54:00:ab:cd:011"] {
+        assert_eq!(
+            normalize_mac("52:54:00:AB:cd:01").as_deref(),
+            Some("52:54:00:ab:cd:01")
+        );
+        assert_eq!(
+            normalize_mac("52-54-00-ab-cd-01").as_deref(),
+            Some("52:54:00:ab:cd:01")
+        );
+        for bad in [
+            "",
+            "52:54:00:ab:cd",
+            "52:54:00:ab:cd:0g",
+            "5254.00ab.cd01",
+            "52:54-00:ab:cd:01",
+            "52:54:00:ab:cd:011",
+        ] {
             assert_eq!(normalize_mac(bad), None, "{bad}");
         }
     }
@@ -74,7 +93,9 @@ mod tests {
     fn names() {
         assert!(is_valid_logical_name("node-1.rack_2~a"));
         assert!(!is_valid_logical_name("has space"));
-        assert!(!is_valid_logical_name("1be26c0b-03f2-4d2e-ae87-c02d7f33c123"));
+        assert!(!is_valid_logical_name(
+            "1be26c0b-03f2-4d2e-ae87-c02d7f33c123"
+        ));
         assert!(!is_valid_logical_name(&"a".repeat(256)));
         assert!(is_hostname_safe("node-1"));
         assert!(!is_hostname_safe("node_1"));
@@ -95,6 +116,9 @@ mod tests {
         assert!(is_uuid_like("1be26c0b-03f2-4d2e-ae87-c02d7f33c123"));
         assert!(is_uuid_like("1BE26C0B03F24D2EAE87C02D7F33C123"));
         assert!(!is_uuid_like("not-a-uuid"));
-        assert_eq!(normalize_uuid("1BE26C0B03F24D2EAE87C02D7F33C123").as_deref(), Some("1be26c0b-03f2-4d2e-ae87-c02d7f33c123"));
+        assert_eq!(
+            normalize_uuid("1BE26C0B03F24D2EAE87C02D7F33C123").as_deref(),
+            Some("1be26c0b-03f2-4d2e-ae87-c02d7f33c123")
+        );
     }
 }

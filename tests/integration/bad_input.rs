@@ -9,7 +9,15 @@ const N: &str = "11111111-2222-3333-4444-555555555555"; // a node created by the
 const J: &str = "application/json";
 
 /// (method, path, version header, body, content-type, status, text the message contains)
-type Case = (&'static str, &'static str, Option<&'static str>, Option<&'static str>, &'static str, u16, &'static str);
+type Case = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    &'static str,
+    u16,
+    &'static str,
+);
 
 const CASES: &[Case] = &[
     // Microversions
@@ -129,16 +137,29 @@ fn malformed_requests_get_ironic_errors() {
     let mut failures = vec![];
     for (method, path, version, body, ctype, status, text) in CASES {
         let r = ib.req_h(method, path, *version, *body, &[("Content-Type", ctype)]);
-        let shaped = r.status < 300 || r.body.get("error_message").and_then(Value::as_str).is_some();
+        let shaped = r.status < 300
+            || r.body
+                .get("error_message")
+                .and_then(Value::as_str)
+                .is_some();
         if r.status != *status || !shaped || (!text.is_empty() && !r.fault().contains(text)) {
-            failures.push(format!("{method} {path} {body:?}: got {} {}", r.status, r.body));
+            failures.push(format!(
+                "{method} {path} {body:?}: got {} {}",
+                r.status, r.body
+            ));
         }
         // Every response, error or not, carries the version headers.
         if r.header("x-openstack-ironic-api-maximum-version").is_none() {
             failures.push(format!("{method} {path}: no version headers"));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), CASES.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
     // The server is still healthy and the node untouched.
     let n = ib.get(&format!("/v1/nodes/{N}"));
     assert_eq!(n.status, 200);
@@ -148,13 +169,28 @@ fn malformed_requests_get_ironic_errors() {
 #[test]
 fn oversized_and_deep_bodies() {
     let ib = Ironbox::start();
-    let big = format!("{{\"driver\": \"fake-hardware\", \"extra\": {{\"blob\": \"{}\"}}}}", "x".repeat(2 * 1024 * 1024));
+    let big = format!(
+        "{{\"driver\": \"fake-hardware\", \"extra\": {{\"blob\": \"{}\"}}}}",
+        "x".repeat(2 * 1024 * 1024)
+    );
     let r = ib.req("POST", "/v1/nodes", Some("latest"), Some(&big));
     assert_eq!(r.status, 413);
     assert!(r.fault().contains("Request body is too large"));
-    let deep = format!("{{\"driver\": \"fake-hardware\", \"extra\": {}1{}}}", "{\"a\": ".repeat(40), "}".repeat(40));
+    let deep = format!(
+        "{{\"driver\": \"fake-hardware\", \"extra\": {}1{}}}",
+        "{\"a\": ".repeat(40),
+        "}".repeat(40)
+    );
     let r = ib.req("POST", "/v1/nodes", Some("latest"), Some(&deep));
     assert_eq!(r.status, 400);
-    assert!(r.fault().contains("nested more than 25 levels"), "{}", r.fault());
-    assert_eq!(ib.get("/v1/nodes").body["nodes"].as_array().unwrap().len(), 0, "nothing was created");
+    assert!(
+        r.fault().contains("nested more than 25 levels"),
+        "{}",
+        r.fault()
+    );
+    assert_eq!(
+        ib.get("/v1/nodes").body["nodes"].as_array().unwrap().len(),
+        0,
+        "nothing was created"
+    );
 }

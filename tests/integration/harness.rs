@@ -25,14 +25,23 @@ pub struct Resp {
 
 impl Resp {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The decoded `faultstring` (or framework `description`) of an error body.
     pub fn fault(&self) -> String {
-        let inner = self.body["error_message"].as_str().unwrap_or_else(|| panic!("not an Ironic error body: {}", self.body));
+        let inner = self.body["error_message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an Ironic error body: {}", self.body));
         let v: Value = serde_json::from_str(inner).expect("error_message is JSON");
-        v.get("faultstring").or_else(|| v.get("description")).and_then(Value::as_str).unwrap_or_default().to_string()
+        v.get("faultstring")
+            .or_else(|| v.get("description"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
     }
 }
 
@@ -57,9 +66,15 @@ impl Ironbox {
     }
 
     fn start_in(netns: Option<&str>, extra: &str) -> Ironbox {
-        let dir = tempfile::Builder::new().prefix("ironbox-test-").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("ironbox-test-")
+            .tempdir()
+            .expect("tempdir");
         let config = dir.path().join("ironic.toml");
-        let mut text = format!("[DEFAULT]\nstate_path = \"{}\"\nhost = \"test-conductor\"\n", dir.path().join("data").display());
+        let mut text = format!(
+            "[DEFAULT]\nstate_path = \"{}\"\nhost = \"test-conductor\"\n",
+            dir.path().join("data").display()
+        );
         let mut api = String::from("[api]\nport = 0\n");
         // Merge extra keys for [DEFAULT] and [api] into the base sections.
         let mut section = String::new();
@@ -75,15 +90,30 @@ impl Ironbox {
                 continue;
             }
             match section.as_str() {
-                "[DEFAULT]" => { text.push_str(line); text.push('\n'); }
-                "[api]" => { api.push_str(line); api.push('\n'); }
-                _ => { others.push_str(line); others.push('\n'); }
+                "[DEFAULT]" => {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+                "[api]" => {
+                    api.push_str(line);
+                    api.push('\n');
+                }
+                _ => {
+                    others.push_str(line);
+                    others.push('\n');
+                }
             }
         }
         text.push_str(&api);
         text.push_str(&others);
         std::fs::write(&config, text).expect("write config");
-        let mut ib = Ironbox { dir, url: String::new(), child: None, config, netns: netns.map(str::to_string) };
+        let mut ib = Ironbox {
+            dir,
+            url: String::new(),
+            child: None,
+            config,
+            netns: netns.map(str::to_string),
+        };
         ib.spawn();
         ib
     }
@@ -100,7 +130,11 @@ impl Ironbox {
     pub fn spawn(&mut self) {
         let endpoints = self.data().join("endpoints.json");
         let _ = std::fs::remove_file(&endpoints);
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("ironbox.log")).expect("log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("ironbox.log"))
+            .expect("log");
         let mut cmd = match &self.netns {
             Some(ns) => {
                 let mut c = Command::new("ip");
@@ -126,10 +160,18 @@ impl Ironbox {
                     return;
                 }
             }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!("ironbox exited early ({status}): {}", self.log());
             }
-            assert!(Instant::now() < deadline, "ironbox did not start: {}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "ironbox did not start: {}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -167,11 +209,26 @@ impl Ironbox {
         self.req_h(method, path, version, body, &[])
     }
 
-    pub fn req_h(&self, method: &str, path: &str, version: Option<&str>, body: Option<&str>, headers: &[(&str, &str)]) -> Resp {
+    pub fn req_h(
+        &self,
+        method: &str,
+        path: &str,
+        version: Option<&str>,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         if let Some(ns) = &self.netns {
-            return curl_in(ns, method, &format!("{}{}", self.url, path), version, body, headers);
+            return curl_in(
+                ns,
+                method,
+                &format!("{}{}", self.url, path),
+                version,
+                body,
+                headers,
+            );
         }
-        let mut r = ureq::request(method, &format!("{}{}", self.url, path)).timeout(Duration::from_secs(30));
+        let mut r = ureq::request(method, &format!("{}{}", self.url, path))
+            .timeout(Duration::from_secs(30));
         if let Some(v) = version {
             r = r.set("X-OpenStack-Ironic-API-Version", v);
         }
@@ -180,7 +237,10 @@ impl Ironbox {
         }
         let result = match body {
             Some(b) => {
-                if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+                if !headers
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                {
                     r = r.set("Content-Type", "application/json");
                 }
                 r.send_string(b)
@@ -193,10 +253,22 @@ impl Ironbox {
             Err(e) => panic!("{method} {path}: transport error {e}"),
         };
         let status = resp.status();
-        let headers = resp.headers_names().iter().filter_map(|n| resp.header(n).map(|v| (n.clone(), v.to_string()))).collect();
+        let headers = resp
+            .headers_names()
+            .iter()
+            .filter_map(|n| resp.header(n).map(|v| (n.clone(), v.to_string())))
+            .collect();
         let text = resp.into_string().unwrap_or_default();
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-        Resp { status, body, headers }
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Resp {
+            status,
+            body,
+            headers,
+        }
     }
 
     pub fn get(&self, path: &str) -> Resp {
@@ -232,9 +304,28 @@ impl Ironbox {
 }
 
 /// An HTTP request made from inside a network namespace with curl.
-pub fn curl_in(ns: &str, method: &str, url: &str, version: Option<&str>, body: Option<&str>, headers: &[(&str, &str)]) -> Resp {
+pub fn curl_in(
+    ns: &str,
+    method: &str,
+    url: &str,
+    version: Option<&str>,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Resp {
     let mut c = Command::new("ip");
-    c.args(["netns", "exec", ns, "curl", "-s", "-i", "--max-time", "30", "-X", method, url]);
+    c.args([
+        "netns",
+        "exec",
+        ns,
+        "curl",
+        "-s",
+        "-i",
+        "--max-time",
+        "30",
+        "-X",
+        method,
+        url,
+    ]);
     if let Some(v) = version {
         c.args(["-H", &format!("X-OpenStack-Ironic-API-Version: {v}")]);
     }
@@ -242,7 +333,10 @@ pub fn curl_in(ns: &str, method: &str, url: &str, version: Option<&str>, body: O
         c.args(["-H", &format!("{k}: {v}")]);
     }
     if let Some(b) = body {
-        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
             c.args(["-H", "Content-Type: application/json"]);
         }
         c.args(["--data-binary", b]);
@@ -251,10 +345,27 @@ pub fn curl_in(ns: &str, method: &str, url: &str, version: Option<&str>, body: O
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let headers = lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))).collect();
-    let body = if body.is_empty() { Value::Null } else { serde_json::from_str(body).unwrap_or(Value::String(body.to_string())) };
-    Resp { status, body, headers }
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect();
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body).unwrap_or(Value::String(body.to_string()))
+    };
+    Resp {
+        status,
+        body,
+        headers,
+    }
 }
 
 impl Drop for Ironbox {
@@ -262,7 +373,10 @@ impl Drop for Ironbox {
         self.kill();
         if std::thread::panicking() {
             let keep = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
-            eprintln!("test failed; ironbox state kept in {}", keep.keep().display());
+            eprintln!(
+                "test failed; ironbox state kept in {}",
+                keep.keep().display()
+            );
         }
     }
 }

@@ -48,10 +48,18 @@ exit 0
 impl IpmiSim {
     pub fn start() -> IpmiSim {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let script = dir.path().join("chassis.sh");
         std::fs::write(&script, CHASSIS).unwrap();
-        Command::new("chmod").arg("+x").arg(&script).status().unwrap();
+        Command::new("chmod")
+            .arg("+x")
+            .arg(&script)
+            .status()
+            .unwrap();
         std::fs::write(dir.path().join("lan.conf"), format!(
             "name \"bmc\"\nset_working_mc 0x20\n  startlan 1\n    addr 127.0.0.1 {port}\n    priv_limit admin\n    allowed_auths_callback none md2 md5 straight\n    allowed_auths_user none md2 md5 straight\n    allowed_auths_operator none md2 md5 straight\n    allowed_auths_admin none md2 md5 straight\n    guid a123456789abcdefa123456789abcdef\n  endlan\n  chassis_control \"{}\"\n  user 1 true \"\" \"unused\" user 10 none md2 md5 straight\n  user 2 true \"admin\" \"password\" admin 10 none md2 md5 straight\n",
             script.display())).unwrap();
@@ -59,12 +67,17 @@ impl IpmiSim {
         std::fs::create_dir_all(dir.path().join("state")).unwrap();
         let log = std::fs::File::create(dir.path().join("ipmi_sim.log")).unwrap();
         let child = Command::new("ipmi_sim")
-            .arg("-c").arg(dir.path().join("lan.conf"))
-            .arg("-f").arg(dir.path().join("node.emu"))
-            .arg("-s").arg(dir.path().join("state"))
+            .arg("-c")
+            .arg(dir.path().join("lan.conf"))
+            .arg("-f")
+            .arg(dir.path().join("node.emu"))
+            .arg("-s")
+            .arg(dir.path().join("state"))
             .arg("-n")
-            .stdout(log.try_clone().unwrap()).stderr(log)
-            .spawn().expect("ipmi_sim (Debian package openipmi, installed by tests/lab/setup.sh)");
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("ipmi_sim (Debian package openipmi, installed by tests/lab/setup.sh)");
         let sim = IpmiSim { port, dir, child };
         let deadline = Instant::now() + Duration::from_secs(10);
         while !sim.ipmitool(&["chassis", "power", "status"]).0 {
@@ -75,13 +88,35 @@ impl IpmiSim {
     }
 
     pub fn ipmitool(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new("ipmitool").args(["-I", "lanplus", "-H", "127.0.0.1", "-p", &self.port.to_string(), "-U", "admin", "-P", "password", "-C", "3"])
-            .args(args).output().expect("ipmitool");
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+        let out = Command::new("ipmitool")
+            .args([
+                "-I",
+                "lanplus",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "admin",
+                "-P",
+                "password",
+                "-C",
+                "3",
+            ])
+            .args(args)
+            .output()
+            .expect("ipmitool");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     }
 
     pub fn file(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default().trim().to_string()
+        std::fs::read_to_string(self.dir.path().join(name))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
     }
 
     pub fn driver_info(&self) -> Value {
@@ -111,7 +146,14 @@ fn ipmi_node(ib: &Ironbox, di: Value) -> String {
 }
 
 fn power(ib: &Ironbox, u: &str, target: &str) {
-    assert_eq!(ib.put(&format!("/v1/nodes/{u}/states/power"), json!({"target": target})).status, 202);
+    assert_eq!(
+        ib.put(
+            &format!("/v1/nodes/{u}/states/power"),
+            json!({"target": target})
+        )
+        .status,
+        202
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while !ib.get(&format!("/v1/nodes/{u}")).body["target_power_state"].is_null() {
         assert!(Instant::now() < deadline);
@@ -125,31 +167,73 @@ fn power_and_boot_device_over_rmcp() {
     let ib = Ironbox::start();
     let u = ipmi_node(&ib, bmc.driver_info());
     let v = ib.get(&format!("/v1/nodes/{u}/validate")).body;
-    assert_eq!((v["power"]["result"].clone(), v["management"]["result"].clone()), (json!(true), json!(true)));
+    assert_eq!(
+        (
+            v["power"]["result"].clone(),
+            v["management"]["result"].clone()
+        ),
+        (json!(true), json!(true))
+    );
     // manage = verify: the BMC answers and the power state is read.
-    assert_eq!(ib.put(&format!("/v1/nodes/{u}/states/provision"), json!({"target": "manage"})).status, 202);
+    assert_eq!(
+        ib.put(
+            &format!("/v1/nodes/{u}/states/provision"),
+            json!({"target": "manage"})
+        )
+        .status,
+        202
+    );
     let n = wait_state(&ib, &u, "manageable");
     assert_eq!(n["power_state"], "power off");
     power(&ib, &u, "power on");
     assert_eq!(bmc.file("power"), "1");
-    assert_eq!(ib.get(&format!("/v1/nodes/{u}")).body["power_state"], "power on");
+    assert_eq!(
+        ib.get(&format!("/v1/nodes/{u}")).body["power_state"],
+        "power on"
+    );
     power(&ib, &u, "rebooting");
     assert_eq!(bmc.file("power"), "1");
     power(&ib, &u, "power off");
     assert_eq!(bmc.file("power"), "0");
-    assert_eq!(ib.get(&format!("/v1/nodes/{u}")).body["power_state"], "power off");
+    assert_eq!(
+        ib.get(&format!("/v1/nodes/{u}")).body["power_state"],
+        "power off"
+    );
     // Boot device reaches the BMC.
-    assert_eq!(ib.put(&format!("/v1/nodes/{u}/management/boot_device"), json!({"boot_device": "pxe", "persistent": true})).status, 204);
+    assert_eq!(
+        ib.put(
+            &format!("/v1/nodes/{u}/management/boot_device"),
+            json!({"boot_device": "pxe", "persistent": true})
+        )
+        .status,
+        204
+    );
     assert_eq!(bmc.file("boot"), "pxe");
-    assert_eq!(ib.get(&format!("/v1/nodes/{u}/management/boot_device")).body["boot_device"], "pxe");
-    let r = ib.put(&format!("/v1/nodes/{u}/management/boot_device"), json!({"boot_device": "disk"}));
+    assert_eq!(
+        ib.get(&format!("/v1/nodes/{u}/management/boot_device"))
+            .body["boot_device"],
+        "pxe"
+    );
+    let r = ib.put(
+        &format!("/v1/nodes/{u}/management/boot_device"),
+        json!({"boot_device": "disk"}),
+    );
     assert_eq!(r.status, 204, "{}", r.body);
-    assert_eq!(bmc.file("boot"), "default", "ipmi_sim reports a disk boot as 'default'");
+    assert_eq!(
+        bmc.file("boot"),
+        "default",
+        "ipmi_sim reports a disk boot as 'default'"
+    );
     // ipmi_sim does not implement Chassis Control 4 (diagnostic interrupt): the refusal
     // must come back as a clear error naming the command and the completion code.
     let r = ib.put(&format!("/v1/nodes/{u}/management/inject_nmi"), json!({}));
     assert_eq!(r.status, 400, "{}", r.body);
-    assert!(r.fault().contains("rejected Chassis Control with completion code 0xcc"), "{}", r.fault());
+    assert!(
+        r.fault()
+            .contains("rejected Chassis Control with completion code 0xcc"),
+        "{}",
+        r.fault()
+    );
     assert!(!ib.log().contains("password\""), "no password in the log");
     let _ = bmc.path();
 }
@@ -161,20 +245,50 @@ fn wrong_credentials_and_unreachable_bmcs_fail_clearly() {
     let mut di = bmc.driver_info();
     di["ipmi_password"] = json!("wrong");
     let u = ipmi_node(&ib, di);
-    assert_eq!(ib.put(&format!("/v1/nodes/{u}/states/provision"), json!({"target": "manage"})).status, 202);
+    assert_eq!(
+        ib.put(
+            &format!("/v1/nodes/{u}/states/provision"),
+            json!({"target": "manage"})
+        )
+        .status,
+        202
+    );
     let n = wait_state(&ib, &u, "enroll");
     let err = n["last_error"].as_str().unwrap_or_default().to_string();
     assert!(err.contains("authentication failed"), "{err}");
-    assert!(!err.contains("wrong"), "the password leaked into last_error: {err}");
+    assert!(
+        !err.contains("wrong"),
+        "the password leaked into last_error: {err}"
+    );
 
-    let dead = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let u2 = ipmi_node(&ib, json!({"ipmi_address": "127.0.0.1", "ipmi_port": dead, "ipmi_username": "admin", "ipmi_password": "password"}));
+    let dead = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let u2 = ipmi_node(
+        &ib,
+        json!({"ipmi_address": "127.0.0.1", "ipmi_port": dead, "ipmi_username": "admin", "ipmi_password": "password"}),
+    );
     let start = Instant::now();
     power(&ib, &u2, "power on");
     let took = start.elapsed();
     let n = ib.get(&format!("/v1/nodes/{u2}")).body;
-    assert!(n["last_error"].as_str().unwrap_or_default().contains("not reachable") || n["last_error"].as_str().unwrap_or_default().contains("did not answer"), "{n}");
-    assert!(took < Duration::from_secs(10), "unreachable BMC took {took:?} (bound: 3 s)");
+    assert!(
+        n["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not reachable")
+            || n["last_error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("did not answer"),
+        "{n}"
+    );
+    assert!(
+        took < Duration::from_secs(10),
+        "unreachable BMC took {took:?} (bound: 3 s)"
+    );
 }
 
 #[test]
@@ -182,17 +296,38 @@ fn bad_driver_info_is_refused() {
     let ib = Ironbox::start();
     let cases = [
         (json!({}), "Missing the following IPMI credentials"),
-        (json!({"ipmi_address": "127.0.0.1", "ipmi_port": "abc"}), "IPMI port is not an integer"),
-        (json!({"ipmi_address": "127.0.0.1", "ipmi_cipher_suite": "17"}), "Unsupported IPMI cipher suite 17"),
-        (json!({"ipmi_address": "127.0.0.1", "ipmi_priv_level": "ROOT"}), "Invalid privilege level"),
-        (json!({"ipmi_address": "127.0.0.1", "ipmi_bridging": "single"}), "ipmi_bridging"),
+        (
+            json!({"ipmi_address": "127.0.0.1", "ipmi_port": "abc"}),
+            "IPMI port is not an integer",
+        ),
+        (
+            json!({"ipmi_address": "127.0.0.1", "ipmi_cipher_suite": "17"}),
+            "Unsupported IPMI cipher suite 17",
+        ),
+        (
+            json!({"ipmi_address": "127.0.0.1", "ipmi_priv_level": "ROOT"}),
+            "Invalid privilege level",
+        ),
+        (
+            json!({"ipmi_address": "127.0.0.1", "ipmi_bridging": "single"}),
+            "ipmi_bridging",
+        ),
     ];
     for (di, msg) in cases {
         let u = ipmi_node(&ib, di.clone());
         let v = ib.get(&format!("/v1/nodes/{u}/validate")).body;
         assert_eq!(v["power"]["result"], false, "{di}");
-        assert!(v["power"]["reason"].as_str().unwrap_or_default().contains(msg), "{di}: {v}");
-        let r = ib.put(&format!("/v1/nodes/{u}/states/power"), json!({"target": "power on"}));
+        assert!(
+            v["power"]["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(msg),
+            "{di}: {v}"
+        );
+        let r = ib.put(
+            &format!("/v1/nodes/{u}/states/power"),
+            json!({"target": "power on"}),
+        );
         assert_eq!(r.status, 400, "{di}");
     }
     let props = ib.get("/v1/drivers/ipmi/properties").body;
@@ -203,27 +338,49 @@ fn bad_driver_info_is_refused() {
 fn power_sync_sees_out_of_band_changes() {
     let bmc = IpmiSim::start();
     // Record mode: the hardware's state wins.
-    let ib = Ironbox::start_with("[conductor]\nsync_power_state_interval = 1\nforce_power_state_during_sync = false\n");
+    let ib = Ironbox::start_with(
+        "[conductor]\nsync_power_state_interval = 1\nforce_power_state_during_sync = false\n",
+    );
     let u = ipmi_node(&ib, bmc.driver_info());
-    assert_eq!(ib.put(&format!("/v1/nodes/{u}/states/provision"), json!({"target": "manage"})).status, 202);
+    assert_eq!(
+        ib.put(
+            &format!("/v1/nodes/{u}/states/provision"),
+            json!({"target": "manage"})
+        )
+        .status,
+        202
+    );
     wait_state(&ib, &u, "manageable");
     assert!(bmc.ipmitool(&["chassis", "power", "on"]).0);
     let deadline = Instant::now() + Duration::from_secs(15);
     while ib.get(&format!("/v1/nodes/{u}")).body["power_state"] != "power on" {
-        assert!(Instant::now() < deadline, "power sync never saw the out-of-band power on");
+        assert!(
+            Instant::now() < deadline,
+            "power sync never saw the out-of-band power on"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     drop(ib);
     // Force mode (Ironic's default): the recorded state is pushed back onto the hardware.
     let ib = Ironbox::start_with("[conductor]\nsync_power_state_interval = 1\n");
     let u = ipmi_node(&ib, bmc.driver_info());
-    assert_eq!(ib.put(&format!("/v1/nodes/{u}/states/provision"), json!({"target": "manage"})).status, 202);
+    assert_eq!(
+        ib.put(
+            &format!("/v1/nodes/{u}/states/provision"),
+            json!({"target": "manage"})
+        )
+        .status,
+        202
+    );
     wait_state(&ib, &u, "manageable");
     power(&ib, &u, "power off");
     assert!(bmc.ipmitool(&["chassis", "power", "on"]).0);
     let deadline = Instant::now() + Duration::from_secs(15);
     while bmc.file("power") != "0" {
-        assert!(Instant::now() < deadline, "power sync never switched the machine back off");
+        assert!(
+            Instant::now() < deadline,
+            "power sync never switched the machine back off"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }

@@ -14,12 +14,18 @@ use crate::harness::Ironbox;
 use crate::provision::wait_state;
 
 fn lab(script: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab").join(script)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/lab")
+        .join(script)
 }
 
 fn sh(cmd: &mut Command) -> (bool, String) {
     let out = cmd.output().expect("run command");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -31,24 +37,41 @@ pub struct Netns {
 impl Netns {
     pub fn up(taps: usize) -> Netns {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!("ibx{}n{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
-        let (ok, out) = sh(Command::new("bash").arg(lab("netns.sh")).args(["up", &name, &taps.to_string()]));
-        assert!(ok, "netns.sh up failed (the netboot tests need root and tests/lab/setup.sh): {out}");
+        let name = format!(
+            "ibx{}n{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        let (ok, out) =
+            sh(Command::new("bash")
+                .arg(lab("netns.sh"))
+                .args(["up", &name, &taps.to_string()]));
+        assert!(
+            ok,
+            "netns.sh up failed (the netboot tests need root and tests/lab/setup.sh): {out}"
+        );
         Netns { name }
     }
 
     pub fn exec(&self, args: &[&str]) -> (bool, String) {
-        sh(Command::new("ip").args(["netns", "exec", &self.name]).args(args))
+        sh(Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .args(args))
     }
 
     fn mac(&self, dev: &str) -> String {
-        self.exec(&["cat", &format!("/sys/class/net/{dev}/address")]).1.trim().to_string()
+        self.exec(&["cat", &format!("/sys/class/net/{dev}/address")])
+            .1
+            .trim()
+            .to_string()
     }
 }
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = sh(Command::new("bash").arg(lab("netns.sh")).args(["down", &self.name]));
+        let _ = sh(Command::new("bash")
+            .arg(lab("netns.sh"))
+            .args(["down", &self.name]));
     }
 }
 
@@ -60,15 +83,36 @@ fn boot_config(mode: &str, http_root: &Path) -> String {
 }
 
 fn enroll(ib: &Ironbox, mac: &str) -> String {
-    let n = ib.post("/v1/nodes", json!({"driver": "manual-management", "name": "netboot-1"}));
+    let n = ib.post(
+        "/v1/nodes",
+        json!({"driver": "manual-management", "name": "netboot-1"}),
+    );
     assert_eq!(n.status, 201, "{}", n.body);
     let u = n.body["uuid"].as_str().unwrap().to_string();
-    assert_eq!(ib.post("/v1/ports", json!({"address": mac, "node_uuid": u})).status, 201);
+    assert_eq!(
+        ib.post("/v1/ports", json!({"address": mac, "node_uuid": u}))
+            .status,
+        201
+    );
     u
 }
 
 fn udhcpc(ns: &Netns) -> (bool, String) {
-    ns.exec(&["busybox", "udhcpc", "-i", "vcl1", "-n", "-q", "-f", "-t", "3", "-T", "1", "-s", "/bin/true"])
+    ns.exec(&[
+        "busybox",
+        "udhcpc",
+        "-i",
+        "vcl1",
+        "-n",
+        "-q",
+        "-f",
+        "-t",
+        "3",
+        "-T",
+        "1",
+        "-s",
+        "/bin/true",
+    ])
 }
 
 #[test]
@@ -78,7 +122,10 @@ fn dhcp_full_and_proxy_modes_with_udhcpc() {
     let ib = Ironbox::start_in_netns(&ns.name, &boot_config("full", root.path()));
     // Unknown MAC: no answer.
     let (ok, out) = udhcpc(&ns);
-    assert!(!ok && !out.contains("obtained"), "unknown MAC got a lease: {out}");
+    assert!(
+        !ok && !out.contains("obtained"),
+        "unknown MAC got a lease: {out}"
+    );
     let mac = ns.mac("vcl1");
     enroll(&ib, &mac);
     let (ok, out) = udhcpc(&ns);
@@ -92,53 +139,148 @@ fn dhcp_full_and_proxy_modes_with_udhcpc() {
     let ib = Ironbox::start_in_netns(&ns.name, &boot_config("proxy", root.path()));
     enroll(&ib, &mac);
     let (ok, out) = udhcpc(&ns);
-    assert!(!ok && !out.contains("obtained"), "proxy mode gave an address: {out}");
+    assert!(
+        !ok && !out.contains("obtained"),
+        "proxy mode gave an address: {out}"
+    );
 }
 
 #[test]
 fn tftp_and_http_boot_files() {
     let ns = Netns::up(0);
     let root = tempfile::tempdir().unwrap();
-    let blob: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let blob: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     std::fs::write(root.path().join("blob.bin"), &blob).unwrap();
     let ib = Ironbox::start_in_netns(&ns.name, &boot_config("off", root.path()));
     let got = root.path().join("got.kpxe");
     // TFTP with a large block size, as iPXE asks for.
-    let (ok, out) = ns.exec(&["curl", "-sS", "--tftp-blksize", "1468", "-o", got.to_str().unwrap(), "tftp://10.99.0.1/undionly.kpxe"]);
+    let (ok, out) = ns.exec(&[
+        "curl",
+        "-sS",
+        "--tftp-blksize",
+        "1468",
+        "-o",
+        got.to_str().unwrap(),
+        "tftp://10.99.0.1/undionly.kpxe",
+    ]);
     assert!(ok, "{out}");
-    assert_eq!(std::fs::read(&got).unwrap(), std::fs::read("/usr/lib/ipxe/undionly.kpxe").unwrap());
+    assert_eq!(
+        std::fs::read(&got).unwrap(),
+        std::fs::read("/usr/lib/ipxe/undionly.kpxe").unwrap()
+    );
     let (ok, out) = ns.exec(&["curl", "-sS", "tftp://10.99.0.1/boot.ipxe"]);
-    assert!(ok && out.starts_with("#!ipxe") && out.contains("http://10.99.0.1:8080/ipxe/"), "{out}");
+    assert!(
+        ok && out.starts_with("#!ipxe") && out.contains("http://10.99.0.1:8080/ipxe/"),
+        "{out}"
+    );
     for bad in ["../../etc/passwd", "/etc/passwd", "nope.bin"] {
-        let (ok, _) = ns.exec(&["curl", "-sS", "-o", "/dev/null", &format!("tftp://10.99.0.1/{bad}")]);
+        let (ok, _) = ns.exec(&[
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            &format!("tftp://10.99.0.1/{bad}"),
+        ]);
         assert!(!ok, "TFTP served {bad}");
     }
     // HTTP: ranges, whole files, traversal refused, scripts.
-    let (ok, out) = ns.exec(&["curl", "-sS", "-r", "1000-1999", "-o", root.path().join("part").to_str().unwrap(), "-w", "%{http_code}", "http://10.99.0.1:8080/files/blob.bin"]);
+    let (ok, out) = ns.exec(&[
+        "curl",
+        "-sS",
+        "-r",
+        "1000-1999",
+        "-o",
+        root.path().join("part").to_str().unwrap(),
+        "-w",
+        "%{http_code}",
+        "http://10.99.0.1:8080/files/blob.bin",
+    ]);
     assert!(ok && out == "206", "{out}");
-    assert_eq!(std::fs::read(root.path().join("part")).unwrap(), &blob[1000..2000]);
-    let (ok, out) = ns.exec(&["curl", "-sS", "-o", root.path().join("whole").to_str().unwrap(), "-w", "%{http_code} %{size_download}", "http://10.99.0.1:8080/files/blob.bin"]);
+    assert_eq!(
+        std::fs::read(root.path().join("part")).unwrap(),
+        &blob[1000..2000]
+    );
+    let (ok, out) = ns.exec(&[
+        "curl",
+        "-sS",
+        "-o",
+        root.path().join("whole").to_str().unwrap(),
+        "-w",
+        "%{http_code} %{size_download}",
+        "http://10.99.0.1:8080/files/blob.bin",
+    ]);
     assert!(ok && out == format!("200 {}", blob.len()), "{out}");
     assert_eq!(std::fs::read(root.path().join("whole")).unwrap(), blob);
     // HEAD works too (UEFI HTTP boot asks HEAD first).
-    let (ok, out) = ns.exec(&["curl", "-sS", "-I", "-o", "/dev/null", "-w", "%{http_code}", "http://10.99.0.1:8080/files/blob.bin"]);
+    let (ok, out) = ns.exec(&[
+        "curl",
+        "-sS",
+        "-I",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "http://10.99.0.1:8080/files/blob.bin",
+    ]);
     assert!(ok && out == "200", "HEAD: {out}");
-    for bad in ["files/../ironic.toml", "files/%2e%2e/ironic.toml", "files/.hidden", "files/nope"] {
-        let (_, code) = ns.exec(&["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--path-as-is", &format!("http://10.99.0.1:8080/{bad}")]);
+    for bad in [
+        "files/../ironic.toml",
+        "files/%2e%2e/ironic.toml",
+        "files/.hidden",
+        "files/nope",
+    ] {
+        let (_, code) = ns.exec(&[
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--path-as-is",
+            &format!("http://10.99.0.1:8080/{bad}"),
+        ]);
         assert!(code == "400" || code == "404", "{bad}: {code}");
     }
-    let (_, script) = ns.exec(&["curl", "-sS", "http://10.99.0.1:8080/ipxe/52-54-00-00-00-99"]);
-    assert!(script.contains("not a port of an enrolled node"), "{script}");
+    let (_, script) = ns.exec(&[
+        "curl",
+        "-sS",
+        "http://10.99.0.1:8080/ipxe/52-54-00-00-00-99",
+    ]);
+    assert!(
+        script.contains("not a port of an enrolled node"),
+        "{script}"
+    );
     // A node with a ramdisk instance gets its kernel and ramdisk in its script.
     let mac = "52:54:00:00:00:99";
     let u = enroll(&ib, mac);
     ib.patch(&format!("/v1/nodes/{u}"), json!([{"op": "add", "path": "/instance_info", "value": {"kernel": "vmlinuz", "ramdisk": "initrd.img"}}]));
-    for (verb, want) in [("manage", "manageable"), ("provide", "available"), ("active", "active")] {
-        assert_eq!(ib.put(&format!("/v1/nodes/{u}/states/provision"), json!({"target": verb})).status, 202);
+    for (verb, want) in [
+        ("manage", "manageable"),
+        ("provide", "available"),
+        ("active", "active"),
+    ] {
+        assert_eq!(
+            ib.put(
+                &format!("/v1/nodes/{u}/states/provision"),
+                json!({"target": verb})
+            )
+            .status,
+            202
+        );
         wait_state(&ib, &u, want);
     }
-    let (_, script) = ns.exec(&["curl", "-sS", "http://10.99.0.1:8080/ipxe/52-54-00-00-00-99"]);
-    assert!(script.contains("kernel http://10.99.0.1:8080/files/vmlinuz initrd=ramdisk") && script.contains("--name ramdisk http://10.99.0.1:8080/files/initrd.img"), "{script}");
+    let (_, script) = ns.exec(&[
+        "curl",
+        "-sS",
+        "http://10.99.0.1:8080/ipxe/52-54-00-00-00-99",
+    ]);
+    assert!(
+        script.contains("kernel http://10.99.0.1:8080/files/vmlinuz initrd=ramdisk")
+            && script.contains("--name ramdisk http://10.99.0.1:8080/files/initrd.img"),
+        "{script}"
+    );
 }
 
 /// PXE-boot a QEMU machine from ironbox alone (DHCP, TFTP, HTTP): firmware → iPXE →
@@ -149,8 +291,14 @@ fn qemu_boot(firmware: &str) {
     let labdir = std::env::var("IRONBOX_LAB_DIR").unwrap_or_else(|_| "/tmp/ironbox-lab".into());
     let ns = Netns::up(1);
     let root = tempfile::tempdir().unwrap();
-    std::fs::copy(Path::new(&labdir).join("kernel/vmlinuz"), root.path().join("vmlinuz")).expect("lab kernel");
-    let (ok, out) = sh(Command::new("bash").arg(lab("initramfs.sh")).arg(root.path().join("initrd.img")));
+    std::fs::copy(
+        Path::new(&labdir).join("kernel/vmlinuz"),
+        root.path().join("vmlinuz"),
+    )
+    .expect("lab kernel");
+    let (ok, out) = sh(Command::new("bash")
+        .arg(lab("initramfs.sh"))
+        .arg(root.path().join("initrd.img")));
     assert!(ok, "{out}");
     let marker = format!("ironbox-netboot-{firmware}-{}", std::process::id());
     std::fs::write(root.path().join("marker.txt"), &marker).unwrap();
@@ -160,26 +308,61 @@ fn qemu_boot(firmware: &str) {
     ib.patch(&format!("/v1/nodes/{u}"), json!([{"op": "add", "path": "/instance_info", "value": {
         "kernel": "vmlinuz", "ramdisk": "initrd.img",
         "ramdisk_kernel_arguments": "console=ttyS0,115200n8 panic=-1 lab.url=http://10.99.0.1:8080/files/marker.txt"}}]));
-    for (verb, want) in [("manage", "manageable"), ("provide", "available"), ("active", "active")] {
-        assert_eq!(ib.put(&format!("/v1/nodes/{u}/states/provision"), json!({"target": verb})).status, 202);
+    for (verb, want) in [
+        ("manage", "manageable"),
+        ("provide", "available"),
+        ("active", "active"),
+    ] {
+        assert_eq!(
+            ib.put(
+                &format!("/v1/nodes/{u}/states/provision"),
+                json!({"target": verb})
+            )
+            .status,
+            202
+        );
         wait_state(&ib, &u, want);
     }
     let serial = root.path().join("serial.log");
     let vm = format!("{}-{firmware}", ns.name);
-    let (ok, out) = sh(Command::new("bash").arg(lab("vm.sh")).args(["start", &ns.name, &vm, "tap0", mac, firmware, serial.to_str().unwrap()]));
+    let (ok, out) = sh(Command::new("bash").arg(lab("vm.sh")).args([
+        "start",
+        &ns.name,
+        &vm,
+        "tap0",
+        mac,
+        firmware,
+        serial.to_str().unwrap(),
+    ]));
     assert!(ok, "{out}");
     let started = Instant::now();
-    let (ok, _) = sh(Command::new("bash").arg(lab("vm.sh")).args(["wait", &vm, "120"]));
+    let (ok, _) = sh(Command::new("bash")
+        .arg(lab("vm.sh"))
+        .args(["wait", &vm, "120"]));
     let _ = sh(Command::new("bash").arg(lab("vm.sh")).args(["stop", &vm]));
     let log = std::fs::read_to_string(&serial).unwrap_or_default();
-    assert!(ok, "VM did not finish in 120 s; serial:\n{log}\nironbox:\n{}", ib.log());
-    assert!(log.contains(&format!("LAB-MARKER: {marker}")) && log.contains("LAB-DONE"), "serial:\n{log}\nironbox:\n{}", ib.log());
+    assert!(
+        ok,
+        "VM did not finish in 120 s; serial:\n{log}\nironbox:\n{}",
+        ib.log()
+    );
+    assert!(
+        log.contains(&format!("LAB-MARKER: {marker}")) && log.contains("LAB-DONE"),
+        "serial:\n{log}\nironbox:\n{}",
+        ib.log()
+    );
     let ilog = ib.log();
     // QEMU's NIC ROM is iPXE already: it asks DHCP as iPXE and goes straight to HTTP.
     for step in ["DHCP reply", "iPXE script requested", "file served"] {
-        assert!(ilog.contains(step), "{step} missing from the ironbox log:\n{ilog}");
+        assert!(
+            ilog.contains(step),
+            "{step} missing from the ironbox log:\n{ilog}"
+        );
     }
-    eprintln!("{firmware} netboot to marker in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "{firmware} netboot to marker in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 #[test]

@@ -59,9 +59,16 @@ impl std::fmt::Display for Ignore {
             Ignore::NotBootRequest => "not a BOOTREQUEST".to_string(),
             Ignore::NoMessageType => "no DHCP message type (option 53)".into(),
             Ignore::BadHardwareAddress => "hardware address is not a 6-byte Ethernet MAC".into(),
-            Ignore::UnknownMac => "MAC is not a port of an enrolled node (set [dhcp] allow_unknown_clients to answer)".into(),
-            Ignore::NotANetbootClient => "not a PXE, HTTP boot or iPXE client (proxy mode answers only those)".into(),
-            Ignore::NoBootProgramForArch(a) => format!("no boot program for client architecture {a}"),
+            Ignore::UnknownMac => {
+                "MAC is not a port of an enrolled node (set [dhcp] allow_unknown_clients to answer)"
+                    .into()
+            }
+            Ignore::NotANetbootClient => {
+                "not a PXE, HTTP boot or iPXE client (proxy mode answers only those)".into()
+            }
+            Ignore::NoBootProgramForArch(a) => {
+                format!("no boot program for client architecture {a}")
+            }
             Ignore::PoolExhausted => "no free address in the range".into(),
             Ignore::ForAnotherServer => "the client chose another DHCP server".into(),
             Ignore::Release => "RELEASE handled, no reply".into(),
@@ -151,11 +158,23 @@ pub fn facts(msg: &Message) -> Result<Facts, Ignore> {
         Some(DhcpOption::ServerIdentifier(ip)) => Some(*ip),
         _ => None,
     };
-    Ok(Facts { mac, kind, client, requested, server_id })
+    Ok(Facts {
+        mac,
+        kind,
+        client,
+        requested,
+        server_id,
+    })
 }
 
 /// Decide. `us` is our address on the interface; `allow_unknown` answers unknown MACs.
-pub fn decide(f: &Facts, mode: Mode, lookup: &Lookup, us: Ipv4Addr, allow_unknown: bool) -> Decision {
+pub fn decide(
+    f: &Facts,
+    mode: Mode,
+    lookup: &Lookup,
+    us: Ipv4Addr,
+    allow_unknown: bool,
+) -> Decision {
     use Decision::Ignore as No;
     if !lookup.known && !allow_unknown {
         return No(Ignore::UnknownMac);
@@ -186,12 +205,24 @@ pub fn decide(f: &Facts, mode: Mode, lookup: &Lookup, us: Ipv4Addr, allow_unknow
                 MessageType::Request | MessageType::Inform => MessageType::Ack,
                 _ => return No(Ignore::NotHandledInProxyMode),
             };
-            Decision::Reply(Plan { kind, yiaddr: None, boot, vendor_class: vendor, reason: "proxyDHCP boot offer" })
+            Decision::Reply(Plan {
+                kind,
+                yiaddr: None,
+                boot,
+                vendor_class: vendor,
+                reason: "proxyDHCP boot offer",
+            })
         }
         Mode::Full => match f.kind {
             MessageType::Discover => match lookup.address {
                 None => No(Ignore::PoolExhausted),
-                Some(ip) => Decision::Reply(Plan { kind: MessageType::Offer, yiaddr: Some(ip), boot, vendor_class: vendor, reason: "address offered" }),
+                Some(ip) => Decision::Reply(Plan {
+                    kind: MessageType::Offer,
+                    yiaddr: Some(ip),
+                    boot,
+                    vendor_class: vendor,
+                    reason: "address offered",
+                }),
             },
             MessageType::Request => {
                 if f.server_id.is_some_and(|s| s != us) {
@@ -199,12 +230,30 @@ pub fn decide(f: &Facts, mode: Mode, lookup: &Lookup, us: Ipv4Addr, allow_unknow
                 }
                 match (lookup.address, lookup.conflict) {
                     (Some(ip), false) if f.requested.is_none_or(|r| r == ip) => {
-                        Decision::Reply(Plan { kind: MessageType::Ack, yiaddr: Some(ip), boot, vendor_class: vendor, reason: "lease granted" })
+                        Decision::Reply(Plan {
+                            kind: MessageType::Ack,
+                            yiaddr: Some(ip),
+                            boot,
+                            vendor_class: vendor,
+                            reason: "lease granted",
+                        })
                     }
-                    _ => Decision::Reply(Plan { kind: MessageType::Nak, yiaddr: None, boot: None, vendor_class: None, reason: "requested address not available" }),
+                    _ => Decision::Reply(Plan {
+                        kind: MessageType::Nak,
+                        yiaddr: None,
+                        boot: None,
+                        vendor_class: None,
+                        reason: "requested address not available",
+                    }),
                 }
             }
-            MessageType::Inform => Decision::Reply(Plan { kind: MessageType::Ack, yiaddr: None, boot, vendor_class: vendor, reason: "inform answered" }),
+            MessageType::Inform => Decision::Reply(Plan {
+                kind: MessageType::Ack,
+                yiaddr: None,
+                boot,
+                vendor_class: vendor,
+                reason: "inform answered",
+            }),
             MessageType::Release => No(Ignore::Release),
             MessageType::Decline => No(Ignore::Decline),
             _ => No(Ignore::UnsupportedMessage),
@@ -225,39 +274,88 @@ mod tests {
     fn client_packets() -> Vec<(&'static str, Message)> {
         fn base(kind: MessageType, opts: Vec<DhcpOption>) -> Message {
             let mut m = Message::default();
-            m.set_opcode(dhcproto::v4::Opcode::BootRequest).set_xid(0x1234_5678).set_flags(dhcproto::v4::Flags::default().set_broadcast()).set_chaddr(&MAC);
+            m.set_opcode(dhcproto::v4::Opcode::BootRequest)
+                .set_xid(0x1234_5678)
+                .set_flags(dhcproto::v4::Flags::default().set_broadcast())
+                .set_chaddr(&MAC);
             m.opts_mut().insert(DhcpOption::MessageType(kind));
             for o in opts {
                 m.opts_mut().insert(o);
             }
             m
         }
-        let pxe = |arch: u16, class: &str| vec![
-            DhcpOption::MaxMessageSize(1464),
-            DhcpOption::ClientSystemArchitecture(arch.into()),
-            DhcpOption::ClientNetworkInterface(1, 3, 16),
-            DhcpOption::ClientMachineIdentifier(vec![0; 17]),
-            DhcpOption::ClassIdentifier(class.as_bytes().to_vec()),
-        ];
+        let pxe = |arch: u16, class: &str| {
+            vec![
+                DhcpOption::MaxMessageSize(1464),
+                DhcpOption::ClientSystemArchitecture(arch.into()),
+                DhcpOption::ClientNetworkInterface(1, 3, 16),
+                DhcpOption::ClientMachineIdentifier(vec![0; 17]),
+                DhcpOption::ClassIdentifier(class.as_bytes().to_vec()),
+            ]
+        };
         let mut ipxe = pxe(0, "PXEClient:Arch:00000:UNDI:002001");
         ipxe.push(DhcpOption::UserClass(b"iPXE".to_vec()));
-        ipxe.push(DhcpOption::Unknown(dhcproto::v4::UnknownOption::new(OptionCode::Unknown(175), vec![0xb1, 0x05, 0x01, 0x24, 0x02, 0x01, 0x01])));
+        ipxe.push(DhcpOption::Unknown(dhcproto::v4::UnknownOption::new(
+            OptionCode::Unknown(175),
+            vec![0xb1, 0x05, 0x01, 0x24, 0x02, 0x01, 0x01],
+        )));
         let mut ipxe_request = ipxe.clone();
-        ipxe_request.push(DhcpOption::RequestedIpAddress(Ipv4Addr::new(10, 99, 0, 100)));
+        ipxe_request.push(DhcpOption::RequestedIpAddress(Ipv4Addr::new(
+            10, 99, 0, 100,
+        )));
         ipxe_request.push(DhcpOption::ServerIdentifier(US));
-        let udhcpc = vec![DhcpOption::ClassIdentifier(b"udhcp 1.35.0".to_vec()), DhcpOption::ClientIdentifier([vec![1], MAC.to_vec()].concat())];
+        let udhcpc = vec![
+            DhcpOption::ClassIdentifier(b"udhcp 1.35.0".to_vec()),
+            DhcpOption::ClientIdentifier([vec![1], MAC.to_vec()].concat()),
+        ];
         let mut other_server = udhcpc.clone();
         other_server.push(DhcpOption::ServerIdentifier(Ipv4Addr::new(10, 99, 0, 2)));
         vec![
-            ("pxe_bios_discover", base(MessageType::Discover, pxe(0, "PXEClient:Arch:00000:UNDI:002001"))),
-            ("pxe_uefi_x64_discover", base(MessageType::Discover, pxe(7, "PXEClient:Arch:00007:UNDI:003016"))),
-            ("pxe_arm64_discover", base(MessageType::Discover, pxe(11, "PXEClient:Arch:00011:UNDI:003000"))),
-            ("pxe_unknown_arch_discover", base(MessageType::Discover, pxe(99, "PXEClient:Arch:00099:UNDI:003000"))),
-            ("uefi_http_discover", base(MessageType::Discover, pxe(16, "HTTPClient:Arch:00016:UNDI:003001"))),
+            (
+                "pxe_bios_discover",
+                base(
+                    MessageType::Discover,
+                    pxe(0, "PXEClient:Arch:00000:UNDI:002001"),
+                ),
+            ),
+            (
+                "pxe_uefi_x64_discover",
+                base(
+                    MessageType::Discover,
+                    pxe(7, "PXEClient:Arch:00007:UNDI:003016"),
+                ),
+            ),
+            (
+                "pxe_arm64_discover",
+                base(
+                    MessageType::Discover,
+                    pxe(11, "PXEClient:Arch:00011:UNDI:003000"),
+                ),
+            ),
+            (
+                "pxe_unknown_arch_discover",
+                base(
+                    MessageType::Discover,
+                    pxe(99, "PXEClient:Arch:00099:UNDI:003000"),
+                ),
+            ),
+            (
+                "uefi_http_discover",
+                base(
+                    MessageType::Discover,
+                    pxe(16, "HTTPClient:Arch:00016:UNDI:003001"),
+                ),
+            ),
             ("ipxe_discover", base(MessageType::Discover, ipxe)),
             ("ipxe_request", base(MessageType::Request, ipxe_request)),
-            ("udhcpc_discover", base(MessageType::Discover, udhcpc.clone())),
-            ("udhcpc_request_other_server", base(MessageType::Request, other_server)),
+            (
+                "udhcpc_discover",
+                base(MessageType::Discover, udhcpc.clone()),
+            ),
+            (
+                "udhcpc_request_other_server",
+                base(MessageType::Request, other_server),
+            ),
             ("udhcpc_release", base(MessageType::Release, udhcpc)),
         ]
     }
@@ -267,12 +365,19 @@ mod tests {
     }
 
     fn hex(bytes: &[u8]) -> String {
-        bytes.chunks(32).map(|c| c.iter().map(|b| format!("{b:02x}")).collect::<String>()).collect::<Vec<_>>().join("\n") + "\n"
+        bytes
+            .chunks(32)
+            .map(|c| c.iter().map(|b| format!("{b:02x}")).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
     }
 
     fn unhex(text: &str) -> Vec<u8> {
         let clean: String = text.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-        (0..clean.len() / 2).filter_map(|i| u8::from_str_radix(&clean[2 * i..2 * i + 2], 16).ok()).collect()
+        (0..clean.len() / 2)
+            .filter_map(|i| u8::from_str_radix(&clean[2 * i..2 * i + 2], 16).ok())
+            .collect()
     }
 
     /// Decisions for every fixture, mode and MAC status, compared with the golden file.
@@ -286,20 +391,36 @@ mod tests {
                 msg.encode(&mut Encoder::new(&mut out)).unwrap();
                 std::fs::write(fixtures().join(format!("{name}.hex")), hex(&out)).unwrap();
             }
-            std::fs::write(fixtures().join("malformed_truncated.hex"), "0101060012345678\n").unwrap();
-            std::fs::write(fixtures().join("malformed_hlen16.hex"), hex(&{
-                let mut b = vec![0u8; 240];
-                b[0] = 1;
-                b[1] = 1;
-                b[2] = 16;
-                b[236..240].copy_from_slice(&[99, 130, 83, 99]);
-                b.extend_from_slice(&[53, 1, 1, 255]);
-                b
-            })).unwrap();
+            std::fs::write(
+                fixtures().join("malformed_truncated.hex"),
+                "0101060012345678\n",
+            )
+            .unwrap();
+            std::fs::write(
+                fixtures().join("malformed_hlen16.hex"),
+                hex(&{
+                    let mut b = vec![0u8; 240];
+                    b[0] = 1;
+                    b[1] = 1;
+                    b[2] = 16;
+                    b[236..240].copy_from_slice(&[99, 130, 83, 99]);
+                    b.extend_from_slice(&[53, 1, 1, 255]);
+                    b
+                }),
+            )
+            .unwrap();
         }
-        let mut names: Vec<String> = std::fs::read_dir(fixtures()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".hex")).collect();
+        let mut names: Vec<String> = std::fs::read_dir(fixtures())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".hex"))
+            .collect();
         names.sort();
-        assert!(names.len() >= 12, "fixtures missing: run with UPDATE_GOLDEN=1");
+        assert!(
+            names.len() >= 12,
+            "fixtures missing: run with UPDATE_GOLDEN=1"
+        );
         let mut report = String::new();
         for name in names {
             let bytes = unhex(&std::fs::read_to_string(fixtures().join(&name)).unwrap());
@@ -318,29 +439,54 @@ mod tests {
                 Ok(f) => f,
             };
             report.push_str(&format!("{name}: {:?} {:?}\n", f.kind, f.client));
-            for (mode, known, addr) in [(Mode::Proxy, true, None), (Mode::Proxy, false, None), (Mode::Full, true, Some(Ipv4Addr::new(10, 99, 0, 100))), (Mode::Full, false, None)] {
-                let l = Lookup { known, address: addr, conflict: false };
+            for (mode, known, addr) in [
+                (Mode::Proxy, true, None),
+                (Mode::Proxy, false, None),
+                (Mode::Full, true, Some(Ipv4Addr::new(10, 99, 0, 100))),
+                (Mode::Full, false, None),
+            ] {
+                let l = Lookup {
+                    known,
+                    address: addr,
+                    conflict: false,
+                };
                 let d = match decide(&f, mode, &l, US, false) {
                     Decision::Ignore(why) => format!("ignore: {why}"),
-                    Decision::Reply(p) => format!("{:?} yiaddr={:?} boot={:?} vendor={:?} ({})", p.kind, p.yiaddr, p.boot, p.vendor_class, p.reason),
+                    Decision::Reply(p) => format!(
+                        "{:?} yiaddr={:?} boot={:?} vendor={:?} ({})",
+                        p.kind, p.yiaddr, p.boot, p.vendor_class, p.reason
+                    ),
                 };
                 report.push_str(&format!("  {mode:?} known={known}: {d}\n"));
             }
         }
-        let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/dhcp_decisions.txt");
+        let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden/dhcp_decisions.txt");
         if update {
             std::fs::write(&golden, &report).unwrap();
         }
         let want = std::fs::read_to_string(&golden).unwrap_or_default();
-        assert!(report == want, "DHCP decisions changed (UPDATE_GOLDEN=1 to accept):\n{report}");
+        assert!(
+            report == want,
+            "DHCP decisions changed (UPDATE_GOLDEN=1 to accept):\n{report}"
+        );
     }
 
     #[test]
     fn table_facts() {
         use super::super::options::*;
-        assert_eq!(boot_program(Client::Pxe(Arch::BiosX86)), Some(Fetch::Tftp("undionly.kpxe")));
-        assert_eq!(boot_program(Client::Pxe(Arch::EfiX64)), Some(Fetch::Tftp("snponly.efi")));
-        assert_eq!(boot_program(Client::Ipxe), Some(Fetch::Http("/boot.ipxe".into())));
+        assert_eq!(
+            boot_program(Client::Pxe(Arch::BiosX86)),
+            Some(Fetch::Tftp("undionly.kpxe"))
+        );
+        assert_eq!(
+            boot_program(Client::Pxe(Arch::EfiX64)),
+            Some(Fetch::Tftp("snponly.efi"))
+        );
+        assert_eq!(
+            boot_program(Client::Ipxe),
+            Some(Fetch::Http("/boot.ipxe".into()))
+        );
         assert_eq!(boot_program(Client::Plain), None);
         assert_eq!(Arch::from_code(9), Arch::EfiX64);
     }

@@ -36,18 +36,32 @@ pub struct DhcpServer {
 
 /// A UDP socket bound to `port` on `iface` only (SO_BINDTODEVICE), able to broadcast.
 fn bind(iface: &str, addr: SocketAddrV4) -> Result<UdpSocket, BootError> {
-    let err = |what: &str, e: std::io::Error| BootError::Bind { what: format!("DHCP {what} on {iface} {addr}"), source: e };
-    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, Some(socket2::Protocol::UDP)).map_err(|e| err("socket", e))?;
-    s.set_reuse_address(true).map_err(|e| err("SO_REUSEADDR", e))?;
+    let err = |what: &str, e: std::io::Error| BootError::Bind {
+        what: format!("DHCP {what} on {iface} {addr}"),
+        source: e,
+    };
+    let s = socket2::Socket::new(
+        socket2::Domain::IPV4,
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )
+    .map_err(|e| err("socket", e))?;
+    s.set_reuse_address(true)
+        .map_err(|e| err("SO_REUSEADDR", e))?;
     s.set_broadcast(true).map_err(|e| err("SO_BROADCAST", e))?;
-    s.bind_device(Some(iface.as_bytes())).map_err(|e| err("SO_BINDTODEVICE", e))?;
+    s.bind_device(Some(iface.as_bytes()))
+        .map_err(|e| err("SO_BINDTODEVICE", e))?;
     s.set_nonblocking(true).map_err(|e| err("nonblocking", e))?;
-    s.bind(&SocketAddr::V4(addr).into()).map_err(|e| err("bind", e))?;
+    s.bind(&SocketAddr::V4(addr).into())
+        .map_err(|e| err("bind", e))?;
     UdpSocket::from_std(s.into()).map_err(|e| err("register", e))
 }
 
 fn mac_text(mac: &[u8; 6]) -> String {
-    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 impl DhcpServer {
@@ -60,7 +74,11 @@ impl DhcpServer {
             ports.push(4011);
         }
         for port in ports {
-            let addr = if port == 67 { SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port) } else { SocketAddrV4::new(me.net.ip, port) };
+            let addr = if port == 67 {
+                SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)
+            } else {
+                SocketAddrV4::new(me.net.ip, port)
+            };
             let sock = Arc::new(bind(&me.net.iface, addr)?);
             bound.push(SocketAddr::V4(addr));
             let (me, cancel) = (me.clone(), cancel.clone());
@@ -80,7 +98,9 @@ impl DhcpServer {
                         },
                     };
                     let packet = buf.get(..len).unwrap_or_default().to_vec();
-                    let Ok(permit) = in_flight.clone().acquire_owned().await else { return };
+                    let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                        return;
+                    };
                     let (me, sock) = (me.clone(), sock.clone());
                     tokio::spawn(async move {
                         if let Some((reply, to)) = me.handle(&packet, from, port).await {
@@ -97,7 +117,12 @@ impl DhcpServer {
     }
 
     /// One packet in, maybe one reply out (bytes, destination). Never panics.
-    pub async fn handle(&self, packet: &[u8], from: SocketAddr, port: u16) -> Option<(Vec<u8>, SocketAddr)> {
+    pub async fn handle(
+        &self,
+        packet: &[u8],
+        from: SocketAddr,
+        port: u16,
+    ) -> Option<(Vec<u8>, SocketAddr)> {
         // RUST_LOG=ironbox::boot::dhcp=trace dumps every packet (for bug reports and fixtures).
         if tracing::enabled!(tracing::Level::TRACE) {
             let hex: String = packet.iter().map(|b| format!("{b:02x}")).collect();
@@ -154,21 +179,39 @@ impl DhcpServer {
     /// What the store knows about this MAC, and (full mode) its address.
     async fn lookup(&self, f: &Facts, mac: &str) -> Result<Lookup, crate::db::StoreError> {
         let owner = self.store.mac_owner(mac.to_string()).await?;
-        let mut l = Lookup { known: owner.is_some(), ..Default::default() };
-        let (Mode::Full, Some((first, last))) = (self.mode, self.range) else { return Ok(l) };
+        let mut l = Lookup {
+            known: owner.is_some(),
+            ..Default::default()
+        };
+        let (Mode::Full, Some((first, last))) = (self.mode, self.range) else {
+            return Ok(l);
+        };
         if !l.known && !self.allow_unknown {
             return Ok(l);
         }
         let now = chrono::Utc::now().timestamp();
         match f.kind {
-            MessageType::Discover => l.address = self.store.lease_offer(mac.into(), first, last, now, OFFER_HOLD).await?,
+            MessageType::Discover => {
+                l.address = self
+                    .store
+                    .lease_offer(mac.into(), first, last, now, OFFER_HOLD)
+                    .await?
+            }
             MessageType::Request => {
                 let want = match f.requested {
                     Some(ip) => Some(ip),
-                    None => self.store.lease_offer(mac.into(), first, last, now, OFFER_HOLD).await?,
+                    None => {
+                        self.store
+                            .lease_offer(mac.into(), first, last, now, OFFER_HOLD)
+                            .await?
+                    }
                 };
                 if let Some(ip) = want {
-                    if self.store.lease_bind(mac.into(), ip, first, last, now, self.lease_time as i64).await? {
+                    if self
+                        .store
+                        .lease_bind(mac.into(), ip, first, last, now, self.lease_time as i64)
+                        .await?
+                    {
                         l.address = Some(ip);
                     } else {
                         l.conflict = true;
@@ -178,7 +221,9 @@ impl DhcpServer {
             MessageType::Release => self.store.lease_release(mac.into()).await?,
             MessageType::Decline => {
                 if let Some(ip) = f.requested {
-                    self.store.lease_decline(ip, now, self.lease_time as i64).await?;
+                    self.store
+                        .lease_decline(ip, now, self.lease_time as i64)
+                        .await?;
                 }
             }
             _ => {}
@@ -198,7 +243,8 @@ impl DhcpServer {
         if let Some(ip) = plan.yiaddr {
             m.set_yiaddr(ip);
         }
-        if plan.kind == MessageType::Ack && plan.yiaddr.is_none() && !req.ciaddr().is_unspecified() {
+        if plan.kind == MessageType::Ack && plan.yiaddr.is_none() && !req.ciaddr().is_unspecified()
+        {
             m.set_ciaddr(req.ciaddr());
         }
         let o = m.opts_mut();
@@ -220,7 +266,9 @@ impl DhcpServer {
         if let Some(boot) = &plan.boot {
             let file = match boot {
                 Fetch::Tftp(name) => {
-                    o.insert(DhcpOption::TFTPServerName(self.net.ip.to_string().into_bytes()));
+                    o.insert(DhcpOption::TFTPServerName(
+                        self.net.ip.to_string().into_bytes(),
+                    ));
                     name.to_string()
                 }
                 Fetch::Http(path) => format!("http://{}:{}{}", self.net.ip, self.http_port, path),
@@ -229,12 +277,16 @@ impl DhcpServer {
             m.set_fname_str(&file);
             if self.mode == Mode::Proxy {
                 // PXE discovery control 8: the boot file is right here, skip server discovery.
-                m.opts_mut().insert(DhcpOption::VendorExtensions(vec![6, 1, 8, 255]));
+                m.opts_mut()
+                    .insert(DhcpOption::VendorExtensions(vec![6, 1, 8, 255]));
             }
         }
         // PXE clients expect their machine UUID (option 97) echoed.
-        if let Some(DhcpOption::ClientMachineIdentifier(id)) = req.opts().get(v4::OptionCode::ClientMachineIdentifier) {
-            m.opts_mut().insert(DhcpOption::ClientMachineIdentifier(id.clone()));
+        if let Some(DhcpOption::ClientMachineIdentifier(id)) =
+            req.opts().get(v4::OptionCode::ClientMachineIdentifier)
+        {
+            m.opts_mut()
+                .insert(DhcpOption::ClientMachineIdentifier(id.clone()));
         }
         let _ = f;
         m
@@ -265,21 +317,39 @@ mod fuzz {
 
     fn seeds() -> Vec<Vec<u8>> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dhcp");
-        std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| {
-            let t = std::fs::read_to_string(e.path()).unwrap_or_default();
-            let h: String = t.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-            (0..h.len() / 2).filter_map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).ok()).collect()
-        }).collect()
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| {
+                let t = std::fs::read_to_string(e.path()).unwrap_or_default();
+                let h: String = t.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+                (0..h.len() / 2)
+                    .filter_map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).ok())
+                    .collect()
+            })
+            .collect()
     }
 
     #[tokio::test]
     async fn mutated_packets_never_panic() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.sqlite"), 1000, 2).unwrap();
-        let net = Net { iface: "test0".into(), ip: Ipv4Addr::new(10, 99, 0, 1), netmask: Ipv4Addr::new(255, 255, 255, 0) };
+        let net = Net {
+            iface: "test0".into(),
+            ip: Ipv4Addr::new(10, 99, 0, 1),
+            netmask: Ipv4Addr::new(255, 255, 255, 0),
+        };
         let server = |mode| DhcpServer {
-            store: store.clone(), net: net.clone(), mode, range: Some((Ipv4Addr::new(10, 99, 0, 100), Ipv4Addr::new(10, 99, 0, 110))),
-            lease_time: 600, router: None, dns: vec![], allow_unknown: true, http_port: 8080,
+            store: store.clone(),
+            net: net.clone(),
+            mode,
+            range: Some((Ipv4Addr::new(10, 99, 0, 100), Ipv4Addr::new(10, 99, 0, 110))),
+            lease_time: 600,
+            router: None,
+            dns: vec![],
+            allow_unknown: true,
+            http_port: 8080,
         };
         let servers = [server(Mode::Full), server(Mode::Proxy)];
         let seeds = seeds();

@@ -68,7 +68,10 @@ pub const TFTP_FILES: &[(&str, &[&str])] = &[
     ("snponly.efi", &["snponly.efi", "ipxe.efi"]),
     ("ipxe.efi", &["ipxe.efi"]),
     ("ipxe-i386.efi", &["ipxe-i386.efi", "ipxe.efi"]),
-    ("snponly-arm64.efi", &["snponly-arm64.efi", "ipxe-arm64.efi"]),
+    (
+        "snponly-arm64.efi",
+        &["snponly-arm64.efi", "ipxe-arm64.efi"],
+    ),
 ];
 
 include!(concat!(env!("OUT_DIR"), "/ipxe_embedded.rs"));
@@ -82,8 +85,17 @@ pub enum Program {
 
 pub fn find_program(ipxe_dir: &std::path::Path, name: &str) -> Option<Program> {
     let (_, candidates) = TFTP_FILES.iter().find(|(n, _)| *n == name)?;
-    if let Some(p) = candidates.iter().map(|c| ipxe_dir.join(c)).find(|p| p.is_file()) {
+    if let Some(p) = candidates
+        .iter()
+        .map(|c| ipxe_dir.join(c))
+        .find(|p| p.is_file())
+    {
         return Some(Program::File(p));
     }
-    candidates.iter().find_map(|c| EMBEDDED.iter().find(|(n, _)| n == c).map(|(_, b)| Program::Embedded(b)))
+    candidates.iter().find_map(|c| {
+        EMBEDDED
+            .iter()
+            .find(|(n, _)| n == c)
+            .map(|(_, b)| Program::Embedded(b))
+    })
 }
