@@ -226,10 +226,12 @@ pub async fn power(
         Some(_) if !v.at_least(27) => return Err(ApiError::not_acceptable()),
         Some(t) => match t.as_u64() {
             Some(n) if n >= 1 => Some(n),
-            _ => return Err(ApiError::bad_request(format!(
+            _ => {
+                return Err(ApiError::bad_request(format!(
                 "Invalid timeout value {}. The timeout must be an integer of at least 1 second.",
                 t
-            ))),
+            )))
+            }
         },
     };
     let uuid = node.uuid.clone();
