@@ -13,7 +13,9 @@ mod deploy_templates;
 mod drivers;
 pub mod error;
 pub mod microversion;
+mod node_resources;
 mod node_states;
+mod node_view;
 mod nodes;
 mod params;
 mod patch;
@@ -105,25 +107,25 @@ fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/nodes/{node}/traits")
-            .route(get().to(nodes::traits_get))
-            .route(put().to(nodes::traits_set))
-            .route(delete().to(nodes::traits_delete))
+            .route(get().to(node_resources::traits_get))
+            .route(put().to(node_resources::traits_set))
+            .route(delete().to(node_resources::traits_delete))
             .default_service(web::to(not_allowed)),
     )
     .service(
         web::resource("/nodes/{node}/traits/{trait}")
-            .route(put().to(nodes::trait_add))
-            .route(delete().to(nodes::trait_delete))
+            .route(put().to(node_resources::trait_add))
+            .route(delete().to(node_resources::trait_delete))
             .default_service(web::to(not_allowed)),
     )
     .service(
         web::resource("/nodes/{node}/history")
-            .route(get().to(nodes::history))
+            .route(get().to(node_resources::history))
             .default_service(web::to(not_allowed)),
     )
     .service(
         web::resource("/nodes/{node}/history/{event}")
-            .route(get().to(nodes::history_get))
+            .route(get().to(node_resources::history_get))
             .default_service(web::to(not_allowed)),
     )
     .service(
@@ -141,27 +143,27 @@ fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/nodes/{node}/bios")
-            .route(get().to(nodes::bios))
+            .route(get().to(node_resources::bios))
             .default_service(web::to(not_allowed)),
     )
     .service(
         web::resource("/nodes/{node}/bios/{name}")
-            .route(get().to(nodes::bios_one))
+            .route(get().to(node_resources::bios_one))
             .default_service(web::to(not_allowed)),
     )
     .service(
         web::resource("/nodes/{node}/firmware")
-            .route(get().to(nodes::firmware))
+            .route(get().to(node_resources::firmware))
             .default_service(web::to(not_allowed)),
     )
     .service(
         web::resource("/nodes/{node}/inventory")
-            .route(get().to(nodes::inventory))
+            .route(get().to(node_resources::inventory))
             .default_service(web::to(not_allowed)),
     )
     .service(
         web::resource("/nodes/{node}/children")
-            .route(get().to(nodes::children))
+            .route(get().to(node_resources::children))
             .default_service(web::to(not_allowed)),
     )
     .service(

@@ -127,7 +127,7 @@ impl PowerSync {
     }
 
     async fn sync_one(&self, c: &Conductor, mut node: Node) -> Outcome {
-        let Ok(driver) = c.placeholder_driver(&node) else {
+        let Ok(driver) = c.driver_for(&node) else {
             return Outcome::Failed;
         };
         let read = {
@@ -227,7 +227,7 @@ impl PowerSync {
         .await?;
         let mut recovered = 0;
         for mut node in nodes {
-            let Ok(driver) = c.placeholder_driver(&node) else {
+            let Ok(driver) = c.driver_for(&node) else {
                 continue;
             };
             let read = {

@@ -104,7 +104,7 @@ impl Conductor {
 
     pub async fn node_supported_boot_devices(&self, node: Node) -> Result<Vec<&'static str>> {
         let mut n = node;
-        let driver = self.placeholder_driver(&n)?;
+        let driver = self.driver_for(&n)?;
         let ports = self.ports_of(&n.uuid).await?;
         let ctx = crate::drivers::TaskContext::new(&mut n, &ports, &self.config);
         Ok(driver.management.supported_boot_devices(&ctx))
@@ -217,7 +217,7 @@ impl Conductor {
 
     pub async fn node_console_info(&self, node: Node) -> Result<Value> {
         let mut n = node;
-        let driver = self.placeholder_driver(&n)?;
+        let driver = self.driver_for(&n)?;
         let enabled = n.console_enabled;
         let ctx = crate::drivers::TaskContext::new(&mut n, &[], &self.config);
         Ok(
@@ -248,7 +248,7 @@ impl Conductor {
     }
 
     pub fn node_vendor_methods(&self, node: &Node) -> Result<Vec<crate::drivers::VendorMethod>> {
-        Ok(self.placeholder_driver(node)?.vendor.methods())
+        Ok(self.driver_for(node)?.vendor.methods())
     }
 
     /// Call a vendor method; (async?, result).

@@ -78,7 +78,7 @@ impl Conductor {
             });
         }
         // The driver is checked before anything changes.
-        let driver = self.placeholder_driver(&node)?;
+        let driver = self.driver_for(&node)?;
         let plan = match event {
             Event::Clean => Some(steps::parse_user_steps(&driver, Kind::Clean, args.clean_steps.as_ref().ok_or_else(|| {
                 E::MissingParameterValue("\"clean_steps\" is required when setting target provision state to clean".into())
@@ -118,23 +118,8 @@ impl Conductor {
             task.release().await;
             return Err(e);
         }
-        // A worker before anything changes: with none free the request is refused (503)
-        // and the node is left as it was.
-        let needs_worker = !matches!(event, Event::Abort)
-            && !(event == Event::Manage && task.node.provision_state != ENROLL);
-        let slot = if needs_worker {
-            match self.workers.reserve() {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    task.release().await;
-                    return Err(e);
-                }
-            }
-        } else {
-            None
-        };
         match event {
-            // Synchronous transitions: no background work.
+            // Synchronous transitions: no background work, so no worker.
             // Ironic keeps last_error here: it explains why the node failed.
             Event::Manage if task.node.provision_state != ENROLL => {
                 let r = task.process_event(Event::Manage, None).await;
@@ -142,11 +127,21 @@ impl Conductor {
                 return r;
             }
             Event::Abort => return self.abort(task).await,
-            Event::Unhold => {
-                task.process_event(Event::Unhold, None).await?;
-                return self.spawn(slot, task, |t| Box::pin(resume_after_unhold(t)));
-            }
             _ => {}
+        }
+        // A worker before anything changes: with none free the request is refused (503)
+        // and the node is left as it was.
+        let slot = match self.workers.reserve() {
+            Ok(s) => s,
+            Err(e) => {
+                task.release().await;
+                return Err(e);
+            }
+        };
+        if event == Event::Unhold {
+            task.process_event(Event::Unhold, None).await?;
+            self.workers.run(slot, resume_after_unhold(task));
+            return Ok(());
         }
         task.node.last_error = None;
         if let Some(p) = args.configdrive {
@@ -175,7 +170,8 @@ impl Conductor {
             task.node.inspection_finished_at = None;
         }
         task.process_event(event, None).await?;
-        self.spawn(slot, task, move |t| Box::pin(run_flow(t, event)))
+        self.workers.run(slot, run_flow(task, event));
+        Ok(())
     }
 
     /// Interface validation Ironic runs before accepting a verb.
@@ -207,24 +203,6 @@ impl Conductor {
             }
         }
         Ok(())
-    }
-
-    fn spawn(
-        &self,
-        slot: Option<super::workers::Slot>,
-        task: NodeTask,
-        job: impl FnOnce(NodeTask) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
-            + Send
-            + 'static,
-    ) -> Result<()> {
-        // The task (and its lock) moves into the job on the worker reserved earlier.
-        match slot {
-            Some(slot) => {
-                self.workers.run(slot, job(task));
-                Ok(())
-            }
-            None => self.workers.spawn(job(task)),
-        }
     }
 
     /// `abort` from a wait or hold state.
@@ -545,7 +523,7 @@ mod tests {
                     n = c.node_create(n).await.unwrap();
                     n.provision_state = state.to_string();
                     n.reservation = locked.then(|| "elsewhere".to_string());
-                    let n = c.store.node_save(n, None).await.unwrap().unwrap();
+                    let n = c.store.node_save(n).await.unwrap().unwrap();
                     let r = c
                         .node_set_provision_state(n.clone(), verb, *event, args_for(*event))
                         .await;

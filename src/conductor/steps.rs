@@ -218,11 +218,6 @@ pub fn set_plan(task: &mut NodeTask, kind: Kind, steps: &[Step]) {
     dii.insert(kind.index_key(), json!(0));
 }
 
-fn steps_clear(task: &mut NodeTask, kind: Kind) {
-    task.node.driver_internal_info.remove(&kind.list_key());
-    task.node.driver_internal_info.remove(&kind.index_key());
-}
-
 pub fn clear_plan(task: &mut NodeTask, kind: Kind) {
     task.node.driver_internal_info.remove(&kind.list_key());
     task.node.driver_internal_info.remove(&kind.index_key());
@@ -259,7 +254,7 @@ pub async fn run(task: &mut NodeTask, kind: Kind) -> std::result::Result<Progres
             .iter()
             .map(|o| format!("{}.{}", o.interface, o.step))
             .collect();
-        steps_clear(task, kind);
+        clear_plan(task, kind);
         return Err(format!("Node {} failed validation of {} steps: step {}.{} is not supported by the node's driver; supported steps are: {}",
             task.node.uuid, kind.name(), bad.interface, bad.step, known.join(", ")));
     }
@@ -302,9 +297,7 @@ pub async fn run(task: &mut NodeTask, kind: Kind) -> std::result::Result<Progres
             }
         }
     }
-    current_mut(task, kind).clear();
-    task.node.driver_internal_info.remove(&kind.list_key());
-    task.node.driver_internal_info.remove(&kind.index_key());
+    clear_plan(task, kind);
     Ok(Progress::Done)
 }
 

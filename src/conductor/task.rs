@@ -68,7 +68,7 @@ impl Conductor {
     async fn task_for(&self, node: Node) -> Result<NodeTask> {
         let mut task = NodeTask {
             conductor: self.clone(),
-            driver: self.placeholder_driver(&node)?,
+            driver: self.driver_for(&node)?,
             ports: vec![],
             node,
             released: false,
@@ -81,7 +81,7 @@ impl Conductor {
     }
 
     /// The node's driver; a node whose interfaces no longer resolve cannot be worked on.
-    pub(crate) fn placeholder_driver(&self, node: &Node) -> Result<Driver> {
+    pub(crate) fn driver_for(&self, node: &Node) -> Result<Driver> {
         self.registry
             .build(node)
             .map_err(|e| E::InvalidParameterValue(e.to_string()))

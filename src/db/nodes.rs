@@ -401,39 +401,10 @@ impl Store {
         .await
     }
 
-    /// Save every column of `node`. With `expect_updated_at`, the write happens only if the
-    /// row is unchanged since it was read (returns Ok(None) when someone else wrote first).
-    pub async fn node_save(
-        &self,
-        node: Node,
-        expect_updated_at: Option<Option<String>>,
-    ) -> Result<Option<Node>, StoreError> {
-        self.write(move |tx| {
-            let mut sets: Vec<String> = COLUMNS
-                .iter()
-                .enumerate()
-                .map(|(i, c)| format!("{c} = ?{}", i + 1))
-                .collect();
-            let mut vals = node_values(&node);
-            vals.push(chassis_id(tx, &node.chassis_uuid)?);
-            sets.push(format!("chassis_id = ?{}", vals.len()));
-            vals.push(SqlValue::Integer(node.id));
-            let mut sql = format!(
-                "UPDATE nodes SET {} WHERE id = ?{}",
-                sets.join(", "),
-                vals.len()
-            );
-            if let Some(expected) = expect_updated_at {
-                vals.push(opt_text(&expected));
-                sql.push_str(&format!(" AND updated_at IS ?{}", vals.len()));
-            }
-            let n = tx.execute(&sql, params_from_iter(vals)).map_err(classify)?;
-            if n == 0 {
-                return Ok(None);
-            }
-            node_by_id(tx, node.id).map(Some)
-        })
-        .await
+    /// Save every column of `node` unconditionally (tools and tests; the conductor uses
+    /// `node_save_locked`).
+    pub async fn node_save(&self, node: Node) -> Result<Option<Node>, StoreError> {
+        self.write(move |tx| save_node(tx, &node, None)).await
     }
 
     pub async fn node_delete(&self, id: i64) -> Result<(), StoreError> {
@@ -582,35 +553,13 @@ impl Store {
         .await
     }
 
-    /// Save a node this `host` holds locked; false if the lock was lost (nothing written).
+    /// Save a node this `host` holds locked; None if the lock was lost (nothing written).
     pub async fn node_save_locked(
         &self,
         node: Node,
         host: String,
     ) -> Result<Option<Node>, StoreError> {
-        self.write(move |tx| {
-            let mut sets: Vec<String> = COLUMNS
-                .iter()
-                .enumerate()
-                .map(|(i, c)| format!("{c} = ?{}", i + 1))
-                .collect();
-            let mut vals = node_values(&node);
-            vals.push(chassis_id(tx, &node.chassis_uuid)?);
-            sets.push(format!("chassis_id = ?{}", vals.len()));
-            vals.push(SqlValue::Integer(node.id));
-            let id_ph = vals.len();
-            vals.push(SqlValue::Text(host));
-            let sql = format!(
-                "UPDATE nodes SET {} WHERE id = ?{id_ph} AND reservation = ?{}",
-                sets.join(", "),
-                vals.len()
-            );
-            if tx.execute(&sql, params_from_iter(vals)).map_err(classify)? == 0 {
-                return Ok(None);
-            }
-            node_by_id(tx, node.id).map(Some)
-        })
-        .await
+        self.write(move |tx| save_node(tx, &node, Some(host))).await
     }
 
     /// Release every lock held by `host` (after a restart nothing of its can still be running).
@@ -632,6 +581,36 @@ impl Store {
         })
         .await
     }
+}
+
+/// UPDATE every column; with `holder`, only while that host holds the node's lock.
+fn save_node(
+    tx: &Connection,
+    node: &Node,
+    holder: Option<String>,
+) -> Result<Option<Node>, StoreError> {
+    let mut sets: Vec<String> = COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ?{}", i + 1))
+        .collect();
+    let mut vals = node_values(node);
+    vals.push(chassis_id(tx, &node.chassis_uuid)?);
+    sets.push(format!("chassis_id = ?{}", vals.len()));
+    vals.push(SqlValue::Integer(node.id));
+    let mut sql = format!(
+        "UPDATE nodes SET {} WHERE id = ?{}",
+        sets.join(", "),
+        vals.len()
+    );
+    if let Some(h) = holder {
+        vals.push(SqlValue::Text(h));
+        sql.push_str(&format!(" AND reservation = ?{}", vals.len()));
+    }
+    if tx.execute(&sql, params_from_iter(vals)).map_err(classify)? == 0 {
+        return Ok(None);
+    }
+    node_by_id(tx, node.id).map(Some)
 }
 
 fn node_by_id(conn: &Connection, id: i64) -> Result<Node, StoreError> {

@@ -1,0 +1,447 @@
+//! How a node looks on the wire: every field with the microversion that introduced it,
+//! the streaming serializer for responses (secrets masked while writing), the PATCH
+//! document, and the checks on `?fields=` and `sort_key`.
+
+use super::error::ApiError;
+use super::microversion::Version;
+use super::views::{self};
+use crate::model::node::{Node, INTERFACE_KINDS};
+use crate::model::states;
+use actix_web::HttpResponse;
+use serde_json::{Map, Value};
+
+/// Every node field and the microversion that introduced it.
+pub const FIELDS: &[(&str, u32)] = &[
+    ("uuid", 1),
+    ("created_at", 1),
+    ("updated_at", 1),
+    ("chassis_uuid", 1),
+    ("driver", 1),
+    ("driver_info", 1),
+    ("extra", 1),
+    ("instance_info", 1),
+    ("instance_uuid", 1),
+    ("last_error", 1),
+    ("maintenance", 1),
+    ("maintenance_reason", 1),
+    ("power_state", 1),
+    ("properties", 1),
+    ("provision_state", 1),
+    ("provision_updated_at", 1),
+    ("reservation", 1),
+    ("target_power_state", 1),
+    ("target_provision_state", 1),
+    ("console_enabled", 1),
+    ("driver_internal_info", 3),
+    ("name", 5),
+    ("inspection_started_at", 6),
+    ("inspection_finished_at", 6),
+    ("clean_step", 7),
+    ("raid_config", 12),
+    ("target_raid_config", 12),
+    ("network_interface", 20),
+    ("resource_class", 21),
+    ("boot_interface", 31),
+    ("console_interface", 31),
+    ("deploy_interface", 31),
+    ("inspect_interface", 31),
+    ("management_interface", 31),
+    ("power_interface", 31),
+    ("raid_interface", 31),
+    ("vendor_interface", 31),
+    ("storage_interface", 33),
+    ("traits", 37),
+    ("rescue_interface", 38),
+    ("bios_interface", 40),
+    ("fault", 42),
+    ("deploy_step", 44),
+    ("conductor_group", 46),
+    ("automated_clean", 47),
+    ("protected", 48),
+    ("protected_reason", 48),
+    ("conductor", 49),
+    ("owner", 50),
+    ("description", 51),
+    ("allocation_uuid", 52),
+    ("retired", 61),
+    ("retired_reason", 61),
+    ("lessee", 65),
+    ("network_data", 66),
+    ("boot_mode", 75),
+    ("secure_boot", 75),
+    ("shard", 82),
+    ("parent_node", 83),
+    ("firmware_interface", 86),
+    ("service_step", 87),
+    ("disable_power_off", 95),
+    ("instance_name", 104),
+    ("health", 109),
+];
+
+/// Roots a PATCH may touch, in Ironic's order (it is quoted in the error message).
+pub const PATCHABLE: &[&str] = &[
+    "automated_clean",
+    "bios_interface",
+    "boot_interface",
+    "chassis_uuid",
+    "conductor_group",
+    "console_interface",
+    "deploy_interface",
+    "description",
+    "disable_power_off",
+    "driver",
+    "driver_info",
+    "extra",
+    "inspect_interface",
+    "instance_info",
+    "instance_name",
+    "instance_uuid",
+    "lessee",
+    "maintenance",
+    "management_interface",
+    "name",
+    "network_data",
+    "network_interface",
+    "owner",
+    "power_interface",
+    "properties",
+    "protected",
+    "protected_reason",
+    "raid_interface",
+    "rescue_interface",
+    "resource_class",
+    "retired",
+    "retired_reason",
+    "shard",
+    "storage_interface",
+    "vendor_interface",
+    "parent_node",
+    "firmware_interface",
+];
+
+/// Keys accepted by POST (PATCHABLE + uuid; `maintenance_reason` is not in Ironic's schema).
+pub fn creatable(k: &str) -> bool {
+    k == "uuid" || PATCHABLE.contains(&k)
+}
+
+pub const LIST_FIELDS: &[&str] = &[
+    "instance_uuid",
+    "maintenance",
+    "power_state",
+    "provision_state",
+    "uuid",
+    "name",
+];
+
+/// JSON blobs and computed fields cannot be sort keys.
+pub const UNSORTABLE: &[&str] = &[
+    "properties",
+    "driver_info",
+    "extra",
+    "instance_info",
+    "driver_internal_info",
+    "clean_step",
+    "deploy_step",
+    "service_step",
+    "raid_config",
+    "target_raid_config",
+    "traits",
+    "network_data",
+    "chassis_uuid",
+    "conductor",
+    "allocation_uuid",
+];
+
+pub fn field_version(name: &str) -> Option<u32> {
+    FIELDS.iter().find(|(f, _)| *f == name).map(|(_, v)| *v)
+}
+
+pub fn visible(name: &str, v: Version) -> bool {
+    field_version(name).is_some_and(|min| v.at_least(min))
+}
+
+/// A node field's value, borrowed from the node (no copies on the response path).
+pub enum Field<'a> {
+    Str(&'a str),
+    Opt(Option<&'a str>),
+    Bool(bool),
+    OptBool(Option<bool>),
+    Obj(&'a crate::model::JsonObject),
+    /// Secrets replaced by `******` while writing.
+    Masked(&'a crate::model::JsonObject, bool),
+    List(&'a [String]),
+}
+
+impl serde::Serialize for Field<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Field::Str(x) => s.serialize_str(x),
+            Field::Opt(x) => x.serialize(s),
+            Field::Bool(b) => s.serialize_bool(*b),
+            Field::OptBool(b) => b.serialize(s),
+            Field::Obj(o) => o.serialize(s),
+            Field::Masked(o, instance_info) => views::Masked {
+                obj: o,
+                instance_info: *instance_info,
+            }
+            .serialize(s),
+            Field::List(l) => l.serialize(s),
+        }
+    }
+}
+
+impl Field<'_> {
+    fn to_value(&self) -> Value {
+        match self {
+            Field::Masked(o, _) => Value::Object((*o).clone()),
+            other => serde_json::to_value(other).unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// Every field visible at version `v`, in one walk: the single list both responses and
+/// PATCH documents are built from.
+pub fn for_each_field<'a>(
+    n: &'a Node,
+    v: Version,
+    conductor: Option<&'a str>,
+    mut f: impl FnMut(&'static str, Field<'a>),
+) {
+    let mut put = |k: &'static str, val: Field<'a>| {
+        if visible(k, v) {
+            f(k, val);
+        }
+    };
+    use Field::*;
+    let o = |x: &'a Option<String>| Opt(x.as_deref());
+    put("uuid", Str(&n.uuid));
+    put("created_at", Str(&n.created_at));
+    put("updated_at", o(&n.updated_at));
+    put("chassis_uuid", o(&n.chassis_uuid));
+    put("driver", Str(&n.driver));
+    put("driver_info", Masked(&n.driver_info, false));
+    put(
+        "driver_internal_info",
+        Masked(&n.driver_internal_info, false),
+    );
+    put("extra", Obj(&n.extra));
+    put("instance_info", Masked(&n.instance_info, true));
+    put("instance_uuid", o(&n.instance_uuid));
+    put("instance_name", o(&n.instance_name));
+    put("last_error", o(&n.last_error));
+    put("maintenance", Bool(n.maintenance));
+    put("maintenance_reason", o(&n.maintenance_reason));
+    put("fault", o(&n.fault));
+    put("power_state", o(&n.power_state));
+    put("target_power_state", o(&n.target_power_state));
+    put("properties", Obj(&n.properties));
+    // Below 1.2 `available` was shown as null; below 1.39 `inspect wait` as `inspecting`.
+    put(
+        "provision_state",
+        match n.provision_state.as_str() {
+            states::AVAILABLE if !v.at_least(2) => Opt(None),
+            states::INSPECT_WAIT if !v.at_least(39) => Str(states::INSPECTING),
+            s => Str(s),
+        },
+    );
+    put("target_provision_state", o(&n.target_provision_state));
+    put("provision_updated_at", o(&n.provision_updated_at));
+    put("reservation", o(&n.reservation));
+    put("console_enabled", Bool(n.console_enabled));
+    put("name", o(&n.name));
+    put("inspection_started_at", o(&n.inspection_started_at));
+    put("inspection_finished_at", o(&n.inspection_finished_at));
+    put("clean_step", Obj(&n.clean_step));
+    put("deploy_step", Obj(&n.deploy_step));
+    put("service_step", Obj(&n.service_step));
+    put("raid_config", Obj(&n.raid_config));
+    put("target_raid_config", Obj(&n.target_raid_config));
+    put("resource_class", o(&n.resource_class));
+    for (i, kind) in INTERFACE_KINDS.iter().enumerate() {
+        put(INTERFACE_FIELDS[i], Opt(n.interfaces.get(kind)));
+    }
+    put("traits", List(&n.traits));
+    put("conductor_group", Str(&n.conductor_group));
+    put("automated_clean", OptBool(n.automated_clean));
+    put("protected", Bool(n.protected));
+    put("protected_reason", o(&n.protected_reason));
+    put("conductor", Opt(conductor));
+    put("owner", o(&n.owner));
+    put("lessee", o(&n.lessee));
+    put("description", o(&n.description));
+    put("allocation_uuid", o(&n.allocation_uuid));
+    put("retired", Bool(n.retired));
+    put("retired_reason", o(&n.retired_reason));
+    put("network_data", Obj(&n.network_data));
+    put("boot_mode", o(&n.boot_mode));
+    put("secure_boot", OptBool(n.secure_boot));
+    put("shard", o(&n.shard));
+    put("parent_node", o(&n.parent_node));
+    put("disable_power_off", Bool(n.disable_power_off));
+    put("health", o(&n.health));
+}
+
+/// `<kind>_interface` field names, in INTERFACE_KINDS order.
+pub const INTERFACE_FIELDS: [&str; 13] = [
+    "bios_interface",
+    "boot_interface",
+    "console_interface",
+    "deploy_interface",
+    "firmware_interface",
+    "inspect_interface",
+    "management_interface",
+    "network_interface",
+    "power_interface",
+    "raid_interface",
+    "rescue_interface",
+    "storage_interface",
+    "vendor_interface",
+];
+
+/// The node as the client sees it at version `v`, unmasked and without links: the document a
+/// PATCH applies to.
+pub fn raw_json(n: &Node, v: Version, conductor: Option<&str>) -> Map<String, Value> {
+    let mut m = Map::new();
+    for_each_field(n, v, conductor, |k, val| {
+        m.insert(k.to_string(), val.to_value());
+    });
+    m
+}
+
+/// The response view of one node, serialized straight from the node.
+pub struct View<'a> {
+    pub node: &'a Node,
+    pub v: Version,
+    pub base: &'a str,
+    pub conductor: Option<&'a str>,
+    pub fields: Option<&'a [String]>,
+}
+
+impl serde::Serialize for View<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeMap};
+        let mut m = s.serialize_map(None)?;
+        let mut err = None;
+        for_each_field(self.node, self.v, self.conductor, |k, val| {
+            if err.is_none() && self.fields.is_none_or(|f| f.iter().any(|x| x == k)) {
+                err = m.serialize_entry(k, &val).err();
+            }
+        });
+        if let Some(e) = err {
+            return Err(S::Error::custom(e));
+        }
+        let u = &self.node.uuid;
+        m.serialize_entry(
+            "links",
+            &views::Links {
+                base: self.base,
+                path: &["nodes/", u],
+            },
+        )?;
+        if self.fields.is_none() {
+            m.serialize_entry(
+                "ports",
+                &views::Links {
+                    base: self.base,
+                    path: &["nodes/", u, "/ports"],
+                },
+            )?;
+            if self.v.at_least(14) {
+                m.serialize_entry(
+                    "states",
+                    &views::Links {
+                        base: self.base,
+                        path: &["nodes/", u, "/states"],
+                    },
+                )?;
+            }
+            if self.v.at_least(24) {
+                m.serialize_entry(
+                    "portgroups",
+                    &views::Links {
+                        base: self.base,
+                        path: &["nodes/", u, "/portgroups"],
+                    },
+                )?;
+            }
+            if self.v.at_least(32) {
+                m.serialize_entry(
+                    "volume",
+                    &views::Links {
+                        base: self.base,
+                        path: &["nodes/", u, "/volume"],
+                    },
+                )?;
+            }
+        }
+        m.end()
+    }
+}
+
+/// Full view: masked secrets, links and (without `fields`) the sub-resource links.
+pub fn view(
+    n: &Node,
+    v: Version,
+    base: &str,
+    conductor: Option<&str>,
+    fields: Option<&[String]>,
+) -> Value {
+    serde_json::to_value(View {
+        node: n,
+        v,
+        base,
+        conductor,
+        fields,
+    })
+    .unwrap_or(Value::Null)
+}
+
+/// 200 with a JSON body serialized in one pass.
+pub fn json_response<T: serde::Serialize>(body: &T) -> Result<HttpResponse, ApiError> {
+    let bytes = serde_json::to_vec(body).map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(bytes))
+}
+
+/// Check `?fields=`: every name must be a node field visible at this version.
+pub fn check_fields(
+    fields: &[String],
+    v: Version,
+    known: impl Fn(&str) -> Option<u32>,
+) -> Result<(), ApiError> {
+    let unknown: Vec<&str> = fields
+        .iter()
+        .map(String::as_str)
+        .filter(|f| known(f).is_none())
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "Field(s) \"{}\" are not valid",
+            unknown.join(", ")
+        )));
+    }
+    if fields
+        .iter()
+        .any(|f| known(f).is_some_and(|min| !v.at_least(min)))
+    {
+        return Err(ApiError::not_acceptable());
+    }
+    Ok(())
+}
+
+pub fn check_sort_key(key: &str, v: Version) -> Result<(), ApiError> {
+    if key == "id" {
+        return Ok(());
+    }
+    match field_version(key) {
+        None => Err(ApiError::bad_request(format!(
+            "The sort_key value \"{key}\" is an invalid field for sorting"
+        ))),
+        Some(_) if UNSORTABLE.contains(&key) => Err(ApiError::bad_request(format!(
+            "The sort_key value {key} is an invalid field for sorting"
+        ))),
+        Some(min) if !v.at_least(min) => Err(ApiError::not_acceptable()),
+        Some(_) => Ok(()),
+    }
+}
