@@ -189,8 +189,6 @@ impl FakeSteps {
                 ],
                 vec![step("deploy", "deploy", 100)],
             ),
-            "management" => (vec![step("management", "reset_idrac", 0)], vec![]),
-            "power" => (vec![step("power", "power_on", 0)], vec![]),
             _ => (vec![], vec![]),
         };
         FakeSteps {

@@ -374,13 +374,6 @@ impl Registry {
             };
             others.push((kind, i));
         }
-        // Management and power also offer steps (e.g. power.power_on) through FakeSteps.
-        if name("management") == "fake" {
-            others.push(("management", Arc::new(fake::FakeSteps::new("management"))));
-        }
-        if name("power") == "fake" {
-            others.push(("power", Arc::new(fake::FakeSteps::new("power"))));
-        }
         Ok(super::Driver {
             name: node.driver.clone(),
             power,
