@@ -4,8 +4,8 @@
 //!
 //! Run with `cargo bench --bench ipmi_sync` (needs `ipmi_sim` and `ipmitool` on PATH).
 //! The simulators are set up like tests/integration/ipmi.rs (lan.conf, node.emu and a
-//! chassis_control shell script keeping power in a file; user admin/password); code is
-//! copied, not imported. They are killed by a Drop guard, also on panic.
+//! chassis_control shell script keeping power in a file; user admin/password); the chassis script is
+//! tests/lab/ipmi-chassis.sh. They are killed by a Drop guard, also on panic.
 //!
 //! The cycle is timed with `[conductor] sync_power_state_workers` = 8 (the default) and 16.
 //! Every node is recorded "power off" and every simulator reports power off, so a cycle is
@@ -13,6 +13,9 @@
 //!
 //! Environment: `IPMI_SYNC_BMCS` (default 50), `IPMI_SYNC_RUNS` (default 5).
 
+mod common;
+
+use common::{env_usize, median, ms};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,56 +26,6 @@ use ironbox::config::Config;
 use ironbox::db::Store;
 use ironbox::drivers::Registry;
 use ironbox::model::node::Node;
-
-const CHASSIS: &str = r#"#!/bin/sh
-# ipmi_sim chassis_control: "get power|boot" prints name:value; "set NAME VALUE" stores it.
-d="$(dirname "$0")"
-op=$1; shift
-if [ "$op" = get ]; then
-  for p in "$@"; do
-    case "$p" in
-      power) echo "power:$(cat "$d/power" 2>/dev/null || echo 0)" ;;
-      boot) echo "boot:$(cat "$d/boot" 2>/dev/null || echo none)" ;;
-      *) echo "Invalid parameter: $p"; exit 1 ;;
-    esac
-  done
-  exit 0
-fi
-while [ $# -ge 2 ]; do
-  case "$1" in
-    power) echo "$2" > "$d/power" ;;
-    shutdown) echo 0 > "$d/power" ;;
-    reset) echo 1 > "$d/power" ;;
-    boot) echo "$2" > "$d/boot" ;;
-    identify) ;;
-    *) echo "Invalid parameter: $1"; exit 1 ;;
-  esac
-  shift 2
-done
-exit 0
-"#;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn median(v: &[Duration]) -> Duration {
-    let mut s = v.to_vec();
-    s.sort();
-    let n = s.len();
-    if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2
-    }
-}
 
 struct Sim {
     port: u16,
@@ -127,7 +80,11 @@ fn spawn_sim(port: u16) -> Sim {
         .tempdir()
         .expect("temp dir");
     let script = dir.path().join("chassis.sh");
-    std::fs::write(&script, CHASSIS).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lab/ipmi-chassis.sh"),
+        &script,
+    )
+    .unwrap();
     Command::new("chmod")
         .arg("+x")
         .arg(&script)

@@ -18,6 +18,9 @@
 //! as "power off", so the cycle takes each such node's lock, records "power off", writes a
 //! history entry and saves it.
 
+mod common;
+
+use common::{env_usize, median, ms};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,28 +32,6 @@ use ironbox::drivers::Registry;
 use ironbox::model::node::Node;
 
 const TARGET: Duration = Duration::from_secs(1);
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn median(v: &[Duration]) -> Duration {
-    let mut s = v.to_vec();
-    s.sort();
-    let n = s.len();
-    if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2
-    }
-}
 
 /// The temp dir, removed by `fail` too (`process::exit` runs no destructors).
 static TMP: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
@@ -216,7 +197,7 @@ fn main() {
             for (k, mut n) in batch.into_iter().enumerate() {
                 if k % 10 == 0 && reset < tenth {
                     n.power_state = None;
-                    store.node_save(n, None).await.unwrap_or_else(|e| fail("Store::node_save", e));
+                    store.node_save(n).await.unwrap_or_else(|e| fail("Store::node_save", e));
                     reset += 1;
                 }
             }

@@ -17,34 +17,6 @@ pub struct IpmiSim {
     child: Child,
 }
 
-const CHASSIS: &str = r#"#!/bin/sh
-# ipmi_sim chassis_control: "get power|boot" prints name:value; "set NAME VALUE" stores it.
-d="$(dirname "$0")"
-op=$1; shift
-if [ "$op" = get ]; then
-  for p in "$@"; do
-    case "$p" in
-      power) echo "power:$(cat "$d/power" 2>/dev/null || echo 0)" ;;
-      boot) echo "boot:$(cat "$d/boot" 2>/dev/null || echo none)" ;;
-      *) echo "Invalid parameter: $p"; exit 1 ;;
-    esac
-  done
-  exit 0
-fi
-while [ $# -ge 2 ]; do
-  case "$1" in
-    power) echo "$2" > "$d/power" ;;
-    shutdown) echo 0 > "$d/power" ;;
-    reset) echo 1 > "$d/power" ;;
-    boot) echo "$2" > "$d/boot" ;;
-    identify) ;;
-    *) echo "Invalid parameter: $1"; exit 1 ;;
-  esac
-  shift 2
-done
-exit 0
-"#;
-
 impl IpmiSim {
     pub fn start() -> IpmiSim {
         let dir = tempfile::tempdir().unwrap();
@@ -54,7 +26,11 @@ impl IpmiSim {
             .unwrap()
             .port();
         let script = dir.path().join("chassis.sh");
-        std::fs::write(&script, CHASSIS).unwrap();
+        std::fs::copy(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lab/ipmi-chassis.sh"),
+            &script,
+        )
+        .unwrap();
         Command::new("chmod")
             .arg("+x")
             .arg(&script)
