@@ -2,3 +2,4 @@
 //! credentials and commands in, answers or typed errors out.
 
 pub mod ipmi;
+pub mod redfish;

@@ -368,6 +368,34 @@ impl Conductor {
             .map_err(|e| duplicate(e, None, Some(&probe), None))
     }
 
+    /// Ports for the MACs an inspection found that `existing` lacks (Ironic's
+    /// create_ports_if_not_exist): PXE-enabled; a MAC another node owns is skipped with a
+    /// warning, as Ironic does.
+    pub(crate) async fn ports_create_if_missing(
+        &self,
+        node_uuid: &str,
+        existing: &[Port],
+        macs: &[String],
+    ) {
+        for mac in macs {
+            let mac = mac.to_lowercase();
+            if existing.iter().any(|p| p.address.eq_ignore_ascii_case(&mac)) {
+                continue;
+            }
+            let port = Port {
+                uuid: crate::model::new_uuid(),
+                address: mac.clone(),
+                node_uuid: node_uuid.to_string(),
+                pxe_enabled: true,
+                ..Default::default()
+            };
+            match self.port_create(port).await {
+                Ok(p) => tracing::info!(node = %node_uuid, port = %p.uuid, %mac, "port created by inspection"),
+                Err(e) => tracing::warn!(node = %node_uuid, %mac, error = %e, "inspection could not create a port"),
+            }
+        }
+    }
+
     async fn check_port_portgroup(&self, port: &Port) -> Result<()> {
         if let Some(pg) = &port.portgroup_uuid {
             let group = self.store.portgroup_get(pg.clone()).await?.ok_or_else(|| {

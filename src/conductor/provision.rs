@@ -357,12 +357,16 @@ async fn continue_clean(task: &mut NodeTask) -> Flow {
 
 async fn inspect(task: &mut NodeTask) -> Flow {
     let (driver, mut ctx) = task.ctx();
-    match driver
+    let progress = driver
         .inspect
         .inspect_hardware(&mut ctx)
         .await
-        .map_err(|e| format!("Failed to inspect hardware. Reason: {e}"))?
-    {
+        .map_err(|e| format!("Failed to inspect hardware. Reason: {e}"))?;
+    let macs = std::mem::take(&mut ctx.discovered_macs);
+    task.conductor
+        .ports_create_if_missing(&task.node.uuid, &task.ports, &macs)
+        .await;
+    match progress {
         Progress::Wait => task.process_event(Event::Wait, None).await.map_err(s),
         _ => {
             task.node.inspection_finished_at = Some(crate::model::now());

@@ -21,6 +21,8 @@ pub struct FileConfig {
     #[serde(default)]
     pub ipmi: IpmiSection,
     #[serde(default)]
+    pub redfish: RedfishSection,
+    #[serde(default)]
     pub dhcp: DhcpSection,
     #[serde(default)]
     pub pxe: PxeSection,
@@ -84,16 +86,16 @@ impl Default for DefaultSection {
             auth_strategy: "noauth".into(),
             http_basic_auth_user_file: "/etc/ironbox/htpasswd".into(),
             debug: false,
-            enabled_hardware_types: strings(&["fake-hardware", "manual-management", "ipmi"]),
+            enabled_hardware_types: strings(&["fake-hardware", "manual-management", "ipmi", "redfish"]),
             enabled_bios_interfaces: strings(&["no-bios", "fake"]),
-            enabled_boot_interfaces: strings(&["fake", "ipxe", "pxe"]),
+            enabled_boot_interfaces: strings(&["fake", "ipxe", "pxe", "redfish-virtual-media"]),
             enabled_console_interfaces: strings(&["no-console", "fake"]),
             enabled_deploy_interfaces: strings(&["fake", "ramdisk"]),
             enabled_firmware_interfaces: strings(&["no-firmware", "fake"]),
-            enabled_inspect_interfaces: strings(&["no-inspect", "fake"]),
-            enabled_management_interfaces: strings(&["fake", "noop", "ipmitool"]),
+            enabled_inspect_interfaces: strings(&["no-inspect", "fake", "redfish"]),
+            enabled_management_interfaces: strings(&["fake", "noop", "ipmitool", "redfish"]),
             enabled_network_interfaces: strings(&["flat", "noop"]),
-            enabled_power_interfaces: strings(&["fake", "ipmitool"]),
+            enabled_power_interfaces: strings(&["fake", "ipmitool", "redfish"]),
             enabled_raid_interfaces: strings(&["no-raid", "fake"]),
             enabled_rescue_interfaces: strings(&["no-rescue", "fake"]),
             enabled_storage_interfaces: strings(&["noop", "fake"]),
@@ -381,6 +383,30 @@ impl Default for IpmiSection {
         Self {
             command_retry_timeout: 60,
             command_timeout_ms: 2000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedfishSection {
+    /// Attempts per Redfish request while the BMC cannot be reached (Ironic's name).
+    pub connection_attempts: u32,
+    /// Seconds between those attempts (Ironic's name).
+    pub connection_retry_interval: u64,
+    /// Seconds one Redfish request (connection included) may take.
+    pub request_timeout: u64,
+    /// `redfish_auth_type` for nodes that set none: basic, session or auto (Ironic's name).
+    pub auth_type: String,
+}
+
+impl Default for RedfishSection {
+    fn default() -> Self {
+        Self {
+            connection_attempts: 5,
+            connection_retry_interval: 4,
+            request_timeout: 30,
+            auth_type: "auto".into(),
         }
     }
 }

@@ -190,6 +190,21 @@ impl Config {
                 ));
             }
         }
+        let r = &file.redfish;
+        if !matches!(r.auth_type.as_str(), "basic" | "session" | "auto") {
+            return Err(bad(
+                "redfish",
+                "auth_type",
+                format!("{:?} is not one of basic, session, auto", r.auth_type),
+            ));
+        }
+        if r.connection_attempts == 0 || r.request_timeout == 0 {
+            return Err(bad(
+                "redfish",
+                "connection_attempts",
+                "connection_attempts and request_timeout must be at least 1".into(),
+            ));
+        }
         let c = &file.conductor;
         if c.heartbeat_interval == 0 {
             return Err(bad(
@@ -370,6 +385,7 @@ mod tests {
             ("[database]\nconnection = \"mysql://x\"", "connection"),
             ("[conductor]\nheartbeat_timeout = 5", "heartbeat_timeout"),
             ("[api]\nenable_ssl_api = true", "cert_file"),
+            ("[redfish]\nauth_type = \"digest\"", "auth_type"),
             ("[api\nport = 1", "TOML"),
         ];
         for (text, needle) in cases {

@@ -62,6 +62,30 @@ pub const HARDWARE_TYPES: &[HardwareType] = &[
             ("vendor", &["no-vendor"]),
         ],
     },
+    // Redfish BMCs (HTTPS + JSON). Boot from the network by default (ironbox serves it);
+    // redfish-virtual-media boots an ISO the BMC fetches.
+    HardwareType {
+        name: "redfish",
+        accepts_any_enabled: false,
+        supported: &[
+            ("bios", &["no-bios"]),
+            (
+                "boot",
+                &["ipxe", "pxe", "http", "http-ipxe", "redfish-virtual-media"],
+            ),
+            ("console", &["no-console"]),
+            ("deploy", &["ramdisk"]),
+            ("firmware", &["no-firmware"]),
+            ("inspect", &["redfish", "no-inspect"]),
+            ("management", &["redfish", "noop"]),
+            ("network", &["noop", "flat"]),
+            ("power", &["redfish"]),
+            ("raid", &["no-raid"]),
+            ("rescue", &["no-rescue"]),
+            ("storage", &["noop"]),
+            ("vendor", &["no-vendor"]),
+        ],
+    },
     // Power and boot devices are handled by an operator; ironbox network-boots the node.
     HardwareType {
         name: "manual-management",
@@ -88,14 +112,16 @@ pub const HARDWARE_TYPES: &[HardwareType] = &[
 /// Enabling a name not listed here is a configuration error.
 pub const AVAILABLE: Supported = &[
     ("bios", &["fake", "no-bios"]),
-    ("boot", &["fake", "ipxe", "pxe", "http", "http-ipxe"]),
+    ("boot",
+        &["fake", "ipxe", "pxe", "http", "http-ipxe", "redfish-virtual-media"],
+    ),
     ("console", &["fake", "no-console"]),
     ("deploy", &["fake", "ramdisk"]),
     ("firmware", &["fake", "no-firmware"]),
-    ("inspect", &["fake", "no-inspect"]),
-    ("management", &["fake", "noop", "ipmitool"]),
+    ("inspect", &["fake", "no-inspect", "redfish"]),
+    ("management", &["fake", "noop", "ipmitool", "redfish"]),
     ("network", &["flat", "noop"]),
-    ("power", &["fake", "ipmitool"]),
+    ("power", &["fake", "ipmitool", "redfish"]),
     ("raid", &["fake", "no-raid"]),
     ("rescue", &["fake", "no-rescue"]),
     ("storage", &["fake", "noop"]),

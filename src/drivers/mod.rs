@@ -9,6 +9,7 @@ pub mod ipmitool;
 pub mod noop;
 pub mod pxe;
 pub mod ramdisk;
+pub mod redfish;
 pub mod registry;
 
 use std::sync::Arc;
@@ -45,6 +46,9 @@ pub struct TaskContext<'a> {
     pub config: &'a Config,
     /// A BIOS change a step made, for the conductor to record (drivers have no store).
     pub bios_update: Option<BiosUpdate>,
+    /// MAC addresses an out-of-band inspection found, for the conductor to create ports
+    /// for (those the node does not have yet).
+    pub discovered_macs: Vec<String>,
 }
 
 impl<'a> TaskContext<'a> {
@@ -54,6 +58,7 @@ impl<'a> TaskContext<'a> {
             ports,
             config,
             bios_update: None,
+            discovered_macs: vec![],
         }
     }
 }
@@ -334,6 +339,7 @@ pub fn properties(hardware_type: &str) -> Vec<(&'static str, &'static str)> {
             ("B2", "B2 description. Required."),
         ],
         "ipmi" => ipmitool::PROPERTIES.to_vec(),
+        "redfish" => redfish::PROPERTIES.to_vec(),
         _ => vec![],
     }
 }

@@ -331,12 +331,14 @@ impl Registry {
         let power: Arc<dyn super::PowerInterface> = match name("power").as_str() {
             "fake" => Arc::new(fake::FakePower),
             "ipmitool" => Arc::new(super::ipmitool::IpmiPower),
+            "redfish" => Arc::new(super::redfish::RedfishPower),
             _ => return Err(missing("power")),
         };
         let management: Arc<dyn super::ManagementInterface> = match name("management").as_str() {
             "fake" => Arc::new(fake::FakeManagement),
             "noop" => Arc::new(noop::NoopManagement),
             "ipmitool" => Arc::new(super::ipmitool::IpmiManagement),
+            "redfish" => Arc::new(super::redfish::RedfishManagement),
             _ => return Err(missing("management")),
         };
         // One value per kind that is both a StepInterface and the kind's own trait.
@@ -361,6 +363,7 @@ impl Registry {
         let boot: Arc<dyn super::BootInterface> = match name("boot").as_str() {
             "fake" => Arc::new(fake::FakeSteps::new("boot")),
             "ipxe" | "pxe" | "http" | "http-ipxe" => Arc::new(super::pxe::NetBoot),
+            "redfish-virtual-media" => Arc::new(super::redfish::RedfishVirtualMediaBoot),
             _ => return Err(missing("boot")),
         };
         let mut others: Vec<(&'static str, Arc<dyn super::StepInterface>)> = vec![];
@@ -380,7 +383,11 @@ impl Registry {
             management,
             boot,
             deploy,
-            inspect: pick!("inspect", super::InspectInterface),
+            inspect: if name("inspect") == "redfish" {
+                Arc::new(super::redfish::RedfishInspect)
+            } else {
+                pick!("inspect", super::InspectInterface)
+            },
             rescue: pick!("rescue", super::RescueInterface),
             console: pick!("console", super::ConsoleInterface),
             vendor: pick!("vendor", super::VendorInterface),

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""sushy-tools' Redfish emulator (sushy-emulator) with its fake systems driver, for the
+ironbox redfish integration tests. Three additions, all in this file:
+
+* The stock fake driver applies a power change 1-11 s (random) after the request. Here the
+  delay is `IRONBOX_POWER_DELAY` seconds from the emulator config (stock when unset), so
+  tests still have to wait for the state to change, but not for 11 s.
+* The stock fake driver reports no CPUs, memory or disks. A system in
+  SUSHY_EMULATOR_FAKE_SYSTEMS may carry "cpus", "memory_gib" and "disks" ([{"name",
+  "size_bytes"}]); they are served as ProcessorSummary/Processors, MemorySummary and
+  SimpleStorage, as the libvirt driver would. The "Nmi" reset is accepted (and ignored).
+* Every request that is not a GET is appended, as one JSON line {method, path, body}, to
+  the file named by `IRONBOX_REQUEST_LOG`, so a test can see what ironbox sent (the
+  emulator ignores BootSourceOverrideEnabled, for one).
+
+usage: sushy_fake.py --config <file> [sushy-emulator args: -i 127.0.0.1 -p PORT ...]
+"""
+import io
+import json
+import os
+import sys
+import time
+
+from sushy_tools.emulator import main as emu_main
+from sushy_tools.emulator.resources.systems import fakedriver
+from sushy_tools import error
+
+
+class IronboxFakeDriver(fakedriver.FakeDriver):
+    def set_power_state(self, identity, state):
+        delay = self._config.get("IRONBOX_POWER_DELAY")
+        if delay is None:
+            return super().set_power_state(identity, state)
+        system = self._get(identity)
+        if state == "Nmi":
+            return
+        if "On" in state:
+            pending = "On"
+        elif state in ("ForceOff", "GracefulShutdown"):
+            pending = "Off"
+        elif "Restart" in state:
+            system["power_state"] = "Off"
+            pending = state
+        else:
+            raise error.NotSupportedError(f"Power state {state} is not supported")
+        if system["power_state"] != pending:
+            self._update(system, pending_power={"power_state": pending,
+                                                "apply_time": time.time() + float(delay)})
+
+    def _fact(self, identity, key):
+        value = self._get(identity).get(key)
+        if value is None:
+            raise error.NotSupportedError("Not implemented")
+        return value
+
+    def get_total_memory(self, identity):
+        return self._fact(identity, "memory_gib")
+
+    def get_total_cpus(self, identity):
+        return self._fact(identity, "cpus")
+
+    def get_processors(self, identity):
+        return [{"id": f"CPU{i}", "socket": f"CPU {i}", "model": "Fake CPU",
+                 "vendor": "Fake", "cores": "1", "threads": "1"}
+                for i in range(self._fact(identity, "cpus"))]
+
+    def get_simple_storage_collection(self, identity):
+        disks = self._fact(identity, "disks")
+        return {"sata": {"Id": "sata", "Name": "sata", "DeviceList": [
+            {"Name": d["name"], "CapacityBytes": d["size_bytes"]} for d in disks]}}
+
+
+class RequestLog:
+    """WSGI middleware: one JSON line per non-GET request."""
+
+    def __init__(self, app, path):
+        self.app, self.path = app, path
+
+    def __call__(self, env, start_response):
+        if env.get("REQUEST_METHOD") != "GET":
+            length = int(env.get("CONTENT_LENGTH") or 0)
+            raw = env["wsgi.input"].read(length) if length else b""
+            env["wsgi.input"] = io.BytesIO(raw)
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw.decode("utf-8", "replace")
+            with open(self.path, "a") as f:
+                f.write(json.dumps({"method": env["REQUEST_METHOD"],
+                                    "path": env.get("PATH_INFO"), "body": body}) + "\n")
+        return self.app(env, start_response)
+
+
+fakedriver.FakeDriver = IronboxFakeDriver
+if "--fake" not in sys.argv:
+    sys.argv.append("--fake")
+_configure = emu_main.app.configure
+
+
+def configure(config_file=None, extra_config=None):
+    # Wrap before the auth middleware does (in configure): only authenticated requests
+    # are logged.
+    if config_file:
+        emu_main.app.config.from_pyfile(os.path.abspath(config_file))
+    log = emu_main.app.config.get("IRONBOX_REQUEST_LOG")
+    if log and not isinstance(emu_main.app.wsgi_app, RequestLog):
+        emu_main.app.wsgi_app = RequestLog(emu_main.app.wsgi_app, log)
+    _configure(config_file=config_file, extra_config=extra_config)
+
+
+emu_main.app.configure = configure
+sys.exit(emu_main.main())
