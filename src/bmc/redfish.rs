@@ -17,7 +17,9 @@ use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum RedfishError {
-    #[error("Redfish BMC {bmc} answered 401 Unauthorized: wrong redfish_username or redfish_password")]
+    #[error(
+        "Redfish BMC {bmc} answered 401 Unauthorized: wrong redfish_username or redfish_password"
+    )]
     Unauthorized { bmc: String },
     #[error("Redfish BMC {bmc} is not reachable: {reason}")]
     Unreachable { bmc: String, reason: String },
@@ -474,11 +476,15 @@ impl Client {
                 reason: "session created without an X-Auth-Token header".into(),
             }),
             (404 | 405 | 501, _) => no_service(),
-            (_, _) => Err(self.http_error(&Method::POST, &path, &Reply {
-                status: r.status,
-                token: None,
-                body: r.body,
-            })),
+            (_, _) => Err(self.http_error(
+                &Method::POST,
+                &path,
+                &Reply {
+                    status: r.status,
+                    token: None,
+                    body: r.body,
+                },
+            )),
         }
     }
 
@@ -515,11 +521,15 @@ impl Client {
     }
 
     pub async fn patch(&self, path: &str, body: &Value) -> Result<(), RedfishError> {
-        self.request(Method::PATCH, path, Some(body)).await.map(|_| ())
+        self.request(Method::PATCH, path, Some(body))
+            .await
+            .map(|_| ())
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Result<(), RedfishError> {
-        self.request(Method::POST, path, Some(body)).await.map(|_| ())
+        self.request(Method::POST, path, Some(body))
+            .await
+            .map(|_| ())
     }
 
     pub fn protocol(&self, reason: String) -> RedfishError {
@@ -709,10 +719,7 @@ mod tests {
         let c = Client::new(ep(&format!("http://127.0.0.1:{port}"))).unwrap();
         let start = std::time::Instant::now();
         let r = c.get("/redfish/v1/").await;
-        assert!(
-            matches!(r, Err(RedfishError::Unreachable { .. })),
-            "{r:?}"
-        );
+        assert!(matches!(r, Err(RedfishError::Unreachable { .. })), "{r:?}");
         assert!(start.elapsed() < Duration::from_secs(3));
     }
 
@@ -728,7 +735,11 @@ mod tests {
             matches!(r, Err(RedfishError::Timeout { attempts: 2, .. })),
             "{r:?}"
         );
-        assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
         drop(l);
     }
 }

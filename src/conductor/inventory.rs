@@ -379,7 +379,10 @@ impl Conductor {
     ) {
         for mac in macs {
             let mac = mac.to_lowercase();
-            if existing.iter().any(|p| p.address.eq_ignore_ascii_case(&mac)) {
+            if existing
+                .iter()
+                .any(|p| p.address.eq_ignore_ascii_case(&mac))
+            {
                 continue;
             }
             let port = Port {
@@ -390,8 +393,12 @@ impl Conductor {
                 ..Default::default()
             };
             match self.port_create(port).await {
-                Ok(p) => tracing::info!(node = %node_uuid, port = %p.uuid, %mac, "port created by inspection"),
-                Err(e) => tracing::warn!(node = %node_uuid, %mac, error = %e, "inspection could not create a port"),
+                Ok(p) => {
+                    tracing::info!(node = %node_uuid, port = %p.uuid, %mac, "port created by inspection")
+                }
+                Err(e) => {
+                    tracing::warn!(node = %node_uuid, %mac, error = %e, "inspection could not create a port")
+                }
             }
         }
     }

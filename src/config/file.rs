@@ -86,7 +86,12 @@ impl Default for DefaultSection {
             auth_strategy: "noauth".into(),
             http_basic_auth_user_file: "/etc/ironbox/htpasswd".into(),
             debug: false,
-            enabled_hardware_types: strings(&["fake-hardware", "manual-management", "ipmi", "redfish"]),
+            enabled_hardware_types: strings(&[
+                "fake-hardware",
+                "manual-management",
+                "ipmi",
+                "redfish",
+            ]),
             enabled_bios_interfaces: strings(&["no-bios", "fake"]),
             enabled_boot_interfaces: strings(&["fake", "ipxe", "pxe", "redfish-virtual-media"]),
             enabled_console_interfaces: strings(&["no-console", "fake"]),

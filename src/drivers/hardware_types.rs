@@ -112,8 +112,16 @@ pub const HARDWARE_TYPES: &[HardwareType] = &[
 /// Enabling a name not listed here is a configuration error.
 pub const AVAILABLE: Supported = &[
     ("bios", &["fake", "no-bios"]),
-    ("boot",
-        &["fake", "ipxe", "pxe", "http", "http-ipxe", "redfish-virtual-media"],
+    (
+        "boot",
+        &[
+            "fake",
+            "ipxe",
+            "pxe",
+            "http",
+            "http-ipxe",
+            "redfish-virtual-media",
+        ],
     ),
     ("console", &["fake", "no-console"]),
     ("deploy", &["fake", "ramdisk"]),

@@ -46,12 +46,11 @@ pub fn normalize_address(address: &str) -> Result<(String, String), String> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("scheme {} is not http or https", url.scheme()));
     }
-    let host = url
-        .host_str()
-        .filter(|h| !h.is_empty())
-        .ok_or("no host")?;
+    let host = url.host_str().filter(|h| !h.is_empty()).ok_or("no host")?;
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("credentials belong in redfish_username and redfish_password, not in the URL".into());
+        return Err(
+            "credentials belong in redfish_username and redfish_password, not in the URL".into(),
+        );
     }
     let base = match url.port() {
         Some(p) => format!("{}://{host}:{p}", url.scheme()),
@@ -288,9 +287,9 @@ impl PowerInterface for RedfishPower {
         let within = within(ctx, timeout);
         let (path, sys) = system(&c).await?;
         if power_of(&sys)? {
-            let graceful_restart = soft
-                && allowed_resets(&sys).iter().any(|a| a == "GracefulRestart")
-                || soft && allowed_resets(&sys).is_empty();
+            let allowed = allowed_resets(&sys);
+            let graceful_restart =
+                soft && (allowed.is_empty() || allowed.iter().any(|a| a == "GracefulRestart"));
             if graceful_restart {
                 reset(&c, &path, &sys, "GracefulRestart").await?;
                 wait_for(&c, true, within).await?;
@@ -374,7 +373,8 @@ async fn set_boot(
         DriverError::InvalidParameterValue(format!("Invalid boot device {device} specified."))
     })?;
     let (path, sys) = system(c).await?;
-    if let Some(allowed) = sys["Boot"]["BootSourceOverrideTarget@Redfish.AllowableValues"].as_array()
+    if let Some(allowed) =
+        sys["Boot"]["BootSourceOverrideTarget@Redfish.AllowableValues"].as_array()
     {
         if !allowed.iter().any(|a| a.as_str() == Some(target)) {
             return Err(DriverError::InvalidParameterValue(format!(
@@ -467,12 +467,9 @@ impl ManagementInterface for RedfishManagement {
                 kind: "setting the boot mode (the BMC reports no BootSourceOverrideMode)".into(),
             });
         }
-        c.patch(
-            &path,
-            &json!({"Boot": {"BootSourceOverrideMode": value}}),
-        )
-        .await
-        .map_err(bmc_err)?;
+        c.patch(&path, &json!({"Boot": {"BootSourceOverrideMode": value}}))
+            .await
+            .map_err(bmc_err)?;
         ctx.node.boot_mode = Some(mode.to_string());
         Ok(())
     }
@@ -725,7 +722,10 @@ impl InspectInterface for RedfishInspect {
             for v in collection_members(&c, &s["Volumes"]).await {
                 volumes.extend(sizes_of(&v));
             }
-            for d in redfish::member_links(&s["Drives"]).into_iter().take(MAX_MEMBERS) {
+            for d in redfish::member_links(&s["Drives"])
+                .into_iter()
+                .take(MAX_MEMBERS)
+            {
                 if let Ok(v) = c.get(&d).await {
                     drives.extend(sizes_of(&v));
                 }
@@ -837,14 +837,20 @@ mod tests {
     fn reset_types_come_from_what_the_system_allows() {
         let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(choose_reset("On", &[]).unwrap(), "On");
-        assert_eq!(choose_reset("On", &a(&["ForceOn", "ForceOff"])).unwrap(), "ForceOn");
+        assert_eq!(
+            choose_reset("On", &a(&["ForceOn", "ForceOff"])).unwrap(),
+            "ForceOn"
+        );
         assert_eq!(
             choose_reset("ForceRestart", &a(&["PowerCycle"])).unwrap(),
             "PowerCycle"
         );
         assert_eq!(choose_reset("Nmi", &a(&["On", "Nmi"])).unwrap(), "Nmi");
         let e = choose_reset("Nmi", &a(&["On", "ForceOff"])).unwrap_err();
-        assert!(e.to_string().contains("does not allow ResetType Nmi"), "{e}");
+        assert!(
+            e.to_string().contains("does not allow ResetType Nmi"),
+            "{e}"
+        );
         assert!(choose_reset("Bogus", &[]).is_err());
     }
 

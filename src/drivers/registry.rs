@@ -292,7 +292,7 @@ mod tests {
             "fake-hardware accepts any enabled"
         );
         assert!(matches!(
-            reg.check(hw, "power", "redfish"),
+            reg.check(hw, "power", "idrac-redfish"),
             Err(InterfaceError::NotEnabled { .. })
         ));
     }

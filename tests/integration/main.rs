@@ -10,3 +10,4 @@ mod ipmi;
 mod netboot;
 mod nodes;
 mod provision;
+mod redfish;

@@ -9,6 +9,7 @@
 #   * the Debian cloud kernel (apt-get download, never installed): vmlinuz and the virtio
 #     modules (virtio_net, virtio_pci, virtio_blk and their dependencies, in load order)
 #     are extracted to $IRONBOX_LAB_DIR/kernel/.
+#   * a Python venv with sushy-tools (tests/lab/sushy.sh) for the Redfish tests.
 #
 # Idempotent; prints what it did; takes well under 2 s when everything is present.
 # Needs root (apt-get). Nothing is written under /etc/apt: the backports source list is
@@ -131,6 +132,11 @@ else
   rm -rf "$x" "$K"; mv "$K.tmp" "$K"
   say "kernel: extracted $KVER in $(ms "$ts") ms; vmlinuz $(( $(stat -c %s "$K/vmlinuz") / 1024 )) KiB; modules (load order): ${order[*]}"
 fi
+
+# ---- 3. sushy-tools (Redfish emulator) venv for tests/integration/redfish.rs -----------
+ts=$(date +%s%N)
+py=$(bash "$(dirname "$0")/sushy.sh")
+say "sushy-tools: $py ($(ms "$ts") ms)"
 
 # sercon-port fw_cfg blob for SeaBIOS (COM1 = 0x3f8, 2 bytes little endian), see vm.sh
 [ -s "$LAB/sercon-port.bin" ] || printf '\xf8\x03' > "$LAB/sercon-port.bin"
