@@ -711,6 +711,96 @@ mod tests {
         assert_eq!(e.bound(), Duration::from_millis(1100));
     }
 
+    /// A minimal Redfish service with a SessionService on loopback: tokens are accepted
+    /// once, then forgotten (as a BMC does when a session times out).
+    fn session_bmc() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            let (mut logins, mut valid): (u32, Option<String>) = (0, None);
+            for conn in l.incoming().flatten().take(50) {
+                let mut r = BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+                let (mut len, mut token, mut basic) = (0usize, None, false);
+                loop {
+                    let mut h = String::new();
+                    r.read_line(&mut h).unwrap();
+                    let h = h.trim_end().to_string();
+                    if h.is_empty() {
+                        break;
+                    }
+                    let (k, v) = h.split_once(':').unwrap();
+                    match k.to_lowercase().as_str() {
+                        "content-length" => len = v.trim().parse().unwrap(),
+                        "x-auth-token" => token = Some(v.trim().to_string()),
+                        "authorization" => basic = true,
+                        _ => {}
+                    }
+                }
+                let mut body = vec![0; len];
+                r.read_exact(&mut body).unwrap();
+                let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                log.lock().unwrap().push(format!(
+                    "{} {path} token={token:?} basic={basic}",
+                    line.split_whitespace().next().unwrap_or("")
+                ));
+                let (status, extra, reply) = match path.as_str() {
+                    "/redfish/v1/" => (200, String::new(), r#"{"Links":{"Sessions":{"@odata.id":"/redfish/v1/SessionService/Sessions"}}}"#.to_string()),
+                    "/redfish/v1/SessionService/Sessions" => {
+                        let v: Value = serde_json::from_slice(&body).unwrap();
+                        if v["Password"] == "pw" {
+                            logins += 1;
+                            let t = format!("tok-{logins}");
+                            valid = Some(t.clone());
+                            (201, format!("X-Auth-Token: {t}\r\n"), "{}".to_string())
+                        } else {
+                            (401, String::new(), r#"{"error":{"message":"bad login"}}"#.to_string())
+                        }
+                    }
+                    _ if token.is_some() && token == valid => {
+                        valid = None; // one use, then the BMC forgets the session
+                        (200, String::new(), r#"{"Members":[{"@odata.id":"/redfish/v1/Systems/1"}]}"#.to_string())
+                    }
+                    _ => (401, String::new(), "{}".to_string()),
+                };
+                let mut c = conn;
+                let _ = write!(c, "HTTP/1.1 {status} X\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}", reply.len());
+            }
+        });
+        (port, seen)
+    }
+
+    #[tokio::test]
+    async fn session_auth_logs_in_and_renews_a_forgotten_token() {
+        let (port, seen) = session_bmc();
+        let mut e = ep(&format!("http://127.0.0.1:{port}"));
+        e.auth = Auth::Session;
+        e.password = Some("pw".into());
+        let c = Client::new(e.clone()).unwrap();
+        assert_eq!(c.system_path().await.unwrap(), "/redfish/v1/Systems/1");
+        // The token was forgotten: a 401, a new login, the request again.
+        assert_eq!(c.system_path().await.unwrap(), "/redfish/v1/Systems/1");
+        let seen = seen.lock().unwrap().clone();
+        let logins = seen.iter().filter(|l| l.starts_with("POST")).count();
+        assert_eq!(logins, 2, "{seen:?}");
+        assert!(seen.iter().all(|l| l.ends_with("basic=false")), "{seen:?}");
+        assert!(
+            seen.iter().any(|l| l.contains("token=Some(\"tok-2\")")),
+            "{seen:?}"
+        );
+        // Wrong password: the login's 401 is the answer.
+        let (port, _) = session_bmc();
+        let mut e = ep(&format!("http://127.0.0.1:{port}"));
+        e.auth = Auth::Auto;
+        e.password = Some("nope".into());
+        let r = Client::new(e).unwrap().system_path().await;
+        assert!(matches!(r, Err(RedfishError::Unauthorized { .. })), "{r:?}");
+    }
+
     #[tokio::test]
     async fn a_closed_port_is_unreachable_within_the_bound() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
