@@ -333,12 +333,12 @@ fn patch_rules() {
     // Interfaces: must be enabled; null resets to the default.
     let r = ib.patch(
         &format!("/v1/nodes/{u}"),
-        json!([{"op": "replace", "path": "/power_interface", "value": "redfish"}]),
+        json!([{"op": "replace", "path": "/power_interface", "value": "idrac-redfish"}]),
     );
     assert_eq!(r.status, 400);
     assert!(r
         .fault()
-        .contains("'ironic.hardware.interfaces.power' entrypoint: redfish"));
+        .contains("'ironic.hardware.interfaces.power' entrypoint: idrac-redfish"));
     let r = ib.patch(
         &format!("/v1/nodes/{u}"),
         json!([{"op": "replace", "path": "/network_interface", "value": "flat"}]),
