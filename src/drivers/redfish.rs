@@ -269,6 +269,9 @@ impl PowerInterface for RedfishPower {
         };
         let (path, sys) = system(&c).await?;
         if power_of(&sys)? != on {
+            if on {
+                restore_boot(ctx, &c).await;
+            }
             reset(&c, &path, &sys, wanted).await?;
             wait_for(&c, on, within).await?;
         }
@@ -291,6 +294,7 @@ impl PowerInterface for RedfishPower {
             let graceful_restart =
                 soft && (allowed.is_empty() || allowed.iter().any(|a| a == "GracefulRestart"));
             if graceful_restart {
+                restore_boot(ctx, &c).await;
                 reset(&c, &path, &sys, "GracefulRestart").await?;
                 wait_for(&c, true, within).await?;
                 ctx.node.power_state = Some(POWER_ON.into());
@@ -305,6 +309,7 @@ impl PowerInterface for RedfishPower {
             .await?;
             wait_for(&c, false, within).await?;
         }
+        restore_boot(ctx, &c).await;
         let (path, sys) = system(&c).await?;
         reset(&c, &path, &sys, "On").await?;
         wait_for(&c, true, within).await?;
@@ -361,14 +366,68 @@ fn node_boot_mode(ctx: &TaskContext<'_>) -> Option<String> {
         })
 }
 
-/// PATCH the boot override: target, Once/Continuous, and the node's boot mode when the
-/// system reports one (some BMCs reset it to Legacy when the device changes).
+/// Where a persistent boot device the BMC refused is remembered, to be set again (once)
+/// before each power on (Ironic's key).
+const RESTORE_KEY: &str = "redfish_boot_device";
+
+/// Set the boot device. A BMC that refuses Continuous (Redfish deprecated it; some
+/// vendors dropped it) gets Once, and the device is set again before every power on, as
+/// Ironic does.
 async fn set_boot(
-    ctx: &TaskContext<'_>,
+    ctx: &mut TaskContext<'_>,
     c: &Client,
     device: &str,
     persistent: bool,
 ) -> Result<(), DriverError> {
+    ctx.node.driver_internal_info.remove(RESTORE_KEY);
+    match patch_boot(ctx, c, device, persistent).await? {
+        Err(e)
+            if persistent
+                && e.status()
+                    .is_some_and(|s| (400..500).contains(&s) && s != 401) =>
+        {
+            tracing::warn!(node = %ctx.node.uuid, %device, error = %e,
+                "the BMC refused a persistent boot device; using one-time boot, restored before each power on");
+            patch_boot(ctx, c, device, false).await?.map_err(bmc_err)?;
+            ctx.node
+                .driver_internal_info
+                .insert(RESTORE_KEY.into(), json!(device));
+            Ok(())
+        }
+        other => other.map_err(bmc_err),
+    }
+}
+
+/// Before a power on: set the remembered boot device again, once. A failure is only
+/// logged: the machine then boots from its configured order (Ironic's choice).
+async fn restore_boot(ctx: &TaskContext<'_>, c: &Client) {
+    let Some(device) = ctx
+        .node
+        .driver_internal_info
+        .get(RESTORE_KEY)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
+        return;
+    };
+    let r = match patch_boot(ctx, c, &device, false).await {
+        Ok(r) => r.map_err(bmc_err),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = r {
+        tracing::warn!(node = %ctx.node.uuid, %device, error = %e, "could not restore the boot device");
+    }
+}
+
+/// PATCH the boot override: target, Once/Continuous, and the node's boot mode when the
+/// system reports one (some BMCs reset it to Legacy when the device changes). The outer
+/// error: the request could not be made; the inner: the BMC's answer to the PATCH.
+async fn patch_boot(
+    ctx: &TaskContext<'_>,
+    c: &Client,
+    device: &str,
+    persistent: bool,
+) -> Result<Result<(), RedfishError>, DriverError> {
     let target = boot_target(device).ok_or_else(|| {
         DriverError::InvalidParameterValue(format!("Invalid boot device {device} specified."))
     })?;
@@ -396,9 +455,7 @@ async fn set_boot(
             boot["BootSourceOverrideMode"] = json!(mode);
         }
     }
-    c.patch(&path, &json!({ "Boot": boot }))
-        .await
-        .map_err(bmc_err)
+    Ok(c.patch(&path, &json!({ "Boot": boot })).await)
 }
 
 pub struct RedfishManagement;

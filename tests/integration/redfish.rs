@@ -57,6 +57,11 @@ pub struct Sushy {
 
 impl Sushy {
     pub fn start(tls: bool) -> Sushy {
+        Self::start_with(tls, "")
+    }
+
+    /// `extra`: more lines for the emulator's config file.
+    pub fn start_with(tls: bool, extra: &str) -> Sushy {
         let python = python();
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
@@ -76,6 +81,7 @@ SUSHY_EMULATOR_FAKE_SYSTEMS = [{{
     "cpus": 2, "memory_gib": 4,
     "disks": [{{"name": "sda", "size_bytes": 21474836480}}, {{"name": "sdb", "size_bytes": 1073741824}}],
 }}]
+{extra}
 "#,
                 state = d.join("state").display(),
                 dir = d.display()
@@ -428,6 +434,52 @@ fn power_boot_device_and_management_reach_the_bmc() {
     assert!(
         !log.contains("\"password\"") && !log.contains("admin:password"),
         "password in the log"
+    );
+}
+
+#[test]
+fn a_refused_persistent_boot_device_is_set_once_before_each_power_on() {
+    let bmc = Sushy::start_with(false, "IRONBOX_REJECT_CONTINUOUS = True");
+    let ib = Ironbox::start();
+    let u = redfish_node(&ib, json!({"driver_info": bmc.driver_info()}));
+    verb(&ib, &u, "manage", "manageable");
+    let bd = format!("/v1/nodes/{u}/management/boot_device");
+    let r = ib.put(&bd, json!({"boot_device": "pxe", "persistent": true}));
+    assert_eq!(r.status, 204, "{}", r.body);
+    let boots: Vec<Value> = bmc
+        .requests()
+        .iter()
+        .filter(|r| !r["body"]["Boot"].is_null())
+        .map(|r| r["body"]["Boot"]["BootSourceOverrideEnabled"].clone())
+        .collect();
+    assert_eq!(boots, [json!("Continuous"), json!("Once")]);
+    let n = ib.get(&format!("/v1/nodes/{u}")).body;
+    assert_eq!(
+        n["driver_internal_info"]["redfish_boot_device"], "pxe",
+        "{n}"
+    );
+    // Something else changes the override; a power on puts pxe back first.
+    assert!(bmc
+        .curl(
+            "PATCH",
+            &format!("/redfish/v1/Systems/{SYSTEM}"),
+            Some(json!({"Boot": {"BootSourceOverrideTarget": "Hdd"}}))
+        )
+        .is_some());
+    power(&ib, &u, "power on");
+    assert_eq!(last_error(&ib, &u), "");
+    assert_eq!(bmc.system()["Boot"]["BootSourceOverrideTarget"], "Pxe");
+    let tail: Vec<Value> = bmc.requests().iter().rev().take(2).cloned().collect();
+    assert_eq!(tail[0]["body"], json!({"ResetType": "On"}));
+    assert_eq!(tail[1]["body"]["Boot"]["BootSourceOverrideTarget"], "Pxe");
+    assert_eq!(tail[1]["body"]["Boot"]["BootSourceOverrideEnabled"], "Once");
+    // A one-time boot device clears the memory.
+    let r = ib.put(&bd, json!({"boot_device": "disk"}));
+    assert_eq!(r.status, 204, "{}", r.body);
+    let n = ib.get(&format!("/v1/nodes/{u}")).body;
+    assert!(
+        n["driver_internal_info"]["redfish_boot_device"].is_null(),
+        "{n}"
     );
 }
 

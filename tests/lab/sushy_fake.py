@@ -12,6 +12,8 @@ ironbox redfish integration tests. Three additions, all in this file:
 * Every request that is not a GET is appended, as one JSON line {method, path, body}, to
   the file named by `IRONBOX_REQUEST_LOG`, so a test can see what ironbox sent (the
   emulator ignores BootSourceOverrideEnabled, for one).
+* With `IRONBOX_REJECT_CONTINUOUS = True`, a PATCH asking for BootSourceOverrideEnabled
+  Continuous gets HTTP 400, as from BMCs that dropped it.
 
 usage: sushy_fake.py --config <file> [sushy-emulator args: -i 127.0.0.1 -p PORT ...]
 """
@@ -71,10 +73,10 @@ class IronboxFakeDriver(fakedriver.FakeDriver):
 
 
 class RequestLog:
-    """WSGI middleware: one JSON line per non-GET request."""
+    """WSGI middleware: one JSON line per non-GET request; optionally refuses Continuous."""
 
-    def __init__(self, app, path):
-        self.app, self.path = app, path
+    def __init__(self, app, path, reject_continuous=False):
+        self.app, self.path, self.reject_continuous = app, path, reject_continuous
 
     def __call__(self, env, start_response):
         if env.get("REQUEST_METHOD") != "GET":
@@ -88,6 +90,14 @@ class RequestLog:
             with open(self.path, "a") as f:
                 f.write(json.dumps({"method": env["REQUEST_METHOD"],
                                     "path": env.get("PATH_INFO"), "body": body}) + "\n")
+            boot = body.get("Boot") if isinstance(body, dict) else None
+            if (self.reject_continuous and isinstance(boot, dict)
+                    and boot.get("BootSourceOverrideEnabled") == "Continuous"):
+                msg = json.dumps({"error": {"code": "Base.1.0.PropertyValueNotInList",
+                                            "message": "Continuous is not supported"}}).encode()
+                start_response("400 Bad Request", [("Content-Type", "application/json"),
+                                                   ("Content-Length", str(len(msg)))])
+                return [msg]
         return self.app(env, start_response)
 
 
@@ -104,7 +114,9 @@ def configure(config_file=None, extra_config=None):
         emu_main.app.config.from_pyfile(os.path.abspath(config_file))
     log = emu_main.app.config.get("IRONBOX_REQUEST_LOG")
     if log and not isinstance(emu_main.app.wsgi_app, RequestLog):
-        emu_main.app.wsgi_app = RequestLog(emu_main.app.wsgi_app, log)
+        emu_main.app.wsgi_app = RequestLog(
+            emu_main.app.wsgi_app, log,
+            bool(emu_main.app.config.get("IRONBOX_REJECT_CONTINUOUS")))
     _configure(config_file=config_file, extra_config=extra_config)
 
 
