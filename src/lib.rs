@@ -4,7 +4,7 @@
 //! Architecture (arrows = "may call"; nothing depends on `api` or `app`):
 //!
 //! ```text
-//! main ─▶ app ─┬─▶ api ──────▶ conductor ──▶ drivers ──▶ bmc (IPMI)
+//! main ─▶ app ─┬─▶ api ──────▶ conductor ──▶ drivers ──▶ bmc (IPMI, Redfish)
 //!              │    │ (reads)      │ (reads/writes)
 //!              │    └────────▶ db ◀┘
 //!              ├─▶ boot (DHCP, TFTP, HTTP boot) ──▶ db (reads nodes/ports, owns leases)

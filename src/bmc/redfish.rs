@@ -139,6 +139,37 @@ impl Endpoint {
     }
 }
 
+/// `redfish_address` → (`scheme://authority`, service root path). Ironic's rule: a
+/// missing scheme means https; a path is the service root.
+pub fn normalize_address(address: &str) -> Result<(String, String), String> {
+    let address = address.trim();
+    let full = if address.contains("://") {
+        address.to_string()
+    } else {
+        format!("https://{address}")
+    };
+    let url = reqwest::Url::parse(&full).map_err(|e| format!("{e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("scheme {} is not http or https", url.scheme()));
+    }
+    let host = url.host_str().filter(|h| !h.is_empty()).ok_or("no host")?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "credentials belong in redfish_username and redfish_password, not in the URL".into(),
+        );
+    }
+    let base = match url.port() {
+        Some(p) => format!("{}://{host}:{p}", url.scheme()),
+        None => format!("{}://{host}", url.scheme()),
+    };
+    let root = match url.path() {
+        "" | "/" => "/redfish/v1/".to_string(),
+        p if p.ends_with('/') => p.to_string(),
+        p => format!("{p}/"),
+    };
+    Ok((base, root))
+}
+
 /// A parsed reply.
 struct Reply {
     status: u16,
@@ -694,6 +725,36 @@ mod tests {
         let e = ep("https://h");
         assert!(!format!("{e:?}").contains("hunter2"));
         assert!(!e.cache_key().contains("hunter2"));
+    }
+
+    #[test]
+    fn addresses_are_normalised_as_ironic_does() {
+        let ok = |a: &str| normalize_address(a).unwrap();
+        assert_eq!(
+            ok("bmc.example.com"),
+            ("https://bmc.example.com".into(), "/redfish/v1/".into())
+        );
+        assert_eq!(
+            ok("10.0.0.5:8000"),
+            ("https://10.0.0.5:8000".into(), "/redfish/v1/".into())
+        );
+        assert_eq!(
+            ok("http://127.0.0.1:8000/"),
+            ("http://127.0.0.1:8000".into(), "/redfish/v1/".into())
+        );
+        assert_eq!(
+            ok("https://[fd00::5]:8443/custom/root"),
+            ("https://[fd00::5]:8443".into(), "/custom/root/".into())
+        );
+        for bad in [
+            "http://",
+            "ftp://bmc",
+            "https://user:pw@bmc",
+            "not a host",
+            "https://bmc:99999",
+        ] {
+            assert!(normalize_address(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
