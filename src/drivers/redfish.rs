@@ -69,8 +69,12 @@ pub fn endpoint(ctx: &TaskContext<'_>) -> Result<Endpoint, DriverError> {
         }
     };
     let bad_verify = |v: &Value| {
+        let hint = match v.as_str() {
+            Some(s) if s.contains('/') => " (no such file or directory)",
+            _ => "",
+        };
         DriverError::InvalidParameterValue(format!(
-            "Invalid value type set in driver_info/redfish_verify_ca on node {node}. The value should be a Boolean or the path to a file/directory, not {v}"
+            "Invalid value type set in driver_info/redfish_verify_ca on node {node}. The value should be a Boolean or the path to a file/directory, not {v}{hint}"
         ))
     };
     let verify = match di.get("redfish_verify_ca") {

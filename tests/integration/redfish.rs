@@ -754,7 +754,7 @@ fn bad_driver_info_is_refused() {
         ),
         (
             json!({"redfish_address": "bmc", "redfish_verify_ca": missing_ca.display().to_string()}),
-            "redfish_verify_ca",
+            "no such file or directory",
         ),
         (
             json!({"redfish_address": "bmc", "redfish_verify_ca": 3}),
