@@ -561,6 +561,21 @@ async fn eject_all(c: &Client) -> Result<(), DriverError> {
     Ok(())
 }
 
+/// Put `iso` into the system's first CD/DVD device (ejecting what is there).
+async fn insert(c: &Client, iso: &str) -> Result<(), DriverError> {
+    let (_, sys) = system(c).await?;
+    let devices = c.cd_devices(&sys).await.map_err(bmc_err)?;
+    let Some((path, dev)) = devices.first() else {
+        return Err(DriverError::Failed(
+            "the BMC has no CD/DVD virtual media device".into(),
+        ));
+    };
+    if dev["Inserted"].as_bool() == Some(true) {
+        c.eject_media(path, dev).await.map_err(bmc_err)?;
+    }
+    c.insert_media(path, dev, iso).await.map_err(bmc_err)
+}
+
 pub struct RedfishVirtualMediaBoot;
 
 #[async_trait]
@@ -582,17 +597,7 @@ impl BootInterface for RedfishVirtualMediaBoot {
     ) -> Result<(), DriverError> {
         let iso = iso_url(ctx).ok_or_else(|| missing_iso(ctx))?;
         let c = client(ctx)?;
-        let (_, sys) = system(&c).await?;
-        let devices = c.cd_devices(&sys).await.map_err(bmc_err)?;
-        let Some((path, dev)) = devices.first() else {
-            return Err(DriverError::Failed(
-                "the BMC has no CD/DVD virtual media device".into(),
-            ));
-        };
-        if dev["Inserted"].as_bool() == Some(true) {
-            c.eject_media(path, dev).await.map_err(bmc_err)?;
-        }
-        c.insert_media(path, dev, &iso).await.map_err(bmc_err)?;
+        insert(&c, &iso).await?;
         set_boot(ctx, &c, "cdrom", false).await
     }
     async fn clean_up_ramdisk(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
@@ -612,14 +617,7 @@ impl BootInterface for RedfishVirtualMediaBoot {
             .map(str::to_string);
         match boot_iso {
             Some(iso) => {
-                let (_, sys) = system(&c).await?;
-                let devices = c.cd_devices(&sys).await.map_err(bmc_err)?;
-                let Some((path, dev)) = devices.first() else {
-                    return Err(DriverError::Failed(
-                        "the BMC has no CD/DVD virtual media device".into(),
-                    ));
-                };
-                c.insert_media(path, dev, &iso).await.map_err(bmc_err)?;
+                insert(&c, &iso).await?;
                 set_boot(ctx, &c, "cdrom", true).await
             }
             None => set_boot(ctx, &c, "disk", true).await,
@@ -631,8 +629,9 @@ impl BootInterface for RedfishVirtualMediaBoot {
     }
 }
 
-/// Ironic's cpu_arch from a Processor's InstructionSet (precise), else its
-/// ProcessorArchitecture.
+/// cpu_arch from a Processor's InstructionSet, else its ProcessorArchitecture. (Ironic
+/// reads only the architecture, so an ARM system becomes "arm"; the instruction set
+/// tells aarch64 apart.)
 pub fn cpu_arch(architecture: Option<&str>, instruction_set: Option<&str>) -> Option<&'static str> {
     let by_set = match instruction_set {
         Some("x86-64") => Some("x86_64"),
