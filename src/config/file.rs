@@ -24,6 +24,10 @@ pub struct FileConfig {
     pub dhcp: DhcpSection,
     #[serde(default)]
     pub pxe: PxeSection,
+    #[serde(default)]
+    pub agent: AgentSection,
+    #[serde(default)]
+    pub deploy: DeploySection,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -88,7 +92,7 @@ impl Default for DefaultSection {
             enabled_bios_interfaces: strings(&["no-bios", "fake"]),
             enabled_boot_interfaces: strings(&["fake", "ipxe", "pxe"]),
             enabled_console_interfaces: strings(&["no-console", "fake"]),
-            enabled_deploy_interfaces: strings(&["fake", "ramdisk"]),
+            enabled_deploy_interfaces: strings(&["direct", "fake", "ramdisk"]),
             enabled_firmware_interfaces: strings(&["no-firmware", "fake"]),
             enabled_inspect_interfaces: strings(&["no-inspect", "fake"]),
             enabled_management_interfaces: strings(&["fake", "noop", "ipmitool"]),
@@ -201,6 +205,10 @@ pub struct ConductorSection {
     pub rescue_callback_timeout: u64,
     pub service_callback_timeout: u64,
     pub check_provision_state_interval: u64,
+    /// Deploy ramdisk used when a node's driver_info names none: an http(s) URL or a file
+    /// under `[pxe] http_root` (`ironbox ramdisk build --out <http_root>` writes these).
+    pub deploy_kernel: String,
+    pub deploy_ramdisk: String,
 }
 
 impl Default for ConductorSection {
@@ -230,6 +238,8 @@ impl Default for ConductorSection {
             rescue_callback_timeout: 1800,
             service_callback_timeout: 1800,
             check_provision_state_interval: 60,
+            deploy_kernel: "ironbox-agent.kernel".into(),
+            deploy_ramdisk: "ironbox-agent.initramfs".into(),
         }
     }
 }
@@ -381,6 +391,58 @@ impl Default for IpmiSection {
         Self {
             command_retry_timeout: 60,
             command_timeout_ms: 2000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentSection {
+    /// Seconds one call to an agent's API may take.
+    pub command_timeout: u64,
+    /// Refuse heartbeats whose callback URL is plain http (Ironic's default is true; the
+    /// built-in agent speaks http on the provisioning network, as MAAS does).
+    pub require_tls: bool,
+    /// Heartbeat period the agent is told at lookup (it heartbeats at 30-60 % of it).
+    pub heartbeat_timeout: u64,
+    /// `http`: the agent downloads http(s) images itself; `local`: ironbox downloads them
+    /// into its cache and serves them (always the case for file:// images).
+    pub image_download_source: String,
+    /// Accept md5 image checksums.
+    pub allow_md5_checksum: bool,
+    /// After the agent's in-band power-off: how often, and how far apart, the BMC is
+    /// asked before ironbox powers the node off itself.
+    pub post_deploy_get_power_state_retries: u32,
+    pub post_deploy_get_power_state_retry_interval_ms: u64,
+}
+
+impl Default for AgentSection {
+    fn default() -> Self {
+        Self {
+            command_timeout: 60,
+            require_tls: false,
+            heartbeat_timeout: 300,
+            image_download_source: "http".into(),
+            allow_md5_checksum: false,
+            post_deploy_get_power_state_retries: 30,
+            post_deploy_get_power_state_retry_interval_ms: 1000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeploySection {
+    /// Priority of the agent's clean steps in automated cleaning (0 = only on request).
+    pub erase_devices_priority: i64,
+    pub erase_devices_metadata_priority: i64,
+}
+
+impl Default for DeploySection {
+    fn default() -> Self {
+        Self {
+            erase_devices_priority: 0,
+            erase_devices_metadata_priority: 99,
         }
     }
 }

@@ -3,6 +3,8 @@
 //! picks a node's implementations. Knows no HTTP and no SQL: drivers get a `TaskContext`
 //! (the node, its ports, the configuration), change it, and the conductor persists it.
 
+pub mod agent_client;
+pub mod direct;
 pub mod fake;
 pub mod hardware_types;
 pub mod ipmitool;
@@ -45,6 +47,17 @@ pub struct TaskContext<'a> {
     pub config: &'a Config,
     /// A BIOS change a step made, for the conductor to record (drivers have no store).
     pub bios_update: Option<BiosUpdate>,
+    pub urls: Urls,
+}
+
+/// Where the machines being provisioned reach ironbox.
+#[derive(Debug, Clone, Default)]
+pub struct Urls {
+    /// The agents' API (`ipa-api-url`): the boot network's HTTP server, else
+    /// `[api] public_endpoint`, else the API's own address.
+    pub agent_api: Option<String>,
+    /// The boot network's HTTP server, which serves cached images (none without one).
+    pub boot_http: Option<String>,
 }
 
 impl<'a> TaskContext<'a> {
@@ -54,6 +67,7 @@ impl<'a> TaskContext<'a> {
             ports,
             config,
             bios_update: None,
+            urls: Urls::default(),
         }
     }
 }
@@ -198,6 +212,49 @@ pub trait DeployInterface: StepInterface {
     async fn tear_down(&self, hw: &Driver, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
     /// Take over an already deployed node (adoption).
     async fn take_over(&self, hw: &Driver, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
+    /// Run one of this interface's deploy or clean steps, with the whole driver at hand.
+    async fn run_step(
+        &self,
+        hw: &Driver,
+        ctx: &mut TaskContext<'_>,
+        step: &Step,
+    ) -> Result<Progress, DriverError> {
+        if step.step == "deploy" {
+            self.deploy(hw, ctx).await
+        } else {
+            self.execute_step(ctx, step).await
+        }
+    }
+    /// Get ready to run the clean `steps` (boot an agent if a step needs one): Done, or
+    /// Wait for the agent's first heartbeat.
+    async fn prepare_cleaning(
+        &self,
+        hw: &Driver,
+        ctx: &mut TaskContext<'_>,
+        steps: &[Step],
+    ) -> Result<Progress, DriverError> {
+        let _ = (hw, ctx, steps);
+        Ok(Progress::Done)
+    }
+    /// Cleaning is over: undo `prepare_cleaning`.
+    async fn tear_down_cleaning(
+        &self,
+        hw: &Driver,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<(), DriverError> {
+        let _ = (hw, ctx);
+        Ok(())
+    }
+    /// An agent heartbeat while the node waits. Done: the parked step has finished (carry
+    /// on with the plan); Wait: still running; Err: it failed.
+    async fn heartbeat(
+        &self,
+        hw: &Driver,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<Progress, DriverError> {
+        let _ = (hw, ctx);
+        Ok(Progress::Done)
+    }
 }
 
 #[async_trait]

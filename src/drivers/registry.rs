@@ -15,6 +15,8 @@ pub struct Registry {
     enabled: BTreeMap<&'static str, Vec<String>>,
     /// Configured `default_<kind>_interface`.
     defaults: BTreeMap<&'static str, Option<String>>,
+    /// `[deploy] erase_devices_priority`, `erase_devices_metadata_priority`.
+    erase_priorities: (i64, i64),
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -192,6 +194,10 @@ impl Registry {
             hardware_types,
             enabled,
             defaults,
+            erase_priorities: (
+                cfg.file.deploy.erase_devices_priority,
+                cfg.file.deploy.erase_devices_metadata_priority,
+            ),
         };
         for name in &reg.hardware_types {
             for kind in INTERFACE_KINDS {
@@ -356,6 +362,10 @@ impl Registry {
         let deploy: Arc<dyn super::DeployInterface> = match name("deploy").as_str() {
             "fake" => Arc::new(fake::FakeSteps::new("deploy")),
             "ramdisk" => Arc::new(super::ramdisk::RamdiskDeploy),
+            "direct" => Arc::new(super::direct::DirectDeploy {
+                erase_devices_priority: self.erase_priorities.0,
+                erase_devices_metadata_priority: self.erase_priorities.1,
+            }),
             _ => return Err(missing("deploy")),
         };
         let boot: Arc<dyn super::BootInterface> = match name("boot").as_str() {

@@ -4,6 +4,7 @@
 mod allocations;
 mod bad_input;
 mod cli;
+mod deploy;
 mod harness;
 mod inventory;
 mod ipmi;
