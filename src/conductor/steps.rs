@@ -278,6 +278,19 @@ pub async fn run(task: &mut NodeTask, kind: Kind) -> std::result::Result<Progres
             .driver_internal_info
             .insert(kind.index_key(), json!(index));
         task.save().await.map_err(|e| e.to_string())?;
+        // The node's timeline shows every step as it starts.
+        let _ = task
+            .history(
+                crate::model::history::SEVERITY_INFO,
+                &format!("{}_step", kind.name()),
+                format!(
+                    "Running {} step {}.{}",
+                    kind.name(),
+                    step.interface,
+                    step.step
+                ),
+            )
+            .await;
         let outcome = execute(task, step).await;
         if let Ok((_, Some(update))) = &outcome {
             task.conductor

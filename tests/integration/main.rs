@@ -5,6 +5,7 @@ mod allocations;
 mod bad_input;
 mod cli;
 mod deploy;
+mod e2e;
 mod harness;
 mod inventory;
 mod ipmi;
