@@ -56,6 +56,11 @@ pub async fn lookup(
         .agent_lookup(&macs, node_uuid.as_deref(), v.at_least(62))
         .await?;
     let base = base_url(&req, &state);
+    Ok(HttpResponse::Ok().json(lookup_body(&state, &base, &found)))
+}
+
+/// What an agent is told about its node and itself (lookup, and inspection since 1.84).
+fn lookup_body(state: &State, base: &str, found: &crate::conductor::LookupResult) -> Value {
     let n = &found.node;
     let agent = &state.config.file.agent;
     let mut config = json!({
@@ -75,17 +80,16 @@ pub async fn lookup(
         config["agent_token"] = json!(t);
         config["agent_token_required"] = json!(true);
     }
-    let body = json!({
+    json!({
         "node": {
             "uuid": n.uuid,
             "properties": n.properties,
             "instance_info": Masked { obj: &n.instance_info, instance_info: true },
             "driver_internal_info": Masked { obj: &n.driver_internal_info, instance_info: false },
-            "links": links(&base, &format!("nodes/{}", n.uuid)),
+            "links": links(base, &format!("nodes/{}", n.uuid)),
         },
         "config": config,
-    });
-    Ok(HttpResponse::Ok().json(body))
+    })
 }
 
 /// `POST /v1/heartbeat/{node}` (1.22): fields by version as Ironic gates them.
@@ -160,12 +164,76 @@ pub async fn heartbeat(
     Ok(HttpResponse::Accepted().finish())
 }
 
+/// `POST /v1/continue_inspection` (1.84; and at 1.1, which is what IPA sends: it puts no
+/// version header on this call, and Ironic then answers the inspector-style `{"uuid"}`).
+pub async fn continue_inspection(
+    req: HttpRequest,
+    state: web::Data<State>,
+    v: Version,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let legacy = v.0 == 1;
+    if !legacy && !v.at_least(84) {
+        return Err(ApiError::unknown_path());
+    }
+    let q = Query::parse(&req)?;
+    if let Some(k) = q
+        .pairs()
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .find(|k| *k != "node_uuid")
+    {
+        return Err(ApiError::bad_request(format!("Unknown argument: \"{k}\"")));
+    }
+    let node_uuid = match q.get("node_uuid") {
+        Some(_) if legacy => {
+            return Err(ApiError::bad_request(
+                "node_uuid needs API version 1.84 or later",
+            ))
+        }
+        Some(u) if uuid::Uuid::parse_str(u).is_ok() => Some(u.to_string()),
+        Some(u) => {
+            return Err(ApiError::bad_request(format!(
+                "Expected a UUID for node_uuid: {u}"
+            )))
+        }
+        None => None,
+    };
+    let api = &state.config.file.api;
+    let body = json_body(
+        &req,
+        payload,
+        api.max_json_body_size_inspection,
+        api.max_json_body_depth,
+    )
+    .await?;
+    if !body.is_object() {
+        return Err(ApiError::bad_request(
+            "Inspection data must be a JSON object",
+        ));
+    }
+    let found = state
+        .conductor
+        .continue_inspection(body, node_uuid.as_deref(), !legacy)
+        .await?;
+    if legacy {
+        return Ok(HttpResponse::Accepted().json(json!({"uuid": found.node.uuid})));
+    }
+    let base = base_url(&req, &state);
+    Ok(HttpResponse::Accepted().json(lookup_body(&state, &base, &found)))
+}
+
 /// The ramdisk endpoints, for mounting under `/v1` (and at the root, as Ironic routes
 /// unversioned paths).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/lookup")
             .route(web::get().to(lookup))
+            .default_service(web::to(super::not_allowed)),
+    )
+    .service(
+        web::resource("/continue_inspection")
+            .route(web::post().to(continue_inspection))
             .default_service(web::to(super::not_allowed)),
     )
     .service(

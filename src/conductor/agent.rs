@@ -261,3 +261,199 @@ async fn continue_after_heartbeat(mut task: NodeTask) {
     }
     task.release().await;
 }
+
+/// `inventory.interfaces[].mac_address`, normalised; the inventory must name at least one.
+fn inventory_macs(inventory: &Value) -> Result<Vec<String>> {
+    let macs: Vec<String> = inventory
+        .get("interfaces")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(|i| i.get("mac_address").and_then(Value::as_str))
+                .filter_map(crate::model::validate::normalize_mac)
+                .collect()
+        })
+        .unwrap_or_default();
+    if macs.is_empty() {
+        return Err(E::InvalidParameterValue(
+            "The inventory has no interfaces with a valid mac_address".into(),
+        ));
+    }
+    Ok(macs)
+}
+
+/// Node properties from an IPA inventory, by Ironic's rules: cpu_arch, memory_mb, and
+/// local_gb = the root disk (smallest of at least 4 GiB) in GiB, less one.
+fn properties_from(inventory: &Value) -> Vec<(&'static str, Value)> {
+    let mut out = vec![];
+    if let Some(a) = inventory
+        .pointer("/cpu/architecture")
+        .and_then(Value::as_str)
+    {
+        out.push(("cpu_arch", json!(a)));
+    }
+    let mem = inventory
+        .pointer("/memory/physical_mb")
+        .and_then(Value::as_u64)
+        .or_else(|| {
+            inventory
+                .pointer("/memory/total")
+                .and_then(Value::as_u64)
+                .map(|b| b / (1024 * 1024))
+        });
+    if let Some(m) = mem.filter(|m| *m > 0) {
+        out.push(("memory_mb", json!(m)));
+    }
+    const GIB: u64 = 1 << 30;
+    let root = inventory
+        .get("disks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.get("size").and_then(Value::as_u64))
+        .filter(|s| *s >= 4 * GIB)
+        .min();
+    if let Some(size) = root {
+        out.push(("local_gb", json!(size / GIB - 1)));
+    }
+    out
+}
+
+impl Conductor {
+    /// `POST /v1/continue_inspection`: store what the agent found on the node waiting for
+    /// it, update its properties and PXE port, and finish the inspection.
+    pub async fn continue_inspection(
+        &self,
+        mut data: Value,
+        node_uuid: Option<&str>,
+        issue_token: bool,
+    ) -> Result<LookupResult> {
+        let inventory = data
+            .get("inventory")
+            .cloned()
+            .filter(Value::is_object)
+            .ok_or_else(|| {
+                E::InvalidParameterValue("Inspection data has no inventory object".into())
+            })?;
+        let macs = inventory_macs(&inventory)?;
+        let found = self.agent_lookup(&macs, node_uuid, false).await?;
+        if found.node.provision_state != INSPECT_WAIT {
+            return Err(E::NotFound("Resource could not be found.".into()));
+        }
+        if let Some(o) = data.as_object_mut() {
+            o.remove("inventory");
+        }
+        let mut task = self.acquire(&found.node.uuid).await?;
+        let result = finish_inspection(&mut task, inventory, data, &macs, issue_token).await;
+        match result {
+            Ok(token) => {
+                let node = task.node.clone();
+                task.release().await;
+                Ok(LookupResult { node, token })
+            }
+            Err(msg) => {
+                provision::fail(&mut task, msg.clone()).await;
+                task.release().await;
+                Err(E::InvalidParameterValue(msg))
+            }
+        }
+    }
+}
+
+async fn finish_inspection(
+    task: &mut NodeTask,
+    inventory: Value,
+    plugin_data: Value,
+    macs: &[String],
+    issue_token: bool,
+) -> std::result::Result<Option<String>, String> {
+    let c = task.conductor.clone();
+    c.store
+        .inventory_save(
+            task.node.id,
+            inventory.clone(),
+            plugin_data,
+            crate::model::now(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    for (k, v) in properties_from(&inventory) {
+        task.node.properties.insert(k.into(), v);
+    }
+    // Ironic's default `[inspector] add_ports = pxe`: a port for the MAC it booted from.
+    let pxe = inventory
+        .pointer("/boot/pxe_interface")
+        .and_then(Value::as_str)
+        .and_then(crate::model::validate::normalize_mac);
+    let known: Vec<String> = task.ports.iter().map(|p| p.address.clone()).collect();
+    for mac in pxe
+        .iter()
+        .filter(|m| !known.contains(m) && macs.contains(m))
+    {
+        let port = crate::model::port::Port {
+            uuid: crate::model::new_uuid(),
+            address: mac.clone(),
+            node_uuid: task.node.uuid.clone(),
+            pxe_enabled: true,
+            ..Default::default()
+        };
+        c.port_create(port).await.map_err(|e| e.to_string())?;
+    }
+    let (driver, mut ctx) = task.ctx();
+    driver
+        .inspect
+        .finish_inspection(&driver, &mut ctx)
+        .await
+        .map_err(|e| format!("Failed to finish inspection: {e}"))?;
+    let token = if issue_token {
+        let t = new_token();
+        task.node
+            .driver_internal_info
+            .insert(AGENT_TOKEN.into(), json!(t));
+        Some(t)
+    } else {
+        None
+    };
+    let _ = task
+        .history(
+            SEVERITY_INFO,
+            "inspection",
+            format!(
+                "Inspection data received: {} interfaces, properties {}",
+                macs.len(),
+                serde_json::to_string(
+                    &properties_from(&inventory)
+                        .into_iter()
+                        .collect::<std::collections::BTreeMap<_, _>>()
+                )
+                .unwrap_or_default()
+            ),
+        )
+        .await;
+    task.node.inspection_finished_at = Some(crate::model::now());
+    task.process_event(Event::Done, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_by_ironics_rules() {
+        let inv = json!({
+            "cpu": {"architecture": "x86_64", "count": 2},
+            "memory": {"total": 536870912u64, "physical_mb": 512},
+            "disks": [{"size": 1u64 << 30}, {"size": 20u64 << 30}, {"size": 8u64 << 30}],
+            "interfaces": [{"mac_address": "52:54:00:AA:BB:CC"}, {"mac_address": "bogus"}],
+        });
+        let p: std::collections::BTreeMap<_, _> = properties_from(&inv).into_iter().collect();
+        assert_eq!(p["cpu_arch"], "x86_64");
+        assert_eq!(p["memory_mb"], 512);
+        assert_eq!(p["local_gb"], 7);
+        assert_eq!(inventory_macs(&inv).unwrap(), vec!["52:54:00:aa:bb:cc"]);
+        assert!(inventory_macs(&json!({"interfaces": []})).is_err());
+    }
+}

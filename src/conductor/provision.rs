@@ -389,7 +389,7 @@ async fn inspect(task: &mut NodeTask) -> Flow {
     let (driver, mut ctx) = task.ctx();
     match driver
         .inspect
-        .inspect_hardware(&mut ctx)
+        .start_inspection(&driver, &mut ctx)
         .await
         .map_err(|e| format!("Failed to inspect hardware. Reason: {e}"))?
     {

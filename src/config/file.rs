@@ -94,7 +94,7 @@ impl Default for DefaultSection {
             enabled_console_interfaces: strings(&["no-console", "fake"]),
             enabled_deploy_interfaces: strings(&["direct", "fake", "ramdisk"]),
             enabled_firmware_interfaces: strings(&["no-firmware", "fake"]),
-            enabled_inspect_interfaces: strings(&["no-inspect", "fake"]),
+            enabled_inspect_interfaces: strings(&["agent", "no-inspect", "fake"]),
             enabled_management_interfaces: strings(&["fake", "noop", "ipmitool"]),
             enabled_network_interfaces: strings(&["flat", "noop"]),
             enabled_power_interfaces: strings(&["fake", "ipmitool"]),
@@ -132,9 +132,11 @@ pub struct ApiSection {
     pub public_endpoint: Option<String>,
     /// Largest page a list request may return.
     pub max_limit: u32,
-    /// Body size limits in KiB: ordinary requests, and provisioning requests (configdrives).
+    /// Body size limits in KiB: ordinary requests, provisioning requests (configdrives),
+    /// and inspection data from agents.
     pub max_json_body_size: u32,
     pub max_json_body_size_provision: u32,
+    pub max_json_body_size_inspection: u32,
     /// Maximum nesting of a JSON body.
     pub max_json_body_depth: u32,
     /// Serve the API over HTTPS with `[ssl] cert_file`/`key_file`.
@@ -154,6 +156,7 @@ impl Default for ApiSection {
             max_limit: 1000,
             max_json_body_size: 1024,
             max_json_body_size_provision: 65536,
+            max_json_body_size_inspection: 16384,
             max_json_body_depth: 25,
             enable_ssl_api: false,
             allow_noauth_on_public: false,

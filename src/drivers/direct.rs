@@ -90,10 +90,11 @@ pub fn agent_api_url(ctx: &TaskContext<'_>) -> Result<String, DriverError> {
 
 /// Boot the deploy ramdisk: network boot next, the agent told where ironbox is, any old
 /// agent forgotten (a new boot gets a new token), then power-cycle.
-async fn boot_agent(
+pub(super) async fn boot_agent(
     hw: &Driver,
     ctx: &mut TaskContext<'_>,
     purpose: &str,
+    extra_params: &str,
 ) -> Result<(), DriverError> {
     let di = &ctx.node.driver_info;
     let kernel = str_of(di, "deploy_kernel")
@@ -106,6 +107,10 @@ async fn boot_agent(
         .unwrap_or(&ctx.config.file.pxe.kernel_append_params)
         .to_string();
     append.push_str(&format!(" ipa-api-url={}", agent_api_url(ctx)?));
+    if !extra_params.is_empty() {
+        append.push(' ');
+        append.push_str(extra_params);
+    }
     if ctx.config.file.default.debug {
         append.push_str(" ipa-debug=1");
     }
@@ -379,7 +384,7 @@ impl DeployInterface for DirectDeploy {
         check_instance_info(ctx)?;
         configdrive(ctx)?;
         probe_image(ctx).await?;
-        boot_agent(hw, ctx, "the deploy ramdisk").await?;
+        boot_agent(hw, ctx, "the deploy ramdisk", "").await?;
         Ok(Progress::Wait)
     }
 
@@ -471,7 +476,7 @@ impl DeployInterface for DirectDeploy {
         {
             return Ok(Progress::Done);
         }
-        boot_agent(hw, ctx, "the cleaning ramdisk").await?;
+        boot_agent(hw, ctx, "the cleaning ramdisk", "").await?;
         Ok(Progress::Wait)
     }
 

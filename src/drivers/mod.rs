@@ -4,6 +4,7 @@
 //! (the node, its ports, the configuration), change it, and the conductor persists it.
 
 pub mod agent_client;
+pub mod agent_inspect;
 pub mod direct;
 pub mod fake;
 pub mod hardware_types;
@@ -260,6 +261,25 @@ pub trait DeployInterface: StepInterface {
 #[async_trait]
 pub trait InspectInterface: StepInterface {
     async fn inspect_hardware(&self, ctx: &mut TaskContext<'_>) -> Result<Progress, DriverError>;
+    /// Start inspecting with the whole driver at hand (in-band inspection boots an agent):
+    /// Done, or Wait for the agent's inspection data.
+    async fn start_inspection(
+        &self,
+        hw: &Driver,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<Progress, DriverError> {
+        let _ = hw;
+        self.inspect_hardware(ctx).await
+    }
+    /// The inspection data has arrived and been stored: undo `start_inspection`.
+    async fn finish_inspection(
+        &self,
+        hw: &Driver,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<(), DriverError> {
+        let _ = (hw, ctx);
+        Ok(())
+    }
 }
 
 #[async_trait]

@@ -390,7 +390,10 @@ impl Registry {
             management,
             boot,
             deploy,
-            inspect: pick!("inspect", super::InspectInterface),
+            inspect: match name("inspect").as_str() {
+                "agent" => Arc::new(super::agent_inspect::AgentInspect),
+                _ => pick!("inspect", super::InspectInterface),
+            },
             rescue: pick!("rescue", super::RescueInterface),
             console: pick!("console", super::ConsoleInterface),
             vendor: pick!("vendor", super::VendorInterface),

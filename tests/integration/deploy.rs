@@ -197,3 +197,75 @@ fn lookup_and_heartbeat_follow_ironics_rules() {
         "{kinds:?}"
     );
 }
+
+#[test]
+fn in_band_inspection_stores_the_inventory() {
+    let ib = Ironbox::start();
+    let n = ib.node(json!({"inspect_interface": "agent", "driver_info": {"deploy_kernel": "k", "deploy_ramdisk": "r"}}));
+    let u = n["uuid"].as_str().unwrap().to_string();
+    let mac = "52:54:00:aa:00:02";
+    assert_eq!(
+        ib.post("/v1/ports", json!({"address": mac, "node_uuid": u}))
+            .status,
+        201
+    );
+    provision(&ib, &u, json!({"target": "manage"}));
+    wait_state(&ib, &u, "manageable", 10);
+    provision(&ib, &u, json!({"target": "inspect"}));
+    wait_state(&ib, &u, "inspect wait", 10);
+    let inventory = json!({
+        "interfaces": [{"name": "eth0", "mac_address": mac}, {"name": "eth1", "mac_address": "52:54:00:aa:00:03"}],
+        "cpu": {"architecture": "x86_64", "count": 1},
+        "memory": {"total": 536870912u64, "physical_mb": 512},
+        "disks": [{"name": "/dev/vda", "size": 10737418240u64}],
+        "boot": {"current_boot_mode": "bios", "pxe_interface": "52:54:00:aa:00:03"},
+    });
+    let post = |body: Value, version: Option<&str>| {
+        ib.req(
+            "POST",
+            "/v1/continue_inspection",
+            version,
+            Some(&body.to_string()),
+        )
+    };
+    // Bad data is refused and the node keeps waiting.
+    for bad in [
+        json!({}),
+        json!({"inventory": []}),
+        json!({"inventory": {"interfaces": []}}),
+        json!([1]),
+    ] {
+        let r = post(bad.clone(), None);
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+    }
+    let stranger = json!({"inventory": {"interfaces": [{"mac_address": "52:54:00:ff:00:01"}]}});
+    assert_eq!(post(stranger, None).status, 404);
+    assert_eq!(
+        post(json!({"inventory": inventory}), Some("1.50")).status,
+        404
+    );
+    assert_eq!(
+        ib.get(&format!("/v1/nodes/{u}")).body["provision_state"],
+        "inspect wait"
+    );
+    // IPA sends no version header: Ironic's inspector-style answer.
+    let r = post(
+        json!({"inventory": inventory, "root_disk": {"name": "/dev/vda"}}),
+        None,
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.body, json!({"uuid": u}));
+    let n = wait_state(&ib, &u, "manageable", 10);
+    assert_eq!(n["properties"]["cpu_arch"], "x86_64");
+    assert_eq!(n["properties"]["memory_mb"], 512);
+    assert_eq!(n["properties"]["local_gb"], 9);
+    assert!(n["inspection_finished_at"].is_string());
+    let stored = ib.get(&format!("/v1/nodes/{u}/inventory")).body;
+    assert_eq!(stored["inventory"]["cpu"]["architecture"], "x86_64");
+    assert_eq!(stored["plugin_data"]["root_disk"]["name"], "/dev/vda");
+    // The port it booted from was added.
+    let ports = ib.get(&format!("/v1/nodes/{u}/ports")).body;
+    assert_eq!(ports["ports"].as_array().unwrap().len(), 2, "{ports}");
+    // Not waiting any more: the same data is refused.
+    assert_eq!(post(json!({"inventory": inventory}), None).status, 404);
+}
