@@ -118,7 +118,18 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
     let server = api::server(state, listener, tls).map_err(io("starting the API"))?;
     let handle = server.handle();
 
-    let boot = crate::boot::serve(&config, store.clone(), cancel.clone()).await?;
+    let ramdisk = api::ramdisk_service(api::State {
+        conductor: conductor.clone(),
+        store: store.clone(),
+        config: config.clone(),
+    });
+    let boot = crate::boot::serve(
+        &config,
+        store.clone(),
+        Some(Arc::new(ramdisk)),
+        cancel.clone(),
+    )
+    .await?;
     let mut endpoints =
         serde_json::json!({ "api": format!("{scheme}://{api_addr}"), "pid": std::process::id() });
     match &boot {
@@ -134,6 +145,17 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
             "boot servers off (set [dhcp] interface to serve DHCP, TFTP and HTTP boot)"
         ),
     }
+    let boot_http = boot
+        .as_ref()
+        .and_then(|b| b.http)
+        .map(|a| format!("http://{a}"));
+    conductor.set_urls(crate::drivers::Urls {
+        agent_api: boot_http
+            .clone()
+            .or_else(|| config.file.api.public_endpoint.clone())
+            .or_else(|| Some(format!("{scheme}://{api_addr}"))),
+        boot_http,
+    });
     write_endpoints(&config.state_path, &endpoints).map_err(io("writing endpoints.json"))?;
     tracing::info!(api = %format!("{scheme}://{api_addr}"), auth = ?config.auth, database = %config.database_path.display(),
         conductor = %config.host, hardware_types = ?registry.hardware_types, "ironbox serving");

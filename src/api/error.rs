@@ -138,6 +138,7 @@ impl From<ConductorError> for ApiError {
         use ConductorError as C;
         let status = match &e {
             C::NodeNotFound(_)
+            | C::NotFound(_)
             | C::PortNotFound(_)
             | C::PortgroupNotFound(_)
             | C::ChassisNotFound(_)

@@ -21,6 +21,7 @@ mod params;
 mod patch;
 mod portgroups;
 mod ports;
+mod ramdisk;
 mod root;
 mod views;
 
@@ -348,7 +349,24 @@ fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/shards")
             .route(get().to(root::shards))
             .default_service(web::to(not_allowed)),
-    );
+    )
+    .configure(ramdisk::routes);
+}
+
+/// The ramdisk endpoints for mounting on another server (the boot network's HTTP server):
+/// `/` for version discovery, `/v1/lookup` and `/v1/heartbeat/{node}`, with version
+/// negotiation. A ramdisk then needs to reach nothing but the boot network.
+pub fn ramdisk_service(state: State) -> impl Fn(&mut web::ServiceConfig) + Send + Sync + 'static {
+    let state = web::Data::new(state);
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.service(
+            web::scope("")
+                .app_data(state.clone())
+                .wrap_fn(microversion::middleware)
+                .service(web::resource("/").route(get().to(root::root)))
+                .service(web::scope("/v1").configure(ramdisk::routes)),
+        );
+    }
 }
 
 async fn not_allowed() -> Result<HttpResponse, ApiError> {

@@ -333,10 +333,14 @@ pub async fn inventory(
         return Err(ApiError::unsupported_version());
     }
     let n = find(&state, &path, v).await?;
-    Err(ApiError::not_found(format!(
-        "Node inventory for node {} could not be found.",
-        n.uuid
-    )))
+    match state.store.inventory_get(n.id).await? {
+        Some((inventory, plugin_data)) => Ok(HttpResponse::Ok()
+            .json(serde_json::json!({"inventory": inventory, "plugin_data": plugin_data}))),
+        None => Err(ApiError::not_found(format!(
+            "Node inventory for node {} could not be found.",
+            n.uuid
+        ))),
+    }
 }
 
 /// `GET /v1/nodes/{id}/children` (1.83).

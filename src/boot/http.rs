@@ -95,8 +95,16 @@ async fn files(req: HttpRequest, boot: web::Data<Boot>, rel: web::Path<String>) 
     }
 }
 
+/// More routes for the boot server, given by whoever composes the appliance (the agents'
+/// lookup and heartbeat endpoints): registered after the boot routes.
+pub type ExtraRoutes = std::sync::Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
 /// Bind `[pxe] http_port` on the interface address and serve until cancelled.
-pub fn serve(boot: Boot, cancel: CancellationToken) -> Result<SocketAddr, BootError> {
+pub fn serve(
+    boot: Boot,
+    extra: Option<ExtraRoutes>,
+    cancel: CancellationToken,
+) -> Result<SocketAddr, BootError> {
     let addr = SocketAddr::new(boot.net.ip.into(), boot.http_port);
     let listener = TcpListener::bind(addr).map_err(|e| BootError::Bind {
         what: format!("HTTP boot on {addr}"),
@@ -105,6 +113,7 @@ pub fn serve(boot: Boot, cancel: CancellationToken) -> Result<SocketAddr, BootEr
     let local = listener.local_addr().unwrap_or(addr);
     let data = web::Data::new(boot);
     let server = actix_web::HttpServer::new(move || {
+        let extra = extra.clone();
         actix_web::App::new()
             .app_data(data.clone())
             // HEAD as well as GET: UEFI HTTP boot asks HEAD first.
@@ -132,6 +141,11 @@ pub fn serve(boot: Boot, cancel: CancellationToken) -> Result<SocketAddr, BootEr
                     )
                     .to(files),
             )
+            .configure(move |cfg| {
+                if let Some(f) = &extra {
+                    f(cfg)
+                }
+            })
             .default_service(web::to(|| async {
                 HttpResponse::NotFound().body("not found\n")
             }))

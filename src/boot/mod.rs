@@ -167,6 +167,7 @@ fn parse_ip(key: &'static str, s: &str) -> Result<Ipv4Addr, BootError> {
 pub async fn serve(
     config: &Config,
     store: Store,
+    extra: Option<http::ExtraRoutes>,
     cancel: CancellationToken,
 ) -> Result<Option<Bound>, BootError> {
     let d = &config.file.dhcp;
@@ -190,7 +191,7 @@ pub async fn serve(
         ipxe_timeout: p.ipxe_timeout,
     };
     let mut bound = Bound::default();
-    bound.http = Some(http::serve(boot.clone(), cancel.clone())?);
+    bound.http = Some(http::serve(boot.clone(), extra, cancel.clone())?);
     bound.tftp = Some(tftp::serve(boot.clone(), p.tftp_port, cancel.clone()).await?);
     let mode = match d.mode.as_str() {
         "off" => None,

@@ -7,6 +7,9 @@ use crate::db::StoreError;
 pub enum ConductorError {
     #[error("Node {0} could not be found.")]
     NodeNotFound(String),
+    /// Ironic's bare NotFound (lookup answers it alike for unknown and unready nodes).
+    #[error("{0}")]
+    NotFound(String),
     #[error("Port {0} could not be found.")]
     PortNotFound(String),
     #[error("Portgroup {0} could not be found.")]

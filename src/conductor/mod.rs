@@ -8,6 +8,7 @@
 //! - `allocations.rs`: allocations and deploy templates; `periodic.rs`: reconcilers
 //! - `workers.rs`: the bounded job pool; `hash_ring.rs`; `service.rs`: registration
 
+mod agent;
 mod allocations;
 mod error;
 pub mod fsm;
@@ -23,6 +24,7 @@ mod workers;
 
 use std::sync::Arc;
 
+pub use agent::{AgentHeartbeat, LookupResult};
 pub use error::{ConductorError, Result};
 pub use service::Heartbeat;
 
@@ -40,6 +42,8 @@ pub struct Conductor {
     pub(crate) workers: Arc<workers::Workers>,
     /// Members: the conductors of this group (just this one until peers are configured).
     ring: Arc<hash_ring::HashRing>,
+    /// Where agents reach ironbox and fetch cached images, once the servers listen.
+    urls: Arc<std::sync::OnceLock<crate::drivers::Urls>>,
 }
 
 impl Conductor {
@@ -54,7 +58,13 @@ impl Conductor {
             config,
             workers,
             ring,
+            urls: Arc::default(),
         }
+    }
+
+    /// Called once the servers listen: where agents and their images are reached.
+    pub fn set_urls(&self, urls: crate::drivers::Urls) {
+        let _ = self.urls.set(urls);
     }
 
     /// Stop taking jobs and wait up to `grace` for running ones.

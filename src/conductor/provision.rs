@@ -255,7 +255,7 @@ async fn run_flow(mut task: NodeTask, event: Event) {
 }
 
 /// Move the node to the failed state for where it is, with `msg` as last_error.
-async fn fail(task: &mut NodeTask, msg: String) {
+pub(super) async fn fail(task: &mut NodeTask, msg: String) {
     tracing::warn!(node = %task.node.uuid, error = %msg, "operation failed");
     let state = task.node.provision_state.clone();
     // A failed clean or service step puts the node into maintenance (Ironic's fault).
@@ -319,7 +319,26 @@ async fn clean(task: &mut NodeTask, manual: bool) -> Flow {
         .await
         .map_err(s)?;
     }
+    let plan = steps::plan(task, Kind::Clean);
+    let (driver, mut ctx) = task.ctx();
+    let ready = driver
+        .deploy
+        .prepare_cleaning(&driver, &mut ctx, &plan)
+        .await
+        .map_err(|e| format!("Failed to prepare node {} for cleaning: {e}", ctx.node.uuid))?;
+    if ready == Progress::Wait {
+        return task.process_event(Event::Wait, None).await.map_err(s);
+    }
     continue_clean(task).await
+}
+
+/// Carry on with a parked plan of `kind` (after a heartbeat or an unhold).
+pub(super) async fn continue_plan(task: &mut NodeTask, kind: Kind) -> Flow {
+    match kind {
+        Kind::Clean => continue_clean(task).await,
+        Kind::Deploy => continue_deploy(task).await,
+        Kind::Service => service(task).await,
+    }
 }
 
 fn describe(steps: &[Step]) -> String {
@@ -329,6 +348,17 @@ fn describe(steps: &[Step]) -> String {
 async fn continue_clean(task: &mut NodeTask) -> Flow {
     match steps::run(task, Kind::Clean).await? {
         Progress::Done => {
+            let (driver, mut ctx) = task.ctx();
+            driver
+                .deploy
+                .tear_down_cleaning(&driver, &mut ctx)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "Failed to tear down cleaning on node {}: {e}",
+                        ctx.node.uuid
+                    )
+                })?;
             // Manual cleaning (and cleaning of a retired node) ends in manageable.
             let to_manageable = task.node.target_provision_state.as_deref() == Some(MANAGEABLE)
                 || task.node.retired;
@@ -359,7 +389,7 @@ async fn inspect(task: &mut NodeTask) -> Flow {
     let (driver, mut ctx) = task.ctx();
     let progress = driver
         .inspect
-        .inspect_hardware(&mut ctx)
+        .start_inspection(&driver, &mut ctx)
         .await
         .map_err(|e| format!("Failed to inspect hardware. Reason: {e}"))?;
     let macs = std::mem::take(&mut ctx.discovered_macs);
@@ -464,11 +494,7 @@ async fn resume_after_unhold(mut task: NodeTask) {
     };
     let outcome = match task.process_event(Event::Resume, None).await {
         Err(e) => Err(e.to_string()),
-        Ok(()) => match kind {
-            Kind::Clean => continue_clean(&mut task).await,
-            Kind::Deploy => continue_deploy(&mut task).await,
-            Kind::Service => service(&mut task).await,
-        },
+        Ok(()) => continue_plan(&mut task, kind).await,
     };
     if let Err(msg) = outcome {
         fail(&mut task, msg).await;

@@ -218,6 +218,16 @@ pub fn set_plan(task: &mut NodeTask, kind: Kind, steps: &[Step]) {
     dii.insert(kind.index_key(), json!(0));
 }
 
+/// The stored step list of `kind`.
+pub fn plan(task: &NodeTask, kind: Kind) -> Vec<Step> {
+    task.node
+        .driver_internal_info
+        .get(&kind.list_key())
+        .cloned()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
+}
+
 pub fn clear_plan(task: &mut NodeTask, kind: Kind) {
     task.node.driver_internal_info.remove(&kind.list_key());
     task.node.driver_internal_info.remove(&kind.index_key());
@@ -236,13 +246,7 @@ fn current_mut(task: &mut NodeTask, kind: Kind) -> &mut crate::model::JsonObject
 /// points past the step that parked, so resuming continues after it). Err: the message for
 /// `last_error`.
 pub async fn run(task: &mut NodeTask, kind: Kind) -> std::result::Result<Progress, String> {
-    let steps: Vec<Step> = task
-        .node
-        .driver_internal_info
-        .get(&kind.list_key())
-        .cloned()
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default();
+    let steps = plan(task, kind);
     let offered = offered(&task.driver, kind);
     if let Some(bad) = steps.iter().find(|s| {
         !RESERVED.contains(&s.step.as_str())
@@ -274,6 +278,19 @@ pub async fn run(task: &mut NodeTask, kind: Kind) -> std::result::Result<Progres
             .driver_internal_info
             .insert(kind.index_key(), json!(index));
         task.save().await.map_err(|e| e.to_string())?;
+        // The node's timeline shows every step as it starts.
+        let _ = task
+            .history(
+                crate::model::history::SEVERITY_INFO,
+                &format!("{}_step", kind.name()),
+                format!(
+                    "Running {} step {}.{}",
+                    kind.name(),
+                    step.interface,
+                    step.step
+                ),
+            )
+            .await;
         let outcome = execute(task, step).await;
         if let Ok((_, Some(update))) = &outcome {
             task.conductor
@@ -355,10 +372,10 @@ async fn run_step(
                 .map_err(|e| e.to_string())?;
             Ok(Progress::Done)
         }
-        // The core deploy step is the deploy interface's deploy (it sees the whole driver).
-        "deploy" if step.interface == "deploy" => driver
+        // Deploy-interface steps see the whole driver (they boot, power and set devices).
+        _ if step.interface == "deploy" => driver
             .deploy
-            .deploy(driver, ctx)
+            .run_step(driver, ctx, step)
             .await
             .map_err(|e| e.to_string()),
         _ => {

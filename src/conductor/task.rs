@@ -107,10 +107,9 @@ impl NodeTask {
     pub fn ctx(&mut self) -> (Driver, TaskContext<'_>) {
         let driver = self.driver.clone();
         let config = &self.conductor.config;
-        (
-            driver,
-            TaskContext::new(&mut self.node, &self.ports, config),
-        )
+        let mut ctx = TaskContext::new(&mut self.node, &self.ports, config);
+        ctx.urls = self.conductor.urls.get().cloned().unwrap_or_default();
+        (driver, ctx)
     }
 
     /// Persist the node (only while we still hold its lock).

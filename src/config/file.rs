@@ -26,6 +26,10 @@ pub struct FileConfig {
     pub dhcp: DhcpSection,
     #[serde(default)]
     pub pxe: PxeSection,
+    #[serde(default)]
+    pub agent: AgentSection,
+    #[serde(default)]
+    pub deploy: DeploySection,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -95,9 +99,9 @@ impl Default for DefaultSection {
             enabled_bios_interfaces: strings(&["no-bios", "fake"]),
             enabled_boot_interfaces: strings(&["fake", "ipxe", "pxe", "redfish-virtual-media"]),
             enabled_console_interfaces: strings(&["no-console", "fake"]),
-            enabled_deploy_interfaces: strings(&["fake", "ramdisk"]),
+            enabled_deploy_interfaces: strings(&["direct", "fake", "ramdisk"]),
             enabled_firmware_interfaces: strings(&["no-firmware", "fake"]),
-            enabled_inspect_interfaces: strings(&["no-inspect", "fake", "redfish"]),
+            enabled_inspect_interfaces: strings(&["agent", "no-inspect", "fake", "redfish"]),
             enabled_management_interfaces: strings(&["fake", "noop", "ipmitool", "redfish"]),
             enabled_network_interfaces: strings(&["flat", "noop"]),
             enabled_power_interfaces: strings(&["fake", "ipmitool", "redfish"]),
@@ -135,9 +139,11 @@ pub struct ApiSection {
     pub public_endpoint: Option<String>,
     /// Largest page a list request may return.
     pub max_limit: u32,
-    /// Body size limits in KiB: ordinary requests, and provisioning requests (configdrives).
+    /// Body size limits in KiB: ordinary requests, provisioning requests (configdrives),
+    /// and inspection data from agents.
     pub max_json_body_size: u32,
     pub max_json_body_size_provision: u32,
+    pub max_json_body_size_inspection: u32,
     /// Maximum nesting of a JSON body.
     pub max_json_body_depth: u32,
     /// Serve the API over HTTPS with `[ssl] cert_file`/`key_file`.
@@ -157,6 +163,7 @@ impl Default for ApiSection {
             max_limit: 1000,
             max_json_body_size: 1024,
             max_json_body_size_provision: 65536,
+            max_json_body_size_inspection: 16384,
             max_json_body_depth: 25,
             enable_ssl_api: false,
             allow_noauth_on_public: false,
@@ -208,6 +215,10 @@ pub struct ConductorSection {
     pub rescue_callback_timeout: u64,
     pub service_callback_timeout: u64,
     pub check_provision_state_interval: u64,
+    /// Deploy ramdisk used when a node's driver_info names none: an http(s) URL or a file
+    /// under `[pxe] http_root` (`ironbox ramdisk build --out <http_root>` writes these).
+    pub deploy_kernel: String,
+    pub deploy_ramdisk: String,
 }
 
 impl Default for ConductorSection {
@@ -237,6 +248,8 @@ impl Default for ConductorSection {
             rescue_callback_timeout: 1800,
             service_callback_timeout: 1800,
             check_provision_state_interval: 60,
+            deploy_kernel: "ironbox-agent.kernel".into(),
+            deploy_ramdisk: "ironbox-agent.initramfs".into(),
         }
     }
 }
@@ -412,6 +425,58 @@ impl Default for RedfishSection {
             connection_retry_interval: 4,
             request_timeout: 30,
             auth_type: "auto".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentSection {
+    /// Seconds one call to an agent's API may take.
+    pub command_timeout: u64,
+    /// Refuse heartbeats whose callback URL is plain http (Ironic's default is true; the
+    /// built-in agent speaks http on the provisioning network, as MAAS does).
+    pub require_tls: bool,
+    /// Heartbeat period the agent is told at lookup (it heartbeats at 30-60 % of it).
+    pub heartbeat_timeout: u64,
+    /// `http`: the agent downloads http(s) images itself; `local`: ironbox downloads them
+    /// into its cache and serves them (always the case for file:// images).
+    pub image_download_source: String,
+    /// Accept md5 image checksums.
+    pub allow_md5_checksum: bool,
+    /// After the agent's in-band power-off: how often, and how far apart, the BMC is
+    /// asked before ironbox powers the node off itself.
+    pub post_deploy_get_power_state_retries: u32,
+    pub post_deploy_get_power_state_retry_interval_ms: u64,
+}
+
+impl Default for AgentSection {
+    fn default() -> Self {
+        Self {
+            command_timeout: 60,
+            require_tls: false,
+            heartbeat_timeout: 300,
+            image_download_source: "http".into(),
+            allow_md5_checksum: false,
+            post_deploy_get_power_state_retries: 30,
+            post_deploy_get_power_state_retry_interval_ms: 1000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeploySection {
+    /// Priority of the agent's clean steps in automated cleaning (0 = only on request).
+    pub erase_devices_priority: i64,
+    pub erase_devices_metadata_priority: i64,
+}
+
+impl Default for DeploySection {
+    fn default() -> Self {
+        Self {
+            erase_devices_priority: 0,
+            erase_devices_metadata_priority: 99,
         }
     }
 }

@@ -120,6 +120,16 @@ impl Config {
                 "required with auth_strategy = http_basic".into(),
             ));
         }
+        if !matches!(file.agent.image_download_source.as_str(), "http" | "local") {
+            return Err(bad(
+                "agent",
+                "image_download_source",
+                "must be \"http\" or \"local\"".into(),
+            ));
+        }
+        if file.agent.command_timeout == 0 {
+            return Err(bad("agent", "command_timeout", "must be at least 1".into()));
+        }
         if d.enabled_hardware_types.is_empty() {
             return Err(bad(
                 "DEFAULT",

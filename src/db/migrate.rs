@@ -26,6 +26,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_bios_settings",
         include_str!("../../migrations/0005_bios_settings.sql"),
     ),
+    (
+        "0006_node_inventory",
+        include_str!("../../migrations/0006_node_inventory.sql"),
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

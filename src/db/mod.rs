@@ -9,6 +9,7 @@ mod chassis;
 mod conductors;
 mod deploy_templates;
 mod history;
+mod inventory;
 mod migrate;
 mod nodes;
 mod portgroups;

@@ -3,6 +3,9 @@
 //! picks a node's implementations. Knows no HTTP and no SQL: drivers get a `TaskContext`
 //! (the node, its ports, the configuration), change it, and the conductor persists it.
 
+pub mod agent_client;
+pub mod agent_inspect;
+pub mod direct;
 pub mod fake;
 pub mod hardware_types;
 pub mod ipmitool;
@@ -49,6 +52,17 @@ pub struct TaskContext<'a> {
     /// MAC addresses an out-of-band inspection found, for the conductor to create ports
     /// for (those the node does not have yet).
     pub discovered_macs: Vec<String>,
+    pub urls: Urls,
+}
+
+/// Where the machines being provisioned reach ironbox.
+#[derive(Debug, Clone, Default)]
+pub struct Urls {
+    /// The agents' API (`ipa-api-url`): the boot network's HTTP server, else
+    /// `[api] public_endpoint`, else the API's own address.
+    pub agent_api: Option<String>,
+    /// The boot network's HTTP server, which serves cached images (none without one).
+    pub boot_http: Option<String>,
 }
 
 impl<'a> TaskContext<'a> {
@@ -59,6 +73,7 @@ impl<'a> TaskContext<'a> {
             config,
             bios_update: None,
             discovered_macs: vec![],
+            urls: Urls::default(),
         }
     }
 }
@@ -203,11 +218,73 @@ pub trait DeployInterface: StepInterface {
     async fn tear_down(&self, hw: &Driver, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
     /// Take over an already deployed node (adoption).
     async fn take_over(&self, hw: &Driver, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
+    /// Run one of this interface's deploy or clean steps, with the whole driver at hand.
+    async fn run_step(
+        &self,
+        hw: &Driver,
+        ctx: &mut TaskContext<'_>,
+        step: &Step,
+    ) -> Result<Progress, DriverError> {
+        if step.step == "deploy" {
+            self.deploy(hw, ctx).await
+        } else {
+            self.execute_step(ctx, step).await
+        }
+    }
+    /// Get ready to run the clean `steps` (boot an agent if a step needs one): Done, or
+    /// Wait for the agent's first heartbeat.
+    async fn prepare_cleaning(
+        &self,
+        hw: &Driver,
+        ctx: &mut TaskContext<'_>,
+        steps: &[Step],
+    ) -> Result<Progress, DriverError> {
+        let _ = (hw, ctx, steps);
+        Ok(Progress::Done)
+    }
+    /// Cleaning is over: undo `prepare_cleaning`.
+    async fn tear_down_cleaning(
+        &self,
+        hw: &Driver,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<(), DriverError> {
+        let _ = (hw, ctx);
+        Ok(())
+    }
+    /// An agent heartbeat while the node waits. Done: the parked step has finished (carry
+    /// on with the plan); Wait: still running; Err: it failed.
+    async fn heartbeat(
+        &self,
+        hw: &Driver,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<Progress, DriverError> {
+        let _ = (hw, ctx);
+        Ok(Progress::Done)
+    }
 }
 
 #[async_trait]
 pub trait InspectInterface: StepInterface {
     async fn inspect_hardware(&self, ctx: &mut TaskContext<'_>) -> Result<Progress, DriverError>;
+    /// Start inspecting with the whole driver at hand (in-band inspection boots an agent):
+    /// Done, or Wait for the agent's inspection data.
+    async fn start_inspection(
+        &self,
+        hw: &Driver,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<Progress, DriverError> {
+        let _ = hw;
+        self.inspect_hardware(ctx).await
+    }
+    /// The inspection data has arrived and been stored: undo `start_inspection`.
+    async fn finish_inspection(
+        &self,
+        hw: &Driver,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<(), DriverError> {
+        let _ = (hw, ctx);
+        Ok(())
+    }
 }
 
 #[async_trait]

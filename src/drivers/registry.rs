@@ -15,6 +15,8 @@ pub struct Registry {
     enabled: BTreeMap<&'static str, Vec<String>>,
     /// Configured `default_<kind>_interface`.
     defaults: BTreeMap<&'static str, Option<String>>,
+    /// `[deploy] erase_devices_priority`, `erase_devices_metadata_priority`.
+    erase_priorities: (i64, i64),
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -192,6 +194,10 @@ impl Registry {
             hardware_types,
             enabled,
             defaults,
+            erase_priorities: (
+                cfg.file.deploy.erase_devices_priority,
+                cfg.file.deploy.erase_devices_metadata_priority,
+            ),
         };
         for name in &reg.hardware_types {
             for kind in INTERFACE_KINDS {
@@ -358,6 +364,10 @@ impl Registry {
         let deploy: Arc<dyn super::DeployInterface> = match name("deploy").as_str() {
             "fake" => Arc::new(fake::FakeSteps::new("deploy")),
             "ramdisk" => Arc::new(super::ramdisk::RamdiskDeploy),
+            "direct" => Arc::new(super::direct::DirectDeploy {
+                erase_devices_priority: self.erase_priorities.0,
+                erase_devices_metadata_priority: self.erase_priorities.1,
+            }),
             _ => return Err(missing("deploy")),
         };
         let boot: Arc<dyn super::BootInterface> = match name("boot").as_str() {
@@ -383,10 +393,10 @@ impl Registry {
             management,
             boot,
             deploy,
-            inspect: if name("inspect") == "redfish" {
-                Arc::new(super::redfish::RedfishInspect)
-            } else {
-                pick!("inspect", super::InspectInterface)
+            inspect: match name("inspect").as_str() {
+                "agent" => Arc::new(super::agent_inspect::AgentInspect),
+                "redfish" => Arc::new(super::redfish::RedfishInspect),
+                _ => pick!("inspect", super::InspectInterface),
             },
             rescue: pick!("rescue", super::RescueInterface),
             console: pick!("console", super::ConsoleInterface),

@@ -68,6 +68,13 @@ CREATE TABLE node_history (
     duration_seconds       REAL,
     created_at             TEXT NOT NULL
 );
+CREATE TABLE node_inventory (
+    node_id     INTEGER PRIMARY KEY REFERENCES nodes(id) ON DELETE CASCADE,
+    inventory   TEXT NOT NULL,
+    plugin_data TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT
+);
 CREATE TABLE node_traits (
     node_id    INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
     trait      TEXT NOT NULL,

@@ -278,7 +278,7 @@ fn drivers_and_conductors() {
             mm["default_boot_interface"].clone(),
             mm["default_deploy_interface"].clone()
         ),
-        (json!("ipxe"), json!("ramdisk"))
+        (json!("ipxe"), json!("direct"))
     );
     assert_eq!(
         (

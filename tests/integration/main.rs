@@ -4,6 +4,8 @@
 mod allocations;
 mod bad_input;
 mod cli;
+mod deploy;
+mod e2e;
 mod harness;
 mod inventory;
 mod ipmi;

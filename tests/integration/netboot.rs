@@ -85,7 +85,7 @@ fn boot_config(mode: &str, http_root: &Path) -> String {
 fn enroll(ib: &Ironbox, mac: &str) -> String {
     let n = ib.post(
         "/v1/nodes",
-        json!({"driver": "manual-management", "name": "netboot-1"}),
+        json!({"driver": "manual-management", "name": "netboot-1", "deploy_interface": "ramdisk"}),
     );
     assert_eq!(n.status, 201, "{}", n.body);
     let u = n.body["uuid"].as_str().unwrap().to_string();

@@ -8,6 +8,8 @@
 #       bootindex=2. Serial (COM1) goes to SERIAL_LOG (truncated at each start).
 #       bios: SeaBIOS; fw_cfg etc/sercon-port mirrors the BIOS/iPXE text console to COM1.
 #       uefi: OVMF with a writable copy of the vars (kept per NAME across starts).
+#       VM_BOOT=disk (env): boot the disk, with no NIC at all (so no firmware falls back
+#       to a network boot); default VM_BOOT=net as above.
 #       QEMU daemonizes; state in $IRONBOX_LAB_DIR/vms/NAME/ (qemu.pid, qemu.log,
 #       monitor.sock: HMP, e.g. system_powerdown / system_reset).
 #   vm.sh stop NAME             kill the VM by its pidfile (idempotent)
@@ -55,9 +57,15 @@ start)
           -drive "if=pflash,format=raw,unit=1,file=$D/vars.fd") ;;
     *) echo "vm.sh: firmware must be bios or uefi, not '$FW'" >&2; exit 2 ;;
   esac
-  disk=()
+  disk=() nic=(-netdev "tap,id=n0,ifname=$TAP,script=no,downscript=no"
+                -device "virtio-net-pci,netdev=n0,mac=$MAC,bootindex=1")
   if [ -n "$DISK" ]; then
     disk=(-drive "file=$DISK,if=none,id=d0,format=qcow2" -device "nvme,drive=d0,serial=$NAME,bootindex=2")
+  fi
+  if [ "${VM_BOOT:-net}" = disk ]; then
+    [ -n "$DISK" ] || { echo "vm.sh: VM_BOOT=disk needs a disk" >&2; exit 2; }
+    nic=()
+    disk=(-drive "file=$DISK,if=none,id=d0,format=qcow2" -device "nvme,drive=d0,serial=$NAME,bootindex=1")
   fi
   mkdir -p "$(dirname "$LOG")"
   echo "$NS $TAP $MAC $FW $LOG $(date +%s.%N)" > "$D/started"
@@ -67,13 +75,11 @@ start)
     "${fw[@]}" \
     -chardev "file,id=ser0,path=$LOG" -serial chardev:ser0 \
     -monitor "unix:$D/monitor.sock,server=on,wait=off" \
-    -netdev "tap,id=n0,ifname=$TAP,script=no,downscript=no" \
-    -device "virtio-net-pci,netdev=n0,mac=$MAC,bootindex=1" \
-    "${disk[@]}" \
+    "${nic[@]}" "${disk[@]}" \
     -daemonize -pidfile "$D/qemu.pid" </dev/null >"$D/qemu.log" 2>&1 \
     || { echo "vm.sh: QEMU failed to start:" >&2; cat "$D/qemu.log" >&2; exit 1; }
   p=$(pid_of "$NAME") || { echo "vm.sh: QEMU started but is not running" >&2; cat "$D/qemu.log" >&2; exit 1; }
-  echo "vm $NAME started: pid $p, $FW, $MAC on $TAP (netns $NS), serial $LOG"
+  echo "vm $NAME started: pid $p, $FW, boot ${VM_BOOT:-net}, $MAC on $TAP (netns $NS), serial $LOG"
   ;;
 stop)
   [ $# -ge 2 ] || usage

@@ -1,0 +1,244 @@
+//! The agent-facing endpoints (`/v1/lookup`, `/v1/heartbeat/{node}`), unauthenticated as in
+//! Ironic: the agent token protects what matters. Served on the API and, so that a ramdisk
+//! needs nothing but the boot network, on the boot network's HTTP server too.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::microversion::Version;
+use super::params::{json_body, Query};
+use super::views::{links, Masked};
+use super::{base_url, State};
+use crate::conductor::AgentHeartbeat;
+
+/// `GET /v1/lookup?addresses=<mac>,...&node_uuid=<uuid>` (1.22).
+pub async fn lookup(
+    req: HttpRequest,
+    state: web::Data<State>,
+    v: Version,
+) -> Result<HttpResponse, ApiError> {
+    if !v.at_least(22) {
+        return Err(ApiError::unknown_path());
+    }
+    let q = Query::parse(&req)?;
+    if let Some(k) = q
+        .pairs()
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .find(|k| !matches!(*k, "addresses" | "node_uuid"))
+    {
+        return Err(ApiError::bad_request(format!("Unknown argument: \"{k}\"")));
+    }
+    // Invalid MACs are ignored, as Ironic does (agents report every interface they see).
+    let macs: Vec<String> = q
+        .list("addresses")
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|m| crate::model::validate::normalize_mac(m))
+        .collect();
+    let node_uuid = match q.get("node_uuid") {
+        Some(u) if uuid::Uuid::parse_str(u).is_ok() => Some(u.to_string()),
+        Some(u) => {
+            return Err(ApiError::bad_request(format!(
+                "Expected a UUID for node_uuid: {u}"
+            )))
+        }
+        None => None,
+    };
+    if macs.is_empty() && node_uuid.is_none() {
+        return Err(ApiError::bad_request(
+            "One of 'addresses' and 'node_uuid' must be provided and valid",
+        ));
+    }
+    let found = state
+        .conductor
+        .agent_lookup(&macs, node_uuid.as_deref(), v.at_least(62))
+        .await?;
+    let base = base_url(&req, &state);
+    Ok(HttpResponse::Ok().json(lookup_body(&state, &base, &found)))
+}
+
+/// What an agent is told about its node and itself (lookup, and inspection since 1.84).
+fn lookup_body(state: &State, base: &str, found: &crate::conductor::LookupResult) -> Value {
+    let n = &found.node;
+    let agent = &state.config.file.agent;
+    let mut config = json!({
+        "heartbeat_timeout": agent.heartbeat_timeout,
+        "agent_md5_checksum_enable": agent.allow_md5_checksum,
+        "permitted_image_formats": ["raw", "qcow2"],
+        "disable_deep_image_inspection": false,
+        "agent_skip_bmc_detect": false,
+        "enable_bios_bootloader_install": false,
+        "metrics": {"backend": "noop", "prepend_host": false, "prepend_uuid": false,
+                    "prepend_host_reverse": true, "global_prefix": null},
+        "metrics_statsd": {"statsd_host": "localhost", "statsd_port": 8125},
+        "tls_min_version": "1.2",
+        "tls_cipher_suites": "",
+    });
+    if let Some(t) = &found.token {
+        config["agent_token"] = json!(t);
+        config["agent_token_required"] = json!(true);
+    }
+    json!({
+        "node": {
+            "uuid": n.uuid,
+            "properties": n.properties,
+            "instance_info": Masked { obj: &n.instance_info, instance_info: true },
+            "driver_internal_info": Masked { obj: &n.driver_internal_info, instance_info: false },
+            "links": links(base, &format!("nodes/{}", n.uuid)),
+        },
+        "config": config,
+    })
+}
+
+/// `POST /v1/heartbeat/{node}` (1.22): fields by version as Ironic gates them.
+pub async fn heartbeat(
+    req: HttpRequest,
+    state: web::Data<State>,
+    v: Version,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    if !v.at_least(22) {
+        return Err(ApiError::unknown_path());
+    }
+    let api = &state.config.file.api;
+    let body = json_body(
+        &req,
+        payload,
+        api.max_json_body_size,
+        api.max_json_body_depth,
+    )
+    .await?;
+    let obj = body.as_object().ok_or_else(|| {
+        ApiError::bad_request("Invalid heartbeat: the body must be a JSON object")
+    })?;
+    let gates = [
+        ("callback_url", 22),
+        ("agent_version", 36),
+        ("agent_token", 62),
+        ("agent_verify_ca", 68),
+        ("agent_status", 72),
+        ("agent_status_message", 72),
+    ];
+    for k in obj.keys() {
+        match gates.iter().find(|(name, _)| name == k) {
+            None => return Err(ApiError::bad_request(format!("Unknown argument: \"{k}\""))),
+            Some((_, min)) if !v.at_least(*min) => {
+                return Err(ApiError::bad_request(format!(
+                    "Field \"{k}\" not recognised in this API version"
+                )))
+            }
+            _ => {}
+        }
+    }
+    let text = |k: &str| -> Result<Option<String>, ApiError> {
+        match obj.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(ApiError::bad_request(format!("{k} must be a string"))),
+        }
+    };
+    let callback_url = text("callback_url")?.unwrap_or_default();
+    match reqwest::Url::parse(&callback_url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "Invalid callback_url {callback_url:?}: an http(s) URL is required"
+            )))
+        }
+    }
+    let hb = AgentHeartbeat {
+        callback_url,
+        agent_token: text("agent_token")?,
+        agent_version: text("agent_version")?,
+        agent_verify_ca: text("agent_verify_ca")?,
+    };
+    if hb.agent_token.is_none() {
+        return Err(ApiError::bad_request(
+            "Invalid or missing agent token received.",
+        ));
+    }
+    state.conductor.agent_heartbeat(&path, hb).await?;
+    Ok(HttpResponse::Accepted().finish())
+}
+
+/// `POST /v1/continue_inspection` (1.84; and at 1.1, which is what IPA sends: it puts no
+/// version header on this call, and Ironic then answers the inspector-style `{"uuid"}`).
+pub async fn continue_inspection(
+    req: HttpRequest,
+    state: web::Data<State>,
+    v: Version,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let legacy = v.0 == 1;
+    if !legacy && !v.at_least(84) {
+        return Err(ApiError::unknown_path());
+    }
+    let q = Query::parse(&req)?;
+    if let Some(k) = q
+        .pairs()
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .find(|k| *k != "node_uuid")
+    {
+        return Err(ApiError::bad_request(format!("Unknown argument: \"{k}\"")));
+    }
+    let node_uuid = match q.get("node_uuid") {
+        Some(_) if legacy => {
+            return Err(ApiError::bad_request(
+                "node_uuid needs API version 1.84 or later",
+            ))
+        }
+        Some(u) if uuid::Uuid::parse_str(u).is_ok() => Some(u.to_string()),
+        Some(u) => {
+            return Err(ApiError::bad_request(format!(
+                "Expected a UUID for node_uuid: {u}"
+            )))
+        }
+        None => None,
+    };
+    let api = &state.config.file.api;
+    let body = json_body(
+        &req,
+        payload,
+        api.max_json_body_size_inspection,
+        api.max_json_body_depth,
+    )
+    .await?;
+    if !body.is_object() {
+        return Err(ApiError::bad_request(
+            "Inspection data must be a JSON object",
+        ));
+    }
+    let found = state
+        .conductor
+        .continue_inspection(body, node_uuid.as_deref(), !legacy)
+        .await?;
+    if legacy {
+        return Ok(HttpResponse::Accepted().json(json!({"uuid": found.node.uuid})));
+    }
+    let base = base_url(&req, &state);
+    Ok(HttpResponse::Accepted().json(lookup_body(&state, &base, &found)))
+}
+
+/// The ramdisk endpoints, for mounting under `/v1` (and at the root, as Ironic routes
+/// unversioned paths).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/lookup")
+            .route(web::get().to(lookup))
+            .default_service(web::to(super::not_allowed)),
+    )
+    .service(
+        web::resource("/continue_inspection")
+            .route(web::post().to(continue_inspection))
+            .default_service(web::to(super::not_allowed)),
+    )
+    .service(
+        web::resource("/heartbeat/{node}")
+            .route(web::post().to(heartbeat))
+            .default_service(web::to(super::not_allowed)),
+    );
+}

@@ -1,0 +1,459 @@
+//! The ramdisk agent's side of the conversation (`GET /v1/lookup`, `POST /v1/heartbeat`):
+//! who the agent is, its one-time token, and heartbeats that move a waiting node on at
+//! once. The protocol is ironic-python-agent's, so the stock IPA ramdisk and ironbox's
+//! built-in agent are driven by the same code.
+
+use base64::Engine;
+use rand::RngCore;
+use serde_json::{json, Value};
+use subtle::ConstantTimeEq;
+
+use super::fsm::Event;
+use super::provision;
+use super::steps::Kind;
+use super::task::NodeTask;
+use super::{Conductor, ConductorError as E, Result};
+use crate::drivers::agent_client::{
+    AGENT_LAST_HEARTBEAT, AGENT_TOKEN, AGENT_URL, AGENT_VERIFY_CA, AGENT_VERSION,
+};
+use crate::drivers::Progress;
+use crate::model::history::SEVERITY_INFO;
+use crate::model::node::Node;
+use crate::model::states::*;
+
+/// States in which an agent may look its node up (Ironic's, without fast-track).
+const LOOKUP_STATES: &[&str] = &[
+    DEPLOYING,
+    WAIT_CALLBACK,
+    CLEANING,
+    CLEAN_WAIT,
+    INSPECTING,
+    INSPECT_WAIT,
+    RESCUING,
+    RESCUE_WAIT,
+    SERVICE_WAIT,
+];
+
+/// A successful lookup: the node and the token to hand out (`******` when one was given
+/// out before: the token is shown once).
+pub struct LookupResult {
+    pub node: Node,
+    pub token: Option<String>,
+}
+
+/// What an agent sends with a heartbeat.
+#[derive(Debug, Clone, Default)]
+pub struct AgentHeartbeat {
+    pub callback_url: String,
+    pub agent_token: Option<String>,
+    pub agent_version: Option<String>,
+    pub agent_verify_ca: Option<String>,
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl Conductor {
+    /// `GET /v1/lookup`: the node owning one of `macs` (or `node_uuid`), if an agent may
+    /// talk to it now. With `issue_token` (API ≥ 1.62) the node gets its agent token.
+    pub async fn agent_lookup(
+        &self,
+        macs: &[String],
+        node_uuid: Option<&str>,
+        issue_token: bool,
+    ) -> Result<LookupResult> {
+        let not_found = || E::NotFound("Resource could not be found.".into());
+        let mut uuid = node_uuid.map(str::to_string);
+        if uuid.is_none() {
+            for mac in macs {
+                let filter = crate::db::PortFilter {
+                    address: Some(mac.clone()),
+                    ..Default::default()
+                };
+                let page = crate::db::Page {
+                    limit: 1,
+                    marker: None,
+                    sort_key: "id".into(),
+                    descending: false,
+                };
+                if let Some(p) = self.store.port_list(filter, page).await?.into_iter().next() {
+                    uuid = Some(p.node_uuid);
+                    break;
+                }
+            }
+        }
+        let uuid = uuid.ok_or_else(not_found)?;
+        let node = self
+            .store
+            .node_get(uuid.clone())
+            .await?
+            .ok_or_else(not_found)?;
+        // The same answer as for an unknown node: a lookup must not reveal which exist.
+        if !LOOKUP_STATES.contains(&node.provision_state.as_str()) {
+            return Err(not_found());
+        }
+        if !issue_token {
+            return Ok(LookupResult { node, token: None });
+        }
+        let mut task = self.acquire_nowait(&node.uuid).await?;
+        let token = if task.node.driver_internal_info.contains_key(AGENT_TOKEN) {
+            "******".to_string()
+        } else {
+            let t = new_token();
+            task.node
+                .driver_internal_info
+                .insert(AGENT_TOKEN.into(), json!(t));
+            task.save().await?;
+            t
+        };
+        let _ = task
+            .history(
+                SEVERITY_INFO,
+                "agent_lookup",
+                format!(
+                    "Agent looked the node up (MACs {}){}",
+                    macs.join(", "),
+                    if token == "******" {
+                        "; a token was issued before"
+                    } else {
+                        "; token issued"
+                    }
+                ),
+            )
+            .await;
+        let node = task.node.clone();
+        task.release().await;
+        Ok(LookupResult {
+            node,
+            token: Some(token),
+        })
+    }
+
+    /// `POST /v1/heartbeat/{node}`: check the token, record where the agent listens, and
+    /// if the node waits for this agent, carry on in the background right away.
+    pub async fn agent_heartbeat(&self, ident: &str, hb: AgentHeartbeat) -> Result<()> {
+        let node = self
+            .store
+            .node_get(ident.to_string())
+            .await?
+            .ok_or_else(|| E::NodeNotFound(ident.to_string()))?;
+        if hb.agent_version.is_none() {
+            return Err(E::InvalidParameterValue(
+                "Missing agent_version in the heartbeat".into(),
+            ));
+        }
+        if self.config.file.agent.require_tls && !hb.callback_url.starts_with("https://") {
+            return Err(E::InvalidParameterValue(format!(
+                "TLS is required by configuration ([agent] require_tls), the agent's callback URL {} is not https",
+                hb.callback_url
+            )));
+        }
+        let mut task = match self.acquire_nowait(&node.uuid).await {
+            Ok(t) => t,
+            // Busy: the agent retries in a few seconds (IPA does on 409).
+            Err(e) => return Err(e),
+        };
+        let stored = task
+            .node
+            .driver_internal_info
+            .get(AGENT_TOKEN)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let given = hb.agent_token.clone().unwrap_or_default();
+        if stored.is_empty() || !bool::from(stored.as_bytes().ct_eq(given.as_bytes())) {
+            task.release().await;
+            return Err(E::InvalidParameterValue(
+                "Invalid or missing agent token received.".into(),
+            ));
+        }
+        let dii = &mut task.node.driver_internal_info;
+        let first = dii.get(AGENT_URL).and_then(Value::as_str) != Some(hb.callback_url.as_str());
+        dii.insert(AGENT_URL.into(), json!(hb.callback_url));
+        if let Some(v) = &hb.agent_version {
+            dii.insert(AGENT_VERSION.into(), json!(v));
+        }
+        match &hb.agent_verify_ca {
+            Some(ca) => dii.insert(AGENT_VERIFY_CA.into(), json!(ca)),
+            None => dii.remove(AGENT_VERIFY_CA),
+        };
+        dii.insert(AGENT_LAST_HEARTBEAT.into(), json!(crate::model::now()));
+        if let Err(e) = task.save().await {
+            task.release().await;
+            return Err(e);
+        }
+        let state = task.node.provision_state.clone();
+        let _ = task
+            .history(
+                SEVERITY_INFO,
+                "agent_heartbeat",
+                format!(
+                    "Agent {} {} from {} in \"{state}\"",
+                    hb.agent_version.as_deref().unwrap_or("?"),
+                    if first {
+                        "first heartbeat"
+                    } else {
+                        "heartbeat"
+                    },
+                    hb.callback_url,
+                ),
+            )
+            .await;
+        let waiting = matches!(state.as_str(), WAIT_CALLBACK | CLEAN_WAIT | SERVICE_WAIT);
+        if !waiting || task.node.maintenance {
+            task.release().await;
+            return Ok(());
+        }
+        let slot = match self.workers.reserve() {
+            Ok(s) => s,
+            Err(e) => {
+                task.release().await;
+                return Err(e);
+            }
+        };
+        self.workers.run(slot, continue_after_heartbeat(task));
+        Ok(())
+    }
+}
+
+/// The waiting node's agent is alive: see whether the step it runs has finished, and if
+/// so go on with the plan (which may send the next command and wait again).
+async fn continue_after_heartbeat(mut task: NodeTask) {
+    let kind = match task.node.provision_state.as_str() {
+        CLEAN_WAIT => Kind::Clean,
+        WAIT_CALLBACK => Kind::Deploy,
+        _ => Kind::Service,
+    };
+    let (driver, mut ctx) = task.ctx();
+    let outcome = driver.deploy.heartbeat(&driver, &mut ctx).await;
+    let result = match outcome {
+        Ok(Progress::Wait) | Ok(Progress::Hold) => task.save().await.map_err(|e| e.to_string()),
+        Ok(Progress::Done) => match task.process_event(Event::Resume, None).await {
+            Ok(()) => provision::continue_plan(&mut task, kind).await,
+            Err(e) => Err(e.to_string()),
+        },
+        Err(e) => {
+            let current = match kind {
+                Kind::Clean => &task.node.clean_step,
+                Kind::Deploy => &task.node.deploy_step,
+                Kind::Service => &task.node.service_step,
+            };
+            let name = format!(
+                "{}.{}",
+                current
+                    .get("interface")
+                    .and_then(Value::as_str)
+                    .unwrap_or("deploy"),
+                current.get("step").and_then(Value::as_str).unwrap_or("?")
+            );
+            Err(format!(
+                "Agent returned error for {} step {name} on node {}: {e}",
+                kind.name(),
+                task.node.uuid
+            ))
+        }
+    };
+    if let Err(msg) = result {
+        provision::fail(&mut task, msg).await;
+    }
+    task.release().await;
+}
+
+/// `inventory.interfaces[].mac_address`, normalised; the inventory must name at least one.
+fn inventory_macs(inventory: &Value) -> Result<Vec<String>> {
+    let macs: Vec<String> = inventory
+        .get("interfaces")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(|i| i.get("mac_address").and_then(Value::as_str))
+                .filter_map(crate::model::validate::normalize_mac)
+                .collect()
+        })
+        .unwrap_or_default();
+    if macs.is_empty() {
+        return Err(E::InvalidParameterValue(
+            "The inventory has no interfaces with a valid mac_address".into(),
+        ));
+    }
+    Ok(macs)
+}
+
+/// Node properties from an IPA inventory, by Ironic's rules: cpu_arch, memory_mb, and
+/// local_gb = the root disk (smallest of at least 4 GiB) in GiB, less one.
+fn properties_from(inventory: &Value) -> Vec<(&'static str, Value)> {
+    let mut out = vec![];
+    if let Some(a) = inventory
+        .pointer("/cpu/architecture")
+        .and_then(Value::as_str)
+    {
+        out.push(("cpu_arch", json!(a)));
+    }
+    let mem = inventory
+        .pointer("/memory/physical_mb")
+        .and_then(Value::as_u64)
+        .or_else(|| {
+            inventory
+                .pointer("/memory/total")
+                .and_then(Value::as_u64)
+                .map(|b| b / (1024 * 1024))
+        });
+    if let Some(m) = mem.filter(|m| *m > 0) {
+        out.push(("memory_mb", json!(m)));
+    }
+    const GIB: u64 = 1 << 30;
+    let root = inventory
+        .get("disks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.get("size").and_then(Value::as_u64))
+        .filter(|s| *s >= 4 * GIB)
+        .min();
+    if let Some(size) = root {
+        out.push(("local_gb", json!(size / GIB - 1)));
+    }
+    out
+}
+
+impl Conductor {
+    /// `POST /v1/continue_inspection`: store what the agent found on the node waiting for
+    /// it, update its properties and PXE port, and finish the inspection.
+    pub async fn continue_inspection(
+        &self,
+        mut data: Value,
+        node_uuid: Option<&str>,
+        issue_token: bool,
+    ) -> Result<LookupResult> {
+        let inventory = data
+            .get("inventory")
+            .cloned()
+            .filter(Value::is_object)
+            .ok_or_else(|| {
+                E::InvalidParameterValue("Inspection data has no inventory object".into())
+            })?;
+        let macs = inventory_macs(&inventory)?;
+        let found = self.agent_lookup(&macs, node_uuid, false).await?;
+        if found.node.provision_state != INSPECT_WAIT {
+            return Err(E::NotFound("Resource could not be found.".into()));
+        }
+        if let Some(o) = data.as_object_mut() {
+            o.remove("inventory");
+        }
+        let mut task = self.acquire(&found.node.uuid).await?;
+        let result = finish_inspection(&mut task, inventory, data, &macs, issue_token).await;
+        match result {
+            Ok(token) => {
+                let node = task.node.clone();
+                task.release().await;
+                Ok(LookupResult { node, token })
+            }
+            Err(msg) => {
+                provision::fail(&mut task, msg.clone()).await;
+                task.release().await;
+                Err(E::InvalidParameterValue(msg))
+            }
+        }
+    }
+}
+
+async fn finish_inspection(
+    task: &mut NodeTask,
+    inventory: Value,
+    plugin_data: Value,
+    macs: &[String],
+    issue_token: bool,
+) -> std::result::Result<Option<String>, String> {
+    let c = task.conductor.clone();
+    c.store
+        .inventory_save(
+            task.node.id,
+            inventory.clone(),
+            plugin_data,
+            crate::model::now(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    for (k, v) in properties_from(&inventory) {
+        task.node.properties.insert(k.into(), v);
+    }
+    // Ironic's default `[inspector] add_ports = pxe`: a port for the MAC it booted from.
+    let pxe = inventory
+        .pointer("/boot/pxe_interface")
+        .and_then(Value::as_str)
+        .and_then(crate::model::validate::normalize_mac);
+    let known: Vec<String> = task.ports.iter().map(|p| p.address.clone()).collect();
+    for mac in pxe
+        .iter()
+        .filter(|m| !known.contains(m) && macs.contains(m))
+    {
+        let port = crate::model::port::Port {
+            uuid: crate::model::new_uuid(),
+            address: mac.clone(),
+            node_uuid: task.node.uuid.clone(),
+            pxe_enabled: true,
+            ..Default::default()
+        };
+        c.port_create(port).await.map_err(|e| e.to_string())?;
+    }
+    let (driver, mut ctx) = task.ctx();
+    driver
+        .inspect
+        .finish_inspection(&driver, &mut ctx)
+        .await
+        .map_err(|e| format!("Failed to finish inspection: {e}"))?;
+    let token = if issue_token {
+        let t = new_token();
+        task.node
+            .driver_internal_info
+            .insert(AGENT_TOKEN.into(), json!(t));
+        Some(t)
+    } else {
+        None
+    };
+    let _ = task
+        .history(
+            SEVERITY_INFO,
+            "inspection",
+            format!(
+                "Inspection data received: {} interfaces, properties {}",
+                macs.len(),
+                serde_json::to_string(
+                    &properties_from(&inventory)
+                        .into_iter()
+                        .collect::<std::collections::BTreeMap<_, _>>()
+                )
+                .unwrap_or_default()
+            ),
+        )
+        .await;
+    task.node.inspection_finished_at = Some(crate::model::now());
+    task.process_event(Event::Done, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_by_ironics_rules() {
+        let inv = json!({
+            "cpu": {"architecture": "x86_64", "count": 2},
+            "memory": {"total": 536870912u64, "physical_mb": 512},
+            "disks": [{"size": 1u64 << 30}, {"size": 20u64 << 30}, {"size": 8u64 << 30}],
+            "interfaces": [{"mac_address": "52:54:00:AA:BB:CC"}, {"mac_address": "bogus"}],
+        });
+        let p: std::collections::BTreeMap<_, _> = properties_from(&inv).into_iter().collect();
+        assert_eq!(p["cpu_arch"], "x86_64");
+        assert_eq!(p["memory_mb"], 512);
+        assert_eq!(p["local_gb"], 7);
+        assert_eq!(inventory_macs(&inv).unwrap(), vec!["52:54:00:aa:bb:cc"]);
+        assert!(inventory_macs(&json!({"interfaces": []})).is_err());
+    }
+}

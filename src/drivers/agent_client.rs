@@ -1,0 +1,283 @@
+//! The conductor's client of a deploy agent's REST API (ironic-python-agent's, which
+//! ironbox's built-in agent also serves): `POST /v1/commands/` and `GET /v1/commands/`,
+//! every call carrying `?agent_token=`. Where the agent is and its token live in the
+//! node's `driver_internal_info` (written by lookup and heartbeat).
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::model::JsonObject;
+
+/// driver_internal_info keys the agent protocol uses (Ironic's names).
+pub const AGENT_URL: &str = "agent_url";
+pub const AGENT_TOKEN: &str = "agent_secret_token";
+pub const AGENT_VERIFY_CA: &str = "agent_verify_ca";
+pub const AGENT_VERSION: &str = "agent_version";
+pub const AGENT_LAST_HEARTBEAT: &str = "agent_last_heartbeat";
+
+/// Forget the running agent: done whenever the conductor power-cycles the node, so a new
+/// boot must look up again and gets a new token.
+pub fn forget_agent(dii: &mut JsonObject) {
+    for k in [AGENT_URL, AGENT_TOKEN, AGENT_VERIFY_CA, AGENT_VERSION] {
+        dii.remove(k);
+    }
+}
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum AgentError {
+    /// The agent runs another command (HTTP 409): try again on the next heartbeat.
+    #[error("agent is busy")]
+    Busy,
+    #[error("the agent refused our token (401); the ramdisk must be rebooted")]
+    Unauthorized,
+    #[error("no agent has called back yet (no agent_url)")]
+    NotRunning,
+    #[error("agent at {url} is unreachable: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("agent at {url}: {reason}")]
+    Protocol { url: String, reason: String },
+}
+
+/// One command as the agent reports it.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct CommandResult {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub command_name: String,
+    pub command_status: String,
+    #[serde(default)]
+    pub command_error: Option<Value>,
+    #[serde(default)]
+    pub command_result: Option<Value>,
+}
+
+impl CommandResult {
+    pub fn running(&self) -> bool {
+        self.command_status == "RUNNING"
+    }
+    pub fn succeeded(&self) -> bool {
+        self.command_status == "SUCCEEDED"
+    }
+    /// The agent's error message for a failed command.
+    pub fn error_message(&self) -> String {
+        match &self.command_error {
+            Some(Value::Object(o)) => o
+                .get("message")
+                .or_else(|| o.get("details"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| Value::Object(o.clone()).to_string()),
+            Some(Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+            None => format!(
+                "command {} ended {}",
+                self.command_name, self.command_status
+            ),
+        }
+    }
+}
+
+pub struct AgentClient {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+/// Plain-HTTP agents share one client (its connection pool and TLS set-up are not free).
+fn shared_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    if let Some(c) = CLIENT.get() {
+        return Ok(c.clone());
+    }
+    let c = reqwest::Client::builder().timeout(timeout).build()?;
+    Ok(CLIENT.get_or_init(|| c).clone())
+}
+
+impl AgentClient {
+    /// The client for the agent a node's last heartbeat named.
+    pub fn for_node(dii: &JsonObject, timeout: Duration) -> Result<Self, AgentError> {
+        let base = dii
+            .get(AGENT_URL)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or(AgentError::NotRunning)?
+            .trim_end_matches('/')
+            .to_string();
+        let token = dii
+            .get(AGENT_TOKEN)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let protocol = |reason: String| AgentError::Protocol {
+            url: base.clone(),
+            reason,
+        };
+        let http = match dii.get(AGENT_VERIFY_CA).and_then(Value::as_str) {
+            // An agent with its own certificate (IPA's auto-TLS): trust exactly that one.
+            Some(pem) if base.starts_with("https://") => {
+                let cert = reqwest::Certificate::from_pem(pem.as_bytes())
+                    .map_err(|e| protocol(format!("bad agent_verify_ca: {e}")))?;
+                reqwest::Client::builder()
+                    .timeout(timeout)
+                    .tls_built_in_root_certs(false)
+                    .add_root_certificate(cert)
+                    .build()
+                    .map_err(|e| protocol(e.to_string()))?
+            }
+            _ => shared_client(timeout).map_err(|e| protocol(e.to_string()))?,
+        };
+        Ok(AgentClient { http, base, token })
+    }
+
+    fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<reqwest::Url, AgentError> {
+        let mut u = reqwest::Url::parse(&format!("{}{path}", self.base)).map_err(|e| {
+            AgentError::Protocol {
+                url: self.base.clone(),
+                reason: format!("bad agent URL: {e}"),
+            }
+        })?;
+        u.query_pairs_mut().append_pair("agent_token", &self.token);
+        for (k, v) in query {
+            u.query_pairs_mut().append_pair(k, v);
+        }
+        Ok(u)
+    }
+
+    /// Send a request, retrying connection failures (the agent may be starting up).
+    async fn send(
+        &self,
+        make: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, AgentError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match make().send().await {
+                Ok(r) => return Ok(r),
+                Err(e) if e.is_connect() && attempt < 3 => {
+                    tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+                }
+                Err(e) => {
+                    return Err(AgentError::Unreachable {
+                        url: self.base.clone(),
+                        reason: e.to_string(),
+                    })
+                }
+            }
+        }
+    }
+
+    async fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        resp: reqwest::Response,
+    ) -> Result<T, AgentError> {
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| AgentError::Unreachable {
+            url: self.base.clone(),
+            reason: e.to_string(),
+        })?;
+        let text = String::from_utf8_lossy(&body);
+        match status.as_u16() {
+            200..=299 => serde_json::from_slice(&body).map_err(|e| AgentError::Protocol {
+                url: self.base.clone(),
+                reason: format!("malformed answer ({e}): {}", clip(&text)),
+            }),
+            401 => Err(AgentError::Unauthorized),
+            409 => Err(AgentError::Busy),
+            _ if text.to_ascii_lowercase().contains("agent is busy") => Err(AgentError::Busy),
+            s => Err(AgentError::Protocol {
+                url: self.base.clone(),
+                reason: format!("HTTP {s}: {}", fault(&text)),
+            }),
+        }
+    }
+
+    /// `POST /v1/commands/`: run `name` (`extension.command`) with `params`. With `wait`
+    /// the agent answers when the command has finished.
+    pub async fn execute(
+        &self,
+        name: &str,
+        params: Value,
+        wait: bool,
+    ) -> Result<CommandResult, AgentError> {
+        let url = self.url(
+            "/v1/commands/",
+            &[("wait", if wait { "true" } else { "false" })],
+        )?;
+        let body = json!({"name": name, "params": params});
+        tracing::debug!(agent = %self.base, command = name, "agent command");
+        let resp = self
+            .send(|| self.http.post(url.clone()).json(&body))
+            .await?;
+        self.decode(resp).await
+    }
+
+    /// `GET /v1/commands/`: every command this agent ran, oldest first.
+    pub async fn commands(&self) -> Result<Vec<CommandResult>, AgentError> {
+        #[derive(Deserialize)]
+        struct List {
+            commands: Vec<CommandResult>,
+        }
+        let url = self.url("/v1/commands/", &[])?;
+        let resp = self.send(|| self.http.get(url.clone())).await?;
+        Ok(self.decode::<List>(resp).await?.commands)
+    }
+
+    /// The latest run of `command_name` (without its extension), if any.
+    pub async fn last(&self, command_name: &str) -> Result<Option<CommandResult>, AgentError> {
+        Ok(self
+            .commands()
+            .await?
+            .into_iter()
+            .rev()
+            .find(|c| c.command_name == command_name))
+    }
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(300).collect()
+}
+
+/// IPA's error bodies are `{"faultstring": ...}`; show that when present.
+fn fault(text: &str) -> String {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| {
+            v.get("faultstring")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| clip(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_messages() {
+        let c: CommandResult = serde_json::from_value(json!({
+            "id": "1", "command_name": "execute_deploy_step", "command_status": "FAILED",
+            "command_error": {"type": "ImageChecksumError", "code": 500,
+                              "message": "checksum mismatch", "details": "x"},
+            "command_result": null}))
+        .unwrap();
+        assert_eq!(c.error_message(), "checksum mismatch");
+        assert!(!c.running() && !c.succeeded());
+        assert_eq!(
+            fault(r#"{"faultstring": "Token invalid."}"#),
+            "Token invalid."
+        );
+        assert_eq!(fault("plain"), "plain");
+    }
+
+    #[test]
+    fn needs_an_agent_url() {
+        assert_eq!(
+            AgentClient::for_node(&JsonObject::new(), Duration::from_secs(1)).err(),
+            Some(AgentError::NotRunning)
+        );
+    }
+}

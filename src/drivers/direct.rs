@@ -1,0 +1,593 @@
+//! The `direct` deploy interface (Ironic's agent deploy): boot the deploy ramdisk, let its
+//! agent write the image onto the disk, then boot the disk. Cleaning runs the agent's
+//! erase steps the same way.
+//!
+//! Agent steps are asynchronous: the step sends its command and parks the node in a wait
+//! state (`Progress::Wait`) with the command remembered under `PENDING`; each agent
+//! heartbeat calls `heartbeat`, which reports whether that command has finished.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use super::agent_client::{forget_agent, AgentClient, AgentError, CommandResult, AGENT_TOKEN};
+use super::*;
+use crate::model::boot::BootIntent;
+use crate::model::states::{POWER_OFF, POWER_ON};
+
+/// driver_internal_info key of the agent command a parked step waits for.
+pub const PENDING: &str = "agent_pending_command";
+
+/// Clean steps the agent runs (IPA's GenericHardwareManager names).
+const AGENT_CLEAN_STEPS: &[&str] = &["erase_devices_metadata", "erase_devices"];
+
+pub struct DirectDeploy {
+    pub erase_devices_priority: i64,
+    pub erase_devices_metadata_priority: i64,
+}
+
+fn step(name: &str, priority: i64, abortable: bool) -> Step {
+    Step {
+        interface: "deploy".into(),
+        step: name.into(),
+        args: Default::default(),
+        priority,
+        abortable,
+    }
+}
+
+fn failed(e: impl std::fmt::Display) -> DriverError {
+    DriverError::Failed(e.to_string())
+}
+
+fn str_of<'a>(o: &'a crate::model::JsonObject, key: &str) -> Option<&'a str> {
+    o.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+fn client(ctx: &TaskContext<'_>) -> Result<AgentClient, DriverError> {
+    AgentClient::for_node(
+        &ctx.node.driver_internal_info,
+        Duration::from_secs(ctx.config.file.agent.command_timeout),
+    )
+    .map_err(failed)
+}
+
+/// The node as the agent is shown it (IPA reads root device hints and image facts from
+/// it): no BMC credentials, no token, no config drive.
+fn node_for_agent(ctx: &TaskContext<'_>) -> Value {
+    let mut dii = ctx.node.driver_internal_info.clone();
+    dii.remove(AGENT_TOKEN);
+    dii.remove(PENDING);
+    let mut ii = ctx.node.instance_info.clone();
+    ii.remove("configdrive");
+    json!({
+        "uuid": ctx.node.uuid,
+        "name": ctx.node.name,
+        "properties": ctx.node.properties,
+        "instance_info": ii,
+        "driver_internal_info": dii,
+    })
+}
+
+fn ports_for_agent(ctx: &TaskContext<'_>) -> Value {
+    Value::Array(
+        ctx.ports
+            .iter()
+            .map(|p| json!({"uuid": p.uuid, "address": p.address, "pxe_enabled": p.pxe_enabled}))
+            .collect(),
+    )
+}
+
+/// Where the agent reaches ironbox (see `Urls::agent_api`).
+pub fn agent_api_url(ctx: &TaskContext<'_>) -> Result<String, DriverError> {
+    ctx.urls
+        .agent_api
+        .clone()
+        .map(|u| u.trim_end_matches('/').to_string())
+        .ok_or_else(|| DriverError::Failed("ironbox's own URLs are not known yet".into()))
+}
+
+/// Boot the deploy ramdisk: network boot next, the agent told where ironbox is, any old
+/// agent forgotten (a new boot gets a new token), then power-cycle.
+pub(super) async fn boot_agent(
+    hw: &Driver,
+    ctx: &mut TaskContext<'_>,
+    purpose: &str,
+    extra_params: &str,
+) -> Result<(), DriverError> {
+    let di = &ctx.node.driver_info;
+    let kernel = str_of(di, "deploy_kernel")
+        .unwrap_or(&ctx.config.file.conductor.deploy_kernel)
+        .to_string();
+    let ramdisk = str_of(di, "deploy_ramdisk")
+        .unwrap_or(&ctx.config.file.conductor.deploy_ramdisk)
+        .to_string();
+    let mut append = str_of(di, "kernel_append_params")
+        .unwrap_or(&ctx.config.file.pxe.kernel_append_params)
+        .to_string();
+    append.push_str(&format!(" ipa-api-url={}", agent_api_url(ctx)?));
+    if !extra_params.is_empty() {
+        append.push(' ');
+        append.push_str(extra_params);
+    }
+    if ctx.config.file.default.debug {
+        append.push_str(" ipa-debug=1");
+    }
+    hw.boot
+        .prepare_ramdisk(
+            ctx,
+            BootIntent::Ramdisk {
+                purpose: purpose.into(),
+                kernel,
+                ramdisk,
+                append,
+            },
+        )
+        .await?;
+    forget_agent(&mut ctx.node.driver_internal_info);
+    ctx.node.driver_internal_info.remove(PENDING);
+    hw.management.set_boot_device(ctx, "pxe", false).await?;
+    hw.power.reboot(ctx, false, None).await
+}
+
+/// Send `name` to the agent without waiting. Running: remember it and wait for the
+/// heartbeat that reports it done. Busy: remember it unsent and retry on the next one.
+async fn send(
+    ctx: &mut TaskContext<'_>,
+    name: &str,
+    params: Value,
+) -> Result<Progress, DriverError> {
+    let result = client(ctx)?.execute(name, params.clone(), false).await;
+    settle(ctx, name, params, result)
+}
+
+fn settle(
+    ctx: &mut TaskContext<'_>,
+    name: &str,
+    params: Value,
+    result: Result<CommandResult, AgentError>,
+) -> Result<Progress, DriverError> {
+    let dii = &mut ctx.node.driver_internal_info;
+    match result {
+        Ok(r) if r.running() => {
+            dii.insert(
+                PENDING.into(),
+                json!({"name": name, "command": r.command_name, "sent": true}),
+            );
+            Ok(Progress::Wait)
+        }
+        Ok(r) if r.succeeded() => {
+            dii.remove(PENDING);
+            Ok(Progress::Done)
+        }
+        Ok(r) => {
+            dii.remove(PENDING);
+            Err(failed(r.error_message()))
+        }
+        Err(AgentError::Busy) => {
+            dii.insert(
+                PENDING.into(),
+                json!({"name": name, "params": params, "sent": false}),
+            );
+            Ok(Progress::Wait)
+        }
+        Err(e) => {
+            dii.remove(PENDING);
+            Err(failed(e))
+        }
+    }
+}
+
+/// A checksum the agent can verify, by Ironic's rules: `image_os_hash_algo` +
+/// `image_os_hash_value`, or `image_checksum` (`algo:hex`, or bare hex).
+fn checksum_fields(
+    ii: &crate::model::JsonObject,
+    allow_md5: bool,
+) -> Result<crate::model::JsonObject, DriverError> {
+    let mut out = crate::model::JsonObject::new();
+    let (algo, value) = match (str_of(ii, "image_os_hash_algo"), str_of(ii, "image_os_hash_value"), str_of(ii, "image_checksum")) {
+        (Some(a), Some(v), _) => (a.to_ascii_lowercase(), v.to_string()),
+        (_, _, Some(c)) => match c.split_once(':') {
+            Some((a, v)) => (a.to_ascii_lowercase(), v.to_string()),
+            None => (
+                match c.len() {
+                    32 => "md5",
+                    64 => "sha256",
+                    128 => "sha512",
+                    n => return Err(DriverError::InvalidParameterValue(format!("image_checksum has {n} hex digits; expected an md5 (32), sha256 (64) or sha512 (128) digest, or \"<algo>:<hex>\""))),
+                }
+                .to_string(),
+                c.to_string(),
+            ),
+        },
+        _ => return Ok(out),
+    };
+    if !matches!(algo.as_str(), "md5" | "sha256" | "sha512") {
+        return Err(DriverError::InvalidParameterValue(format!(
+            "Unsupported image checksum algorithm {algo:?}; use sha256, sha512 or md5"
+        )));
+    }
+    if algo == "md5" && !allow_md5 {
+        return Err(DriverError::InvalidParameterValue(
+            "md5 image checksums are not accepted ([agent] allow_md5_checksum = false); give a sha256 or sha512 checksum".into(),
+        ));
+    }
+    if value.is_empty() || !value.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(DriverError::InvalidParameterValue(format!(
+            "image checksum {value:?} is not a hex digest"
+        )));
+    }
+    out.insert("os_hash_algo".into(), json!(algo));
+    out.insert("os_hash_value".into(), json!(value.to_ascii_lowercase()));
+    if algo == "md5" {
+        out.insert("checksum".into(), json!(value.to_ascii_lowercase()));
+    }
+    Ok(out)
+}
+
+/// `instance_info` checks that need no network: an image, in a form the agent can fetch,
+/// with a checksum it can verify.
+fn check_instance_info(ctx: &TaskContext<'_>) -> Result<(), DriverError> {
+    let ii = &ctx.node.instance_info;
+    let Some(source) = str_of(ii, "image_source") else {
+        return Err(DriverError::MissingParameterValue(format!(
+            "Cannot validate image information for node {} because one or more parameters are missing from its instance_info: image_source",
+            ctx.node.uuid
+        )));
+    };
+    let remote = source.starts_with("http://") || source.starts_with("https://");
+    if !remote && !source.starts_with("file://") {
+        return Err(DriverError::InvalidParameterValue(format!(
+            "image_source {source:?} is not an http(s):// or file:// URL"
+        )));
+    }
+    let sums = checksum_fields(ii, ctx.config.file.agent.allow_md5_checksum)?;
+    if remote && sums.is_empty() {
+        return Err(DriverError::MissingParameterValue(format!(
+            "Node {} has no image checksum: set instance_info image_checksum (or image_os_hash_algo and image_os_hash_value)",
+            ctx.node.uuid
+        )));
+    }
+    if let Some(f) = str_of(ii, "image_disk_format") {
+        if !matches!(f, "raw" | "qcow2") {
+            return Err(DriverError::InvalidParameterValue(format!(
+                "image_disk_format {f:?} is not supported; use raw or qcow2"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `image_info` for the agent's write_image: where to download, how to verify.
+fn image_info(ctx: &TaskContext<'_>) -> Result<Value, DriverError> {
+    let ii = &ctx.node.instance_info;
+    check_instance_info(ctx)?;
+    let source = str_of(ii, "image_source").unwrap_or_default();
+    let url = str_of(&ctx.node.driver_internal_info, "agent_image_url")
+        .unwrap_or(source)
+        .to_string();
+    let mut info = checksum_fields(ii, ctx.config.file.agent.allow_md5_checksum)?;
+    // A cached copy carries its own (possibly converted) format and digest.
+    if let Some(Value::Object(cached)) = ctx.node.driver_internal_info.get("agent_image") {
+        for (k, v) in cached {
+            info.insert(k.clone(), v.clone());
+        }
+    }
+    let id = source.rsplit('/').next().unwrap_or(source);
+    info.insert("id".into(), json!(id));
+    info.insert("urls".into(), json!([url]));
+    info.entry("disk_format")
+        .or_insert_with(|| json!(str_of(ii, "image_disk_format").unwrap_or("raw")));
+    info.insert("container_format".into(), json!("bare"));
+    info.insert("stream_raw_images".into(), json!(true));
+    info.insert("image_type".into(), json!("whole-disk"));
+    info.insert("node_uuid".into(), json!(ctx.node.uuid));
+    Ok(Value::Object(info))
+}
+
+/// Refuse an image URL that does not answer before rebooting anything (Ironic's HEAD
+/// probe); local files are checked for existence.
+async fn probe_image(ctx: &TaskContext<'_>) -> Result<(), DriverError> {
+    let source = str_of(&ctx.node.instance_info, "image_source").unwrap_or_default();
+    if let Some(path) = source.strip_prefix("file://") {
+        return match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => Ok(()),
+            _ => Err(DriverError::InvalidParameterValue(format!(
+                "Validation of image href {source} failed, reason: no such file"
+            ))),
+        };
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(ctx.config.file.agent.command_timeout))
+        .build()
+        .map_err(failed)?;
+    match http.head(source).send().await {
+        Ok(r) if r.status().is_success() => Ok(()),
+        Ok(r) => Err(DriverError::InvalidParameterValue(format!(
+            "Validation of image href {source} failed, reason: Got HTTP code {} instead of 200 in response to HEAD request.",
+            r.status().as_u16()
+        ))),
+        Err(e) => Err(DriverError::InvalidParameterValue(format!(
+            "Validation of image href {source} failed, reason: {e}"
+        ))),
+    }
+}
+
+/// The config drive for the agent: Ironic's gzip+base64 string (or URL) as given.
+fn configdrive(ctx: &TaskContext<'_>) -> Result<Value, DriverError> {
+    match ctx.node.instance_info.get("configdrive") {
+        None | Some(Value::Null) => Ok(Value::Null),
+        Some(Value::String(s)) => Ok(json!(s)),
+        Some(Value::Object(_)) => Err(DriverError::InvalidParameterValue(
+            "JSON config drives are not supported yet: pass a gzipped, base64-encoded ISO9660 or vfat image".into(),
+        )),
+        Some(_) => Err(DriverError::InvalidParameterValue(
+            "configdrive must be a string or a JSON object".into(),
+        )),
+    }
+}
+
+/// Wait for the machine to switch itself off after the agent's in-band power-off, then
+/// make sure with the BMC.
+async fn wait_powered_off(hw: &Driver, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
+    let a = &ctx.config.file.agent;
+    let (tries, every) = (
+        a.post_deploy_get_power_state_retries,
+        Duration::from_millis(a.post_deploy_get_power_state_retry_interval_ms),
+    );
+    for _ in 0..tries {
+        if hw.power.get_power_state(ctx).await.ok().as_deref() == Some(POWER_OFF) {
+            ctx.node.power_state = Some(POWER_OFF.into());
+            return Ok(());
+        }
+        tokio::time::sleep(every).await;
+    }
+    tracing::info!(node = %ctx.node.uuid, "agent did not power the node off in time; powering off through the BMC");
+    hw.power.set_power_state(ctx, POWER_OFF, None).await
+}
+
+#[async_trait]
+impl StepInterface for DirectDeploy {
+    async fn validate(&self, ctx: &TaskContext<'_>) -> Result<(), DriverError> {
+        check_instance_info(ctx)
+    }
+    fn deploy_steps(&self) -> Vec<Step> {
+        vec![
+            step("deploy", 100, false),
+            step("write_image", 80, false),
+            step("prepare_instance_boot", 60, false),
+            step("tear_down_agent", 40, false),
+            step("boot_instance", 20, false),
+        ]
+    }
+    fn clean_steps(&self) -> Vec<Step> {
+        vec![
+            step(
+                "erase_devices_metadata",
+                self.erase_devices_metadata_priority,
+                true,
+            ),
+            step("erase_devices", self.erase_devices_priority, true),
+        ]
+    }
+}
+
+#[async_trait]
+impl DeployInterface for DirectDeploy {
+    /// Check the image, then boot the agent and wait for it.
+    async fn deploy(
+        &self,
+        hw: &Driver,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<Progress, DriverError> {
+        check_instance_info(ctx)?;
+        configdrive(ctx)?;
+        probe_image(ctx).await?;
+        boot_agent(hw, ctx, "the deploy ramdisk", "").await?;
+        Ok(Progress::Wait)
+    }
+
+    async fn run_step(
+        &self,
+        hw: &Driver,
+        ctx: &mut TaskContext<'_>,
+        step: &Step,
+    ) -> Result<Progress, DriverError> {
+        let params = |ctx: &TaskContext<'_>, kind: &str, step: Value| json!({"step": step, "node": node_for_agent(ctx), "ports": ports_for_agent(ctx), format!("{kind}_version"): {}});
+        match step.step.as_str() {
+            "deploy" => self.deploy(hw, ctx).await,
+            "write_image" => {
+                let args =
+                    json!({"image_info": image_info(ctx)?, "configdrive": configdrive(ctx)?});
+                let p = params(
+                    ctx,
+                    "deploy",
+                    json!({"interface": "deploy", "step": "write_image", "args": args}),
+                );
+                send(ctx, "deploy.execute_deploy_step", p).await
+            }
+            "prepare_instance_boot" => {
+                // Informative only for whole-disk images, so failures are just logged.
+                if let Ok(c) = client(ctx) {
+                    match c
+                        .execute("standby.get_partition_uuids", json!({}), true)
+                        .await
+                    {
+                        Ok(r) => {
+                            if let Some(root) = r
+                                .command_result
+                                .as_ref()
+                                .and_then(|v| v.get("root uuid"))
+                                .cloned()
+                            {
+                                ctx.node
+                                    .driver_internal_info
+                                    .insert("root_uuid_or_disk_id".into(), root);
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(node = %ctx.node.uuid, error = %e, "get_partition_uuids failed")
+                        }
+                    }
+                }
+                hw.boot.prepare_instance(ctx).await?;
+                hw.management.set_boot_device(ctx, "disk", true).await?;
+                Ok(Progress::Done)
+            }
+            "tear_down_agent" => {
+                if let Ok(c) = client(ctx) {
+                    if let Err(e) = c.execute("standby.sync", json!({}), true).await {
+                        tracing::warn!(node = %ctx.node.uuid, error = %e, "agent sync failed");
+                    }
+                    if let Err(e) = c.execute("standby.power_off", json!({}), false).await {
+                        tracing::warn!(node = %ctx.node.uuid, error = %e, "agent power off failed");
+                    }
+                }
+                wait_powered_off(hw, ctx).await?;
+                forget_agent(&mut ctx.node.driver_internal_info);
+                Ok(Progress::Done)
+            }
+            "boot_instance" => {
+                hw.power.set_power_state(ctx, POWER_ON, None).await?;
+                Ok(Progress::Done)
+            }
+            s if AGENT_CLEAN_STEPS.contains(&s) => {
+                let p = params(
+                    ctx,
+                    "clean",
+                    json!({"interface": "deploy", "step": s, "priority": step.priority, "args": step.args, "abortable": true, "reboot_requested": false}),
+                );
+                send(ctx, "clean.execute_clean_step", p).await
+            }
+            _ => self.execute_step(ctx, step).await,
+        }
+    }
+
+    async fn prepare_cleaning(
+        &self,
+        hw: &Driver,
+        ctx: &mut TaskContext<'_>,
+        steps: &[Step],
+    ) -> Result<Progress, DriverError> {
+        if !steps
+            .iter()
+            .any(|s| s.interface == "deploy" && AGENT_CLEAN_STEPS.contains(&s.step.as_str()))
+        {
+            return Ok(Progress::Done);
+        }
+        boot_agent(hw, ctx, "the cleaning ramdisk", "").await?;
+        Ok(Progress::Wait)
+    }
+
+    async fn tear_down_cleaning(
+        &self,
+        hw: &Driver,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<(), DriverError> {
+        let booted = ctx
+            .node
+            .driver_internal_info
+            .contains_key(super::agent_client::AGENT_URL)
+            || BootIntent::of(&ctx.node.driver_internal_info).is_some();
+        forget_agent(&mut ctx.node.driver_internal_info);
+        ctx.node.driver_internal_info.remove(PENDING);
+        if booted {
+            hw.power.set_power_state(ctx, POWER_OFF, None).await?;
+            hw.boot.clean_up_ramdisk(ctx).await?;
+        }
+        Ok(())
+    }
+
+    async fn heartbeat(
+        &self,
+        _hw: &Driver,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<Progress, DriverError> {
+        let Some(Value::Object(p)) = ctx.node.driver_internal_info.get(PENDING).cloned() else {
+            // Nothing outstanding: the agent has just come up.
+            return Ok(Progress::Done);
+        };
+        let name = p
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if p.get("sent") != Some(&Value::Bool(true)) {
+            let params = p.get("params").cloned().unwrap_or(Value::Null);
+            return send(ctx, &name, params).await;
+        }
+        let command = p
+            .get("command")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        match client(ctx)?.last(&command).await {
+            Ok(Some(r)) if r.running() => Ok(Progress::Wait),
+            Ok(Some(r)) => settle(ctx, &name, Value::Null, Ok(r)),
+            Ok(None) => {
+                ctx.node.driver_internal_info.remove(PENDING);
+                Err(failed(format!(
+                    "the agent has no record of command {command}; it was restarted"
+                )))
+            }
+            Err(AgentError::Busy) => Ok(Progress::Wait),
+            Err(e) => Err(failed(e)),
+        }
+    }
+
+    async fn tear_down(&self, hw: &Driver, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
+        hw.power.set_power_state(ctx, POWER_OFF, None).await?;
+        hw.boot.clean_up_instance(ctx).await?;
+        forget_agent(&mut ctx.node.driver_internal_info);
+        for k in [PENDING, "agent_image", "agent_image_url"] {
+            ctx.node.driver_internal_info.remove(k);
+        }
+        Ok(())
+    }
+
+    async fn take_over(&self, _: &Driver, _: &mut TaskContext<'_>) -> Result<(), DriverError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ii(v: Value) -> crate::model::JsonObject {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn checksums_by_ironics_rules() {
+        let sha = "a".repeat(64);
+        let got = checksum_fields(&ii(json!({"image_checksum": sha})), false).unwrap();
+        assert_eq!(got["os_hash_algo"], "sha256");
+        let got = checksum_fields(
+            &ii(json!({"image_checksum": format!("sha512:{}", "B".repeat(128))})),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            (got["os_hash_algo"].as_str(), got["os_hash_value"].as_str()),
+            (Some("sha512"), Some("b".repeat(128).as_str()))
+        );
+        let got = checksum_fields(
+            &ii(json!({"image_os_hash_algo": "SHA256", "image_os_hash_value": sha})),
+            false,
+        )
+        .unwrap();
+        assert_eq!(got["os_hash_algo"], "sha256");
+        assert!(checksum_fields(&ii(json!({"image_checksum": "0".repeat(32)})), false).is_err());
+        assert!(checksum_fields(&ii(json!({"image_checksum": "0".repeat(32)})), true).is_ok());
+        assert!(checksum_fields(&ii(json!({"image_checksum": "abc"})), false).is_err());
+        assert!(checksum_fields(&ii(json!({"image_checksum": "crc32:abcd"})), false).is_err());
+        assert!(checksum_fields(
+            &ii(json!({"image_checksum": format!("sha256:{}", "z".repeat(64))})),
+            false
+        )
+        .is_err());
+        assert!(checksum_fields(&ii(json!({})), false).unwrap().is_empty());
+    }
+}

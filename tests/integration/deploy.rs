@@ -1,0 +1,271 @@
+//! The direct deploy through the agent protocol: lookup and heartbeat rules, and whole
+//! deploy/clean cycles driven by the real `ironbox agent` on loopback, writing into a
+//! file-backed disk (fake-hardware power: no VM needed here; QEMU runs are in e2e tests).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::harness::Ironbox;
+
+fn wait_state(ib: &Ironbox, uuid: &str, want: &str, secs: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let n = ib.get(&format!("/v1/nodes/{uuid}")).body;
+        if n["provision_state"] == want {
+            return n;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node never reached {want}: {}\n{}",
+            n,
+            ib.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn provision(ib: &Ironbox, uuid: &str, body: Value) {
+    let r = ib.put(&format!("/v1/nodes/{uuid}/states/provision"), body);
+    assert_eq!(r.status, 202, "{}", r.body);
+}
+
+/// A fake-hardware node with the direct deploy interface, one port, and a local image.
+fn direct_node(ib: &Ironbox, mac: &str, image: &str) -> String {
+    let n = ib.node(json!({
+        "deploy_interface": "direct",
+        "instance_info": {"image_source": format!("file://{image}")},
+        "driver_info": {"deploy_kernel": "k", "deploy_ramdisk": "r"},
+    }));
+    let uuid = n["uuid"].as_str().unwrap().to_string();
+    let p = ib.post("/v1/ports", json!({"address": mac, "node_uuid": uuid}));
+    assert_eq!(p.status, 201, "{}", p.body);
+    uuid
+}
+
+fn lookup(ib: &Ironbox, query: &str, version: &str) -> crate::harness::Resp {
+    ib.req("GET", &format!("/v1/lookup?{query}"), Some(version), None)
+}
+
+fn heartbeat(ib: &Ironbox, uuid: &str, body: Value, version: &str) -> crate::harness::Resp {
+    ib.req(
+        "POST",
+        &format!("/v1/heartbeat/{uuid}"),
+        Some(version),
+        Some(&body.to_string()),
+    )
+}
+
+#[test]
+fn lookup_and_heartbeat_follow_ironics_rules() {
+    let ib = Ironbox::start_with("[conductor]\nautomated_clean = false\n");
+    let img = ib.dir.path().join("disk.img");
+    std::fs::write(&img, vec![7u8; 4096]).unwrap();
+    let mac = "52:54:00:aa:00:01";
+    let u = direct_node(&ib, mac, img.to_str().unwrap());
+
+    // Not waiting for an agent: the same 404 as for an unknown MAC (nothing leaks).
+    let r = lookup(&ib, &format!("addresses={mac}"), "1.62");
+    assert_eq!(r.status, 404, "{}", r.body);
+    let r = lookup(&ib, "addresses=52:54:00:ff:ff:ff", "1.62");
+    assert_eq!(r.status, 404);
+    // Neither a valid MAC nor a node UUID.
+    for q in ["", "addresses=zz", "node_uuid=nope", "bogus=1"] {
+        let r = lookup(&ib, q, "1.62");
+        assert_eq!(r.status, 400, "{q}: {}", r.body);
+    }
+    // Below 1.22 the endpoints do not exist.
+    assert_eq!(lookup(&ib, &format!("addresses={mac}"), "1.21").status, 404);
+
+    provision(&ib, &u, json!({"target": "manage"}));
+    wait_state(&ib, &u, "manageable", 10);
+    provision(&ib, &u, json!({"target": "provide"}));
+    wait_state(&ib, &u, "available", 10);
+    // A remote image needs a checksum; a bad checksum format is refused up front.
+    let r = ib.patch(&format!("/v1/nodes/{u}"), json!([{"op": "add", "path": "/instance_info/image_source", "value": "http://127.0.0.1:9/x.img"}]));
+    assert_eq!(r.status, 200);
+    let r = ib.put(
+        &format!("/v1/nodes/{u}/states/provision"),
+        json!({"target": "active"}),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.fault().contains("checksum"), "{}", r.fault());
+    ib.patch(&format!("/v1/nodes/{u}"), json!([{"op": "add", "path": "/instance_info/image_source", "value": format!("file://{}", img.display())}]));
+
+    provision(&ib, &u, json!({"target": "active"}));
+    let n = wait_state(&ib, &u, "wait call-back", 10);
+    assert_eq!(n["driver_internal_info"].get("agent_secret_token"), None);
+
+    // Below 1.62 no token is issued.
+    let r = lookup(&ib, &format!("addresses=zz,{mac}"), "1.61");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["node"]["uuid"], u.as_str());
+    assert!(r.body["config"].get("agent_token").is_none());
+    // The token is shown once, then masked.
+    let r = lookup(&ib, &format!("addresses={}", mac.to_uppercase()), "1.62");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let token = r.body["config"]["agent_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(token.len() >= 32, "{token}");
+    assert_eq!(r.body["config"]["agent_token_required"], true);
+    let again = lookup(&ib, &format!("node_uuid={u}"), "1.62");
+    assert_eq!(again.body["config"]["agent_token"], "******");
+    assert_eq!(
+        again.body["node"]["driver_internal_info"]["agent_secret_token"],
+        "******"
+    );
+    let shown = ib.get(&format!("/v1/nodes/{u}")).body;
+    assert_eq!(
+        shown["driver_internal_info"]["agent_secret_token"],
+        "******"
+    );
+
+    let good = json!({"callback_url": "http://127.0.0.1:9", "agent_token": token, "agent_version": "11.0.0"});
+    // Wrong or missing token, bad URL, missing version, fields above the version.
+    for (body, version) in [
+        (
+            json!({"callback_url": "http://127.0.0.1:9", "agent_token": "x".repeat(43), "agent_version": "1"}),
+            "1.68",
+        ),
+        (
+            json!({"callback_url": "http://127.0.0.1:9", "agent_version": "1"}),
+            "1.68",
+        ),
+        (
+            json!({"callback_url": "not a url", "agent_token": token, "agent_version": "1"}),
+            "1.68",
+        ),
+        (
+            json!({"callback_url": "ftp://127.0.0.1/", "agent_token": token, "agent_version": "1"}),
+            "1.68",
+        ),
+        (
+            json!({"callback_url": "http://127.0.0.1:9", "agent_token": token}),
+            "1.68",
+        ),
+        (good.clone(), "1.61"),
+        (
+            json!({"callback_url": 5, "agent_token": token, "agent_version": "1"}),
+            "1.68",
+        ),
+        (json!([1, 2]), "1.68"),
+    ] {
+        let r = heartbeat(&ib, &u, body.clone(), version);
+        assert_eq!(r.status, 400, "{body} @ {version}: {}", r.body);
+    }
+    assert_eq!(
+        heartbeat(&ib, "no-such-node", good.clone(), "1.68").status,
+        404
+    );
+    assert_eq!(heartbeat(&ib, &u, good.clone(), "1.21").status, 404);
+    let bad_token = heartbeat(
+        &ib,
+        &u,
+        json!({"callback_url": "http://127.0.0.1:9", "agent_token": "y", "agent_version": "1"}),
+        "1.68",
+    );
+    assert_eq!(
+        bad_token.fault(),
+        "Invalid or missing agent token received."
+    );
+
+    // A good heartbeat is accepted at once; the conductor then finds no agent listening at
+    // the callback URL and fails the step with a clear error.
+    let r = heartbeat(&ib, &u, good, "1.68");
+    assert_eq!(r.status, 202, "{}", r.body);
+    let n = wait_state(&ib, &u, "deploy failed", 20);
+    let err = n["last_error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("write_image") && err.contains("unreachable"),
+        "{err}"
+    );
+    let history = ib.get(&format!("/v1/nodes/{u}/history")).body;
+    let kinds: Vec<&str> = history["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["event"].as_str())
+        .collect();
+    assert!(
+        kinds.iter().any(|e| e.contains("first heartbeat")),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.iter().any(|e| e.contains("token issued")),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn in_band_inspection_stores_the_inventory() {
+    let ib = Ironbox::start();
+    let n = ib.node(json!({"inspect_interface": "agent", "driver_info": {"deploy_kernel": "k", "deploy_ramdisk": "r"}}));
+    let u = n["uuid"].as_str().unwrap().to_string();
+    let mac = "52:54:00:aa:00:02";
+    assert_eq!(
+        ib.post("/v1/ports", json!({"address": mac, "node_uuid": u}))
+            .status,
+        201
+    );
+    provision(&ib, &u, json!({"target": "manage"}));
+    wait_state(&ib, &u, "manageable", 10);
+    provision(&ib, &u, json!({"target": "inspect"}));
+    wait_state(&ib, &u, "inspect wait", 10);
+    let inventory = json!({
+        "interfaces": [{"name": "eth0", "mac_address": mac}, {"name": "eth1", "mac_address": "52:54:00:aa:00:03"}],
+        "cpu": {"architecture": "x86_64", "count": 1},
+        "memory": {"total": 536870912u64, "physical_mb": 512},
+        "disks": [{"name": "/dev/vda", "size": 10737418240u64}],
+        "boot": {"current_boot_mode": "bios", "pxe_interface": "52:54:00:aa:00:03"},
+    });
+    let post = |body: Value, version: Option<&str>| {
+        ib.req(
+            "POST",
+            "/v1/continue_inspection",
+            version,
+            Some(&body.to_string()),
+        )
+    };
+    // Bad data is refused and the node keeps waiting.
+    for bad in [
+        json!({}),
+        json!({"inventory": []}),
+        json!({"inventory": {"interfaces": []}}),
+        json!([1]),
+    ] {
+        let r = post(bad.clone(), None);
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+    }
+    let stranger = json!({"inventory": {"interfaces": [{"mac_address": "52:54:00:ff:00:01"}]}});
+    assert_eq!(post(stranger, None).status, 404);
+    assert_eq!(
+        post(json!({"inventory": inventory}), Some("1.50")).status,
+        404
+    );
+    assert_eq!(
+        ib.get(&format!("/v1/nodes/{u}")).body["provision_state"],
+        "inspect wait"
+    );
+    // IPA sends no version header: Ironic's inspector-style answer.
+    let r = post(
+        json!({"inventory": inventory, "root_disk": {"name": "/dev/vda"}}),
+        None,
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.body, json!({"uuid": u}));
+    let n = wait_state(&ib, &u, "manageable", 10);
+    assert_eq!(n["properties"]["cpu_arch"], "x86_64");
+    assert_eq!(n["properties"]["memory_mb"], 512);
+    assert_eq!(n["properties"]["local_gb"], 9);
+    assert!(n["inspection_finished_at"].is_string());
+    let stored = ib.get(&format!("/v1/nodes/{u}/inventory")).body;
+    assert_eq!(stored["inventory"]["cpu"]["architecture"], "x86_64");
+    assert_eq!(stored["plugin_data"]["root_disk"]["name"], "/dev/vda");
+    // The port it booted from was added.
+    let ports = ib.get(&format!("/v1/nodes/{u}/ports")).body;
+    assert_eq!(ports["ports"].as_array().unwrap().len(), 2, "{ports}");
+    // Not waiting any more: the same data is refused.
+    assert_eq!(post(json!({"inventory": inventory}), None).status, 404);
+}

@@ -1,0 +1,435 @@
+//! End to end, the way a user runs it: a QEMU machine (TCG) with a blank disk in a network
+//! namespace, its BMC an `ipmi_sim` whose chassis control starts and stops QEMU and honours
+//! the boot device (tests/lab/bmc-vm.sh), ironbox as the only DHCP/TFTP/HTTP server, the
+//! deploy ramdisk built by `ironbox ramdisk build`, and every step driven with the real
+//! `baremetal` CLI: enroll, manage, provide (cleaning through the agent), deploy a
+//! whole-disk image built by the test, see the machine boot it, undeploy (cleaning erases
+//! the disk's metadata), available. Needs root, tests/lab/setup.sh and the test venv.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::Ironbox;
+use crate::netboot::Netns;
+
+fn lab(script: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/lab")
+        .join(script)
+}
+
+fn labdir() -> PathBuf {
+    PathBuf::from(std::env::var("IRONBOX_LAB_DIR").unwrap_or_else(|_| "/tmp/ironbox-lab".into()))
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run command");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}
+
+/// The real `baremetal` CLI from the test venv (tests/run.sh creates it).
+fn baremetal_cli() -> PathBuf {
+    let venv = std::env::var("IRONBOX_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test"));
+    for p in [
+        venv.join("bin/baremetal"),
+        PathBuf::from("/opt/ironbox-test-venv/bin/baremetal"),
+    ] {
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("the baremetal CLI is missing: run tests/run.sh (it creates .venv-test) or set IRONBOX_TEST_VENV");
+}
+
+struct Cli<'a> {
+    ns: &'a Netns,
+    url: String,
+    exe: PathBuf,
+    cache: tempfile::TempDir,
+}
+
+impl Cli<'_> {
+    /// `baremetal <args>` inside the namespace; JSON output parsed when asked for.
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns.name])
+            .arg(&self.exe)
+            .args(["--os-auth-type", "none", "--os-endpoint", &self.url])
+            .args(["--os-baremetal-api-version", "latest"])
+            .args(args)
+            .env("XDG_CACHE_HOME", self.cache.path())
+            .env("PYTHONWARNINGS", "ignore")
+            .env_remove("OS_CLOUD")
+            .output()
+            .expect("run baremetal");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "baremetal {args:?} failed:\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    }
+    fn json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.extend(["-f", "json"]);
+        serde_json::from_str(&self.run(&a)).expect("CLI JSON")
+    }
+}
+
+/// A simulated BMC in the namespace whose chassis is the QEMU machine.
+struct Bmc {
+    dir: tempfile::TempDir,
+    pid: u32,
+    name: String,
+}
+
+impl Bmc {
+    fn start(ns: &Netns, port: u16, name: &str, mac: &str, fw: &str, disk: &Path) -> Bmc {
+        let dir = tempfile::Builder::new()
+            .prefix("ironbox-bmc-")
+            .tempdir()
+            .unwrap();
+        let d = dir.path();
+        std::fs::copy(lab("bmc-vm.sh"), d.join("chassis.sh")).unwrap();
+        run(Command::new("chmod").arg("+x").arg(d.join("chassis.sh")));
+        std::fs::write(
+            d.join("vm.conf"),
+            format!(
+                "LAB={}\nNS={}\nNAME={name}\nTAP=tap0\nMAC={mac}\nFW={fw}\nDISK={}\nIRONBOX_LAB_DIR={}\n",
+                lab("").display(),
+                ns.name,
+                disk.display(),
+                labdir().display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(d.join("lan.conf"), format!(
+            "name \"{name}\"\nset_working_mc 0x20\n  startlan 1\n    addr 127.0.0.1 {port}\n    priv_limit admin\n    allowed_auths_callback none md2 md5 straight\n    allowed_auths_user none md2 md5 straight\n    allowed_auths_operator none md2 md5 straight\n    allowed_auths_admin none md2 md5 straight\n    guid a123456789abcdefa123456789abcdef\n  endlan\n  chassis_control \"{}\"\n  user 1 true \"\" \"unused\" user 10 none md2 md5 straight\n  user 2 true \"admin\" \"password\" admin 10 none md2 md5 straight\n",
+            d.join("chassis.sh").display())).unwrap();
+        std::fs::write(d.join("node.emu"), "mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nsel_enable 0x20 1000 0x0a\nmc_enable 0x20\n").unwrap();
+        std::fs::create_dir_all(d.join("state")).unwrap();
+        let log = std::fs::File::create(d.join("ipmi_sim.log")).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &ns.name, "ipmi_sim", "-n", "-c"])
+            .arg(d.join("lan.conf"))
+            .arg("-f")
+            .arg(d.join("node.emu"))
+            .arg("-s")
+            .arg(d.join("state"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("ipmi_sim (package openipmi)");
+        Bmc {
+            pid: child.id(),
+            dir,
+            name: name.to_string(),
+        }
+    }
+
+    /// Every serial log of this machine's power-ons, in order.
+    fn serial(&self) -> String {
+        let mut out = String::new();
+        for n in 1..100 {
+            match std::fs::read(self.dir.path().join(format!("serial-{n}.log"))) {
+                Ok(b) => {
+                    out.push_str(&format!("\n===== power-on {n}\n"));
+                    out.push_str(&String::from_utf8_lossy(&b));
+                }
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("bmc.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Bmc {
+    fn drop(&mut self) {
+        unsafe {
+            libc::kill(self.pid as i32, libc::SIGTERM);
+        }
+        let _ = Command::new("bash")
+            .arg(lab("vm.sh"))
+            .args(["stop", &self.name])
+            .output();
+    }
+}
+
+/// The first `n` bytes of a qcow2 disk, as raw.
+fn disk_head(disk: &Path, n: usize) -> Vec<u8> {
+    let raw = disk.with_extension("raw");
+    run(Command::new("qemu-img")
+        .args(["convert", "-O", "raw"])
+        .arg(disk)
+        .arg(&raw));
+    let mut b = std::fs::read(&raw).unwrap();
+    let _ = std::fs::remove_file(&raw);
+    b.truncate(n);
+    b
+}
+
+fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool, ctx: impl Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}\n{}",
+            ctx()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn deploy_cycle(firmware: &str) {
+    run(Command::new("bash").arg(lab("setup.sh")));
+    let cli_exe = baremetal_cli();
+    let ns = Netns::up(1);
+    let root = tempfile::Builder::new()
+        .prefix("ironbox-e2e-")
+        .tempdir()
+        .unwrap();
+    let http = root.path().join("http");
+    std::fs::create_dir_all(&http).unwrap();
+    // The deploy ramdisk, built from the lab's Debian kernel.
+    let k = labdir().join("kernel");
+    run(Command::new(crate::harness::bin())
+        .args(["ramdisk", "build", "--kernel"])
+        .arg(k.join("vmlinuz"))
+        .arg("--modules")
+        .arg(k.join("modules"))
+        .arg("--out")
+        .arg(&http));
+    // The user's image, and a blank disk for the machine.
+    let marker = format!("e2e-{firmware}-{}", std::process::id());
+    run(Command::new("bash")
+        .arg(lab("disk-image.sh"))
+        .arg(http.join("disk.img"))
+        .arg(&marker));
+    let sha = run(Command::new("sha256sum").arg(http.join("disk.img")));
+    let sha = sha.split_whitespace().next().unwrap().to_string();
+    let disk = root.path().join("disk.qcow2");
+    run(Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(&disk)
+        .arg("64M"));
+    let mac = "52:54:00:e2:e0:01";
+    let name = format!("{}-{firmware}", ns.name);
+    let bmc = Bmc::start(&ns, 9623, &name, mac, firmware, &disk);
+
+    let ib = Ironbox::start_in_netns(
+        &ns.name,
+        &format!(
+            "[dhcp]\ninterface = \"br0\"\nmode = \"full\"\nrange_start = \"10.99.0.100\"\nrange_end = \"10.99.0.110\"\nlease_time = 600\nipv6_ra = true\n[pxe]\nhttp_root = \"{}\"\nkernel_append_params = \"console=ttyS0,115200n8 panic=-1\"\n[conductor]\ndeploy_callback_timeout = 300\nclean_callback_timeout = 300\n",
+            http.display()
+        ),
+    );
+    let cli = Cli {
+        ns: &ns,
+        url: ib.url.clone(),
+        exe: cli_exe,
+        cache: tempfile::tempdir().unwrap(),
+    };
+    let ctx = || {
+        format!(
+            "serial:{}\nbmc:\n{}\nironbox:\n{}",
+            bmc.serial(),
+            bmc.log(),
+            ib.log()
+        )
+    };
+    let started = Instant::now();
+    let node = cli.json(&[
+        "node",
+        "create",
+        "--driver",
+        "ipmi",
+        "--name",
+        &format!("e2e-{firmware}"),
+        "--driver-info",
+        "ipmi_address=127.0.0.1",
+        "--driver-info",
+        "ipmi_port=9623",
+        "--driver-info",
+        "ipmi_username=admin",
+        "--driver-info",
+        "ipmi_password=password",
+        "--property",
+        &format!("capabilities=boot_mode:{firmware}"),
+    ]);
+    let uuid = node["uuid"].as_str().unwrap().to_string();
+    cli.run(&["port", "create", mac, "--node", &uuid]);
+    cli.run(&["node", "manage", &uuid, "--wait", "60"]);
+    // provide = automated cleaning: the agent boots and erases the (blank) disk's metadata.
+    let t = Instant::now();
+    let provide = Command::new("ip")
+        .args(["netns", "exec", &ns.name])
+        .arg(&cli.exe)
+        .args([
+            "--os-auth-type",
+            "none",
+            "--os-endpoint",
+            &cli.url,
+            "--os-baremetal-api-version",
+            "latest",
+            "node",
+            "provide",
+            &uuid,
+            "--wait",
+            "600",
+        ])
+        .env("XDG_CACHE_HOME", cli.cache.path())
+        .output()
+        .unwrap();
+    assert!(
+        provide.status.success(),
+        "provide failed: {}\n{}",
+        String::from_utf8_lossy(&provide.stderr),
+        ctx()
+    );
+    eprintln!(
+        "{firmware}: provide (cleaning through the agent) took {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    cli.run(&[
+        "node",
+        "set",
+        &uuid,
+        "--instance-info",
+        "image_source=http://10.99.0.1:8080/files/disk.img",
+        "--instance-info",
+        &format!("image_checksum={sha}"),
+    ]);
+    let t = Instant::now();
+    let deploy = Command::new("ip")
+        .args(["netns", "exec", &ns.name])
+        .arg(&cli.exe)
+        .args([
+            "--os-auth-type",
+            "none",
+            "--os-endpoint",
+            &cli.url,
+            "--os-baremetal-api-version",
+            "latest",
+            "node",
+            "deploy",
+            &uuid,
+            "--wait",
+            "600",
+        ])
+        .env("XDG_CACHE_HOME", cli.cache.path())
+        .output()
+        .unwrap();
+    assert!(
+        deploy.status.success(),
+        "deploy failed: {}\n{}",
+        String::from_utf8_lossy(&deploy.stderr),
+        ctx()
+    );
+    eprintln!(
+        "{firmware}: deploy -> active took {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let shown = cli.json(&["node", "show", &uuid]);
+    assert_eq!(shown["provision_state"], "active");
+
+    // The machine now boots its disk: the image's own boot code prints the marker.
+    let want = format!("IRONBOX-OS: {marker} ({firmware})");
+    wait_for(
+        "the deployed OS on the serial console",
+        120,
+        || bmc.serial().contains(&want),
+        ctx,
+    );
+    wait_for(
+        "the deployed OS to power off",
+        60,
+        || {
+            run(Command::new("bash")
+                .arg(lab("vm.sh"))
+                .args(["status", &name]))
+            .trim()
+                == "stopped"
+        },
+        ctx,
+    );
+    let img = std::fs::read(http.join("disk.img")).unwrap();
+    assert!(
+        disk_head(&disk, img.len()) == img,
+        "the disk does not hold the image"
+    );
+
+    // undeploy: tear down, then automated cleaning erases the disk's metadata.
+    let t = Instant::now();
+    cli.run(&["node", "undeploy", &uuid, "--wait", "600"]);
+    eprintln!(
+        "{firmware}: undeploy -> available took {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let shown = cli.json(&["node", "show", &uuid]);
+    assert_eq!(shown["provision_state"], "available", "{}", ctx());
+    let head = disk_head(&disk, 2048 * 512 + 512);
+    assert!(head[..512].iter().all(|b| *b == 0), "MBR not erased");
+    assert!(
+        head[2048 * 512..].iter().all(|b| *b == 0),
+        "ESP boot sector not erased"
+    );
+
+    // The node's timeline tells the story.
+    let history = ib.get(&format!("/v1/nodes/{uuid}/history")).body;
+    let events: Vec<String> = history["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            format!(
+                "{} {}",
+                h["event_type"].as_str().unwrap_or(""),
+                h["event"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    for want in [
+        "agent_lookup",
+        "first heartbeat",
+        "write_image",
+        "active",
+        "erase_devices_metadata",
+    ] {
+        assert!(
+            events.iter().any(|e| e.contains(want)),
+            "{want} not in history: {events:#?}"
+        );
+    }
+    eprintln!(
+        "{firmware}: whole cycle {:.1} s; history:\n{}",
+        started.elapsed().as_secs_f64(),
+        events.join("\n")
+    );
+}
+
+#[test]
+fn qemu_bios_ipmi_deploy() {
+    deploy_cycle("bios");
+}
+
+#[test]
+fn qemu_uefi_ipmi_deploy() {
+    deploy_cycle("uefi");
+}
