@@ -368,16 +368,21 @@ impl Conductor {
             .map_err(|e| duplicate(e, None, Some(&probe), None))
     }
 
-    /// Ports for the MACs an inspection found that `existing` lacks (Ironic's
-    /// create_ports_if_not_exist): PXE-enabled; a MAC another node owns is skipped with a
-    /// warning, as Ironic does.
-    pub(crate) async fn ports_create_if_missing(
+    /// Record what an out-of-band inspection found: its inventory, and ports for the MACs
+    /// `existing` lacks (Ironic's create_ports_if_not_exist): PXE-enabled; a MAC another
+    /// node owns is skipped with a warning, as Ironic does.
+    pub(crate) async fn inspection_found(
         &self,
-        node_uuid: &str,
+        node: &Node,
         existing: &[Port],
-        macs: &[String],
-    ) {
-        for mac in macs {
+        found: crate::drivers::Discovered,
+    ) -> Result<()> {
+        if let Some(inv) = found.inventory {
+            self.store
+                .inventory_save(node.id, inv, serde_json::json!({}), crate::model::now())
+                .await?;
+        }
+        for mac in &found.macs {
             let mac = mac.to_lowercase();
             if existing
                 .iter()
@@ -388,19 +393,20 @@ impl Conductor {
             let port = Port {
                 uuid: crate::model::new_uuid(),
                 address: mac.clone(),
-                node_uuid: node_uuid.to_string(),
+                node_uuid: node.uuid.clone(),
                 pxe_enabled: true,
                 ..Default::default()
             };
             match self.port_create(port).await {
                 Ok(p) => {
-                    tracing::info!(node = %node_uuid, port = %p.uuid, %mac, "port created by inspection")
+                    tracing::info!(node = %node.uuid, port = %p.uuid, %mac, "port created by inspection")
                 }
                 Err(e) => {
-                    tracing::warn!(node = %node_uuid, %mac, error = %e, "inspection could not create a port")
+                    tracing::warn!(node = %node.uuid, %mac, error = %e, "inspection could not create a port")
                 }
             }
         }
+        Ok(())
     }
 
     async fn check_port_portgroup(&self, port: &Port) -> Result<()> {

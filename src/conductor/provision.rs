@@ -392,10 +392,11 @@ async fn inspect(task: &mut NodeTask) -> Flow {
         .start_inspection(&driver, &mut ctx)
         .await
         .map_err(|e| format!("Failed to inspect hardware. Reason: {e}"))?;
-    let macs = std::mem::take(&mut ctx.discovered_macs);
+    let found = std::mem::take(&mut ctx.discovered);
     task.conductor
-        .ports_create_if_missing(&task.node.uuid, &task.ports, &macs)
-        .await;
+        .inspection_found(&task.node, &task.ports, found)
+        .await
+        .map_err(s)?;
     match progress {
         Progress::Wait => task.process_event(Event::Wait, None).await.map_err(s),
         _ => {

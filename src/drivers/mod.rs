@@ -49,9 +49,8 @@ pub struct TaskContext<'a> {
     pub config: &'a Config,
     /// A BIOS change a step made, for the conductor to record (drivers have no store).
     pub bios_update: Option<BiosUpdate>,
-    /// MAC addresses an out-of-band inspection found, for the conductor to create ports
-    /// for (those the node does not have yet).
-    pub discovered_macs: Vec<String>,
+    /// What an out-of-band inspection found, for the conductor to store.
+    pub discovered: Discovered,
     pub urls: Urls,
 }
 
@@ -72,13 +71,22 @@ impl<'a> TaskContext<'a> {
             ports,
             config,
             bios_update: None,
-            discovered_macs: vec![],
+            discovered: Discovered::default(),
             urls: Urls::default(),
         }
     }
 }
 
 pub use crate::model::bios::BiosUpdate;
+
+/// What an out-of-band inspection found (drivers have no store; the conductor saves it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Discovered {
+    /// An inventory in the agent's shape, served at `/v1/nodes/{id}/inventory`.
+    pub inventory: Option<serde_json::Value>,
+    /// MACs of the enabled NICs: the conductor makes ports for those the node lacks.
+    pub macs: Vec<String>,
+}
 
 /// Outcome of a deploy, clean, service or inspect action.
 #[derive(Debug, Clone, PartialEq)]

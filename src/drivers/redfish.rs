@@ -720,30 +720,50 @@ impl InspectInterface for RedfishInspect {
         let c = client(ctx)?;
         let (_, sys) = system(&c).await?;
         let mut props = ctx.node.properties.clone();
+        // An inventory in the agent's shape, as Ironic's redfish inspection stores it.
+        let mut inventory = serde_json::Map::new();
         if let Some(gib) = sys["MemorySummary"]["TotalSystemMemoryGiB"].as_f64() {
             if gib > 0.0 {
-                props.insert("memory_mb".into(), json!((gib * 1024.0).round() as u64));
+                let mb = (gib * 1024.0).round() as u64;
+                props.insert("memory_mb".into(), json!(mb));
+                inventory.insert("memory".into(), json!({ "physical_mb": mb }));
             }
         }
-        if let Some(n) = sys["ProcessorSummary"]["Count"].as_u64().filter(|n| *n > 0) {
-            props.insert("cpus".into(), json!(n));
-        }
         let processors = collection_members(&c, &sys["Processors"]).await;
+        let count = sys["ProcessorSummary"]["Count"]
+            .as_u64()
+            .filter(|n| *n > 0)
+            .or((!processors.is_empty()).then_some(processors.len() as u64));
+        let mut cpu = serde_json::Map::new();
+        if let Some(n) = count {
+            props.insert("cpus".into(), json!(n));
+            cpu.insert("count".into(), json!(n));
+        }
         if let Some(p) = processors.first() {
             if let Some(arch) = cpu_arch(
                 p["ProcessorArchitecture"].as_str(),
                 p["InstructionSet"].as_str(),
             ) {
                 props.insert("cpu_arch".into(), json!(arch));
+                cpu.insert("architecture".into(), json!(arch));
             }
-            if !props.contains_key("cpus") && !processors.is_empty() {
-                props.insert("cpus".into(), json!(processors.len()));
+            if let Some(m) = p["Model"].as_str() {
+                cpu.insert("model_name".into(), json!(m));
+            }
+            if let Some(f) = p["MaxSpeedMHz"].as_u64() {
+                cpu.insert("frequency".into(), json!(f));
             }
         }
-        let mut simple = vec![];
+        if !cpu.is_empty() {
+            inventory.insert("cpu".into(), Value::Object(cpu));
+        }
+        let (mut simple, mut disks) = (vec![], vec![]);
         for s in collection_members(&c, &sys["SimpleStorage"]).await {
-            if let Some(devs) = s["Devices"].as_array() {
-                simple.extend(devs.iter().filter_map(sizes_of));
+            for d in s["Devices"].as_array().into_iter().flatten() {
+                if let Some(size) = sizes_of(d) {
+                    simple.push(size);
+                    disks.push(json!({"name": d["Name"], "size": size}));
+                }
             }
         }
         let (mut volumes, mut drives) = (vec![], vec![]);
@@ -756,10 +776,14 @@ impl InspectInterface for RedfishInspect {
                 .take(MAX_MEMBERS)
             {
                 if let Ok(v) = c.get(&d).await {
-                    drives.extend(sizes_of(&v));
+                    if let Some(size) = sizes_of(&v) {
+                        drives.push(size);
+                        disks.push(json!({"name": v["Name"], "size": size}));
+                    }
                 }
             }
         }
+        inventory.insert("disks".into(), json!(disks));
         simple.sort_unstable();
         let mut storage = if volumes.is_empty() { drives } else { volumes };
         storage.sort_unstable();
@@ -767,23 +791,22 @@ impl InspectInterface for RedfishInspect {
             "local_gb".into(),
             json!(local_gb(&simple, &storage).to_string()),
         );
-        if let Some(mode) = sys["Boot"]["BootSourceOverrideMode"].as_str() {
-            let mode = match mode {
-                "UEFI" => Some("uefi"),
-                "Legacy" => Some("bios"),
-                _ => None,
-            };
-            if let Some(m) = mode {
-                let caps = props
-                    .get("capabilities")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                props.insert(
-                    "capabilities".into(),
-                    json!(with_capability(&caps, "boot_mode", m)),
-                );
-            }
+        let mode = match sys["Boot"]["BootSourceOverrideMode"].as_str() {
+            Some("UEFI") => Some("uefi"),
+            Some("Legacy") => Some("bios"),
+            _ => None,
+        };
+        if let Some(m) = mode {
+            let caps = props
+                .get("capabilities")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            props.insert(
+                "capabilities".into(),
+                json!(with_capability(&caps, "boot_mode", m)),
+            );
+            inventory.insert("boot".into(), json!({ "current_boot_mode": m }));
         }
         let missing: Vec<&str> = ["memory_mb", "cpu_arch", "local_gb"]
             .into_iter()
@@ -809,8 +832,31 @@ impl InspectInterface for RedfishInspect {
                 macs.push(mac.to_lowercase());
             }
         }
+        inventory.insert(
+            "interfaces".into(),
+            json!(macs
+                .iter()
+                .map(|m| json!({ "mac_address": m }))
+                .collect::<Vec<_>>()),
+        );
+        let mut vendor = serde_json::Map::new();
+        for (key, field) in [
+            ("product_name", "Model"),
+            ("serial_number", "SerialNumber"),
+            ("manufacturer", "Manufacturer"),
+        ] {
+            if let Some(v) = sys[field].as_str().filter(|v| !v.is_empty()) {
+                vendor.insert(key.into(), json!(v));
+            }
+        }
+        if !vendor.is_empty() {
+            inventory.insert("system_vendor".into(), Value::Object(vendor));
+        }
         ctx.node.properties = props;
-        ctx.discovered_macs = macs;
+        ctx.discovered = Discovered {
+            inventory: Some(Value::Object(inventory)),
+            macs,
+        };
         Ok(Progress::Done)
     }
 }

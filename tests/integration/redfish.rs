@@ -505,6 +505,24 @@ fn inspection_fills_properties_and_creates_ports() {
     assert_eq!(p["local_gb"], "19", "{p}");
     assert_eq!(p["capabilities"], "boot_mode:uefi", "{p}");
     assert!(!n["inspection_finished_at"].is_null());
+    // The inventory, in the agent's shape.
+    let inv = ib.get(&format!("/v1/nodes/{u}/inventory")).body["inventory"].clone();
+    assert_eq!(inv["memory"]["physical_mb"], 4096, "{inv}");
+    assert_eq!(inv["cpu"]["count"], 2, "{inv}");
+    assert_eq!(inv["cpu"]["architecture"], "x86_64", "{inv}");
+    assert_eq!(
+        inv["disks"],
+        json!([{"name": "sda", "size": 21474836480u64}, {"name": "sdb", "size": 1073741824}])
+    );
+    assert_eq!(
+        inv["interfaces"],
+        json!([{"mac_address": MAC1}, {"mac_address": MAC2}])
+    );
+    assert_eq!(
+        inv["system_vendor"]["manufacturer"], "Sushy Emulator",
+        "{inv}"
+    );
+    assert_eq!(inv["boot"]["current_boot_mode"], "uefi", "{inv}");
     let ports = ib.get(&format!("/v1/nodes/{u}/ports?detail=true")).body;
     let mut macs: Vec<&str> = ports["ports"]
         .as_array()
