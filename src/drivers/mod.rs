@@ -49,6 +49,8 @@ pub struct TaskContext<'a> {
     /// A BIOS change a step made, for the conductor to record (drivers have no store).
     pub bios_update: Option<BiosUpdate>,
     pub urls: Urls,
+    /// The appliance's image cache (absent in unit tests).
+    pub images: Option<Arc<crate::image::cache::ImageCache>>,
 }
 
 /// Where the machines being provisioned reach ironbox.
@@ -69,6 +71,7 @@ impl<'a> TaskContext<'a> {
             config,
             bios_update: None,
             urls: Urls::default(),
+            images: None,
         }
     }
 }
