@@ -9,7 +9,8 @@
 //!              │    └────────▶ db ◀┘
 //!              ├─▶ boot (DHCP, TFTP, HTTP boot) ──▶ db (reads nodes/ports, owns leases)
 //!              └─▶ config
-//!  shared leaf: model (plain types, no I/O)
+//!  shared leaves: model (plain types, no I/O), image (qcow2, checksums, image cache,
+//!                 config drives; used by conductor and the agent)
 //! ```
 //!
 //! - `api`: HTTP and Ironic's wire format (paths, microversions, error bodies). Reads through
@@ -27,6 +28,7 @@ pub mod conductor;
 pub mod config;
 pub mod db;
 pub mod drivers;
+pub mod image;
 pub mod model;
 
 #[cfg(test)]
@@ -44,6 +46,19 @@ mod architecture {
         ("conductor", &["api", "app", "bmc"]),
         ("api", &["app", "drivers", "boot", "bmc"]),
         ("boot", &["api", "app", "conductor", "drivers", "bmc"]),
+        (
+            "image",
+            &[
+                "api",
+                "app",
+                "conductor",
+                "db",
+                "drivers",
+                "boot",
+                "bmc",
+                "config",
+            ],
+        ),
         (
             "bmc",
             &[
