@@ -319,7 +319,8 @@ impl ImageCache {
             .map_err(|e| ImageError::Write(io::Error::other(e)))?;
         let record_part = self.dir.join(format!("{key}.json.part"));
         fs::write(&record_part, json).map_err(ImageError::Write)?;
-        fs::rename(&record_part, self.dir.join(format!("{key}.json"))).map_err(ImageError::Write)?;
+        fs::rename(&record_part, self.dir.join(format!("{key}.json")))
+            .map_err(ImageError::Write)?;
 
         let lease = Arc::new(());
         let image = CachedImage {
@@ -423,7 +424,12 @@ fn cache_key(source: &str, checksum: Option<&ChecksumSpec>, convert: bool) -> St
     let mut h = Sha256::new();
     h.update(source.as_bytes());
     h.update(b"\n");
-    h.update(checksum.map(|c| c.to_string()).unwrap_or_default().as_bytes());
+    h.update(
+        checksum
+            .map(|c| c.to_string())
+            .unwrap_or_default()
+            .as_bytes(),
+    );
     h.update(if convert { "\nraw" } else { "\nas-is" });
     hex(&h.finalize()[..16])
 }
@@ -464,7 +470,9 @@ fn copy_file(
         hashes.update(&buf[..n]);
         out.write_all(&buf[..n]).map_err(ImageError::Write)?;
     }
-    let file = out.into_inner().map_err(|e| ImageError::Write(e.into_error()))?;
+    let file = out
+        .into_inner()
+        .map_err(|e| ImageError::Write(e.into_error()))?;
     file.sync_all().map_err(ImageError::Write)?;
     Ok(hashes.finish())
 }
@@ -558,8 +566,10 @@ mod tests {
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let hits = Arc::new(AtomicUsize::new(0));
         let counter = hits.clone();
-        let files: HashMap<String, Vec<u8>> =
-            files.into_iter().map(|(k, v)| (format!("/{k}"), v)).collect();
+        let files: HashMap<String, Vec<u8>> = files
+            .into_iter()
+            .map(|(k, v)| (format!("/{k}"), v))
+            .collect();
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(mut conn) = conn else { continue };
@@ -604,12 +614,16 @@ mod tests {
         let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         let srv = serve(vec![("img", body.clone())]);
         let dir = tempfile::tempdir().expect("tempdir");
-        let cache = Arc::new(ImageCache::new(dir.path(), 1 << 30, Duration::from_secs(3600)).expect("cache"));
+        let cache = Arc::new(
+            ImageCache::new(dir.path(), 1 << 30, Duration::from_secs(3600)).expect("cache"),
+        );
         let url = format!("{}/img", srv.base);
         let mut tasks = vec![];
         for _ in 0..3 {
             let (cache, url, spec) = (cache.clone(), url.clone(), spec(&body));
-            tasks.push(tokio::spawn(async move { cache.fetch(&url, Some(spec), false).await }));
+            tasks.push(tokio::spawn(async move {
+                cache.fetch(&url, Some(spec), false).await
+            }));
         }
         for t in tasks {
             let img = t.await.expect("join").expect("fetch");
@@ -617,22 +631,40 @@ mod tests {
             assert_eq!((img.size, img.format), (body.len() as u64, Format::Raw));
             assert_eq!(img.sha256, sha256_hex(&body));
         }
-        assert_eq!(srv.hits.load(Ordering::SeqCst), 1, "one download for three fetches");
+        assert_eq!(
+            srv.hits.load(Ordering::SeqCst),
+            1,
+            "one download for three fetches"
+        );
         // Names are hashes; nothing half-written is left.
         for e in fs::read_dir(dir.path()).expect("ls").flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             assert!(name.ends_with(".img") || name.ends_with(".json"), "{name}");
-            assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'), "{name}");
+            assert!(
+                name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'),
+                "{name}"
+            );
         }
         drop(cache);
         let again = ImageCache::new(dir.path(), 1 << 30, Duration::from_secs(3600)).expect("cache");
-        let img = again.fetch(&url, Some(spec(&body)), false).await.expect("fetch");
+        let img = again
+            .fetch(&url, Some(spec(&body)), false)
+            .await
+            .expect("fetch");
         assert_eq!(img.sha256, sha256_hex(&body));
-        assert_eq!(srv.hits.load(Ordering::SeqCst), 1, "served from disk after a restart");
+        assert_eq!(
+            srv.hits.load(Ordering::SeqCst),
+            1,
+            "served from disk after a restart"
+        );
         // A different checksum is a different entry (and here a mismatch).
         let other = ChecksumSpec::new("sha512", &"0".repeat(128), false).expect("spec");
         match again.fetch(&url, Some(other), false).await {
-            Err(ImageError::ChecksumMismatch { algo: "sha512", expected, actual }) => {
+            Err(ImageError::ChecksumMismatch {
+                algo: "sha512",
+                expected,
+                actual,
+            }) => {
                 assert_eq!(expected, "0".repeat(128));
                 assert_eq!(actual.len(), 128);
             }
@@ -647,13 +679,36 @@ mod tests {
         let srv = serve(vec![("big", vec![7u8; 5000])]);
         let dir = tempfile::tempdir().expect("tempdir");
         let cache = ImageCache::new(dir.path(), 4096, Duration::from_secs(60)).expect("cache");
-        let err = cache.fetch(&format!("{}/nope", srv.base), None, false).await;
-        assert!(matches!(err, Err(ImageError::HttpStatus { status: 404, .. })), "{err:?}");
+        let err = cache
+            .fetch(&format!("{}/nope", srv.base), None, false)
+            .await;
+        assert!(
+            matches!(err, Err(ImageError::HttpStatus { status: 404, .. })),
+            "{err:?}"
+        );
         let err = cache.fetch(&format!("{}/big", srv.base), None, false).await;
-        assert!(matches!(err, Err(ImageError::TooBig { size: 5000, limit: 4096 })), "{err:?}");
-        let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-        let err = cache.fetch(&format!("http://127.0.0.1:{port}/x"), None, false).await;
-        assert!(matches!(err, Err(ImageError::Unreachable { .. })), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Err(ImageError::TooBig {
+                    size: 5000,
+                    limit: 4096
+                })
+            ),
+            "{err:?}"
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let err = cache
+            .fetch(&format!("http://127.0.0.1:{port}/x"), None, false)
+            .await;
+        assert!(
+            matches!(err, Err(ImageError::Unreachable { .. })),
+            "{err:?}"
+        );
         let err = cache.fetch("ftp://example/x", None, false).await;
         assert!(matches!(err, Err(ImageError::BadSource { .. })), "{err:?}");
         let err = cache.fetch("file://relative/x", None, false).await;
@@ -680,9 +735,13 @@ mod tests {
             .expect("qemu-img");
         assert!(st.success());
         let qbytes = fs::read(&q).expect("read");
-        let cache = ImageCache::new(dir.path().join("cache"), 1 << 30, Duration::from_secs(60)).expect("cache");
+        let cache = ImageCache::new(dir.path().join("cache"), 1 << 30, Duration::from_secs(60))
+            .expect("cache");
         let url = format!("file://{}", q.display());
-        let img = cache.fetch(&url, Some(spec(&qbytes)), true).await.expect("fetch");
+        let img = cache
+            .fetch(&url, Some(spec(&qbytes)), true)
+            .await
+            .expect("fetch");
         assert_eq!(img.format, Format::Raw);
         assert_eq!(fs::read(&img.path).expect("read"), raw);
         assert_eq!(img.sha256, sha256_hex(&raw), "the served file's digest");
@@ -691,7 +750,10 @@ mod tests {
         assert_eq!(as_is.sha256, sha256_hex(&qbytes));
         // A qcow2 whose checksum does not match is not converted.
         let err = cache.fetch(&url, Some(spec(b"other")), true).await;
-        assert!(matches!(err, Err(ImageError::ChecksumMismatch { .. })), "{err:?}");
+        assert!(
+            matches!(err, Err(ImageError::ChecksumMismatch { .. })),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]
@@ -704,7 +766,8 @@ mod tests {
         };
         let (a, b, c) = (src(1), src(2), src(3));
         // Room for about two 40 kB files.
-        let cache = ImageCache::new(dir.path().join("c"), 100_000, Duration::from_secs(3600)).expect("cache");
+        let cache = ImageCache::new(dir.path().join("c"), 100_000, Duration::from_secs(3600))
+            .expect("cache");
         let img_a = cache.fetch(&a, None, false).await.expect("a");
         let img_b = cache.fetch(&b, None, false).await.expect("b");
         drop(img_b);
@@ -713,8 +776,13 @@ mod tests {
         assert!(img_a.path.exists() && img_c.path.exists());
         assert_eq!(fs::read_dir(dir.path().join("c")).expect("ls").count(), 4);
         drop((img_a, img_c));
-        let expiring = ImageCache::new(dir.path().join("c"), 100_000, Duration::ZERO).expect("cache");
-        assert_eq!(expiring.disk_bytes(), 0, "idle entries past the TTL are removed");
+        let expiring =
+            ImageCache::new(dir.path().join("c"), 100_000, Duration::ZERO).expect("cache");
+        assert_eq!(
+            expiring.disk_bytes(),
+            0,
+            "idle entries past the TTL are removed"
+        );
         assert_eq!(fs::read_dir(dir.path().join("c")).expect("ls").count(), 0);
     }
 }

@@ -310,25 +310,44 @@ mod tests {
             .expect("some");
         assert_eq!(s.algo, HashAlgo::Sha512);
         // Bare legacy digests by length; md5 only when allowed.
-        let s = spec(None, None, Some(SHA256_ABC), false).expect("ok").expect("some");
+        let s = spec(None, None, Some(SHA256_ABC), false)
+            .expect("ok")
+            .expect("some");
         assert_eq!(s.algo, HashAlgo::Sha256);
         assert!(matches!(
             spec(None, None, Some(MD5_ABC), false),
             Err(ImageError::Md5NotAllowed)
         ));
-        let s = spec(None, None, Some(MD5_ABC), true).expect("ok").expect("some");
+        let s = spec(None, None, Some(MD5_ABC), true)
+            .expect("ok")
+            .expect("some");
         assert_eq!(s.algo, HashAlgo::Md5);
         // "<algo>:<hex>" and upper case.
         let s = ChecksumSpec::from_legacy(&format!("SHA256:{}", SHA256_ABC.to_uppercase()), false)
             .expect("ok");
         assert_eq!((s.algo, s.hex.as_str()), (HashAlgo::Sha256, SHA256_ABC));
-        assert_eq!(ChecksumSpec::from_legacy(&s.to_string(), false).expect("ok"), s);
+        assert_eq!(
+            ChecksumSpec::from_legacy(&s.to_string(), false).expect("ok"),
+            s
+        );
         assert_eq!(spec(None, None, None, true).expect("ok"), None);
-        assert_eq!(spec(Some("sha256"), Some(""), Some(" "), true).expect("ok"), None);
+        assert_eq!(
+            spec(Some("sha256"), Some(""), Some(" "), true).expect("ok"),
+            None
+        );
         // Garbage is refused clearly.
-        for bad in ["abc", "sha1:0123", "sha256:xyz", "http://x/SHA256SUMS", &SHA256_ABC[1..]] {
+        for bad in [
+            "abc",
+            "sha1:0123",
+            "sha256:xyz",
+            "http://x/SHA256SUMS",
+            &SHA256_ABC[1..],
+        ] {
             assert!(
-                matches!(ChecksumSpec::from_legacy(bad, true), Err(ImageError::BadChecksum(_))),
+                matches!(
+                    ChecksumSpec::from_legacy(bad, true),
+                    Err(ImageError::BadChecksum(_))
+                ),
                 "{bad}"
             );
         }
@@ -337,15 +356,21 @@ mod tests {
     #[test]
     fn mismatch_names_both_digests() {
         let s = ChecksumSpec::new("sha256", SHA256_ABC, false).expect("ok");
-        s.verify(&SHA256_ABC.to_uppercase()).expect("case-insensitive");
+        s.verify(&SHA256_ABC.to_uppercase())
+            .expect("case-insensitive");
         let r = HashingReader::new(&b"abd"[..], HashAlgo::Sha256);
         let mut r2 = r;
         std::io::copy(&mut r2, &mut std::io::sink()).expect("copy");
         let err = r2.verify(&s).expect_err("mismatch");
         let text = err.to_string();
-        assert!(text.contains(SHA256_ABC) && text.contains("sha256"), "{text}");
+        assert!(
+            text.contains(SHA256_ABC) && text.contains("sha256"),
+            "{text}"
+        );
         match err {
-            ImageError::ChecksumMismatch { expected, actual, .. } => {
+            ImageError::ChecksumMismatch {
+                expected, actual, ..
+            } => {
                 assert_eq!(expected, SHA256_ABC);
                 assert_ne!(actual, expected);
             }

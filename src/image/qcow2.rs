@@ -153,9 +153,9 @@ impl<R: Read> Qcow2Reader<R> {
                 | INCOMPAT_COMPRESSION
                 | INCOMPAT_EXTL2;
             if incompat & !known != 0 {
-                return Err(ImageError::Unsupported(
-                    Unsupported::IncompatibleFeatures(incompat & !known),
-                ));
+                return Err(ImageError::Unsupported(Unsupported::IncompatibleFeatures(
+                    incompat & !known,
+                )));
             }
             if incompat & INCOMPAT_CORRUPT != 0 {
                 return Err(ImageError::Unsupported(Unsupported::CorruptFlag));
@@ -197,8 +197,7 @@ impl<R: Read> Qcow2Reader<R> {
                 "L1 table of {l1_entries} entries is too small for virtual size {virtual_size}"
             )));
         }
-        if l1_entries > 0 && (l1_offset % cluster_size != 0 || l1_offset & !OFFSET_MASK != 0)
-        {
+        if l1_entries > 0 && (l1_offset % cluster_size != 0 || l1_offset & !OFFSET_MASK != 0) {
             return Err(ImageError::Corrupt(format!("L1 table offset {l1_offset}")));
         }
         Ok(Self {
@@ -434,7 +433,7 @@ impl<R: Read, W: Write + Seek> Converter<'_, R, W> {
     /// Bytes `start..start+len` of the input, from the stream or from the buffer.
     fn fetch(&mut self, start: u64, len: u64) -> Result<Vec<u8>, ImageError> {
         if start < self.input.pos {
-            let bytes = self.from_pending(start, len);
+            let bytes = self.buffered(start, len);
             if bytes.len() as u64 == len {
                 return Ok(bytes);
             }
@@ -462,15 +461,16 @@ impl<R: Read, W: Write + Seek> Converter<'_, R, W> {
             let pending = &mut self.pending;
             let used = &mut self.pending_bytes;
             let peak = &mut self.peak_buffered;
-            self.input.skip_chunked(target - self.input.pos, cs, |off, bytes| {
-                *used += bytes.len() as u64;
-                if *used > limit {
-                    return Err(ImageError::OutOfOrder { limit });
-                }
-                *peak = (*peak).max(*used);
-                pending.insert(off, bytes.to_vec());
-                Ok(())
-            })?;
+            self.input
+                .skip_chunked(target - self.input.pos, cs, |off, bytes| {
+                    *used += bytes.len() as u64;
+                    if *used > limit {
+                        return Err(ImageError::OutOfOrder { limit });
+                    }
+                    *peak = (*peak).max(*used);
+                    pending.insert(off, bytes.to_vec());
+                    Ok(())
+                })?;
         }
         if self.input.pos < target {
             return Err(ImageError::Truncated {
@@ -482,7 +482,7 @@ impl<R: Read, W: Write + Seek> Converter<'_, R, W> {
     }
 
     /// The longest buffered run of bytes starting at `start`, at most `len` long.
-    fn from_pending(&self, start: u64, len: u64) -> Vec<u8> {
+    fn buffered(&self, start: u64, len: u64) -> Vec<u8> {
         let mut out = Vec::new();
         let mut at = start;
         while (out.len() as u64) < len {
@@ -506,9 +506,10 @@ impl<R: Read, W: Write + Seek> Converter<'_, R, W> {
         let cs = self.h.cluster_size as usize;
         let mut out = vec![0u8; cs];
         self.inflate.reset(false);
-        let bad = |why: String| ImageError::Corrupt(format!("compressed cluster at {start:#x}: {why}"));
+        let bad =
+            |why: String| ImageError::Corrupt(format!("compressed cluster at {start:#x}: {why}"));
         if start < self.input.pos {
-            let src = self.from_pending(start, max_len);
+            let src = self.buffered(start, max_len);
             if src.is_empty() {
                 return Err(self.overlap(start));
             }
@@ -517,7 +518,10 @@ impl<R: Read, W: Write + Seek> Converter<'_, R, W> {
                 .decompress(&src, &mut out, FlushDecompress::Finish)
                 .map_err(|e| bad(e.to_string()))?;
             if self.inflate.total_out() as usize != cs {
-                return Err(bad(format!("{status:?} after {} bytes", self.inflate.total_out())));
+                return Err(bad(format!(
+                    "{status:?} after {} bytes",
+                    self.inflate.total_out()
+                )));
             }
             return Ok(out);
         }
@@ -538,7 +542,8 @@ impl<R: Read, W: Write + Seek> Converter<'_, R, W> {
                     bad("data ends before the cluster is complete".into())
                 });
             }
-            let (before_in, produced) = (self.inflate.total_in(), self.inflate.total_out() as usize);
+            let (before_in, produced) =
+                (self.inflate.total_in(), self.inflate.total_out() as usize);
             let status = self
                 .inflate
                 .decompress(&avail[..take], &mut out[produced..], FlushDecompress::None)
@@ -721,7 +726,9 @@ impl<R: Read> Input<R> {
             if avail.is_empty() {
                 break;
             }
-            let take = avail.len().min((boundary - pos).min(usize::MAX as u64) as usize);
+            let take = avail
+                .len()
+                .min((boundary - pos).min(usize::MAX as u64) as usize);
             sink(pos, &avail[..take])?;
             self.consume(take);
         }
@@ -843,7 +850,10 @@ mod tests {
             assert_eq!(stats.input_bytes, fs::metadata(qcow2).expect("md").len());
             // qemu-img puts only the refcount table and block (and the L1 cluster's
             // slack) before the first L2 table; tiny clusters add refcount blocks later.
-            assert!(stats.peak_buffered <= (3 * cluster).max(64 << 10), "{stats:?}");
+            assert!(
+                stats.peak_buffered <= (3 * cluster).max(64 << 10),
+                "{stats:?}"
+            );
             let got = fs::read(&target_path).expect("read ours");
             assert_eq!(got.len(), want.len(), "{} zeroed={zeroed}", qcow2.display());
             assert!(got == want, "{} differs (zeroed={zeroed})", qcow2.display());
@@ -880,14 +890,32 @@ mod tests {
         let q = to_qcow2(dir.path(), &raw, "z.qcow2", &[]);
         // Zero flags (v3) over allocated and unallocated ranges.
         let out = Command::new("qemu-io")
-            .args(["-f", "qcow2", "-c", "write -z 0 1M", "-c", "write -z 3M 64k"])
+            .args([
+                "-f",
+                "qcow2",
+                "-c",
+                "write -z 0 1M",
+                "-c",
+                "write -z 3M 64k",
+            ])
             .arg(&q)
             .output()
             .expect("qemu-io runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         check(dir.path(), &q, 16 << 20);
         let empty = dir.path().join("empty.qcow2");
-        qemu_img(&["create", "-q", "-f", "qcow2", empty.to_str().expect("utf8"), "10M"]);
+        qemu_img(&[
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            empty.to_str().expect("utf8"),
+            "10M",
+        ]);
         check(dir.path(), &empty, 16 << 20);
     }
 
@@ -956,7 +984,9 @@ mod tests {
             other => panic!("{:?}", other.map(|r| r.header().clone())),
         }
         assert!(matches!(
-            Qcow2Reader::open(&b"\x7fELF and then some more bytes to fill a header of 72 bytes......"[..]),
+            Qcow2Reader::open(
+                &b"\x7fELF and then some more bytes to fill a header of 72 bytes......"[..]
+            ),
             Err(ImageError::BadMagic | ImageError::Truncated { .. })
         ));
         let mut v4 = fs::read(&base).expect("read");
@@ -993,7 +1023,11 @@ mod tests {
         for (opts, tail) in [(&[][..], 1), (&["-c"][..], 1024)] {
             let q = fs::read(to_qcow2(dir.path(), &raw, "t.qcow2", opts)).expect("read");
             for cut in [10, 100, q.len() / 3, q.len() / 2, q.len() - tail] {
-                let r = convert(&q[..cut], &mut Discard::default(), &ConvertOptions::default());
+                let r = convert(
+                    &q[..cut],
+                    &mut Discard::default(),
+                    &ConvertOptions::default(),
+                );
                 assert!(
                     matches!(r, Err(ImageError::Truncated { .. })),
                     "cut at {cut} of {}: {r:?}",
