@@ -834,7 +834,12 @@ mod tests {
                 .write(true)
                 .open(&target_path)
                 .expect("open");
-            let input = fs::File::open(qcow2).expect("open qcow2");
+            // Short, uneven reads (as from a network body) in one of the two runs.
+            let input = Dribble {
+                inner: fs::File::open(qcow2).expect("open qcow2"),
+                rng: rand::rngs::StdRng::seed_from_u64(u64::from(zeroed)),
+                max: if zeroed { 7000 } else { usize::MAX },
+            };
             let reader = Qcow2Reader::open(input).expect("header");
             assert_eq!(reader.virtual_size(), want.len() as u64);
             let cluster = reader.header().cluster_size;
@@ -940,8 +945,13 @@ mod tests {
             // With room, the result is right. (Sparse target: 600 GiB of holes.)
             let out = dir.path().join("grown.raw");
             let mut f = fs::File::create(&out).expect("create");
+            let input = Dribble {
+                inner: fs::File::open(&q).expect("open"),
+                rng: rand::rngs::StdRng::seed_from_u64(1),
+                max: 5000,
+            };
             let stats = convert(
-                fs::File::open(&q).expect("open"),
+                input,
                 &mut f,
                 &ConvertOptions {
                     target_is_zeroed: true,
@@ -989,6 +999,36 @@ mod tests {
             ),
             Err(ImageError::BadMagic | ImageError::Truncated { .. })
         ));
+        // Real images with features we refuse.
+        let extl2 = to_qcow2(dir.path(), &raw, "extl2.qcow2", &["-o", "extended_l2=on"]);
+        assert!(matches!(
+            Qcow2Reader::open(fs::File::open(&extl2).expect("open")),
+            Err(ImageError::Unsupported(Unsupported::ExtendedL2))
+        ));
+        let zstd = to_qcow2(
+            dir.path(),
+            &raw,
+            "zstd.qcow2",
+            &["-c", "-o", "compression_type=zstd"],
+        );
+        let err = convert(
+            fs::File::open(&zstd).expect("open"),
+            &mut Discard::default(),
+            &ConvertOptions::default(),
+        )
+        .expect_err("zstd");
+        assert!(
+            matches!(err, ImageError::Unsupported(Unsupported::ZstdCompression)),
+            "{err}"
+        );
+        // zstd as the header's type but no compressed cluster converts fine.
+        let zplain = to_qcow2(
+            dir.path(),
+            &raw,
+            "zplain.qcow2",
+            &["-o", "compression_type=zstd"],
+        );
+        check(dir.path(), &zplain, 16 << 20);
         let mut v4 = fs::read(&base).expect("read");
         v4[7] = 4;
         assert!(matches!(
@@ -1073,6 +1113,20 @@ mod tests {
                     },
                 );
             }
+        }
+    }
+
+    /// A reader returning at most a random `max` bytes per call.
+    struct Dribble<R> {
+        inner: R,
+        rng: rand::rngs::StdRng,
+        max: usize,
+    }
+
+    impl<R: Read> Read for Dribble<R> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.rng.gen_range(1..=self.max.min(1 << 30)));
+            self.inner.read(&mut buf[..n])
         }
     }
 
