@@ -7,26 +7,39 @@
 //!
 //! # Public API
 //!
-//! - [`sniff`]`(header: &[u8]) -> Format` — what the first bytes of an image are (pass at
-//!   least [`SNIFF_LEN`] bytes so ISO9660 can be recognised).
-//! - [`qcow2`]: [`qcow2::Qcow2Reader::open`]`(reader)` parses the header from any `Read`
-//!   (an HTTP body) and exposes [`qcow2::Qcow2Reader::virtual_size`] before any data is
-//!   written; [`qcow2::Qcow2Reader::convert`]`(target, &ConvertOptions)` then streams the
-//!   guest image onto a `Write + Seek` target (block device or file), reading the input
-//!   strictly sequentially and to its end (so a hashing wrapper around the input sees every
-//!   byte). [`qcow2::convert`] does both in one call.
-//! - [`checksum`]: [`checksum::ChecksumSpec`] (from Ironic's `image_os_hash_algo` +
-//!   `image_os_hash_value` or legacy `image_checksum`), [`checksum::HashingReader`] /
-//!   [`checksum::HashingWriter`] that hash what passes through, and
-//!   [`checksum::ChecksumSpec::verify`] giving [`ImageError::ChecksumMismatch`].
-//! - [`cache`]: [`cache::ImageCache`] — async, downloads `http(s)://` and `file://` images
-//!   once, verifies, optionally converts qcow2 to raw, evicts by LRU / TTL, and hands out
-//!   [`cache::CachedImage`] guards (an entry is never evicted while a guard lives).
-//! - [`configdrive`]: [`configdrive::build`] makes an ISO9660 (Rock Ridge + Joliet) image
-//!   labelled `config-2` from Ironic's JSON form; [`configdrive::encode`] /
-//!   [`configdrive::decode`] are gzip+base64 as stored in `instance_info.configdrive`.
+//! - [`sniff`]`(header: &[u8]) -> Format` — what the first bytes of an image are (pass
+//!   [`SNIFF_LEN`] bytes when the image is that long, so ISO9660 is recognised). A caller
+//!   that sniffed the head of a stream can hand the converter
+//!   `Cursor::new(head).chain(rest)`.
+//! - [`qcow2`]: `Qcow2Reader::open(reader: impl Read) -> Result<Qcow2Reader, ImageError>`
+//!   reads and checks the header, so `virtual_size()` is known before anything is written;
+//!   `Qcow2Reader::convert(self, target: &mut impl Write + Seek, &ConvertOptions) ->
+//!   Result<ConvertStats, ImageError>` then streams the guest image onto a block device or
+//!   file. The input is read strictly sequentially and to its end, so a
+//!   [`checksum::HashingReader`] around it sees every byte. `qcow2::convert(reader,
+//!   target, opts)` does both. `ConvertOptions { target_is_zeroed, max_buffer }` (default:
+//!   write zeros for holes, buffer at most 256 MiB of out-of-order data).
+//! - [`checksum`]: `ChecksumSpec::from_instance_info(os_hash_algo, os_hash_value,
+//!   image_checksum, allow_md5) -> Result<Option<ChecksumSpec>, ImageError>` applies
+//!   Ironic's precedence; `ChecksumSpec::new(algo, hex, allow_md5)`,
+//!   `ChecksumSpec::from_legacy(value, allow_md5)`, `ChecksumSpec::verify(&self,
+//!   actual_hex) -> Result<(), ImageError>` ([`ImageError::ChecksumMismatch`] names both).
+//!   `HashingReader::new(r, HashAlgo)` / `HashingWriter::new(w, HashAlgo)` hash what passes
+//!   through; `.finish() -> (hex, inner)`, `HashingReader::verify(self, &spec)`.
+//! - [`cache`]: `ImageCache::new(dir, max_bytes, ttl) -> Result<ImageCache, ImageError>`;
+//!   `async fn fetch(&self, source: &str, checksum: Option<ChecksumSpec>, convert_to_raw:
+//!   bool) -> Result<CachedImage, ImageError>` for `http://`, `https://` and `file:///`
+//!   sources; `CachedImage { path, size, format, sha256 }` is also a lease: its entry is
+//!   not evicted while it lives. `clean(&self) -> usize` evicts by TTL and LRU (also run
+//!   after each fetch).
+//! - [`configdrive`]: `build(json: &serde_json::Value) -> Result<Vec<u8>, ImageError>`
+//!   makes the ISO9660 (Rock Ridge + Joliet) image labelled `config-2` from Ironic's JSON
+//!   form; `encode(image: &[u8]) -> String` (gzip + base64, as in
+//!   `instance_info.configdrive`) and `decode(encoded: &str) -> Result<Vec<u8>,
+//!   ImageError>` (gzip+base64 or plain base64 of an ISO9660/vfat image).
 //!
-//! All fallible functions return the one [`ImageError`].
+//! All fallible functions return the one [`ImageError`]; qcow2 features that are refused
+//! are named by [`Unsupported`].
 
 pub mod cache;
 pub mod checksum;

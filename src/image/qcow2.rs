@@ -287,7 +287,7 @@ impl<R: Read, W: Write + Seek> Converter<'_, R, W> {
         if self.h.l1_entries == 0 {
             self.l1_done = true;
         } else {
-            self.add(self.h.l1_offset, Item::L1)?;
+            self.add(self.h.l1_offset, Item::L1);
         }
         loop {
             while let Some((start, item)) = self.ready.pop() {
@@ -319,13 +319,12 @@ impl<R: Read, W: Write + Seek> Converter<'_, R, W> {
     }
 
     /// Queues a structure: for later if the stream has not reached it, now if it has.
-    fn add(&mut self, start: u64, item: Item) -> Result<(), ImageError> {
+    fn add(&mut self, start: u64, item: Item) {
         if start < self.input.pos {
             self.ready.push((start, item));
         } else {
             self.wanted.entry(start).or_default().push(item);
         }
-        Ok(())
     }
 
     fn process(&mut self, start: u64, item: Item) -> Result<(), ImageError> {
@@ -349,7 +348,7 @@ impl<R: Read, W: Write + Seek> Converter<'_, R, W> {
                         )));
                     }
                     self.l2_outstanding += 1;
-                    self.add(l2, Item::L2 { index })?;
+                    self.add(l2, Item::L2 { index });
                 }
             }
             Item::L2 { index } => {
@@ -397,7 +396,7 @@ impl<R: Read, W: Write + Seek> Converter<'_, R, W> {
                         "compressed cluster for guest offset {guest} at host offset 0"
                     )));
                 }
-                self.add(offset, Item::Compressed { guest, max_len })?;
+                self.add(offset, Item::Compressed { guest, max_len });
                 false
             } else if self.h.version >= 3 && entry & ZERO_FLAG != 0 {
                 true
@@ -410,7 +409,7 @@ impl<R: Read, W: Write + Seek> Converter<'_, R, W> {
                         "data cluster offset {offset:#x} is not cluster aligned"
                     )));
                 } else {
-                    self.add(offset, Item::Data { guest })?;
+                    self.add(offset, Item::Data { guest });
                     false
                 }
             };
