@@ -38,6 +38,44 @@
 //!   `instance_info.configdrive`) and `decode(encoded: &str) -> Result<Vec<u8>,
 //!   ImageError>` (gzip+base64 or plain base64 of an ISO9660/vfat image).
 //!
+//! # Example: writing a downloaded image to a disk (the agent's path)
+//!
+//! ```no_run
+//! use std::io::{Cursor, Read};
+//! use ironbox::image::checksum::{ChecksumSpec, HashingReader};
+//! use ironbox::image::{qcow2, sniff, Format, ImageError, SNIFF_LEN};
+//!
+//! fn write_image(
+//!     body: impl Read,
+//!     disk: &mut std::fs::File,
+//!     disk_size: u64,
+//!     spec: &ChecksumSpec,
+//! ) -> Result<(), ImageError> {
+//!     let mut body = HashingReader::new(body, spec.algo);
+//!     let mut head = Vec::new();
+//!     (&mut body).take(SNIFF_LEN as u64).read_to_end(&mut head).map_err(ImageError::Read)?;
+//!     {
+//!         let mut stream = Cursor::new(head.clone()).chain(&mut body);
+//!         match sniff(&head) {
+//!             Format::Qcow2 => {
+//!                 let image = qcow2::Qcow2Reader::open(stream)?;
+//!                 if image.virtual_size() > disk_size {
+//!                     return Err(ImageError::TooBig { size: image.virtual_size(), limit: disk_size });
+//!                 }
+//!                 image.convert(disk, &qcow2::ConvertOptions::default())?;
+//!             }
+//!             Format::Raw | Format::Iso => {
+//!                 std::io::copy(&mut stream, disk).map_err(ImageError::Write)?;
+//!             }
+//!             other => return Err(ImageError::Format(other.name())),
+//!         }
+//!     }
+//!     // The converter read the body to its end, so the digest covers every byte.
+//!     body.verify(spec)?;
+//!     Ok(())
+//! }
+//! ```
+//!
 //! All fallible functions return the one [`ImageError`]; qcow2 features that are refused
 //! are named by [`Unsupported`].
 
