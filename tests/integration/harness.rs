@@ -385,7 +385,6 @@ impl Drop for Ironbox {
 /// for the user's image server.
 pub struct FileServer {
     pub url: String,
-    pub hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl FileServer {
@@ -394,12 +393,9 @@ impl FileServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", listener.local_addr().unwrap());
         let dir = dir.to_path_buf();
-        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counter = hits.clone();
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
                 let dir = dir.clone();
-                let counter = counter.clone();
                 std::thread::spawn(move || {
                     let mut r = BufReader::new(conn.try_clone().expect("clone"));
                     let mut line = String::new();
@@ -418,7 +414,6 @@ impl FileServer {
                     let mut w = conn;
                     match std::fs::read(dir.join(name)) {
                         Ok(body) if !name.contains("..") => {
-                            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                             let _ = write!(w, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
                             if method == "GET" {
                                 let _ = w.write_all(&body);
@@ -431,6 +426,6 @@ impl FileServer {
                 });
             }
         });
-        FileServer { url, hits }
+        FileServer { url }
     }
 }
