@@ -100,6 +100,16 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
     })??;
     let config = Arc::new(config);
     let conductor = Conductor::new(store.clone(), registry.clone(), config.clone());
+    let images = crate::image::cache::ImageCache::new(
+        config.state_path.join("images"),
+        config.file.pxe.image_cache_size.saturating_mul(1024 * 1024),
+        std::time::Duration::from_secs(config.file.pxe.image_cache_ttl.saturating_mul(60)),
+    )
+    .map_err(|e| AppError::Io {
+        context: "opening the image cache".into(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    conductor.set_image_cache(Arc::new(images));
     Heartbeat::register(&conductor).await?;
     crate::conductor::periodic::recover_on_start(&conductor).await?;
 

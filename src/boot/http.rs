@@ -1,6 +1,7 @@
 //! The HTTP boot server (its own port, not the API): `/boot.ipxe`, per-machine scripts at
-//! `/ipxe/<mac>`, the iPXE programs at `/ipxe/<file>` (UEFI HTTP boot), and files under
-//! `[pxe] http_root` at `/files/...` with Range support, streamed from disk.
+//! `/ipxe/<mac>`, the iPXE programs at `/ipxe/<file>` (UEFI HTTP boot), files under
+//! `[pxe] http_root` at `/files/...` and cached images at `/images/<key>.img`, with Range
+//! support, streamed from disk.
 
 use std::net::{SocketAddr, TcpListener};
 
@@ -72,12 +73,37 @@ fn safe_path(rel: &str) -> Option<std::path::PathBuf> {
 }
 
 async fn files(req: HttpRequest, boot: web::Data<Boot>, rel: web::Path<String>) -> HttpResponse {
-    let peer = req.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let Some(rel) = safe_path(&rel) else {
-        tracing::info!(client = %peer, path = %req.path(), "HTTP boot: path refused");
-        return HttpResponse::BadRequest().body("bad path\n");
+        return refused(&req);
     };
     let path = boot.http_root.join(&rel);
+    serve_file(&req, path, &rel).await
+}
+
+fn refused(req: &HttpRequest) -> HttpResponse {
+    let peer = req.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    tracing::info!(client = %peer, path = %req.path(), "HTTP boot: path refused");
+    HttpResponse::BadRequest().body("bad path\n")
+}
+
+/// `/images/<key>.img`: an image the conductor cached for a deploy (names are hex keys).
+async fn images(req: HttpRequest, boot: web::Data<Boot>, name: web::Path<String>) -> HttpResponse {
+    let ok = name
+        .strip_suffix(".img")
+        .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !ok {
+        return refused(&req);
+    }
+    let rel = std::path::PathBuf::from(name.as_str());
+    serve_file(&req, boot.image_dir.join(&rel), &rel).await
+}
+
+async fn serve_file(
+    req: &HttpRequest,
+    path: std::path::PathBuf,
+    rel: &std::path::Path,
+) -> HttpResponse {
+    let peer = req.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     match actix_files::NamedFile::open_async(&path).await {
         Ok(f) if path.is_file() => {
             tracing::info!(client = %peer, file = %rel.display(), range = ?req.headers().get("range"), "HTTP boot: file served");
@@ -86,7 +112,7 @@ async fn files(req: HttpRequest, boot: web::Data<Boot>, rel: web::Path<String>) 
             f.use_etag(true)
                 .use_last_modified(true)
                 .read_mode_threshold(u64::MAX)
-                .into_response(&req)
+                .into_response(req)
         }
         _ => {
             tracing::info!(client = %peer, file = %rel.display(), "HTTP boot: not found");
@@ -132,6 +158,14 @@ pub fn serve(
                         actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()),
                     )
                     .to(ipxe_path),
+            )
+            .route(
+                "/images/{name}",
+                web::route()
+                    .guard(
+                        actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()),
+                    )
+                    .to(images),
             )
             .route(
                 "/files/{path:.*}",

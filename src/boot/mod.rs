@@ -80,6 +80,8 @@ pub struct Boot {
     pub http_root: PathBuf,
     pub ipxe_dir: PathBuf,
     pub ipxe_timeout: u32,
+    /// The conductor's image cache, served at /images/ to agents.
+    pub image_dir: PathBuf,
 }
 
 impl Boot {
@@ -189,6 +191,7 @@ pub async fn serve(
         http_root,
         ipxe_dir: PathBuf::from(&p.ipxe_dir),
         ipxe_timeout: p.ipxe_timeout,
+        image_dir: config.state_path.join("images"),
     };
     let mut bound = Bound::default();
     bound.http = Some(http::serve(boot.clone(), extra, cancel.clone())?);

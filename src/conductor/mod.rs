@@ -44,6 +44,7 @@ pub struct Conductor {
     ring: Arc<hash_ring::HashRing>,
     /// Where agents reach ironbox and fetch cached images, once the servers listen.
     urls: Arc<std::sync::OnceLock<crate::drivers::Urls>>,
+    images: Arc<std::sync::OnceLock<Arc<crate::image::cache::ImageCache>>>,
 }
 
 impl Conductor {
@@ -59,12 +60,18 @@ impl Conductor {
             workers,
             ring,
             urls: Arc::default(),
+            images: Arc::default(),
         }
     }
 
     /// Called once the servers listen: where agents and their images are reached.
     pub fn set_urls(&self, urls: crate::drivers::Urls) {
         let _ = self.urls.set(urls);
+    }
+
+    /// The image cache deploys download into (set once at start).
+    pub fn set_image_cache(&self, cache: Arc<crate::image::cache::ImageCache>) {
+        let _ = self.images.set(cache);
     }
 
     /// Stop taking jobs and wait up to `grace` for running ones.

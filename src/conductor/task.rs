@@ -109,6 +109,7 @@ impl NodeTask {
         let config = &self.conductor.config;
         let mut ctx = TaskContext::new(&mut self.node, &self.ports, config);
         ctx.urls = self.conductor.urls.get().cloned().unwrap_or_default();
+        ctx.images = self.conductor.images.get().cloned();
         (driver, ctx)
     }
 

@@ -45,6 +45,8 @@ pub struct DefaultSection {
     pub http_basic_auth_user_file: String,
     /// Log at debug level.
     pub debug: bool,
+    /// Convert qcow2 images to raw in ironbox's image cache before serving them.
+    pub force_raw_images: bool,
     pub enabled_hardware_types: Vec<String>,
     pub enabled_bios_interfaces: Vec<String>,
     pub enabled_boot_interfaces: Vec<String>,
@@ -90,6 +92,7 @@ impl Default for DefaultSection {
             auth_strategy: "noauth".into(),
             http_basic_auth_user_file: "/etc/ironbox/htpasswd".into(),
             debug: false,
+            force_raw_images: true,
             enabled_hardware_types: strings(&[
                 "fake-hardware",
                 "manual-management",
@@ -372,6 +375,10 @@ pub struct PxeSection {
     pub kernel_append_params: String,
     /// Seconds iPXE waits per file download (0 = no limit).
     pub ipxe_timeout: u32,
+    /// The image cache (`<state_path>/images`, served at /images/): size in MiB, and
+    /// minutes an unused image is kept.
+    pub image_cache_size: u64,
+    pub image_cache_ttl: u64,
 }
 
 impl Default for PxeSection {
@@ -383,6 +390,8 @@ impl Default for PxeSection {
             http_root: String::new(),
             kernel_append_params: "nofb nomodeset vga=normal".into(),
             ipxe_timeout: 0,
+            image_cache_size: 20480,
+            image_cache_ttl: 10080,
         }
     }
 }

@@ -179,51 +179,34 @@ fn settle(
     }
 }
 
-/// A checksum the agent can verify, by Ironic's rules: `image_os_hash_algo` +
-/// `image_os_hash_value`, or `image_checksum` (`algo:hex`, or bare hex).
+/// The instance's checksum by Ironic's rules (`image::checksum`), as image_info fields.
 fn checksum_fields(
     ii: &crate::model::JsonObject,
     allow_md5: bool,
 ) -> Result<crate::model::JsonObject, DriverError> {
+    let spec = spec_of(ii, allow_md5)?;
     let mut out = crate::model::JsonObject::new();
-    let (algo, value) = match (str_of(ii, "image_os_hash_algo"), str_of(ii, "image_os_hash_value"), str_of(ii, "image_checksum")) {
-        (Some(a), Some(v), _) => (a.to_ascii_lowercase(), v.to_string()),
-        (_, _, Some(c)) => match c.split_once(':') {
-            Some((a, v)) => (a.to_ascii_lowercase(), v.to_string()),
-            None => (
-                match c.len() {
-                    32 => "md5",
-                    64 => "sha256",
-                    128 => "sha512",
-                    n => return Err(DriverError::InvalidParameterValue(format!("image_checksum has {n} hex digits; expected an md5 (32), sha256 (64) or sha512 (128) digest, or \"<algo>:<hex>\""))),
-                }
-                .to_string(),
-                c.to_string(),
-            ),
-        },
-        _ => return Ok(out),
-    };
-    if !matches!(algo.as_str(), "md5" | "sha256" | "sha512") {
-        return Err(DriverError::InvalidParameterValue(format!(
-            "Unsupported image checksum algorithm {algo:?}; use sha256, sha512 or md5"
-        )));
-    }
-    if algo == "md5" && !allow_md5 {
-        return Err(DriverError::InvalidParameterValue(
-            "md5 image checksums are not accepted ([agent] allow_md5_checksum = false); give a sha256 or sha512 checksum".into(),
-        ));
-    }
-    if value.is_empty() || !value.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(DriverError::InvalidParameterValue(format!(
-            "image checksum {value:?} is not a hex digest"
-        )));
-    }
-    out.insert("os_hash_algo".into(), json!(algo));
-    out.insert("os_hash_value".into(), json!(value.to_ascii_lowercase()));
-    if algo == "md5" {
-        out.insert("checksum".into(), json!(value.to_ascii_lowercase()));
+    if let Some(spec) = spec {
+        out.insert("os_hash_algo".into(), json!(spec.algo.name()));
+        out.insert("os_hash_value".into(), json!(spec.hex));
+        if spec.algo == crate::image::checksum::HashAlgo::Md5 {
+            out.insert("checksum".into(), json!(spec.hex));
+        }
     }
     Ok(out)
+}
+
+fn spec_of(
+    ii: &crate::model::JsonObject,
+    allow_md5: bool,
+) -> Result<Option<crate::image::checksum::ChecksumSpec>, DriverError> {
+    crate::image::checksum::ChecksumSpec::from_instance_info(
+        str_of(ii, "image_os_hash_algo"),
+        str_of(ii, "image_os_hash_value"),
+        str_of(ii, "image_checksum"),
+        allow_md5,
+    )
+    .map_err(|e| DriverError::InvalidParameterValue(format!("Invalid image checksum: {e}")))
 }
 
 /// `instance_info` checks that need no network: an image, in a form the agent can fetch,
@@ -314,18 +297,69 @@ async fn probe_image(ctx: &TaskContext<'_>) -> Result<(), DriverError> {
     }
 }
 
-/// The config drive for the agent: Ironic's gzip+base64 string (or URL) as given.
+/// The config drive for the agent: Ironic's gzip+base64 image (or URL) as given; the JSON
+/// form is built into a config-2 ISO9660 image first.
 fn configdrive(ctx: &TaskContext<'_>) -> Result<Value, DriverError> {
     match ctx.node.instance_info.get("configdrive") {
         None | Some(Value::Null) => Ok(Value::Null),
         Some(Value::String(s)) => Ok(json!(s)),
-        Some(Value::Object(_)) => Err(DriverError::InvalidParameterValue(
-            "JSON config drives are not supported yet: pass a gzipped, base64-encoded ISO9660 or vfat image".into(),
-        )),
+        Some(v @ Value::Object(_)) => {
+            let iso = crate::image::configdrive::build(v).map_err(|e| {
+                DriverError::InvalidParameterValue(format!("Invalid configdrive: {e}"))
+            })?;
+            Ok(json!(crate::image::configdrive::encode(&iso)))
+        }
         Some(_) => Err(DriverError::InvalidParameterValue(
             "configdrive must be a string or a JSON object".into(),
         )),
     }
+}
+
+/// Whether ironbox downloads the image and serves it (file:// images, or
+/// `image_download_source = local` in config or instance_info).
+fn served_locally(ctx: &TaskContext<'_>) -> bool {
+    let ii = &ctx.node.instance_info;
+    str_of(ii, "image_source").is_some_and(|s| s.starts_with("file://"))
+        || str_of(ii, "image_download_source")
+            .unwrap_or(&ctx.config.file.agent.image_download_source)
+            == "local"
+}
+
+/// Download the image into the cache (verified, converted to raw when configured) and
+/// point the agent at ironbox's copy.
+async fn cache_image(ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
+    let ii = &ctx.node.instance_info;
+    let source = str_of(ii, "image_source").unwrap_or_default().to_string();
+    let spec = spec_of(ii, ctx.config.file.agent.allow_md5_checksum)?;
+    let cache = ctx
+        .images
+        .clone()
+        .ok_or_else(|| DriverError::Failed("ironbox has no image cache".into()))?;
+    let Some(base) = ctx.urls.boot_http.clone() else {
+        return Err(DriverError::MissingParameterValue(format!(
+            "Image {source} must be served by ironbox, which needs a boot network ([dhcp] interface) for its HTTP server"
+        )));
+    };
+    let cached = cache
+        .fetch(&source, spec, ctx.config.file.default.force_raw_images)
+        .await
+        .map_err(|e| DriverError::Failed(format!("Image {source} could not be prepared: {e}")))?;
+    let name = cached
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dii = &mut ctx.node.driver_internal_info;
+    dii.insert(
+        "agent_image_url".into(),
+        json!(format!("{base}/images/{name}")),
+    );
+    dii.insert(
+        "agent_image".into(),
+        json!({"os_hash_algo": "sha256", "os_hash_value": cached.sha256,
+               "disk_format": cached.format.name(), "checksum": null}),
+    );
+    Ok(())
 }
 
 /// Wait for the machine to switch itself off after the agent's in-band power-off, then
@@ -383,7 +417,14 @@ impl DeployInterface for DirectDeploy {
     ) -> Result<Progress, DriverError> {
         check_instance_info(ctx)?;
         configdrive(ctx)?;
-        probe_image(ctx).await?;
+        for k in ["agent_image", "agent_image_url"] {
+            ctx.node.driver_internal_info.remove(k);
+        }
+        if served_locally(ctx) {
+            cache_image(ctx).await?;
+        } else {
+            probe_image(ctx).await?;
+        }
         boot_agent(hw, ctx, "the deploy ramdisk", "").await?;
         Ok(Progress::Wait)
     }

@@ -52,6 +52,8 @@ pub struct TaskContext<'a> {
     /// What an out-of-band inspection found, for the conductor to store.
     pub discovered: Discovered,
     pub urls: Urls,
+    /// The appliance's image cache (absent in unit tests).
+    pub images: Option<Arc<crate::image::cache::ImageCache>>,
 }
 
 /// Where the machines being provisioned reach ironbox.
@@ -73,6 +75,7 @@ impl<'a> TaskContext<'a> {
             bios_update: None,
             discovered: Discovered::default(),
             urls: Urls::default(),
+            images: None,
         }
     }
 }

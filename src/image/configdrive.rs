@@ -66,6 +66,13 @@ pub fn build(json: &Value) -> Result<Vec<u8>, ImageError> {
             files.push((format!("{dir}/vendor_data2.json"), v));
         }
     }
+    let content: usize = files.iter().map(|(_, d)| d.len()).sum();
+    if content > MAX_SIZE {
+        return Err(ImageError::TooBig {
+            size: content as u64,
+            limit: MAX_SIZE as u64,
+        });
+    }
     let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, d)| (p.as_str(), *d)).collect();
     let iso = iso9660(LABEL, &refs)?;
     if iso.len() > MAX_SIZE {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::harness::Ironbox;
+use crate::harness::{FileServer, Ironbox};
 
 fn wait_state(ib: &Ironbox, uuid: &str, want: &str, secs: u64) -> Value {
     let deadline = Instant::now() + Duration::from_secs(secs);
@@ -31,10 +31,10 @@ fn provision(ib: &Ironbox, uuid: &str, body: Value) {
 }
 
 /// A fake-hardware node with the direct deploy interface, one port, and a local image.
-fn direct_node(ib: &Ironbox, mac: &str, image: &str) -> String {
+fn direct_node(ib: &Ironbox, mac: &str, image_url: &str, sha256: &str) -> String {
     let n = ib.node(json!({
         "deploy_interface": "direct",
-        "instance_info": {"image_source": format!("file://{image}")},
+        "instance_info": {"image_source": image_url, "image_checksum": sha256},
         "driver_info": {"deploy_kernel": "k", "deploy_ramdisk": "r"},
     }));
     let uuid = n["uuid"].as_str().unwrap().to_string();
@@ -59,10 +59,11 @@ fn heartbeat(ib: &Ironbox, uuid: &str, body: Value, version: &str) -> crate::har
 #[test]
 fn lookup_and_heartbeat_follow_ironics_rules() {
     let ib = Ironbox::start_with("[conductor]\nautomated_clean = false\n");
-    let img = ib.dir.path().join("disk.img");
-    std::fs::write(&img, vec![7u8; 4096]).unwrap();
+    std::fs::write(ib.dir.path().join("disk.img"), vec![7u8; 4096]).unwrap();
+    let images = FileServer::start(ib.dir.path());
     let mac = "52:54:00:aa:00:01";
-    let u = direct_node(&ib, mac, img.to_str().unwrap());
+    let url = format!("{}/disk.img", images.url);
+    let u = direct_node(&ib, mac, &url, &"ab".repeat(32));
 
     // Not waiting for an agent: the same 404 as for an unknown MAC (nothing leaks).
     let r = lookup(&ib, &format!("addresses={mac}"), "1.62");
@@ -81,16 +82,29 @@ fn lookup_and_heartbeat_follow_ironics_rules() {
     wait_state(&ib, &u, "manageable", 10);
     provision(&ib, &u, json!({"target": "provide"}));
     wait_state(&ib, &u, "available", 10);
-    // A remote image needs a checksum; a bad checksum format is refused up front.
-    let r = ib.patch(&format!("/v1/nodes/{u}"), json!([{"op": "add", "path": "/instance_info/image_source", "value": "http://127.0.0.1:9/x.img"}]));
-    assert_eq!(r.status, 200);
-    let r = ib.put(
-        &format!("/v1/nodes/{u}/states/provision"),
-        json!({"target": "active"}),
+    // A remote image needs a checksum, in a form the agent can verify.
+    for bad in [
+        json!("abc"),
+        json!(format!("crc32:{}", "a".repeat(8))),
+        Value::Null,
+    ] {
+        let op = if bad.is_null() {
+            json!({"op": "remove", "path": "/instance_info/image_checksum"})
+        } else {
+            json!({"op": "add", "path": "/instance_info/image_checksum", "value": bad})
+        };
+        assert_eq!(ib.patch(&format!("/v1/nodes/{u}"), json!([op])).status, 200);
+        let r = ib.put(
+            &format!("/v1/nodes/{u}/states/provision"),
+            json!({"target": "active"}),
+        );
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+        assert!(r.fault().contains("checksum"), "{}", r.fault());
+    }
+    ib.patch(
+        &format!("/v1/nodes/{u}"),
+        json!([{"op": "add", "path": "/instance_info/image_checksum", "value": "ab".repeat(32)}]),
     );
-    assert_eq!(r.status, 400, "{}", r.body);
-    assert!(r.fault().contains("checksum"), "{}", r.fault());
-    ib.patch(&format!("/v1/nodes/{u}"), json!([{"op": "add", "path": "/instance_info/image_source", "value": format!("file://{}", img.display())}]));
 
     provision(&ib, &u, json!({"target": "active"}));
     let n = wait_state(&ib, &u, "wait call-back", 10);

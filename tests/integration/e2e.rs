@@ -178,9 +178,13 @@ fn disk_head(disk: &Path, n: usize) -> Vec<u8> {
         .args(["convert", "-O", "raw"])
         .arg(disk)
         .arg(&raw));
-    let mut b = std::fs::read(&raw).unwrap();
+    let mut b = Vec::with_capacity(n);
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::fs::File::open(&raw).unwrap(), n as u64),
+        &mut b,
+    )
+    .unwrap();
     let _ = std::fs::remove_file(&raw);
-    b.truncate(n);
     b
 }
 
@@ -224,10 +228,11 @@ fn deploy_cycle(firmware: &str) {
     let sha = run(Command::new("sha256sum").arg(http.join("disk.img")));
     let sha = sha.split_whitespace().next().unwrap().to_string();
     let disk = root.path().join("disk.qcow2");
+    // 5 GiB, sparse: the agent's default root disk is the smallest of at least 4 GiB.
     run(Command::new("qemu-img")
         .args(["create", "-q", "-f", "qcow2"])
         .arg(&disk)
-        .arg("64M"));
+        .arg("5G"));
     let mac = "52:54:00:e2:e0:01";
     let name = format!("{}-{firmware}", ns.name);
     let bmc = Bmc::start(&ns, 9623, &name, mac, firmware, &disk);

@@ -380,3 +380,52 @@ impl Drop for Ironbox {
         }
     }
 }
+
+/// A minimal HTTP server on 127.0.0.1 serving one directory (GET and HEAD), standing in
+/// for the user's image server.
+pub struct FileServer {
+    pub url: String,
+}
+
+impl FileServer {
+    pub fn start(dir: &Path) -> FileServer {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let dir = dir.to_path_buf();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let dir = dir.clone();
+                std::thread::spawn(move || {
+                    let mut r = BufReader::new(conn.try_clone().expect("clone"));
+                    let mut line = String::new();
+                    if r.read_line(&mut line).is_err() {
+                        return;
+                    }
+                    loop {
+                        let mut h = String::new();
+                        if r.read_line(&mut h).map(|n| n == 0).unwrap_or(true) || h == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut parts = line.split_whitespace();
+                    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                    let name = path.trim_start_matches('/');
+                    let mut w = conn;
+                    match std::fs::read(dir.join(name)) {
+                        Ok(body) if !name.contains("..") => {
+                            let _ = write!(w, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                            if method == "GET" {
+                                let _ = w.write_all(&body);
+                            }
+                        }
+                        _ => {
+                            let _ = write!(w, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                        }
+                    }
+                });
+            }
+        });
+        FileServer { url }
+    }
+}
