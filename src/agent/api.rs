@@ -66,7 +66,9 @@ impl Server {
     async fn handle(self: Arc<Self>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
         let q: HashMap<String, String> =
             serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-        let wait = q.get("wait").is_some_and(|w| w.eq_ignore_ascii_case("true"));
+        let wait = q
+            .get("wait")
+            .is_some_and(|w| w.eq_ignore_ascii_case("true"));
         let info = req.connection_info().clone();
         let root = format!("{}://{}", info.scheme(), info.host());
         let path = req.path();
@@ -267,7 +269,12 @@ mod tests {
         assert_eq!(s, 401);
         let q = format!("agent_token={token}");
         let steps = r#"{"name": "deploy.get_deploy_steps", "params": {"node": {}, "ports": []}}"#;
-        let (s, v) = http(&addr, "POST", &format!("/v1/commands/?{q}&wait=true"), steps);
+        let (s, v) = http(
+            &addr,
+            "POST",
+            &format!("/v1/commands/?{q}&wait=true"),
+            steps,
+        );
         assert_eq!(s, 200, "{v}");
         assert_eq!(v["command_status"], "SUCCEEDED");
         let id = v["id"].as_str().unwrap().to_string();
@@ -278,14 +285,29 @@ mod tests {
         assert_eq!((s, v["commands"].as_array().map(Vec::len)), (200, Some(1)));
         let (s, _) = http(&addr, "GET", &format!("/v1/commands/nope?{q}"), "");
         assert_eq!(s, 404);
-        let (s, v) = http(&addr, "POST", &format!("/v1/commands?{q}"), r#"{"name": "x.y", "params": {}}"#);
+        let (s, v) = http(
+            &addr,
+            "POST",
+            &format!("/v1/commands?{q}"),
+            r#"{"name": "x.y", "params": {}}"#,
+        );
         assert_eq!(s, 404);
         assert_eq!(v["faultcode"], "Client");
-        let (s, _) = http(&addr, "POST", &format!("/v1/commands/?{q}"), r#"{"name": "deploy.get_deploy_steps"}"#);
+        let (s, _) = http(
+            &addr,
+            "POST",
+            &format!("/v1/commands/?{q}"),
+            r#"{"name": "deploy.get_deploy_steps"}"#,
+        );
         assert_eq!(s, 400);
         let (s, _) = http(&addr, "POST", &format!("/v1/commands/?{q}"), "not json");
         assert_eq!(s, 400);
-        let (s, _) = http(&addr, "POST", &format!("/v1/commands/?{q}"), r#"{"name": "deploy.get_deploy_steps", "params": {"bogus": 1, "node": {}, "ports": []}}"#);
+        let (s, _) = http(
+            &addr,
+            "POST",
+            &format!("/v1/commands/?{q}"),
+            r#"{"name": "deploy.get_deploy_steps", "params": {"bogus": 1, "node": {}, "ports": []}}"#,
+        );
         assert_eq!(s, 400);
         let (s, _) = http(&addr, "GET", "/v2/nothing", "");
         assert_eq!(s, 404);

@@ -99,12 +99,20 @@ impl Appliance {
             .send()
             .ok()
             .and_then(|r| r.json::<Value>().ok())
-            .and_then(|v| v["default_version"]["version"].as_str().and_then(parse_version));
+            .and_then(|v| {
+                v["default_version"]["version"]
+                    .as_str()
+                    .and_then(parse_version)
+            });
         self.version = found.unwrap_or(FALLBACK_VERSION);
         self.version
     }
 
-    pub fn lookup(&self, macs: &[String], node_uuid: Option<&str>) -> Result<LookupOutcome, ApplianceError> {
+    pub fn lookup(
+        &self,
+        macs: &[String],
+        node_uuid: Option<&str>,
+    ) -> Result<LookupOutcome, ApplianceError> {
         let mut url = format!("{}/v1/lookup?addresses={}", self.base, macs.join(","));
         if let Some(u) = node_uuid {
             url.push_str(&format!("&node_uuid={u}"));
@@ -136,7 +144,13 @@ impl Appliance {
         parse_lookup(&v).map(|l| LookupOutcome::Found(Box::new(l)))
     }
 
-    pub fn heartbeat(&self, uuid: &str, callback_url: &str, token: &str, agent_version: &str) -> Result<(), ApplianceError> {
+    pub fn heartbeat(
+        &self,
+        uuid: &str,
+        callback_url: &str,
+        token: &str,
+        agent_version: &str,
+    ) -> Result<(), ApplianceError> {
         let r = self
             .http
             .post(format!("{}/v1/heartbeat/{uuid}", self.base))
@@ -213,8 +227,17 @@ mod tests {
         let l = parse_lookup(&json!({"node": {"uuid": "u1", "properties": {}},
             "config": {"heartbeat_timeout": 60, "agent_token": "t", "agent_md5_checksum_enable": true}}))
         .unwrap();
-        assert_eq!((l.uuid.as_str(), l.token.as_deref(), l.heartbeat_timeout, l.md5_allowed), ("u1", Some("t"), 60.0, true));
-        let l = parse_lookup(&json!({"node": {"uuid": "u1"}, "config": {"agent_token": "******"}})).unwrap();
+        assert_eq!(
+            (
+                l.uuid.as_str(),
+                l.token.as_deref(),
+                l.heartbeat_timeout,
+                l.md5_allowed
+            ),
+            ("u1", Some("t"), 60.0, true)
+        );
+        let l = parse_lookup(&json!({"node": {"uuid": "u1"}, "config": {"agent_token": "******"}}))
+            .unwrap();
         assert_eq!(l.token, None);
         assert_eq!(l.heartbeat_timeout, 300.0);
         let l = parse_lookup(&json!({"node": {"uuid": "u1"}, "heartbeat_timeout": 30})).unwrap();
@@ -224,7 +247,8 @@ mod tests {
 
     #[test]
     fn version_cap() {
-        let mut a = Appliance::new("http://127.0.0.1:9", false, Duration::from_millis(200)).unwrap();
+        let mut a =
+            Appliance::new("http://127.0.0.1:9", false, Duration::from_millis(200)).unwrap();
         assert_eq!(a.discover_version(), FALLBACK_VERSION);
         assert_eq!(a.header(LOOKUP_VERSION), "1.31");
         a.version = (1, 96);

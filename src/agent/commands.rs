@@ -144,17 +144,25 @@ impl Context {
 
     fn root_device_hints(&self) -> Option<Map<String, Value>> {
         let node = self.node.lock().ok()?.clone();
-        let found = [&node["instance_info"]["root_device"], &node["properties"]["root_device"]]
-            .into_iter()
-            .find_map(|v| v.as_object().filter(|m| !m.is_empty()).cloned());
+        let found = [
+            &node["instance_info"]["root_device"],
+            &node["properties"]["root_device"],
+        ]
+        .into_iter()
+        .find_map(|v| v.as_object().filter(|m| !m.is_empty()).cloned());
         found
     }
 
     /// The install disk per the node's root device hints.
     fn install_disk(&self) -> Result<super::inventory::Disk, CmdError> {
         let hints = self.root_device_hints();
-        hints::choose(&self.machine.disks(), hints.as_ref())
-            .map_err(|e| CmdError::new("DeviceNotFound", "Error finding the disk or partition device to deploy the image onto", e.to_string()))
+        hints::choose(&self.machine.disks(), hints.as_ref()).map_err(|e| {
+            CmdError::new(
+                "DeviceNotFound",
+                "Error finding the disk or partition device to deploy the image onto",
+                e.to_string(),
+            )
+        })
     }
 }
 
@@ -193,6 +201,7 @@ impl Record {
 }
 
 type Run = fn(&Context, &Map<String, Value>) -> Result<Value, CmdError>;
+type Validate = fn(&Context, &Map<String, Value>) -> Result<(), ApiError>;
 
 /// One entry of the catalogue.
 struct Spec {
@@ -204,7 +213,7 @@ struct Spec {
     /// Extra parameters are passed on to the step (IPA's `**kwargs`).
     open: bool,
     /// Checks done before the command is accepted (400 on failure).
-    validate: Option<fn(&Context, &Map<String, Value>) -> Result<(), ApiError>>,
+    validate: Option<Validate>,
     run: Run,
     /// What to tell the main loop once it finished successfully.
     after: Option<Event>,
@@ -216,21 +225,171 @@ const EXTENSIONS: &[&str] = &[
 ];
 
 const CATALOGUE: &[Spec] = &[
-    Spec { ext: "deploy", name: "get_deploy_steps", is_async: false, required: &["node", "ports"], optional: &[], open: false, validate: None, run: get_deploy_steps, after: None },
-    Spec { ext: "deploy", name: "execute_deploy_step", is_async: true, required: &["step", "node", "ports"], optional: &["deploy_version"], open: true, validate: Some(validate_step), run: execute_deploy_step, after: None },
-    Spec { ext: "clean", name: "get_clean_steps", is_async: false, required: &["node", "ports"], optional: &[], open: false, validate: None, run: get_clean_steps, after: None },
-    Spec { ext: "clean", name: "execute_clean_step", is_async: true, required: &["step", "node", "ports"], optional: &["clean_version"], open: true, validate: Some(validate_step), run: execute_clean_step, after: None },
-    Spec { ext: "service", name: "get_service_steps", is_async: false, required: &["node", "ports"], optional: &[], open: false, validate: None, run: get_service_steps, after: None },
-    Spec { ext: "service", name: "execute_service_step", is_async: true, required: &["step", "node", "ports"], optional: &["service_version"], open: true, validate: Some(validate_step), run: execute_service_step, after: None },
-    Spec { ext: "standby", name: "prepare_image", is_async: true, required: &["image_info"], optional: &["configdrive"], open: false, validate: Some(validate_prepare_image), run: prepare_image, after: None },
-    Spec { ext: "standby", name: "get_partition_uuids", is_async: false, required: &[], optional: &[], open: false, validate: None, run: get_partition_uuids, after: None },
-    Spec { ext: "standby", name: "sync", is_async: false, required: &[], optional: &[], open: false, validate: None, run: sync, after: None },
-    Spec { ext: "standby", name: "power_off", is_async: true, required: &[], optional: &[], open: false, validate: None, run: sync, after: Some(Event::PowerOff) },
-    Spec { ext: "standby", name: "run_image", is_async: true, required: &[], optional: &[], open: false, validate: None, run: sync, after: Some(Event::Reboot) },
-    Spec { ext: "poll", name: "get_hardware_info", is_async: false, required: &[], optional: &[], open: false, validate: None, run: get_hardware_info, after: None },
-    Spec { ext: "poll", name: "set_node_info", is_async: false, required: &["node_info"], optional: &[], open: false, validate: None, run: set_node_info, after: None },
-    Spec { ext: "log", name: "collect_system_logs", is_async: false, required: &[], optional: &[], open: false, validate: None, run: collect_system_logs, after: None },
-    Spec { ext: "system", name: "lockdown", is_async: false, required: &[], optional: &[], open: false, validate: None, run: lockdown, after: Some(Event::Lockdown) },
+    Spec {
+        ext: "deploy",
+        name: "get_deploy_steps",
+        is_async: false,
+        required: &["node", "ports"],
+        optional: &[],
+        open: false,
+        validate: None,
+        run: get_deploy_steps,
+        after: None,
+    },
+    Spec {
+        ext: "deploy",
+        name: "execute_deploy_step",
+        is_async: true,
+        required: &["step", "node", "ports"],
+        optional: &["deploy_version"],
+        open: true,
+        validate: Some(validate_step),
+        run: execute_deploy_step,
+        after: None,
+    },
+    Spec {
+        ext: "clean",
+        name: "get_clean_steps",
+        is_async: false,
+        required: &["node", "ports"],
+        optional: &[],
+        open: false,
+        validate: None,
+        run: get_clean_steps,
+        after: None,
+    },
+    Spec {
+        ext: "clean",
+        name: "execute_clean_step",
+        is_async: true,
+        required: &["step", "node", "ports"],
+        optional: &["clean_version"],
+        open: true,
+        validate: Some(validate_step),
+        run: execute_clean_step,
+        after: None,
+    },
+    Spec {
+        ext: "service",
+        name: "get_service_steps",
+        is_async: false,
+        required: &["node", "ports"],
+        optional: &[],
+        open: false,
+        validate: None,
+        run: get_service_steps,
+        after: None,
+    },
+    Spec {
+        ext: "service",
+        name: "execute_service_step",
+        is_async: true,
+        required: &["step", "node", "ports"],
+        optional: &["service_version"],
+        open: true,
+        validate: Some(validate_step),
+        run: execute_service_step,
+        after: None,
+    },
+    Spec {
+        ext: "standby",
+        name: "prepare_image",
+        is_async: true,
+        required: &["image_info"],
+        optional: &["configdrive"],
+        open: false,
+        validate: Some(validate_prepare_image),
+        run: prepare_image,
+        after: None,
+    },
+    Spec {
+        ext: "standby",
+        name: "get_partition_uuids",
+        is_async: false,
+        required: &[],
+        optional: &[],
+        open: false,
+        validate: None,
+        run: get_partition_uuids,
+        after: None,
+    },
+    Spec {
+        ext: "standby",
+        name: "sync",
+        is_async: false,
+        required: &[],
+        optional: &[],
+        open: false,
+        validate: None,
+        run: sync,
+        after: None,
+    },
+    Spec {
+        ext: "standby",
+        name: "power_off",
+        is_async: true,
+        required: &[],
+        optional: &[],
+        open: false,
+        validate: None,
+        run: sync,
+        after: Some(Event::PowerOff),
+    },
+    Spec {
+        ext: "standby",
+        name: "run_image",
+        is_async: true,
+        required: &[],
+        optional: &[],
+        open: false,
+        validate: None,
+        run: sync,
+        after: Some(Event::Reboot),
+    },
+    Spec {
+        ext: "poll",
+        name: "get_hardware_info",
+        is_async: false,
+        required: &[],
+        optional: &[],
+        open: false,
+        validate: None,
+        run: get_hardware_info,
+        after: None,
+    },
+    Spec {
+        ext: "poll",
+        name: "set_node_info",
+        is_async: false,
+        required: &["node_info"],
+        optional: &[],
+        open: false,
+        validate: None,
+        run: set_node_info,
+        after: None,
+    },
+    Spec {
+        ext: "log",
+        name: "collect_system_logs",
+        is_async: false,
+        required: &[],
+        optional: &[],
+        open: false,
+        validate: None,
+        run: collect_system_logs,
+        after: None,
+    },
+    Spec {
+        ext: "system",
+        name: "lockdown",
+        is_async: false,
+        required: &[],
+        optional: &[],
+        open: false,
+        validate: None,
+        run: lockdown,
+        after: Some(Event::Lockdown),
+    },
 ];
 
 fn step(name: &str, priority: i64, interface: &str) -> Value {
@@ -372,7 +531,9 @@ fn validate_prepare_image(ctx: &Context, p: &Map<String, Value>) -> Result<(), A
         .map_err(|e| ApiError::InvalidParams(e.to_string()))?;
     match p.get("configdrive") {
         None | Some(Value::Null) | Some(Value::String(_)) => Ok(()),
-        Some(_) => Err(ApiError::InvalidParams("'configdrive' must be a string".into())),
+        Some(_) => Err(ApiError::InvalidParams(
+            "'configdrive' must be a string".into(),
+        )),
     }
 }
 
@@ -407,7 +568,11 @@ fn prepare_image(ctx: &Context, p: &Map<String, Value>) -> Result<Value, CmdErro
     if let Some(cd) = configdrive {
         let bytes = write::config_drive_bytes(&cd, &ctx.download)?;
         let part = disk::add_config_drive(&path, disk.size, &bytes)?;
-        tracing::info!(partition = part.number, bytes = bytes.len(), "config drive written");
+        tracing::info!(
+            partition = part.number,
+            bytes = bytes.len(),
+            "config drive written"
+        );
     }
     let root = disk::disk_identifier(&path)?;
     if let Ok(mut u) = ctx.partition_uuids.lock() {
@@ -439,7 +604,10 @@ fn get_hardware_info(ctx: &Context, _: &Map<String, Value>) -> Result<Value, Cmd
 }
 
 fn set_node_info(ctx: &Context, p: &Map<String, Value>) -> Result<Value, CmdError> {
-    if let (Some(n), Ok(mut cur)) = (p.get("node_info").filter(|n| n.is_object()), ctx.node.lock()) {
+    if let (Some(n), Ok(mut cur)) = (
+        p.get("node_info").filter(|n| n.is_object()),
+        ctx.node.lock(),
+    ) {
         *cur = n.clone();
     }
     Ok(Value::Null)
@@ -528,7 +696,11 @@ impl Commands {
 
     /// Run `name` (`<extension>.<command>`) with `params`; returns the RESULT (RUNNING for
     /// async commands).
-    pub fn execute(self: &Arc<Self>, name: &str, params: Map<String, Value>) -> Result<Value, ApiError> {
+    pub fn execute(
+        self: &Arc<Self>,
+        name: &str,
+        params: Map<String, Value>,
+    ) -> Result<Value, ApiError> {
         let mut recs = self.records();
         if let Some(last) = recs.last().filter(|r| r.status == Status::Running) {
             return Err(ApiError::Busy(last.name.clone()));
@@ -539,7 +711,9 @@ impl Commands {
             ));
         };
         if !EXTENSIONS.contains(&ext) {
-            return Err(ApiError::NotFound(format!("Extension with id {ext} not found.")));
+            return Err(ApiError::NotFound(format!(
+                "Extension with id {ext} not found."
+            )));
         }
         let spec = CATALOGUE
             .iter()
@@ -553,10 +727,9 @@ impl Commands {
             }
         }
         if !spec.open {
-            if let Some(k) = params
-                .keys()
-                .find(|k| !spec.required.contains(&k.as_str()) && !spec.optional.contains(&k.as_str()))
-            {
+            if let Some(k) = params.keys().find(|k| {
+                !spec.required.contains(&k.as_str()) && !spec.optional.contains(&k.as_str())
+            }) {
                 return Err(ApiError::InvalidParams(format!(
                     "{name} got an unexpected parameter {k:?}"
                 )));
@@ -592,7 +765,10 @@ impl Commands {
                     }
                 });
             if let Err(e) = spawned {
-                self.finish(&id, Err(CmdError::exec(format!("cannot start a thread: {e}"))));
+                self.finish(
+                    &id,
+                    Err(CmdError::exec(format!("cannot start a thread: {e}"))),
+                );
             }
         } else {
             let out = run(&self.ctx, &params);
@@ -637,14 +813,22 @@ pub(crate) mod tests {
     fn get_deploy_steps_shape() {
         let (c, _rx) = commands(vec![]);
         let r = c
-            .execute("deploy.get_deploy_steps", params(json!({"node": {"uuid": "x"}, "ports": []})))
+            .execute(
+                "deploy.get_deploy_steps",
+                params(json!({"node": {"uuid": "x"}, "ports": []})),
+            )
             .unwrap();
         assert_eq!(r["command_name"], "get_deploy_steps");
         assert_eq!(r["command_status"], "SUCCEEDED");
         assert_eq!(r["command_error"], Value::Null);
         let res = &r["command_result"];
-        assert_eq!(res["hardware_manager_version"], json!({"generic_hardware_manager": "1.2"}));
-        let steps = res["deploy_steps"]["GenericHardwareManager"].as_array().unwrap();
+        assert_eq!(
+            res["hardware_manager_version"],
+            json!({"generic_hardware_manager": "1.2"})
+        );
+        let steps = res["deploy_steps"]["GenericHardwareManager"]
+            .as_array()
+            .unwrap();
         let ws = steps.iter().find(|s| s["step"] == "write_image").unwrap();
         assert_eq!(ws["interface"], "deploy");
         assert_eq!(ws["priority"], 0);
@@ -652,9 +836,14 @@ pub(crate) mod tests {
         assert_eq!(c.ctx.node.lock().unwrap()["uuid"], "x", "node cached");
 
         let r = c
-            .execute("clean.get_clean_steps", params(json!({"node": {}, "ports": []})))
+            .execute(
+                "clean.get_clean_steps",
+                params(json!({"node": {}, "ports": []})),
+            )
             .unwrap();
-        let steps = r["command_result"]["clean_steps"]["GenericHardwareManager"].as_array().unwrap();
+        let steps = r["command_result"]["clean_steps"]["GenericHardwareManager"]
+            .as_array()
+            .unwrap();
         let prio = |n: &str| steps.iter().find(|s| s["step"] == n).unwrap()["priority"].clone();
         assert_eq!(prio("erase_devices"), 10);
         assert_eq!(prio("erase_devices_metadata"), 99);
@@ -667,24 +856,46 @@ pub(crate) mod tests {
         let e = c.execute("nope.get", Map::new()).unwrap_err();
         assert_eq!(e.status(), 404);
         assert_eq!(e.body()["faultcode"], "Client");
-        assert!(e.body()["faultstring"].as_str().unwrap().contains("Extension with id nope not found"));
+        assert!(e.body()["faultstring"]
+            .as_str()
+            .unwrap()
+            .contains("Extension with id nope not found"));
         assert_eq!(c.execute("deploy", Map::new()).unwrap_err().status(), 400);
-        assert_eq!(c.execute("deploy.frobnicate", Map::new()).unwrap_err().status(), 400);
-        let e = c.execute("deploy.get_deploy_steps", params(json!({"node": {}}))).unwrap_err();
+        assert_eq!(
+            c.execute("deploy.frobnicate", Map::new())
+                .unwrap_err()
+                .status(),
+            400
+        );
+        let e = c
+            .execute("deploy.get_deploy_steps", params(json!({"node": {}})))
+            .unwrap_err();
         assert_eq!(e.status(), 400, "missing ports");
         let e = c
-            .execute("deploy.get_deploy_steps", params(json!({"node": {}, "ports": [], "x": 1})))
+            .execute(
+                "deploy.get_deploy_steps",
+                params(json!({"node": {}, "ports": [], "x": 1})),
+            )
             .unwrap_err();
         assert_eq!(e.status(), 400, "unknown param");
         let e = c
-            .execute("standby.prepare_image", params(json!({"image_info": {"id": "i"}})))
+            .execute(
+                "standby.prepare_image",
+                params(json!({"image_info": {"id": "i"}})),
+            )
             .unwrap_err();
         assert!(matches!(e, ApiError::InvalidParams(_)), "{e}");
         let e = c
-            .execute("deploy.execute_deploy_step", params(json!({"step": "write_image", "node": {}, "ports": []})))
+            .execute(
+                "deploy.execute_deploy_step",
+                params(json!({"step": "write_image", "node": {}, "ports": []})),
+            )
             .unwrap_err();
         assert_eq!(e.status(), 400, "step must be an object");
-        assert!(c.list()["commands"].as_array().unwrap().is_empty(), "rejected commands are not recorded");
+        assert!(
+            c.list()["commands"].as_array().unwrap().is_empty(),
+            "rejected commands are not recorded"
+        );
     }
 
     #[test]
@@ -694,31 +905,43 @@ pub(crate) mod tests {
         std::fs::write(&d, vec![1u8; 3 << 20]).unwrap();
         let (c, rx) = commands(vec![d.clone()]);
         let r = c
-            .execute("clean.execute_clean_step", params(json!({
+            .execute(
+                "clean.execute_clean_step",
+                params(json!({
                 "step": {"step": "erase_devices", "interface": "deploy", "priority": 10},
-                "node": {}, "ports": [], "clean_version": {"generic_hardware_manager": "1.2"}})))
+                "node": {}, "ports": [], "clean_version": {"generic_hardware_manager": "1.2"}})),
+            )
             .unwrap();
         assert_eq!(r["command_status"], "RUNNING");
         let id = r["id"].as_str().unwrap().to_string();
         let done = c.wait(&id).unwrap();
         assert_eq!(done["command_status"], "SUCCEEDED", "{done}");
-        assert_eq!(done["command_result"]["clean_step"]["step"], "erase_devices");
+        assert_eq!(
+            done["command_result"]["clean_step"]["step"],
+            "erase_devices"
+        );
         assert_eq!(rx.recv().unwrap(), Event::CommandDone);
         assert!(std::fs::read(&d).unwrap().iter().all(|b| *b == 0));
 
         let r = c
-            .execute("deploy.execute_deploy_step", params(json!({
+            .execute(
+                "deploy.execute_deploy_step",
+                params(json!({
                 "step": {"step": "write_image", "interface": "deploy", "args": {"image_info": {}}},
-                "node": {}, "ports": []})))
+                "node": {}, "ports": []})),
+            )
             .unwrap();
         let done = c.wait(r["id"].as_str().unwrap()).unwrap();
         assert_eq!(done["command_status"], "FAILED");
         assert_eq!(done["command_error"]["type"], "InvalidCommandParamsError");
 
         let r = c
-            .execute("deploy.execute_deploy_step", params(json!({
+            .execute(
+                "deploy.execute_deploy_step",
+                params(json!({
                 "step": {"step": "erase_devices_metadata", "interface": "deploy"},
-                "node": {}, "ports": [], "deploy_version": {"generic_hardware_manager": "0.9"}})))
+                "node": {}, "ports": [], "deploy_version": {"generic_hardware_manager": "0.9"}})),
+            )
             .unwrap();
         let done = c.wait(r["id"].as_str().unwrap()).unwrap();
         assert_eq!(done["command_status"], "CLEAN_VERSION_MISMATCH");
@@ -738,6 +961,9 @@ pub(crate) mod tests {
         });
         let e = c.execute("standby.sync", Map::new()).unwrap_err();
         assert_eq!(e.status(), 409);
-        assert_eq!(e.to_string(), "Agent is busy: executing command execute_deploy_step");
+        assert_eq!(
+            e.to_string(),
+            "Agent is busy: executing command execute_deploy_step"
+        );
     }
 }

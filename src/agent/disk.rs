@@ -25,7 +25,11 @@ pub enum DiskError {
     #[error("{0} has no partition table (neither GPT nor MBR): cannot add a config drive")]
     NoPartitionTable(String),
     #[error("no room for a {need} byte config-drive partition on {disk}: {why}")]
-    NoRoom { disk: String, need: u64, why: String },
+    NoRoom {
+        disk: String,
+        need: u64,
+        why: String,
+    },
     #[error("the config drive is {0} bytes; at most 64 MiB is allowed")]
     ConfigDriveTooBig(u64),
     #[error("corrupt GPT on {0}: {1}")]
@@ -82,7 +86,9 @@ impl Disk {
 
     fn read_at(&mut self, off: u64, len: usize) -> Result<Vec<u8>, DiskError> {
         let mut buf = vec![0u8; len];
-        self.f.seek(SeekFrom::Start(off)).map_err(self.err("seeking"))?;
+        self.f
+            .seek(SeekFrom::Start(off))
+            .map_err(self.err("seeking"))?;
         // Short reads past the end leave zeros, like an unwritten device region.
         let mut got = 0;
         while got < len {
@@ -96,13 +102,17 @@ impl Disk {
     }
 
     fn write_at(&mut self, off: u64, data: &[u8]) -> Result<(), DiskError> {
-        self.f.seek(SeekFrom::Start(off)).map_err(self.err("seeking"))?;
+        self.f
+            .seek(SeekFrom::Start(off))
+            .map_err(self.err("seeking"))?;
         self.f.write_all(data).map_err(self.err("writing"))
     }
 
     fn zero(&mut self, off: u64, len: u64) -> Result<(), DiskError> {
         let chunk = vec![0u8; MIB as usize];
-        self.f.seek(SeekFrom::Start(off)).map_err(self.err("seeking"))?;
+        self.f
+            .seek(SeekFrom::Start(off))
+            .map_err(self.err("seeking"))?;
         let mut left = len;
         while left > 0 {
             let n = left.min(MIB) as usize;
@@ -326,7 +336,10 @@ pub fn add_config_drive(path: &Path, size: u64, data: &[u8]) -> Result<ConfigDri
         mbr_add(&mut d, mbr, size, want, min)?
     };
     d.write_at(part.start, data)?;
-    d.zero(part.start + data.len() as u64, part.size - data.len() as u64)?;
+    d.zero(
+        part.start + data.len() as u64,
+        part.size - data.len() as u64,
+    )?;
     d.finish()?;
     Ok(part)
 }
@@ -355,7 +368,11 @@ fn gpt_add(
             let (first, last) = (u64_at(e, 32), u64_at(e, 40));
             let psize = (last.saturating_sub(first) + 1) * lba;
             if psize < data_len {
-                return Err(no_room(d, data_len, "the existing config-2 partition is too small"));
+                return Err(no_room(
+                    d,
+                    data_len,
+                    "the existing config-2 partition is too small",
+                ));
             }
             return Ok(ConfigDrivePart {
                 number: i + 1,
@@ -460,7 +477,10 @@ fn mbr_add(
     min: u64,
 ) -> Result<ConfigDrivePart, DiskError> {
     let parts = mbr_parts(&mbr);
-    if parts.iter().any(|(_, ty, _)| [0x05, 0x0F, 0x85].contains(ty)) {
+    if parts
+        .iter()
+        .any(|(_, ty, _)| [0x05, 0x0F, 0x85].contains(ty))
+    {
         return Err(no_room(d, min, "the MBR has an extended partition"));
     }
     let slot = (0..4)
@@ -558,7 +578,11 @@ pub(crate) mod tests {
         z[16..20].fill(0);
         assert_eq!(crc32fast::hash(&z), u32_at(&h, 16), "primary header CRC");
         let alt = u64_at(&h, 32);
-        assert_eq!((alt + 1) * 512, disk.len() as u64, "backup at the disk's end");
+        assert_eq!(
+            (alt + 1) * 512,
+            disk.len() as u64,
+            "backup at the disk's end"
+        );
         let b = disk[(alt * 512) as usize..(alt * 512) as usize + 92].to_vec();
         assert_eq!(&b[..8], b"EFI PART");
         let mut z = b.clone();
@@ -662,9 +686,15 @@ pub(crate) mod tests {
         wipe_metadata(&p, 16 * MIB).unwrap();
         let disk = std::fs::read(&p).unwrap();
         assert!(disk[..2 * MIB as usize].iter().all(|b| *b == 0));
-        assert!(disk[(6 * MIB) as usize..(8 * MIB) as usize].iter().all(|b| *b == 0));
+        assert!(disk[(6 * MIB) as usize..(8 * MIB) as usize]
+            .iter()
+            .all(|b| *b == 0));
         assert!(disk[(15 * MIB) as usize..].iter().all(|b| *b == 0));
-        assert_eq!(disk[(4 * MIB) as usize], 0x42, "data outside metadata stays");
+        assert_eq!(
+            disk[(4 * MIB) as usize],
+            0x42,
+            "data outside metadata stays"
+        );
         assert!(partitions(&p).unwrap().is_empty());
     }
 }

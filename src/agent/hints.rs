@@ -16,9 +16,7 @@ pub enum HintError {
     Invalid(String),
     #[error("no disk matches the root device hints {hints}; disks: {disks}")]
     NoMatch { hints: String, disks: String },
-    #[error(
-        "no root device hints were given and no disk is at least 4 GiB; disks: {disks}"
-    )]
+    #[error("no root device hints were given and no disk is at least 4 GiB; disks: {disks}")]
     NoneBigEnough { disks: String },
 }
 
@@ -37,8 +35,15 @@ const STRING_HINTS: &[&str] = &[
 
 #[derive(Debug, Clone, PartialEq)]
 enum Hint {
-    Size { op: String, values: Vec<f64> },
-    Str { field: String, op: String, values: Vec<String> },
+    Size {
+        op: String,
+        values: Vec<f64>,
+    },
+    Str {
+        field: String,
+        op: String,
+        values: Vec<String>,
+    },
     Rotational(bool),
 }
 
@@ -161,7 +166,11 @@ fn str_field(d: &Disk, field: &str) -> Option<String> {
         "tran" => d.tran.clone(),
         _ => None,
     }?;
-    let v = v.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let v = v
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
     (!v.is_empty()).then_some(v)
 }
 
@@ -309,7 +318,10 @@ mod tests {
             (json!({"size": "!= 20"}), "/dev/sda"),
             (json!({"size": "= 50"}), "/dev/sda"),
             (json!({"size": "<or> 2 <or> 3"}), "/dev/sdc"),
-            (json!({"size": 20, "rotational": false, "serial": "s-b"}), "/dev/sdb"),
+            (
+                json!({"size": 20, "rotational": false, "serial": "s-b"}),
+                "/dev/sdb",
+            ),
             (json!({"name": "sdb"}), "/dev/sdb"),
             (json!({"name": "/dev/sdb"}), "/dev/sdb"),
             (json!({"name": "s== /dev/sdc"}), "/dev/sdc"),
@@ -317,12 +329,18 @@ mod tests {
             (json!({"model": "<in> ssd"}), "/dev/sdb"),
             (json!({"model": "nvme  drive x"}), "/dev/nvme0n1"),
             (json!({"model": "s!= big hdd", "size": 20}), "/dev/nvme0n1"),
-            (json!({"model": "<all-in> nvme <all-in> drive"}), "/dev/nvme0n1"),
+            (
+                json!({"model": "<all-in> nvme <all-in> drive"}),
+                "/dev/nvme0n1",
+            ),
             (json!({"rotational": true}), "/dev/sda"),
             (json!({"rotational": "false", "size": 2}), "/dev/sdc"),
             (json!({"hctl": "100:0:0:0"}), "/dev/sda"),
             (json!({"wwn": "0x50002"}), "/dev/sdc"),
-            (json!({"by_path": "/dev/disk/by-path/pci-/dev/sdb"}), "/dev/sdb"),
+            (
+                json!({"by_path": "/dev/disk/by-path/pci-/dev/sdb"}),
+                "/dev/sdb",
+            ),
             (json!({"vendor": "ata", "size": 100}), "/dev/sda"),
         ];
         for (h, want) in cases {
@@ -375,6 +393,9 @@ mod tests {
         let small = vec![disk("/dev/sdc", 2, false, "Tiny", None)];
         let e = choose(&small, None).unwrap_err();
         assert!(e.to_string().contains("/dev/sdc"), "{e}");
-        assert!(matches!(choose(&[], None), Err(HintError::NoneBigEnough { .. })));
+        assert!(matches!(
+            choose(&[], None),
+            Err(HintError::NoneBigEnough { .. })
+        ));
     }
 }

@@ -225,8 +225,8 @@ impl Machine {
             if name == "lo" || !dev.exists() {
                 continue;
             }
-            let Some(mac) = read_trim(&dir.join("address"))
-                .and_then(|m| super::cmdline::normalize_mac(&m))
+            let Some(mac) =
+                read_trim(&dir.join("address")).and_then(|m| super::cmdline::normalize_mac(&m))
             else {
                 continue;
             };
@@ -260,7 +260,10 @@ impl Machine {
 
     /// The MACs to look the node up with.
     pub fn macs(&self) -> Vec<String> {
-        self.interfaces().into_iter().map(|i| i.mac_address).collect()
+        self.interfaces()
+            .into_iter()
+            .map(|i| i.mac_address)
+            .collect()
     }
 
     fn cpu(&self) -> Value {
@@ -308,8 +311,8 @@ impl Machine {
             .unwrap_or(0);
         // Physical size = online memory blocks (includes what the kernel reserved).
         let mem = self.sys.join("devices/system/memory");
-        let block = read_trim(&mem.join("block_size_bytes"))
-            .and_then(|s| u64::from_str_radix(&s, 16).ok());
+        let block =
+            read_trim(&mem.join("block_size_bytes")).and_then(|s| u64::from_str_radix(&s, 16).ok());
         let online = std::fs::read_dir(&mem)
             .map(|d| {
                 d.flatten()
@@ -380,8 +383,16 @@ pub(crate) mod tests {
         let proc_ = t.path().join("proc");
         let hw = sys.join("devices/pci0000:00");
         // sda: SCSI disk 0:0:0:0, 10 GiB, rotational
-        put(&hw, "0000:00:05.0/host0/target0:0:0/0:0:0:0/model", "QEMU HARDDISK   \n");
-        put(&hw, "0000:00:05.0/host0/target0:0:0/0:0:0:0/vendor", "ATA\n");
+        put(
+            &hw,
+            "0000:00:05.0/host0/target0:0:0/0:0:0:0/model",
+            "QEMU HARDDISK   \n",
+        );
+        put(
+            &hw,
+            "0000:00:05.0/host0/target0:0:0/0:0:0:0/vendor",
+            "ATA\n",
+        );
         std::fs::create_dir_all(sys.join("block/sda/queue")).unwrap();
         std::os::unix::fs::symlink(
             hw.join("0000:00:05.0/host0/target0:0:0/0:0:0:0"),
@@ -436,11 +447,19 @@ pub(crate) mod tests {
              flags\t\t: fpu sse2 lm\n\nprocessor\t: 1\nmodel name\t: Test CPU\n\
              cpu MHz\t\t: 2400.000\nphysical id\t: 0\nflags\t\t: fpu sse2 lm\n",
         );
-        put(&proc_, "meminfo", "MemTotal:        2000000 kB\nMemFree: 1 kB\n");
+        put(
+            &proc_,
+            "meminfo",
+            "MemTotal:        2000000 kB\nMemFree: 1 kB\n",
+        );
         put(&proc_, "sys/kernel/hostname", "node-1\n");
         put(&sys, "devices/system/memory/block_size_bytes", "8000000\n");
         for i in 0..16 {
-            put(&sys, &format!("devices/system/memory/memory{i}/online"), "1\n");
+            put(
+                &sys,
+                &format!("devices/system/memory/memory{i}/online"),
+                "1\n",
+            );
         }
         let m = Machine {
             sys,

@@ -88,7 +88,11 @@ pub fn tar_gz(files: &[(String, Vec<u8>)]) -> std::io::Result<Vec<u8>> {
 }
 
 /// `log.collect_system_logs`: the agent log, the kernel command line and a few /proc files.
-pub fn collect(ring: &LogRing, proc_root: &std::path::Path, inventory: &serde_json::Value) -> std::io::Result<String> {
+pub fn collect(
+    ring: &LogRing,
+    proc_root: &std::path::Path,
+    inventory: &serde_json::Value,
+) -> std::io::Result<String> {
     let mut files = vec![("ironbox-agent.log".to_string(), ring.contents())];
     for f in ["cmdline", "mounts", "meminfo", "partitions", "modules"] {
         if let Ok(b) = std::fs::read(proc_root.join(f)) {
@@ -111,14 +115,36 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let mut ring = LogRing::default();
         ring.write_all(b"hello log\n").unwrap();
-        let b64 = collect(&ring, std::path::Path::new("/proc"), &serde_json::json!({"a": 1})).unwrap();
-        let raw = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+        let b64 = collect(
+            &ring,
+            std::path::Path::new("/proc"),
+            &serde_json::json!({"a": 1}),
+        )
+        .unwrap();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
         let p = t.path().join("logs.tar.gz");
         std::fs::write(&p, raw).unwrap();
-        let out = std::process::Command::new("tar").arg("-xzf").arg(&p).arg("-C").arg(t.path()).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(std::fs::read_to_string(t.path().join("ironbox-agent.log")).unwrap(), "hello log\n");
+        let out = std::process::Command::new("tar")
+            .arg("-xzf")
+            .arg(&p)
+            .arg("-C")
+            .arg(t.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read_to_string(t.path().join("ironbox-agent.log")).unwrap(),
+            "hello log\n"
+        );
         assert!(t.path().join("proc/cmdline").exists());
-        assert!(std::fs::read_to_string(t.path().join("inventory.json")).unwrap().contains("\"a\""));
+        assert!(std::fs::read_to_string(t.path().join("inventory.json"))
+            .unwrap()
+            .contains("\"a\""));
     }
 }

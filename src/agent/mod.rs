@@ -94,7 +94,11 @@ pub enum AgentError {
 
 /// Set up logging to stderr (and the in-memory ring `log.collect_system_logs` returns).
 pub fn init_logging(ring: &logs::LogRing, debug: bool) {
-    let default = if debug { "debug" } else { "info,actix_server=warn" };
+    let default = if debug {
+        "debug"
+    } else {
+        "info,actix_server=warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
@@ -142,12 +146,18 @@ fn advertise_host(given: Option<&str>, api_url: &str) -> Result<String, AgentErr
         .nth(1)
         .and_then(|r| r.split('/').next())
         .unwrap_or_default();
-    let with_port = if hostport.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    let with_port = if hostport
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
         && !hostport.ends_with(']')
     {
         hostport.to_string()
     } else {
-        let port = if api_url.starts_with("https") { 443 } else { 80 };
+        let port = if api_url.starts_with("https") {
+            443
+        } else {
+            80
+        };
         format!("{hostport}:{port}")
     };
     let target = with_port
@@ -155,10 +165,17 @@ fn advertise_host(given: Option<&str>, api_url: &str) -> Result<String, AgentErr
         .ok()
         .and_then(|mut a| a.next())
         .ok_or(AgentError::NoAdvertiseHost)?;
-    let bind = if target.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+    let bind = if target.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
     let s = UdpSocket::bind(bind).map_err(|_| AgentError::NoAdvertiseHost)?;
     s.connect(target).map_err(|_| AgentError::NoAdvertiseHost)?;
-    let ip = s.local_addr().map_err(|_| AgentError::NoAdvertiseHost)?.ip();
+    let ip = s
+        .local_addr()
+        .map_err(|_| AgentError::NoAdvertiseHost)?
+        .ip();
     if ip.is_unspecified() {
         return Err(AgentError::NoAdvertiseHost);
     }
@@ -205,7 +222,11 @@ fn lookup_loop(
 }
 
 fn power(event: Event, no_power: bool) {
-    let what = if event == Event::Reboot { "reboot" } else { "power off" };
+    let what = if event == Event::Reboot {
+        "reboot"
+    } else {
+        "power off"
+    };
     if no_power {
         tracing::info!("{what} requested; --no-power: exiting instead");
         return;
@@ -255,7 +276,10 @@ pub fn run(opts: Options) -> Result<(), AgentError> {
         return Err(AgentError::NoMacs);
     }
     tracing::info!(version = AGENT_VERSION, api = %api_url, macs = %macs.join(","), "ironbox agent starting");
-    let insecure = params.raw.get("ipa-insecure").is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+    let insecure = params
+        .raw
+        .get("ipa-insecure")
+        .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
     let mut appl = Appliance::new(&api_url, insecure, Duration::from_secs(30))?;
 
     if let Some(cb) = &params.inspection_callback_url {
@@ -285,7 +309,10 @@ pub fn run(opts: Options) -> Result<(), AgentError> {
     tracing::info!(node = %found.uuid, "lookup succeeded");
 
     let listen = opts.listen.unwrap_or_else(|| {
-        let host = params.listen_host.clone().unwrap_or_else(|| "0.0.0.0".into());
+        let host = params
+            .listen_host
+            .clone()
+            .unwrap_or_else(|| "0.0.0.0".into());
         format!("{host}:{}", params.listen_port)
             .parse()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], params.listen_port)))
@@ -299,7 +326,9 @@ pub fn run(opts: Options) -> Result<(), AgentError> {
         source,
     })?;
     let host = advertise_host(
-        opts.advertise_host.as_deref().or(params.advertise_host.as_deref()),
+        opts.advertise_host
+            .as_deref()
+            .or(params.advertise_host.as_deref()),
         &api_url,
     )?;
     let port = if opts.listen.is_some() {
@@ -393,8 +422,17 @@ mod tests {
 
     #[test]
     fn advertise_host_is_the_route_source() {
-        assert_eq!(advertise_host(Some("10.1.1.1"), "http://x").unwrap(), "10.1.1.1");
-        assert_eq!(advertise_host(None, "http://127.0.0.1:6385").unwrap(), "127.0.0.1");
-        assert_eq!(advertise_host(None, "http://127.0.0.1/").unwrap(), "127.0.0.1");
+        assert_eq!(
+            advertise_host(Some("10.1.1.1"), "http://x").unwrap(),
+            "10.1.1.1"
+        );
+        assert_eq!(
+            advertise_host(None, "http://127.0.0.1:6385").unwrap(),
+            "127.0.0.1"
+        );
+        assert_eq!(
+            advertise_host(None, "http://127.0.0.1/").unwrap(),
+            "127.0.0.1"
+        );
     }
 }

@@ -10,9 +10,24 @@ use std::path::{Path, PathBuf};
 /// Modules loaded by default from `--modules-dir` (with their dependencies), when present:
 /// common virtual and physical NIC and disk drivers.
 const DEFAULT_MODULES: &[&str] = &[
-    "virtio_pci", "virtio_net", "virtio_blk", "virtio_scsi", "nvme", "ahci", "sd_mod",
-    "e1000", "e1000e", "igb", "ixgbe", "i40e", "ice", "bnxt_en", "tg3", "mlx5_core",
-    "megaraid_sas", "mpt3sas",
+    "virtio_pci",
+    "virtio_net",
+    "virtio_blk",
+    "virtio_scsi",
+    "nvme",
+    "ahci",
+    "sd_mod",
+    "e1000",
+    "e1000e",
+    "igb",
+    "ixgbe",
+    "i40e",
+    "ice",
+    "bnxt_en",
+    "tg3",
+    "mlx5_core",
+    "megaraid_sas",
+    "mpt3sas",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +97,13 @@ impl<W: Write> Cpio<W> {
         self.put(&[0u8; 3][..n])
     }
 
-    fn entry(&mut self, name: &str, mode: u32, data: &[u8], rdev: (u32, u32)) -> std::io::Result<()> {
+    fn entry(
+        &mut self,
+        name: &str,
+        mode: u32,
+        data: &[u8],
+        rdev: (u32, u32),
+    ) -> std::io::Result<()> {
         let name = name.trim_start_matches('/');
         let nlink = if mode & 0o170000 == 0o040000 { 2 } else { 1 };
         let fields = [
@@ -162,7 +183,9 @@ pub fn read_cpio(b: &[u8]) -> Result<Vec<Member>, RamdiskError> {
         };
         let (mode, size, namesize) = (field(1)?, field(6)?, field(11)?);
         let name_end = p + 110 + namesize;
-        let name = b.get(p + 110..name_end - 1).ok_or_else(|| bad("truncated name"))?;
+        let name = b
+            .get(p + 110..name_end - 1)
+            .ok_or_else(|| bad("truncated name"))?;
         let name = String::from_utf8_lossy(name).into_owned();
         let data_start = align(name_end);
         let data = b
@@ -214,15 +237,27 @@ fn modules_from_dir(dir: &Path) -> Result<Vec<(String, PathBuf)>, RamdiskError> 
         })?;
     let text = std::fs::read_to_string(&order).map_err(io("reading", &order))?;
     let mut out = vec![];
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         let base = line.rsplit('/').next().unwrap_or(line);
         let name = base.trim_end_matches(".ko").to_string();
-        let file = [dir.join(line), dir.join(base), dir.join(format!("{name}.ko"))]
-            .into_iter()
-            .find(|p| p.is_file())
-            .ok_or_else(|| {
-                RamdiskError::Invalid(format!("module {line} listed in {} not found in {}", order.display(), dir.display()))
-            })?;
+        let file = [
+            dir.join(line),
+            dir.join(base),
+            dir.join(format!("{name}.ko")),
+        ]
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            RamdiskError::Invalid(format!(
+                "module {line} listed in {} not found in {}",
+                order.display(),
+                dir.display()
+            ))
+        })?;
         out.push((name, file));
     }
     Ok(out)
@@ -238,8 +273,10 @@ fn modules_from_tree(root: &Path) -> Result<Vec<(String, PathBuf)>, RamdiskError
     };
     let mut deps: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
     for line in text.lines() {
-        let Some((m, rest)) = line.split_once(':') else { continue };
-        let ds = rest.split_whitespace().map(|d| name_of(d)).collect();
+        let Some((m, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let ds = rest.split_whitespace().map(name_of).collect();
         deps.insert(name_of(m), (m.to_string(), ds));
     }
     fn visit(
@@ -349,11 +386,15 @@ off
 /// Build `<out>/ironbox-agent.kernel` and `<out>/ironbox-agent.initramfs`.
 pub fn build(o: &BuildOptions) -> Result<Built, RamdiskError> {
     if o.modules.is_some() && o.modules_dir.is_some() {
-        return Err(RamdiskError::Invalid("give --modules or --modules-dir, not both".into()));
+        return Err(RamdiskError::Invalid(
+            "give --modules or --modules-dir, not both".into(),
+        ));
     }
     let agent = match &o.agent {
         Some(p) => p.clone(),
-        None => std::env::current_exe().map_err(io("finding", Path::new("the running executable")))?,
+        None => {
+            std::env::current_exe().map_err(io("finding", Path::new("the running executable")))?
+        }
     };
     let modules = match (&o.modules, &o.modules_dir) {
         (Some(d), _) => modules_from_dir(d)?,
@@ -375,8 +416,24 @@ pub fn build(o: &BuildOptions) -> Result<Built, RamdiskError> {
         source: e,
     };
     for d in [
-        "bin", "sbin", "dev", "etc", "lib", "lib/modules", "lib64", "mnt", "proc", "root",
-        "run", "sys", "tmp", "usr", "usr/bin", "usr/sbin", "var", "var/log",
+        "bin",
+        "sbin",
+        "dev",
+        "etc",
+        "lib",
+        "lib/modules",
+        "lib64",
+        "mnt",
+        "proc",
+        "root",
+        "run",
+        "sys",
+        "tmp",
+        "usr",
+        "usr/bin",
+        "usr/sbin",
+        "var",
+        "var/log",
     ] {
         c.dir(d).map_err(w)?;
     }
@@ -385,7 +442,9 @@ pub fn build(o: &BuildOptions) -> Result<Built, RamdiskError> {
 
     let busybox = std::fs::read(&o.busybox).map_err(io("reading", &o.busybox))?;
     c.file("bin/busybox", 0o755, &busybox).map_err(w)?;
-    let listed = std::process::Command::new(&o.busybox).arg("--list").output();
+    let listed = std::process::Command::new(&o.busybox)
+        .arg("--list")
+        .output();
     let applets: Vec<String> = match listed {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
             .lines()
@@ -402,14 +461,21 @@ pub fn build(o: &BuildOptions) -> Result<Built, RamdiskError> {
         c.symlink(&format!("bin/{a}"), "busybox").map_err(w)?;
     }
 
-    let mut dirs: BTreeSet<String> = ["lib", "lib64", "usr", "usr/lib"].iter().map(|s| s.to_string()).collect();
+    let mut dirs: BTreeSet<String> = ["lib", "lib64", "usr", "usr/lib"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let mut libs = needed_libs(&agent)?;
     libs.extend(needed_libs(&o.busybox)?);
     let libs: BTreeSet<PathBuf> = libs.into_iter().collect();
     for lib in &libs {
         let rel = lib.to_string_lossy().trim_start_matches('/').to_string();
         let mut parent = PathBuf::new();
-        for comp in Path::new(&rel).parent().into_iter().flat_map(|p| p.components()) {
+        for comp in Path::new(&rel)
+            .parent()
+            .into_iter()
+            .flat_map(|p| p.components())
+        {
             parent.push(comp);
             let p = parent.to_string_lossy().into_owned();
             if dirs.insert(p.clone()) {
@@ -425,14 +491,17 @@ pub fn build(o: &BuildOptions) -> Result<Built, RamdiskError> {
     let mut names = vec![];
     for (name, path) in &modules {
         let data = std::fs::read(path).map_err(io("reading", path))?;
-        c.file(&format!("lib/modules/{name}.ko"), 0o644, &data).map_err(w)?;
+        c.file(&format!("lib/modules/{name}.ko"), 0o644, &data)
+            .map_err(w)?;
         names.push(name.clone());
     }
     let mut order = names.join("\n");
     order.push('\n');
     c.file("etc/modules", 0o644, order.as_bytes()).map_err(w)?;
-    c.file("etc/udhcpc.script", 0o755, UDHCPC_SCRIPT.as_bytes()).map_err(w)?;
-    c.file("etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\n").map_err(w)?;
+    c.file("etc/udhcpc.script", 0o755, UDHCPC_SCRIPT.as_bytes())
+        .map_err(w)?;
+    c.file("etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\n")
+        .map_err(w)?;
     c.file("etc/group", 0o644, b"root:x:0:\n").map_err(w)?;
     c.file("init", 0o755, INIT.as_bytes()).map_err(w)?;
     let entries = c.entries + 1;
@@ -473,7 +542,14 @@ mod tests {
         assert_eq!(b.len() % 4, 0);
         let m = read_cpio(&b).unwrap();
         assert_eq!(m.len(), 4);
-        assert_eq!(m[1], Member { name: "a/f".into(), mode: 0o100755, data: b"hello".to_vec() });
+        assert_eq!(
+            m[1],
+            Member {
+                name: "a/f".into(),
+                mode: 0o100755,
+                data: b"hello".to_vec()
+            }
+        );
         assert_eq!(m[2].mode, 0o120777);
         assert_eq!(m[2].data, b"f");
         assert_eq!(m[3].mode & 0o170000, 0o020000);
@@ -509,14 +585,21 @@ mod tests {
         assert_eq!(built.modules, vec!["virtio", "virtio_net"]);
         let m = unpack(&built.initramfs);
         assert_eq!(m.len(), built.entries - 1, "all but the trailer");
-        let get = |n: &str| m.iter().find(|x| x.name == n).unwrap_or_else(|| panic!("{n} missing"));
+        let get = |n: &str| {
+            m.iter()
+                .find(|x| x.name == n)
+                .unwrap_or_else(|| panic!("{n} missing"))
+        };
         let init = get("init");
         assert_eq!(init.mode, 0o100755, "init is an executable file");
         let text = String::from_utf8_lossy(&init.data);
         assert!(text.starts_with("#!/bin/sh"));
         assert!(text.contains("/bin/ironbox agent"));
         assert!(text.contains("poweroff -f"));
-        assert_eq!(get("bin/ironbox").data.len() as u64, std::fs::metadata(&agent).unwrap().len());
+        assert_eq!(
+            get("bin/ironbox").data.len() as u64,
+            std::fs::metadata(&agent).unwrap().len()
+        );
         assert_eq!(get("bin/udhcpc").data, b"busybox");
         assert_eq!(get("etc/modules").data, b"virtio\nvirtio_net\n");
         assert_eq!(get("lib/modules/virtio_net.ko").data, b"ko2");
@@ -531,7 +614,10 @@ mod tests {
         if Path::new("/bin/busybox").exists() {
             let listing = std::process::Command::new("sh")
                 .arg("-c")
-                .arg(format!("gzip -dc {} | /bin/busybox cpio -t", built.initramfs.display()))
+                .arg(format!(
+                    "gzip -dc {} | /bin/busybox cpio -t",
+                    built.initramfs.display()
+                ))
                 .output()
                 .unwrap();
             let names = String::from_utf8_lossy(&listing.stdout);
@@ -556,9 +642,22 @@ mod tests {
         .unwrap();
         let m = modules_from_tree(root).unwrap();
         let names: Vec<&str> = m.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, vec!["virtio", "virtio_pci", "failover", "net_failover", "virtio_net"]);
+        assert_eq!(
+            names,
+            vec![
+                "virtio",
+                "virtio_pci",
+                "failover",
+                "net_failover",
+                "virtio_net"
+            ]
+        );
         assert_eq!(m[0].1, root.join("kernel/drivers/virtio/virtio.ko"));
-        std::fs::write(root.join("modules.dep"), "kernel/drivers/block/virtio_blk.ko.xz:\n").unwrap();
+        std::fs::write(
+            root.join("modules.dep"),
+            "kernel/drivers/block/virtio_blk.ko.xz:\n",
+        )
+        .unwrap();
         assert!(modules_from_tree(root).is_err());
         assert!(modules_from_dir(root).is_err(), "no modules.order");
     }

@@ -360,7 +360,11 @@ fn expected_checksum(
 
 /// A `sha256sum`-style file: `<hash>  <name>` lines (or `*<name>`), or a bare hash.
 fn checksum_from_file(text: &str, image_name: &str) -> Option<String> {
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     if let [one] = lines.as_slice() {
         if !one.contains(char::is_whitespace) {
             return Some(one.to_lowercase());
@@ -376,16 +380,23 @@ fn checksum_from_file(text: &str, image_name: &str) -> Option<String> {
 }
 
 /// Copy `src` to `dst` in 1 MiB chunks, refusing to go past `size` bytes.
-fn copy_to_disk(src: &mut dyn Read, dst: &mut std::fs::File, disk: &str, size: u64) -> Result<u64, WriteError> {
+fn copy_to_disk(
+    src: &mut dyn Read,
+    dst: &mut std::fs::File,
+    disk: &str,
+    size: u64,
+) -> Result<u64, WriteError> {
     let mut buf = vec![0u8; CHUNK];
     let mut written = 0u64;
     loop {
         let mut filled = 0;
         while filled < CHUNK {
-            let n = src.read(&mut buf[filled..]).map_err(|e| WriteError::Write {
-                disk: disk.to_string(),
-                why: format!("reading the image stream: {e}"),
-            })?;
+            let n = src
+                .read(&mut buf[filled..])
+                .map_err(|e| WriteError::Write {
+                    disk: disk.to_string(),
+                    why: format!("reading the image stream: {e}"),
+                })?;
             if n == 0 {
                 break;
             }
@@ -400,10 +411,11 @@ fn copy_to_disk(src: &mut dyn Read, dst: &mut std::fs::File, disk: &str, size: u
                 size,
             });
         }
-        dst.write_all(&buf[..filled]).map_err(|e| WriteError::Write {
-            disk: disk.to_string(),
-            why: e.to_string(),
-        })?;
+        dst.write_all(&buf[..filled])
+            .map_err(|e| WriteError::Write {
+                disk: disk.to_string(),
+                why: e.to_string(),
+            })?;
         written += filled as u64;
     }
 }
@@ -481,10 +493,12 @@ fn stream(
     let mut head = [0u8; 4];
     let mut got = 0;
     while got < head.len() {
-        let n = src.read(&mut head[got..]).map_err(|e| WriteError::Download {
-            url: info.urls[0].clone(),
-            why: e.to_string(),
-        })?;
+        let n = src
+            .read(&mut head[got..])
+            .map_err(|e| WriteError::Download {
+                url: info.urls[0].clone(),
+                why: e.to_string(),
+            })?;
         if n == 0 {
             break;
         }
@@ -529,7 +543,11 @@ pub fn config_drive_bytes(arg: &str, dl: &Download) -> Result<Vec<u8>, WriteErro
     } else {
         arg.as_bytes().to_vec()
     };
-    let compact: Vec<u8> = raw.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+    let compact: Vec<u8> = raw
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
     let decoded = match base64::engine::general_purpose::STANDARD.decode(&compact) {
         Ok(d) => d,
         Err(_) if is_url(arg) => raw,
@@ -572,7 +590,11 @@ mod tests {
                 let mut s = r.into_inner();
                 match files.iter().find(|(p, _)| *p == path) {
                     Some((_, body)) => {
-                        let _ = write!(s, "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+                        let _ = write!(
+                            s,
+                            "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n",
+                            body.len()
+                        );
                         let _ = s.write_all(body);
                     }
                     None => {
@@ -585,7 +607,10 @@ mod tests {
     }
 
     fn sha256(b: &[u8]) -> String {
-        sha2::Sha256::digest(b).iter().map(|b| format!("{b:02x}")).collect()
+        sha2::Sha256::digest(b)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     fn fast() -> Download {
@@ -648,8 +673,17 @@ mod tests {
     #[test]
     fn too_large_missing_and_sha512_os_hash() {
         let img = image(3 * CHUNK);
-        let sum512: String = sha2::Sha512::digest(&img).iter().map(|b| format!("{b:02x}")).collect();
-        let base = serve(vec![("/raw", img.clone()), ("/sums", format!("{}  other\n{}  raw\n", "1".repeat(64), sha256(&img)).into_bytes())]);
+        let sum512: String = sha2::Sha512::digest(&img)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let base = serve(vec![
+            ("/raw", img.clone()),
+            (
+                "/sums",
+                format!("{}  other\n{}  raw\n", "1".repeat(64), sha256(&img)).into_bytes(),
+            ),
+        ]);
         let t = tempfile::tempdir().unwrap();
         let disk = t.path().join("disk");
         std::fs::write(&disk, vec![0u8; 2 * CHUNK]).unwrap();
@@ -677,14 +711,30 @@ mod tests {
     #[test]
     fn image_info_validation() {
         let p = |v: Value, md5| ImageInfo::parse(&v, md5);
-        assert!(p(json!({"urls": ["http://x"], "checksum": "a".repeat(64)}), false).is_err());
-        assert!(p(json!({"id": "i", "urls": [], "checksum": "a".repeat(64)}), false).is_err());
+        assert!(p(
+            json!({"urls": ["http://x"], "checksum": "a".repeat(64)}),
+            false
+        )
+        .is_err());
+        assert!(p(
+            json!({"id": "i", "urls": [], "checksum": "a".repeat(64)}),
+            false
+        )
+        .is_err());
         assert!(p(json!({"id": "i", "urls": ["http://x"]}), false).is_err());
         let md5 = json!({"id": "i", "urls": ["http://x"], "checksum": "a".repeat(32)});
         assert!(p(md5.clone(), false).is_err(), "md5 refused unless enabled");
         assert!(p(md5, true).is_ok());
-        assert!(p(json!({"id": "i", "urls": ["http://x"], "os_hash_algo": "sha256"}), false).is_err());
-        assert!(p(json!({"id": "i", "urls": ["http://x"], "checksum": "http://x/sums"}), false).is_ok());
+        assert!(p(
+            json!({"id": "i", "urls": ["http://x"], "os_hash_algo": "sha256"}),
+            false
+        )
+        .is_err());
+        assert!(p(
+            json!({"id": "i", "urls": ["http://x"], "checksum": "http://x/sums"}),
+            false
+        )
+        .is_ok());
     }
 
     #[test]
@@ -697,8 +747,14 @@ mod tests {
         assert_eq!(config_drive_bytes(&b64(&gz), &fast()).unwrap(), iso);
         assert_eq!(config_drive_bytes(&b64(&iso), &fast()).unwrap(), iso);
         let base = serve(vec![("/cd", b64(&gz).into_bytes()), ("/raw", iso.clone())]);
-        assert_eq!(config_drive_bytes(&format!("{base}/cd"), &fast()).unwrap(), iso);
-        assert_eq!(config_drive_bytes(&format!("{base}/raw"), &fast()).unwrap(), iso);
+        assert_eq!(
+            config_drive_bytes(&format!("{base}/cd"), &fast()).unwrap(),
+            iso
+        );
+        assert_eq!(
+            config_drive_bytes(&format!("{base}/raw"), &fast()).unwrap(),
+            iso
+        );
         assert!(config_drive_bytes("not base64!", &fast()).is_err());
     }
 }
