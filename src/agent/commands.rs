@@ -110,7 +110,11 @@ impl From<write::WriteError> for CmdError {
 
 impl From<disk::DiskError> for CmdError {
     fn from(e: disk::DiskError) -> CmdError {
-        CmdError::exec(e.to_string())
+        CmdError::new(
+            "InstanceDeployFailure",
+            "Failed to deploy instance",
+            e.to_string(),
+        )
     }
 }
 

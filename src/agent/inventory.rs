@@ -129,7 +129,11 @@ impl Machine {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             let dir = block.join(&name);
-            if virtual_block(&name) || !dir.join("device").exists() {
+            // `hidden`: NVMe multipath per-controller paths (nvme0c0n1) have no /dev node.
+            if virtual_block(&name)
+                || !dir.join("device").exists()
+                || read_trim(&dir.join("hidden")).as_deref() == Some("1")
+            {
                 continue;
             }
             let sectors: u64 = read_trim(&dir.join("size"))
@@ -415,6 +419,15 @@ pub(crate) mod tests {
         put(&sys, "block/nvme0n1/size", &format!("{}\n", 5u64 << 21));
         put(&sys, "block/nvme0n1/wwid", "eui.0001\n");
         put(&sys, "block/nvme0n1/queue/rotational", "0\n");
+        // nvme0c0n1: the hidden multipath path of the same namespace
+        std::fs::create_dir_all(sys.join("block/nvme0c0n1")).unwrap();
+        std::os::unix::fs::symlink(
+            hw.join("0000:00:04.0/nvme/nvme0"),
+            sys.join("block/nvme0c0n1/device"),
+        )
+        .unwrap();
+        put(&sys, "block/nvme0c0n1/size", &format!("{}\n", 5u64 << 21));
+        put(&sys, "block/nvme0c0n1/hidden", "1\n");
         // loop0: not a disk
         put(&sys, "block/loop0/size", "2048\n");
         // NIC eth0 with a PCI virtio device

@@ -415,7 +415,7 @@ pub fn build(o: &BuildOptions) -> Result<Built, RamdiskError> {
         path: initramfs.display().to_string(),
         source: e,
     };
-    for d in [
+    const BASE_DIRS: &[&str] = &[
         "bin",
         "sbin",
         "dev",
@@ -434,7 +434,8 @@ pub fn build(o: &BuildOptions) -> Result<Built, RamdiskError> {
         "usr/sbin",
         "var",
         "var/log",
-    ] {
+    ];
+    for d in BASE_DIRS {
         c.dir(d).map_err(w)?;
     }
     c.chardev("dev/console", 5, 1).map_err(w)?;
@@ -461,10 +462,8 @@ pub fn build(o: &BuildOptions) -> Result<Built, RamdiskError> {
         c.symlink(&format!("bin/{a}"), "busybox").map_err(w)?;
     }
 
-    let mut dirs: BTreeSet<String> = ["lib", "lib64", "usr", "usr/lib"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    // Parents of the libraries are created once; the kernel does not make missing ones.
+    let mut dirs: BTreeSet<String> = BASE_DIRS.iter().map(|s| s.to_string()).collect();
     let mut libs = needed_libs(&agent)?;
     libs.extend(needed_libs(&o.busybox)?);
     let libs: BTreeSet<PathBuf> = libs.into_iter().collect();
