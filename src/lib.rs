@@ -9,9 +9,10 @@
 //!              │    └────────▶ db ◀┘
 //!              ├─▶ boot (DHCP, TFTP, HTTP boot) ──▶ db (reads nodes/ports, owns leases)
 //!              └─▶ config
-//!  shared leaf: model (plain types, no I/O)
+//!  shared leaves: model (plain types, no I/O), image (qcow2, checksums, image cache,
+//!                 config drives; used by conductor and the agent)
 //!
-//! main ─▶ agent (runs in the deploy ramdisk; talks to the appliance only over HTTP)
+//! main ─▶ agent (runs in the deploy ramdisk; talks to the appliance only over HTTP) ─▶ image
 //! ```
 //!
 //! - `api`: HTTP and Ironic's wire format (paths, microversions, error bodies). Reads through
@@ -31,6 +32,7 @@ pub mod conductor;
 pub mod config;
 pub mod db;
 pub mod drivers;
+pub mod image;
 pub mod model;
 
 #[cfg(test)]
@@ -61,6 +63,19 @@ mod architecture {
         ("conductor", &["api", "app", "bmc"]),
         ("api", &["app", "drivers", "boot", "bmc"]),
         ("boot", &["api", "app", "conductor", "drivers", "bmc"]),
+        (
+            "image",
+            &[
+                "api",
+                "app",
+                "conductor",
+                "db",
+                "drivers",
+                "boot",
+                "bmc",
+                "config",
+            ],
+        ),
         (
             "bmc",
             &[

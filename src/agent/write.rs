@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde_json::Value;
-use sha2::Digest;
 
 use super::disk::{self, DiskError};
+use crate::image::checksum::{ChecksumSpec, HashingReader};
+use crate::image::qcow2::{ConvertOptions, Qcow2Reader};
+use crate::image::{configdrive, sniff, Format, ImageError};
 
 const CHUNK: usize = 1 << 20;
 
@@ -56,6 +58,8 @@ pub enum WriteError {
     ConfigDrive(String),
     #[error(transparent)]
     Disk(#[from] DiskError),
+    #[error(transparent)]
+    Image(ImageError),
 }
 
 impl WriteError {
@@ -68,6 +72,10 @@ impl WriteError {
             WriteError::TooLarge { .. } | WriteError::Write { .. } => "ImageWriteError",
             WriteError::Unsupported(_) => "InvalidImage",
             WriteError::ConfigDrive(_) | WriteError::Disk(_) => "InstanceDeployFailure",
+            WriteError::Image(ImageError::BadChecksum(_) | ImageError::Md5NotAllowed) => {
+                "InvalidCommandParamsError"
+            }
+            WriteError::Image(_) => "ImageWriteError",
         }
     }
 }
@@ -174,88 +182,6 @@ fn is_url(s: &str) -> bool {
     s.starts_with("http://") || s.starts_with("https://")
 }
 
-enum Hasher {
-    Md5(md5::Context),
-    Sha256(sha2::Sha256),
-    Sha384(sha2::Sha384),
-    Sha512(sha2::Sha512),
-}
-
-impl Hasher {
-    fn new(algo: &str, md5_allowed: bool) -> Result<Hasher, WriteError> {
-        Ok(match algo {
-            "sha256" => Hasher::Sha256(sha2::Sha256::new()),
-            "sha384" => Hasher::Sha384(sha2::Sha384::new()),
-            "sha512" => Hasher::Sha512(sha2::Sha512::new()),
-            "md5" if md5_allowed => Hasher::Md5(md5::Context::new()),
-            "md5" => {
-                return Err(WriteError::InvalidParams(
-                    "MD5 image checksums are disabled (agent_md5_checksum_enable is false)".into(),
-                ))
-            }
-            other => {
-                return Err(WriteError::InvalidParams(format!(
-                    "unsupported image hash algorithm {other:?}"
-                )))
-            }
-        })
-    }
-
-    fn name(&self) -> &'static str {
-        match self {
-            Hasher::Md5(_) => "md5",
-            Hasher::Sha256(_) => "sha256",
-            Hasher::Sha384(_) => "sha384",
-            Hasher::Sha512(_) => "sha512",
-        }
-    }
-
-    fn update(&mut self, b: &[u8]) {
-        match self {
-            Hasher::Md5(h) => h.consume(b),
-            Hasher::Sha256(h) => h.update(b),
-            Hasher::Sha384(h) => h.update(b),
-            Hasher::Sha512(h) => h.update(b),
-        }
-    }
-
-    fn hex(self) -> String {
-        let bytes: Vec<u8> = match self {
-            Hasher::Md5(h) => h.finalize().0.to_vec(),
-            Hasher::Sha256(h) => h.finalize().to_vec(),
-            Hasher::Sha384(h) => h.finalize().to_vec(),
-            Hasher::Sha512(h) => h.finalize().to_vec(),
-        };
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
-}
-
-fn algo_by_length(sum: &str) -> Option<&'static str> {
-    match sum.len() {
-        128 => Some("sha512"),
-        96 => Some("sha384"),
-        64 => Some("sha256"),
-        32 => Some("md5"),
-        _ => None,
-    }
-}
-
-/// Tees every byte read through the hasher and counts them.
-struct Hashing<R> {
-    inner: R,
-    hasher: Hasher,
-    bytes: u64,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-}
-
 pub fn client(dl: &Download) -> Result<reqwest::blocking::Client, WriteError> {
     reqwest::blocking::Client::builder()
         .connect_timeout(dl.connect_timeout)
@@ -320,21 +246,20 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// The expected digest and its algorithm, fetching a checksum file when `checksum` is a URL.
+/// The digest to verify, by Ironic's precedence (`os_hash_*` over `checksum`), fetching a
+/// checksum file when `checksum` is a URL.
 fn expected_checksum(
     info: &ImageInfo,
     md5_allowed: bool,
     http: &reqwest::blocking::Client,
     dl: &Download,
-) -> Result<(Hasher, String), WriteError> {
-    if let (Some(algo), Some(value)) = (&info.os_hash_algo, &info.os_hash_value) {
-        let h = Hasher::new(&algo.to_lowercase(), md5_allowed)?;
-        return Ok((h, value.trim().to_lowercase()));
-    }
-    let Some(sum) = &info.checksum else {
-        return Err(WriteError::InvalidParams("no image checksum".into()));
-    };
-    let sum = if is_url(sum) {
+) -> Result<ChecksumSpec, WriteError> {
+    let bad = |e: ImageError| WriteError::InvalidParams(e.to_string());
+    if let Some(sum) = info
+        .checksum
+        .as_ref()
+        .filter(|c| is_url(c) && info.os_hash_value.is_none())
+    {
         let text = open(http, std::slice::from_ref(sum), None, dl)?
             .text()
             .map_err(|e| WriteError::Download {
@@ -342,20 +267,20 @@ fn expected_checksum(
                 why: error_chain(&e),
             })?;
         let image_name = info.urls[0].rsplit('/').next().unwrap_or_default();
-        checksum_from_file(&text, image_name).ok_or_else(|| WriteError::Download {
+        let found = checksum_from_file(&text, image_name).ok_or_else(|| WriteError::Download {
             url: sum.clone(),
             why: format!("no checksum for {image_name:?} in the checksum file"),
-        })?
-    } else {
-        sum.trim().to_lowercase()
-    };
-    let algo = algo_by_length(&sum).ok_or_else(|| {
-        WriteError::InvalidParams(format!(
-            "cannot tell the hash algorithm of checksum {sum:?} (length {})",
-            sum.len()
-        ))
-    })?;
-    Ok((Hasher::new(algo, md5_allowed)?, sum))
+        })?;
+        return ChecksumSpec::from_legacy(&found, md5_allowed).map_err(bad);
+    }
+    ChecksumSpec::from_instance_info(
+        info.os_hash_algo.as_deref(),
+        info.os_hash_value.as_deref(),
+        info.checksum.as_deref(),
+        md5_allowed,
+    )
+    .map_err(bad)?
+    .ok_or_else(|| WriteError::InvalidParams("no image checksum".into()))
 }
 
 /// A `sha256sum`-style file: `<hash>  <name>` lines (or `*<name>`), or a bare hash.
@@ -431,7 +356,7 @@ pub fn write_image(
 ) -> Result<u64, WriteError> {
     let disk_name = dev.display().to_string();
     let http = client(dl)?;
-    let (hasher, expected) = expected_checksum(info, md5_allowed, &http, dl)?;
+    let spec = expected_checksum(info, md5_allowed, &http, dl)?;
     let resp = open(&http, &info.urls, info.authorization.as_deref(), dl)?;
     let mut out = std::fs::OpenOptions::new()
         .write(true)
@@ -440,11 +365,7 @@ pub fn write_image(
             disk: disk_name.clone(),
             why: format!("opening: {e}"),
         })?;
-    let mut src = Hashing {
-        inner: resp,
-        hasher,
-        bytes: 0,
-    };
+    let mut src = HashingReader::new(resp, spec.algo);
     let result = stream(&mut src, &mut out, &disk_name, size, info);
     let result = result.and_then(|written| {
         // Hash what was downloaded, including anything after the end of a gzip stream.
@@ -458,19 +379,15 @@ pub fn write_image(
         })?;
         Ok(written)
     });
-    let algo = src.hasher.name();
-    let downloaded = src.bytes;
-    let actual = src.hasher.hex();
-    let result = result.and_then(|w| {
-        if actual == expected {
-            Ok(w)
-        } else {
-            Err(WriteError::Checksum {
-                algo,
-                expected: expected.clone(),
-                actual,
-            })
-        }
+    let downloaded = src.byte_count();
+    let (actual, _) = src.finish();
+    let result = result.and_then(|w| match spec.verify(&actual) {
+        Ok(()) => Ok(w),
+        Err(_) => Err(WriteError::Checksum {
+            algo: spec.algo.name(),
+            expected: spec.hex.clone(),
+            actual,
+        }),
     });
     if result.is_err() {
         drop(out);
@@ -478,7 +395,7 @@ pub fn write_image(
             tracing::error!(error = %e, "could not wipe the start of the disk after a failed write");
         }
     } else {
-        tracing::info!(disk = %disk_name, downloaded, algo, "image written and verified");
+        tracing::info!(disk = %disk_name, downloaded, algo = spec.algo.name(), "image written and verified");
     }
     result
 }
@@ -490,7 +407,8 @@ fn stream(
     size: u64,
     info: &ImageInfo,
 ) -> Result<u64, WriteError> {
-    let mut head = [0u8; 4];
+    // Sniff the real format (a "raw" image may be gzip'd; qcow2 is converted here).
+    let mut head = vec![0u8; 512];
     let mut got = 0;
     while got < head.len() {
         let n = src
@@ -504,64 +422,56 @@ fn stream(
         }
         got += n;
     }
-    let mut joined = Cursor::new(head[..got].to_vec()).chain(src);
-    match &head[..got] {
-        [0x1f, 0x8b, ..] => {
+    head.truncate(got);
+    let format = sniff(&head);
+    let mut joined = Cursor::new(head).chain(src);
+    match format {
+        Format::Gzip => {
             let mut gz = flate2::read::MultiGzDecoder::new(joined);
             copy_to_disk(&mut gz, out, disk, size)
         }
-        [b'Q', b'F', b'I', 0xfb] => Err(WriteError::Unsupported(format!(
-            "image {} is qcow2; this agent streams raw and gzip images only (convert it on \
-             the appliance)",
+        Format::Qcow2 => {
+            let q = Qcow2Reader::open(joined).map_err(WriteError::Image)?;
+            if q.virtual_size() > size {
+                return Err(WriteError::TooLarge {
+                    disk: disk.to_string(),
+                    size,
+                });
+            }
+            let stats = q
+                .convert(out, &ConvertOptions::default())
+                .map_err(WriteError::Image)?;
+            Ok(stats.virtual_size)
+        }
+        Format::Other(name) => Err(WriteError::Unsupported(format!(
+            "image {} is {name}; the agent writes raw, gzip'd raw and qcow2 images",
             info.id
         ))),
-        _ => {
-            if let Some(f) = info.disk_format.as_deref() {
-                if !["raw", "gpt", "iso"].contains(&f) {
-                    tracing::warn!(format = f, "image claims a non-raw format but looks raw");
-                }
-            }
-            copy_to_disk(&mut joined, out, disk, size)
-        }
+        Format::Raw | Format::Iso => copy_to_disk(&mut joined, out, disk, size),
     }
 }
 
 /// Config drive bytes from the `configdrive` argument: an http(s) URL to fetch, or the
-/// content; either way base64 (or raw bytes from a URL), then gzip (or not), like IPA.
+/// content; base64 of a gzip'd or plain ISO9660/vfat image (a URL may also serve the raw
+/// image), as IPA accepts.
 pub fn config_drive_bytes(arg: &str, dl: &Download) -> Result<Vec<u8>, WriteError> {
-    let raw: Vec<u8> = if is_url(arg) {
-        let http = client(dl)?;
-        let mut body = vec![];
-        open(&http, &[arg.to_string()], None, dl)?
-            .take(disk::CONFIG_DRIVE_MAX * 2 + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| WriteError::Download {
-                url: arg.to_string(),
-                why: e.to_string(),
-            })?;
-        body
-    } else {
-        arg.as_bytes().to_vec()
-    };
-    let compact: Vec<u8> = raw
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
-    let decoded = match base64::engine::general_purpose::STANDARD.decode(&compact) {
-        Ok(d) => d,
-        Err(_) if is_url(arg) => raw,
-        Err(e) => return Err(WriteError::ConfigDrive(format!("not base64: {e}"))),
-    };
-    if decoded.starts_with(&[0x1f, 0x8b]) {
-        let mut out = vec![];
-        flate2::read::MultiGzDecoder::new(&decoded[..])
-            .take(disk::CONFIG_DRIVE_MAX + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| WriteError::ConfigDrive(format!("bad gzip: {e}")))?;
-        Ok(out)
-    } else {
-        Ok(decoded)
+    if !is_url(arg) {
+        return configdrive::decode(arg).map_err(|e| WriteError::ConfigDrive(e.to_string()));
+    }
+    let http = client(dl)?;
+    let mut body = vec![];
+    open(&http, &[arg.to_string()], None, dl)?
+        .take(disk::CONFIG_DRIVE_MAX * 2 + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| WriteError::Download {
+            url: arg.to_string(),
+            why: e.to_string(),
+        })?;
+    let text = String::from_utf8_lossy(&body);
+    match configdrive::decode(&text) {
+        Ok(b) => Ok(b),
+        Err(_) if sniff(&body) == Format::Iso => Ok(body),
+        Err(e) => Err(WriteError::ConfigDrive(format!("{arg}: {e}"))),
     }
 }
 
@@ -569,6 +479,7 @@ pub fn config_drive_bytes(arg: &str, dl: &Download) -> Result<Vec<u8>, WriteErro
 mod tests {
     use super::*;
     use serde_json::json;
+    use sha2::Digest;
     use std::io::BufRead;
 
     /// A tiny HTTP/1.0 file server on loopback: path -> body; counts requests.
@@ -739,7 +650,8 @@ mod tests {
 
     #[test]
     fn config_drive_forms() {
-        let iso = b"config drive iso bytes".to_vec();
+        let iso = configdrive::iso9660("config-2", &[("openstack/latest/meta_data.json", b"{}")])
+            .unwrap();
         let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
         let mut gz = flate2::write::GzEncoder::new(vec![], flate2::Compression::fast());
         gz.write_all(&iso).unwrap();
@@ -756,5 +668,44 @@ mod tests {
             iso
         );
         assert!(config_drive_bytes("not base64!", &fast()).is_err());
+        assert!(config_drive_bytes(&b64(b"neither iso nor vfat"), &fast()).is_err());
+    }
+
+    #[test]
+    fn qcow2_images_are_converted_on_the_fly() {
+        let t = tempfile::tempdir().unwrap();
+        let raw = t.path().join("img.raw");
+        let mut img = image(3 * CHUNK);
+        img[CHUNK..2 * CHUNK].fill(0); // a hole
+        std::fs::write(&raw, &img).unwrap();
+        let qcow = t.path().join("img.qcow2");
+        let st = std::process::Command::new("qemu-img")
+            .args(["convert", "-f", "raw", "-O", "qcow2"])
+            .arg(&raw)
+            .arg(&qcow)
+            .status();
+        if !st.is_ok_and(|s| s.success()) {
+            eprintln!("qemu-img not available: skipping the qcow2 check");
+            return;
+        }
+        let q = std::fs::read(&qcow).unwrap();
+        let base = serve(vec![("/q", q.clone())]);
+        let disk = t.path().join("disk");
+        std::fs::write(&disk, vec![0xEEu8; 5 * CHUNK]).unwrap();
+        let i = ImageInfo::parse(
+            &json!({"id": "q", "urls": [format!("{base}/q")], "disk_format": "qcow2",
+                    "os_hash_algo": "sha256", "os_hash_value": sha256(&q)}),
+            false,
+        )
+        .unwrap();
+        let n = write_image(&i, &disk, 5 * CHUNK as u64, false, &fast()).unwrap();
+        assert_eq!(n, img.len() as u64);
+        let d = std::fs::read(&disk).unwrap();
+        assert_eq!(&d[..img.len()], &img[..], "holes written as zeros");
+        assert_eq!(d[img.len()], 0xEE);
+        // A qcow2 whose virtual size exceeds the disk is refused before writing.
+        std::fs::write(&disk, vec![0xEEu8; 2 * CHUNK]).unwrap();
+        let e = write_image(&i, &disk, 2 * CHUNK as u64, false, &fast()).unwrap_err();
+        assert!(matches!(e, WriteError::TooLarge { .. }), "{e}");
     }
 }

@@ -188,7 +188,11 @@ fn agent_deploys_and_cleans_a_file_backed_disk() {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let cd_content = b"config-2 iso stand-in".repeat(100);
+    let cd_content = ironbox::image::configdrive::iso9660(
+        "config-2",
+        &[("openstack/latest/meta_data.json", br#"{"uuid": "n1"}"#)],
+    )
+    .unwrap();
     let mut gz = flate2::write::GzEncoder::new(vec![], flate2::Compression::fast());
     gz.write_all(&cd_content).unwrap();
     let cd_b64 = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());

@@ -1,0 +1,52 @@
+//! Disk images: format sniffing, streaming qcow2 → raw conversion, checksums by Ironic's
+//! rules, the appliance's image cache and config drive building.
+//!
+//! A leaf library: it names no other ironbox module, so both the appliance (conductor, image
+//! cache) and the in-ramdisk agent can use it. Everything except [`cache`] is synchronous
+//! `std::io` code; async callers wrap it in `spawn_blocking`.
+//!
+//! # Public API
+//!
+//! - [`sniff`]`(header: &[u8]) -> Format` — what the first bytes of an image are (pass
+//!   [`SNIFF_LEN`] bytes when the image is that long, so ISO9660 is recognised). A caller
+//!   that sniffed the head of a stream can hand the converter
+//!   `Cursor::new(head).chain(rest)`.
+//! - [`qcow2`]: `Qcow2Reader::open(reader: impl Read) -> Result<Qcow2Reader, ImageError>`
+//!   reads and checks the header, so `virtual_size()` is known before anything is written;
+//!   `Qcow2Reader::convert(self, target: &mut impl Write + Seek, &ConvertOptions) ->
+//!   Result<ConvertStats, ImageError>` then streams the guest image onto a block device or
+//!   file. The input is read strictly sequentially and to its end, so a
+//!   [`checksum::HashingReader`] around it sees every byte. `qcow2::convert(reader,
+//!   target, opts)` does both. `ConvertOptions { target_is_zeroed, max_buffer }` (default:
+//!   write zeros for holes, buffer at most 256 MiB of out-of-order data).
+//! - [`checksum`]: `ChecksumSpec::from_instance_info(os_hash_algo, os_hash_value,
+//!   image_checksum, allow_md5) -> Result<Option<ChecksumSpec>, ImageError>` applies
+//!   Ironic's precedence; `ChecksumSpec::new(algo, hex, allow_md5)`,
+//!   `ChecksumSpec::from_legacy(value, allow_md5)`, `ChecksumSpec::verify(&self,
+//!   actual_hex) -> Result<(), ImageError>` ([`ImageError::ChecksumMismatch`] names both).
+//!   `HashingReader::new(r, HashAlgo)` / `HashingWriter::new(w, HashAlgo)` hash what passes
+//!   through; `.finish() -> (hex, inner)`, `HashingReader::verify(self, &spec)`.
+//! - [`cache`]: `ImageCache::new(dir, max_bytes, ttl) -> Result<ImageCache, ImageError>`;
+//!   `async fn fetch(&self, source: &str, checksum: Option<ChecksumSpec>, convert_to_raw:
+//!   bool) -> Result<CachedImage, ImageError>` for `http://`, `https://` and `file:///`
+//!   sources; `CachedImage { path, size, format, sha256 }` is also a lease: its entry is
+//!   not evicted while it lives. `clean(&self) -> usize` evicts by TTL and LRU (also run
+//!   after each fetch).
+//! - [`configdrive`]: `build(json: &serde_json::Value) -> Result<Vec<u8>, ImageError>`
+//!   makes the ISO9660 (Rock Ridge + Joliet) image labelled `config-2` from Ironic's JSON
+//!   form; `encode(image: &[u8]) -> String` (gzip + base64, as in
+//!   `instance_info.configdrive`) and `decode(encoded: &str) -> Result<Vec<u8>,
+//!   ImageError>` (gzip+base64 or plain base64 of an ISO9660/vfat image).
+//!
+//! All fallible functions return the one [`ImageError`]; qcow2 features that are refused
+//! are named by [`Unsupported`].
+
+pub mod cache;
+pub mod checksum;
+pub mod configdrive;
+mod error;
+pub mod qcow2;
+mod sniff;
+
+pub use error::{ImageError, Unsupported};
+pub use sniff::{sniff, Format, SNIFF_LEN};
