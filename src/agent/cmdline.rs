@@ -25,6 +25,9 @@ pub struct KernelParams {
     pub download_retry_interval: Duration,
     pub download_connect_timeout: Duration,
     pub debug: bool,
+    /// `ironbox.min_root_disk_mib` (ironbox's own): the smallest disk picked without root
+    /// device hints, in bytes (default IPA's 4 GiB; lab VMs have tiny disks).
+    pub min_root_disk: u64,
     /// Every `key=value` word, as given (later words win).
     pub raw: BTreeMap<String, String>,
 }
@@ -46,6 +49,7 @@ impl Default for KernelParams {
             download_retry_interval: Duration::from_secs(10),
             download_connect_timeout: Duration::from_secs(60),
             debug: false,
+            min_root_disk: 4 << 30,
             raw: BTreeMap::new(),
         }
     }
@@ -163,6 +167,11 @@ pub fn parse(line: &str) -> KernelParams {
             d.download_connect_timeout,
         ),
         debug: raw.get("ipa-debug").is_some_and(|v| truthy(v)),
+        min_root_disk: raw
+            .get("ironbox.min_root_disk_mib")
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|mib| mib << 20)
+            .unwrap_or(d.min_root_disk),
         raw,
     }
 }
@@ -193,7 +202,8 @@ mod tests {
             "ipa-api-url=https://a:6385/,https://b:6385 BOOTIF=52:54:00:ab:cd:02 \
              ipa-agent-token=abc ipa-lookup-timeout=30 ipa-listen-port=9000 \
              ipa-advertise-host=10.1.1.1 ipa-image-download-connection-retries=2 \
-             ipa-image-download-connection-retry-interval=0.5 extra=\"a b\"",
+             ipa-image-download-connection-retry-interval=0.5 extra=\"a b\" \
+             ironbox.min_root_disk_mib=32",
         );
         assert_eq!(p.api_url.as_deref(), Some("https://a:6385"));
         assert_eq!(p.boot_mac.as_deref(), Some("52:54:00:ab:cd:02"));
@@ -204,6 +214,7 @@ mod tests {
         assert_eq!(p.download_retries, 2);
         assert_eq!(p.download_retry_interval, Duration::from_millis(500));
         assert_eq!(p.raw["extra"], "a b");
+        assert_eq!(p.min_root_disk, 32 << 20);
     }
 
     #[test]

@@ -123,6 +123,8 @@ pub struct Context {
     pub machine: Machine,
     pub download: Download,
     pub md5_allowed: bool,
+    /// Smallest disk chosen without root device hints (IPA: 4 GiB).
+    pub min_root_disk: u64,
     pub logs: LogRing,
     /// The node as last given by lookup or a command's `node` parameter.
     pub node: Mutex<Value>,
@@ -160,7 +162,7 @@ impl Context {
     /// The install disk per the node's root device hints.
     fn install_disk(&self) -> Result<super::inventory::Disk, CmdError> {
         let hints = self.root_device_hints();
-        hints::choose(&self.machine.disks(), hints.as_ref()).map_err(|e| {
+        hints::choose(&self.machine.disks(), hints.as_ref(), self.min_root_disk).map_err(|e| {
             CmdError::new(
                 "DeviceNotFound",
                 "Error finding the disk or partition device to deploy the image onto",
@@ -801,6 +803,7 @@ pub(crate) mod tests {
             },
             download: Download::default(),
             md5_allowed: false,
+            min_root_disk: hints::MIN_DISK,
             logs: LogRing::default(),
             node: Mutex::new(json!({"uuid": "n1", "properties": {}, "instance_info": {}})),
             partition_uuids: Mutex::new(None),

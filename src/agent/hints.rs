@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 
 use super::inventory::Disk;
 
-const MIN_DISK: u64 = 4 << 30;
+/// IPA's smallest install disk when no hints are given.
+pub const MIN_DISK: u64 = 4 << 30;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum HintError {
@@ -16,8 +17,8 @@ pub enum HintError {
     Invalid(String),
     #[error("no disk matches the root device hints {hints}; disks: {disks}")]
     NoMatch { hints: String, disks: String },
-    #[error("no root device hints were given and no disk is at least 4 GiB; disks: {disks}")]
-    NoneBigEnough { disks: String },
+    #[error("no root device hints were given and no disk is at least {min} bytes; disks: {disks}")]
+    NoneBigEnough { min: u64, disks: String },
 }
 
 const STRING_HINTS: &[&str] = &[
@@ -239,8 +240,12 @@ pub fn validate(hints: &Map<String, Value>) -> Result<(), HintError> {
 }
 
 /// The install disk: the first disk (in name order) matching every hint, or without
-/// hints the smallest disk ≥ 4 GiB (ties broken by name).
-pub fn choose(disks: &[Disk], hints: Option<&Map<String, Value>>) -> Result<Disk, HintError> {
+/// hints the smallest disk of at least `min` bytes (IPA: [`MIN_DISK`]; ties broken by name).
+pub fn choose(
+    disks: &[Disk],
+    hints: Option<&Map<String, Value>>,
+    min: u64,
+) -> Result<Disk, HintError> {
     match hints.filter(|h| !h.is_empty()) {
         Some(h) => {
             let parsed = parse(h)?;
@@ -259,8 +264,9 @@ pub fn choose(disks: &[Disk], hints: Option<&Map<String, Value>>) -> Result<Disk
             sorted.sort_by(|a, b| (a.size, &a.name).cmp(&(b.size, &b.name)));
             sorted
                 .into_iter()
-                .find(|d| d.size >= MIN_DISK)
+                .find(|d| d.size >= min)
                 .ok_or_else(|| HintError::NoneBigEnough {
+                    min,
                     disks: describe(disks),
                 })
         }
@@ -302,7 +308,7 @@ mod tests {
 
     fn pick(h: Value) -> Result<String, HintError> {
         let m = h.as_object().cloned().unwrap();
-        choose(&disks(), Some(&m)).map(|d| d.name)
+        choose(&disks(), Some(&m), MIN_DISK).map(|d| d.name)
     }
 
     #[test]
@@ -385,16 +391,19 @@ mod tests {
     #[test]
     fn default_is_smallest_of_at_least_4_gib() {
         // sdb and nvme0n1 are both 20 GiB: the name breaks the tie; sdc (2 GiB) is too small.
-        assert_eq!(choose(&disks(), None).unwrap().name, "/dev/nvme0n1");
         assert_eq!(
-            choose(&disks(), Some(&Map::new())).unwrap().name,
+            choose(&disks(), None, MIN_DISK).unwrap().name,
+            "/dev/nvme0n1"
+        );
+        assert_eq!(
+            choose(&disks(), Some(&Map::new()), MIN_DISK).unwrap().name,
             "/dev/nvme0n1"
         );
         let small = vec![disk("/dev/sdc", 2, false, "Tiny", None)];
-        let e = choose(&small, None).unwrap_err();
+        let e = choose(&small, None, MIN_DISK).unwrap_err();
         assert!(e.to_string().contains("/dev/sdc"), "{e}");
         assert!(matches!(
-            choose(&[], None),
+            choose(&[], None, MIN_DISK),
             Err(HintError::NoneBigEnough { .. })
         ));
     }

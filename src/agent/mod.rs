@@ -352,6 +352,7 @@ pub fn run(opts: Options) -> Result<(), AgentError> {
             insecure,
         },
         md5_allowed: found.md5_allowed,
+        min_root_disk: params.min_root_disk,
         logs: ring,
         node: Mutex::new(found.node.clone()),
         partition_uuids: Mutex::new(None),

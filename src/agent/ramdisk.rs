@@ -484,7 +484,18 @@ pub fn build(o: &BuildOptions) -> Result<Built, RamdiskError> {
         let data = std::fs::read(lib).map_err(io("reading", lib))?;
         c.file(&rel, 0o755, &data).map_err(w)?;
     }
-    let agent_bytes = std::fs::read(&agent).map_err(io("reading", &agent))?;
+    // A debug build is ~100 MiB; without its debug info the ramdisk is a fifth of that.
+    let stripped = o.out.join(".ironbox-agent.stripped");
+    let strip_ok = std::process::Command::new("strip")
+        .arg("--strip-debug")
+        .arg("-o")
+        .arg(&stripped)
+        .arg(&agent)
+        .status()
+        .is_ok_and(|s| s.success());
+    let agent_file = if strip_ok { &stripped } else { &agent };
+    let agent_bytes = std::fs::read(agent_file).map_err(io("reading", agent_file))?;
+    let _ = std::fs::remove_file(&stripped);
     c.file("bin/ironbox", 0o755, &agent_bytes).map_err(w)?;
 
     let mut names = vec![];
@@ -595,9 +606,12 @@ mod tests {
         assert!(text.starts_with("#!/bin/sh"));
         assert!(text.contains("/bin/ironbox agent"));
         assert!(text.contains("poweroff -f"));
-        assert_eq!(
-            get("bin/ironbox").data.len() as u64,
-            std::fs::metadata(&agent).unwrap().len()
+        let bin = &get("bin/ironbox").data;
+        assert_eq!(&bin[..4], b"\x7fELF");
+        assert!(bin.len() as u64 <= std::fs::metadata(&agent).unwrap().len());
+        assert!(
+            !out.join(".ironbox-agent.stripped").exists(),
+            "temporary removed"
         );
         assert_eq!(get("bin/udhcpc").data, b"busybox");
         assert_eq!(get("etc/modules").data, b"virtio\nvirtio_net\n");
