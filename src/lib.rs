@@ -11,6 +11,8 @@
 //!              └─▶ config
 //!  shared leaves: model (plain types, no I/O), image (qcow2, checksums, image cache,
 //!                 config drives; used by conductor and the agent)
+//!
+//! main ─▶ agent (runs in the deploy ramdisk; talks to the appliance only over HTTP) ─▶ image
 //! ```
 //!
 //! - `api`: HTTP and Ironic's wire format (paths, microversions, error bodies). Reads through
@@ -19,7 +21,9 @@
 //! - `drivers`: hardware types and interface implementations; no HTTP, no SQL.
 //! - `db`: SQLite; all SQL lives here.
 //! - `config`: `ironic.toml`, validated. `model`: domain types and validators.
+//! - `agent`: the built-in deploy agent (IPA wire-compatible) and its ramdisk builder.
 
+pub mod agent;
 pub mod api;
 pub mod app;
 pub mod bmc;
@@ -41,6 +45,19 @@ mod architecture {
             &["api", "app", "conductor", "db", "drivers", "config"],
         ),
         ("config", &["api", "app", "conductor", "db", "drivers"]),
+        (
+            "agent",
+            &[
+                "api",
+                "app",
+                "conductor",
+                "db",
+                "drivers",
+                "boot",
+                "bmc",
+                "config",
+            ],
+        ),
         ("db", &["api", "app", "conductor", "drivers"]),
         ("drivers", &["api", "app", "conductor", "db"]),
         ("conductor", &["api", "app", "bmc"]),

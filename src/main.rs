@@ -37,6 +37,59 @@ enum Command {
         #[command(subcommand)]
         command: DbCommand,
     },
+    /// Run the built-in deploy agent (IPA-compatible; normally started by the ramdisk's
+    /// /init). Settings come from the kernel command line unless given here.
+    Agent {
+        /// The appliance's API URL (instead of ipa-api-url=).
+        #[arg(long)]
+        api_url: Option<String>,
+        /// Read the kernel command line from this file instead of /proc/cmdline.
+        #[arg(long)]
+        cmdline_file: Option<PathBuf>,
+        /// Serve the agent API here (default 0.0.0.0:9999; port 0 picks one).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Address to advertise in the callback URL (default: the route's source address).
+        #[arg(long)]
+        advertise_host: Option<String>,
+        /// Look the node up with this MAC instead of the NICs' (repeatable).
+        #[arg(long = "mac")]
+        macs: Vec<String>,
+        /// Treat this file or device as a disk instead of /sys/block (repeatable).
+        #[arg(long = "disk")]
+        disks: Vec<PathBuf>,
+        /// power_off / run_image exit the process instead of powering off or rebooting.
+        #[arg(long)]
+        no_power: bool,
+    },
+    /// Deploy ramdisk tools.
+    Ramdisk {
+        #[command(subcommand)]
+        command: RamdiskCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RamdiskCommand {
+    /// Build <out>/ironbox-agent.kernel and <out>/ironbox-agent.initramfs (this binary as
+    /// the agent, busybox, kernel modules).
+    Build {
+        #[arg(long)]
+        kernel: PathBuf,
+        /// Directory of .ko files with a modules.order (in it or its parent) giving load order.
+        #[arg(long, conflicts_with = "modules_dir")]
+        modules: Option<PathBuf>,
+        /// A /lib/modules/<version> tree: common NIC and disk drivers and their dependencies.
+        #[arg(long)]
+        modules_dir: Option<PathBuf>,
+        #[arg(long, default_value = "/bin/busybox")]
+        busybox: PathBuf,
+        /// The agent binary to include (default: this executable).
+        #[arg(long)]
+        agent: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -110,6 +163,52 @@ fn main() -> ExitCode {
             println!("backup written to {}", path.display());
             Ok(())
         }),
+        Command::Agent {
+            api_url,
+            cmdline_file,
+            listen,
+            advertise_host,
+            macs,
+            disks,
+            no_power,
+        } => ironbox::agent::run(ironbox::agent::Options {
+            api_url,
+            cmdline_file,
+            listen,
+            advertise_host,
+            macs,
+            disks,
+            no_power,
+        })
+        .map_err(|e| e.to_string()),
+        Command::Ramdisk {
+            command:
+                RamdiskCommand::Build {
+                    kernel,
+                    modules,
+                    modules_dir,
+                    busybox,
+                    agent,
+                    out,
+                },
+        } => ironbox::agent::ramdisk::build(&ironbox::agent::ramdisk::BuildOptions {
+            kernel,
+            modules,
+            modules_dir,
+            busybox,
+            agent,
+            out,
+        })
+        .map(|b| {
+            println!(
+                "{}\n{} ({} entries, modules: {})",
+                b.kernel.display(),
+                b.initramfs.display(),
+                b.entries,
+                b.modules.join(" ")
+            )
+        })
+        .map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! The one integration test binary (link time matters on small machines): each module
 //! drives the real `ironbox` executable over HTTP.
 
+mod agent;
 mod allocations;
 mod bad_input;
 mod cli;

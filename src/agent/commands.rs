@@ -1,0 +1,976 @@
+//! The command catalogue and its executor, with IPA's semantics: one command at a time
+//! (409 while one runs), results kept in execution order, sync commands finish before
+//! the reply, async ones run on their own thread and force a heartbeat when done.
+
+use std::path::PathBuf;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Condvar, Mutex};
+
+use serde_json::{json, Map, Value};
+
+use super::disk;
+use super::hints;
+use super::inventory::Machine;
+use super::logs::LogRing;
+use super::write::{self, Download, ImageInfo};
+
+/// What the agent's main loop is told by the executor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Event {
+    /// An async command finished: heartbeat now.
+    CommandDone,
+    PowerOff,
+    Reboot,
+    /// `system.lockdown`: stop heartbeating and serving.
+    Lockdown,
+}
+
+const MANAGER: &str = "GenericHardwareManager";
+const MANAGER_NAME: &str = "generic_hardware_manager";
+const MANAGER_VERSION: &str = "1.2";
+
+fn versions() -> Value {
+    json!({ MANAGER_NAME: MANAGER_VERSION })
+}
+
+/// An error the HTTP API turns into `{"faultcode", "faultstring"}`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    #[error("Invalid request body: {0}")]
+    BadBody(String),
+    #[error("Invalid command: {0}")]
+    InvalidCommand(String),
+    #[error("Invalid command parameters: {0}")]
+    InvalidParams(String),
+    #[error("Token invalid.")]
+    Unauthorized,
+    #[error("Not found: {0}")]
+    NotFound(String),
+    #[error("Agent is busy: executing command {0}")]
+    Busy(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::BadBody(_) | ApiError::InvalidCommand(_) | ApiError::InvalidParams(_) => 400,
+            ApiError::Unauthorized => 401,
+            ApiError::NotFound(_) => 404,
+            ApiError::Busy(_) => 409,
+        }
+    }
+
+    pub fn body(&self) -> Value {
+        json!({
+            "faultcode": if self.status() >= 500 { "Server" } else { "Client" },
+            "faultstring": self.to_string(),
+        })
+    }
+}
+
+/// A failed command's `command_error`, in IPA's RESTError shape.
+#[derive(Debug, Clone)]
+pub struct CmdError {
+    pub kind: &'static str,
+    pub message: &'static str,
+    pub details: String,
+    pub version_mismatch: bool,
+}
+
+impl CmdError {
+    fn new(kind: &'static str, message: &'static str, details: impl Into<String>) -> CmdError {
+        CmdError {
+            kind,
+            message,
+            details: details.into(),
+            version_mismatch: false,
+        }
+    }
+
+    fn exec(details: impl Into<String>) -> CmdError {
+        CmdError::new("CommandExecutionError", "Command execution failed", details)
+    }
+
+    fn to_json(&self) -> Value {
+        json!({"type": self.kind, "code": 500, "message": self.message, "details": self.details})
+    }
+}
+
+impl From<write::WriteError> for CmdError {
+    fn from(e: write::WriteError) -> CmdError {
+        let message = match e {
+            write::WriteError::Checksum { .. } => "Error verifying image checksum",
+            write::WriteError::Download { .. } => "Error downloading image",
+            write::WriteError::InvalidParams(_) => "Invalid command parameters",
+            _ => "Error writing image to device",
+        };
+        CmdError::new(e.kind(), message, e.to_string())
+    }
+}
+
+impl From<disk::DiskError> for CmdError {
+    fn from(e: disk::DiskError) -> CmdError {
+        CmdError::new(
+            "InstanceDeployFailure",
+            "Failed to deploy instance",
+            e.to_string(),
+        )
+    }
+}
+
+/// Machine facts and state shared by the commands.
+pub struct Context {
+    pub machine: Machine,
+    pub download: Download,
+    pub md5_allowed: bool,
+    /// Smallest disk chosen without root device hints (IPA: 4 GiB).
+    pub min_root_disk: u64,
+    pub logs: LogRing,
+    /// The node as last given by lookup or a command's `node` parameter.
+    pub node: Mutex<Value>,
+    /// What `standby.get_partition_uuids` returns (None before an image was written).
+    pub partition_uuids: Mutex<Option<Value>>,
+    pub events: Mutex<Sender<Event>>,
+}
+
+impl Context {
+    fn event(&self, e: Event) {
+        if let Ok(tx) = self.events.lock() {
+            let _ = tx.send(e);
+        }
+    }
+
+    fn cache_node(&self, params: &Map<String, Value>) {
+        if let Some(n) = params.get("node").filter(|n| n.is_object()) {
+            if let Ok(mut cur) = self.node.lock() {
+                *cur = n.clone();
+            }
+        }
+    }
+
+    fn root_device_hints(&self) -> Option<Map<String, Value>> {
+        let node = self.node.lock().ok()?.clone();
+        let found = [
+            &node["instance_info"]["root_device"],
+            &node["properties"]["root_device"],
+        ]
+        .into_iter()
+        .find_map(|v| v.as_object().filter(|m| !m.is_empty()).cloned());
+        found
+    }
+
+    /// The install disk per the node's root device hints.
+    fn install_disk(&self) -> Result<super::inventory::Disk, CmdError> {
+        let hints = self.root_device_hints();
+        hints::choose(&self.machine.disks(), hints.as_ref(), self.min_root_disk).map_err(|e| {
+            CmdError::new(
+                "DeviceNotFound",
+                "Error finding the disk or partition device to deploy the image onto",
+                e.to_string(),
+            )
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Status {
+    Running,
+    Succeeded,
+    Failed,
+    VersionMismatch,
+}
+
+#[derive(Debug, Clone)]
+struct Record {
+    id: String,
+    name: String,
+    status: Status,
+    error: Option<Value>,
+    result: Option<Value>,
+}
+
+impl Record {
+    fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "command_name": self.name,
+            "command_status": match self.status {
+                Status::Running => "RUNNING",
+                Status::Succeeded => "SUCCEEDED",
+                Status::Failed => "FAILED",
+                Status::VersionMismatch => "CLEAN_VERSION_MISMATCH",
+            },
+            "command_error": self.error,
+            "command_result": self.result,
+        })
+    }
+}
+
+type Run = fn(&Context, &Map<String, Value>) -> Result<Value, CmdError>;
+type Validate = fn(&Context, &Map<String, Value>) -> Result<(), ApiError>;
+
+/// One entry of the catalogue.
+struct Spec {
+    ext: &'static str,
+    name: &'static str,
+    is_async: bool,
+    required: &'static [&'static str],
+    optional: &'static [&'static str],
+    /// Extra parameters are passed on to the step (IPA's `**kwargs`).
+    open: bool,
+    /// Checks done before the command is accepted (400 on failure).
+    validate: Option<Validate>,
+    run: Run,
+    /// What to tell the main loop once it finished successfully.
+    after: Option<Event>,
+}
+
+/// Extensions IPA has; those without entries below answer 400 "Unknown command".
+const EXTENSIONS: &[&str] = &[
+    "clean", "deploy", "service", "standby", "poll", "log", "system", "image", "rescue", "flow",
+];
+
+const CATALOGUE: &[Spec] = &[
+    Spec {
+        ext: "deploy",
+        name: "get_deploy_steps",
+        is_async: false,
+        required: &["node", "ports"],
+        optional: &[],
+        open: false,
+        validate: None,
+        run: get_deploy_steps,
+        after: None,
+    },
+    Spec {
+        ext: "deploy",
+        name: "execute_deploy_step",
+        is_async: true,
+        required: &["step", "node", "ports"],
+        optional: &["deploy_version"],
+        open: true,
+        validate: Some(validate_step),
+        run: execute_deploy_step,
+        after: None,
+    },
+    Spec {
+        ext: "clean",
+        name: "get_clean_steps",
+        is_async: false,
+        required: &["node", "ports"],
+        optional: &[],
+        open: false,
+        validate: None,
+        run: get_clean_steps,
+        after: None,
+    },
+    Spec {
+        ext: "clean",
+        name: "execute_clean_step",
+        is_async: true,
+        required: &["step", "node", "ports"],
+        optional: &["clean_version"],
+        open: true,
+        validate: Some(validate_step),
+        run: execute_clean_step,
+        after: None,
+    },
+    Spec {
+        ext: "service",
+        name: "get_service_steps",
+        is_async: false,
+        required: &["node", "ports"],
+        optional: &[],
+        open: false,
+        validate: None,
+        run: get_service_steps,
+        after: None,
+    },
+    Spec {
+        ext: "service",
+        name: "execute_service_step",
+        is_async: true,
+        required: &["step", "node", "ports"],
+        optional: &["service_version"],
+        open: true,
+        validate: Some(validate_step),
+        run: execute_service_step,
+        after: None,
+    },
+    Spec {
+        ext: "standby",
+        name: "prepare_image",
+        is_async: true,
+        required: &["image_info"],
+        optional: &["configdrive"],
+        open: false,
+        validate: Some(validate_prepare_image),
+        run: prepare_image,
+        after: None,
+    },
+    Spec {
+        ext: "standby",
+        name: "get_partition_uuids",
+        is_async: false,
+        required: &[],
+        optional: &[],
+        open: false,
+        validate: None,
+        run: get_partition_uuids,
+        after: None,
+    },
+    Spec {
+        ext: "standby",
+        name: "sync",
+        is_async: false,
+        required: &[],
+        optional: &[],
+        open: false,
+        validate: None,
+        run: sync,
+        after: None,
+    },
+    Spec {
+        ext: "standby",
+        name: "power_off",
+        is_async: true,
+        required: &[],
+        optional: &[],
+        open: false,
+        validate: None,
+        run: sync,
+        after: Some(Event::PowerOff),
+    },
+    Spec {
+        ext: "standby",
+        name: "run_image",
+        is_async: true,
+        required: &[],
+        optional: &[],
+        open: false,
+        validate: None,
+        run: sync,
+        after: Some(Event::Reboot),
+    },
+    Spec {
+        ext: "poll",
+        name: "get_hardware_info",
+        is_async: false,
+        required: &[],
+        optional: &[],
+        open: false,
+        validate: None,
+        run: get_hardware_info,
+        after: None,
+    },
+    Spec {
+        ext: "poll",
+        name: "set_node_info",
+        is_async: false,
+        required: &["node_info"],
+        optional: &[],
+        open: false,
+        validate: None,
+        run: set_node_info,
+        after: None,
+    },
+    Spec {
+        ext: "log",
+        name: "collect_system_logs",
+        is_async: false,
+        required: &[],
+        optional: &[],
+        open: false,
+        validate: None,
+        run: collect_system_logs,
+        after: None,
+    },
+    Spec {
+        ext: "system",
+        name: "lockdown",
+        is_async: false,
+        required: &[],
+        optional: &[],
+        open: false,
+        validate: None,
+        run: lockdown,
+        after: Some(Event::Lockdown),
+    },
+];
+
+fn step(name: &str, priority: i64, interface: &str) -> Value {
+    json!({"step": name, "priority": priority, "interface": interface,
+           "reboot_requested": false, "abortable": true})
+}
+
+fn deploy_steps() -> Vec<Value> {
+    vec![
+        step("erase_devices_metadata", 0, "deploy"),
+        step("write_image", 0, "deploy"),
+    ]
+}
+
+fn clean_steps() -> Vec<Value> {
+    vec![
+        step("erase_devices", 10, "deploy"),
+        step("erase_devices_metadata", 99, "deploy"),
+    ]
+}
+
+fn get_deploy_steps(ctx: &Context, p: &Map<String, Value>) -> Result<Value, CmdError> {
+    ctx.cache_node(p);
+    Ok(json!({"deploy_steps": {MANAGER: deploy_steps()}, "hardware_manager_version": versions()}))
+}
+
+fn get_clean_steps(ctx: &Context, p: &Map<String, Value>) -> Result<Value, CmdError> {
+    ctx.cache_node(p);
+    Ok(json!({"clean_steps": {MANAGER: clean_steps()}, "hardware_manager_version": versions()}))
+}
+
+fn get_service_steps(ctx: &Context, p: &Map<String, Value>) -> Result<Value, CmdError> {
+    ctx.cache_node(p);
+    let steps = vec![step("erase_devices_metadata", 0, "deploy")];
+    Ok(json!({"service_steps": {MANAGER: steps}, "hardware_manager_version": versions()}))
+}
+
+fn validate_step(_: &Context, p: &Map<String, Value>) -> Result<(), ApiError> {
+    match p.get("step") {
+        Some(Value::Object(s)) if s.get("step").is_some_and(Value::is_string) => Ok(()),
+        _ => Err(ApiError::InvalidParams(
+            "'step' must be an object with a 'step' name".into(),
+        )),
+    }
+}
+
+/// IPA's `execute_*_step`: version check, then the step with `step.args` plus extra params.
+fn execute_step(
+    ctx: &Context,
+    p: &Map<String, Value>,
+    version_key: &str,
+    allowed: &[Value],
+) -> Result<Value, CmdError> {
+    ctx.cache_node(p);
+    if let Some(v) = p.get(version_key).filter(|v| !v.is_null()) {
+        if *v != versions() {
+            let mut e = CmdError::new(
+                "VersionMismatch",
+                "Hardware managers version mismatch, reload agent with correct version",
+                format!("Agent version: {}, node version: {v}", versions()),
+            );
+            e.version_mismatch = true;
+            return Err(e);
+        }
+    }
+    let step = &p["step"];
+    let name = step["step"].as_str().unwrap_or_default();
+    if !allowed.iter().any(|s| s["step"] == name) {
+        return Err(CmdError::new(
+            "HardwareManagerMethodNotFound",
+            "No HardwareManager found to handle method",
+            format!("Could not find a hardware manager with method {name}"),
+        ));
+    }
+    let mut args: Map<String, Value> = p
+        .iter()
+        .filter(|(k, _)| !["step", "node", "ports", version_key].contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if let Some(a) = step.get("args").and_then(Value::as_object) {
+        args.extend(a.clone());
+    }
+    match name {
+        "write_image" => write_image_step(ctx, &args),
+        "erase_devices_metadata" => erase(ctx, false),
+        "erase_devices" => erase(ctx, true),
+        _ => Err(CmdError::exec(format!("step {name} is not implemented"))),
+    }
+}
+
+fn execute_deploy_step(ctx: &Context, p: &Map<String, Value>) -> Result<Value, CmdError> {
+    let r = execute_step(ctx, p, "deploy_version", &deploy_steps())?;
+    Ok(json!({"deploy_result": r, "deploy_step": p["step"]}))
+}
+
+fn execute_clean_step(ctx: &Context, p: &Map<String, Value>) -> Result<Value, CmdError> {
+    let r = execute_step(ctx, p, "clean_version", &clean_steps())?;
+    Ok(json!({"clean_result": r, "clean_step": p["step"]}))
+}
+
+fn execute_service_step(ctx: &Context, p: &Map<String, Value>) -> Result<Value, CmdError> {
+    let allowed = [step("erase_devices_metadata", 0, "deploy")];
+    let r = execute_step(ctx, p, "service_version", &allowed)?;
+    Ok(json!({"service_result": r, "service_step": p["step"]}))
+}
+
+fn erase(ctx: &Context, full: bool) -> Result<Value, CmdError> {
+    let disks = ctx.machine.disks();
+    if disks.is_empty() {
+        return Err(CmdError::exec("no disks found to erase"));
+    }
+    let mut errors = vec![];
+    for d in &disks {
+        let path = PathBuf::from(&d.name);
+        tracing::info!(disk = %d.name, full, "erasing");
+        let r = if full {
+            disk::zero_fill(&path, d.size)
+        } else {
+            disk::wipe_metadata(&path, d.size)
+        };
+        if let Err(e) = r {
+            errors.push(e.to_string());
+        }
+    }
+    if errors.is_empty() {
+        Ok(Value::Null)
+    } else {
+        Err(CmdError::new(
+            "BlockDeviceEraseError",
+            "Error erasing block device",
+            errors.join("; "),
+        ))
+    }
+}
+
+fn validate_prepare_image(ctx: &Context, p: &Map<String, Value>) -> Result<(), ApiError> {
+    ImageInfo::parse(&p["image_info"], ctx.md5_allowed)
+        .map(|_| ())
+        .map_err(|e| ApiError::InvalidParams(e.to_string()))?;
+    match p.get("configdrive") {
+        None | Some(Value::Null) | Some(Value::String(_)) => Ok(()),
+        Some(_) => Err(ApiError::InvalidParams(
+            "'configdrive' must be a string".into(),
+        )),
+    }
+}
+
+fn write_image_step(ctx: &Context, args: &Map<String, Value>) -> Result<Value, CmdError> {
+    for k in args.keys() {
+        if k != "image_info" && k != "configdrive" {
+            return Err(CmdError::new(
+                "InvalidCommandParamsError",
+                "Invalid command parameters",
+                format!("write_image() got an unexpected argument {k:?}"),
+            ));
+        }
+    }
+    let text = prepare_image(ctx, args)?;
+    Ok(text)
+}
+
+/// `standby.prepare_image` / the `write_image` step; result `{"result": "prepare_image: …"}`.
+fn prepare_image(ctx: &Context, p: &Map<String, Value>) -> Result<Value, CmdError> {
+    let empty = Value::Null;
+    let raw_info = p.get("image_info").unwrap_or(&empty);
+    let info = ImageInfo::parse(raw_info, ctx.md5_allowed)?;
+    let configdrive = match p.get("configdrive").or_else(|| raw_info.get("configdrive")) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(CmdError::exec("'configdrive' must be a string")),
+    };
+    let disk = ctx.install_disk()?;
+    let path = PathBuf::from(&disk.name);
+    tracing::info!(image = %info.id, disk = %disk.name, "writing image");
+    write::write_image(&info, &path, disk.size, ctx.md5_allowed, &ctx.download)?;
+    if let Some(cd) = configdrive {
+        let bytes = write::config_drive_bytes(&cd, &ctx.download)?;
+        let part = disk::add_config_drive(&path, disk.size, &bytes)?;
+        tracing::info!(
+            partition = part.number,
+            bytes = bytes.len(),
+            "config drive written"
+        );
+    }
+    let root = disk::disk_identifier(&path)?;
+    if let Ok(mut u) = ctx.partition_uuids.lock() {
+        *u = Some(json!({"root uuid": root}));
+    }
+    Ok(json!({"result": format!(
+        "prepare_image: image ({}) written to device {} root_uuid={}",
+        info.id, disk.name, root
+    )}))
+}
+
+fn get_partition_uuids(ctx: &Context, _: &Map<String, Value>) -> Result<Value, CmdError> {
+    Ok(ctx
+        .partition_uuids
+        .lock()
+        .ok()
+        .and_then(|u| u.clone())
+        .unwrap_or_else(|| json!({})))
+}
+
+fn sync(_: &Context, _: &Map<String, Value>) -> Result<Value, CmdError> {
+    // SAFETY: sync(2) has no arguments and cannot fail.
+    unsafe { libc::sync() };
+    Ok(Value::Null)
+}
+
+fn get_hardware_info(ctx: &Context, _: &Map<String, Value>) -> Result<Value, CmdError> {
+    Ok(ctx.machine.inventory())
+}
+
+fn set_node_info(ctx: &Context, p: &Map<String, Value>) -> Result<Value, CmdError> {
+    if let (Some(n), Ok(mut cur)) = (
+        p.get("node_info").filter(|n| n.is_object()),
+        ctx.node.lock(),
+    ) {
+        *cur = n.clone();
+    }
+    Ok(Value::Null)
+}
+
+fn collect_system_logs(ctx: &Context, _: &Map<String, Value>) -> Result<Value, CmdError> {
+    let logs = super::logs::collect(&ctx.logs, &ctx.machine.proc, &ctx.machine.inventory())
+        .map_err(|e| CmdError::exec(format!("collecting logs: {e}")))?;
+    Ok(json!({"system_logs": logs}))
+}
+
+fn lockdown(_: &Context, _: &Map<String, Value>) -> Result<Value, CmdError> {
+    Ok(Value::Null)
+}
+
+/// The command executor behind the agent's REST API.
+pub struct Commands {
+    pub ctx: Arc<Context>,
+    records: Mutex<Vec<Record>>,
+    done: Condvar,
+}
+
+impl Commands {
+    pub fn new(ctx: Context) -> Arc<Commands> {
+        Arc::new(Commands {
+            ctx: Arc::new(ctx),
+            records: Mutex::new(vec![]),
+            done: Condvar::new(),
+        })
+    }
+
+    fn records(&self) -> std::sync::MutexGuard<'_, Vec<Record>> {
+        // A panicking command thread must not take the API down with it.
+        self.records.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn list(&self) -> Value {
+        json!({"commands": self.records().iter().map(Record::to_json).collect::<Vec<_>>()})
+    }
+
+    pub fn get(&self, id: &str) -> Result<Value, ApiError> {
+        self.records()
+            .iter()
+            .find(|r| r.id == id)
+            .map(Record::to_json)
+            .ok_or_else(|| ApiError::NotFound(format!("Command with id {id} not found.")))
+    }
+
+    /// Block until command `id` is no longer running.
+    pub fn wait(&self, id: &str) -> Result<Value, ApiError> {
+        let mut recs = self.records();
+        loop {
+            let r = recs
+                .iter()
+                .find(|r| r.id == id)
+                .ok_or_else(|| ApiError::NotFound(format!("Command with id {id} not found.")))?;
+            if r.status != Status::Running {
+                return Ok(r.to_json());
+            }
+            recs = self.done.wait(recs).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn finish(&self, id: &str, outcome: Result<Value, CmdError>) {
+        let mut recs = self.records();
+        if let Some(r) = recs.iter_mut().find(|r| r.id == id) {
+            match outcome {
+                Ok(v) => {
+                    r.status = Status::Succeeded;
+                    r.result = Some(v);
+                }
+                Err(e) => {
+                    tracing::error!(command = %r.name, error = %e.details, "command failed");
+                    r.status = if e.version_mismatch {
+                        Status::VersionMismatch
+                    } else {
+                        Status::Failed
+                    };
+                    r.error = Some(e.to_json());
+                }
+            }
+        }
+        drop(recs);
+        self.done.notify_all();
+    }
+
+    /// Run `name` (`<extension>.<command>`) with `params`; returns the RESULT (RUNNING for
+    /// async commands).
+    pub fn execute(
+        self: &Arc<Self>,
+        name: &str,
+        params: Map<String, Value>,
+    ) -> Result<Value, ApiError> {
+        let mut recs = self.records();
+        if let Some(last) = recs.last().filter(|r| r.status == Status::Running) {
+            return Err(ApiError::Busy(last.name.clone()));
+        }
+        let Some((ext, cmd)) = name.split_once('.') else {
+            return Err(ApiError::InvalidCommand(
+                "Command name must be of the form <extension>.<name>".into(),
+            ));
+        };
+        if !EXTENSIONS.contains(&ext) {
+            return Err(ApiError::NotFound(format!(
+                "Extension with id {ext} not found."
+            )));
+        }
+        let spec = CATALOGUE
+            .iter()
+            .find(|s| s.ext == ext && s.name == cmd)
+            .ok_or_else(|| ApiError::InvalidCommand(format!("Unknown command: {cmd}")))?;
+        for r in spec.required {
+            if !params.contains_key(*r) {
+                return Err(ApiError::InvalidParams(format!(
+                    "{name} is missing the parameter {r:?}"
+                )));
+            }
+        }
+        if !spec.open {
+            if let Some(k) = params.keys().find(|k| {
+                !spec.required.contains(&k.as_str()) && !spec.optional.contains(&k.as_str())
+            }) {
+                return Err(ApiError::InvalidParams(format!(
+                    "{name} got an unexpected parameter {k:?}"
+                )));
+            }
+        }
+        if let Some(v) = spec.validate {
+            v(&self.ctx, &params)?;
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        recs.push(Record {
+            id: id.clone(),
+            name: cmd.to_string(),
+            status: Status::Running,
+            error: None,
+            result: None,
+        });
+        drop(recs);
+        tracing::info!(command = name, id = %id, "command started");
+        let run = spec.run;
+        let after = spec.after;
+        if spec.is_async {
+            let me = Arc::clone(self);
+            let tid = id.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("cmd-{cmd}"))
+                .spawn(move || {
+                    let out = run(&me.ctx, &params);
+                    let ok = out.is_ok();
+                    me.finish(&tid, out);
+                    match after {
+                        Some(e) if ok => me.ctx.event(e),
+                        _ => me.ctx.event(Event::CommandDone),
+                    }
+                });
+            if let Err(e) = spawned {
+                self.finish(
+                    &id,
+                    Err(CmdError::exec(format!("cannot start a thread: {e}"))),
+                );
+            }
+        } else {
+            let out = run(&self.ctx, &params);
+            let ok = out.is_ok();
+            self.finish(&id, out);
+            if let (Some(e), true) = (after, ok) {
+                self.ctx.event(e);
+            }
+        }
+        self.get(&id)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    pub fn commands(disks: Vec<PathBuf>) -> (Arc<Commands>, mpsc::Receiver<Event>) {
+        let (tx, rx) = mpsc::channel();
+        let ctx = Context {
+            machine: Machine {
+                disk_override: disks,
+                mac_override: vec!["52:54:00:00:00:01".into()],
+                ..Machine::default()
+            },
+            download: Download::default(),
+            md5_allowed: false,
+            min_root_disk: hints::MIN_DISK,
+            logs: LogRing::default(),
+            node: Mutex::new(json!({"uuid": "n1", "properties": {}, "instance_info": {}})),
+            partition_uuids: Mutex::new(None),
+            events: Mutex::new(tx),
+        };
+        (Commands::new(ctx), rx)
+    }
+
+    fn params(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn get_deploy_steps_shape() {
+        let (c, _rx) = commands(vec![]);
+        let r = c
+            .execute(
+                "deploy.get_deploy_steps",
+                params(json!({"node": {"uuid": "x"}, "ports": []})),
+            )
+            .unwrap();
+        assert_eq!(r["command_name"], "get_deploy_steps");
+        assert_eq!(r["command_status"], "SUCCEEDED");
+        assert_eq!(r["command_error"], Value::Null);
+        let res = &r["command_result"];
+        assert_eq!(
+            res["hardware_manager_version"],
+            json!({"generic_hardware_manager": "1.2"})
+        );
+        let steps = res["deploy_steps"]["GenericHardwareManager"]
+            .as_array()
+            .unwrap();
+        let ws = steps.iter().find(|s| s["step"] == "write_image").unwrap();
+        assert_eq!(ws["interface"], "deploy");
+        assert_eq!(ws["priority"], 0);
+        assert_eq!(ws["reboot_requested"], false);
+        assert_eq!(c.ctx.node.lock().unwrap()["uuid"], "x", "node cached");
+
+        let r = c
+            .execute(
+                "clean.get_clean_steps",
+                params(json!({"node": {}, "ports": []})),
+            )
+            .unwrap();
+        let steps = r["command_result"]["clean_steps"]["GenericHardwareManager"]
+            .as_array()
+            .unwrap();
+        let prio = |n: &str| steps.iter().find(|s| s["step"] == n).unwrap()["priority"].clone();
+        assert_eq!(prio("erase_devices"), 10);
+        assert_eq!(prio("erase_devices_metadata"), 99);
+        assert_eq!(c.list()["commands"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn errors_map_to_ipa_statuses() {
+        let (c, _rx) = commands(vec![]);
+        let e = c.execute("nope.get", Map::new()).unwrap_err();
+        assert_eq!(e.status(), 404);
+        assert_eq!(e.body()["faultcode"], "Client");
+        assert!(e.body()["faultstring"]
+            .as_str()
+            .unwrap()
+            .contains("Extension with id nope not found"));
+        assert_eq!(c.execute("deploy", Map::new()).unwrap_err().status(), 400);
+        assert_eq!(
+            c.execute("deploy.frobnicate", Map::new())
+                .unwrap_err()
+                .status(),
+            400
+        );
+        let e = c
+            .execute("deploy.get_deploy_steps", params(json!({"node": {}})))
+            .unwrap_err();
+        assert_eq!(e.status(), 400, "missing ports");
+        let e = c
+            .execute(
+                "deploy.get_deploy_steps",
+                params(json!({"node": {}, "ports": [], "x": 1})),
+            )
+            .unwrap_err();
+        assert_eq!(e.status(), 400, "unknown param");
+        let e = c
+            .execute(
+                "standby.prepare_image",
+                params(json!({"image_info": {"id": "i"}})),
+            )
+            .unwrap_err();
+        assert!(matches!(e, ApiError::InvalidParams(_)), "{e}");
+        let e = c
+            .execute(
+                "deploy.execute_deploy_step",
+                params(json!({"step": "write_image", "node": {}, "ports": []})),
+            )
+            .unwrap_err();
+        assert_eq!(e.status(), 400, "step must be an object");
+        assert!(
+            c.list()["commands"].as_array().unwrap().is_empty(),
+            "rejected commands are not recorded"
+        );
+    }
+
+    #[test]
+    fn async_steps_succeed_fail_and_mismatch() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("disk");
+        std::fs::write(&d, vec![1u8; 3 << 20]).unwrap();
+        let (c, rx) = commands(vec![d.clone()]);
+        let r = c
+            .execute(
+                "clean.execute_clean_step",
+                params(json!({
+                "step": {"step": "erase_devices", "interface": "deploy", "priority": 10},
+                "node": {}, "ports": [], "clean_version": {"generic_hardware_manager": "1.2"}})),
+            )
+            .unwrap();
+        assert_eq!(r["command_status"], "RUNNING");
+        let id = r["id"].as_str().unwrap().to_string();
+        let done = c.wait(&id).unwrap();
+        assert_eq!(done["command_status"], "SUCCEEDED", "{done}");
+        assert_eq!(
+            done["command_result"]["clean_step"]["step"],
+            "erase_devices"
+        );
+        assert_eq!(rx.recv().unwrap(), Event::CommandDone);
+        assert!(std::fs::read(&d).unwrap().iter().all(|b| *b == 0));
+
+        let r = c
+            .execute(
+                "deploy.execute_deploy_step",
+                params(json!({
+                "step": {"step": "write_image", "interface": "deploy", "args": {"image_info": {}}},
+                "node": {}, "ports": []})),
+            )
+            .unwrap();
+        let done = c.wait(r["id"].as_str().unwrap()).unwrap();
+        assert_eq!(done["command_status"], "FAILED");
+        assert_eq!(done["command_error"]["type"], "InvalidCommandParamsError");
+
+        let r = c
+            .execute(
+                "deploy.execute_deploy_step",
+                params(json!({
+                "step": {"step": "erase_devices_metadata", "interface": "deploy"},
+                "node": {}, "ports": [], "deploy_version": {"generic_hardware_manager": "0.9"}})),
+            )
+            .unwrap();
+        let done = c.wait(r["id"].as_str().unwrap()).unwrap();
+        assert_eq!(done["command_status"], "CLEAN_VERSION_MISMATCH");
+        assert_eq!(c.get("missing").unwrap_err().status(), 404);
+    }
+
+    #[test]
+    fn a_command_really_is_exclusive() {
+        let (c, _rx) = commands(vec![]);
+        // Simulate a running command, as the executor records it.
+        c.records().push(Record {
+            id: "r".into(),
+            name: "execute_deploy_step".into(),
+            status: Status::Running,
+            error: None,
+            result: None,
+        });
+        let e = c.execute("standby.sync", Map::new()).unwrap_err();
+        assert_eq!(e.status(), 409);
+        assert_eq!(
+            e.to_string(),
+            "Agent is busy: executing command execute_deploy_step"
+        );
+    }
+}

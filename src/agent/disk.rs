@@ -1,0 +1,700 @@
+//! Raw disk work done without external tools: partition tables (GPT and MBR) read and
+//! extended with a config-drive partition, metadata wiping, zero-filling, and the MBR disk
+//! identifier IPA reports as the "root uuid" of whole-disk images.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+const MIB: u64 = 1 << 20;
+/// IPA's config-drive partition size (and the largest config drive it accepts).
+pub const CONFIG_DRIVE_MAX: u64 = 64 * MIB;
+/// GPT type "Linux filesystem data" 0FC63DAF-8483-4772-8E79-3D69D8477DE4, as stored on disk.
+const LINUX_DATA: [u8; 16] = [
+    0xAF, 0x3D, 0xC6, 0x0F, 0x83, 0x84, 0x72, 0x47, 0x8E, 0x79, 0x3D, 0x69, 0xD8, 0x47, 0x7D, 0xE4,
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiskError {
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0} has no partition table (neither GPT nor MBR): cannot add a config drive")]
+    NoPartitionTable(String),
+    #[error("no room for a {need} byte config-drive partition on {disk}: {why}")]
+    NoRoom {
+        disk: String,
+        need: u64,
+        why: String,
+    },
+    #[error("the config drive is {0} bytes; at most 64 MiB is allowed")]
+    ConfigDriveTooBig(u64),
+    #[error("corrupt GPT on {0}: {1}")]
+    BadGpt(String, String),
+}
+
+/// A partition as a byte range of the disk.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Part {
+    pub start: u64,
+    pub size: u64,
+}
+
+/// Where the config drive went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigDrivePart {
+    /// 1-based partition number.
+    pub number: usize,
+    pub start: u64,
+    pub size: u64,
+    /// GPT unique partition GUID (None on MBR).
+    pub uuid: Option<String>,
+}
+
+struct Disk {
+    f: File,
+    path: String,
+}
+
+impl Disk {
+    fn open(path: &Path) -> Result<Disk, DiskError> {
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|source| DiskError::Io {
+                what: "opening",
+                path: path.display().to_string(),
+                source,
+            })?;
+        Ok(Disk {
+            f,
+            path: path.display().to_string(),
+        })
+    }
+
+    fn err(&self, what: &'static str) -> impl Fn(std::io::Error) -> DiskError + '_ {
+        move |source| DiskError::Io {
+            what,
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn read_at(&mut self, off: u64, len: usize) -> Result<Vec<u8>, DiskError> {
+        let mut buf = vec![0u8; len];
+        self.f
+            .seek(SeekFrom::Start(off))
+            .map_err(self.err("seeking"))?;
+        // Short reads past the end leave zeros, like an unwritten device region.
+        let mut got = 0;
+        while got < len {
+            let n = self.f.read(&mut buf[got..]).map_err(self.err("reading"))?;
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        Ok(buf)
+    }
+
+    fn write_at(&mut self, off: u64, data: &[u8]) -> Result<(), DiskError> {
+        self.f
+            .seek(SeekFrom::Start(off))
+            .map_err(self.err("seeking"))?;
+        self.f.write_all(data).map_err(self.err("writing"))
+    }
+
+    fn zero(&mut self, off: u64, len: u64) -> Result<(), DiskError> {
+        let chunk = vec![0u8; MIB as usize];
+        self.f
+            .seek(SeekFrom::Start(off))
+            .map_err(self.err("seeking"))?;
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(MIB) as usize;
+            self.f.write_all(&chunk[..n]).map_err(self.err("writing"))?;
+            left -= n as u64;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(), DiskError> {
+        self.f.sync_all().map_err(self.err("syncing"))?;
+        reread_partitions(&self.f);
+        Ok(())
+    }
+}
+
+/// Ask the kernel to re-read the partition table (block devices only; files ignore it).
+fn reread_partitions(f: &File) {
+    use std::os::fd::AsRawFd;
+    const BLKRRPART: libc::c_ulong = 0x125F;
+    // SAFETY: BLKRRPART takes no argument; the fd is open for the duration of the call.
+    let _ = unsafe { libc::ioctl(f.as_raw_fd(), BLKRRPART as _, 0) };
+}
+
+fn u32_at(b: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
+}
+
+fn u64_at(b: &[u8], o: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[o..o + 8]);
+    u64::from_le_bytes(a)
+}
+
+/// A GPT found on the disk.
+struct Gpt {
+    lba: u64,
+    header: Vec<u8>,
+    entries: Vec<u8>,
+    entry_size: usize,
+}
+
+impl Gpt {
+    fn read(d: &mut Disk) -> Result<Option<Gpt>, DiskError> {
+        for lba in [512u64, 4096] {
+            let sector = d.read_at(lba, lba as usize)?;
+            if &sector[..8] != b"EFI PART" {
+                continue;
+            }
+            let hsize = u32_at(&sector, 12) as usize;
+            if !(92..=lba as usize).contains(&hsize) {
+                return Err(DiskError::BadGpt(d.path.clone(), "bad header size".into()));
+            }
+            let num = u32_at(&sector, 80) as usize;
+            let esize = u32_at(&sector, 84) as usize;
+            if esize < 128 || num == 0 || num * esize > 4 * MIB as usize {
+                return Err(DiskError::BadGpt(d.path.clone(), "bad entry array".into()));
+            }
+            let entries = d.read_at(u64_at(&sector, 72) * lba, num * esize)?;
+            return Ok(Some(Gpt {
+                lba,
+                header: sector[..hsize].to_vec(),
+                entries,
+                entry_size: esize,
+            }));
+        }
+        Ok(None)
+    }
+
+    fn entry(&self, i: usize) -> &[u8] {
+        &self.entries[i * self.entry_size..(i + 1) * self.entry_size]
+    }
+
+    fn count(&self) -> usize {
+        self.entries.len() / self.entry_size
+    }
+
+    fn used(&self, i: usize) -> bool {
+        self.entry(i)[..16].iter().any(|b| *b != 0)
+    }
+
+    fn parts(&self) -> Vec<Part> {
+        (0..self.count())
+            .filter(|i| self.used(*i))
+            .map(|i| {
+                let e = self.entry(i);
+                let (first, last) = (u64_at(e, 32), u64_at(e, 40));
+                Part {
+                    start: first * self.lba,
+                    size: (last.saturating_sub(first) + 1) * self.lba,
+                }
+            })
+            .collect()
+    }
+
+    fn name(&self, i: usize) -> String {
+        let raw = &self.entry(i)[56..128];
+        let units: Vec<u16> = raw
+            .chunks(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .take_while(|u| *u != 0)
+            .collect();
+        String::from_utf16_lossy(&units)
+    }
+
+    fn header_crc(h: &mut [u8]) {
+        h[16..20].fill(0);
+        let crc = crc32fast::hash(h);
+        h[16..20].copy_from_slice(&crc.to_le_bytes());
+    }
+}
+
+fn mbr_parts(mbr: &[u8]) -> Vec<(usize, u8, Part)> {
+    if mbr.len() < 512 || mbr[510] != 0x55 || mbr[511] != 0xAA {
+        return vec![];
+    }
+    (0..4)
+        .filter_map(|i| {
+            let e = &mbr[446 + 16 * i..446 + 16 * (i + 1)];
+            let (ty, start, size) = (e[4], u32_at(e, 8) as u64, u32_at(e, 12) as u64);
+            (ty != 0 && size > 0).then_some((
+                i,
+                ty,
+                Part {
+                    start: start * 512,
+                    size: size * 512,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The whole-disk image "root uuid" as IPA reports it: the 32-bit MBR disk signature at
+/// byte 440, as `0x%08x`.
+pub fn disk_identifier(path: &Path) -> Result<String, DiskError> {
+    let mut d = Disk::open(path)?;
+    let b = d.read_at(440, 4)?;
+    Ok(format!("0x{:08x}", u32_at(&b, 0)))
+}
+
+/// Partitions listed by the disk's GPT or MBR (empty without a table).
+pub fn partitions(path: &Path) -> Result<Vec<Part>, DiskError> {
+    let mut d = Disk::open(path)?;
+    if let Some(g) = Gpt::read(&mut d)? {
+        return Ok(g.parts());
+    }
+    let mbr = d.read_at(0, 512)?;
+    Ok(mbr_parts(&mbr)
+        .into_iter()
+        .filter(|(_, ty, _)| *ty != 0xEE)
+        .map(|(_, _, p)| p)
+        .collect())
+}
+
+/// Remove what makes a disk look used: filesystem/RAID signatures at the start and end of
+/// every partition, then the partition tables (the first and last MiB of the disk, and a
+/// GPT backup that sits elsewhere because a smaller image was written).
+pub fn wipe_metadata(path: &Path, size: u64) -> Result<(), DiskError> {
+    let parts = partitions(path).unwrap_or_default();
+    let mut d = Disk::open(path)?;
+    let gpt_backup = Gpt::read(&mut d).ok().flatten().map(|g| {
+        let alt = u64_at(&g.header, 32);
+        (alt * g.lba, g.lba)
+    });
+    for p in parts {
+        let end = (p.start + p.size).min(size);
+        if p.start >= end {
+            continue;
+        }
+        let len = (end - p.start).min(MIB);
+        d.zero(p.start, len)?;
+        d.zero(end - len, len)?;
+    }
+    if let Some((off, lba)) = gpt_backup {
+        // Header plus the 16 KiB entry array before it.
+        if off < size {
+            let start = off.saturating_sub(32 * lba);
+            d.zero(start, off + lba - start)?;
+        }
+    }
+    d.zero(0, size.min(MIB))?;
+    d.zero(size.saturating_sub(MIB), size.min(MIB))?;
+    d.finish()
+}
+
+/// Overwrite the whole disk with zeros.
+pub fn zero_fill(path: &Path, size: u64) -> Result<(), DiskError> {
+    let mut d = Disk::open(path)?;
+    d.zero(0, size)?;
+    d.finish()
+}
+
+/// Zero the first MiB (so a half-written image never boots).
+pub fn wipe_start(path: &Path, size: u64) -> Result<(), DiskError> {
+    let mut d = Disk::open(path)?;
+    d.zero(0, size.min(MIB))?;
+    d.finish()
+}
+
+fn partition_size(data_len: u64) -> Result<(u64, u64), DiskError> {
+    if data_len > CONFIG_DRIVE_MAX {
+        return Err(DiskError::ConfigDriveTooBig(data_len));
+    }
+    // IPA makes a 64 MiB partition; small disks get one just big enough.
+    Ok((CONFIG_DRIVE_MAX, data_len.div_ceil(MIB).max(1) * MIB))
+}
+
+/// Write `data` (a config-2 ISO9660/vfat image) into a new partition at the end of the disk
+/// (reusing an existing GPT partition named `config-2`), fixing the GPT backup header and
+/// CRCs for the disk's real size.
+pub fn add_config_drive(path: &Path, size: u64, data: &[u8]) -> Result<ConfigDrivePart, DiskError> {
+    let (want, min) = partition_size(data.len() as u64)?;
+    let mut d = Disk::open(path)?;
+    let part = if let Some(g) = Gpt::read(&mut d)? {
+        gpt_add(&mut d, g, size, want, min, data.len() as u64)?
+    } else {
+        let mbr = d.read_at(0, 512)?;
+        if mbr[510] != 0x55 || mbr[511] != 0xAA {
+            return Err(DiskError::NoPartitionTable(d.path.clone()));
+        }
+        mbr_add(&mut d, mbr, size, want, min)?
+    };
+    d.write_at(part.start, data)?;
+    d.zero(
+        part.start + data.len() as u64,
+        part.size - data.len() as u64,
+    )?;
+    d.finish()?;
+    Ok(part)
+}
+
+fn no_room(d: &Disk, need: u64, why: impl Into<String>) -> DiskError {
+    DiskError::NoRoom {
+        disk: d.path.clone(),
+        need,
+        why: why.into(),
+    }
+}
+
+fn gpt_add(
+    d: &mut Disk,
+    mut g: Gpt,
+    size: u64,
+    want: u64,
+    min: u64,
+    data_len: u64,
+) -> Result<ConfigDrivePart, DiskError> {
+    let lba = g.lba;
+    // An existing config-2 partition is rewritten in place (IPA does the same).
+    for i in 0..g.count() {
+        if g.used(i) && g.name(i) == "config-2" {
+            let e = g.entry(i);
+            let (first, last) = (u64_at(e, 32), u64_at(e, 40));
+            let psize = (last.saturating_sub(first) + 1) * lba;
+            if psize < data_len {
+                return Err(no_room(
+                    d,
+                    data_len,
+                    "the existing config-2 partition is too small",
+                ));
+            }
+            return Ok(ConfigDrivePart {
+                number: i + 1,
+                start: first * lba,
+                size: psize,
+                uuid: Some(guid_text(&e[16..32])),
+            });
+        }
+    }
+    let slot = (0..g.count())
+        .find(|i| !g.used(*i))
+        .ok_or_else(|| no_room(d, min, "all GPT entries are in use"))?;
+    let last_lba = size / lba - 1;
+    let entry_lbas = (g.entries.len() as u64).div_ceil(lba);
+    let last_usable = last_lba
+        .checked_sub(entry_lbas + 1)
+        .ok_or_else(|| no_room(d, min, "the disk is too small for a GPT"))?;
+    let first_usable = u64_at(&g.header, 40);
+    let used_end = (0..g.count())
+        .filter(|i| g.used(*i))
+        .map(|i| u64_at(g.entry(i), 40) + 1)
+        .max()
+        .unwrap_or(first_usable)
+        .max(first_usable);
+    let align = MIB / lba;
+    let place = |len: u64| {
+        let n = len / lba;
+        let start = (last_usable + 1).checked_sub(n)? / align * align;
+        (start >= used_end).then_some((start, n))
+    };
+    let (start, n) = place(want).or_else(|| place(min)).ok_or_else(|| {
+        no_room(
+            d,
+            min,
+            format!(
+                "the partitions end at byte {} and the usable space at byte {}",
+                used_end * lba,
+                (last_usable + 1) * lba
+            ),
+        )
+    })?;
+    let guid = uuid::Uuid::new_v4();
+    {
+        let es = g.entry_size;
+        let e = &mut g.entries[slot * es..(slot + 1) * es];
+        e.fill(0);
+        e[..16].copy_from_slice(&LINUX_DATA);
+        e[16..32].copy_from_slice(&guid.to_bytes_le());
+        e[32..40].copy_from_slice(&start.to_le_bytes());
+        e[40..48].copy_from_slice(&(start + n - 1).to_le_bytes());
+        for (k, u) in "config-2".encode_utf16().enumerate() {
+            e[56 + 2 * k..58 + 2 * k].copy_from_slice(&u.to_le_bytes());
+        }
+    }
+    let entries_crc = crc32fast::hash(&g.entries);
+    let old_alt = u64_at(&g.header, 32);
+    let mut primary = g.header.clone();
+    primary[32..40].copy_from_slice(&last_lba.to_le_bytes());
+    primary[48..56].copy_from_slice(&last_usable.to_le_bytes());
+    primary[88..92].copy_from_slice(&entries_crc.to_le_bytes());
+    let mut backup = primary.clone();
+    Gpt::header_crc(&mut primary);
+    let backup_entries = last_lba - entry_lbas;
+    backup[24..32].copy_from_slice(&last_lba.to_le_bytes());
+    backup[32..40].copy_from_slice(&1u64.to_le_bytes());
+    backup[72..80].copy_from_slice(&backup_entries.to_le_bytes());
+    Gpt::header_crc(&mut backup);
+
+    if old_alt != last_lba && old_alt > 1 && (old_alt + 1) * lba <= size {
+        d.zero(old_alt * lba, lba)?; // the image's old backup header, now stale
+    }
+    d.write_at(lba, &primary)?;
+    d.write_at(u64_at(&g.header, 72) * lba, &g.entries)?;
+    d.write_at(backup_entries * lba, &g.entries)?;
+    d.write_at(last_lba * lba, &backup)?;
+    // Protective MBR covers the whole (possibly larger) disk now.
+    let mut mbr = d.read_at(0, 512)?;
+    if mbr[510] == 0x55 && mbr[511] == 0xAA && mbr[446 + 4] == 0xEE {
+        let sectors = (size / 512 - 1).min(u32::MAX as u64) as u32;
+        mbr[446 + 12..446 + 16].copy_from_slice(&sectors.to_le_bytes());
+        d.write_at(0, &mbr)?;
+    }
+    Ok(ConfigDrivePart {
+        number: slot + 1,
+        start: start * lba,
+        size: n * lba,
+        uuid: Some(guid.to_string()),
+    })
+}
+
+fn guid_text(b: &[u8]) -> String {
+    let mut a = [0u8; 16];
+    a.copy_from_slice(b);
+    uuid::Uuid::from_bytes_le(a).to_string()
+}
+
+fn mbr_add(
+    d: &mut Disk,
+    mut mbr: Vec<u8>,
+    size: u64,
+    want: u64,
+    min: u64,
+) -> Result<ConfigDrivePart, DiskError> {
+    let parts = mbr_parts(&mbr);
+    if parts
+        .iter()
+        .any(|(_, ty, _)| [0x05, 0x0F, 0x85].contains(ty))
+    {
+        return Err(no_room(d, min, "the MBR has an extended partition"));
+    }
+    let slot = (0..4)
+        .find(|i| !parts.iter().any(|(j, _, _)| j == i))
+        .ok_or_else(|| no_room(d, min, "all four primary MBR entries are in use"))?;
+    let disk_sectors = (size / 512).min(u32::MAX as u64);
+    let used_end = parts
+        .iter()
+        .map(|(_, _, p)| (p.start + p.size) / 512)
+        .max()
+        .unwrap_or(2048)
+        .max(1);
+    let place = |len: u64| {
+        let n = len / 512;
+        let start = disk_sectors.checked_sub(n)? / 2048 * 2048;
+        (start >= used_end).then_some((start, n))
+    };
+    let (start, n) = place(want).or_else(|| place(min)).ok_or_else(|| {
+        no_room(
+            d,
+            min,
+            format!(
+                "the partitions end at byte {} and the disk at byte {}",
+                used_end * 512,
+                disk_sectors * 512
+            ),
+        )
+    })?;
+    let e = &mut mbr[446 + 16 * slot..446 + 16 * (slot + 1)];
+    e.fill(0);
+    // CHS fields say "use LBA" (the maximum), as every modern tool writes.
+    e[1..4].copy_from_slice(&[0xFE, 0xFF, 0xFF]);
+    e[4] = 0x83;
+    e[5..8].copy_from_slice(&[0xFE, 0xFF, 0xFF]);
+    e[8..12].copy_from_slice(&(start as u32).to_le_bytes());
+    e[12..16].copy_from_slice(&(n as u32).to_le_bytes());
+    d.write_at(0, &mbr)?;
+    Ok(ConfigDrivePart {
+        number: slot + 1,
+        start: start * 512,
+        size: n * 512,
+        uuid: None,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A GPT disk image of `size` bytes with one partition from 1 MiB to `part_end` bytes,
+    /// built by hand (backup header at the image's own end).
+    pub fn gpt_image(size: u64, part_end: u64) -> Vec<u8> {
+        let mut img = vec![0u8; size as usize];
+        let last = size / 512 - 1;
+        let mut entries = vec![0u8; 128 * 128];
+        entries[..16].copy_from_slice(&LINUX_DATA);
+        entries[16] = 7;
+        entries[32..40].copy_from_slice(&2048u64.to_le_bytes());
+        entries[40..48].copy_from_slice(&(part_end / 512 - 1).to_le_bytes());
+        let mut h = vec![0u8; 92];
+        h[..8].copy_from_slice(b"EFI PART");
+        h[8..12].copy_from_slice(&0x10000u32.to_le_bytes());
+        h[12..16].copy_from_slice(&92u32.to_le_bytes());
+        h[24..32].copy_from_slice(&1u64.to_le_bytes());
+        h[32..40].copy_from_slice(&last.to_le_bytes());
+        h[40..48].copy_from_slice(&34u64.to_le_bytes());
+        h[48..56].copy_from_slice(&(last - 33).to_le_bytes());
+        h[72..80].copy_from_slice(&2u64.to_le_bytes());
+        h[80..84].copy_from_slice(&128u32.to_le_bytes());
+        h[84..88].copy_from_slice(&128u32.to_le_bytes());
+        h[88..92].copy_from_slice(&crc32fast::hash(&entries).to_le_bytes());
+        let mut b = h.clone();
+        Gpt::header_crc(&mut h);
+        b[24..32].copy_from_slice(&last.to_le_bytes());
+        b[32..40].copy_from_slice(&1u64.to_le_bytes());
+        b[72..80].copy_from_slice(&(last - 32).to_le_bytes());
+        Gpt::header_crc(&mut b);
+        img[512..604].copy_from_slice(&h);
+        img[1024..1024 + entries.len()].copy_from_slice(&entries);
+        let be = ((last - 32) * 512) as usize;
+        img[be..be + entries.len()].copy_from_slice(&entries);
+        img[(last * 512) as usize..(last * 512) as usize + 92].copy_from_slice(&b);
+        img[446 + 4] = 0xEE;
+        img[446 + 8..446 + 12].copy_from_slice(&1u32.to_le_bytes());
+        img[446 + 12..446 + 16].copy_from_slice(&((last) as u32).to_le_bytes());
+        img[440..444].copy_from_slice(&0x1234abcdu32.to_le_bytes());
+        img[510] = 0x55;
+        img[511] = 0xAA;
+        img
+    }
+
+    fn check_gpt(disk: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let h = disk[512..604].to_vec();
+        let mut z = h.clone();
+        z[16..20].fill(0);
+        assert_eq!(crc32fast::hash(&z), u32_at(&h, 16), "primary header CRC");
+        let alt = u64_at(&h, 32);
+        assert_eq!(
+            (alt + 1) * 512,
+            disk.len() as u64,
+            "backup at the disk's end"
+        );
+        let b = disk[(alt * 512) as usize..(alt * 512) as usize + 92].to_vec();
+        assert_eq!(&b[..8], b"EFI PART");
+        let mut z = b.clone();
+        z[16..20].fill(0);
+        assert_eq!(crc32fast::hash(&z), u32_at(&b, 16), "backup header CRC");
+        let pe = (u64_at(&h, 72) * 512) as usize;
+        let entries = disk[pe..pe + 128 * 128].to_vec();
+        assert_eq!(crc32fast::hash(&entries), u32_at(&h, 88), "entries CRC");
+        let be = (u64_at(&b, 72) * 512) as usize;
+        assert_eq!(&disk[be..be + 128 * 128], &entries[..], "backup entries");
+        (h, entries)
+    }
+
+    #[test]
+    fn gpt_config_drive_on_a_bigger_disk() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("disk");
+        // An 8 MiB image on a 200 MiB disk: the backup GPT must move to the end.
+        let mut img = gpt_image(8 * MIB, 7 * MIB);
+        img.resize((200 * MIB) as usize, 0);
+        std::fs::write(&p, &img).unwrap();
+        let data = b"CD001 config drive bytes".repeat(1000);
+        let part = add_config_drive(&p, 200 * MIB, &data).unwrap();
+        assert_eq!(part.number, 2);
+        assert_eq!(part.size, 64 * MIB);
+        assert_eq!(part.start % MIB, 0);
+        assert!(part.start + part.size <= 200 * MIB - 33 * 512);
+        let disk = std::fs::read(&p).unwrap();
+        let (_, entries) = check_gpt(&disk);
+        let e = &entries[128..256];
+        assert_eq!(&e[..16], &LINUX_DATA);
+        assert_eq!(u64_at(e, 32) * 512, part.start);
+        let s = part.start as usize;
+        assert_eq!(&disk[s..s + data.len()], &data[..]);
+        // The image's old backup header is gone; the protective MBR spans the disk.
+        assert_ne!(&disk[(8 * MIB - 512) as usize..][..8], b"EFI PART");
+        assert_eq!(u32_at(&disk, 446 + 12) as u64, 200 * MIB / 512 - 1);
+        assert_eq!(partitions(&p).unwrap().len(), 2);
+        assert_eq!(disk_identifier(&p).unwrap(), "0x1234abcd");
+        // Writing again reuses the config-2 partition.
+        let again = add_config_drive(&p, 200 * MIB, b"new").unwrap();
+        assert_eq!(again, part);
+    }
+
+    #[test]
+    fn gpt_small_disk_gets_a_small_partition_or_a_clear_refusal() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("disk");
+        let mut img = gpt_image(8 * MIB, 7 * MIB);
+        img.resize((12 * MIB) as usize, 0);
+        std::fs::write(&p, &img).unwrap();
+        let part = add_config_drive(&p, 12 * MIB, &[1u8; 100_000]).unwrap();
+        assert_eq!(part.size, MIB);
+        check_gpt(&std::fs::read(&p).unwrap());
+
+        let full = t.path().join("full");
+        std::fs::write(&full, gpt_image(8 * MIB, 8 * MIB - 34 * 512)).unwrap();
+        let e = add_config_drive(&full, 8 * MIB, &[1u8; 10]).unwrap_err();
+        assert!(e.to_string().contains("no room"), "{e}");
+        let e = add_config_drive(&full, 8 * MIB, &vec![0u8; 65 << 20]).unwrap_err();
+        assert!(matches!(e, DiskError::ConfigDriveTooBig(_)));
+    }
+
+    #[test]
+    fn mbr_config_drive_and_no_table() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("disk");
+        let mut img = vec![0u8; (100 * MIB) as usize];
+        img[446 + 4] = 0x83;
+        img[446 + 8..446 + 12].copy_from_slice(&2048u32.to_le_bytes());
+        img[446 + 12..446 + 16].copy_from_slice(&(2048u32 * 10).to_le_bytes());
+        img[510] = 0x55;
+        img[511] = 0xAA;
+        std::fs::write(&p, &img).unwrap();
+        let part = add_config_drive(&p, 100 * MIB, b"iso").unwrap();
+        assert_eq!(part.number, 2);
+        assert_eq!(part.start + part.size, 100 * MIB);
+        let disk = std::fs::read(&p).unwrap();
+        let parts = mbr_parts(&disk);
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[1].1, 0x83);
+        assert_eq!(&disk[part.start as usize..part.start as usize + 3], b"iso");
+
+        let bare = t.path().join("bare");
+        std::fs::write(&bare, vec![0u8; MIB as usize]).unwrap();
+        let e = add_config_drive(&bare, MIB, b"x").unwrap_err();
+        assert!(matches!(e, DiskError::NoPartitionTable(_)), "{e}");
+    }
+
+    #[test]
+    fn wipe_removes_tables_and_signatures() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("disk");
+        let mut img = gpt_image(8 * MIB, 7 * MIB);
+        // An ext4-like superblock magic inside the partition, and data in the middle.
+        img[(MIB + 1024 + 56) as usize] = 0x53;
+        img[(MIB + 1024 + 57) as usize] = 0xEF;
+        img[(4 * MIB) as usize] = 0x42;
+        img.resize((16 * MIB) as usize, 0);
+        std::fs::write(&p, &img).unwrap();
+        wipe_metadata(&p, 16 * MIB).unwrap();
+        let disk = std::fs::read(&p).unwrap();
+        assert!(disk[..2 * MIB as usize].iter().all(|b| *b == 0));
+        assert!(disk[(6 * MIB) as usize..(8 * MIB) as usize]
+            .iter()
+            .all(|b| *b == 0));
+        assert!(disk[(15 * MIB) as usize..].iter().all(|b| *b == 0));
+        assert_eq!(
+            disk[(4 * MIB) as usize],
+            0x42,
+            "data outside metadata stays"
+        );
+        assert!(partitions(&p).unwrap().is_empty());
+    }
+}
