@@ -241,6 +241,7 @@ mod tests {
     #[test]
     fn rest_api() {
         let (c, _rx) = commands(vec![]);
+        let c2 = Arc::clone(&c);
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap().to_string();
         let token = "t".repeat(43);
@@ -311,6 +312,14 @@ mod tests {
         assert_eq!(s, 400);
         let (s, _) = http(&addr, "GET", "/v2/nothing", "");
         assert_eq!(s, 404);
+        // One command at a time: 409 while one runs.
+        c2.push_running("execute_deploy_step");
+        let (s, v) = http(&addr, "POST", &format!("/v1/commands/?{q}"), steps);
+        assert_eq!(s, 409, "{v}");
+        assert_eq!(
+            v["faultstring"],
+            "Agent is busy: executing command execute_deploy_step"
+        );
         drop(h.stop(false));
     }
 }

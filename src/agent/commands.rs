@@ -650,6 +650,18 @@ impl Commands {
         self.records.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Tests: pretend a command is running.
+    #[cfg(test)]
+    pub(crate) fn push_running(&self, name: &str) {
+        self.records().push(Record {
+            id: "running".into(),
+            name: name.into(),
+            status: Status::Running,
+            error: None,
+            result: None,
+        });
+    }
+
     pub fn list(&self) -> Value {
         json!({"commands": self.records().iter().map(Record::to_json).collect::<Vec<_>>()})
     }

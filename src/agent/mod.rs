@@ -246,16 +246,41 @@ fn power(event: Event, no_power: bool) {
     }
 }
 
+/// In-band inspection: POST the inventory to the callback (IPA retries 5 times, 5–30 s
+/// apart); a failure is logged and start-up goes on, as IPA does.
+fn inspect(appl: &Appliance, url: &str, machine: &Machine, params: &cmdline::KernelParams) {
+    let root_disk = hints::choose(&machine.disks(), None, params.min_root_disk).ok();
+    let data = serde_json::json!({
+        "inventory": machine.inventory(),
+        "root_disk": root_disk,
+        "boot_interface": params.boot_mac,
+        "configuration": {"collectors": ["default"], "managers": [
+            {"name": "generic_hardware_manager", "version": "1.2"}]},
+    });
+    for (attempt, wait) in [5u64, 10, 20, 30, 0].into_iter().enumerate() {
+        match appl.continue_inspection(url, &data) {
+            Ok(_) => {
+                tracing::info!("inspection data sent");
+                return;
+            }
+            Err(e) if wait > 0 => {
+                tracing::warn!(error = %e, attempt, "inspection callback failed; retrying");
+                std::thread::sleep(Duration::from_secs(wait));
+            }
+            Err(e) => tracing::error!(error = %e, "inspection callback failed; giving up"),
+        }
+    }
+}
+
 /// Run the agent until it is powered off, rebooted or locked down (or fails to start).
 pub fn run(opts: Options) -> Result<(), AgentError> {
     let params = read_cmdline(&opts)?;
     let ring = logs::LogRing::default();
     init_logging(&ring, params.debug);
-    let api_url = opts
-        .api_url
-        .clone()
-        .or(params.api_url.clone())
-        .ok_or(AgentError::NoApiUrl)?;
+    let api_url = opts.api_url.clone().or(params.api_url.clone());
+    if api_url.is_none() && params.inspection_callback_url.is_none() {
+        return Err(AgentError::NoApiUrl);
+    }
     let macs = opts
         .macs
         .iter()
@@ -275,25 +300,24 @@ pub fn run(opts: Options) -> Result<(), AgentError> {
     if macs.is_empty() {
         return Err(AgentError::NoMacs);
     }
-    tracing::info!(version = AGENT_VERSION, api = %api_url, macs = %macs.join(","), "ironbox agent starting");
+    tracing::info!(version = AGENT_VERSION, api = ?api_url, macs = %macs.join(","), "ironbox agent starting");
     let insecure = params
         .raw
         .get("ipa-insecure")
         .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
-    let mut appl = Appliance::new(&api_url, insecure, Duration::from_secs(30))?;
+    let mut appl = Appliance::new(
+        api_url.as_deref().unwrap_or_default(),
+        insecure,
+        Duration::from_secs(30),
+    )?;
 
     if let Some(cb) = &params.inspection_callback_url {
-        let data = serde_json::json!({
-            "inventory": machine.inventory(),
-            "boot_interface": params.boot_mac,
-            "configuration": {"collectors": ["default"], "managers": [
-                {"name": "generic_hardware_manager", "version": "1.2"}]},
-        });
-        match appl.continue_inspection(cb, &data) {
-            Ok(_) => tracing::info!("inspection data sent"),
-            Err(e) => tracing::error!(error = %e, "inspection callback failed"),
-        }
+        inspect(&appl, cb, &machine, &params);
     }
+    let Some(api_url) = api_url else {
+        tracing::info!("no ipa-api-url: nothing to do after inspection");
+        return Ok(());
+    };
 
     let version = appl.discover_version();
     tracing::info!(version = %format!("{}.{}", version.0, version.1), "appliance API version");

@@ -23,11 +23,13 @@ const MIB: usize = 1 << 20;
 #[derive(Default)]
 struct Seen {
     lookups: Vec<String>,
+    inspections: Vec<(Value, String)>,
     heartbeats: Vec<(Instant, Value, String)>,
 }
 
-/// A minimal appliance: `GET /`, `GET /v1/lookup` (404 the first time, then the node and a
-/// token), `POST /v1/heartbeat/<uuid>` (recorded), and `GET /image` / `GET /configdrive`.
+/// A minimal appliance: `GET /`, `POST /v1/continue_inspection` (recorded), `GET /v1/lookup`
+/// (404 the first time, then the node and a token), `POST /v1/heartbeat/<uuid>` (recorded),
+/// and `GET /image` / `GET /configdrive`.
 fn mock_appliance(disk: &Path, image: Vec<u8>, configdrive: String) -> (String, Arc<Mutex<Seen>>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", l.local_addr().unwrap());
@@ -98,6 +100,15 @@ fn mock_appliance(disk: &Path, image: Vec<u8>, configdrive: String) -> (String, 
                             .heartbeats
                             .push((Instant::now(), v, version));
                         (202, "application/json", vec![])
+                    }
+                    ("POST", "/v1/continue_inspection") => {
+                        let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                        seen.lock().unwrap().inspections.push((v, version));
+                        (
+                            202,
+                            "application/json",
+                            json!({"uuid": NODE}).to_string().into_bytes(),
+                        )
                     }
                     ("GET", "/image") => (200, "application/octet-stream", image),
                     ("GET", "/configdrive") => (200, "text/plain", configdrive.into_bytes()),
@@ -201,7 +212,10 @@ fn agent_deploys_and_cleans_a_file_backed_disk() {
     let cmdline = dir.path().join("cmdline");
     std::fs::write(
         &cmdline,
-        "ipa-lookup-timeout=60 ipa-lookup-interval=0.2 BOOTIF=01-52-54-00-aa-bb-cc\n",
+        format!(
+            "ipa-lookup-timeout=60 ipa-lookup-interval=0.2 BOOTIF=01-52-54-00-aa-bb-cc \
+             ipa-inspection-callback-url={base}/v1/continue_inspection\n"
+        ),
     )
     .unwrap();
     let log = dir.path().join("agent.log");
@@ -244,6 +258,21 @@ fn agent_deploys_and_cleans_a_file_backed_disk() {
             "lookup version header: {:?}",
             s.lookups
         );
+    }
+    {
+        // Inspection data went first, IPA-style (no version header).
+        let s = seen.lock().unwrap();
+        assert_eq!(s.inspections.len(), 1);
+        let (data, version) = &s.inspections[0];
+        assert_eq!(version, "");
+        let inv = &data["inventory"];
+        assert_eq!(inv["interfaces"][0]["mac_address"], MAC);
+        assert_eq!(inv["disks"][0]["name"], disk.display().to_string());
+        assert_eq!(inv["disks"][0]["size"], 96 * MIB);
+        assert_eq!(inv["boot"]["pxe_interface"], MAC);
+        assert!(inv["cpu"]["count"].as_u64().unwrap() >= 1);
+        assert!(inv["memory"]["total"].as_u64().unwrap() > 0);
+        assert_eq!(data["root_disk"], Value::Null, "96 MiB is below 4 GiB");
     }
     let hb = &first.1;
     assert_eq!(first.2, "1.68", "heartbeat version header");
