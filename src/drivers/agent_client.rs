@@ -92,7 +92,12 @@ fn shared_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
     if let Some(c) = CLIENT.get() {
         return Ok(c.clone());
     }
-    let c = reqwest::Client::builder().timeout(timeout).build()?;
+    // No idle connections kept: after a reboot the next agent has the same address and
+    // port, and a pooled connection to the old one fails the first request.
+    let c = reqwest::Client::builder()
+        .timeout(timeout)
+        .pool_max_idle_per_host(0)
+        .build()?;
     Ok(CLIENT.get_or_init(|| c).clone())
 }
 
@@ -122,6 +127,7 @@ impl AgentClient {
                     .map_err(|e| protocol(format!("bad agent_verify_ca: {e}")))?;
                 reqwest::Client::builder()
                     .timeout(timeout)
+                    .pool_max_idle_per_host(0)
                     .tls_built_in_root_certs(false)
                     .add_root_certificate(cert)
                     .build()

@@ -435,7 +435,7 @@ impl DeployInterface for DirectDeploy {
         ctx: &mut TaskContext<'_>,
         step: &Step,
     ) -> Result<Progress, DriverError> {
-        let params = |ctx: &TaskContext<'_>, kind: &str, step: Value| json!({"step": step, "node": node_for_agent(ctx), "ports": ports_for_agent(ctx), format!("{kind}_version"): {}});
+        let params = |ctx: &TaskContext<'_>, kind: &str, step: Value| json!({"step": step, "node": node_for_agent(ctx), "ports": ports_for_agent(ctx), format!("{kind}_version"): null});
         match step.step.as_str() {
             "deploy" => self.deploy(hw, ctx).await,
             "write_image" => {
@@ -473,7 +473,11 @@ impl DeployInterface for DirectDeploy {
                     }
                 }
                 hw.boot.prepare_instance(ctx).await?;
-                hw.management.set_boot_device(ctx, "disk", true).await?;
+                // Machines network-boot first; the disk must be chosen explicitly (Ironic
+                // does this in the boot interface's prepare_instance).
+                if hw.management.supported_boot_devices(ctx).contains(&"disk") {
+                    hw.management.set_boot_device(ctx, "disk", true).await?;
+                }
                 Ok(Progress::Done)
             }
             "tear_down_agent" => {

@@ -283,3 +283,175 @@ fn in_band_inspection_stores_the_inventory() {
     // Not waiting any more: the same data is refused.
     assert_eq!(post(json!({"inventory": inventory}), None).status, 404);
 }
+
+/// `ironbox agent` on loopback, treating a sparse file as the machine's only disk.
+struct Agent(std::process::Child, std::path::PathBuf);
+
+impl Agent {
+    fn start(ib: &Ironbox, mac: &str, disk: &std::path::Path) -> Agent {
+        let log = ib.dir.path().join(format!(
+            "agent-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let child = std::process::Command::new(crate::harness::bin())
+            .args([
+                "agent",
+                "--api-url",
+                &ib.url,
+                "--mac",
+                mac,
+                "--listen",
+                "127.0.0.1:0",
+                "--no-power",
+                "--disk",
+            ])
+            .arg(disk)
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
+            .spawn()
+            .expect("ironbox agent");
+        Agent(child, log)
+    }
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.1.with_extension("err")).unwrap_or_default()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+#[test]
+fn direct_deploy_and_cleaning_with_the_built_in_agent() {
+    let ib = Ironbox::start_with(
+        "[agent]\npost_deploy_get_power_state_retries = 3\npost_deploy_get_power_state_retry_interval_ms = 100\n",
+    );
+    // The user's image: 3 MiB of noise, with a boot signature to be erased later.
+    let mut image: Vec<u8> = (0..3 << 20)
+        .map(|i: u32| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    image[510] = 0x55;
+    image[511] = 0xaa;
+    std::fs::write(ib.dir.path().join("os.img"), &image).unwrap();
+    let images = FileServer::start(ib.dir.path());
+    // The machine's disk: 5 GiB, sparse, holding old data.
+    let disk = ib.dir.path().join("disk0");
+    let f = std::fs::File::create(&disk).unwrap();
+    f.set_len(5 << 30).unwrap();
+    std::fs::write(&disk, vec![0xee; 1 << 20]).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&disk)
+        .unwrap()
+        .set_len(5 << 30)
+        .unwrap();
+    let mac = "52:54:00:aa:00:10";
+    let u = direct_node(
+        &ib,
+        mac,
+        &format!("{}/os.img", images.url),
+        &sha256_hex(&image),
+    );
+
+    provision(&ib, &u, json!({"target": "manage"}));
+    wait_state(&ib, &u, "manageable", 10);
+    // provide: automated cleaning boots the agent and erases the disk's metadata.
+    provision(&ib, &u, json!({"target": "provide"}));
+    wait_state(&ib, &u, "clean wait", 10);
+    let agent = Agent::start(&ib, mac, &disk);
+    let n = wait_state(&ib, &u, "available", 60);
+    assert_eq!(n["last_error"], Value::Null, "{}", agent.log());
+    let head = std::fs::read(&disk).map(|b| b[..1 << 20].to_vec()).unwrap();
+    assert!(
+        head.iter().all(|b| *b == 0),
+        "old data left at the start of the disk"
+    );
+    drop(agent);
+
+    // deploy: the agent writes the image; the node ends active and powered on.
+    let t = Instant::now();
+    provision(&ib, &u, json!({"target": "active"}));
+    wait_state(&ib, &u, "wait call-back", 10);
+    let agent = Agent::start(&ib, mac, &disk);
+    let n = wait_state(&ib, &u, "active", 60);
+    eprintln!(
+        "deploy through the agent: {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    assert_eq!(n["power_state"], "power on");
+    assert_eq!(n["last_error"], Value::Null);
+    let dii = &n["driver_internal_info"];
+    assert!(
+        dii.get("agent_url").is_none() && dii.get("agent_secret_token").is_none(),
+        "{dii}"
+    );
+    let written = std::fs::read(&disk).unwrap();
+    assert!(
+        written[..image.len()] == image[..],
+        "the disk does not hold the image"
+    );
+    let _ = agent.0.id();
+    drop(agent);
+    let events: Vec<String> = ib.get(&format!("/v1/nodes/{u}/history")).body["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["event"].as_str().unwrap_or_default().to_string())
+        .collect();
+    for want in [
+        "deploy.write_image",
+        "deploy.tear_down_agent",
+        "first heartbeat",
+        "erase_devices_metadata",
+    ] {
+        assert!(
+            events.iter().any(|e| e.contains(want)),
+            "{want}: {events:#?}"
+        );
+    }
+
+    // undeploy: tear down, then cleaning erases the image's partition table and signature.
+    provision(&ib, &u, json!({"target": "deleted"}));
+    wait_state(&ib, &u, "clean wait", 10);
+    let agent = Agent::start(&ib, mac, &disk);
+    wait_state(&ib, &u, "available", 60);
+    let after = std::fs::read(&disk).unwrap();
+    assert!(after[..512].iter().all(|b| *b == 0), "{}", agent.log());
+    drop(agent);
+
+    // A wrong checksum: the agent refuses the image and the node fails with the reason.
+    // (undeploy cleared instance_info, as Ironic does)
+    ib.patch(
+        &format!("/v1/nodes/{u}"),
+        json!([{"op": "add", "path": "/instance_info", "value": {
+        "image_source": format!("{}/os.img", images.url), "image_checksum": "0".repeat(64)}}]),
+    );
+    provision(&ib, &u, json!({"target": "active"}));
+    wait_state(&ib, &u, "wait call-back", 10);
+    let _agent = Agent::start(&ib, mac, &disk);
+    let n = wait_state(&ib, &u, "deploy failed", 60);
+    let err = n["last_error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("write_image") && err.to_lowercase().contains("checksum"),
+        "{err}"
+    );
+    let after = std::fs::read(&disk).unwrap();
+    assert!(
+        after[..512].iter().all(|b| *b == 0),
+        "a half-written image must not boot"
+    );
+}

@@ -397,7 +397,9 @@ fn deploy_cycle(firmware: &str) {
     );
 
     // The node's timeline tells the story.
-    let history = ib.get(&format!("/v1/nodes/{uuid}/history")).body;
+    let history = ib
+        .get(&format!("/v1/nodes/{uuid}/history?detail=true"))
+        .body;
     let events: Vec<String> = history["history"]
         .as_array()
         .unwrap()
