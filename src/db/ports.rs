@@ -123,7 +123,7 @@ pub(super) fn in_list(col: &str, list: &[String], args: &mut Vec<SqlValue>) -> S
 
 impl Store {
     pub async fn port_create(&self, port: Port) -> Result<Port, StoreError> {
-        self.write(move |tx| {
+        let created = self.write(move |tx| {
             let vals = values(tx, &port)?;
             let ph: Vec<String> = (1..=vals.len()).map(|i| format!("?{i}")).collect();
             tx.execute(
@@ -133,11 +133,13 @@ impl Store {
             .map_err(classify)?;
             by_uuid(tx, &port.uuid)
         })
-        .await
+        .await;
+        self.ports_changed();
+        created
     }
 
     pub async fn port_save(&self, port: Port) -> Result<Port, StoreError> {
-        self.write(move |tx| {
+        let saved = self.write(move |tx| {
             let mut vals = values(tx, &port)?;
             let sets: Vec<String> = COLS
                 .split(", ")
@@ -153,7 +155,9 @@ impl Store {
             tx.execute(&sql, params_from_iter(vals)).map_err(classify)?;
             by_uuid(tx, &port.uuid)
         })
-        .await
+        .await;
+        self.ports_changed();
+        saved
     }
 
     /// By UUID, or by name when `ident` is not one.
@@ -207,11 +211,14 @@ impl Store {
     }
 
     pub async fn port_delete(&self, id: i64) -> Result<(), StoreError> {
-        self.write(move |tx| {
-            tx.execute("DELETE FROM ports WHERE id = ?1", [id])?;
-            Ok(())
-        })
-        .await
+        let deleted = self
+            .write(move |tx| {
+                tx.execute("DELETE FROM ports WHERE id = ?1", [id])?;
+                Ok(())
+            })
+            .await;
+        self.ports_changed();
+        deleted
     }
 }
 
