@@ -35,10 +35,21 @@ pub struct LeaseRow {
 /// One change to the lease table, written behind the DHCP server's in-memory table.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LeaseWrite {
-    Reserve { ip: Ipv4Addr },
-    Bind { ip: Ipv4Addr, mac: String, expires_at: i64 },
-    Free { ip: Ipv4Addr },
-    Decline { ip: Ipv4Addr, expires_at: i64 },
+    Reserve {
+        ip: Ipv4Addr,
+    },
+    Bind {
+        ip: Ipv4Addr,
+        mac: String,
+        expires_at: i64,
+    },
+    Free {
+        ip: Ipv4Addr,
+    },
+    Decline {
+        ip: Ipv4Addr,
+        expires_at: i64,
+    },
 }
 
 /// `aa:bb:cc:dd:ee:ff` (lower case, as the API stores port addresses) → bytes. Other
@@ -189,8 +200,9 @@ impl Store {
             let mut stmt = conn.prepare(
                 "SELECT ip, mac, state, expires_at FROM dhcp_leases WHERE state != ?1 ORDER BY ip",
             )?;
-            let rows =
-                stmt.query_map([SESSION], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            let rows = stmt.query_map([SESSION], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await

@@ -34,9 +34,17 @@ enum Entry {
     /// A `Reserve` write is queued, not yet durable: not usable yet.
     Pending,
     /// Offered to `mac` (memory only; the row is still `reserved`).
-    Offered { mac: Mac, until: i64 },
-    Bound { mac: Mac, expires: i64 },
-    Declined { expires: i64 },
+    Offered {
+        mac: Mac,
+        until: i64,
+    },
+    Bound {
+        mac: Mac,
+        expires: i64,
+    },
+    Declined {
+        expires: i64,
+    },
     /// After a crash: possibly someone's lost lease. Only a client naming it gets it.
     Quarantined,
 }
@@ -495,9 +503,7 @@ mod tests {
             Request::Bound(ip(10))
         );
         t.release(A);
-        assert!(t
-            .writes
-            .contains(&LeaseWrite::Free { ip: ip(10) }));
+        assert!(t.writes.contains(&LeaseWrite::Free { ip: ip(10) }));
         // B's hold has expired; a released address is reused only once reserved again.
         assert_eq!(t.offer(C, 1301), Offer::Address(ip(11)));
         assert_eq!(t.offer(B, 1301), Offer::Address(ip(12)));
@@ -510,7 +516,11 @@ mod tests {
             assert_eq!(t.offer(*m, 1000), Offer::Address(ip(10 + i as u8)));
         }
         assert_eq!(t.offer([8; 6], 1000), Offer::Exhausted);
-        assert_eq!(t.offer([8; 6], 1060), Offer::Address(ip(10)), "holds expired");
+        assert_eq!(
+            t.offer([8; 6], 1060),
+            Offer::Address(ip(10)),
+            "holds expired"
+        );
     }
 
     #[test]

@@ -576,7 +576,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.sqlite"), 1000, 2).unwrap();
         let d = server(&store, false);
-        assert_eq!(ask(&d, MessageType::Discover, &A, None), None, "unknown MAC");
+        assert_eq!(
+            ask(&d, MessageType::Discover, &A, None),
+            None,
+            "unknown MAC"
+        );
         let node = store
             .node_create(Node {
                 uuid: crate::model::new_uuid(),
@@ -634,9 +638,9 @@ mod tests {
         drop(d); // a clean stop writes everything
         let leases = store.lease_list().await.unwrap();
         assert!(
-            leases.iter().any(|(i, m, s, _)| i == "10.99.0.100"
-                && m == "52:54:00:00:00:0a"
-                && s == "bound"),
+            leases
+                .iter()
+                .any(|(i, m, s, _)| i == "10.99.0.100" && m == "52:54:00:00:00:0a" && s == "bound"),
             "{leases:?}"
         );
         drop(store);
