@@ -66,6 +66,9 @@ where
 
         let addr = SocketAddr::new(local_ip, 0);
         let socket = Async::<UdpSocket>::bind(addr).map_err(Error::Bind)?;
+        // ironbox patch: a connected socket; the kernel then drops datagrams from anyone
+        // but the peer and skips the route lookup on every send.
+        socket.get_ref().connect(peer).map_err(Error::Bind)?;
 
         Ok(ReadRequest {
             peer,
@@ -170,7 +173,7 @@ where
         // Send packet until we receive an ack
         for _ in 0..=self.max_send_retries {
             for packet in window {
-                self.socket.send_to(&packet[..], self.peer).await?;
+                self.socket.send(&packet[..]).await?;
             }
 
             match self.recv_ack(window_base, window.len() as u16).await {
@@ -224,7 +227,20 @@ where
 
         loop {
             let received = future::or(
-                async { Some(socket.recv_from(&mut buf[..]).await) },
+                // ironbox patch: wait for readability first, then receive. In lock-step
+                // the ACK is never there yet right after the send, so trying to receive
+                // first (what `recv_from` does) only costs an EAGAIN syscall per block.
+                async {
+                    loop {
+                        if let Err(e) = socket.readable().await {
+                            return Some(Err(e));
+                        }
+                        match socket.get_ref().recv(&mut buf[..]) {
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                            r => return Some(r.map(|n| (n, peer))),
+                        }
+                    }
+                },
                 async {
                     (&mut *timer).await;
                     None
