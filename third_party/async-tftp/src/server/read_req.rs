@@ -1,6 +1,5 @@
-use async_io::{Async, Timer};
 use bytes::BytesMut;
-use futures_lite::{future, AsyncRead, AsyncReadExt};
+use futures_lite::{AsyncRead, AsyncReadExt};
 use log::trace;
 use std::cmp;
 use std::collections::VecDeque;
@@ -17,18 +16,14 @@ where
     R: AsyncRead + Send,
 {
     peer: SocketAddr,
-    socket: Async<UdpSocket>,
+    // ironbox patch: a blocking socket; the transfer runs on its own thread (server.rs).
+    socket: UdpSocket,
     reader: &'r mut R,
     block_size: usize,
     timeout: Duration,
     max_send_retries: u32,
     oack_opts: Option<Opts>,
     window_size: usize,
-    // ironbox patch: one timer for the whole transfer, re-armed lazily (see recv_ack),
-    // instead of a new timer per block.
-    timer: Timer,
-    // When `timer` fires, if armed.
-    timer_at: Option<Instant>,
     // ironbox patch: data packet buffers, reused for the whole transfer.
     spare: Vec<Vec<u8>>,
 }
@@ -65,10 +60,14 @@ where
             .unwrap_or(config.timeout);
 
         let addr = SocketAddr::new(local_ip, 0);
-        let socket = Async::<UdpSocket>::bind(addr).map_err(Error::Bind)?;
-        // ironbox patch: a connected socket; the kernel then drops datagrams from anyone
-        // but the peer and skips the route lookup on every send.
-        socket.get_ref().connect(peer).map_err(Error::Bind)?;
+        // ironbox patch: a blocking socket with the ACK timeout as its receive timeout, so
+        // waiting for an ACK is one `recv` (no reactor, no timer); and connected, so the
+        // kernel drops datagrams from anyone but the peer and skips the route lookup on
+        // every send.
+        let socket = UdpSocket::bind(addr).map_err(Error::Bind)?;
+        socket.connect(peer).map_err(Error::Bind)?;
+        let timeout = timeout.max(Duration::from_millis(10));
+        socket.set_read_timeout(Some(timeout)).map_err(Error::Bind)?;
 
         Ok(ReadRequest {
             peer,
@@ -79,8 +78,6 @@ where
             max_send_retries: config.max_send_retries,
             oack_opts,
             window_size: negotiated_window_size,
-            timer: Timer::never(),
-            timer_at: None,
             spare: Vec::new(),
         })
     }
@@ -92,8 +89,8 @@ where
             Packet::Error(e.into()).encode(&mut buffer);
             let buf = buffer.split().freeze();
             // Errors are never retransmitted.
-            // We do not care if `send_to` resulted to an IO error.
-            let _ = self.socket.send_to(&buf[..], self.peer).await;
+            // We do not care if `send` resulted to an IO error.
+            let _ = self.socket.send(&buf[..]);
         }
     }
 
@@ -173,10 +170,10 @@ where
         // Send packet until we receive an ack
         for _ in 0..=self.max_send_retries {
             for packet in window {
-                self.socket.send(&packet[..]).await?;
+                self.socket.send(&packet[..])?;
             }
 
-            match self.recv_ack(window_base, window.len() as u16).await {
+            match self.recv_ack(window_base, window.len() as u16) {
                 Ok(blocks_acked) => {
                     trace!(
                         "RRQ (peer: {}, window_base: {}, blocks_acked: {}, window_len: {}) - Received ACK",
@@ -204,96 +201,54 @@ where
 
     /// Waits for ack packet, returns amount of packets acknowledged.
     ///
-    /// ironbox patch: the deadline is a plain `Instant`. The transfer's one timer is only
-    /// armed when it is not armed yet, and when it fires before the current deadline
-    /// (because ACKs came in meanwhile) it is re-armed for that deadline. So a transfer
-    /// touches the reactor's timer list about once per `timeout`, not once per block
-    /// (each insertion and removal wakes the reactor: an eventfd write, a timerfd update).
-    async fn recv_ack(
+    /// ironbox patch: a blocking `recv` with the socket's receive timeout, instead of an
+    /// async receive raced against a new `async_io::Timer` per block (each timer insertion
+    /// and removal woke the reactor). Packets that are not an ACK of this window only
+    /// shorten the wait to what is left of the deadline.
+    fn recv_ack(&mut self, window_base: u16, window_len: u16) -> io::Result<u16> {
+        let deadline = Instant::now() + self.timeout;
+        let mut shortened = false;
+        let got = self.recv_ack_until(window_base, window_len, deadline, &mut shortened);
+        if shortened {
+            self.socket.set_read_timeout(Some(self.timeout))?;
+        }
+        got
+    }
+
+    fn recv_ack_until(
         &mut self,
         window_base: u16,
         window_len: u16,
+        deadline: Instant,
+        shortened: &mut bool,
     ) -> io::Result<u16> {
-        let deadline = Instant::now() + self.timeout;
-        if self.timer_at.is_none() {
-            self.timer.set_at(deadline);
-            self.timer_at = Some(deadline);
-        }
-        let socket = &self.socket;
-        let timer = &mut self.timer;
-        let timer_at = &mut self.timer_at;
-        let peer = self.peer;
         let mut buf = [0u8; 1024];
-
         loop {
-            let received = future::or(
-                // ironbox patch: wait for readability first, then receive. In lock-step
-                // the ACK is never there yet right after the send, so trying to receive
-                // first (what `recv_from` does) only costs an EAGAIN syscall per block.
-                async {
-                    loop {
-                        if let Err(e) = socket.readable().await {
-                            return Some(Err(e));
-                        }
-                        match socket.get_ref().recv(&mut buf[..]) {
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                            r => return Some(r.map(|n| (n, peer))),
-                        }
-                    }
-                },
-                async {
-                    (&mut *timer).await;
-                    None
-                },
-            )
-            .await;
-
-            let (len, recved_peer) = match received {
-                Some(r) => r?,
-                None => {
-                    // The timer fired: a timeout if the deadline has passed, else
-                    // (ACKs came meanwhile) wait on until the deadline.
-                    *timer_at = None;
-                    if Instant::now() >= deadline {
-                        return Err(io::ErrorKind::TimedOut.into());
-                    }
-                    timer.set_at(deadline);
-                    *timer_at = Some(deadline);
-                    continue;
+            let len = match self.socket.recv(&mut buf[..]) {
+                Ok(len) => len,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(io::ErrorKind::TimedOut.into())
                 }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
             };
-
-            // if the packet do not come from the client we are serving, then ignore it
-            if recved_peer != peer {
-                continue;
-            }
-
-            // parse only valid Ack packets, the rest are ignored
-            if let Ok(Packet::Ack(recved_block_id)) =
-                Packet::decode(&buf[..len])
+            // Only the peer can reach a connected socket.
+            if let Some(acked) =
+                acked_blocks(&buf[..len], window_base, window_len)
             {
-                let window_end = window_base.wrapping_add(window_len);
-
-                if window_end > window_base {
-                    // window_end did not wrap
-                    if recved_block_id >= window_base && recved_block_id < window_end {
-                        // number of blocks acked
-                        return Ok(recved_block_id-window_base+1u16);
-                    }
-                    else {
-                        trace!("Unexpected ack packet {recved_block_id}, window_base: {window_base}, window_len: {window_len}");
-                    }
-                }else {
-                    // window_end wrapped
-                    if recved_block_id >= window_base {
-                        return Ok(1u16 + (recved_block_id - window_base));
-                    } else if recved_block_id < window_end {
-                        return Ok(1u16 + recved_block_id + (window_len - window_end));
-                    } else {
-                        trace!("Unexpected ack packet {recved_block_id}, window_base: {window_base}, window_len: {window_len}");
-                    }
-                }
+                return Ok(acked);
             }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            self.socket.set_read_timeout(Some(left))?;
+            *shortened = true;
         }
     }
 
@@ -348,4 +303,28 @@ fn build_oack_opts(
     } else {
         Some(opts)
     }
+}
+
+/// How many blocks of the window starting at `window_base` the packet acknowledges, if it is
+/// such an ACK (ironbox patch: the window logic of the old `recv_ack`, unchanged).
+fn acked_blocks(packet: &[u8], window_base: u16, window_len: u16) -> Option<u16> {
+    let Ok(Packet::Ack(recved_block_id)) = Packet::decode(packet) else {
+        return None;
+    };
+    let window_end = window_base.wrapping_add(window_len);
+    if window_end > window_base {
+        // window_end did not wrap
+        if recved_block_id >= window_base && recved_block_id < window_end {
+            return Some(recved_block_id - window_base + 1u16);
+        }
+    } else {
+        // window_end wrapped
+        if recved_block_id >= window_base {
+            return Some(1u16 + (recved_block_id - window_base));
+        } else if recved_block_id < window_end {
+            return Some(1u16 + recved_block_id + (window_len - window_end));
+        }
+    }
+    trace!("Unexpected ack packet {recved_block_id}, window_base: {window_base}, window_len: {window_len}");
+    None
 }

@@ -117,11 +117,22 @@ where
         };
 
         let reqs_in_progress = Arc::clone(&self.reqs_in_progress);
+        let reqs = Arc::clone(&self.reqs_in_progress);
 
-        // Run request future in a new task
-        self.ex
-            .spawn(run_req(req_fut, peer, reqs_in_progress, local_ip))
-            .detach();
+        // ironbox patch: a read transfer runs on its own thread, with blocking socket I/O
+        // (read_req.rs): per block a `send` and a `recv`, no reactor and no timer.
+        let transfer = run_req(req_fut, peer, reqs_in_progress, local_ip);
+        let spawned = std::thread::Builder::new()
+            .name("tftp-rrq".into())
+            .spawn(move || async_io::block_on(transfer));
+        if let Err(e) = spawned {
+            trace!("Cannot start a thread for the RRQ of {}: {}", &peer, &e);
+            self.ex
+                .spawn(async move {
+                    reqs.lock().await.remove(&peer);
+                })
+                .detach();
+        }
     }
 
     fn handle_wrq(&self, peer: SocketAddr, req: RwReq) {
