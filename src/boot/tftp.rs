@@ -1,8 +1,14 @@
 //! Read-only TFTP (async-tftp): the iPXE boot programs from `[pxe] ipxe_dir`, and
 //! `boot.ipxe`. Only names in the table are served, so no path can escape; writes are
-//! refused. blksize, tsize, timeout and windowsize are negotiated by async-tftp, which is
-//! vendored with a small patch (`third_party/async-tftp/IRONBOX-PATCH.md`: one timer per
-//! transfer instead of one per block, reused block buffers) for lock-step speed.
+//! refused. blksize, tsize, timeout and windowsize are negotiated by async-tftp.
+//!
+//! async-tftp is vendored with a small patch (`third_party/async-tftp/IRONBOX-PATCH.md`):
+//! each read transfer runs on its own thread with a blocking, connected socket, so a
+//! lock-step block is a `read`, a `send` and a `recv` (dnsmasq needs five syscalls). Upstream
+//! 0.4 set up a new timer and went through async-io's reactor for every block, which kept
+//! lock-step throughput below dnsmasq's. async-tftp still does the rest: the listening
+//! socket, request parsing, option negotiation, errors, and the `Handler` below. Patching
+//! was preferred to a transfer loop of our own: ~100 changed lines, upstreamable.
 
 use std::net::SocketAddr;
 use std::path::Path;
