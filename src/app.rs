@@ -188,6 +188,9 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
     // Let running jobs finish their step; anything cut short is failed on the next start.
     conductor.shutdown(std::time::Duration::from_secs(10)).await;
     while tasks.join_next().await.is_some() {}
+    if let Some(b) = boot {
+        b.join().await;
+    }
     let _ = std::fs::remove_file(config.state_path.join("endpoints.json"));
     tracing::info!("ironbox stopped");
     Ok(())

@@ -39,6 +39,8 @@ pub enum BootError {
     },
     #[error("[dhcp] {key}: {reason}")]
     Config { key: &'static str, reason: String },
+    #[error("DHCP leases: {0}")]
+    Leases(#[from] crate::db::StoreError),
 }
 
 /// The provisioning interface and its IPv4 address.
@@ -156,6 +158,23 @@ pub struct Bound {
     pub dhcp: Vec<SocketAddr>,
     pub tftp: Option<SocketAddr>,
     pub http: Option<SocketAddr>,
+    /// The DHCP socket threads; they end after cancellation, the last one once the lease
+    /// writer has saved everything.
+    pub dhcp_threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Bound {
+    /// After cancellation: wait for the DHCP threads, so the last leases are written and the
+    /// next start is a clean one.
+    pub async fn join(self) {
+        let threads = self.dhcp_threads;
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
+    }
 }
 
 fn parse_ip(key: &'static str, s: &str) -> Result<Ipv4Addr, BootError> {
@@ -247,7 +266,7 @@ pub async fn serve(
             allow_unknown: d.allow_unknown_clients,
             http_port: p.http_port,
         };
-        bound.dhcp = server.start(cancel.clone()).await?;
+        (bound.dhcp, bound.dhcp_threads) = server.start(cancel.clone()).await?;
     }
     Ok(Some(bound))
 }

@@ -1,6 +1,8 @@
 //! SQL for the boot servers: MAC lookups and DHCP leases.
 
+use std::collections::HashSet;
 use std::net::Ipv4Addr;
+use std::sync::atomic::Ordering;
 
 use rusqlite::OptionalExtension;
 
@@ -15,8 +17,61 @@ pub struct MacOwner {
     pub pxe_enabled: bool,
 }
 
-fn ip_u32(ip: Ipv4Addr) -> u32 {
-    u32::from(ip)
+/// State and address of the marker row that says a DHCP session is running: present at
+/// start = the last one did not stop cleanly (its newest writes may be lost).
+const SESSION: &str = "session";
+
+/// A `dhcp_leases` row as stored. States: `reserved` (an address the server may hand out
+/// without another write: written ahead of use), `bound`, `declined`; older versions also
+/// wrote `offered`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaseRow {
+    pub ip: String,
+    pub mac: String,
+    pub state: String,
+    pub expires_at: i64,
+}
+
+/// One change to the lease table, written behind the DHCP server's in-memory table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LeaseWrite {
+    Reserve {
+        ip: Ipv4Addr,
+    },
+    Bind {
+        ip: Ipv4Addr,
+        mac: String,
+        expires_at: i64,
+    },
+    Free {
+        ip: Ipv4Addr,
+    },
+    Decline {
+        ip: Ipv4Addr,
+        expires_at: i64,
+    },
+}
+
+/// `aa:bb:cc:dd:ee:ff` (lower case, as the API stores port addresses) → bytes. Other
+/// spellings never matched the packet path's lower-case lookups, so they still do not.
+fn canonical_mac(s: &str) -> Option<[u8; 6]> {
+    let b = s.as_bytes();
+    if b.len() != 17 {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    for (i, m) in mac.iter_mut().enumerate() {
+        if i > 0 && b[3 * i - 1] != b':' {
+            return None;
+        }
+        let hex = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        *m = hex(b[3 * i])? << 4 | hex(b[3 * i + 1])?;
+    }
+    Some(mac)
 }
 
 impl Store {
@@ -35,110 +90,119 @@ impl Store {
         .await
     }
 
-    /// The address for `mac` in [first, last]: its current lease, else the lowest free one,
-    /// held as "offered" for `hold` seconds. None when the range is full.
-    pub async fn lease_offer(
-        &self,
-        mac: String,
-        first: Ipv4Addr,
-        last: Ipv4Addr,
-        now: i64,
-        hold: i64,
-    ) -> Result<Option<Ipv4Addr>, StoreError> {
-        self.write(move |tx| {
-            tx.execute("DELETE FROM dhcp_leases WHERE expires_at < ?1", [now])?;
-            let mine: Option<(String, String)> = tx
-                .query_row("SELECT ip, state FROM dhcp_leases WHERE mac = ?1 AND state != 'declined'", [&mac], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            if let Some((ip, _)) = mine {
-                if let Ok(ip) = ip.parse::<Ipv4Addr>() {
-                    if (ip_u32(first)..=ip_u32(last)).contains(&ip_u32(ip)) {
-                        return Ok(Some(ip));
+    /// Whether `mac` is the address of a port of an enrolled node, from an in-memory set of
+    /// all port addresses. The set is reloaded only after a port write (see
+    /// `Store::ports_changed`), so a lookup is a hash probe. Blocking: for the boot servers'
+    /// own threads, never the async runtime (the first call and each reload read SQLite).
+    pub fn mac_known_blocking(&self, mac: &[u8; 6]) -> Result<bool, StoreError> {
+        // Read the generation before loading: a write that commits during the load bumps it
+        // again, so the next call reloads instead of trusting a stale set.
+        let generation = self.inner.port_changes.load(Ordering::Acquire);
+        if let Ok(cache) = self.inner.macs.lock() {
+            if let Some((g, set)) = cache.as_ref() {
+                if *g == generation {
+                    return Ok(set.contains(mac));
+                }
+            }
+        }
+        let conn = self.take()?;
+        let loaded = (|| {
+            let mut stmt = conn.prepare_cached("SELECT address FROM ports")?;
+            let mut set = HashSet::new();
+            for a in stmt.query_map([], |r| r.get::<_, String>(0))? {
+                if let Some(m) = canonical_mac(&a?) {
+                    set.insert(m);
+                }
+            }
+            Ok::<_, StoreError>(set)
+        })();
+        self.put_back(conn);
+        let set = loaded?;
+        let known = set.contains(mac);
+        if let Ok(mut cache) = self.inner.macs.lock() {
+            *cache = Some((generation, set));
+        }
+        Ok(known)
+    }
+
+    /// Every lease row, and whether the previous DHCP session ended cleanly (its marker row
+    /// is gone). Starts a new session: the marker stays until `lease_session_end_blocking`.
+    pub fn lease_session_begin_blocking(&self) -> Result<(Vec<LeaseRow>, bool), StoreError> {
+        self.write_blocking(|tx| {
+            let unclean: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM dhcp_leases WHERE ip = ?1 AND state = ?1)",
+                [SESSION],
+                |r| r.get(0),
+            )?;
+            let mut stmt = tx.prepare(
+                "SELECT ip, mac, state, expires_at FROM dhcp_leases WHERE state != ?1",
+            )?;
+            let rows = stmt
+                .query_map([SESSION], |r| {
+                    Ok(LeaseRow {
+                        ip: r.get(0)?,
+                        mac: r.get(1)?,
+                        state: r.get(2)?,
+                        expires_at: r.get(3)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            tx.execute(
+                "INSERT OR REPLACE INTO dhcp_leases (ip, mac, state, expires_at, updated_at) VALUES (?1, '', ?1, 0, ?2)",
+                rusqlite::params![SESSION, crate::model::now()],
+            )?;
+            Ok((rows, !unclean))
+        })
+    }
+
+    /// The DHCP server stopped after writing everything: the next start needs no quarantine.
+    pub fn lease_session_end_blocking(&self) -> Result<(), StoreError> {
+        self.write_blocking(|tx| {
+            tx.execute("DELETE FROM dhcp_leases WHERE ip = ?1", [SESSION])?;
+            Ok(())
+        })
+    }
+
+    /// Apply lease changes in order, in one transaction.
+    pub fn lease_apply_blocking(&self, writes: &[LeaseWrite]) -> Result<(), StoreError> {
+        self.write_blocking(|tx| {
+            let now = crate::model::now();
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO dhcp_leases (ip, mac, state, expires_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT(ip) DO UPDATE SET mac = ?2, state = ?3, expires_at = ?4, updated_at = ?5",
+            )?;
+            for w in writes {
+                match w {
+                    LeaseWrite::Reserve { ip } => {
+                        upsert.execute(rusqlite::params![ip.to_string(), "", "reserved", 0, now])?;
+                    }
+                    LeaseWrite::Bind { ip, mac, expires_at } => {
+                        tx.prepare_cached("DELETE FROM dhcp_leases WHERE mac = ?1 AND ip != ?2 AND state = 'bound'")?
+                            .execute(rusqlite::params![mac, ip.to_string()])?;
+                        upsert.execute(rusqlite::params![ip.to_string(), mac, "bound", expires_at, now])?;
+                    }
+                    LeaseWrite::Free { ip } => {
+                        tx.prepare_cached("DELETE FROM dhcp_leases WHERE ip = ?1")?
+                            .execute([ip.to_string()])?;
+                    }
+                    LeaseWrite::Decline { ip, expires_at } => {
+                        upsert.execute(rusqlite::params![ip.to_string(), "", "declined", expires_at, now])?;
                     }
                 }
-                tx.execute("DELETE FROM dhcp_leases WHERE mac = ?1", [&mac])?;
             }
-            let mut used = std::collections::HashSet::new();
-            let mut stmt = tx.prepare("SELECT ip FROM dhcp_leases")?;
-            for ip in stmt.query_map([], |r| r.get::<_, String>(0))? {
-                if let Ok(ip) = ip?.parse::<Ipv4Addr>() {
-                    used.insert(ip_u32(ip));
-                }
-            }
-            let Some(free) = (ip_u32(first)..=ip_u32(last)).find(|i| !used.contains(i)) else { return Ok(None) };
-            let ip = Ipv4Addr::from(free);
-            tx.execute(
-                "INSERT INTO dhcp_leases (ip, mac, state, expires_at, updated_at) VALUES (?1, ?2, 'offered', ?3, ?4)",
-                rusqlite::params![ip.to_string(), mac, now + hold, crate::model::now()],
-            )?;
-            Ok(Some(ip))
-        })
-        .await
-    }
-
-    /// Bind `ip` to `mac` for `secs` if it is free or already this client's. False = NAK.
-    pub async fn lease_bind(
-        &self,
-        mac: String,
-        ip: Ipv4Addr,
-        first: Ipv4Addr,
-        last: Ipv4Addr,
-        now: i64,
-        secs: i64,
-    ) -> Result<bool, StoreError> {
-        self.write(move |tx| {
-            if !(ip_u32(first)..=ip_u32(last)).contains(&ip_u32(ip)) {
-                return Ok(false);
-            }
-            let holder: Option<(String, i64)> = tx
-                .query_row("SELECT mac, expires_at FROM dhcp_leases WHERE ip = ?1", [ip.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            if let Some((m, expires)) = holder {
-                if m != mac && expires >= now {
-                    return Ok(false);
-                }
-            }
-            tx.execute("DELETE FROM dhcp_leases WHERE mac = ?1 AND ip != ?2 AND state != 'declined'", rusqlite::params![mac, ip.to_string()])?;
-            tx.execute(
-                "INSERT INTO dhcp_leases (ip, mac, state, expires_at, updated_at) VALUES (?1, ?2, 'bound', ?3, ?4) \
-                 ON CONFLICT(ip) DO UPDATE SET mac = ?2, state = 'bound', expires_at = ?3, updated_at = ?4",
-                rusqlite::params![ip.to_string(), mac, now + secs, crate::model::now()],
-            )?;
-            Ok(true)
-        })
-        .await
-    }
-
-    pub async fn lease_release(&self, mac: String) -> Result<(), StoreError> {
-        self.write(move |tx| {
-            tx.execute(
-                "DELETE FROM dhcp_leases WHERE mac = ?1 AND state != 'declined'",
-                [mac],
-            )?;
             Ok(())
         })
-        .await
-    }
-
-    /// The client found `ip` in use by someone else: keep it out of the pool for `secs`.
-    pub async fn lease_decline(&self, ip: Ipv4Addr, now: i64, secs: i64) -> Result<(), StoreError> {
-        self.write(move |tx| {
-            tx.execute(
-                "INSERT INTO dhcp_leases (ip, mac, state, expires_at, updated_at) VALUES (?1, '', 'declined', ?2, ?3) \
-                 ON CONFLICT(ip) DO UPDATE SET mac = '', state = 'declined', expires_at = ?2, updated_at = ?3",
-                rusqlite::params![ip.to_string(), now + secs, crate::model::now()],
-            )?;
-            Ok(())
-        })
-        .await
     }
 
     /// Current leases (ip, mac, state, expires_at), for tests and diagnostics.
     pub async fn lease_list(&self) -> Result<Vec<(String, String, String, i64)>, StoreError> {
         self.read(|conn| {
-            let mut stmt =
-                conn.prepare("SELECT ip, mac, state, expires_at FROM dhcp_leases ORDER BY ip")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            let mut stmt = conn.prepare(
+                "SELECT ip, mac, state, expires_at FROM dhcp_leases WHERE state != ?1 ORDER BY ip",
+            )?;
+            let rows = stmt.query_map([SESSION], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await

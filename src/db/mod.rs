@@ -1,6 +1,7 @@
 //! The SQLite store: the only module that touches rusqlite or holds SQL.
 //! Every call runs on tokio's blocking pool with a pooled connection (WAL, foreign keys,
-//! busy timeout), so no database work ever blocks the async runtime.
+//! busy timeout), so no database work ever blocks the async runtime. The few `*_blocking`
+//! methods are for the boot servers' own threads (DHCP), which must not hop threads.
 
 mod allocations;
 mod bios;
@@ -15,7 +16,9 @@ mod nodes;
 mod portgroups;
 mod ports;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::types::Value as SqlValue;
@@ -23,7 +26,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use allocations::AllocationFilter;
 pub use bios::BiosRow;
-pub use boot::MacOwner;
+pub use boot::{LeaseRow, LeaseWrite, MacOwner};
 pub use nodes::NodeFilter;
 pub use portgroups::PortgroupFilter;
 pub use ports::PortFilter;
@@ -87,6 +90,10 @@ struct Inner {
     busy_timeout_ms: u32,
     max_idle: usize,
     idle: Mutex<Vec<Connection>>,
+    /// Bumped after every committed write to `ports` (see `ports_changed`).
+    port_changes: AtomicU64,
+    /// All port MACs, with the `port_changes` value they were read at (`mac_known_blocking`).
+    macs: Mutex<Option<(u64, HashSet<[u8; 6]>)>>,
 }
 
 impl Store {
@@ -108,6 +115,8 @@ impl Store {
                 busy_timeout_ms,
                 max_idle: max_pool_size as usize,
                 idle: Mutex::new(Vec::new()),
+                port_changes: AtomicU64::new(0),
+                macs: Mutex::new(None),
             }),
         };
         let mut conn = store.connect()?;
@@ -187,6 +196,29 @@ impl Store {
         })
         .await
         .map_err(|e| StoreError::Worker(e.to_string()))?
+    }
+
+    /// `write` on the calling thread, for callers that are their own blocking thread.
+    fn write_blocking<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&rusqlite::Transaction) -> Result<T, StoreError>,
+    {
+        let mut conn = self.take()?;
+        let out = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let v = f(&tx)?;
+            tx.commit().map_err(classify)?;
+            Ok(v)
+        })();
+        self.put_back(conn);
+        out
+    }
+
+    /// Every write that adds, removes or re-addresses a port calls this after its commit,
+    /// so cached MAC lookups (`mac_known_blocking`) reload. Inside `db` only: callers of the
+    /// store never have to remember it.
+    fn ports_changed(&self) {
+        self.inner.port_changes.fetch_add(1, Ordering::Release);
     }
 
     /// A consistent online copy of the database at `dest` (VACUUM INTO reads one snapshot).

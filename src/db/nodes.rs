@@ -408,13 +408,16 @@ impl Store {
     }
 
     pub async fn node_delete(&self, id: i64) -> Result<(), StoreError> {
-        self.write(move |tx| {
-            // Ports reference portgroups; drop them first so the cascade order never matters.
-            tx.execute("DELETE FROM ports WHERE node_id = ?1", [id])?;
-            tx.execute("DELETE FROM nodes WHERE id = ?1", [id])?;
-            Ok(())
-        })
-        .await
+        let deleted = self
+            .write(move |tx| {
+                // Ports reference portgroups; drop them first so the cascade order never matters.
+                tx.execute("DELETE FROM ports WHERE node_id = ?1", [id])?;
+                tx.execute("DELETE FROM nodes WHERE id = ?1", [id])?;
+                Ok(())
+            })
+            .await;
+        self.ports_changed();
+        deleted
     }
 
     /// Replace all traits of a node.

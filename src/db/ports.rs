@@ -123,37 +123,43 @@ pub(super) fn in_list(col: &str, list: &[String], args: &mut Vec<SqlValue>) -> S
 
 impl Store {
     pub async fn port_create(&self, port: Port) -> Result<Port, StoreError> {
-        self.write(move |tx| {
-            let vals = values(tx, &port)?;
-            let ph: Vec<String> = (1..=vals.len()).map(|i| format!("?{i}")).collect();
-            tx.execute(
-                &format!("INSERT INTO ports ({COLS}) VALUES ({})", ph.join(",")),
-                params_from_iter(vals),
-            )
-            .map_err(classify)?;
-            by_uuid(tx, &port.uuid)
-        })
-        .await
+        let created = self
+            .write(move |tx| {
+                let vals = values(tx, &port)?;
+                let ph: Vec<String> = (1..=vals.len()).map(|i| format!("?{i}")).collect();
+                tx.execute(
+                    &format!("INSERT INTO ports ({COLS}) VALUES ({})", ph.join(",")),
+                    params_from_iter(vals),
+                )
+                .map_err(classify)?;
+                by_uuid(tx, &port.uuid)
+            })
+            .await;
+        self.ports_changed();
+        created
     }
 
     pub async fn port_save(&self, port: Port) -> Result<Port, StoreError> {
-        self.write(move |tx| {
-            let mut vals = values(tx, &port)?;
-            let sets: Vec<String> = COLS
-                .split(", ")
-                .enumerate()
-                .map(|(i, c)| format!("{} = ?{}", c.trim(), i + 1))
-                .collect();
-            vals.push(SqlValue::Integer(port.id));
-            let sql = format!(
-                "UPDATE ports SET {} WHERE id = ?{}",
-                sets.join(", "),
-                vals.len()
-            );
-            tx.execute(&sql, params_from_iter(vals)).map_err(classify)?;
-            by_uuid(tx, &port.uuid)
-        })
-        .await
+        let saved = self
+            .write(move |tx| {
+                let mut vals = values(tx, &port)?;
+                let sets: Vec<String> = COLS
+                    .split(", ")
+                    .enumerate()
+                    .map(|(i, c)| format!("{} = ?{}", c.trim(), i + 1))
+                    .collect();
+                vals.push(SqlValue::Integer(port.id));
+                let sql = format!(
+                    "UPDATE ports SET {} WHERE id = ?{}",
+                    sets.join(", "),
+                    vals.len()
+                );
+                tx.execute(&sql, params_from_iter(vals)).map_err(classify)?;
+                by_uuid(tx, &port.uuid)
+            })
+            .await;
+        self.ports_changed();
+        saved
     }
 
     /// By UUID, or by name when `ident` is not one.
@@ -207,11 +213,14 @@ impl Store {
     }
 
     pub async fn port_delete(&self, id: i64) -> Result<(), StoreError> {
-        self.write(move |tx| {
-            tx.execute("DELETE FROM ports WHERE id = ?1", [id])?;
-            Ok(())
-        })
-        .await
+        let deleted = self
+            .write(move |tx| {
+                tx.execute("DELETE FROM ports WHERE id = ?1", [id])?;
+                Ok(())
+            })
+            .await;
+        self.ports_changed();
+        deleted
     }
 }
 

@@ -1,26 +1,39 @@
 //! The DHCPv4 server: receive on the provisioning interface, decode, look the MAC up,
 //! `decide`, build and send the reply. A bad packet is a logged drop; the loop never stops.
 //! Ports: 67 (and 4011 for PXE ROMs asking the proxy again in proxy mode).
+//!
+//! Each socket has its own thread that receives, answers and sends, like dnsmasq: no thread
+//! hop and no SQLite round trip on the packet path. The MAC lookup is the store's in-memory
+//! port set (reloaded after port writes), and full-mode leases live in an in-memory table
+//! (`leases.rs`) written behind to SQLite (`persist.rs`).
 
 pub mod decide;
+pub mod leases;
 pub mod options;
+mod persist;
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::sync::Arc;
+use std::time::Duration;
 
 use dhcproto::v4::{self, DhcpOption, Message, MessageType, Opcode};
 use dhcproto::{Decodable, Decoder, Encodable, Encoder};
-use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use decide::{Decision, Facts, Ignore, Lookup, Mode, Plan};
+use leases::{Leases, Offer, Request};
 use options::Fetch;
+use persist::Writer;
 
 use super::{BootError, Net};
 use crate::db::Store;
 
 /// Seconds an offered address is held for the client's REQUEST.
 const OFFER_HOLD: i64 = 60;
+/// How long a packet may wait for the lease writer (empty reserve, write-through bind).
+const WRITE_WAIT: Duration = Duration::from_secs(1);
+/// How often the socket threads look at the cancellation token.
+const POLL: Duration = Duration::from_millis(250);
 
 pub struct DhcpServer {
     pub store: Store,
@@ -32,6 +45,12 @@ pub struct DhcpServer {
     pub dns: Vec<Ipv4Addr>,
     pub allow_unknown: bool,
     pub http_port: u16,
+}
+
+/// A running server's state: the configuration and (full mode) the lease table.
+pub struct Dhcp {
+    cfg: DhcpServer,
+    leases: Option<Writer>,
 }
 
 /// A UDP socket bound to `port` on `iface` only (SO_BINDTODEVICE), able to broadcast.
@@ -51,73 +70,141 @@ fn bind(iface: &str, addr: SocketAddrV4) -> Result<UdpSocket, BootError> {
     s.set_broadcast(true).map_err(|e| err("SO_BROADCAST", e))?;
     s.bind_device(Some(iface.as_bytes()))
         .map_err(|e| err("SO_BINDTODEVICE", e))?;
-    s.set_nonblocking(true).map_err(|e| err("nonblocking", e))?;
+    s.set_read_timeout(Some(POLL))
+        .map_err(|e| err("SO_RCVTIMEO", e))?;
     s.bind(&SocketAddr::V4(addr).into())
         .map_err(|e| err("bind", e))?;
-    UdpSocket::from_std(s.into()).map_err(|e| err("register", e))
+    Ok(s.into())
 }
 
-fn mac_text(mac: &[u8; 6]) -> String {
-    mac.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+/// A MAC as `aa:bb:..`, formatted only when logged.
+struct MacText<'a>(&'a [u8; 6]);
+
+impl std::fmt::Display for MacText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let m = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
+    }
 }
 
 impl DhcpServer {
-    /// Serve until cancelled. Returns the bound addresses.
-    pub async fn start(self, cancel: CancellationToken) -> Result<Vec<SocketAddr>, BootError> {
-        let me = Arc::new(self);
-        let mut bound = vec![];
+    /// Load the lease table (full mode) and start its writer.
+    pub fn open(self) -> Result<Dhcp, BootError> {
+        let leases = match (self.mode, self.range) {
+            (Mode::Full, Some((first, last))) => {
+                let (rows, clean) = self.store.lease_session_begin_blocking()?;
+                let now = chrono::Utc::now().timestamp();
+                let mut table = Leases::load(
+                    first,
+                    last,
+                    OFFER_HOLD,
+                    self.lease_time.into(),
+                    &rows,
+                    clean,
+                    now,
+                );
+                if !clean {
+                    tracing::warn!("DHCP: the last run did not stop cleanly; addresses reserved then are held back for one lease time");
+                }
+                // The first reserve batch is written before the first packet.
+                table.prime(now);
+                let first_batch: Vec<_> = table.writes.drain(..).collect();
+                self.store.lease_apply_blocking(&first_batch)?;
+                let ips: Vec<Ipv4Addr> = first_batch
+                    .iter()
+                    .filter_map(|w| match w {
+                        crate::db::LeaseWrite::Reserve { ip } => Some(*ip),
+                        _ => None,
+                    })
+                    .collect();
+                table.reserved(&ips, true);
+                Some(
+                    Writer::start(self.store.clone(), table).map_err(|e| BootError::Bind {
+                        what: "DHCP lease writer thread".into(),
+                        source: e,
+                    })?,
+                )
+            }
+            _ => None,
+        };
+        Ok(Dhcp { cfg: self, leases })
+    }
+
+    /// Serve until cancelled. Returns the bound addresses and the socket threads.
+    pub async fn start(
+        self,
+        cancel: CancellationToken,
+    ) -> Result<(Vec<SocketAddr>, Vec<std::thread::JoinHandle<()>>), BootError> {
         let mut ports = vec![67u16];
-        if me.mode == Mode::Proxy {
+        if self.mode == Mode::Proxy {
             ports.push(4011);
         }
+        let me = tokio::task::spawn_blocking(move || self.open())
+            .await
+            .map_err(|e| BootError::Bind {
+                what: "DHCP lease table".into(),
+                source: std::io::Error::other(e.to_string()),
+            })??;
+        let me = Arc::new(me);
+        let (mut bound, mut threads) = (vec![], vec![]);
         for port in ports {
             let addr = if port == 67 {
                 SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)
             } else {
-                SocketAddrV4::new(me.net.ip, port)
+                SocketAddrV4::new(me.cfg.net.ip, port)
             };
-            let sock = Arc::new(bind(&me.net.iface, addr)?);
+            let sock = bind(&me.cfg.net.iface, addr)?;
             bound.push(SocketAddr::V4(addr));
             let (me, cancel) = (me.clone(), cancel.clone());
-            // Packets are handled concurrently (each waits on the store), up to a bound.
-            let in_flight = Arc::new(tokio::sync::Semaphore::new(64));
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 1500];
-                loop {
-                    let (len, from) = tokio::select! {
-                        _ = cancel.cancelled() => return,
-                        r = sock.recv_from(&mut buf) => match r {
-                            Ok(x) => x,
-                            Err(e) => {
-                                tracing::warn!(error = %e, "DHCP receive failed");
-                                continue;
-                            }
-                        },
-                    };
-                    let packet = buf.get(..len).unwrap_or_default().to_vec();
-                    let Ok(permit) = in_flight.clone().acquire_owned().await else {
-                        return;
-                    };
-                    let (me, sock) = (me.clone(), sock.clone());
-                    tokio::spawn(async move {
-                        if let Some((reply, to)) = me.handle(&packet, from, port).await {
-                            if let Err(e) = sock.send_to(&reply, to).await {
-                                tracing::warn!(error = %e, to = %to, "DHCP send failed");
-                            }
-                        }
-                        drop(permit);
-                    });
-                }
-            });
+            let t = std::thread::Builder::new()
+                .name(format!("dhcp-{port}"))
+                .spawn(move || me.serve(&sock, port, &cancel))
+                .map_err(|e| BootError::Bind {
+                    what: format!("DHCP thread for {addr}"),
+                    source: e,
+                })?;
+            threads.push(t);
         }
-        Ok(bound)
+        Ok((bound, threads))
+    }
+}
+
+impl Dhcp {
+    /// One socket's loop: receive, answer, send, until cancelled.
+    fn serve(&self, sock: &UdpSocket, port: u16, cancel: &CancellationToken) {
+        let mut buf = [0u8; 1500];
+        while !cancel.is_cancelled() {
+            let (len, from) = match sock.recv_from(&mut buf) {
+                Ok(x) => x,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    continue
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "DHCP receive failed");
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+            };
+            let packet = buf.get(..len).unwrap_or_default();
+            if let Some((reply, to)) = self.handle(packet, from, port) {
+                if let Err(e) = sock.send_to(&reply, to) {
+                    tracing::warn!(error = %e, to = %to, "DHCP send failed");
+                }
+            }
+        }
     }
 
     /// One packet in, maybe one reply out (bytes, destination). Never panics.
-    pub async fn handle(
+    pub fn handle(
         &self,
         packet: &[u8],
         from: SocketAddr,
@@ -148,15 +235,16 @@ impl DhcpServer {
                 return None;
             }
         };
-        let mac = mac_text(&facts.mac);
-        let lookup = match self.lookup(&facts, &mac).await {
-            Ok(l) => l,
+        let mac = MacText(&facts.mac);
+        let lookup = match self.lookup(&facts) {
+            Ok(l) => l?,
             Err(e) => {
                 tracing::warn!(mac = %mac, error = %e, "DHCP lookup failed; packet dropped");
                 return None;
             }
         };
-        match decide::decide(&facts, self.mode, &lookup, self.net.ip, self.allow_unknown) {
+        let c = &self.cfg;
+        match decide::decide(&facts, c.mode, &lookup, c.net.ip, c.allow_unknown) {
             Decision::Ignore(why) => {
                 if matches!(why, Ignore::Release | Ignore::Decline) {
                     tracing::info!(mac = %mac, reason = %why, "DHCP");
@@ -168,7 +256,7 @@ impl DhcpServer {
             Decision::Reply(plan) => {
                 tracing::info!(mac = %mac, kind = ?facts.kind, client = ?facts.client, reply = ?plan.kind, ip = ?plan.yiaddr,
                     boot = ?plan.boot, reason = plan.reason, "DHCP reply");
-                let reply = self.build(&msg, &facts, &plan);
+                let reply = self.build(&msg, &plan);
                 let mut out = Vec::with_capacity(400);
                 reply.encode(&mut Encoder::new(&mut out)).ok()?;
                 Some((out, self.destination(&msg, from, port)))
@@ -176,62 +264,84 @@ impl DhcpServer {
         }
     }
 
-    /// What the store knows about this MAC, and (full mode) its address.
-    async fn lookup(&self, f: &Facts, mac: &str) -> Result<Lookup, crate::db::StoreError> {
-        let owner = self.store.mac_owner(mac.to_string()).await?;
+    /// What the store knows about this MAC, and (full mode) its address. `Ok(None)` = drop
+    /// the packet (the lease writer did not answer in time).
+    fn lookup(&self, f: &Facts) -> Result<Option<Lookup>, crate::db::StoreError> {
+        let c = &self.cfg;
         let mut l = Lookup {
-            known: owner.is_some(),
+            known: c.store.mac_known_blocking(&f.mac)?,
             ..Default::default()
         };
-        let (Mode::Full, Some((first, last))) = (self.mode, self.range) else {
-            return Ok(l);
+        let Some(w) = &self.leases else {
+            return Ok(Some(l));
         };
-        if !l.known && !self.allow_unknown {
-            return Ok(l);
+        if !l.known && !c.allow_unknown {
+            return Ok(Some(l));
         }
-        let now = chrono::Utc::now().timestamp();
-        match f.kind {
-            MessageType::Discover => {
-                l.address = self
-                    .store
-                    .lease_offer(mac.into(), first, last, now, OFFER_HOLD)
-                    .await?
-            }
-            MessageType::Request => {
-                let want = match f.requested {
-                    Some(ip) => Some(ip),
-                    None => {
-                        self.store
-                            .lease_offer(mac.into(), first, last, now, OFFER_HOLD)
-                            .await?
-                    }
-                };
-                if let Some(ip) = want {
-                    if self
-                        .store
-                        .lease_bind(mac.into(), ip, first, last, now, self.lease_time as i64)
-                        .await?
-                    {
+        let secs = i64::from(c.lease_time);
+        // An empty reserve waits for the writer's batch (then tries once more).
+        for attempt in 0..2 {
+            let now = chrono::Utc::now().timestamp();
+            let Ok(mut t) = w.shared.table.lock() else {
+                return Ok(None);
+            };
+            let wait_for = match f.kind {
+                MessageType::Discover => match t.offer(f.mac, now) {
+                    Offer::Address(ip) => {
                         l.address = Some(ip);
-                    } else {
-                        l.conflict = true;
+                        None
                     }
+                    Offer::Exhausted => None,
+                    Offer::Wait => Some(()),
+                },
+                MessageType::Request => match t.request(f.mac, f.requested, now, secs) {
+                    Request::Bound(ip) => {
+                        l.address = Some(ip);
+                        None
+                    }
+                    Request::BoundDurable(ip) => {
+                        let seq = w.queue(&mut t, true);
+                        drop(t);
+                        if !w.wait(seq, WRITE_WAIT) {
+                            tracing::warn!(mac = %MacText(&f.mac), ip = %ip, "DHCP lease not saved; no ACK");
+                            return Ok(None);
+                        }
+                        l.address = Some(ip);
+                        return Ok(Some(l));
+                    }
+                    Request::Conflict => {
+                        l.conflict = true;
+                        None
+                    }
+                    Request::Exhausted => None,
+                    Request::Wait => Some(()),
+                },
+                MessageType::Release => {
+                    t.release(f.mac);
+                    None
                 }
-            }
-            MessageType::Release => self.store.lease_release(mac.into()).await?,
-            MessageType::Decline => {
-                if let Some(ip) = f.requested {
-                    self.store
-                        .lease_decline(ip, now, self.lease_time as i64)
-                        .await?;
+                MessageType::Decline => {
+                    if let Some(ip) = f.requested {
+                        t.decline(ip, now, secs);
+                    }
+                    None
                 }
+                _ => None,
+            };
+            let urgent = t.starved();
+            w.queue(&mut t, urgent);
+            drop(t);
+            match wait_for {
+                None => return Ok(Some(l)),
+                Some(()) if attempt == 0 => w.wait_any(WRITE_WAIT),
+                Some(()) => return Ok(None),
             }
-            _ => {}
         }
-        Ok(l)
+        Ok(Some(l))
     }
 
-    fn build(&self, req: &Message, f: &Facts, plan: &Plan) -> Message {
+    fn build(&self, req: &Message, plan: &Plan) -> Message {
+        let c = &self.cfg;
         let mut m = Message::default();
         m.set_opcode(Opcode::BootReply)
             .set_htype(req.htype())
@@ -239,7 +349,7 @@ impl DhcpServer {
             .set_flags(req.flags())
             .set_giaddr(req.giaddr())
             .set_chaddr(req.chaddr())
-            .set_siaddr(self.net.ip);
+            .set_siaddr(c.net.ip);
         if let Some(ip) = plan.yiaddr {
             m.set_yiaddr(ip);
         }
@@ -249,15 +359,15 @@ impl DhcpServer {
         }
         let o = m.opts_mut();
         o.insert(DhcpOption::MessageType(plan.kind));
-        o.insert(DhcpOption::ServerIdentifier(self.net.ip));
+        o.insert(DhcpOption::ServerIdentifier(c.net.ip));
         if plan.yiaddr.is_some() {
-            o.insert(DhcpOption::AddressLeaseTime(self.lease_time));
-            o.insert(DhcpOption::SubnetMask(self.net.netmask));
-            if let Some(r) = self.router {
+            o.insert(DhcpOption::AddressLeaseTime(c.lease_time));
+            o.insert(DhcpOption::SubnetMask(c.net.netmask));
+            if let Some(r) = c.router {
                 o.insert(DhcpOption::Router(vec![r]));
             }
-            if !self.dns.is_empty() {
-                o.insert(DhcpOption::DomainNameServer(self.dns.clone()));
+            if !c.dns.is_empty() {
+                o.insert(DhcpOption::DomainNameServer(c.dns.clone()));
             }
         }
         if let Some(vc) = plan.vendor_class {
@@ -267,15 +377,15 @@ impl DhcpServer {
             let file = match boot {
                 Fetch::Tftp(name) => {
                     o.insert(DhcpOption::TFTPServerName(
-                        self.net.ip.to_string().into_bytes(),
+                        c.net.ip.to_string().into_bytes(),
                     ));
                     name.to_string()
                 }
-                Fetch::Http(path) => format!("http://{}:{}{}", self.net.ip, self.http_port, path),
+                Fetch::Http(path) => format!("http://{}:{}{}", c.net.ip, c.http_port, path),
             };
             o.insert(DhcpOption::BootfileName(file.clone().into_bytes()));
             m.set_fname_str(&file);
-            if self.mode == Mode::Proxy {
+            if c.mode == Mode::Proxy {
                 // PXE discovery control 8: the boot file is right here, skip server discovery.
                 m.opts_mut()
                     .insert(DhcpOption::VendorExtensions(vec![6, 1, 8, 255]));
@@ -288,7 +398,6 @@ impl DhcpServer {
             m.opts_mut()
                 .insert(DhcpOption::ClientMachineIdentifier(id.clone()));
         }
-        let _ = f;
         m
     }
 
@@ -351,7 +460,10 @@ mod fuzz {
             allow_unknown: true,
             http_port: 8080,
         };
-        let servers = [server(Mode::Full), server(Mode::Proxy)];
+        let servers = [
+            server(Mode::Full).open().unwrap(),
+            server(Mode::Proxy).open().unwrap(),
+        ];
         let seeds = seeds();
         assert!(!seeds.is_empty());
         let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -383,11 +495,205 @@ mod fuzz {
                 }
                 _ => p = (0..(next() % 600)).map(|_| next() as u8).collect(),
             }
-            if servers[i % 2].handle(&p, from, 67).await.is_some() {
+            if servers[i % 2].handle(&p, from, 67).is_some() {
                 replies += 1;
             }
         }
         // Some mutants stay valid requests and must still be answered.
         assert!(replies > 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The whole packet path against a real store: MAC cache invalidation and leases across
+    //! restarts.
+
+    use super::*;
+    use crate::model::node::Node;
+    use crate::model::port::Port;
+
+    const A: [u8; 6] = [0x52, 0x54, 0, 0, 0, 0xa];
+    const B: [u8; 6] = [0x52, 0x54, 0, 0, 0, 0xb];
+
+    fn server(store: &Store, allow_unknown: bool) -> Dhcp {
+        DhcpServer {
+            store: store.clone(),
+            net: Net {
+                iface: "test0".into(),
+                ip: Ipv4Addr::new(10, 99, 0, 1),
+                netmask: Ipv4Addr::new(255, 255, 255, 0),
+            },
+            mode: Mode::Full,
+            range: Some((Ipv4Addr::new(10, 99, 0, 100), Ipv4Addr::new(10, 99, 0, 110))),
+            lease_time: 600,
+            router: None,
+            dns: vec![],
+            allow_unknown,
+            http_port: 8080,
+        }
+        .open()
+        .unwrap()
+    }
+
+    fn packet(kind: MessageType, mac: &[u8; 6], requested: Option<Ipv4Addr>) -> Vec<u8> {
+        let mut m = Message::default();
+        m.set_opcode(Opcode::BootRequest)
+            .set_xid(7)
+            .set_flags(v4::Flags::default().set_broadcast())
+            .set_chaddr(mac);
+        m.opts_mut().insert(DhcpOption::MessageType(kind));
+        if let Some(ip) = requested {
+            m.opts_mut().insert(DhcpOption::RequestedIpAddress(ip));
+        }
+        let mut out = vec![];
+        m.encode(&mut Encoder::new(&mut out)).unwrap();
+        out
+    }
+
+    /// (reply type, yiaddr) of the answer, if any.
+    fn ask(
+        d: &Dhcp,
+        kind: MessageType,
+        mac: &[u8; 6],
+        requested: Option<Ipv4Addr>,
+    ) -> Option<(MessageType, Ipv4Addr)> {
+        let from: SocketAddr = "0.0.0.0:68".parse().unwrap();
+        let (bytes, _) = d.handle(&packet(kind, mac, requested), from, 67)?;
+        let m = Message::decode(&mut Decoder::new(&bytes)).unwrap();
+        match m.opts().get(v4::OptionCode::MessageType) {
+            Some(DhcpOption::MessageType(t)) => Some((*t, m.yiaddr())),
+            _ => None,
+        }
+    }
+
+    fn ip(last: u8) -> Ipv4Addr {
+        Ipv4Addr::new(10, 99, 0, last)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_port_enrolled_through_the_store_is_answered_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.sqlite"), 1000, 2).unwrap();
+        let d = server(&store, false);
+        assert_eq!(
+            ask(&d, MessageType::Discover, &A, None),
+            None,
+            "unknown MAC"
+        );
+        let node = store
+            .node_create(Node {
+                uuid: crate::model::new_uuid(),
+                driver: "fake-hardware".into(),
+                provision_state: "enroll".into(),
+                created_at: crate::model::now(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let port = store
+            .port_create(Port {
+                uuid: crate::model::new_uuid(),
+                address: "52:54:00:00:00:0a".into(),
+                node_uuid: node.uuid.clone(),
+                pxe_enabled: true,
+                created_at: crate::model::now(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            ask(&d, MessageType::Discover, &A, None),
+            Some((MessageType::Offer, ip(100)))
+        );
+        assert_eq!(ask(&d, MessageType::Discover, &B, None), None);
+        // Re-addressed to B: A is unknown again, B is answered.
+        store
+            .port_save(Port {
+                address: "52:54:00:00:00:0b".into(),
+                ..port.clone()
+            })
+            .await
+            .unwrap();
+        assert_eq!(ask(&d, MessageType::Discover, &A, None), None);
+        assert!(ask(&d, MessageType::Discover, &B, None).is_some());
+        store.port_delete(port.id).await.unwrap();
+        assert_eq!(ask(&d, MessageType::Discover, &B, None), None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn leases_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite");
+        let store = Store::open(&path, 1000, 2).unwrap();
+        let d = server(&store, true);
+        assert_eq!(
+            ask(&d, MessageType::Discover, &A, None),
+            Some((MessageType::Offer, ip(100)))
+        );
+        assert_eq!(
+            ask(&d, MessageType::Request, &A, Some(ip(100))),
+            Some((MessageType::Ack, ip(100)))
+        );
+        drop(d); // a clean stop writes everything
+        let leases = store.lease_list().await.unwrap();
+        assert!(
+            leases
+                .iter()
+                .any(|(i, m, s, _)| i == "10.99.0.100" && m == "52:54:00:00:00:0a" && s == "bound"),
+            "{leases:?}"
+        );
+        drop(store);
+        let store = Store::open(&path, 1000, 2).unwrap();
+        let d = server(&store, true);
+        assert_eq!(
+            ask(&d, MessageType::Discover, &B, None),
+            Some((MessageType::Offer, ip(101))),
+            "A's address is not offered to B"
+        );
+        assert_eq!(
+            ask(&d, MessageType::Request, &B, Some(ip(100))),
+            Some((MessageType::Nak, Ipv4Addr::UNSPECIFIED))
+        );
+        assert_eq!(
+            ask(&d, MessageType::Discover, &A, None),
+            Some((MessageType::Offer, ip(100)))
+        );
+        assert_eq!(
+            ask(&d, MessageType::Request, &A, Some(ip(100))),
+            Some((MessageType::Ack, ip(100)))
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_crash_that_lost_an_ack_gives_the_address_to_nobody_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite");
+        let store = Store::open(&path, 1000, 2).unwrap();
+        // What a crash leaves when A's bind of .100 was ACKed but not yet written: the
+        // session marker, and .100 still only reserved.
+        store.lease_session_begin_blocking().unwrap();
+        store
+            .lease_apply_blocking(&[
+                crate::db::LeaseWrite::Reserve { ip: ip(100) },
+                crate::db::LeaseWrite::Reserve { ip: ip(101) },
+            ])
+            .unwrap();
+        drop(store);
+        let store = Store::open(&path, 1000, 2).unwrap();
+        let d = server(&store, true);
+        assert_eq!(
+            ask(&d, MessageType::Discover, &B, None),
+            Some((MessageType::Offer, ip(102)))
+        );
+        assert_eq!(
+            ask(&d, MessageType::Request, &B, Some(ip(100))),
+            Some((MessageType::Ack, ip(100))),
+            "a client naming a quarantined address gets it (it is its lost lease)"
+        );
+        assert_eq!(
+            ask(&d, MessageType::Request, &A, Some(ip(100))),
+            Some((MessageType::Nak, Ipv4Addr::UNSPECIFIED))
+        );
     }
 }

@@ -1,0 +1,179 @@
+//! Writes the lease table behind: the packet thread queues `LeaseWrite`s (under the table
+//! lock, so in order) and never waits for SQLite, except for the rare write-through bind
+//! and when the reserve is empty. A writer thread collects what arrives within `DELAY` and
+//! commits it as one transaction. A crash can lose the writes of the last `DELAY` plus one
+//! commit: ACKed leases whose rows stay `reserved` (see `leases.rs` for why no address then
+//! goes to two MACs).
+
+use std::net::Ipv4Addr;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use super::leases::Leases;
+use crate::db::{LeaseWrite, Store};
+
+/// How long the writer waits for more writes before committing a batch.
+const DELAY: Duration = Duration::from_millis(5);
+
+/// Shared by the packet threads and the writer.
+pub struct Shared {
+    pub table: Mutex<Leases>,
+    /// (sequence number of the last write committed or failed, last failed one).
+    done: Mutex<(u64, u64)>,
+    done_changed: Condvar,
+}
+
+struct Msg {
+    seq: u64,
+    write: LeaseWrite,
+}
+
+/// The packet side: queue writes, wait for them when it must.
+pub struct Writer {
+    pub shared: Arc<Shared>,
+    tx: Mutex<Option<(Sender<Msg>, u64)>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Writer {
+    /// Start the writer thread for `table`, whose rows `store` holds.
+    pub fn start(store: Store, table: Leases) -> std::io::Result<Writer> {
+        let shared = Arc::new(Shared {
+            table: Mutex::new(table),
+            done: Mutex::new((0, 0)),
+            done_changed: Condvar::new(),
+        });
+        let (tx, rx) = channel();
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("dhcp-leases".into())
+            .spawn(move || run(store, s, rx))?;
+        Ok(Writer {
+            shared,
+            tx: Mutex::new(Some((tx, 0))),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Queue the table's pending writes (call with its lock held, so the order is the
+    /// table's). `urgent` skips the batching delay. Returns the last sequence number.
+    pub fn queue(&self, table: &mut Leases, urgent: bool) -> u64 {
+        let Ok(mut guard) = self.tx.lock() else {
+            return 0;
+        };
+        let Some((tx, seq)) = guard.as_mut() else {
+            return 0;
+        };
+        for write in table.writes.drain(..) {
+            *seq += 1;
+            if tx.send(Msg { seq: *seq, write }).is_err() {
+                tracing::error!("DHCP lease writer is gone; lease changes are not saved");
+            }
+        }
+        if urgent {
+            if let Ok(t) = self.thread.lock() {
+                if let Some(t) = t.as_ref() {
+                    t.thread().unpark();
+                }
+            }
+        }
+        *seq
+    }
+
+    /// Wait until write `seq` is committed: true if it was, false on failure or timeout.
+    pub fn wait(&self, seq: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let Ok(mut done) = self.shared.done.lock() else {
+            return false;
+        };
+        while done.0 < seq {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            done = match self.shared.done_changed.wait_timeout(done, left) {
+                Ok((d, _)) => d,
+                Err(_) => return false,
+            };
+        }
+        done.1 < seq
+    }
+
+    /// Wait for the writer to commit anything (a reserve batch), at most `timeout`.
+    pub fn wait_any(&self, timeout: Duration) {
+        if let Ok(done) = self.shared.done.lock() {
+            let seen = done.0;
+            let _ = self
+                .shared
+                .done_changed
+                .wait_timeout_while(done, timeout, |d| d.0 == seen);
+        }
+    }
+
+    /// Flush everything, mark the session as ended cleanly, stop the thread.
+    pub fn stop(&self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(t) = thread {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run(store: Store, shared: Arc<Shared>, rx: Receiver<Msg>) {
+    while let Ok(first) = rx.recv() {
+        // Wait for more (an urgent writer unparks us); writes queued meanwhile cost the
+        // sender no wake-up.
+        std::thread::park_timeout(DELAY);
+        let mut batch = vec![first];
+        batch.extend(rx.try_iter());
+        let last = batch.last().map_or(0, |m| m.seq);
+        let writes: Vec<LeaseWrite> = batch.into_iter().map(|m| m.write).collect();
+        let mut result = store.lease_apply_blocking(&writes);
+        if let Err(e) = &result {
+            tracing::warn!(error = %e, "DHCP lease write failed; retrying once");
+            std::thread::sleep(Duration::from_millis(100));
+            result = store.lease_apply_blocking(&writes);
+        }
+        let ok = match result {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, writes = writes.len(), "DHCP lease writes lost");
+                false
+            }
+        };
+        let reserved: Vec<Ipv4Addr> = writes
+            .iter()
+            .filter_map(|w| match w {
+                LeaseWrite::Reserve { ip } => Some(*ip),
+                _ => None,
+            })
+            .collect();
+        if !reserved.is_empty() {
+            if let Ok(mut t) = shared.table.lock() {
+                t.reserved(&reserved, ok);
+            }
+        }
+        if let Ok(mut done) = shared.done.lock() {
+            done.0 = last;
+            if !ok {
+                done.1 = last;
+            }
+        }
+        shared.done_changed.notify_all();
+    }
+    // Every sender is gone and every write applied: the next start needs no quarantine.
+    if let Err(e) = store.lease_session_end_blocking() {
+        tracing::warn!(error = %e, "cannot mark the DHCP lease session as ended");
+    }
+}
