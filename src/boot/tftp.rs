@@ -284,6 +284,7 @@ mod tests {
             http_root: dir.path().into(),
             ipxe_dir: dir.path().into(),
             ipxe_timeout: 0,
+            image_dir: dir.path().into(),
         };
         let cancel = CancellationToken::new();
         let server = serve(boot, 0, cancel.clone()).await.unwrap();
