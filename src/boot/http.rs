@@ -32,6 +32,12 @@ async fn ipxe_path(
     let peer = req.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     if let Some(mac) = crate::model::validate::normalize_mac(&name.replace('-', ":")) {
         tracing::info!(mac = %mac, client = %peer, "iPXE script requested");
+        if let Some(ev) = &boot.events {
+            ev.to_mac(
+                mac.clone(),
+                format!("HTTP: iPXE script requested from {peer}"),
+            );
+        }
         return match boot.script_for(&mac).await {
             Ok(s) => ipxe(s),
             Err(e) => {
@@ -77,7 +83,7 @@ async fn files(req: HttpRequest, boot: web::Data<Boot>, rel: web::Path<String>) 
         return refused(&req);
     };
     let path = boot.http_root.join(&rel);
-    serve_file(&req, path, &rel).await
+    serve_file(&req, path, &rel, boot.events.as_ref()).await
 }
 
 fn refused(req: &HttpRequest) -> HttpResponse {
@@ -95,17 +101,21 @@ async fn images(req: HttpRequest, boot: web::Data<Boot>, name: web::Path<String>
         return refused(&req);
     }
     let rel = std::path::PathBuf::from(name.as_str());
-    serve_file(&req, boot.image_dir.join(&rel), &rel).await
+    serve_file(&req, boot.image_dir.join(&rel), &rel, boot.events.as_ref()).await
 }
 
 async fn serve_file(
     req: &HttpRequest,
     path: std::path::PathBuf,
     rel: &std::path::Path,
+    events: Option<&super::events::BootEvents>,
 ) -> HttpResponse {
     let peer = req.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     match actix_files::NamedFile::open_async(&path).await {
         Ok(f) if path.is_file() => {
+            if let (Some(ev), Some(ip)) = (events, req.peer_addr().map(|a| a.ip())) {
+                ev.to_ip(ip, format!("HTTP: {} {}", req.method(), req.path()));
+            }
             tracing::info!(client = %peer, file = %rel.display(), range = ?req.headers().get("range"), "HTTP boot: file served");
             // Read on the worker (boot files are page-cached) rather than handing every 64 KiB
             // chunk to a blocking thread: 0.65x -> 1.1x nginx's throughput in bench/.

@@ -14,6 +14,7 @@
 //! UEFI machines get `snponly.efi` instead; UEFI HTTP boot clients get its HTTP URL.
 
 pub mod dhcp;
+pub mod events;
 pub mod http;
 pub mod ra;
 pub mod templates;
@@ -84,6 +85,8 @@ pub struct Boot {
     pub ipxe_timeout: u32,
     /// The conductor's image cache, served at /images/ to agents.
     pub image_dir: PathBuf,
+    /// Node history of what was served (None when history is off).
+    pub events: Option<events::BootEvents>,
 }
 
 impl Boot {
@@ -203,6 +206,10 @@ pub async fn serve(
         PathBuf::from(&p.http_root)
     };
     let _ = std::fs::create_dir_all(&http_root);
+    let c = &config.file.conductor;
+    let events = c
+        .node_history
+        .then(|| events::BootEvents::spawn(store.clone(), c.node_history_max_entries.max(1)));
     let boot = Boot {
         store: store.clone(),
         net: net.clone(),
@@ -211,6 +218,7 @@ pub async fn serve(
         ipxe_dir: PathBuf::from(&p.ipxe_dir),
         ipxe_timeout: p.ipxe_timeout,
         image_dir: config.state_path.join("images"),
+        events: events.clone(),
     };
     let mut bound = Bound::default();
     bound.http = Some(http::serve(boot.clone(), extra, cancel.clone())?);
@@ -265,6 +273,7 @@ pub async fn serve(
             dns,
             allow_unknown: d.allow_unknown_clients,
             http_port: p.http_port,
+            events,
         };
         (bound.dhcp, bound.dhcp_threads) = server.start(cancel.clone()).await?;
     }

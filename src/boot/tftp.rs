@@ -59,6 +59,9 @@ impl Handler for Files {
         path: &Path,
     ) -> Result<(Self::Reader, Option<u64>), packet::Error> {
         let name = path.to_string_lossy().trim_start_matches('/').to_string();
+        if let Some(ev) = &self.boot.events {
+            ev.to_ip(client.ip(), format!("TFTP read of {name}"));
+        }
         if name == "boot.ipxe" {
             let script = super::templates::render("boot.ipxe", &[("base", &self.boot.base_url())])
                 .map_err(|_| packet::Error::FileNotFound)?;
@@ -206,6 +209,7 @@ mod tests {
             ipxe_dir: dir.path().into(),
             ipxe_timeout: 0,
             image_dir: dir.path().into(),
+            events: None,
         };
         let cancel = CancellationToken::new();
         let server = serve(boot, 0, cancel.clone()).await.unwrap();
@@ -285,6 +289,7 @@ mod tests {
             ipxe_dir: dir.path().into(),
             ipxe_timeout: 0,
             image_dir: dir.path().into(),
+            events: None,
         };
         let cancel = CancellationToken::new();
         let server = serve(boot, 0, cancel.clone()).await.unwrap();

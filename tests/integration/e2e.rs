@@ -413,6 +413,10 @@ fn deploy_cycle(firmware: &str) {
         })
         .collect();
     for want in [
+        "boot_network DHCP Ack",
+        "iPXE script requested",
+        "GET /files/ironbox-agent.kernel",
+        "GET /files/disk.img",
         "agent_lookup",
         "first heartbeat",
         "write_image",

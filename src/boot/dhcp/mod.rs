@@ -45,6 +45,8 @@ pub struct DhcpServer {
     pub dns: Vec<Ipv4Addr>,
     pub allow_unknown: bool,
     pub http_port: u16,
+    /// Replies to enrolled machines go to their node history.
+    pub events: Option<super::events::BootEvents>,
 }
 
 /// A running server's state: the configuration and (full mode) the lease table.
@@ -256,6 +258,26 @@ impl Dhcp {
             Decision::Reply(plan) => {
                 tracing::info!(mac = %mac, kind = ?facts.kind, client = ?facts.client, reply = ?plan.kind, ip = ?plan.yiaddr,
                     boot = ?plan.boot, reason = plan.reason, "DHCP reply");
+                if let Some(ev) = &self.cfg.events {
+                    let what = match &plan.boot {
+                        Some(super::dhcp::options::Fetch::Tftp(f)) => {
+                            format!(", boot file {f} (TFTP)")
+                        }
+                        Some(super::dhcp::options::Fetch::Http(p)) => {
+                            format!(", boot URL path {p}")
+                        }
+                        None => String::new(),
+                    };
+                    let ip = plan.yiaddr.map(|a| format!(" {a}")).unwrap_or_default();
+                    ev.dhcp(
+                        mac.to_string(),
+                        plan.yiaddr.map(std::net::IpAddr::V4),
+                        format!(
+                            "DHCP {:?}{ip} (client: {:?}{what})",
+                            plan.kind, facts.client
+                        ),
+                    );
+                }
                 let reply = self.build(&msg, &plan);
                 let mut out = Vec::with_capacity(400);
                 reply.encode(&mut Encoder::new(&mut out)).ok()?;
@@ -459,6 +481,7 @@ mod fuzz {
             dns: vec![],
             allow_unknown: true,
             http_port: 8080,
+            events: None,
         };
         let servers = [
             server(Mode::Full).open().unwrap(),
@@ -531,6 +554,7 @@ mod tests {
             dns: vec![],
             allow_unknown,
             http_port: 8080,
+            events: None,
         }
         .open()
         .unwrap()
