@@ -89,14 +89,24 @@ impl Cli<'_> {
 }
 
 /// A simulated BMC in the namespace whose chassis is the QEMU machine.
+#[derive(Clone, Copy, PartialEq)]
+enum BmcKind {
+    Ipmi,
+    Redfish,
+}
+
+/// A simulated BMC in the namespace whose chassis is the QEMU machine: `ipmi_sim`, or
+/// sushy-tools' Redfish emulator (tests/lab/redfish_vm.py); both use tests/lab/bmc-vm.sh.
 struct Bmc {
     dir: tempfile::TempDir,
     pid: u32,
     name: String,
+    /// `baremetal node create` arguments for this BMC.
+    driver_args: Vec<String>,
 }
 
 impl Bmc {
-    fn start(ns: &Netns, port: u16, name: &str, mac: &str, fw: &str, disk: &Path) -> Bmc {
+    fn start(ns: &Netns, kind: BmcKind, name: &str, mac: &str, fw: &str, disk: &Path) -> Bmc {
         let dir = tempfile::Builder::new()
             .prefix("ironbox-bmc-")
             .tempdir()
@@ -115,27 +125,131 @@ impl Bmc {
             ),
         )
         .unwrap();
-        std::fs::write(d.join("lan.conf"), format!(
-            "name \"{name}\"\nset_working_mc 0x20\n  startlan 1\n    addr 127.0.0.1 {port}\n    priv_limit admin\n    allowed_auths_callback none md2 md5 straight\n    allowed_auths_user none md2 md5 straight\n    allowed_auths_operator none md2 md5 straight\n    allowed_auths_admin none md2 md5 straight\n    guid a123456789abcdefa123456789abcdef\n  endlan\n  chassis_control \"{}\"\n  user 1 true \"\" \"unused\" user 10 none md2 md5 straight\n  user 2 true \"admin\" \"password\" admin 10 none md2 md5 straight\n",
-            d.join("chassis.sh").display())).unwrap();
-        std::fs::write(d.join("node.emu"), "mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nsel_enable 0x20 1000 0x0a\nmc_enable 0x20\n").unwrap();
-        std::fs::create_dir_all(d.join("state")).unwrap();
-        let log = std::fs::File::create(d.join("ipmi_sim.log")).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &ns.name, "ipmi_sim", "-n", "-c"])
-            .arg(d.join("lan.conf"))
-            .arg("-f")
-            .arg(d.join("node.emu"))
-            .arg("-s")
-            .arg(d.join("state"))
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("ipmi_sim (package openipmi)");
+        let log = std::fs::File::create(d.join("bmc-process.log")).unwrap();
+        let (child, driver_args) = match kind {
+            BmcKind::Ipmi => {
+                let port = 9623;
+                std::fs::write(d.join("lan.conf"), format!(
+                    "name \"{name}\"\nset_working_mc 0x20\n  startlan 1\n    addr 127.0.0.1 {port}\n    priv_limit admin\n    allowed_auths_callback none md2 md5 straight\n    allowed_auths_user none md2 md5 straight\n    allowed_auths_operator none md2 md5 straight\n    allowed_auths_admin none md2 md5 straight\n    guid a123456789abcdefa123456789abcdef\n  endlan\n  chassis_control \"{}\"\n  user 1 true \"\" \"unused\" user 10 none md2 md5 straight\n  user 2 true \"admin\" \"password\" admin 10 none md2 md5 straight\n",
+                    d.join("chassis.sh").display())).unwrap();
+                std::fs::write(d.join("node.emu"), "mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nsel_enable 0x20 1000 0x0a\nmc_enable 0x20\n").unwrap();
+                std::fs::create_dir_all(d.join("state")).unwrap();
+                let child = Command::new("ip")
+                    .args(["netns", "exec", &ns.name, "ipmi_sim", "-n", "-c"])
+                    .arg(d.join("lan.conf"))
+                    .arg("-f")
+                    .arg(d.join("node.emu"))
+                    .arg("-s")
+                    .arg(d.join("state"))
+                    .stdout(log.try_clone().unwrap())
+                    .stderr(log)
+                    .spawn()
+                    .expect("ipmi_sim (package openipmi)");
+                let args = [
+                    "--driver",
+                    "ipmi",
+                    "--driver-info",
+                    "ipmi_address=127.0.0.1",
+                    "--driver-info",
+                    &format!("ipmi_port={port}"),
+                    "--driver-info",
+                    "ipmi_username=admin",
+                    "--driver-info",
+                    "ipmi_password=password",
+                ]
+                .map(str::to_string)
+                .to_vec();
+                (child, args)
+            }
+            BmcKind::Redfish => {
+                let python = run(Command::new("bash").arg(lab("sushy.sh")));
+                let python = python.lines().last().unwrap_or_default().trim().to_string();
+                let system = "a4d1e4c2-0e2c-4f55-9c1a-00000000e2e0";
+                std::fs::write(d.join("emulator.conf"), format!(
+                    "SUSHY_EMULATOR_STATE_DIR = \"{}\"\nSUSHY_EMULATOR_FAKE_SYSTEMS = [{{\"uuid\": \"{system}\", \"name\": \"{name}\", \"power_state\": \"Off\", \"external_notifier\": False, \"nics\": [{{\"mac\": \"{mac}\", \"ip\": \"10.99.0.100\"}}]}}]\n",
+                    d.join("state").display())).unwrap();
+                std::fs::write(
+                    d.join("chassis.json"),
+                    serde_json::json!({name: d.join("chassis.sh")}).to_string(),
+                )
+                .unwrap();
+                let child = Command::new("ip")
+                    .args(["netns", "exec", &ns.name, &python])
+                    .arg(lab("redfish_vm.py"))
+                    .arg("--config")
+                    .arg(d.join("emulator.conf"))
+                    .args(["-i", "127.0.0.1", "-p", "8000"])
+                    .env("IRONBOX_REDFISH_CHASSIS", d.join("chassis.json"))
+                    .stdout(log.try_clone().unwrap())
+                    .stderr(log)
+                    .spawn()
+                    .expect("sushy-emulator");
+                let args = [
+                    "--driver",
+                    "redfish",
+                    "--driver-info",
+                    "redfish_address=http://127.0.0.1:8000",
+                    "--driver-info",
+                    &format!("redfish_system_id=/redfish/v1/Systems/{system}"),
+                    "--driver-info",
+                    "redfish_username=admin",
+                    "--driver-info",
+                    "redfish_password=password",
+                ]
+                .map(str::to_string)
+                .to_vec();
+                (child, args)
+            }
+        };
+        // Ready when it answers a status query.
+        let probe: Vec<&str> = match kind {
+            BmcKind::Ipmi => vec![
+                "ipmitool",
+                "-I",
+                "lanplus",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                "9623",
+                "-U",
+                "admin",
+                "-P",
+                "password",
+                "chassis",
+                "power",
+                "status",
+            ],
+            BmcKind::Redfish => vec![
+                "curl",
+                "-sf",
+                "-o",
+                "/dev/null",
+                "http://127.0.0.1:8000/redfish/v1/Systems",
+            ],
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ok = Command::new("ip")
+                .args(["netns", "exec", &ns.name])
+                .args(&probe)
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false);
+            if ok {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the BMC did not come up: {}",
+                std::fs::read_to_string(d.join("bmc-process.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
         Bmc {
             pid: child.id(),
             dir,
             name: name.to_string(),
+            driver_args,
         }
     }
 
@@ -200,7 +314,7 @@ fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool, ctx: impl Fn() -
     }
 }
 
-fn deploy_cycle(firmware: &str) {
+fn deploy_cycle(firmware: &str, kind: BmcKind) {
     run(Command::new("bash").arg(lab("setup.sh")));
     let cli_exe = baremetal_cli();
     let ns = Netns::up(1);
@@ -235,7 +349,7 @@ fn deploy_cycle(firmware: &str) {
         .arg("5G"));
     let mac = "52:54:00:e2:e0:01";
     let name = format!("{}-{firmware}", ns.name);
-    let bmc = Bmc::start(&ns, 9623, &name, mac, firmware, &disk);
+    let bmc = Bmc::start(&ns, kind, &name, mac, firmware, &disk);
 
     let ib = Ironbox::start_in_netns(
         &ns.name,
@@ -259,24 +373,18 @@ fn deploy_cycle(firmware: &str) {
         )
     };
     let started = Instant::now();
-    let node = cli.json(&[
+    let node_name = format!("e2e-{firmware}");
+    let capabilities = format!("capabilities=boot_mode:{firmware}");
+    let mut create: Vec<&str> = vec![
         "node",
         "create",
-        "--driver",
-        "ipmi",
         "--name",
-        &format!("e2e-{firmware}"),
-        "--driver-info",
-        "ipmi_address=127.0.0.1",
-        "--driver-info",
-        "ipmi_port=9623",
-        "--driver-info",
-        "ipmi_username=admin",
-        "--driver-info",
-        "ipmi_password=password",
+        &node_name,
         "--property",
-        &format!("capabilities=boot_mode:{firmware}"),
-    ]);
+        &capabilities,
+    ];
+    create.extend(bmc.driver_args.iter().map(String::as_str));
+    let node = cli.json(&create);
     let uuid = node["uuid"].as_str().unwrap().to_string();
     cli.run(&["port", "create", mac, "--node", &uuid]);
     cli.run(&["node", "manage", &uuid, "--wait", "60"]);
@@ -437,10 +545,15 @@ fn deploy_cycle(firmware: &str) {
 
 #[test]
 fn qemu_bios_ipmi_deploy() {
-    deploy_cycle("bios");
+    deploy_cycle("bios", BmcKind::Ipmi);
 }
 
 #[test]
 fn qemu_uefi_ipmi_deploy() {
-    deploy_cycle("uefi");
+    deploy_cycle("uefi", BmcKind::Ipmi);
+}
+
+#[test]
+fn qemu_bios_redfish_deploy() {
+    deploy_cycle("bios", BmcKind::Redfish);
 }
