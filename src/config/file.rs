@@ -467,8 +467,8 @@ impl Default for AgentSection {
             heartbeat_timeout: 300,
             image_download_source: "http".into(),
             allow_md5_checksum: false,
-            post_deploy_get_power_state_retries: 30,
-            post_deploy_get_power_state_retry_interval_ms: 1000,
+            post_deploy_get_power_state_retries: 120,
+            post_deploy_get_power_state_retry_interval_ms: 250,
         }
     }
 }

@@ -461,6 +461,7 @@ fn deploy_cycle(firmware: &str, kind: BmcKind) {
     );
     let shown = cli.json(&["node", "show", &uuid]);
     assert_eq!(shown["provision_state"], "active");
+    report_phases(&ib, &uuid, firmware, t.elapsed().as_secs_f64());
 
     // The machine now boots its disk: the image's own boot code prints the marker.
     let want = format!("IRONBOX-OS: {marker} ({firmware})");
@@ -556,4 +557,84 @@ fn qemu_uefi_ipmi_deploy() {
 #[test]
 fn qemu_bios_redfish_deploy() {
     deploy_cycle("bios", BmcKind::Redfish);
+}
+
+/// The deploy's timeline from node history, split into what the machine, its BMC and the
+/// agent took and what ironbox itself took. Printed, and appended as one JSON line to
+/// $IRONBOX_E2E_PHASES when set (bench/deploy_bench.py aggregates them).
+fn report_phases(ib: &Ironbox, uuid: &str, firmware: &str, total: f64) {
+    let history = ib
+        .get(&format!("/v1/nodes/{uuid}/history?detail=true"))
+        .body;
+    let events: Vec<(f64, String, String)> = history["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| {
+            let t = chrono::DateTime::parse_from_rfc3339(h["created_at"].as_str()?).ok()?;
+            Some((
+                t.timestamp_micros() as f64 / 1e6,
+                h["event_type"].as_str()?.to_string(),
+                h["event"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    let start = events
+        .iter()
+        .rposition(|(_, kind, _)| kind == "provision_deploy")
+        .expect("deploy in history");
+    let ev = &events[start..];
+    let at = |kind: &str, text: &str| {
+        ev.iter()
+            .find(|(_, k, e)| k == kind && e.contains(text))
+            .map(|(t, _, _)| *t)
+            .unwrap_or_else(|| panic!("{kind} {text} not in history: {ev:#?}"))
+    };
+    let after = |t0: f64, kind: &str, text: &str| {
+        ev.iter()
+            .find(|(t, k, e)| *t >= t0 && k == kind && e.contains(text))
+            .map(|(t, _, _)| *t)
+            .unwrap_or_else(|| panic!("{kind} {text} after {t0} not in history: {ev:#?}"))
+    };
+    let t0 = ev[0].0;
+    let step = |name: &str| at("deploy_step", name);
+    let deploy_step = step("deploy.deploy");
+    let waiting = after(deploy_step, "provision_wait", "");
+    let lookup = after(waiting, "agent_lookup", "");
+    let hb1 = after(lookup, "agent_heartbeat", "first heartbeat");
+    let write = step("deploy.write_image");
+    let hb2 = after(write, "agent_heartbeat", "");
+    let prepare = step("deploy.prepare_instance_boot");
+    let teardown = step("deploy.tear_down_agent");
+    let boot = step("deploy.boot_instance");
+    let active = after(boot, "provision_done", "active");
+    // ironbox alone: accepting the verb, and reacting to each heartbeat.
+    let ironbox = (deploy_step - t0) + (write - hb1) + (prepare - hb2);
+    let phases = serde_json::json!({
+        "firmware": firmware,
+        "verb_to_active_s": active - t0,
+        "cli_wall_time_s": total,
+        "ironbox_orchestration_s": ironbox,
+        "verb_to_first_step_s": deploy_step - t0,
+        "deploy_step_bmc_reboot_s": waiting - deploy_step,
+        "firmware_pxe_ramdisk_boot_to_lookup_s": lookup - waiting,
+        "agent_start_lookup_to_heartbeat_s": hb1 - lookup,
+        "heartbeat_to_write_image_s": write - hb1,
+        "image_write_s": hb2 - write,
+        "heartbeat_to_next_step_s": prepare - hb2,
+        "prepare_instance_boot_bmc_s": teardown - prepare,
+        "tear_down_agent_power_off_s": boot - teardown,
+        "boot_instance_bmc_power_on_s": active - boot,
+    });
+    eprintln!("{firmware}: deploy phases {phases:#}");
+    if let Ok(path) = std::env::var("IRONBOX_E2E_PHASES") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{phases}");
+        }
+    }
 }

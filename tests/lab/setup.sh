@@ -5,7 +5,7 @@
 #     backports qemu-utils 10.x is kept: bookworm's qemu-system-common 7.2 conflicts with
 #     it), ipxe (undionly.kpxe, ipxe.efi, snponly.efi), ipxe-qemu (NIC option ROMs),
 #     seabios, ovmf, busybox-static, tftp-hpa, curl, iproute2, dnsmasq-base, openipmi,
-#     ipmitool.
+#     ipmitool; binutils, dosfstools and mtools for the end-to-end test's disk image.
 #   * the Debian cloud kernel (apt-get download, never installed): vmlinuz and the virtio
 #     modules (virtio_net, virtio_pci, virtio_blk and their dependencies, in load order)
 #     are extracted to $IRONBOX_LAB_DIR/kernel/.
@@ -24,7 +24,7 @@ say() { echo "setup: $*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 PKGS=(ipxe ipxe-qemu seabios ovmf busybox-static tftp-hpa curl iproute2 dnsmasq-base
-      openipmi ipmitool)
+      openipmi ipmitool binutils dosfstools mtools)
 QEMU_PKGS=(qemu-system-x86 qemu-system-common qemu-system-data)
 
 # ---- 1. packages -------------------------------------------------------------------
