@@ -5,9 +5,10 @@
 //!
 //! ```text
 //! main ─▶ app ─┬─▶ api ──────▶ conductor ──▶ drivers ──▶ bmc (IPMI, Redfish)
-//!              │    │ (reads)      │ (reads/writes)
+//!              │    │ (reads)      │ (reads/writes)    └─▶ the agents' REST API (agent_client)
 //!              │    └────────▶ db ◀┘
-//!              ├─▶ boot (DHCP, TFTP, HTTP boot) ──▶ db (reads nodes/ports, owns leases)
+//!              ├─▶ boot (DHCP, TFTP, HTTP boot) ──▶ db (reads nodes/ports, owns leases,
+//!              │                                        appends boot events to node history)
 //!              └─▶ config
 //!  shared leaves: model (plain types, no I/O), image (qcow2, checksums, image cache,
 //!                 config drives; used by conductor and the agent)
@@ -18,7 +19,8 @@
 //! - `api`: HTTP and Ironic's wire format (paths, microversions, error bodies). Reads through
 //!   `db`, changes anything only through `conductor`.
 //! - `conductor`: the only writer of nodes and their ports; Ironic's rules live here.
-//! - `drivers`: hardware types and interface implementations; no HTTP, no SQL.
+//! - `drivers`: hardware types and interface implementations, and the client of the
+//!   deploy agents' API; no SQL, no HTTP server.
 //! - `db`: SQLite; all SQL lives here.
 //! - `config`: `ironic.toml`, validated. `model`: domain types and validators.
 //! - `agent`: the built-in deploy agent (IPA wire-compatible) and its ramdisk builder.

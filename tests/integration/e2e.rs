@@ -61,7 +61,8 @@ struct Cli<'a> {
 
 impl Cli<'_> {
     /// `baremetal <args>` inside the namespace; JSON output parsed when asked for.
-    fn run(&self, args: &[&str]) -> String {
+    /// `baremetal <args>` inside the namespace: (success, stdout, stderr).
+    fn try_run(&self, args: &[&str]) -> (bool, String, String) {
         let out = Command::new("ip")
             .args(["netns", "exec", &self.ns.name])
             .arg(&self.exe)
@@ -73,13 +74,23 @@ impl Cli<'_> {
             .env_remove("OS_CLOUD")
             .output()
             .expect("run baremetal");
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        assert!(
+        (
             out.status.success(),
-            "baremetal {args:?} failed:\n{text}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        text
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    }
+    fn run(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.try_run(args);
+        assert!(ok, "baremetal {args:?} failed:\n{out}\n{err}");
+        out
+    }
+    /// A verb with `--wait`: its wall time; on failure, everything worth seeing.
+    fn wait_for_verb(&self, verb: &str, uuid: &str, ctx: impl Fn() -> String) -> f64 {
+        let t = Instant::now();
+        let (ok, _, err) = self.try_run(&["node", verb, uuid, "--wait", "600"]);
+        assert!(ok, "{verb} failed: {err}\n{}", ctx());
+        t.elapsed().as_secs_f64()
     }
     fn json(&self, args: &[&str]) -> Value {
         let mut a = args.to_vec();
@@ -389,36 +400,8 @@ fn deploy_cycle(firmware: &str, kind: BmcKind) {
     cli.run(&["port", "create", mac, "--node", &uuid]);
     cli.run(&["node", "manage", &uuid, "--wait", "60"]);
     // provide = automated cleaning: the agent boots and erases the (blank) disk's metadata.
-    let t = Instant::now();
-    let provide = Command::new("ip")
-        .args(["netns", "exec", &ns.name])
-        .arg(&cli.exe)
-        .args([
-            "--os-auth-type",
-            "none",
-            "--os-endpoint",
-            &cli.url,
-            "--os-baremetal-api-version",
-            "latest",
-            "node",
-            "provide",
-            &uuid,
-            "--wait",
-            "600",
-        ])
-        .env("XDG_CACHE_HOME", cli.cache.path())
-        .output()
-        .unwrap();
-    assert!(
-        provide.status.success(),
-        "provide failed: {}\n{}",
-        String::from_utf8_lossy(&provide.stderr),
-        ctx()
-    );
-    eprintln!(
-        "{firmware}: provide (cleaning through the agent) took {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
+    let took = cli.wait_for_verb("provide", &uuid, ctx);
+    eprintln!("{firmware}: provide (cleaning through the agent) took {took:.1} s");
 
     cli.run(&[
         "node",
@@ -429,39 +412,11 @@ fn deploy_cycle(firmware: &str, kind: BmcKind) {
         "--instance-info",
         &format!("image_checksum={sha}"),
     ]);
-    let t = Instant::now();
-    let deploy = Command::new("ip")
-        .args(["netns", "exec", &ns.name])
-        .arg(&cli.exe)
-        .args([
-            "--os-auth-type",
-            "none",
-            "--os-endpoint",
-            &cli.url,
-            "--os-baremetal-api-version",
-            "latest",
-            "node",
-            "deploy",
-            &uuid,
-            "--wait",
-            "600",
-        ])
-        .env("XDG_CACHE_HOME", cli.cache.path())
-        .output()
-        .unwrap();
-    assert!(
-        deploy.status.success(),
-        "deploy failed: {}\n{}",
-        String::from_utf8_lossy(&deploy.stderr),
-        ctx()
-    );
-    eprintln!(
-        "{firmware}: deploy -> active took {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
+    let took = cli.wait_for_verb("deploy", &uuid, ctx);
+    eprintln!("{firmware}: deploy -> active took {took:.1} s");
     let shown = cli.json(&["node", "show", &uuid]);
     assert_eq!(shown["provision_state"], "active");
-    report_phases(&ib, &uuid, firmware, t.elapsed().as_secs_f64());
+    report_phases(&ib, &uuid, firmware, took);
 
     // The machine now boots its disk: the image's own boot code prints the marker.
     let want = format!("IRONBOX-OS: {marker} ({firmware})");
@@ -490,12 +445,8 @@ fn deploy_cycle(firmware: &str, kind: BmcKind) {
     );
 
     // undeploy: tear down, then automated cleaning erases the disk's metadata.
-    let t = Instant::now();
-    cli.run(&["node", "undeploy", &uuid, "--wait", "600"]);
-    eprintln!(
-        "{firmware}: undeploy -> available took {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
+    let took = cli.wait_for_verb("undeploy", &uuid, ctx);
+    eprintln!("{firmware}: undeploy -> available took {took:.1} s");
     let shown = cli.json(&["node", "show", &uuid]);
     assert_eq!(shown["provision_state"], "available", "{}", ctx());
     let head = disk_head(&disk, 2048 * 512 + 512);
