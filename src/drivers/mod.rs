@@ -1,7 +1,9 @@
 //! Hardware abstraction: one trait per Ironic interface, the implementations (one file per
 //! Ironic module: `fake.rs`, `noop.rs`, ...), hardware types as data, and the registry that
-//! picks a node's implementations. Knows no HTTP and no SQL: drivers get a `TaskContext`
-//! (the node, its ports, the configuration), change it, and the conductor persists it.
+//! picks a node's implementations. Knows no SQL and serves no HTTP: drivers get a
+//! `TaskContext` (the node, its ports, the configuration, where ironbox is reachable),
+//! change it, and the conductor persists it. BMCs are reached through `bmc`, deploy agents
+//! through `agent_client.rs`.
 
 pub mod agent_client;
 pub mod agent_inspect;
