@@ -168,8 +168,9 @@ impl AgentClient {
                 Err(e) => {
                     return Err(AgentError::Unreachable {
                         url: self.base.clone(),
-                        reason: e.to_string(),
-                    })
+                        // The URL carries the agent token: never let it into an error.
+                        reason: e.without_url().to_string(),
+                    });
                 }
             }
         }
@@ -182,7 +183,7 @@ impl AgentClient {
         let status = resp.status();
         let body = resp.bytes().await.map_err(|e| AgentError::Unreachable {
             url: self.base.clone(),
-            reason: e.to_string(),
+            reason: e.without_url().to_string(),
         })?;
         let text = String::from_utf8_lossy(&body);
         match status.as_u16() {

@@ -195,6 +195,8 @@ fn lookup_and_heartbeat_follow_ironics_rules() {
         err.contains("write_image") && err.contains("unreachable"),
         "{err}"
     );
+    // The agent token travels in the agent's URL; it must not reach last_error or the log.
+    assert!(!err.contains(&token) && !ib.log().contains(&token), "{err}");
     let history = ib.get(&format!("/v1/nodes/{u}/history")).body;
     let kinds: Vec<&str> = history["history"]
         .as_array()
