@@ -535,10 +535,15 @@ pub fn iso_url(ctx: &TaskContext<'_>) -> Option<String> {
             .map(str::to_string)
     };
     let n = &ctx.node;
-    pick(&n.instance_info, "boot_iso")
+    let iso = pick(&n.instance_info, "boot_iso")
         .or_else(|| pick(&n.instance_info, "deploy_iso"))
         .or_else(|| pick(&n.driver_info, "redfish_deploy_iso"))
-        .or_else(|| pick(&n.driver_info, "deploy_iso"))
+        .or_else(|| pick(&n.driver_info, "deploy_iso"))?;
+    // A bare name is a file under `[pxe] http_root`, served by the boot HTTP server.
+    match (&ctx.urls.boot_http, iso.contains("://")) {
+        (Some(base), false) => Some(format!("{base}/files/{}", iso.trim_start_matches('/'))),
+        _ => Some(iso),
+    }
 }
 
 fn missing_iso(ctx: &TaskContext<'_>) -> DriverError {
