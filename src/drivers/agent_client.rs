@@ -17,11 +17,19 @@ pub const AGENT_TOKEN: &str = "agent_secret_token";
 pub const AGENT_VERIFY_CA: &str = "agent_verify_ca";
 pub const AGENT_VERSION: &str = "agent_version";
 pub const AGENT_LAST_HEARTBEAT: &str = "agent_last_heartbeat";
+/// The steps the running agent said it offers (asked once per agent boot).
+pub const AGENT_STEPS: &str = "agent_cached_steps";
 
 /// Forget the running agent: done whenever the conductor power-cycles the node, so a new
 /// boot must look up again and gets a new token.
 pub fn forget_agent(dii: &mut JsonObject) {
-    for k in [AGENT_URL, AGENT_TOKEN, AGENT_VERIFY_CA, AGENT_VERSION] {
+    for k in [
+        AGENT_URL,
+        AGENT_TOKEN,
+        AGENT_VERIFY_CA,
+        AGENT_VERSION,
+        AGENT_STEPS,
+    ] {
         dii.remove(k);
     }
 }

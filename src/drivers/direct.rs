@@ -11,7 +11,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::agent_client::{forget_agent, AgentClient, AgentError, CommandResult, AGENT_TOKEN};
+use super::agent_client::{
+    forget_agent, AgentClient, AgentError, CommandResult, AGENT_STEPS, AGENT_TOKEN,
+};
 use super::*;
 use crate::model::boot::BootIntent;
 use crate::model::states::{POWER_OFF, POWER_ON};
@@ -362,6 +364,81 @@ async fn cache_image(ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
     Ok(())
 }
 
+/// The step kind the node's state waits on (`clean`, `deploy` or `service`).
+fn step_kind(ctx: &TaskContext<'_>) -> &'static str {
+    match ctx.node.provision_state.as_str() {
+        crate::model::states::CLEAN_WAIT | crate::model::states::CLEANING => "clean",
+        crate::model::states::SERVICE_WAIT | crate::model::states::SERVICING => "service",
+        _ => "deploy",
+    }
+}
+
+/// `<kind>.get_<kind>_steps`: `{"kind", "steps": [{"interface", "step", "priority"}]}`
+/// from the agent's per-hardware-manager lists.
+async fn fetch_agent_steps(ctx: &TaskContext<'_>) -> Result<Value, DriverError> {
+    let kind = step_kind(ctx);
+    let params = json!({"node": node_for_agent(ctx), "ports": ports_for_agent(ctx)});
+    let r = client(ctx)?
+        .execute(&format!("{kind}.get_{kind}_steps"), params, true)
+        .await
+        .map_err(failed)?;
+    if !r.succeeded() {
+        return Err(failed(format!(
+            "get_{kind}_steps failed: {}",
+            r.error_message()
+        )));
+    }
+    let by_manager = r
+        .command_result
+        .as_ref()
+        .and_then(|v| v.get(format!("{kind}_steps")))
+        .and_then(Value::as_object)
+        .ok_or_else(|| {
+            failed(format!(
+                "the agent's get_{kind}_steps answer has no {kind}_steps"
+            ))
+        })?;
+    let steps: Vec<Value> = by_manager
+        .values()
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(|s| {
+            Some(
+                json!({"interface": s.get("interface")?.as_str()?, "step": s.get("step")?.as_str()?,
+                        "priority": s.get("priority").cloned().unwrap_or(json!(0))}),
+            )
+        })
+        .collect();
+    Ok(json!({"kind": kind, "steps": steps}))
+}
+
+/// Refuse a step the running agent did not offer (when it told us its steps).
+fn agent_offers(ctx: &TaskContext<'_>, step: &str) -> Result<(), DriverError> {
+    let Some(cached) = ctx.node.driver_internal_info.get(AGENT_STEPS) else {
+        return Ok(());
+    };
+    let kind = step_kind(ctx);
+    if cached.get("kind").and_then(Value::as_str) != Some(kind) {
+        return Ok(());
+    }
+    let steps: Vec<&str> = cached
+        .get("steps")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|s| s.get("interface").and_then(Value::as_str) == Some("deploy"))
+        .filter_map(|s| s.get("step").and_then(Value::as_str))
+        .collect();
+    if steps.contains(&step) {
+        Ok(())
+    } else {
+        Err(DriverError::InvalidParameterValue(format!(
+            "The agent does not offer {kind} step deploy.{step}; it offers: {}",
+            steps.join(", ")
+        )))
+    }
+}
+
 /// Wait for the machine to switch itself off after the agent's in-band power-off, then
 /// make sure with the BMC.
 async fn wait_powered_off(hw: &Driver, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
@@ -439,6 +516,7 @@ impl DeployInterface for DirectDeploy {
         match step.step.as_str() {
             "deploy" => self.deploy(hw, ctx).await,
             "write_image" => {
+                agent_offers(ctx, "write_image")?;
                 let args =
                     json!({"image_info": image_info(ctx)?, "configdrive": configdrive(ctx)?});
                 let p = params(
@@ -498,6 +576,7 @@ impl DeployInterface for DirectDeploy {
                 Ok(Progress::Done)
             }
             s if AGENT_CLEAN_STEPS.contains(&s) => {
+                agent_offers(ctx, s)?;
                 let p = params(
                     ctx,
                     "clean",
@@ -550,7 +629,14 @@ impl DeployInterface for DirectDeploy {
         ctx: &mut TaskContext<'_>,
     ) -> Result<Progress, DriverError> {
         let Some(Value::Object(p)) = ctx.node.driver_internal_info.get(PENDING).cloned() else {
-            // Nothing outstanding: the agent has just come up.
+            // Nothing outstanding: the agent has just come up. Ask it once which steps it
+            // offers (as Ironic does), so a step it lacks fails clearly before it is sent.
+            if !ctx.node.driver_internal_info.contains_key(AGENT_STEPS) {
+                let offered = fetch_agent_steps(ctx).await?;
+                ctx.node
+                    .driver_internal_info
+                    .insert(AGENT_STEPS.into(), offered);
+            }
             return Ok(Progress::Done);
         };
         let name = p

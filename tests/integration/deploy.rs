@@ -192,7 +192,7 @@ fn lookup_and_heartbeat_follow_ironics_rules() {
     let n = wait_state(&ib, &u, "deploy failed", 20);
     let err = n["last_error"].as_str().unwrap_or_default();
     assert!(
-        err.contains("write_image") && err.contains("unreachable"),
+        err.contains("deploy.deploy") && err.contains("unreachable"),
         "{err}"
     );
     // The agent token travels in the agent's URL; it must not reach last_error or the log.
@@ -212,6 +212,62 @@ fn lookup_and_heartbeat_follow_ironics_rules() {
         kinds.iter().any(|e| e.contains("token issued")),
         "{kinds:?}"
     );
+
+    // An "agent" that answers garbage: the node fails with a clear reason.
+    let garbage = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let garbage_url = format!("http://{}", garbage.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut c in garbage.incoming().flatten() {
+            let mut buf = [0u8; 65536];
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nnot json",
+            );
+        }
+    });
+    provision(&ib, &u, json!({"target": "active"}));
+    wait_state(&ib, &u, "wait call-back", 10);
+    let r = lookup(&ib, &format!("addresses={mac}"), "1.62");
+    let token = r.body["config"]["agent_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(token, "******", "a new boot gets a new token");
+    let hb = json!({"callback_url": garbage_url, "agent_token": token, "agent_version": "11.0.0"});
+    assert_eq!(heartbeat(&ib, &u, hb, "1.68").status, 202);
+    let n = wait_state(&ib, &u, "deploy failed", 20);
+    let err = n["last_error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("malformed answer") && err.contains("not json"),
+        "{err}"
+    );
+
+    // An image URL that does not answer: refused before the machine is rebooted.
+    ib.patch(&format!("/v1/nodes/{u}"), json!([{"op": "add", "path": "/instance_info/image_source", "value": "http://127.0.0.1:9/gone.img"}]));
+    provision(&ib, &u, json!({"target": "active"}));
+    let n = wait_state(&ib, &u, "deploy failed", 30);
+    let err = n["last_error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("Validation of image href http://127.0.0.1:9/gone.img failed"),
+        "{err}"
+    );
+    let missing = format!("{}/missing.img", images.url);
+    ib.patch(
+        &format!("/v1/nodes/{u}"),
+        json!([{"op": "add", "path": "/instance_info/image_source", "value": missing}]),
+    );
+    provision(&ib, &u, json!({"target": "active"}));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let n = ib.get(&format!("/v1/nodes/{u}")).body;
+        let err = n["last_error"].as_str().unwrap_or_default().to_string();
+        if n["provision_state"] == "deploy failed" && err.contains("404") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{n}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
