@@ -151,10 +151,18 @@ impl Conductor {
                 hb.callback_url
             )));
         }
-        let mut task = match self.acquire_nowait(&node.uuid).await {
-            Ok(t) => t,
-            // Busy: the agent retries in a few seconds (IPA does on 409).
-            Err(e) => return Err(e),
+        // The flow that sent the agent's last command may still be saving when the agent
+        // reports it done: wait a moment for the lock rather than answer 409, which makes
+        // an agent back off for 5-10 s.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+        let mut task = loop {
+            match self.acquire_nowait(&node.uuid).await {
+                Ok(t) => break t,
+                Err(E::NodeLocked { .. }) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(e),
+            }
         };
         let stored = task
             .node
