@@ -140,14 +140,13 @@ async fn send(
     name: &str,
     params: Value,
 ) -> Result<Progress, DriverError> {
-    let result = client(ctx)?.execute(name, params.clone(), false).await;
-    settle(ctx, name, params, result)
+    let result = client(ctx)?.execute(name, params, false).await;
+    settle(ctx, name, result)
 }
 
 fn settle(
     ctx: &mut TaskContext<'_>,
     name: &str,
-    params: Value,
     result: Result<CommandResult, AgentError>,
 ) -> Result<Progress, DriverError> {
     let dii = &mut ctx.node.driver_internal_info;
@@ -167,11 +166,10 @@ fn settle(
             dii.remove(PENDING);
             Err(failed(r.error_message()))
         }
+        // Not sent: the next heartbeat runs the step again. (The parameters are not kept:
+        // they may hold the config drive, which must not show in driver_internal_info.)
         Err(AgentError::Busy) => {
-            dii.insert(
-                PENDING.into(),
-                json!({"name": name, "params": params, "sent": false}),
-            );
+            dii.insert(PENDING.into(), json!({"name": name, "sent": false}));
             Ok(Progress::Wait)
         }
         Err(e) => {
@@ -375,13 +373,17 @@ fn step_kind(ctx: &TaskContext<'_>) -> &'static str {
 
 /// `<kind>.get_<kind>_steps`: `{"kind", "steps": [{"interface", "step", "priority"}]}`
 /// from the agent's per-hardware-manager lists.
-async fn fetch_agent_steps(ctx: &TaskContext<'_>) -> Result<Value, DriverError> {
+/// None: the agent is busy; ask again on its next heartbeat.
+async fn fetch_agent_steps(ctx: &TaskContext<'_>) -> Result<Option<Value>, DriverError> {
     let kind = step_kind(ctx);
     let params = json!({"node": node_for_agent(ctx), "ports": ports_for_agent(ctx)});
-    let r = client(ctx)?
+    let r = match client(ctx)?
         .execute(&format!("{kind}.get_{kind}_steps"), params, true)
         .await
-        .map_err(failed)?;
+    {
+        Err(AgentError::Busy) => return Ok(None),
+        other => other.map_err(failed)?,
+    };
     if !r.succeeded() {
         return Err(failed(format!(
             "get_{kind}_steps failed: {}",
@@ -409,7 +411,7 @@ async fn fetch_agent_steps(ctx: &TaskContext<'_>) -> Result<Value, DriverError> 
             )
         })
         .collect();
-    Ok(json!({"kind": kind, "steps": steps}))
+    Ok(Some(json!({"kind": kind, "steps": steps})))
 }
 
 /// Refuse a step the running agent did not offer (when it told us its steps).
@@ -625,14 +627,16 @@ impl DeployInterface for DirectDeploy {
 
     async fn heartbeat(
         &self,
-        _hw: &Driver,
+        hw: &Driver,
         ctx: &mut TaskContext<'_>,
     ) -> Result<Progress, DriverError> {
         let Some(Value::Object(p)) = ctx.node.driver_internal_info.get(PENDING).cloned() else {
             // Nothing outstanding: the agent has just come up. Ask it once which steps it
             // offers (as Ironic does), so a step it lacks fails clearly before it is sent.
             if !ctx.node.driver_internal_info.contains_key(AGENT_STEPS) {
-                let offered = fetch_agent_steps(ctx).await?;
+                let Some(offered) = fetch_agent_steps(ctx).await? else {
+                    return Ok(Progress::Wait);
+                };
                 ctx.node
                     .driver_internal_info
                     .insert(AGENT_STEPS.into(), offered);
@@ -645,8 +649,15 @@ impl DeployInterface for DirectDeploy {
             .unwrap_or_default()
             .to_string();
         if p.get("sent") != Some(&Value::Bool(true)) {
-            let params = p.get("params").cloned().unwrap_or(Value::Null);
-            return send(ctx, &name, params).await;
+            let current = match step_kind(ctx) {
+                "clean" => &ctx.node.clean_step,
+                "service" => &ctx.node.service_step,
+                _ => &ctx.node.deploy_step,
+            };
+            let step: Step = serde_json::from_value(Value::Object(current.clone()))
+                .map_err(|e| failed(format!("no step to retry: {e}")))?;
+            ctx.node.driver_internal_info.remove(PENDING);
+            return self.run_step(hw, ctx, &step).await;
         }
         let command = p
             .get("command")
@@ -655,7 +666,7 @@ impl DeployInterface for DirectDeploy {
             .to_string();
         match client(ctx)?.last(&command).await {
             Ok(Some(r)) if r.running() => Ok(Progress::Wait),
-            Ok(Some(r)) => settle(ctx, &name, Value::Null, Ok(r)),
+            Ok(Some(r)) => settle(ctx, &name, Ok(r)),
             Ok(None) => {
                 ctx.node.driver_internal_info.remove(PENDING);
                 Err(failed(format!(

@@ -513,3 +513,159 @@ fn direct_deploy_and_cleaning_with_the_built_in_agent() {
         "a half-written image must not boot"
     );
 }
+
+/// A scripted agent: answers 409 "Agent is busy" to the 1st and 3rd command, then what a
+/// well-behaved agent says. Records the commands it was sent.
+fn busy_agent() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        let mut posts = 0;
+        for c in l.incoming().flatten() {
+            let mut r = BufReader::new(c.try_clone().unwrap());
+            let mut line = String::new();
+            let _ = r.read_line(&mut line);
+            let mut len = 0;
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; len];
+            let _ = r.read_exact(&mut body);
+            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let (status, answer) = if line.starts_with("POST") {
+                posts += 1;
+                let name = body["name"].as_str().unwrap_or("").to_string();
+                log.lock().unwrap().push(name.clone());
+                let short = name.split('.').nth(1).unwrap_or("").to_string();
+                match (posts, name.as_str()) {
+                    (1 | 3, _) => (
+                        "409 Conflict",
+                        json!({"faultcode": "Client", "faultstring": "Agent is busy: executing command x"}),
+                    ),
+                    (_, "deploy.get_deploy_steps") => (
+                        "200 OK",
+                        json!({"id": "1", "command_name": short, "command_status": "SUCCEEDED", "command_error": null,
+                        "command_result": {"deploy_steps": {"GenericHardwareManager": [{"interface": "deploy", "step": "write_image", "priority": 0}]}}}),
+                    ),
+                    (_, "deploy.execute_deploy_step") => (
+                        "200 OK",
+                        json!({"id": "2", "command_name": short, "command_status": "RUNNING", "command_error": null, "command_result": null}),
+                    ),
+                    _ => (
+                        "200 OK",
+                        json!({"id": "3", "command_name": short, "command_status": "SUCCEEDED", "command_error": null, "command_result": {}}),
+                    ),
+                }
+            } else {
+                (
+                    "200 OK",
+                    json!({"commands": [{"id": "2", "command_name": "execute_deploy_step", "command_status": "SUCCEEDED", "command_error": null, "command_result": {}}]}),
+                )
+            };
+            let text = answer.to_string();
+            let mut w = c;
+            let _ = write!(w, "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}", text.len());
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn a_busy_agent_is_asked_again_on_its_next_heartbeat() {
+    let ib = Ironbox::start_with(
+        "[agent]\npost_deploy_get_power_state_retries = 2\npost_deploy_get_power_state_retry_interval_ms = 50\n",
+    );
+    std::fs::write(ib.dir.path().join("disk.img"), vec![1u8; 4096]).unwrap();
+    let images = FileServer::start(ib.dir.path());
+    let mac = "52:54:00:aa:00:20";
+    let u = direct_node(
+        &ib,
+        mac,
+        &format!("{}/disk.img", images.url),
+        &"cd".repeat(32),
+    );
+    let mut n = ib.get(&format!("/v1/nodes/{u}")).body;
+    for (verb, state) in [
+        ("manage", "manageable"),
+        ("provide", "available"),
+        ("active", "wait call-back"),
+    ] {
+        if verb == "provide" {
+            // No cleaning here: this test is about the deploy's agent commands.
+            ib.patch(
+                &format!("/v1/nodes/{u}"),
+                json!([{"op": "add", "path": "/automated_clean", "value": false}]),
+            );
+        }
+        provision(&ib, &u, json!({"target": verb}));
+        n = wait_state(&ib, &u, state, 10);
+    }
+    let _ = n;
+    let token = lookup(&ib, &format!("addresses={mac}"), "1.62").body["config"]["agent_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (agent, seen) = busy_agent();
+    let beat = || {
+        let r = heartbeat(
+            &ib,
+            &u,
+            json!({"callback_url": agent, "agent_token": token, "agent_version": "11.0.0"}),
+            "1.68",
+        );
+        assert_eq!(r.status, 202, "{}", r.body);
+    };
+    let settled = |want: usize| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while seen.lock().unwrap().len() < want {
+            assert!(
+                Instant::now() < deadline,
+                "{:?}\n{}",
+                seen.lock().unwrap(),
+                ib.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    beat(); // get_deploy_steps: busy
+    settled(1);
+    assert_eq!(
+        ib.get(&format!("/v1/nodes/{u}")).body["provision_state"],
+        "wait call-back"
+    );
+    beat(); // get_deploy_steps, then write_image: busy
+    settled(3);
+    let n = ib.get(&format!("/v1/nodes/{u}")).body;
+    assert_eq!(n["provision_state"], "wait call-back", "{n}");
+    assert!(
+        !n["driver_internal_info"].to_string().contains("image_info"),
+        "no command parameters kept: {n}"
+    );
+    beat(); // write_image again: running
+    settled(4);
+    beat(); // write_image done: the deploy finishes
+    let n = wait_state(&ib, &u, "active", 20);
+    assert_eq!(n["last_error"], Value::Null);
+    let sent = seen.lock().unwrap().clone();
+    assert_eq!(
+        sent[..4],
+        [
+            "deploy.get_deploy_steps",
+            "deploy.get_deploy_steps",
+            "deploy.execute_deploy_step",
+            "deploy.execute_deploy_step"
+        ],
+        "{sent:?}"
+    );
+    assert!(sent.contains(&"standby.power_off".to_string()), "{sent:?}");
+}
