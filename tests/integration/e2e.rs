@@ -399,6 +399,46 @@ fn deploy_cycle(firmware: &str, kind: BmcKind) {
     let uuid = node["uuid"].as_str().unwrap().to_string();
     cli.run(&["port", "create", mac, "--node", &uuid]);
     cli.run(&["node", "manage", &uuid, "--wait", "60"]);
+    // The BMC through the CLI: validate, boot device, power on and off.
+    let validate = cli.json(&["node", "validate", &uuid]);
+    for iface in ["power", "management", "boot"] {
+        let row = validate
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["Interface"] == iface)
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(row["Result"], true, "{iface}: {validate}");
+    }
+    cli.run(&["node", "boot", "device", "set", &uuid, "pxe"]);
+    let dev = cli.json(&["node", "boot", "device", "show", &uuid]);
+    assert_eq!(dev["boot_device"], "pxe", "{dev}");
+    let vm_state = || {
+        run(Command::new("bash")
+            .arg(lab("vm.sh"))
+            .args(["status", &name]))
+        .trim()
+        .to_string()
+    };
+    cli.run(&["node", "power", "on", &uuid]);
+    assert_eq!(
+        vm_state(),
+        "running",
+        "power on must start the machine\n{}",
+        ctx()
+    );
+    assert_eq!(
+        cli.json(&["node", "show", &uuid])["power_state"],
+        "power on"
+    );
+    cli.run(&["node", "power", "off", &uuid]);
+    assert_eq!(
+        vm_state(),
+        "stopped",
+        "power off must stop the machine\n{}",
+        ctx()
+    );
     // provide = automated cleaning: the agent boots and erases the (blank) disk's metadata.
     let took = cli.wait_for_verb("provide", &uuid, ctx);
     eprintln!("{firmware}: provide (cleaning through the agent) took {took:.1} s");

@@ -2,11 +2,13 @@
 # tests/lab/disk-image.sh — a small whole-disk "OS image" that boots on BIOS and UEFI and
 # says so on the serial console, for the end-to-end deploy tests.
 #
-#   BIOS: the MBR boot code prints "IRONBOX-OS: <marker> (bios)" on COM1 and powers the
-#         machine off (ACPI PM1a_CNT of QEMU's q35).
+#   BIOS: the MBR boot code prints "IRONBOX-OS: <marker> (bios)" on COM1, stays up 3 s
+#         (so the BMC sees it on, as with a real OS) and powers the machine off (ACPI
+#         PM1a_CNT of QEMU's q35).
 #   UEFI: partition 1 (type 0xEF, FAT) holds startup.nsh, which OVMF's built-in UEFI shell
 #         runs from the disk (there is no boot loader to find; Debian's iPXE EFI build is too
-#         old for autoexec scripts): it prints "IRONBOX-OS: <marker> (uefi)" and powers off.
+#         old for autoexec scripts): it prints "IRONBOX-OS: <marker> (uefi)", stays up 3 s
+#         and powers off.
 #   The rest of the 24 MiB image is random (so a copy is checked byte for byte).
 #
 # Usage: tests/lab/disk-image.sh OUT.img MARKER       (needs as, ld, mkfs.vfat, mcopy)
@@ -37,7 +39,11 @@ _start:
     jz 2f
     out %al, (%dx)
     jmp 1b
-2:  mov \$0x604, %dx
+2:  mov \$0x86, %ah           # BIOS wait CX:DX microseconds: stay up 3 s, as an OS
+    mov \$0x002d, %cx         # would, so the BMC sees the machine on before it stops
+    mov \$0xc6c0, %dx
+    int \$0x15
+    mov \$0x604, %dx
     mov \$0x2000, %ax
     out %ax, (%dx)
 3:  hlt
@@ -51,7 +57,7 @@ ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o "$w/boot.bin" "$w/boot.o"
 # The ESP: 16 MiB FAT16 from LBA 2048.
 esp_lba=2048; esp_sectors=$((16 * 2048))
 mkfs.vfat -C -n IRONBOX-ESP "$w/esp.img" $((esp_sectors / 2)) >/dev/null
-printf 'echo "IRONBOX-OS: %s (uefi)"\r\nreset -s\r\n' "$marker" > "$w/startup.nsh"
+printf 'echo "IRONBOX-OS: %s (uefi)"\r\nstall 3000000\r\nreset -s\r\n' "$marker" > "$w/startup.nsh"
 mcopy -i "$w/esp.img" "$w/startup.nsh" ::/startup.nsh
 
 total=$((24 * 2048))
