@@ -421,23 +421,21 @@ fn deploy_cycle(firmware: &str, kind: BmcKind) {
         .trim()
         .to_string()
     };
+    // Power changes are asynchronous (202): wait for the node and the machine to agree.
+    let power_state = || cli.json(&["node", "show", &uuid])["power_state"].clone();
     cli.run(&["node", "power", "on", &uuid]);
-    assert_eq!(
-        vm_state(),
-        "running",
-        "power on must start the machine\n{}",
-        ctx()
-    );
-    assert_eq!(
-        cli.json(&["node", "show", &uuid])["power_state"],
-        "power on"
+    wait_for(
+        "power on to start the machine",
+        60,
+        || power_state() == "power on" && vm_state() == "running",
+        ctx,
     );
     cli.run(&["node", "power", "off", &uuid]);
-    assert_eq!(
-        vm_state(),
-        "stopped",
-        "power off must stop the machine\n{}",
-        ctx()
+    wait_for(
+        "power off to stop the machine",
+        60,
+        || power_state() == "power off" && vm_state() == "stopped",
+        ctx,
     );
     // provide = automated cleaning: the agent boots and erases the (blank) disk's metadata.
     let took = cli.wait_for_verb("provide", &uuid, ctx);
