@@ -10,8 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use crate::harness::Ironbox;
 use crate::netboot::Netns;
 
@@ -36,70 +34,14 @@ fn run(cmd: &mut Command) -> String {
     text
 }
 
-/// The real `baremetal` CLI from the test venv (tests/run.sh creates it).
-fn baremetal_cli() -> PathBuf {
-    let venv = std::env::var("IRONBOX_TEST_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test"));
-    for p in [
-        venv.join("bin/baremetal"),
-        PathBuf::from("/opt/ironbox-test-venv/bin/baremetal"),
-    ] {
-        if p.exists() {
-            return p;
-        }
-    }
-    panic!("the baremetal CLI is missing: run tests/run.sh (it creates .venv-test) or set IRONBOX_TEST_VENV");
+/// A verb with `--wait` through the CLI: its wall time; on failure, everything worth seeing.
+fn wait_for_verb(ib: &Ironbox, verb: &str, uuid: &str, ctx: impl Fn() -> String) -> f64 {
+    let t = Instant::now();
+    let (ok, _, err) = ib.cli(&["node", verb, uuid, "--wait", "600"]);
+    assert!(ok, "{verb} failed: {err}\n{}", ctx());
+    t.elapsed().as_secs_f64()
 }
 
-struct Cli<'a> {
-    ns: &'a Netns,
-    url: String,
-    exe: PathBuf,
-    cache: tempfile::TempDir,
-}
-
-impl Cli<'_> {
-    /// `baremetal <args>` inside the namespace; JSON output parsed when asked for.
-    /// `baremetal <args>` inside the namespace: (success, stdout, stderr).
-    fn try_run(&self, args: &[&str]) -> (bool, String, String) {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.ns.name])
-            .arg(&self.exe)
-            .args(["--os-auth-type", "none", "--os-endpoint", &self.url])
-            .args(["--os-baremetal-api-version", "latest"])
-            .args(args)
-            .env("XDG_CACHE_HOME", self.cache.path())
-            .env("PYTHONWARNINGS", "ignore")
-            .env_remove("OS_CLOUD")
-            .output()
-            .expect("run baremetal");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        )
-    }
-    fn run(&self, args: &[&str]) -> String {
-        let (ok, out, err) = self.try_run(args);
-        assert!(ok, "baremetal {args:?} failed:\n{out}\n{err}");
-        out
-    }
-    /// A verb with `--wait`: its wall time; on failure, everything worth seeing.
-    fn wait_for_verb(&self, verb: &str, uuid: &str, ctx: impl Fn() -> String) -> f64 {
-        let t = Instant::now();
-        let (ok, _, err) = self.try_run(&["node", verb, uuid, "--wait", "600"]);
-        assert!(ok, "{verb} failed: {err}\n{}", ctx());
-        t.elapsed().as_secs_f64()
-    }
-    fn json(&self, args: &[&str]) -> Value {
-        let mut a = args.to_vec();
-        a.extend(["-f", "json"]);
-        serde_json::from_str(&self.run(&a)).expect("CLI JSON")
-    }
-}
-
-/// A simulated BMC in the namespace whose chassis is the QEMU machine.
 #[derive(Clone, Copy, PartialEq)]
 enum BmcKind {
     Ipmi,
@@ -327,7 +269,6 @@ fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool, ctx: impl Fn() -
 
 fn deploy_cycle(firmware: &str, kind: BmcKind) {
     run(Command::new("bash").arg(lab("setup.sh")));
-    let cli_exe = baremetal_cli();
     let ns = Netns::up(1);
     let root = tempfile::Builder::new()
         .prefix("ironbox-e2e-")
@@ -369,12 +310,6 @@ fn deploy_cycle(firmware: &str, kind: BmcKind) {
             http.display()
         ),
     );
-    let cli = Cli {
-        ns: &ns,
-        url: ib.url.clone(),
-        exe: cli_exe,
-        cache: tempfile::tempdir().unwrap(),
-    };
     let ctx = || {
         format!(
             "serial:{}\nbmc:\n{}\nironbox:\n{}",
@@ -395,12 +330,12 @@ fn deploy_cycle(firmware: &str, kind: BmcKind) {
         &capabilities,
     ];
     create.extend(bmc.driver_args.iter().map(String::as_str));
-    let node = cli.json(&create);
+    let node = ib.cli_json(&create);
     let uuid = node["uuid"].as_str().unwrap().to_string();
-    cli.run(&["port", "create", mac, "--node", &uuid]);
-    cli.run(&["node", "manage", &uuid, "--wait", "60"]);
+    ib.cli_ok(&["port", "create", mac, "--node", &uuid]);
+    ib.cli_ok(&["node", "manage", &uuid, "--wait", "60"]);
     // The BMC through the CLI: validate, boot device, power on and off.
-    let validate = cli.json(&["node", "validate", &uuid]);
+    let validate = ib.cli_json(&["node", "validate", &uuid]);
     for iface in ["power", "management", "boot"] {
         let row = validate
             .as_array()
@@ -411,8 +346,8 @@ fn deploy_cycle(firmware: &str, kind: BmcKind) {
             .unwrap_or_default();
         assert_eq!(row["Result"], true, "{iface}: {validate}");
     }
-    cli.run(&["node", "boot", "device", "set", &uuid, "pxe"]);
-    let dev = cli.json(&["node", "boot", "device", "show", &uuid]);
+    ib.cli_ok(&["node", "boot", "device", "set", &uuid, "pxe"]);
+    let dev = ib.cli_json(&["node", "boot", "device", "show", &uuid]);
     assert_eq!(dev["boot_device"], "pxe", "{dev}");
     let vm_state = || {
         run(Command::new("bash")
@@ -422,15 +357,15 @@ fn deploy_cycle(firmware: &str, kind: BmcKind) {
         .to_string()
     };
     // Power changes are asynchronous (202): wait for the node and the machine to agree.
-    let power_state = || cli.json(&["node", "show", &uuid])["power_state"].clone();
-    cli.run(&["node", "power", "on", &uuid]);
+    let power_state = || ib.cli_json(&["node", "show", &uuid])["power_state"].clone();
+    ib.cli_ok(&["node", "power", "on", &uuid]);
     wait_for(
         "power on to start the machine",
         60,
         || power_state() == "power on" && vm_state() == "running",
         ctx,
     );
-    cli.run(&["node", "power", "off", &uuid]);
+    ib.cli_ok(&["node", "power", "off", &uuid]);
     wait_for(
         "power off to stop the machine",
         60,
@@ -438,10 +373,10 @@ fn deploy_cycle(firmware: &str, kind: BmcKind) {
         ctx,
     );
     // provide = automated cleaning: the agent boots and erases the (blank) disk's metadata.
-    let took = cli.wait_for_verb("provide", &uuid, ctx);
+    let took = wait_for_verb(&ib, "provide", &uuid, ctx);
     eprintln!("{firmware}: provide (cleaning through the agent) took {took:.1} s");
 
-    cli.run(&[
+    ib.cli_ok(&[
         "node",
         "set",
         &uuid,
@@ -450,9 +385,9 @@ fn deploy_cycle(firmware: &str, kind: BmcKind) {
         "--instance-info",
         &format!("image_checksum={sha}"),
     ]);
-    let took = cli.wait_for_verb("deploy", &uuid, ctx);
+    let took = wait_for_verb(&ib, "deploy", &uuid, ctx);
     eprintln!("{firmware}: deploy -> active took {took:.1} s");
-    let shown = cli.json(&["node", "show", &uuid]);
+    let shown = ib.cli_json(&["node", "show", &uuid]);
     assert_eq!(shown["provision_state"], "active");
     report_phases(&ib, &uuid, firmware, took);
 
@@ -483,9 +418,9 @@ fn deploy_cycle(firmware: &str, kind: BmcKind) {
     );
 
     // undeploy: tear down, then automated cleaning erases the disk's metadata.
-    let took = cli.wait_for_verb("undeploy", &uuid, ctx);
+    let took = wait_for_verb(&ib, "undeploy", &uuid, ctx);
     eprintln!("{firmware}: undeploy -> available took {took:.1} s");
-    let shown = cli.json(&["node", "show", &uuid]);
+    let shown = ib.cli_json(&["node", "show", &uuid]);
     assert_eq!(shown["provision_state"], "available", "{}", ctx());
     let head = disk_head(&disk, 2048 * 512 + 512);
     assert!(head[..512].iter().all(|b| *b == 0), "MBR not erased");

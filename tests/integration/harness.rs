@@ -429,3 +429,84 @@ impl FileServer {
         FileServer { url }
     }
 }
+
+/// The real `baremetal` CLI from the test venv (tests/run.sh creates it).
+pub fn baremetal_cli() -> PathBuf {
+    let venv = std::env::var("IRONBOX_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test"));
+    for p in [
+        venv.join("bin/baremetal"),
+        PathBuf::from("/opt/ironbox-test-venv/bin/baremetal"),
+    ] {
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("the baremetal CLI is missing: run tests/run.sh (it creates .venv-test) or set IRONBOX_TEST_VENV");
+}
+
+impl Ironbox {
+    /// `baremetal <args>` against this ironbox (inside its namespace, if it runs in one):
+    /// (success, stdout, stderr).
+    pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(baremetal_cli());
+                c
+            }
+            None => Command::new(baremetal_cli()),
+        };
+        let out = cmd
+            .args(["--os-auth-type", "none", "--os-endpoint", &self.url])
+            .args(["--os-baremetal-api-version", "latest"])
+            .args(args)
+            // The client caches negotiated versions per host:port; keep it per server.
+            .env("XDG_CACHE_HOME", self.dir.path().join("cli-cache"))
+            .env("PYTHONWARNINGS", "ignore")
+            .env_remove("OS_CLOUD")
+            .output()
+            .expect("run baremetal");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    }
+
+    /// `baremetal <args>` that must succeed; its stdout.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.cli(args);
+        assert!(ok, "baremetal {args:?} failed:\n{out}\n{err}");
+        out
+    }
+
+    /// `baremetal <args> -f json`, parsed.
+    pub fn cli_json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.extend(["-f", "json"]);
+        serde_json::from_str(&self.cli_ok(&a)).expect("CLI JSON")
+    }
+
+    /// A power change through the CLI (`power on`, `power off`, `soft power off`,
+    /// `rebooting`, `soft rebooting`), then wait until the conductor has carried it out.
+    pub fn cli_power(&self, uuid: &str, target: &str) {
+        let args: &[&str] = match target {
+            "power on" => &["node", "power", "on"],
+            "power off" => &["node", "power", "off"],
+            "soft power off" => &["node", "power", "off", "--soft"],
+            "rebooting" => &["node", "reboot"],
+            "soft rebooting" => &["node", "reboot", "--soft"],
+            other => panic!("no CLI verb for power target {other}"),
+        };
+        let mut a = args.to_vec();
+        a.push(uuid);
+        self.cli_ok(&a);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.get(&format!("/v1/nodes/{uuid}")).body["target_power_state"].is_null() {
+            assert!(Instant::now() < deadline, "{target} never finished");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}

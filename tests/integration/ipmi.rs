@@ -121,20 +121,9 @@ fn ipmi_node(ib: &Ironbox, di: Value) -> String {
     n.body["uuid"].as_str().unwrap().to_string()
 }
 
+/// Power changes go through the real `baremetal` CLI.
 fn power(ib: &Ironbox, u: &str, target: &str) {
-    assert_eq!(
-        ib.put(
-            &format!("/v1/nodes/{u}/states/power"),
-            json!({"target": target})
-        )
-        .status,
-        202
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ib.get(&format!("/v1/nodes/{u}")).body["target_power_state"].is_null() {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    ib.cli_power(u, target);
 }
 
 #[test]
@@ -142,14 +131,15 @@ fn power_and_boot_device_over_rmcp() {
     let bmc = IpmiSim::start();
     let ib = Ironbox::start();
     let u = ipmi_node(&ib, bmc.driver_info());
-    let v = ib.get(&format!("/v1/nodes/{u}/validate")).body;
-    assert_eq!(
-        (
-            v["power"]["result"].clone(),
-            v["management"]["result"].clone()
-        ),
-        (json!(true), json!(true))
-    );
+    let v = ib.cli_json(&["node", "validate", &u]);
+    for iface in ["power", "management"] {
+        let row = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["Interface"] == iface);
+        assert_eq!(row.map(|r| r["Result"].clone()), Some(json!(true)), "{v}");
+    }
     // manage = verify: the BMC answers and the power state is read.
     assert_eq!(
         ib.put(
@@ -176,25 +166,13 @@ fn power_and_boot_device_over_rmcp() {
         "power off"
     );
     // Boot device reaches the BMC.
-    assert_eq!(
-        ib.put(
-            &format!("/v1/nodes/{u}/management/boot_device"),
-            json!({"boot_device": "pxe", "persistent": true})
-        )
-        .status,
-        204
-    );
+    ib.cli_ok(&["node", "boot", "device", "set", &u, "pxe", "--persistent"]);
     assert_eq!(bmc.file("boot"), "pxe");
     assert_eq!(
-        ib.get(&format!("/v1/nodes/{u}/management/boot_device"))
-            .body["boot_device"],
+        ib.cli_json(&["node", "boot", "device", "show", &u])["boot_device"],
         "pxe"
     );
-    let r = ib.put(
-        &format!("/v1/nodes/{u}/management/boot_device"),
-        json!({"boot_device": "disk"}),
-    );
-    assert_eq!(r.status, 204, "{}", r.body);
+    ib.cli_ok(&["node", "boot", "device", "set", &u, "disk"]);
     assert_eq!(
         bmc.file("boot"),
         "default",

@@ -287,17 +287,9 @@ fn redfish_node(ib: &Ironbox, extra: Value) -> String {
 }
 
 /// Request a power change and wait for it to finish (or fail).
+/// Power changes go through the real `baremetal` CLI.
 fn power(ib: &Ironbox, u: &str, target: &str) {
-    let r = ib.put(
-        &format!("/v1/nodes/{u}/states/power"),
-        json!({ "target": target }),
-    );
-    assert_eq!(r.status, 202, "{}", r.body);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !ib.get(&format!("/v1/nodes/{u}")).body["target_power_state"].is_null() {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    ib.cli_power(u, target);
 }
 
 fn verb(ib: &Ironbox, u: &str, target: &str, want: &str) -> Value {
