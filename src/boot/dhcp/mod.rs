@@ -258,7 +258,11 @@ impl Dhcp {
             Decision::Reply(plan) => {
                 tracing::info!(mac = %mac, kind = ?facts.kind, client = ?facts.client, reply = ?plan.kind, ip = ?plan.yiaddr,
                     boot = ?plan.boot, reason = plan.reason, "DHCP reply");
-                if let Some(ev) = &self.cfg.events {
+                // Enrolled machines only, and in full mode only the ACK (an OFFER always
+                // precedes it): nothing is formatted or sent for anyone else.
+                let noteworthy = lookup.known
+                    && !(c.mode == Mode::Full && plan.kind == MessageType::Offer);
+                if let Some(ev) = self.cfg.events.as_ref().filter(|_| noteworthy) {
                     let what = match &plan.boot {
                         Some(super::dhcp::options::Fetch::Tftp(f)) => {
                             format!(", boot file {f} (TFTP)")
