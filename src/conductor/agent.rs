@@ -375,16 +375,6 @@ async fn finish_inspection(
     macs: &[String],
     issue_token: bool,
 ) -> std::result::Result<Option<String>, String> {
-    let c = task.conductor.clone();
-    c.store
-        .inventory_save(
-            task.node.id,
-            inventory.clone(),
-            plugin_data,
-            crate::model::now(),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
     for (k, v) in properties_from(&inventory) {
         task.node.properties.insert(k.into(), v);
     }
@@ -392,21 +382,17 @@ async fn finish_inspection(
     let pxe = inventory
         .pointer("/boot/pxe_interface")
         .and_then(Value::as_str)
-        .and_then(crate::model::validate::normalize_mac);
-    let known: Vec<String> = task.ports.iter().map(|p| p.address.clone()).collect();
-    for mac in pxe
-        .iter()
-        .filter(|m| !known.contains(m) && macs.contains(m))
-    {
-        let port = crate::model::port::Port {
-            uuid: crate::model::new_uuid(),
-            address: mac.clone(),
-            node_uuid: task.node.uuid.clone(),
-            pxe_enabled: true,
-            ..Default::default()
-        };
-        c.port_create(port).await.map_err(|e| e.to_string())?;
-    }
+        .and_then(crate::model::validate::normalize_mac)
+        .filter(|m| macs.contains(m));
+    let found = crate::drivers::Discovered {
+        inventory: Some(inventory.clone()),
+        plugin_data: Some(plugin_data),
+        macs: pxe.into_iter().collect(),
+    };
+    let c = task.conductor.clone();
+    c.inspection_found(&task.node, &task.ports, found)
+        .await
+        .map_err(|e| e.to_string())?;
     let (driver, mut ctx) = task.ctx();
     driver
         .inspect

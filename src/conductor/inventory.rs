@@ -379,7 +379,12 @@ impl Conductor {
     ) -> Result<()> {
         if let Some(inv) = found.inventory {
             self.store
-                .inventory_save(node.id, inv, serde_json::json!({}), crate::model::now())
+                .inventory_save(
+                    node.id,
+                    inv,
+                    found.plugin_data.unwrap_or_else(|| serde_json::json!({})),
+                    crate::model::now(),
+                )
                 .await?;
         }
         for mac in &found.macs {

@@ -84,11 +84,13 @@ impl<'a> TaskContext<'a> {
 
 pub use crate::model::bios::BiosUpdate;
 
-/// What an out-of-band inspection found (drivers have no store; the conductor saves it).
+/// What an inspection found (drivers have no store; the conductor saves it).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Discovered {
     /// An inventory in the agent's shape, served at `/v1/nodes/{id}/inventory`.
     pub inventory: Option<serde_json::Value>,
+    /// Whatever else an agent reported (served beside the inventory).
+    pub plugin_data: Option<serde_json::Value>,
     /// MACs of the enabled NICs: the conductor makes ports for those the node lacks.
     pub macs: Vec<String>,
 }

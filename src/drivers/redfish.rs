@@ -860,6 +860,7 @@ impl InspectInterface for RedfishInspect {
         ctx.node.properties = props;
         ctx.discovered = Discovered {
             inventory: Some(Value::Object(inventory)),
+            plugin_data: None,
             macs,
         };
         Ok(Progress::Done)

@@ -260,8 +260,8 @@ impl Dhcp {
                     boot = ?plan.boot, reason = plan.reason, "DHCP reply");
                 // Enrolled machines only, and in full mode only the ACK (an OFFER always
                 // precedes it): nothing is formatted or sent for anyone else.
-                let noteworthy = lookup.known
-                    && !(c.mode == Mode::Full && plan.kind == MessageType::Offer);
+                let noteworthy =
+                    lookup.known && !(c.mode == Mode::Full && plan.kind == MessageType::Offer);
                 if let Some(ev) = self.cfg.events.as_ref().filter(|_| noteworthy) {
                     let what = match &plan.boot {
                         Some(super::dhcp::options::Fetch::Tftp(f)) => {
