@@ -135,6 +135,14 @@ impl Query {
     pub fn pairs(&self) -> &[(String, String)] {
         &self.0
     }
+
+    /// 400 for any parameter not in `allowed`.
+    pub fn only(&self, allowed: &[&str]) -> Result<(), ApiError> {
+        match self.0.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+            Some((k, _)) => Err(ApiError::bad_request(format!("Unknown argument: \"{k}\""))),
+            None => Ok(()),
+        }
+    }
 }
 
 pub fn parse_bool(key: &str, v: &str) -> Result<bool, ApiError> {

@@ -12,6 +12,17 @@ use super::views::{links, Masked};
 use super::{base_url, State};
 use crate::conductor::AgentHeartbeat;
 
+/// `?node_uuid=`, which must be a UUID when given.
+fn node_uuid(q: &Query) -> Result<Option<String>, ApiError> {
+    match q.get("node_uuid") {
+        Some(u) if uuid::Uuid::parse_str(u).is_ok() => Ok(Some(u.to_string())),
+        Some(u) => Err(ApiError::bad_request(format!(
+            "Expected a UUID for node_uuid: {u}"
+        ))),
+        None => Ok(None),
+    }
+}
+
 /// `GET /v1/lookup?addresses=<mac>,...&node_uuid=<uuid>` (1.22).
 pub async fn lookup(
     req: HttpRequest,
@@ -22,14 +33,7 @@ pub async fn lookup(
         return Err(ApiError::unknown_path());
     }
     let q = Query::parse(&req)?;
-    if let Some(k) = q
-        .pairs()
-        .iter()
-        .map(|(k, _)| k.as_str())
-        .find(|k| !matches!(*k, "addresses" | "node_uuid"))
-    {
-        return Err(ApiError::bad_request(format!("Unknown argument: \"{k}\"")));
-    }
+    q.only(&["addresses", "node_uuid"])?;
     // Invalid MACs are ignored, as Ironic does (agents report every interface they see).
     let macs: Vec<String> = q
         .list("addresses")
@@ -37,15 +41,7 @@ pub async fn lookup(
         .iter()
         .filter_map(|m| crate::model::validate::normalize_mac(m))
         .collect();
-    let node_uuid = match q.get("node_uuid") {
-        Some(u) if uuid::Uuid::parse_str(u).is_ok() => Some(u.to_string()),
-        Some(u) => {
-            return Err(ApiError::bad_request(format!(
-                "Expected a UUID for node_uuid: {u}"
-            )))
-        }
-        None => None,
-    };
+    let node_uuid = node_uuid(&q)?;
     if macs.is_empty() && node_uuid.is_none() {
         return Err(ApiError::bad_request(
             "One of 'addresses' and 'node_uuid' must be provided and valid",
@@ -177,28 +173,13 @@ pub async fn continue_inspection(
         return Err(ApiError::unknown_path());
     }
     let q = Query::parse(&req)?;
-    if let Some(k) = q
-        .pairs()
-        .iter()
-        .map(|(k, _)| k.as_str())
-        .find(|k| *k != "node_uuid")
-    {
-        return Err(ApiError::bad_request(format!("Unknown argument: \"{k}\"")));
+    q.only(&["node_uuid"])?;
+    if legacy && q.has("node_uuid") {
+        return Err(ApiError::bad_request(
+            "node_uuid needs API version 1.84 or later",
+        ));
     }
-    let node_uuid = match q.get("node_uuid") {
-        Some(_) if legacy => {
-            return Err(ApiError::bad_request(
-                "node_uuid needs API version 1.84 or later",
-            ))
-        }
-        Some(u) if uuid::Uuid::parse_str(u).is_ok() => Some(u.to_string()),
-        Some(u) => {
-            return Err(ApiError::bad_request(format!(
-                "Expected a UUID for node_uuid: {u}"
-            )))
-        }
-        None => None,
-    };
+    let node_uuid = node_uuid(&q)?;
     let api = &state.config.file.api;
     let body = json_body(
         &req,
