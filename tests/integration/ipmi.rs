@@ -199,15 +199,9 @@ fn wrong_credentials_and_unreachable_bmcs_fail_clearly() {
     let mut di = bmc.driver_info();
     di["ipmi_password"] = json!("wrong");
     let u = ipmi_node(&ib, di);
-    assert_eq!(
-        ib.put(
-            &format!("/v1/nodes/{u}/states/provision"),
-            json!({"target": "manage"})
-        )
-        .status,
-        202
-    );
-    let n = wait_state(&ib, &u, "enroll");
+    ib.cli_ok(&["node", "manage", &u]);
+    wait_state(&ib, &u, "enroll");
+    let n = ib.cli_json(&["node", "show", &u]);
     let err = n["last_error"].as_str().unwrap_or_default().to_string();
     assert!(err.contains("authentication failed"), "{err}");
     assert!(

@@ -609,13 +609,12 @@ fn wrong_credentials_and_unreachable_bmcs_fail_clearly() {
     let mut di = bmc.driver_info();
     di["redfish_password"] = json!("sekrit-wrong");
     let u = redfish_node(&ib, json!({"driver_info": di}));
-    let r = ib.put(
-        &format!("/v1/nodes/{u}/states/provision"),
-        json!({"target": "manage"}),
-    );
-    assert_eq!(r.status, 202);
+    ib.cli_ok(&["node", "manage", &u]);
     wait_state(&ib, &u, "enroll");
-    let err = last_error(&ib, &u);
+    let err = ib.cli_json(&["node", "show", &u])["last_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(err.contains("401 Unauthorized"), "{err}");
     assert!(err.contains("redfish_password"), "{err}");
     assert!(!err.contains("sekrit-wrong"), "the password leaked: {err}");
