@@ -3,7 +3,7 @@
 //! every call carrying `?agent_token=`. Where the agent is and its token live in the
 //! node's `driver_internal_info` (written by lookup and heartbeat).
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -109,6 +109,74 @@ fn shared_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
     Ok(CLIENT.get_or_init(|| c).clone())
 }
 
+/// TLS that trusts exactly the certificate the agent announced in its heartbeat (IPA's
+/// auto-TLS: a self-signed leaf, which ordinary CA validation refuses), whatever name it
+/// carries: the pin is the whole check.
+fn pinned_tls(pem: &str) -> Result<rustls::ClientConfig, String> {
+    let cert = rustls_pemfile::certs(&mut pem.as_bytes())
+        .next()
+        .ok_or("agent_verify_ca holds no certificate")?
+        .map_err(|e| format!("bad agent_verify_ca: {e}"))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(Pinned {
+        cert,
+        algorithms: provider.signature_verification_algorithms,
+    });
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth())
+}
+
+#[derive(Debug)]
+struct Pinned {
+    cert: rustls::pki_types::CertificateDer<'static>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.cert.as_ref() {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(
+                "the agent's certificate is not the one it announced".into(),
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
 impl AgentClient {
     /// The client for the agent a node's last heartbeat named.
     pub fn for_node(dii: &JsonObject, timeout: Duration) -> Result<Self, AgentError> {
@@ -131,13 +199,11 @@ impl AgentClient {
         let http = match dii.get(AGENT_VERIFY_CA).and_then(Value::as_str) {
             // An agent with its own certificate (IPA's auto-TLS): trust exactly that one.
             Some(pem) if base.starts_with("https://") => {
-                let cert = reqwest::Certificate::from_pem(pem.as_bytes())
-                    .map_err(|e| protocol(format!("bad agent_verify_ca: {e}")))?;
+                let tls = pinned_tls(pem).map_err(protocol)?;
                 reqwest::Client::builder()
                     .timeout(timeout)
                     .pool_max_idle_per_host(0)
-                    .tls_built_in_root_certs(false)
-                    .add_root_certificate(cert)
+                    .use_preconfigured_tls(tls)
                     .build()
                     .map_err(|e| protocol(e.to_string()))?
             }
@@ -286,6 +352,96 @@ mod tests {
             "Token invalid."
         );
         assert_eq!(fault("plain"), "plain");
+    }
+
+    /// A self-signed, non-CA certificate for 127.0.0.1 (what IPA's auto-TLS makes).
+    fn self_signed(dir: &std::path::Path, name: &str) -> (String, String) {
+        let (c, k) = (
+            dir.join(format!("{name}.crt")),
+            dir.join(format!("{name}.key")),
+        );
+        let ok = std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=agent",
+            ])
+            .args([
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+                "-addext",
+                "basicConstraints=critical,CA:FALSE",
+            ])
+            .arg("-keyout")
+            .arg(&k)
+            .arg("-out")
+            .arg(&c)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "openssl");
+        (
+            std::fs::read_to_string(c).unwrap(),
+            std::fs::read_to_string(k).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn https_agents_are_trusted_by_their_announced_certificate_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = self_signed(dir.path(), "agent");
+        let (other, _) = self_signed(dir.path(), "other");
+        let certs = rustls_pemfile::certs(&mut cert.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = rustls_pemfile::private_key(&mut key.as_bytes())
+            .unwrap()
+            .unwrap();
+        let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = actix_web::HttpServer::new(|| {
+            actix_web::App::new().default_service(actix_web::web::to(|| async {
+                actix_web::HttpResponse::Ok().json(json!({"commands": []}))
+            }))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen_rustls_0_23(listener, tls)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        let dii = |pem: &str| {
+            let mut d = JsonObject::new();
+            d.insert(AGENT_URL.into(), json!(format!("https://{addr}")));
+            d.insert(AGENT_TOKEN.into(), json!("t"));
+            d.insert(AGENT_VERIFY_CA.into(), json!(pem));
+            d
+        };
+        let ok = AgentClient::for_node(&dii(&cert), Duration::from_secs(5)).unwrap();
+        assert_eq!(ok.commands().await, Ok(vec![]));
+        let wrong = AgentClient::for_node(&dii(&other), Duration::from_secs(5)).unwrap();
+        assert!(matches!(
+            wrong.commands().await,
+            Err(AgentError::Unreachable { .. })
+        ));
+        assert!(AgentClient::for_node(&dii("not a pem"), Duration::from_secs(5)).is_err());
+        handle.stop(false).await;
     }
 
     #[test]
