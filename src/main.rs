@@ -61,6 +61,10 @@ enum Command {
         /// power_off / run_image exit the process instead of powering off or rebooting.
         #[arg(long)]
         no_power: bool,
+        /// Register UEFI boot entries in this directory instead of the firmware's efivarfs
+        /// (the machine then counts as UEFI-booted if it exists).
+        #[arg(long)]
+        efivars: Option<PathBuf>,
     },
     /// Deploy ramdisk tools.
     Ramdisk {
@@ -171,6 +175,7 @@ fn main() -> ExitCode {
             macs,
             disks,
             no_power,
+            efivars,
         } => ironbox::agent::run(ironbox::agent::Options {
             api_url,
             cmdline_file,
@@ -179,6 +184,7 @@ fn main() -> ExitCode {
             macs,
             disks,
             no_power,
+            efivars,
         })
         .map_err(|e| e.to_string()),
         Command::Ramdisk {

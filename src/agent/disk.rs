@@ -267,6 +267,63 @@ pub fn partitions(path: &Path) -> Result<Vec<Part>, DiskError> {
         .collect())
 }
 
+/// The EFI System Partition's GPT type GUID, C12A7328-F81F-11D2-BA4B-00A0C93EC93B, as stored.
+const ESP_TYPE: [u8; 16] = [
+    0x28, 0x73, 0x2a, 0xc1, 0x1f, 0xf8, 0xd2, 0x11, 0xba, 0x4b, 0x00, 0xa0, 0xc9, 0x3e, 0xc9, 0x3b,
+];
+
+/// An EFI System Partition and what a UEFI `HD()` device path needs to name it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Esp {
+    /// 1-based partition number.
+    pub number: u32,
+    pub part: Part,
+    /// Logical block size the table counts in.
+    pub block: u64,
+    /// GPT: the partition's unique GUID (as stored); MBR: the disk signature in bytes 0..4.
+    pub signature: [u8; 16],
+    pub gpt: bool,
+}
+
+/// The disk's ESP: GPT type C12A7328-..., or MBR type 0xEF (IPA's `find_efi_partition`).
+pub fn find_esp(path: &Path) -> Result<Option<Esp>, DiskError> {
+    let mut d = Disk::open(path)?;
+    if let Some(g) = Gpt::read(&mut d)? {
+        return Ok((0..g.count())
+            .filter(|i| g.used(*i) && g.entry(*i)[..16] == ESP_TYPE)
+            .map(|i| {
+                let e = g.entry(i);
+                let (first, last) = (u64_at(e, 32), u64_at(e, 40));
+                let mut signature = [0u8; 16];
+                signature.copy_from_slice(&e[16..32]);
+                Esp {
+                    number: i as u32 + 1,
+                    part: Part {
+                        start: first * g.lba,
+                        size: (last.saturating_sub(first) + 1) * g.lba,
+                    },
+                    block: g.lba,
+                    signature,
+                    gpt: true,
+                }
+            })
+            .next());
+    }
+    let mbr = d.read_at(0, 512)?;
+    let mut signature = [0u8; 16];
+    signature[..4].copy_from_slice(&mbr[440..444]);
+    Ok(mbr_parts(&mbr)
+        .into_iter()
+        .find(|(_, ty, _)| *ty == 0xEF)
+        .map(|(i, _, part)| Esp {
+            number: i as u32 + 1,
+            part,
+            block: 512,
+            signature,
+            gpt: false,
+        }))
+}
+
 /// Remove what makes a disk look used: filesystem/RAID signatures at the start and end of
 /// every partition, then the partition tables (the first and last MiB of the disk, and a
 /// GPT backup that sits elsewhere because a smaller image was written).

@@ -17,6 +17,9 @@ pub struct Machine {
     pub mac_override: Vec<String>,
     /// The PXE MAC (`BOOTIF`).
     pub boot_mac: Option<String>,
+    /// EFI variables given on the command line (`--efivars`): the machine counts as
+    /// UEFI-booted when it exists, and boot entries go there instead of the firmware.
+    pub efivars_override: Option<PathBuf>,
 }
 
 impl Default for Machine {
@@ -27,6 +30,7 @@ impl Default for Machine {
             disk_override: vec![],
             mac_override: vec![],
             boot_mac: None,
+            efivars_override: None,
         }
     }
 }
@@ -345,8 +349,19 @@ impl Machine {
         })
     }
 
+    /// Where the firmware's variables are (efivarfs).
+    pub fn efivars(&self) -> PathBuf {
+        self.efivars_override
+            .clone()
+            .unwrap_or_else(|| self.sys.join("firmware/efi/efivars"))
+    }
+
     pub fn boot_mode(&self) -> &'static str {
-        if self.sys.join("firmware/efi").is_dir() {
+        let uefi = match &self.efivars_override {
+            Some(p) => p.is_dir(),
+            None => self.sys.join("firmware/efi").is_dir(),
+        };
+        if uefi {
             "uefi"
         } else {
             "bios"
@@ -480,6 +495,7 @@ pub(crate) mod tests {
             disk_override: vec![],
             mac_override: vec![],
             boot_mac: Some("52:54:00:12:34:56".into()),
+            efivars_override: None,
         };
         (t, m)
     }

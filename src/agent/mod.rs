@@ -20,6 +20,7 @@ pub mod appliance;
 pub mod cmdline;
 pub mod commands;
 pub mod disk;
+pub mod efi;
 pub mod hints;
 pub mod inventory;
 pub mod logs;
@@ -57,6 +58,8 @@ pub struct Options {
     pub disks: Vec<PathBuf>,
     /// power_off / run_image end the process instead of the machine.
     pub no_power: bool,
+    /// EFI variables directory instead of the firmware's (tests: no host NVRAM touched).
+    pub efivars: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -289,6 +292,7 @@ pub fn run(opts: Options) -> Result<(), AgentError> {
     let machine = Machine {
         disk_override: opts.disks.clone(),
         mac_override: macs,
+        efivars_override: opts.efivars.clone(),
         boot_mac: params.boot_mac.clone(),
         ..Machine::default()
     };

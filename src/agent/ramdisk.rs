@@ -8,8 +8,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Modules loaded by default from `--modules-dir` (with their dependencies), when present:
-/// common virtual and physical NIC and disk drivers.
+/// common virtual and physical NIC and disk drivers, and efivarfs for UEFI boot entries.
 const DEFAULT_MODULES: &[&str] = &[
+    "efivarfs",
     "virtio_pci",
     "virtio_net",
     "virtio_blk",

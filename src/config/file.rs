@@ -479,6 +479,8 @@ pub struct DeploySection {
     /// Priority of the agent's clean steps in automated cleaning (0 = only on request).
     pub erase_devices_priority: i64,
     pub erase_devices_metadata_priority: i64,
+    /// Boot mode of a deploy that neither the node nor its instance asks for (Ironic: uefi).
+    pub default_boot_mode: BootMode,
 }
 
 impl Default for DeploySection {
@@ -486,6 +488,31 @@ impl Default for DeploySection {
         Self {
             erase_devices_priority: 0,
             erase_devices_metadata_priority: 99,
+            default_boot_mode: BootMode::Uefi,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BootMode {
+    Bios,
+    Uefi,
+}
+
+impl BootMode {
+    pub fn parse(s: &str) -> Option<BootMode> {
+        match s {
+            "bios" => Some(BootMode::Bios),
+            "uefi" => Some(BootMode::Uefi),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BootMode::Bios => "bios",
+            BootMode::Uefi => "uefi",
         }
     }
 }

@@ -69,13 +69,13 @@ impl CommandResult {
     pub fn succeeded(&self) -> bool {
         self.command_status == "SUCCEEDED"
     }
-    /// The agent's error message for a failed command.
+    /// The agent's error for a failed command: its details, else its message (Ironic's
+    /// `get_command_error`; IPA's messages are generic, e.g. "Command execution failed").
     pub fn error_message(&self) -> String {
         match &self.command_error {
-            Some(Value::Object(o)) => o
-                .get("message")
-                .or_else(|| o.get("details"))
-                .and_then(Value::as_str)
+            Some(Value::Object(o)) => ["details", "message"]
+                .iter()
+                .find_map(|k| o.get(*k).and_then(Value::as_str).filter(|s| !s.is_empty()))
                 .map(str::to_string)
                 .unwrap_or_else(|| Value::Object(o.clone()).to_string()),
             Some(Value::String(s)) => s.clone(),

@@ -14,7 +14,9 @@ use serde_json::{json, Value};
 use super::agent_client::{
     forget_agent, AgentClient, AgentError, CommandResult, AGENT_STEPS, AGENT_TOKEN,
 };
+use super::boot_mode;
 use super::*;
+use crate::config::file::BootMode;
 use crate::model::boot::BootIntent;
 use crate::model::states::{POWER_OFF, POWER_ON};
 
@@ -529,27 +531,45 @@ impl DeployInterface for DirectDeploy {
                 send(ctx, "deploy.execute_deploy_step", p).await
             }
             "prepare_instance_boot" => {
+                let mode = boot_mode::deploy_boot_mode(ctx)?;
+                let c = client(ctx)?;
                 // Informative only for whole-disk images, so failures are just logged.
-                if let Ok(c) = client(ctx) {
-                    match c
-                        .execute("standby.get_partition_uuids", json!({}), true)
+                match c
+                    .execute("standby.get_partition_uuids", json!({}), true)
+                    .await
+                {
+                    Ok(r) => {
+                        if let Some(root) = r
+                            .command_result
+                            .as_ref()
+                            .and_then(|v| v.get("root uuid"))
+                            .cloned()
+                        {
+                            ctx.node
+                                .driver_internal_info
+                                .insert("root_uuid_or_disk_id".into(), root);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(node = %ctx.node.uuid, error = %e, "get_partition_uuids failed")
+                    }
+                }
+                // As Ironic: a whole-disk image gets a bootloader install only in UEFI
+                // mode, where the agent registers the image's EFI loader in NVRAM.
+                if mode == BootMode::Uefi {
+                    let root = ctx.node.driver_internal_info.get("root_uuid_or_disk_id");
+                    let params = json!({"root_uuid": root, "efi_system_part_uuid": null,
+                        "prep_boot_part_uuid": null, "target_boot_mode": mode.as_str()});
+                    let r = c
+                        .execute("image.install_bootloader", params, true)
                         .await
-                    {
-                        Ok(r) => {
-                            if let Some(root) = r
-                                .command_result
-                                .as_ref()
-                                .and_then(|v| v.get("root uuid"))
-                                .cloned()
-                            {
-                                ctx.node
-                                    .driver_internal_info
-                                    .insert("root_uuid_or_disk_id".into(), root);
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(node = %ctx.node.uuid, error = %e, "get_partition_uuids failed")
-                        }
+                        .map_err(failed)?;
+                    if !r.succeeded() {
+                        return Err(failed(format!(
+                            "Failed to install a bootloader when deploying node {}: {}",
+                            ctx.node.uuid,
+                            r.error_message()
+                        )));
                     }
                 }
                 hw.boot.prepare_instance(ctx).await?;

@@ -97,12 +97,9 @@ fn bmc_err(e: IpmiError) -> DriverError {
 /// Whether the node boots in UEFI mode (boot mode field, else capabilities).
 fn uefi(ctx: &TaskContext<'_>) -> bool {
     ctx.node.boot_mode.as_deref() == Some("uefi")
-        || ctx
-            .node
-            .properties
-            .get("capabilities")
-            .and_then(Value::as_str)
-            .is_some_and(|c| c.contains("boot_mode:uefi"))
+        || super::boot_mode::capability(ctx.node.properties.get("capabilities"), "boot_mode")
+            .as_deref()
+            == Some("uefi")
 }
 
 pub struct IpmiPower;

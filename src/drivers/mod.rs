@@ -7,6 +7,7 @@
 
 pub mod agent_client;
 pub mod agent_inspect;
+pub mod boot_mode;
 pub mod direct;
 pub mod fake;
 pub mod hardware_types;

@@ -327,16 +327,7 @@ fn node_boot_mode(ctx: &TaskContext<'_>) -> Option<String> {
     if let Some(m) = ctx.node.boot_mode.as_deref().filter(|m| !m.is_empty()) {
         return Some(m.to_string());
     }
-    ctx.node
-        .properties
-        .get("capabilities")
-        .and_then(Value::as_str)
-        .and_then(|caps| {
-            caps.split(',')
-                .filter_map(|kv| kv.split_once(':'))
-                .find(|(k, _)| k.trim() == "boot_mode")
-                .map(|(_, v)| v.trim().to_string())
-        })
+    super::boot_mode::capability(ctx.node.properties.get("capabilities"), "boot_mode")
 }
 
 /// Where a persistent boot device the BMC refused is remembered, to be set again (once)
