@@ -364,6 +364,9 @@ impl Agent {
                 "--listen",
                 "127.0.0.1:0",
                 "--no-power",
+                // A BIOS machine whatever the host is: never the host's UEFI NVRAM.
+                "--efivars",
+                "/nonexistent/efivars",
                 "--disk",
             ])
             .arg(disk)

@@ -48,6 +48,25 @@ enum BmcKind {
     Redfish,
 }
 
+/// The QEMU machine behind a BMC.
+struct VmSpec {
+    name: String,
+    mac: &'static str,
+    fw: &'static str,
+    disk: PathBuf,
+    mem_mib: u32,
+}
+
+/// Which deploy ramdisk the machine boots.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Agent {
+    /// `ironbox ramdisk build`: ironbox's own agent (the default deploy_kernel/ramdisk).
+    Builtin,
+    /// A stock ironic-python-agent from PyPI in a Debian ramdisk (tests/lab/ipa-ramdisk.sh),
+    /// named by the node's driver_info, as an Ironic user would.
+    Ipa,
+}
+
 /// A simulated BMC in the namespace whose chassis is the QEMU machine: `ipmi_sim`, or
 /// sushy-tools' Redfish emulator (tests/lab/redfish_vm.py); both use tests/lab/bmc-vm.sh.
 struct Bmc {
@@ -59,7 +78,14 @@ struct Bmc {
 }
 
 impl Bmc {
-    fn start(ns: &Netns, kind: BmcKind, name: &str, mac: &str, fw: &str, disk: &Path) -> Bmc {
+    fn start(ns: &Netns, kind: BmcKind, vm: &VmSpec) -> Bmc {
+        let VmSpec {
+            name,
+            mac,
+            fw,
+            disk,
+            mem_mib,
+        } = vm;
         let dir = tempfile::Builder::new()
             .prefix("ironbox-bmc-")
             .tempdir()
@@ -70,7 +96,7 @@ impl Bmc {
         std::fs::write(
             d.join("vm.conf"),
             format!(
-                "LAB={}\nNS={}\nNAME={name}\nTAP=tap0\nMAC={mac}\nFW={fw}\nDISK={}\nIRONBOX_LAB_DIR={}\n",
+                "LAB={}\nNS={}\nNAME={name}\nTAP=tap0\nMAC={mac}\nFW={fw}\nDISK={}\nIRONBOX_LAB_DIR={}\nVM_MEM={mem_mib}\n",
                 lab("").display(),
                 ns.name,
                 disk.display(),
@@ -267,7 +293,7 @@ fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool, ctx: impl Fn() -
     }
 }
 
-fn deploy_cycle(firmware: &str, kind: BmcKind) {
+fn deploy_cycle(firmware: &'static str, kind: BmcKind, agent: Agent) {
     run(Command::new("bash").arg(lab("setup.sh")));
     let ns = Netns::up(1);
     let root = tempfile::Builder::new()
@@ -277,14 +303,36 @@ fn deploy_cycle(firmware: &str, kind: BmcKind) {
     let http = root.path().join("http");
     std::fs::create_dir_all(&http).unwrap();
     // The deploy ramdisk, built from the lab's Debian kernel.
-    let k = labdir().join("kernel");
-    run(Command::new(crate::harness::bin())
-        .args(["ramdisk", "build", "--kernel"])
-        .arg(k.join("vmlinuz"))
-        .arg("--modules")
-        .arg(k.join("modules"))
-        .arg("--out")
-        .arg(&http));
+    let (mem_mib, ramdisk_args, kernel_file) = match agent {
+        Agent::Builtin => {
+            let k = labdir().join("kernel");
+            run(Command::new(crate::harness::bin())
+                .args(["ramdisk", "build", "--kernel"])
+                .arg(k.join("vmlinuz"))
+                .arg("--modules")
+                .arg(k.join("modules"))
+                .arg("--out")
+                .arg(&http));
+            (512, vec![], "ironbox-agent.kernel")
+        }
+        Agent::Ipa => {
+            let built = run(Command::new("bash").arg(lab("ipa-ramdisk.sh")));
+            let mut files = built.lines().map(str::trim);
+            for (from, to) in files.by_ref().take(2).zip(["ipa.kernel", "ipa.initramfs"]) {
+                std::fs::hard_link(from, http.join(to))
+                    .or_else(|_| std::fs::copy(from, http.join(to)).map(|_| ()))
+                    .unwrap();
+            }
+            // systemd, Python and IPA unpacked in RAM.
+            let args = [
+                "--driver-info",
+                "deploy_kernel=ipa.kernel",
+                "--driver-info",
+                "deploy_ramdisk=ipa.initramfs",
+            ];
+            (1536, args.map(str::to_string).to_vec(), "ipa.kernel")
+        }
+    };
     // The user's image, and a blank disk for the machine.
     let marker = format!("e2e-{firmware}-{}", std::process::id());
     run(Command::new("bash")
@@ -301,7 +349,20 @@ fn deploy_cycle(firmware: &str, kind: BmcKind) {
         .arg("5G"));
     let mac = "52:54:00:e2:e0:01";
     let name = format!("{}-{firmware}", ns.name);
-    let bmc = Bmc::start(&ns, kind, &name, mac, firmware, &disk);
+    // A new machine: no UEFI boot entries left from an earlier run.
+    let nvram = labdir().join("vms").join(&name).join("vars.fd");
+    let _ = std::fs::remove_file(&nvram);
+    let bmc = Bmc::start(
+        &ns,
+        kind,
+        &VmSpec {
+            name: name.clone(),
+            mac,
+            fw: firmware,
+            disk: disk.clone(),
+            mem_mib,
+        },
+    );
 
     let ib = Ironbox::start_in_netns(
         &ns.name,
@@ -330,6 +391,7 @@ fn deploy_cycle(firmware: &str, kind: BmcKind) {
         &capabilities,
     ];
     create.extend(bmc.driver_args.iter().map(String::as_str));
+    create.extend(ramdisk_args.iter().map(String::as_str));
     let node = ib.cli_json(&create);
     let uuid = node["uuid"].as_str().unwrap().to_string();
     ib.cli_ok(&["port", "create", mac, "--node", &uuid]);
@@ -416,6 +478,19 @@ fn deploy_cycle(firmware: &str, kind: BmcKind) {
         disk_head(&disk, img.len()) == img,
         "the disk does not hold the image"
     );
+    if firmware == "uefi" {
+        // install_bootloader registered the image's loader in the machine's NVRAM.
+        let label = match agent {
+            Agent::Builtin => "ironbox1",
+            Agent::Ipa => "ironic1",
+        };
+        let want: Vec<u8> = label.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let vars = std::fs::read(&nvram).unwrap();
+        assert!(
+            vars.windows(want.len()).any(|w| w == want),
+            "no UEFI boot entry {label} in the machine's NVRAM"
+        );
+    }
 
     // undeploy: tear down, then automated cleaning erases the disk's metadata.
     let took = wait_for_verb(&ib, "undeploy", &uuid, ctx);
@@ -445,10 +520,11 @@ fn deploy_cycle(firmware: &str, kind: BmcKind) {
             )
         })
         .collect();
+    let kernel_get = format!("GET /files/{kernel_file}");
     for want in [
         "boot_network DHCP Ack",
         "iPXE script requested",
-        "GET /files/ironbox-agent.kernel",
+        kernel_get.as_str(),
         "GET /files/disk.img",
         "agent_lookup",
         "first heartbeat",
@@ -470,17 +546,28 @@ fn deploy_cycle(firmware: &str, kind: BmcKind) {
 
 #[test]
 fn qemu_bios_ipmi_deploy() {
-    deploy_cycle("bios", BmcKind::Ipmi);
+    deploy_cycle("bios", BmcKind::Ipmi, Agent::Builtin);
 }
 
 #[test]
 fn qemu_uefi_ipmi_deploy() {
-    deploy_cycle("uefi", BmcKind::Ipmi);
+    deploy_cycle("uefi", BmcKind::Ipmi, Agent::Builtin);
 }
 
 #[test]
 fn qemu_bios_redfish_deploy() {
-    deploy_cycle("bios", BmcKind::Redfish);
+    deploy_cycle("bios", BmcKind::Redfish, Agent::Builtin);
+}
+
+/// The same cycle with a stock ironic-python-agent ramdisk instead of ironbox's own.
+#[test]
+fn qemu_bios_ipmi_ipa_deploy() {
+    deploy_cycle("bios", BmcKind::Ipmi, Agent::Ipa);
+}
+
+#[test]
+fn qemu_uefi_ipmi_ipa_deploy() {
+    deploy_cycle("uefi", BmcKind::Ipmi, Agent::Ipa);
 }
 
 /// The deploy's timeline from node history, split into what the machine, its BMC and the

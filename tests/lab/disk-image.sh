@@ -5,18 +5,19 @@
 #   BIOS: the MBR boot code prints "IRONBOX-OS: <marker> (bios)" on COM1, stays up 3 s
 #         (so the BMC sees it on, as with a real OS) and powers the machine off (ACPI
 #         PM1a_CNT of QEMU's q35).
-#   UEFI: partition 1 (type 0xEF, FAT) holds startup.nsh, which OVMF's built-in UEFI shell
-#         runs from the disk (there is no boot loader to find; Debian's iPXE EFI build is too
-#         old for autoexec scripts): it prints "IRONBOX-OS: <marker> (uefi)", stays up 3 s
-#         and powers off.
+#   UEFI: GPT partition 1 (EFI System, FAT) holds \EFI\BOOT\BOOTX64.EFI, the removable-media
+#         path firmware falls back to and the loader an agent's install_bootloader finds
+#         and registers in NVRAM: a tiny EFI application (x86-64, assembled here and linked
+#         as PE32+ by ld's i386pep) that prints "IRONBOX-OS: <marker> (uefi)" through
+#         ConOut, Stall()s 3 s and calls ResetSystem(EfiResetShutdown).
 #   The rest of the 24 MiB image is random (so a copy is checked byte for byte).
 #
-# Usage: tests/lab/disk-image.sh OUT.img MARKER       (needs as, ld, mkfs.vfat, mcopy)
+# Usage: tests/lab/disk-image.sh OUT.img MARKER  (needs as, ld, mkfs.vfat, mmd, mcopy, sgdisk)
 set -euo pipefail
 out=${1:?usage: disk-image.sh OUT.img MARKER}
 marker=${2:?marker}
 case "$marker" in *[!A-Za-z0-9._-]*) echo "disk-image: marker must be [A-Za-z0-9._-]" >&2; exit 2 ;; esac
-for t in as ld mkfs.vfat mcopy; do
+for t in as ld mkfs.vfat mmd mcopy sgdisk; do
   command -v "$t" >/dev/null || { echo "disk-image: $t missing (run tests/lab/setup.sh)" >&2; exit 1; }
 done
 w=$(mktemp -d)
@@ -57,23 +58,48 @@ ld -m elf_i386 -Ttext 0x7c00 --oformat binary -o "$w/boot.bin" "$w/boot.o"
 # The ESP: 16 MiB FAT16 from LBA 2048.
 esp_lba=2048; esp_sectors=$((16 * 2048))
 mkfs.vfat -C -n IRONBOX-ESP "$w/esp.img" $((esp_sectors / 2)) >/dev/null
-printf 'echo "IRONBOX-OS: %s (uefi)"\r\nstall 3000000\r\nreset -s\r\n' "$marker" > "$w/startup.nsh"
-mcopy -i "$w/esp.img" "$w/startup.nsh" ::/startup.nsh
+# The EFI application. UEFI x64 calling convention: RCX, RDX, R8, R9, 32 bytes of shadow
+# space, RSP 16-byte aligned at each call. Offsets: EFI_SYSTEM_TABLE ConOut 0x40,
+# RuntimeServices 0x58, BootServices 0x60; OutputString 0x08; Stall 0xf8; ResetSystem 0x68.
+{
+  cat <<'EOF'
+.text
+.globl efi_main
+efi_main:
+    push %rbx
+    push %rsi
+    sub $40, %rsp
+    mov %rdx, %rbx              # SystemTable
+    mov 0x40(%rbx), %rcx        # ConOut->OutputString(ConOut, msg)
+    lea msg(%rip), %rdx
+    call *0x8(%rcx)
+    mov 0x60(%rbx), %rax        # BootServices->Stall(3 s): the BMC sees the OS up
+    mov $3000000, %ecx
+    call *0xf8(%rax)
+    mov 0x58(%rbx), %rax        # RuntimeServices->ResetSystem(EfiResetShutdown, 0, 0, 0)
+    mov $2, %ecx
+    xor %edx, %edx
+    xor %r8d, %r8d
+    xor %r9d, %r9d
+    call *0x68(%rax)
+1:  hlt
+    jmp 1b
+msg:                            # UCS-2, NUL-terminated
+EOF
+  printf '\r\nIRONBOX-OS: %s (uefi)\r\n' "$marker" | od -An -v -tu1 | tr -s ' ' '\n' \
+    | sed -n 's/^\([0-9]\+\)$/    .short \1/p'
+  echo "    .short 0"
+} > "$w/efi.S"
+as --64 -o "$w/efi.o" "$w/efi.S"
+ld -m i386pep --subsystem 10 -e efi_main -o "$w/BOOTX64.EFI" "$w/efi.o"
+mmd -i "$w/esp.img" ::/EFI ::/EFI/BOOT
+mcopy -i "$w/esp.img" "$w/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
 
 total=$((24 * 2048))
 head -c $((total * 512)) /dev/urandom > "$out"
+# A GPT, as UEFI images have (IPA's install_bootloader names the ESP by its GPT entry), with
+# sgdisk's protective MBR; the BIOS boot code goes in front of that MBR's table.
+sgdisk -o -n "1:$esp_lba:+$((esp_sectors - 1))" -t 1:EF00 -c 1:ESP "$out" >/dev/null
 dd if="$w/boot.bin" of="$out" conv=notrunc status=none
 dd if="$w/esp.img" of="$out" bs=512 seek=$esp_lba conv=notrunc status=none
-# One MBR partition entry (offset 446): type 0xEF, LBA start and count; then 0x55AA.
-le32() { printf "\\x$(printf %02x $(($1 & 255)))\\x$(printf %02x $((($1 >> 8) & 255)))\\x$(printf %02x $((($1 >> 16) & 255)))\\x$(printf %02x $((($1 >> 24) & 255)))"; }
-{
-  printf '\x00\xfe\xff\xff\xef\xfe\xff\xff'
-  le32 $esp_lba
-  le32 $esp_sectors
-  head -c 48 /dev/zero
-  printf '\x55\xaa'
-} > "$w/table.bin"
-dd if="$w/table.bin" of="$out" bs=1 seek=446 conv=notrunc status=none
-# The four bytes before the table: a disk signature, zero the rest of the gap.
-printf '\x49\x42\x4f\x58\x00\x00' | dd of="$out" bs=1 seek=440 conv=notrunc status=none
 echo "disk image $out: 24 MiB, marker $marker"

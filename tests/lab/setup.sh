@@ -5,9 +5,9 @@
 #     backports qemu-utils 10.x is kept: bookworm's qemu-system-common 7.2 conflicts with
 #     it), ipxe (undionly.kpxe, ipxe.efi, snponly.efi), ipxe-qemu (NIC option ROMs),
 #     seabios, ovmf, busybox-static, tftp-hpa, curl, iproute2, dnsmasq-base, openipmi,
-#     ipmitool; binutils, dosfstools and mtools for the end-to-end test's disk image.
+#     ipmitool; binutils, dosfstools, mtools and gdisk for the end-to-end test's disk image.
 #   * the Debian cloud kernel (apt-get download, never installed): vmlinuz and the virtio
-#     modules (virtio_net, virtio_pci, virtio_blk and their dependencies, in load order)
+#     modules (virtio_net, virtio_pci, virtio_blk, efivarfs and dependencies, in load order)
 #     are extracted to $IRONBOX_LAB_DIR/kernel/.
 #   * a Python venv with sushy-tools (tests/lab/sushy.sh) for the Redfish tests.
 #
@@ -24,7 +24,7 @@ say() { echo "setup: $*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 PKGS=(ipxe ipxe-qemu seabios ovmf busybox-static tftp-hpa curl iproute2 dnsmasq-base
-      openipmi ipmitool binutils dosfstools mtools)
+      openipmi ipmitool binutils dosfstools mtools gdisk)
 QEMU_PKGS=(qemu-system-x86 qemu-system-common qemu-system-data)
 
 # ---- 1. packages -------------------------------------------------------------------
@@ -87,8 +87,10 @@ done
 
 # ---- 2. kernel: vmlinuz + virtio modules from the Debian cloud kernel -----------------
 K="$LAB/kernel"
-WANT_MODS=(virtio_net virtio_pci virtio_blk)
-if [ -s "$K/vmlinuz" ] && [ -s "$K/modules.order" ]; then
+# efivarfs: the agent registers the deployed image's EFI loader in NVRAM (UEFI runs).
+WANT_MODS=(virtio_net virtio_pci virtio_blk efivarfs)
+have_mods() { local m; for m in "${WANT_MODS[@]}"; do grep -qx "$m" "$K/modules.order" || return 1; done; }
+if [ -s "$K/vmlinuz" ] && [ -s "$K/modules.order" ] && have_mods; then
   say "kernel: present ($(cat "$K/version"))"
 else
   kpkg() { apt-cache depends linux-image-cloud-amd64 2>/dev/null \

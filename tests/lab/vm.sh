@@ -10,6 +10,7 @@
 #       uefi: OVMF with a writable copy of the vars (kept per NAME across starts).
 #       VM_BOOT=disk (env): boot the disk, with no NIC at all (so no firmware falls back
 #       to a network boot); default VM_BOOT=net as above.
+#       VM_MEM=<MiB> (env): guest memory, default 512.
 #       QEMU daemonizes; state in $IRONBOX_LAB_DIR/vms/NAME/ (qemu.pid, qemu.log,
 #       monitor.sock: HMP, e.g. system_powerdown / system_reset).
 #   vm.sh stop NAME             kill the VM by its pidfile (idempotent)
@@ -70,7 +71,7 @@ start)
   mkdir -p "$(dirname "$LOG")"
   echo "$NS $TAP $MAC $FW $LOG $(date +%s.%N)" > "$D/started"
   ip netns exec "$NS" qemu-system-x86_64 -name "$NAME" \
-    -machine q35 -accel tcg -m 512 -smp 1 \
+    -machine q35 -accel tcg -m "${VM_MEM:-512}" -smp 1 \
     -nodefaults -no-user-config -display none -no-reboot \
     "${fw[@]}" \
     -chardev "file,id=ser0,path=$LOG" -serial chardev:ser0 \
