@@ -62,3 +62,68 @@ pub fn deploy_boot_mode(ctx: &TaskContext<'_>) -> Result<BootMode, DriverError> 
         ))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::model::node::Node;
+    use serde_json::json;
+
+    fn mode(node: serde_json::Value, boot_mode: Option<&str>) -> Result<BootMode, DriverError> {
+        let config = Config::defaults().expect("defaults");
+        let mut n = Node {
+            uuid: "1be26c0b-03f2-4d2e-ae87-c02d7f33c123".into(),
+            boot_mode: boot_mode.map(str::to_string),
+            ..Node::default()
+        };
+        for (k, field) in [
+            ("properties", &mut n.properties),
+            ("instance_info", &mut n.instance_info),
+        ] {
+            if let Some(o) = node.get(k).and_then(|v| v.as_object()) {
+                *field = o.clone();
+            }
+        }
+        deploy_boot_mode(&TaskContext::new(&mut n, &[], &config))
+    }
+
+    #[test]
+    fn ironic_precedence_and_default() {
+        assert_eq!(
+            mode(json!({}), None).unwrap(),
+            BootMode::Uefi,
+            "[deploy] default"
+        );
+        assert_eq!(
+            mode(json!({}), Some("bios")).unwrap(),
+            BootMode::Bios,
+            "the BMC's mode"
+        );
+        let cap = json!({"properties": {"capabilities": "cpu_vt:true,boot_mode:bios"}});
+        assert_eq!(mode(cap, Some("uefi")).unwrap(), BootMode::Bios);
+        let inst = json!({"instance_info": {"capabilities": {"boot_mode": "bios"}}});
+        assert_eq!(mode(inst, None).unwrap(), BootMode::Bios);
+        let old = json!({"instance_info": {"deploy_boot_mode": "BIOS"}});
+        assert_eq!(mode(old, None).unwrap(), BootMode::Bios);
+        let secure = json!({"instance_info": {"capabilities": "secure_boot:true"},
+                            "properties": {"capabilities": "boot_mode:uefi"}});
+        assert_eq!(mode(secure, None).unwrap(), BootMode::Uefi);
+    }
+
+    #[test]
+    fn a_request_against_the_capability_or_garbage_is_refused() {
+        let clash = json!({"instance_info": {"capabilities": {"boot_mode": "bios"}},
+                           "properties": {"capabilities": "boot_mode:uefi"}});
+        let e = mode(clash, None).unwrap_err().to_string();
+        assert!(
+            e.contains("violates node properties/capabilities uefi"),
+            "{e}"
+        );
+        let bad = json!({"instance_info": {"deploy_boot_mode": "efi"}});
+        assert!(mode(bad, None)
+            .unwrap_err()
+            .to_string()
+            .contains("invalid boot mode efi"));
+    }
+}
