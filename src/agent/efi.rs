@@ -413,44 +413,22 @@ mod tests {
         let disk = disk_with_esp(&[("EFI/BOOT/BOOTX64.EFI", b"MZ")]);
         let vars = tempfile::tempdir().unwrap();
         // An existing entry, and a stale one with our label that must be replaced.
-        write_var(
-            vars.path(),
-            "Boot0000",
-            &load_option(
-                &Esp {
-                    number: 1,
-                    part: disk::Part {
-                        start: 0,
-                        size: 512,
-                    },
-                    block: 512,
-                    signature: [0; 16],
-                    gpt: false,
-                },
-                "\\x.efi",
-                "UEFI Shell",
-            ),
-        )
-        .unwrap();
-        write_var(
-            vars.path(),
-            "Boot0003",
-            &load_option(
-                &Esp {
-                    number: 1,
-                    part: disk::Part {
-                        start: 0,
-                        size: 512,
-                    },
-                    block: 512,
-                    signature: [0; 16],
-                    gpt: false,
-                },
-                "\\old.efi",
-                "ironbox1",
-            ),
-        )
-        .unwrap();
+        let elsewhere = Esp {
+            number: 1,
+            part: disk::Part {
+                start: 0,
+                size: 512,
+            },
+            block: 512,
+            signature: [0; 16],
+            gpt: false,
+        };
+        for (var, path, label) in [
+            ("Boot0000", "\\x.efi", "UEFI Shell"),
+            ("Boot0003", "\\old.efi", "ironbox1"),
+        ] {
+            write_var(vars.path(), var, &load_option(&elsewhere, path, label)).unwrap();
+        }
         write_var(vars.path(), "BootOrder", &[0, 0, 3, 0]).unwrap();
         let added = install(disk.path(), vars.path()).unwrap();
         assert_eq!(
