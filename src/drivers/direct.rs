@@ -465,6 +465,8 @@ async fn wait_powered_off(hw: &Driver, ctx: &mut TaskContext<'_>) -> Result<(), 
 #[async_trait]
 impl StepInterface for DirectDeploy {
     async fn validate(&self, ctx: &TaskContext<'_>) -> Result<(), DriverError> {
+        // A boot mode that contradicts the node's capability fails here, not after the write.
+        boot_mode::deploy_boot_mode(ctx)?;
         check_instance_info(ctx)
     }
     fn deploy_steps(&self) -> Vec<Step> {
