@@ -342,10 +342,17 @@ mod tests {
         let c: CommandResult = serde_json::from_value(json!({
             "id": "1", "command_name": "execute_deploy_step", "command_status": "FAILED",
             "command_error": {"type": "ImageChecksumError", "code": 500,
-                              "message": "checksum mismatch", "details": "x"},
+                              "message": "Error verifying image checksum",
+                              "details": "Image failed to verify against checksum"},
             "command_result": null}))
         .unwrap();
-        assert_eq!(c.error_message(), "checksum mismatch");
+        // Ironic's get_command_error: details first, the generic message only without them.
+        assert_eq!(c.error_message(), "Image failed to verify against checksum");
+        let generic: CommandResult = serde_json::from_value(json!({
+            "id": "2", "command_name": "install_bootloader", "command_status": "FAILED",
+            "command_error": {"type": "CommandExecutionError", "message": "Command execution failed", "details": ""}}))
+        .unwrap();
+        assert_eq!(generic.error_message(), "Command execution failed");
         assert!(!c.running() && !c.succeeded());
         assert_eq!(
             fault(r#"{"faultstring": "Token invalid."}"#),
