@@ -18,6 +18,10 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 LAB=${IRONBOX_LAB_DIR:-/tmp/ironbox-lab}
 OUT="$LAB/ipa"
 say() { echo "ipa-ramdisk: $*" >&2; }
+mkdir -p "$LAB"
+# Tests run in parallel: one builds, the others wait and then find it cached.
+exec 9>"$LAB/ipa.lock"
+flock 9
 t0=$(date +%s)
 
 debs=("$LAB"/debs/linux-image-*-cloud-amd64_*.deb)
