@@ -34,10 +34,10 @@ if [ -s "$OUT/ipa.initramfs" ] && [ "$(cat "$OUT/key" 2>/dev/null)" = "$key" ]; 
   echo "$OUT/ipa.kernel"; echo "$OUT/ipa.initramfs"; exit 0
 fi
 
-if ! command -v debootstrap >/dev/null || ! command -v cpio >/dev/null; then
-  say "installing debootstrap, cpio"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap cpio >/dev/null \
-    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap cpio >/dev/null; }
+if ! command -v debootstrap >/dev/null || ! command -v cpio >/dev/null || ! command -v zstd >/dev/null; then
+  say "installing debootstrap, cpio, zstd"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap cpio zstd >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap cpio zstd >/dev/null; }
 fi
 
 B="$LAB/ipa-build"; R="$B/root"
@@ -110,8 +110,7 @@ ln -sf /lib/systemd/system/systemd-networkd-wait-online.service \
   "$R/etc/systemd/system/network-online.target.wants/systemd-networkd-wait-online.service"
 echo ipa-ramdisk > "$R/etc/hostname"
 : > "$R/etc/machine-id"
-rm -f "$R/etc/resolv.conf" "$R/tmp/constraints.txt"
-ln -sf /run/systemd/resolve/resolv.conf "$R/etc/resolv.conf" 2>/dev/null || true
+rm -f "$R/etc/resolv.conf" "$R/tmp/constraints.txt"   # the host's; IPA needs no DNS here
 # Not needed at run time; keeps the initramfs smaller.
 rm -rf "$R"/usr/share/{doc,man,info,locale} "$R"/var/cache/apt/* "$R"/var/lib/apt/lists/*
 ln -sf /lib/systemd/systemd "$R/init"
