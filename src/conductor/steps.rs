@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 
 use super::task::NodeTask;
 use super::{ConductorError as E, Result};
-use crate::drivers::{Driver, Progress, Step};
+use crate::drivers::agent_client::agent_steps;
+use crate::drivers::{Driver, Progress, Step, RESERVED_STEPS as RESERVED};
 use crate::model::states::{POWER_OFF, POWER_ON};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,8 +47,6 @@ const INTERFACE_PRIORITY: &[(&str, i64)] = &[
     ("bios", 2),
     ("raid", 1),
 ];
-
-const RESERVED: &[&str] = &["hold", "wait", "power_on", "power_off", "reboot"];
 
 fn interface_priority(i: &str) -> i64 {
     INTERFACE_PRIORITY
@@ -247,9 +246,22 @@ fn current_mut(task: &mut NodeTask, kind: Kind) -> &mut crate::model::JsonObject
 /// `last_error`.
 pub async fn run(task: &mut NodeTask, kind: Kind) -> std::result::Result<Progress, String> {
     let steps = plan(task, kind);
-    let offered = offered(&task.driver, kind);
+    // The running agent's own steps count too: Ironic checks a manual plan against them
+    // once the agent is up (IPA offers burn-in, express erase, NVRAM cleaning...).
+    let mut offered = offered(&task.driver, kind);
+    offered.extend(
+        agent_steps(&task.node.driver_internal_info, kind.name())
+            .into_iter()
+            .map(|(interface, step)| Step {
+                interface,
+                step,
+                args: Default::default(),
+                priority: 0,
+                abortable: true,
+            }),
+    );
     if let Some(bad) = steps.iter().find(|s| {
-        !RESERVED.contains(&s.step.as_str())
+        !s.reserved()
             && !offered
                 .iter()
                 .any(|o| o.interface == s.interface && o.step == s.step)

@@ -20,6 +20,29 @@ pub const AGENT_LAST_HEARTBEAT: &str = "agent_last_heartbeat";
 /// The steps the running agent said it offers (asked once per agent boot).
 pub const AGENT_STEPS: &str = "agent_cached_steps";
 
+/// The `(interface, step)`s the running agent offers for `kind` ("clean", "deploy"...),
+/// as cached from its `get_<kind>_steps` answer; empty before it answered.
+pub fn agent_steps(dii: &JsonObject, kind: &str) -> Vec<(String, String)> {
+    let Some(cached) = dii.get(AGENT_STEPS) else {
+        return vec![];
+    };
+    if cached.get("kind").and_then(Value::as_str) != Some(kind) {
+        return vec![];
+    }
+    cached
+        .get("steps")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            Some((
+                s.get("interface")?.as_str()?.to_string(),
+                s.get("step")?.as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
 /// Forget the running agent: done whenever the conductor power-cycles the node, so a new
 /// boot must look up again and gets a new token.
 pub fn forget_agent(dii: &mut JsonObject) {

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use super::agent_client::{
-    forget_agent, AgentClient, AgentError, CommandResult, AGENT_STEPS, AGENT_TOKEN,
+    agent_steps, forget_agent, AgentClient, AgentError, CommandResult, AGENT_STEPS, AGENT_TOKEN,
 };
 use super::boot_mode;
 use super::*;
@@ -418,22 +418,18 @@ async fn fetch_agent_steps(ctx: &TaskContext<'_>) -> Result<Option<Value>, Drive
 
 /// Refuse a step the running agent did not offer (when it told us its steps).
 fn agent_offers(ctx: &TaskContext<'_>, step: &str) -> Result<(), DriverError> {
-    let Some(cached) = ctx.node.driver_internal_info.get(AGENT_STEPS) else {
-        return Ok(());
-    };
+    let dii = &ctx.node.driver_internal_info;
     let kind = step_kind(ctx);
-    if cached.get("kind").and_then(Value::as_str) != Some(kind) {
+    let cached = dii.get(AGENT_STEPS);
+    if cached.and_then(|c| c.get("kind")).and_then(Value::as_str) != Some(kind) {
         return Ok(());
     }
-    let steps: Vec<&str> = cached
-        .get("steps")
-        .and_then(Value::as_array)
+    let steps: Vec<String> = agent_steps(dii, kind)
         .into_iter()
-        .flatten()
-        .filter(|s| s.get("interface").and_then(Value::as_str) == Some("deploy"))
-        .filter_map(|s| s.get("step").and_then(Value::as_str))
+        .filter(|(i, _)| i == "deploy")
+        .map(|(_, s)| s)
         .collect();
-    if steps.contains(&step) {
+    if steps.iter().any(|s| s == step) {
         Ok(())
     } else {
         Err(DriverError::InvalidParameterValue(format!(
@@ -441,6 +437,16 @@ fn agent_offers(ctx: &TaskContext<'_>, step: &str) -> Result<(), DriverError> {
             steps.join(", ")
         )))
     }
+}
+
+/// A clean or service step the running agent reported beyond ironbox's own (IPA's
+/// burn-in, express erase, NVRAM cleaning...): it runs in the agent.
+fn agent_only_step(ctx: &TaskContext<'_>, step: &str) -> bool {
+    let kind = step_kind(ctx);
+    kind != "deploy"
+        && agent_steps(&ctx.node.driver_internal_info, kind)
+            .iter()
+            .any(|(i, s)| i == "deploy" && s == step)
 }
 
 /// Wait for the machine to switch itself off after the agent's in-band power-off, then
@@ -599,14 +605,15 @@ impl DeployInterface for DirectDeploy {
                 hw.power.set_power_state(ctx, POWER_ON, None).await?;
                 Ok(Progress::Done)
             }
-            s if AGENT_CLEAN_STEPS.contains(&s) => {
+            s if AGENT_CLEAN_STEPS.contains(&s) || agent_only_step(ctx, s) => {
                 agent_offers(ctx, s)?;
+                let kind = step_kind(ctx);
                 let p = params(
                     ctx,
-                    "clean",
+                    kind,
                     json!({"interface": "deploy", "step": s, "priority": step.priority, "args": step.args, "abortable": true, "reboot_requested": false}),
                 );
-                send(ctx, "clean.execute_clean_step", p).await
+                send(ctx, &format!("{kind}.execute_{kind}_step"), p).await
             }
             _ => self.execute_step(ctx, step).await,
         }
@@ -618,9 +625,11 @@ impl DeployInterface for DirectDeploy {
         ctx: &mut TaskContext<'_>,
         steps: &[Step],
     ) -> Result<Progress, DriverError> {
+        // Every deploy-interface clean step but the reserved ones runs in the agent (a
+        // manual one unknown here is checked against what the agent offers once it is up).
         if !steps
             .iter()
-            .any(|s| s.interface == "deploy" && AGENT_CLEAN_STEPS.contains(&s.step.as_str()))
+            .any(|s| s.interface == "deploy" && !s.reserved())
         {
             return Ok(Progress::Done);
         }

@@ -120,6 +120,15 @@ pub struct Step {
     pub abortable: bool,
 }
 
+/// Steps the conductor runs itself on any interface (Ironic's reserved step names).
+pub const RESERVED_STEPS: &[&str] = &["hold", "wait", "power_on", "power_off", "reboot"];
+
+impl Step {
+    pub fn reserved(&self) -> bool {
+        RESERVED_STEPS.contains(&self.step.as_str())
+    }
+}
+
 /// Result of one interface's validate, as `/v1/nodes/X/validate` reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Validation {

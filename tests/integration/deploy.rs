@@ -517,13 +517,16 @@ fn direct_deploy_and_cleaning_with_the_built_in_agent() {
     );
 }
 
-/// A scripted agent: answers 409 "Agent is busy" to the 1st and 3rd command, then what a
-/// well-behaved agent says. Records the commands it was sent.
-fn busy_agent() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+/// A scripted agent on loopback: `reply(n, command)` answers the n-th `POST /v1/commands/`
+/// (from 1), and `GET /v1/commands/` lists `listed`. Records the commands it was sent.
+fn scripted_agent(
+    reply: impl Fn(usize, &str) -> (&'static str, Value) + Send + 'static,
+    listed: Value,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
     use std::io::{BufRead, BufReader, Read, Write};
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
     let log = seen.clone();
     std::thread::spawn(move || {
         let mut posts = 0;
@@ -546,33 +549,10 @@ fn busy_agent() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
             let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             let (status, answer) = if line.starts_with("POST") {
                 posts += 1;
-                let name = body["name"].as_str().unwrap_or("").to_string();
-                log.lock().unwrap().push(name.clone());
-                let short = name.split('.').nth(1).unwrap_or("").to_string();
-                match (posts, name.as_str()) {
-                    (1 | 3, _) => (
-                        "409 Conflict",
-                        json!({"faultcode": "Client", "faultstring": "Agent is busy: executing command x"}),
-                    ),
-                    (_, "deploy.get_deploy_steps") => (
-                        "200 OK",
-                        json!({"id": "1", "command_name": short, "command_status": "SUCCEEDED", "command_error": null,
-                        "command_result": {"deploy_steps": {"GenericHardwareManager": [{"interface": "deploy", "step": "write_image", "priority": 0}]}}}),
-                    ),
-                    (_, "deploy.execute_deploy_step") => (
-                        "200 OK",
-                        json!({"id": "2", "command_name": short, "command_status": "RUNNING", "command_error": null, "command_result": null}),
-                    ),
-                    _ => (
-                        "200 OK",
-                        json!({"id": "3", "command_name": short, "command_status": "SUCCEEDED", "command_error": null, "command_result": {}}),
-                    ),
-                }
+                log.lock().unwrap().push(body.clone());
+                reply(posts, body["name"].as_str().unwrap_or(""))
             } else {
-                (
-                    "200 OK",
-                    json!({"commands": [{"id": "2", "command_name": "execute_deploy_step", "command_status": "SUCCEEDED", "command_error": null, "command_result": {}}]}),
-                )
+                ("200 OK", json!({ "commands": listed }))
             };
             let text = answer.to_string();
             let mut w = c;
@@ -580,6 +560,113 @@ fn busy_agent() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
         }
     });
     (url, seen)
+}
+
+/// A well-behaved agent's answer to `name` (`extension.command`) with `result`.
+fn answer(id: usize, name: &str, status: &str, result: Value) -> (&'static str, Value) {
+    let short = name.split('.').nth(1).unwrap_or("");
+    (
+        "200 OK",
+        json!({"id": id.to_string(), "command_name": short, "command_status": status,
+               "command_error": null, "command_result": result}),
+    )
+}
+
+/// Answers 409 "Agent is busy" to the 1st and 3rd command, then what a well-behaved
+/// agent says. Records the commands' names.
+fn busy_agent() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    scripted_agent(
+        |n, name| match (n, name) {
+            (1 | 3, _) => (
+                "409 Conflict",
+                json!({"faultcode": "Client", "faultstring": "Agent is busy: executing command x"}),
+            ),
+            (_, "deploy.get_deploy_steps") => answer(
+                n,
+                name,
+                "SUCCEEDED",
+                json!({"deploy_steps": {"GenericHardwareManager": [{"interface": "deploy", "step": "write_image", "priority": 0}]}}),
+            ),
+            (_, "deploy.execute_deploy_step") => answer(n, name, "RUNNING", Value::Null),
+            _ => answer(n, name, "SUCCEEDED", json!({})),
+        },
+        json!([{"id": "2", "command_name": "execute_deploy_step", "command_status": "SUCCEEDED", "command_error": null, "command_result": {}}]),
+    )
+}
+
+/// Manual cleaning with a step only the agent knows (as IPA offers burn-in and more):
+/// checked against the agent's own list once it is up, then run in the agent; a step
+/// neither offers fails with the list of what is supported.
+#[test]
+fn manual_cleaning_runs_steps_only_the_agent_offers() {
+    let ib = Ironbox::start();
+    let mac = "52:54:00:aa:00:30";
+    let u = direct_node(&ib, mac, "file:///dev/null", &"cd".repeat(32));
+    provision(&ib, &u, json!({"target": "manage"}));
+    wait_state(&ib, &u, "manageable", 10);
+    let (agent, seen) = scripted_agent(
+        |n, name| match name {
+            "clean.get_clean_steps" => answer(
+                n,
+                name,
+                "SUCCEEDED",
+                json!({"clean_steps": {"GenericHardwareManager": [
+                {"interface": "deploy", "step": "erase_devices_metadata", "priority": 99},
+                {"interface": "deploy", "step": "burnin_disk", "priority": 0}]}}),
+            ),
+            "clean.execute_clean_step" => answer(n, name, "RUNNING", Value::Null),
+            _ => answer(n, name, "SUCCEEDED", json!({})),
+        },
+        json!([{"id": "2", "command_name": "execute_clean_step", "command_status": "SUCCEEDED", "command_error": null, "command_result": {"clean_step": {"step": "burnin_disk"}}}]),
+    );
+    // Each boot of the agent looks up once (a second lookup gets the token masked).
+    let token = |ib: &Ironbox| {
+        lookup(ib, &format!("addresses={mac}"), "1.62").body["config"]["agent_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let beat = |ib: &Ironbox, token: &str| {
+        let hb = json!({"callback_url": agent, "agent_token": token, "agent_version": "13.0.0"});
+        assert_eq!(heartbeat(ib, &u, hb, "1.68").status, 202);
+    };
+    let steps = json!([{"interface": "deploy", "step": "burnin_disk", "args": {"runtime": 1}}]);
+    provision(&ib, &u, json!({"target": "clean", "clean_steps": steps}));
+    wait_state(&ib, &u, "clean wait", 10);
+    let t = token(&ib);
+    beat(&ib, &t); // the agent is up: its steps are asked for, then burnin_disk is sent
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while seen.lock().unwrap().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "{:?}\n{}",
+            seen.lock().unwrap(),
+            ib.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    beat(&ib, &t); // the step has finished
+    let n = wait_state(&ib, &u, "manageable", 20);
+    assert_eq!(n["last_error"], Value::Null, "{n}");
+    let sent = seen.lock().unwrap().clone();
+    let exec = sent
+        .iter()
+        .find(|c| c["name"] == "clean.execute_clean_step")
+        .unwrap_or_else(|| panic!("{sent:?}"));
+    assert_eq!(exec["params"]["step"]["step"], "burnin_disk", "{exec}");
+    assert_eq!(exec["params"]["step"]["args"]["runtime"], 1, "{exec}");
+
+    let steps = json!([{"interface": "deploy", "step": "no_such_step"}]);
+    provision(&ib, &u, json!({"target": "clean", "clean_steps": steps}));
+    wait_state(&ib, &u, "clean wait", 10);
+    beat(&ib, &token(&ib));
+    let n = wait_state(&ib, &u, "clean failed", 20);
+    let err = n["last_error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("deploy.no_such_step is not supported") && err.contains("deploy.burnin_disk"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -659,7 +746,12 @@ fn a_busy_agent_is_asked_again_on_its_next_heartbeat() {
     beat(); // write_image done: the deploy finishes
     let n = wait_state(&ib, &u, "active", 20);
     assert_eq!(n["last_error"], Value::Null);
-    let sent = seen.lock().unwrap().clone();
+    let sent: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or_default().to_string())
+        .collect();
     assert_eq!(
         sent[..4],
         [
