@@ -57,6 +57,21 @@ fn new_token() -> String {
 }
 
 impl Conductor {
+    /// The agent's calls can race the flow that is just saving the node (it looked up or
+    /// reported a command done right away): wait a moment for the lock rather than answer
+    /// 409, which makes an agent back off for 5-30 s.
+    async fn acquire_soon(&self, uuid: &str) -> Result<NodeTask> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            match self.acquire_nowait(uuid).await {
+                Err(E::NodeLocked { .. }) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// `GET /v1/lookup`: the node owning one of `macs` (or `node_uuid`), if an agent may
     /// talk to it now. With `issue_token` (API ≥ 1.62) the node gets its agent token.
     pub async fn agent_lookup(
@@ -98,7 +113,7 @@ impl Conductor {
         if !issue_token {
             return Ok(LookupResult { node, token: None });
         }
-        let mut task = self.acquire_nowait(&node.uuid).await?;
+        let mut task = self.acquire_soon(&node.uuid).await?;
         let token = if task.node.driver_internal_info.contains_key(AGENT_TOKEN) {
             "******".to_string()
         } else {
@@ -151,19 +166,7 @@ impl Conductor {
                 hb.callback_url
             )));
         }
-        // The flow that sent the agent's last command may still be saving when the agent
-        // reports it done: wait a moment for the lock rather than answer 409, which makes
-        // an agent back off for 5-10 s.
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
-        let mut task = loop {
-            match self.acquire_nowait(&node.uuid).await {
-                Ok(t) => break t,
-                Err(E::NodeLocked { .. }) if tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                }
-                Err(e) => return Err(e),
-            }
-        };
+        let mut task = self.acquire_soon(&node.uuid).await?;
         let stored = task
             .node
             .driver_internal_info

@@ -621,7 +621,9 @@ fn manual_cleaning_runs_steps_only_the_agent_offers() {
     );
     // Each boot of the agent looks up once (a second lookup gets the token masked).
     let token = |ib: &Ironbox| {
-        lookup(ib, &format!("addresses={mac}"), "1.62").body["config"]["agent_token"]
+        let r = lookup(ib, &format!("addresses={mac}"), "1.62");
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["config"]["agent_token"]
             .as_str()
             .unwrap_or_default()
             .to_string()
@@ -645,7 +647,9 @@ fn manual_cleaning_runs_steps_only_the_agent_offers() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(300));
+    // Sent: the node waits for the agent again (under load this takes a moment).
+    let n = wait_state(&ib, &u, "clean wait", 20);
+    assert_eq!(n["clean_step"]["step"], "burnin_disk", "{n}");
     beat(&ib, &t); // the step has finished
     let n = wait_state(&ib, &u, "manageable", 20);
     assert_eq!(n["last_error"], Value::Null, "{n}");
