@@ -562,6 +562,20 @@ fn scripted_agent(
     (url, seen)
 }
 
+/// Wait until the scripted agent has been sent `n` commands.
+fn wait_sent(seen: &std::sync::Mutex<Vec<Value>>, n: usize, ib: &Ironbox) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while seen.lock().unwrap().len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "{:?}\n{}",
+            seen.lock().unwrap(),
+            ib.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A well-behaved agent's answer to `name` (`extension.command`) with `result`.
 fn answer(id: usize, name: &str, status: &str, result: Value) -> (&'static str, Value) {
     let short = name.split('.').nth(1).unwrap_or("");
@@ -637,16 +651,7 @@ fn manual_cleaning_runs_steps_only_the_agent_offers() {
     wait_state(&ib, &u, "clean wait", 10);
     let t = token(&ib);
     beat(&ib, &t); // the agent is up: its steps are asked for, then burnin_disk is sent
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while seen.lock().unwrap().len() < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "{:?}\n{}",
-            seen.lock().unwrap(),
-            ib.log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_sent(&seen, 2, &ib);
     // Sent: the node waits for the agent again (under load this takes a moment).
     let n = wait_state(&ib, &u, "clean wait", 20);
     assert_eq!(n["clean_step"]["step"], "burnin_disk", "{n}");
@@ -719,16 +724,7 @@ fn a_busy_agent_is_asked_again_on_its_next_heartbeat() {
         assert_eq!(r.status, 202, "{}", r.body);
     };
     let settled = |want: usize| {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while seen.lock().unwrap().len() < want {
-            assert!(
-                Instant::now() < deadline,
-                "{:?}\n{}",
-                seen.lock().unwrap(),
-                ib.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_sent(&seen, want, &ib);
         std::thread::sleep(Duration::from_millis(300));
     };
     beat(); // get_deploy_steps: busy
