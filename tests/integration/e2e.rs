@@ -1,7 +1,8 @@
 //! End to end, the way a user runs it: a QEMU machine (TCG) with a blank disk in a network
 //! namespace, its BMC an `ipmi_sim` whose chassis control starts and stops QEMU and honours
-//! the boot device (tests/lab/bmc-vm.sh), ironbox as the only DHCP/TFTP/HTTP server, the
-//! deploy ramdisk built by `ironbox ramdisk build`, and every step driven with the real
+//! the boot device (tests/lab/bmc-vm.sh), or sushy-tools' Redfish emulator, ironbox as the
+//! only DHCP/TFTP/HTTP server, the deploy ramdisk built by `ironbox ramdisk build` or a
+//! stock ironic-python-agent one (tests/lab/ipa-ramdisk.sh), and every step driven with the real
 //! `baremetal` CLI: enroll, manage, provide (cleaning through the agent), deploy a
 //! whole-disk image built by the test, see the machine boot it, undeploy (cleaning erases
 //! the disk's metadata), available. Needs root, tests/lab/setup.sh and the test venv.
