@@ -612,10 +612,7 @@ impl Client {
         system: &Value,
         reset_type: &str,
     ) -> Result<(), RedfishError> {
-        let target = system["Actions"]["#ComputerSystem.Reset"]["target"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("{system_path}/Actions/ComputerSystem.Reset"));
+        let target = action_target(system_path, system, "ComputerSystem.Reset");
         self.post(&target, &json!({ "ResetType": reset_type }))
             .await
     }
@@ -664,10 +661,7 @@ impl Client {
         device: &Value,
         image: &str,
     ) -> Result<(), RedfishError> {
-        let target = device["Actions"]["#VirtualMedia.InsertMedia"]["target"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("{device_path}/Actions/VirtualMedia.InsertMedia"));
+        let target = action_target(device_path, device, "VirtualMedia.InsertMedia");
         self.post(
             &target,
             &json!({"Image": image, "Inserted": true, "WriteProtected": true}),
@@ -676,10 +670,7 @@ impl Client {
     }
 
     pub async fn eject_media(&self, device_path: &str, device: &Value) -> Result<(), RedfishError> {
-        let target = device["Actions"]["#VirtualMedia.EjectMedia"]["target"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("{device_path}/Actions/VirtualMedia.EjectMedia"));
+        let target = action_target(device_path, device, "VirtualMedia.EjectMedia");
         self.post(&target, &json!({})).await
     }
 }
@@ -699,6 +690,14 @@ pub fn member_links(links: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Where to POST a resource's action: the target it advertises, else the standard path.
+fn action_target(path: &str, resource: &Value, action: &str) -> String {
+    resource["Actions"][format!("#{action}")]["target"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{path}/Actions/{action}"))
 }
 
 #[cfg(test)]
