@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::model::mac::Mac;
+
 /// The parameters the agent acts on; everything else on the line is ignored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KernelParams {
@@ -85,26 +87,6 @@ fn words(line: &str) -> Vec<String> {
     out
 }
 
-/// `aa:bb:..`, `AA-BB-..` or the pxelinux form `01-aa-bb-..` (hardware type 1 = Ethernet)
-/// to lower-case `aa:bb:cc:dd:ee:ff`; `None` if it is not a 6-byte MAC.
-pub fn normalize_mac(text: &str) -> Option<String> {
-    let t = text.trim().to_ascii_lowercase().replace('-', ":");
-    let parts: Vec<&str> = t.split(':').collect();
-    let parts = match parts.len() {
-        7 if parts[0] == "01" => &parts[1..],
-        6 => &parts[..],
-        _ => return None,
-    };
-    if parts
-        .iter()
-        .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
-    {
-        Some(parts.join(":"))
-    } else {
-        None
-    }
-}
-
 fn secs(raw: &BTreeMap<String, String>, key: &str, default: Duration) -> Duration {
     raw.get(key)
         .and_then(|v| v.parse::<f64>().ok())
@@ -141,7 +123,10 @@ pub fn parse(line: &str) -> KernelParams {
                 .map(|s| s.trim_end_matches('/').to_string())
         }),
         inspection_callback_url: nonempty("ipa-inspection-callback-url"),
-        boot_mac: raw.get("BOOTIF").and_then(|v| normalize_mac(v)),
+        boot_mac: raw
+            .get("BOOTIF")
+            .and_then(|v| Mac::parse_lenient(v))
+            .map(|m| m.to_string()),
         agent_token: nonempty("ipa-agent-token"),
         lookup_timeout: secs(&raw, "ipa-lookup-timeout", d.lookup_timeout),
         lookup_interval: secs(&raw, "ipa-lookup-interval", d.lookup_interval),
@@ -228,16 +213,21 @@ mod tests {
 
     #[test]
     fn mac_forms() {
+        let norm = |s: &str| Mac::parse_lenient(s).map(|m| m.to_string());
         assert_eq!(
-            normalize_mac("01-aa-bb-cc-dd-ee-ff").as_deref(),
+            norm("01-aa-bb-cc-dd-ee-ff").as_deref(),
             Some("aa:bb:cc:dd:ee:ff")
         );
         assert_eq!(
-            normalize_mac("AA-BB-CC-DD-EE-FF").as_deref(),
+            norm("AA-BB-CC-DD-EE-FF").as_deref(),
             Some("aa:bb:cc:dd:ee:ff")
         );
-        assert_eq!(normalize_mac("aa:bb:cc:dd:ee"), None);
-        assert_eq!(normalize_mac("02-aa-bb-cc-dd-ee-ff"), None);
-        assert_eq!(normalize_mac("aa:bb:cc:dd:ee:fg"), None);
+        assert_eq!(norm("aa:bb:cc:dd:ee"), None);
+        assert_eq!(norm("02-aa-bb-cc-dd-ee-ff"), None);
+        assert_eq!(norm("aa:bb:cc:dd:ee:fg"), None);
+        assert_eq!(
+            parse("BOOTIF=01-AA-bb-cc-dd-ee-ff").boot_mac.as_deref(),
+            Some("aa:bb:cc:dd:ee:ff")
+        );
     }
 }

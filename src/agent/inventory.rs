@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::model::mac::Mac;
+
 /// Where the agent looks at the machine, and what it was told to use instead.
 #[derive(Debug, Clone)]
 pub struct Machine {
@@ -233,12 +235,11 @@ impl Machine {
             if name == "lo" || !dev.exists() {
                 continue;
             }
-            let Some(mac) =
-                read_trim(&dir.join("address")).and_then(|m| super::cmdline::normalize_mac(&m))
+            let Some(mac) = read_trim(&dir.join("address")).and_then(|m| Mac::parse_lenient(&m))
             else {
                 continue;
             };
-            let mut i = bare(name.clone(), mac);
+            let mut i = bare(name.clone(), mac.to_string());
             i.has_carrier = read_trim(&dir.join("carrier")).as_deref() == Some("1");
             i.ipv4_address = addrs
                 .iter()

@@ -287,7 +287,11 @@ pub fn run(opts: Options) -> Result<(), AgentError> {
     let macs = opts
         .macs
         .iter()
-        .map(|m| cmdline::normalize_mac(m).ok_or_else(|| AgentError::BadMac(m.clone())))
+        .map(|m| {
+            crate::model::mac::Mac::parse_lenient(m)
+                .map(|m| m.to_string())
+                .ok_or_else(|| AgentError::BadMac(m.clone()))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let machine = Machine {
         disk_override: opts.disks.clone(),

@@ -10,6 +10,7 @@ use super::params::{json_body, ListParams, Query};
 use super::views::{links, mac, select, Reader};
 use super::{base_url, created, State};
 use crate::db::{Page, PortFilter};
+use crate::model::mac::Mac;
 use crate::model::port::Port;
 use crate::model::validate;
 
@@ -135,8 +136,8 @@ fn check_llc(val: &Value) -> Result<crate::model::JsonObject, ApiError> {
     }
     if has("port_id") && (has("switch_id") || has("hostname")) {
         if let Some(sw) = obj.get("switch_id").and_then(Value::as_str) {
-            let is_mac = validate::normalize_mac(sw).is_some();
-            let is_dpid = sw.len() == 23 && validate::normalize_mac(&sw[6..]).is_some();
+            let is_mac = Mac::parse_strict(sw).is_some();
+            let is_dpid = sw.len() == 23 && sw.get(6..).and_then(Mac::parse_strict).is_some();
             if !is_mac && !is_dpid {
                 return Err(ApiError::bad_request(format!(
                     "Expected a MAC address or OpenFlow datapath ID but received {sw}."

@@ -39,7 +39,8 @@ pub async fn lookup(
         .list("addresses")
         .unwrap_or_default()
         .iter()
-        .filter_map(|m| crate::model::validate::normalize_mac(m))
+        .filter_map(|m| crate::model::mac::Mac::parse_strict(m))
+        .map(|m| m.to_string())
         .collect();
     let node_uuid = node_uuid(&q)?;
     if macs.is_empty() && node_uuid.is_none() {

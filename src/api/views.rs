@@ -239,12 +239,9 @@ impl Reader<'_> {
 
 pub fn mac(key: &str, s: &str) -> Result<String, ApiError> {
     // Ironic accepts only the colon form; lower-case is how it is stored and compared.
-    if s.contains('-') {
-        return Err(ApiError::bad_request(format!(
-            "Expected valid MAC address for {key}: {s}"
-        )));
-    }
-    crate::model::validate::normalize_mac(s)
+    crate::model::mac::Mac::parse_strict(s)
+        .filter(|_| !s.contains('-'))
+        .map(|m| m.to_string())
         .ok_or_else(|| ApiError::bad_request(format!("Expected valid MAC address for {key}: {s}")))
 }
 

@@ -22,15 +22,15 @@ async fn boot_script(boot: web::Data<Boot>) -> HttpResponse {
     }
 }
 
-/// `/ipxe/{name}`: a MAC (aa-bb-cc-dd-ee-ff or with colons) gets its script; a boot
-/// program name gets the file.
+/// `/ipxe/{name}`: a MAC (aa-bb-cc-dd-ee-ff as iPXE's `hexhyp`, or any form
+/// `Mac::parse_lenient` takes) gets its script; a boot program name gets the file.
 async fn ipxe_path(
     req: HttpRequest,
     boot: web::Data<Boot>,
     name: web::Path<String>,
 ) -> HttpResponse {
     let peer = req.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-    if let Some(mac) = crate::model::validate::normalize_mac(&name.replace('-', ":")) {
+    if let Some(mac) = crate::model::mac::Mac::parse_lenient(&name).map(|m| m.to_string()) {
         tracing::info!(mac = %mac, client = %peer, "iPXE script requested");
         if let Some(ev) = &boot.events {
             ev.to_mac(

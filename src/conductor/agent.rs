@@ -18,6 +18,7 @@ use crate::drivers::agent_client::{
 };
 use crate::drivers::Progress;
 use crate::model::history::SEVERITY_INFO;
+use crate::model::mac::Mac;
 use crate::model::node::Node;
 use crate::model::states::*;
 
@@ -281,7 +282,8 @@ fn inventory_macs(inventory: &Value) -> Result<Vec<String>> {
         .map(|l| {
             l.iter()
                 .filter_map(|i| i.get("mac_address").and_then(Value::as_str))
-                .filter_map(crate::model::validate::normalize_mac)
+                .filter_map(Mac::parse_strict)
+                .map(|m| m.to_string())
                 .collect()
         })
         .unwrap_or_default();
@@ -385,7 +387,8 @@ async fn finish_inspection(
     let pxe = inventory
         .pointer("/boot/pxe_interface")
         .and_then(Value::as_str)
-        .and_then(crate::model::validate::normalize_mac)
+        .and_then(Mac::parse_strict)
+        .map(|m| m.to_string())
         .filter(|m| macs.contains(m));
     let found = crate::drivers::Discovered {
         inventory: Some(inventory.clone()),

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use rusqlite::OptionalExtension;
 
 use super::{Store, StoreError};
+use crate::model::mac::Mac;
 
 /// A MAC's node, as the boot servers need it.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,26 +53,10 @@ pub enum LeaseWrite {
     },
 }
 
-/// `aa:bb:cc:dd:ee:ff` (lower case, as the API stores port addresses) → bytes. Other
+/// `aa:bb:cc:dd:ee:ff` (lower case, as the API stores port addresses) → the MAC. Other
 /// spellings never matched the packet path's lower-case lookups, so they still do not.
-fn canonical_mac(s: &str) -> Option<[u8; 6]> {
-    let b = s.as_bytes();
-    if b.len() != 17 {
-        return None;
-    }
-    let mut mac = [0u8; 6];
-    for (i, m) in mac.iter_mut().enumerate() {
-        if i > 0 && b[3 * i - 1] != b':' {
-            return None;
-        }
-        let hex = |c: u8| match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
-        };
-        *m = hex(b[3 * i])? << 4 | hex(b[3 * i + 1])?;
-    }
-    Some(mac)
+fn canonical_mac(s: &str) -> Option<Mac> {
+    Mac::parse_strict(s).filter(|m| m.to_string() == s)
 }
 
 impl Store {
@@ -94,7 +79,7 @@ impl Store {
     /// all port addresses. The set is reloaded only after a port write (see
     /// `Store::ports_changed`), so a lookup is a hash probe. Blocking: for the boot servers'
     /// own threads, never the async runtime (the first call and each reload read SQLite).
-    pub fn mac_known_blocking(&self, mac: &[u8; 6]) -> Result<bool, StoreError> {
+    pub fn mac_known_blocking(&self, mac: &Mac) -> Result<bool, StoreError> {
         // Read the generation before loading: a write that commits during the load bumps it
         // again, so the next call reloads instead of trusting a stale set.
         let generation = self.inner.port_changes.load(Ordering::Acquire);

@@ -93,7 +93,7 @@ struct Inner {
     /// Bumped after every committed write to `ports` (see `ports_changed`).
     port_changes: AtomicU64,
     /// All port MACs, with the `port_changes` value they were read at (`mac_known_blocking`).
-    macs: Mutex<Option<(u64, HashSet<[u8; 6]>)>>,
+    macs: Mutex<Option<(u64, HashSet<crate::model::mac::Mac>)>>,
 }
 
 impl Store {

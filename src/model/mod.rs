@@ -8,6 +8,7 @@ pub mod chassis;
 pub mod conductor;
 pub mod deploy_template;
 pub mod history;
+pub mod mac;
 pub mod node;
 pub mod port;
 pub mod portgroup;

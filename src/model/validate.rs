@@ -1,4 +1,5 @@
-//! Pure validators for identifiers Ironic constrains: UUIDs, logical names, MACs, traits.
+//! Pure validators for identifiers Ironic constrains: UUIDs, logical names, traits
+//! (MACs are `model::mac::Mac`).
 
 /// True for a UUID in any form Python's uuid module accepts that Ironic would (hyphenated or not).
 pub fn is_uuid_like(s: &str) -> bool {
@@ -34,17 +35,6 @@ pub fn is_hostname_safe(s: &str) -> bool {
         && b.last().is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
-/// A 48-bit MAC as six hex pairs separated by `:` or `-`; returns the lower-case `:` form.
-pub fn normalize_mac(s: &str) -> Option<String> {
-    let parts: Vec<&str> = s.split([':', '-']).collect();
-    let ok = parts.len() == 6
-        && parts
-            .iter()
-            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
-        && (s.contains(':') != s.contains('-'));
-    ok.then(|| parts.join(":").to_ascii_lowercase())
-}
-
 /// Trait names: `CUSTOM_` + `[A-Z0-9_]`, or a standard os-traits-shaped name
 /// (upper case, digits and `_`); at most 255 characters.
 pub fn is_valid_trait(s: &str) -> bool {
@@ -66,28 +56,6 @@ pub fn is_valid_conductor_group(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn macs() {
-        assert_eq!(
-            normalize_mac("52:54:00:AB:cd:01").as_deref(),
-            Some("52:54:00:ab:cd:01")
-        );
-        assert_eq!(
-            normalize_mac("52-54-00-ab-cd-01").as_deref(),
-            Some("52:54:00:ab:cd:01")
-        );
-        for bad in [
-            "",
-            "52:54:00:ab:cd",
-            "52:54:00:ab:cd:0g",
-            "5254.00ab.cd01",
-            "52:54-00:ab:cd:01",
-            "52:54:00:ab:cd:011",
-        ] {
-            assert_eq!(normalize_mac(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn names() {

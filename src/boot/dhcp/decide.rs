@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 use dhcproto::v4::{DhcpOption, Message, MessageType, OptionCode};
 
 use super::options::{self, Arch, Client, Fetch};
+use crate::model::mac::Mac;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -28,7 +29,7 @@ pub struct Lookup {
 /// Facts read from a packet.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Facts {
-    pub mac: [u8; 6],
+    pub mac: Mac,
     pub kind: MessageType,
     pub client: Client,
     /// Option 50 (or ciaddr for renewals).
@@ -136,9 +137,7 @@ pub fn facts(msg: &Message) -> Result<Facts, Ignore> {
     if msg.hlen() != 6 {
         return Err(Ignore::BadHardwareAddress);
     }
-    let hw = msg.chaddr();
-    let mut mac = [0u8; 6];
-    mac.copy_from_slice(&hw[..6]);
+    let mac = Mac::from_slice(msg.chaddr()).ok_or(Ignore::BadHardwareAddress)?;
     let class = vendor_class(msg).unwrap_or_default();
     let a = arch(msg).map(Arch::from_code);
     let client = if is_ipxe(msg) {

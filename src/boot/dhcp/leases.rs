@@ -19,8 +19,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::Ipv4Addr;
 
 use crate::db::{LeaseRow, LeaseWrite};
-
-pub type Mac = [u8; 6];
+use crate::model::mac::Mac;
 
 /// Keep at least this many addresses reserved (or being reserved) ahead of use.
 const RESERVE_LOW: usize = 8;
@@ -90,22 +89,6 @@ pub struct Leases {
     pub writes: Vec<LeaseWrite>,
 }
 
-fn parse_mac(s: &str) -> Option<Mac> {
-    let mut mac = [0u8; 6];
-    let mut parts = s.split(':');
-    for m in mac.iter_mut() {
-        *m = u8::from_str_radix(parts.next()?, 16).ok()?;
-    }
-    parts.next().is_none().then_some(mac)
-}
-
-pub fn mac_text(mac: &Mac) -> String {
-    format!(
-        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
-    )
-}
-
 impl Leases {
     /// The table for [first, last] from the stored rows. `clean` = the last session ended
     /// cleanly (nothing was lost); otherwise quarantine as described above.
@@ -139,7 +122,7 @@ impl Leases {
             if !t.in_range(ip) {
                 continue;
             }
-            let entry = match (r.state.as_str(), parse_mac(&r.mac)) {
+            let entry = match (r.state.as_str(), Mac::parse_strict(&r.mac)) {
                 ("reserved", _) if clean => {
                     t.reserve.insert(ip);
                     Entry::Reserved
@@ -388,7 +371,7 @@ impl Leases {
         self.by_mac.insert(mac, ip);
         self.writes.push(LeaseWrite::Bind {
             ip: ip.into(),
-            mac: mac_text(&mac),
+            mac: mac.to_string(),
             expires_at: now + secs,
         });
         self.refill(now);
@@ -450,9 +433,9 @@ impl Leases {
 mod tests {
     use super::*;
 
-    const A: Mac = [2, 0, 0, 0, 0, 0xa];
-    const B: Mac = [2, 0, 0, 0, 0, 0xb];
-    const C: Mac = [2, 0, 0, 0, 0, 0xc];
+    const A: Mac = Mac([2, 0, 0, 0, 0, 0xa]);
+    const B: Mac = Mac([2, 0, 0, 0, 0, 0xb]);
+    const C: Mac = Mac([2, 0, 0, 0, 0, 0xc]);
 
     fn ip(last: u8) -> Ipv4Addr {
         Ipv4Addr::new(10, 0, 0, last)
@@ -512,12 +495,12 @@ mod tests {
     #[test]
     fn offer_holds_expire_and_the_pool_runs_out() {
         let mut t = table(&[], true);
-        for (i, m) in [A, B, C, [9; 6]].iter().enumerate() {
+        for (i, m) in [A, B, C, Mac([9; 6])].iter().enumerate() {
             assert_eq!(t.offer(*m, 1000), Offer::Address(ip(10 + i as u8)));
         }
-        assert_eq!(t.offer([8; 6], 1000), Offer::Exhausted);
+        assert_eq!(t.offer(Mac([8; 6]), 1000), Offer::Exhausted);
         assert_eq!(
-            t.offer([8; 6], 1060),
+            t.offer(Mac([8; 6]), 1060),
             Offer::Address(ip(10)),
             "holds expired"
         );
@@ -555,7 +538,7 @@ mod tests {
         ];
         let mut t = table(&rows, false);
         assert_eq!(t.offer(B, 1000), Offer::Address(ip(13)), "never .10-.12");
-        assert_eq!(t.offer([7; 6], 1000), Offer::Exhausted);
+        assert_eq!(t.offer(Mac([7; 6]), 1000), Offer::Exhausted);
         // A comes back for its address and gets it; C keeps its own.
         assert_eq!(
             t.request(A, Some(ip(11)), 1001, 600),
@@ -564,7 +547,7 @@ mod tests {
         assert_eq!(t.request(B, Some(ip(12)), 1001, 600), Request::Conflict);
         assert_eq!(t.offer(C, 1001), Offer::Address(ip(12)));
         // After one lease time the quarantined address is free again.
-        assert_eq!(t.offer([7; 6], 1600), Offer::Address(ip(10)));
+        assert_eq!(t.offer(Mac([7; 6]), 1600), Offer::Address(ip(10)));
         // A clean start trusts the rows as they are.
         let mut t = table(&rows, true);
         assert_eq!(t.offer(B, 1000), Offer::Address(ip(10)));

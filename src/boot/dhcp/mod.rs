@@ -79,20 +79,6 @@ fn bind(iface: &str, addr: SocketAddrV4) -> Result<UdpSocket, BootError> {
     Ok(s.into())
 }
 
-/// A MAC as `aa:bb:..`, formatted only when logged.
-struct MacText<'a>(&'a [u8; 6]);
-
-impl std::fmt::Display for MacText<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let m = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            m[0], m[1], m[2], m[3], m[4], m[5]
-        )
-    }
-}
-
 impl DhcpServer {
     /// Load the lease table (full mode) and start its writer.
     pub fn open(self) -> Result<Dhcp, BootError> {
@@ -237,7 +223,7 @@ impl Dhcp {
                 return None;
             }
         };
-        let mac = MacText(&facts.mac);
+        let mac = facts.mac;
         let lookup = match self.lookup(&facts) {
             Ok(l) => l?,
             Err(e) => {
@@ -329,7 +315,7 @@ impl Dhcp {
                         let seq = w.queue(&mut t, true);
                         drop(t);
                         if !w.wait(seq, WRITE_WAIT) {
-                            tracing::warn!(mac = %MacText(&f.mac), ip = %ip, "DHCP lease not saved; no ACK");
+                            tracing::warn!(mac = %f.mac, ip = %ip, "DHCP lease not saved; no ACK");
                             return Ok(None);
                         }
                         l.address = Some(ip);
