@@ -10,17 +10,17 @@ use subtle::ConstantTimeEq;
 
 use super::fsm::Event;
 use super::provision;
-use super::steps::Kind;
 use super::task::NodeTask;
 use super::{Conductor, ConductorError as E, Result};
-use crate::drivers::agent_client::{
+use crate::drivers::Progress;
+use crate::model::dii::{
     AGENT_LAST_HEARTBEAT, AGENT_TOKEN, AGENT_URL, AGENT_VERIFY_CA, AGENT_VERSION,
 };
-use crate::drivers::Progress;
 use crate::model::history::SEVERITY_INFO;
 use crate::model::mac::Mac;
 use crate::model::node::Node;
 use crate::model::states::*;
+use crate::model::step::StepKind;
 
 /// States in which an agent may look its node up (Ironic's, without fast-track).
 const LOOKUP_STATES: &[&str] = &[
@@ -214,11 +214,10 @@ impl Conductor {
                 ),
             )
             .await;
-        let waiting = matches!(state.as_str(), WAIT_CALLBACK | CLEAN_WAIT | SERVICE_WAIT);
-        if !waiting || task.node.maintenance {
+        let Some(kind) = StepKind::waiting_in(&state).filter(|_| !task.node.maintenance) else {
             task.release().await;
             return Ok(());
-        }
+        };
         let slot = match self.workers.reserve() {
             Ok(s) => s,
             Err(e) => {
@@ -226,19 +225,14 @@ impl Conductor {
                 return Err(e);
             }
         };
-        self.workers.run(slot, continue_after_heartbeat(task));
+        self.workers.run(slot, continue_after_heartbeat(task, kind));
         Ok(())
     }
 }
 
 /// The waiting node's agent is alive: see whether the step it runs has finished, and if
 /// so go on with the plan (which may send the next command and wait again).
-async fn continue_after_heartbeat(mut task: NodeTask) {
-    let kind = match task.node.provision_state.as_str() {
-        CLEAN_WAIT => Kind::Clean,
-        WAIT_CALLBACK => Kind::Deploy,
-        _ => Kind::Service,
-    };
+async fn continue_after_heartbeat(mut task: NodeTask, kind: StepKind) {
     let (driver, mut ctx) = task.ctx();
     let outcome = driver.deploy.heartbeat(&driver, &mut ctx).await;
     let result = match outcome {
@@ -248,11 +242,7 @@ async fn continue_after_heartbeat(mut task: NodeTask) {
             Err(e) => Err(e.to_string()),
         },
         Err(e) => {
-            let current = match kind {
-                Kind::Clean => &task.node.clean_step,
-                Kind::Deploy => &task.node.deploy_step,
-                Kind::Service => &task.node.service_step,
-            };
+            let current = task.node.current_step(kind);
             let name = format!(
                 "{}.{}",
                 current

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use super::task::NodeTask;
 use super::{Conductor, ConductorError as E, Result};
 use crate::drivers::DriverError;
+use crate::model::dii::forget_agent;
 use crate::model::history::{SEVERITY_ERROR, SEVERITY_INFO};
 use crate::model::node::Node;
 use crate::model::states::*;
@@ -20,18 +21,6 @@ fn driver_err(e: DriverError) -> E {
         }
         DriverError::Unsupported { driver, kind } => E::Unsupported { driver, what: kind },
         other => E::DriverError(other.to_string()),
-    }
-}
-
-/// Agent credentials die with the power: the ramdisk must look up again.
-fn wipe_agent(node: &mut Node) {
-    for k in [
-        "agent_url",
-        "agent_secret_token",
-        "agent_secret_token_pregenerated",
-        "agent_last_heartbeat",
-    ] {
-        node.driver_internal_info.remove(k);
     }
 }
 
@@ -326,7 +315,8 @@ async fn run_power(mut task: NodeTask, target: String, timeout: Option<u64>) {
     match result {
         Ok(()) => {
             if target != "power on" {
-                wipe_agent(&mut task.node);
+                // The agent dies with the power: the ramdisk must look up again.
+                forget_agent(&mut task.node.driver_internal_info);
             }
             task.node.power_state = new;
             let _ = task

@@ -6,13 +6,15 @@
 use serde_json::{json, Value};
 
 use super::fsm::{self, Event};
-use super::steps::{self, Kind};
+use super::steps;
 use super::task::NodeTask;
 use super::{Conductor, ConductorError as E, Result};
 use crate::drivers::{Progress, Step};
 use crate::model::history::SEVERITY_ERROR;
 use crate::model::node::Node;
 use crate::model::states::*;
+// `Kind` keeps this file's many step calls short (and its diff small).
+use crate::model::step::StepKind as Kind;
 
 /// The optional parts of a provision request (already type-checked by the API).
 #[derive(Debug, Default, Clone)]
@@ -155,7 +157,7 @@ impl Conductor {
         if let Some(d) = args.disable_ramdisk {
             task.node
                 .driver_internal_info
-                .insert("disable_ramdisk".into(), json!(d));
+                .insert(crate::model::dii::DISABLE_RAMDISK.into(), json!(d));
         }
         match (event, &plan) {
             (Event::Clean, Some(p)) => steps::set_plan(&mut task, Kind::Clean, p),
@@ -208,13 +210,8 @@ impl Conductor {
     /// `abort` from a wait or hold state.
     async fn abort(&self, mut task: NodeTask) -> Result<()> {
         let state = task.node.provision_state.clone();
-        let kind = match state.as_str() {
-            CLEAN_WAIT | CLEAN_HOLD => Some(Kind::Clean),
-            WAIT_CALLBACK | DEPLOY_HOLD => Some(Kind::Deploy),
-            SERVICE_WAIT | SERVICE_HOLD => Some(Kind::Service),
-            _ => None,
-        };
-        if let Some(k) = kind {
+        // The FSM allows abort only from wait and hold states among the step states.
+        if let Some(k) = Kind::of_state(&state) {
             steps::clear_plan(&mut task, k);
         }
         if state == RESCUE_WAIT {
@@ -259,9 +256,10 @@ pub(super) async fn fail(task: &mut NodeTask, msg: String) {
     tracing::warn!(node = %task.node.uuid, error = %msg, "operation failed");
     let state = task.node.provision_state.clone();
     // A failed clean or service step puts the node into maintenance (Ironic's fault).
-    let fault = match state.as_str() {
-        CLEANING | CLEAN_WAIT if task.node.clean_step.len() > 0 => Some("clean failure"),
-        SERVICING | SERVICE_WAIT if task.node.service_step.len() > 0 => Some("service failure"),
+    let fault = match Kind::of_state(&state) {
+        Some(k) if task.node.current_step(k).is_empty() => None,
+        Some(Kind::Clean) => Some("clean failure"),
+        Some(Kind::Service) => Some("service failure"),
         _ => None,
     };
     if let Some(f) = fault {
@@ -488,14 +486,15 @@ async fn service(task: &mut NodeTask) -> Flow {
 
 /// After `unhold` the node sits in a wait state; the conductor carries on with the steps.
 async fn resume_after_unhold(mut task: NodeTask) {
-    let kind = match task.node.provision_state.as_str() {
-        CLEAN_WAIT => Kind::Clean,
-        WAIT_CALLBACK => Kind::Deploy,
-        _ => Kind::Service,
-    };
-    let outcome = match task.process_event(Event::Resume, None).await {
-        Err(e) => Err(e.to_string()),
-        Ok(()) => continue_plan(&mut task, kind).await,
+    let outcome = match Kind::waiting_in(&task.node.provision_state) {
+        None => Err(format!(
+            "Cannot resume steps in \"{}\"",
+            task.node.provision_state
+        )),
+        Some(kind) => match task.process_event(Event::Resume, None).await {
+            Err(e) => Err(e.to_string()),
+            Ok(()) => continue_plan(&mut task, kind).await,
+        },
     };
     if let Err(msg) = outcome {
         fail(&mut task, msg).await;

@@ -11,30 +11,9 @@ use super::task::NodeTask;
 use super::{ConductorError as E, Result};
 use crate::drivers::agent_client::agent_steps;
 use crate::drivers::{Driver, Progress, Step, RESERVED_STEPS as RESERVED};
+use crate::model::dii::{step_index_key, steps_key};
 use crate::model::states::{POWER_OFF, POWER_ON};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Clean,
-    Deploy,
-    Service,
-}
-
-impl Kind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Clean => "clean",
-            Kind::Deploy => "deploy",
-            Kind::Service => "service",
-        }
-    }
-    fn list_key(self) -> String {
-        format!("{}_steps", self.name())
-    }
-    fn index_key(self) -> String {
-        format!("{}_step_index", self.name())
-    }
-}
+use crate::model::step::StepKind;
 
 /// Interfaces whose steps may be requested, and their tie-break priority (higher first).
 const INTERFACE_PRIORITY: &[(&str, i64)] = &[
@@ -56,13 +35,13 @@ fn interface_priority(i: &str) -> i64 {
 }
 
 /// Steps the driver offers for `kind` (clean steps also serve servicing).
-fn offered(driver: &Driver, kind: Kind) -> Vec<Step> {
+fn offered(driver: &Driver, kind: StepKind) -> Vec<Step> {
     let mut out = vec![];
     for (iface, _) in INTERFACE_PRIORITY {
         if let Some(i) = driver.step_interface(iface) {
             out.extend(match kind {
-                Kind::Deploy => i.deploy_steps(),
-                Kind::Clean | Kind::Service => i.clean_steps(),
+                StepKind::Deploy => i.deploy_steps(),
+                StepKind::Clean | StepKind::Service => i.clean_steps(),
             });
         }
     }
@@ -71,7 +50,7 @@ fn offered(driver: &Driver, kind: Kind) -> Vec<Step> {
 
 /// Steps automated cleaning runs: priority > 0, highest first.
 pub fn automated_clean_steps(driver: &Driver) -> Vec<Step> {
-    let mut steps: Vec<Step> = offered(driver, Kind::Clean)
+    let mut steps: Vec<Step> = offered(driver, StepKind::Clean)
         .into_iter()
         .filter(|s| s.priority > 0)
         .collect();
@@ -81,7 +60,7 @@ pub fn automated_clean_steps(driver: &Driver) -> Vec<Step> {
 
 /// Deploy steps: the driver's, with user-given ones overriding priority by name, highest first.
 pub fn deploy_steps(driver: &Driver, user: &[Step]) -> Vec<Step> {
-    let mut steps = offered(driver, Kind::Deploy);
+    let mut steps = offered(driver, StepKind::Deploy);
     for u in user {
         match steps
             .iter_mut()
@@ -101,7 +80,7 @@ pub fn deploy_steps(driver: &Driver, user: &[Step]) -> Vec<Step> {
 
 /// Parse and check a user step list (manual cleaning, servicing, deploy_steps): known
 /// interfaces, steps the driver offers (or reserved names), right argument shapes.
-pub fn parse_user_steps(driver: &Driver, kind: Kind, raw: &Value) -> Result<Vec<Step>> {
+pub fn parse_user_steps(driver: &Driver, kind: StepKind, raw: &Value) -> Result<Vec<Step>> {
     let what = format!("{}_steps", kind.name());
     let list = raw.as_array().ok_or_else(|| {
         E::InvalidParameterValue(format!(
@@ -117,7 +96,7 @@ pub fn parse_user_steps(driver: &Driver, kind: Kind, raw: &Value) -> Result<Vec<
             ))
         })?;
         let allowed: &[&str] = match kind {
-            Kind::Deploy => &["interface", "step", "args", "priority"],
+            StepKind::Deploy => &["interface", "step", "args", "priority"],
             _ => &[
                 "interface",
                 "step",
@@ -141,7 +120,7 @@ pub fn parse_user_steps(driver: &Driver, kind: Kind, raw: &Value) -> Result<Vec<
             ))
         })?;
         if !INTERFACE_PRIORITY.iter().any(|(k, _)| *k == interface)
-            || (kind == Kind::Clean && interface == "network")
+            || (kind == StepKind::Clean && interface == "network")
         {
             return Err(E::InvalidParameterValue(format!(
                 "Schema error for {what}: '{interface}' is not one of the step interfaces"
@@ -157,10 +136,10 @@ pub fn parse_user_steps(driver: &Driver, kind: Kind, raw: &Value) -> Result<Vec<
             }
         };
         let priority = match (kind, o.get("priority")) {
-            (Kind::Deploy, Some(Value::Number(n))) if n.as_i64().is_some_and(|p| p >= 0) => {
+            (StepKind::Deploy, Some(Value::Number(n))) if n.as_i64().is_some_and(|p| p >= 0) => {
                 n.as_i64().unwrap_or(0)
             }
-            (Kind::Deploy, _) => {
+            (StepKind::Deploy, _) => {
                 return Err(E::InvalidParameterValue(format!(
                     "Schema error for {what}: 'priority' must be a non-negative integer"
                 )))
@@ -179,12 +158,12 @@ pub fn parse_user_steps(driver: &Driver, kind: Kind, raw: &Value) -> Result<Vec<
             ));
         }
         // The core deploy step belongs to the deploy interface (priority 0 disables it).
-        if kind == Kind::Deploy && interface == "deploy" && step == "deploy" && priority != 0 {
+        if kind == StepKind::Deploy && interface == "deploy" && step == "deploy" && priority != 0 {
             return Err(E::InvalidParameterValue("Invalid deploy steps: deploy step deploy on interface deploy is a core step and cannot be overridden by user steps. It may be disabled by setting the priority to 0".into()));
         }
         // Like Ironic, unknown clean and service steps are accepted here and fail the
         // operation when it starts; unknown deploy steps are refused now.
-        if kind == Kind::Deploy
+        if kind == StepKind::Deploy
             && !reserved
             && !offered
                 .iter()
@@ -208,49 +187,41 @@ pub fn parse_user_steps(driver: &Driver, kind: Kind, raw: &Value) -> Result<Vec<
 }
 
 /// Store the step list to run (index 0 next).
-pub fn set_plan(task: &mut NodeTask, kind: Kind, steps: &[Step]) {
+pub fn set_plan(task: &mut NodeTask, kind: StepKind, steps: &[Step]) {
     let dii = &mut task.node.driver_internal_info;
     dii.insert(
-        kind.list_key(),
+        steps_key(kind).into(),
         serde_json::to_value(steps).unwrap_or(Value::Null),
     );
-    dii.insert(kind.index_key(), json!(0));
+    dii.insert(step_index_key(kind).into(), json!(0));
 }
 
 /// The stored step list of `kind`.
-pub fn plan(task: &NodeTask, kind: Kind) -> Vec<Step> {
+pub fn plan(task: &NodeTask, kind: StepKind) -> Vec<Step> {
     task.node
         .driver_internal_info
-        .get(&kind.list_key())
+        .get(steps_key(kind))
         .cloned()
         .and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or_default()
 }
 
-pub fn clear_plan(task: &mut NodeTask, kind: Kind) {
-    task.node.driver_internal_info.remove(&kind.list_key());
-    task.node.driver_internal_info.remove(&kind.index_key());
-    current_mut(task, kind).clear();
-}
-
-fn current_mut(task: &mut NodeTask, kind: Kind) -> &mut crate::model::JsonObject {
-    match kind {
-        Kind::Clean => &mut task.node.clean_step,
-        Kind::Deploy => &mut task.node.deploy_step,
-        Kind::Service => &mut task.node.service_step,
-    }
+pub fn clear_plan(task: &mut NodeTask, kind: StepKind) {
+    task.node.driver_internal_info.remove(steps_key(kind));
+    task.node.driver_internal_info.remove(step_index_key(kind));
+    task.node.current_step_mut(kind).clear();
 }
 
 /// Run the stored plan from its next step. Done: all ran; Wait/Hold: parked (the index
 /// points past the step that parked, so resuming continues after it). Err: the message for
 /// `last_error`.
-pub async fn run(task: &mut NodeTask, kind: Kind) -> std::result::Result<Progress, String> {
+pub async fn run(task: &mut NodeTask, kind: StepKind) -> std::result::Result<Progress, String> {
     let steps = plan(task, kind);
     // The running agent's own steps count too: Ironic checks a manual plan against them
     // once the agent is up (IPA offers burn-in, express erase, NVRAM cleaning...).
     let mut offered = offered(&task.driver, kind);
     offered.extend(
-        agent_steps(&task.node.driver_internal_info, kind.name())
+        agent_steps(&task.node.driver_internal_info, kind)
             .into_iter()
             .map(|(interface, step)| Step {
                 interface,
@@ -277,18 +248,18 @@ pub async fn run(task: &mut NodeTask, kind: Kind) -> std::result::Result<Progres
     let mut index = task
         .node
         .driver_internal_info
-        .get(&kind.index_key())
+        .get(step_index_key(kind))
         .and_then(Value::as_u64)
         .unwrap_or(0) as usize;
     while let Some(step) = steps.get(index) {
-        *current_mut(task, kind) = match serde_json::to_value(step) {
+        *task.node.current_step_mut(kind) = match serde_json::to_value(step) {
             Ok(Value::Object(o)) => o,
             _ => Default::default(),
         };
         index += 1;
         task.node
             .driver_internal_info
-            .insert(kind.index_key(), json!(index));
+            .insert(step_index_key(kind).into(), json!(index));
         task.save().await.map_err(|e| e.to_string())?;
         // The node's timeline shows every step as it starts.
         let _ = task

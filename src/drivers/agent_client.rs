@@ -9,24 +9,17 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::model::dii::{AGENT_STEPS, AGENT_TOKEN, AGENT_URL, AGENT_VERIFY_CA};
+use crate::model::step::StepKind;
 use crate::model::JsonObject;
 
-/// driver_internal_info keys the agent protocol uses (Ironic's names).
-pub const AGENT_URL: &str = "agent_url";
-pub const AGENT_TOKEN: &str = "agent_secret_token";
-pub const AGENT_VERIFY_CA: &str = "agent_verify_ca";
-pub const AGENT_VERSION: &str = "agent_version";
-pub const AGENT_LAST_HEARTBEAT: &str = "agent_last_heartbeat";
-/// The steps the running agent said it offers (asked once per agent boot).
-pub const AGENT_STEPS: &str = "agent_cached_steps";
-
-/// The `(interface, step)`s the running agent offers for `kind` ("clean", "deploy"...),
-/// as cached from its `get_<kind>_steps` answer; empty before it answered.
-pub fn agent_steps(dii: &JsonObject, kind: &str) -> Vec<(String, String)> {
+/// The `(interface, step)`s the running agent offers for `kind`, as cached from its
+/// `get_<kind>_steps` answer; empty before it answered.
+pub fn agent_steps(dii: &JsonObject, kind: StepKind) -> Vec<(String, String)> {
     let Some(cached) = dii.get(AGENT_STEPS) else {
         return vec![];
     };
-    if cached.get("kind").and_then(Value::as_str) != Some(kind) {
+    if cached.get("kind").and_then(Value::as_str) != Some(kind.name()) {
         return vec![];
     }
     cached
@@ -41,20 +34,6 @@ pub fn agent_steps(dii: &JsonObject, kind: &str) -> Vec<(String, String)> {
             ))
         })
         .collect()
-}
-
-/// Forget the running agent: done whenever the conductor power-cycles the node, so a new
-/// boot must look up again and gets a new token.
-pub fn forget_agent(dii: &mut JsonObject) {
-    for k in [
-        AGENT_URL,
-        AGENT_TOKEN,
-        AGENT_VERIFY_CA,
-        AGENT_VERSION,
-        AGENT_STEPS,
-    ] {
-        dii.remove(k);
-    }
 }
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]

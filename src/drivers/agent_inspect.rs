@@ -4,9 +4,9 @@
 
 use async_trait::async_trait;
 
-use super::agent_client::forget_agent;
 use super::direct::{agent_api_url, boot_agent};
 use super::*;
+use crate::model::dii::forget_agent;
 use crate::model::states::POWER_OFF;
 
 pub struct AgentInspect;

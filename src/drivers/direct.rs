@@ -3,25 +3,25 @@
 //! erase steps the same way.
 //!
 //! Agent steps are asynchronous: the step sends its command and parks the node in a wait
-//! state (`Progress::Wait`) with the command remembered under `PENDING`; each agent
-//! heartbeat calls `heartbeat`, which reports whether that command has finished.
+//! state (`Progress::Wait`) with the command remembered under `AGENT_PENDING_COMMAND`; each
+//! agent heartbeat calls `heartbeat`, which reports whether that command has finished.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::agent_client::{
-    agent_steps, forget_agent, AgentClient, AgentError, CommandResult, AGENT_STEPS, AGENT_TOKEN,
-};
+use super::agent_client::{agent_steps, AgentClient, AgentError, CommandResult};
 use super::boot_mode;
 use super::*;
 use crate::config::file::BootMode;
 use crate::model::boot::BootIntent;
+use crate::model::dii::{
+    forget_agent, AGENT_IMAGE, AGENT_IMAGE_URL, AGENT_PENDING_COMMAND, AGENT_STEPS, AGENT_TOKEN,
+    AGENT_URL, ROOT_UUID_OR_DISK_ID,
+};
 use crate::model::states::{POWER_OFF, POWER_ON};
-
-/// driver_internal_info key of the agent command a parked step waits for.
-pub const PENDING: &str = "agent_pending_command";
+use crate::model::step::StepKind;
 
 /// Clean steps the agent runs (IPA's GenericHardwareManager names).
 const AGENT_CLEAN_STEPS: &[&str] = &["erase_devices_metadata", "erase_devices"];
@@ -62,7 +62,7 @@ fn client(ctx: &TaskContext<'_>) -> Result<AgentClient, DriverError> {
 fn node_for_agent(ctx: &TaskContext<'_>) -> Value {
     let mut dii = ctx.node.driver_internal_info.clone();
     dii.remove(AGENT_TOKEN);
-    dii.remove(PENDING);
+    dii.remove(AGENT_PENDING_COMMAND);
     let mut ii = ctx.node.instance_info.clone();
     ii.remove("configdrive");
     json!({
@@ -130,7 +130,7 @@ pub(super) async fn boot_agent(
         )
         .await?;
     forget_agent(&mut ctx.node.driver_internal_info);
-    ctx.node.driver_internal_info.remove(PENDING);
+    ctx.node.driver_internal_info.remove(AGENT_PENDING_COMMAND);
     hw.management.set_boot_device(ctx, "pxe", false).await?;
     hw.power.reboot(ctx, false, None).await
 }
@@ -155,27 +155,30 @@ fn settle(
     match result {
         Ok(r) if r.running() => {
             dii.insert(
-                PENDING.into(),
+                AGENT_PENDING_COMMAND.into(),
                 json!({"name": name, "command": r.command_name, "sent": true}),
             );
             Ok(Progress::Wait)
         }
         Ok(r) if r.succeeded() => {
-            dii.remove(PENDING);
+            dii.remove(AGENT_PENDING_COMMAND);
             Ok(Progress::Done)
         }
         Ok(r) => {
-            dii.remove(PENDING);
+            dii.remove(AGENT_PENDING_COMMAND);
             Err(failed(r.error_message()))
         }
         // Not sent: the next heartbeat runs the step again. (The parameters are not kept:
         // they may hold the config drive, which must not show in driver_internal_info.)
         Err(AgentError::Busy) => {
-            dii.insert(PENDING.into(), json!({"name": name, "sent": false}));
+            dii.insert(
+                AGENT_PENDING_COMMAND.into(),
+                json!({"name": name, "sent": false}),
+            );
             Ok(Progress::Wait)
         }
         Err(e) => {
-            dii.remove(PENDING);
+            dii.remove(AGENT_PENDING_COMMAND);
             Err(failed(e))
         }
     }
@@ -249,12 +252,12 @@ fn image_info(ctx: &TaskContext<'_>) -> Result<Value, DriverError> {
     let ii = &ctx.node.instance_info;
     check_instance_info(ctx)?;
     let source = str_of(ii, "image_source").unwrap_or_default();
-    let url = str_of(&ctx.node.driver_internal_info, "agent_image_url")
+    let url = str_of(&ctx.node.driver_internal_info, AGENT_IMAGE_URL)
         .unwrap_or(source)
         .to_string();
     let mut info = checksum_fields(ii, ctx.config.file.agent.allow_md5_checksum)?;
     // A cached copy carries its own (possibly converted) format and digest.
-    if let Some(Value::Object(cached)) = ctx.node.driver_internal_info.get("agent_image") {
+    if let Some(Value::Object(cached)) = ctx.node.driver_internal_info.get(AGENT_IMAGE) {
         for (k, v) in cached {
             info.insert(k.clone(), v.clone());
         }
@@ -353,24 +356,20 @@ async fn cache_image(ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
         .unwrap_or_default();
     let dii = &mut ctx.node.driver_internal_info;
     dii.insert(
-        "agent_image_url".into(),
+        AGENT_IMAGE_URL.into(),
         json!(format!("{base}/images/{name}")),
     );
     dii.insert(
-        "agent_image".into(),
+        AGENT_IMAGE.into(),
         json!({"os_hash_algo": "sha256", "os_hash_value": cached.sha256,
                "disk_format": cached.format.name(), "checksum": null}),
     );
     Ok(())
 }
 
-/// The step kind the node's state waits on (`clean`, `deploy` or `service`).
-fn step_kind(ctx: &TaskContext<'_>) -> &'static str {
-    match ctx.node.provision_state.as_str() {
-        crate::model::states::CLEAN_WAIT | crate::model::states::CLEANING => "clean",
-        crate::model::states::SERVICE_WAIT | crate::model::states::SERVICING => "service",
-        _ => "deploy",
-    }
+/// The step kind of the node's state (deploy where the state has none, as it always was).
+fn step_kind(ctx: &TaskContext<'_>) -> StepKind {
+    StepKind::of_state(&ctx.node.provision_state).unwrap_or(StepKind::Deploy)
 }
 
 /// `<kind>.get_<kind>_steps`: `{"kind", "steps": [{"interface", "step", "priority"}]}`
@@ -413,7 +412,7 @@ async fn fetch_agent_steps(ctx: &TaskContext<'_>) -> Result<Option<Value>, Drive
             )
         })
         .collect();
-    Ok(Some(json!({"kind": kind, "steps": steps})))
+    Ok(Some(json!({"kind": kind.name(), "steps": steps})))
 }
 
 /// Refuse a step the running agent did not offer (when it told us its steps).
@@ -421,7 +420,7 @@ fn agent_offers(ctx: &TaskContext<'_>, step: &str) -> Result<(), DriverError> {
     let dii = &ctx.node.driver_internal_info;
     let kind = step_kind(ctx);
     let cached = dii.get(AGENT_STEPS);
-    if cached.and_then(|c| c.get("kind")).and_then(Value::as_str) != Some(kind) {
+    if cached.and_then(|c| c.get("kind")).and_then(Value::as_str) != Some(kind.name()) {
         return Ok(());
     }
     let steps: Vec<String> = agent_steps(dii, kind)
@@ -443,7 +442,7 @@ fn agent_offers(ctx: &TaskContext<'_>, step: &str) -> Result<(), DriverError> {
 /// burn-in, express erase, NVRAM cleaning...): it runs in the agent.
 fn agent_only_step(ctx: &TaskContext<'_>, step: &str) -> bool {
     let kind = step_kind(ctx);
-    kind != "deploy"
+    kind != StepKind::Deploy
         && agent_steps(&ctx.node.driver_internal_info, kind)
             .iter()
             .any(|(i, s)| i == "deploy" && s == step)
@@ -506,7 +505,7 @@ impl DeployInterface for DirectDeploy {
     ) -> Result<Progress, DriverError> {
         check_instance_info(ctx)?;
         configdrive(ctx)?;
-        for k in ["agent_image", "agent_image_url"] {
+        for k in [AGENT_IMAGE, AGENT_IMAGE_URL] {
             ctx.node.driver_internal_info.remove(k);
         }
         if served_locally(ctx) {
@@ -555,7 +554,7 @@ impl DeployInterface for DirectDeploy {
                         {
                             ctx.node
                                 .driver_internal_info
-                                .insert("root_uuid_or_disk_id".into(), root);
+                                .insert(ROOT_UUID_OR_DISK_ID.into(), root);
                         }
                     }
                     Err(e) => {
@@ -565,7 +564,7 @@ impl DeployInterface for DirectDeploy {
                 // As Ironic: a whole-disk image gets a bootloader install only in UEFI
                 // mode, where the agent registers the image's EFI loader in NVRAM.
                 if mode == BootMode::Uefi {
-                    let root = ctx.node.driver_internal_info.get("root_uuid_or_disk_id");
+                    let root = ctx.node.driver_internal_info.get(ROOT_UUID_OR_DISK_ID);
                     let params = json!({"root_uuid": root, "efi_system_part_uuid": null,
                         "prep_boot_part_uuid": null, "target_boot_mode": mode.as_str()});
                     let r = c
@@ -610,7 +609,7 @@ impl DeployInterface for DirectDeploy {
                 let kind = step_kind(ctx);
                 let p = params(
                     ctx,
-                    kind,
+                    kind.name(),
                     json!({"interface": "deploy", "step": s, "priority": step.priority, "args": step.args, "abortable": true, "reboot_requested": false}),
                 );
                 send(ctx, &format!("{kind}.execute_{kind}_step"), p).await
@@ -642,13 +641,10 @@ impl DeployInterface for DirectDeploy {
         hw: &Driver,
         ctx: &mut TaskContext<'_>,
     ) -> Result<(), DriverError> {
-        let booted = ctx
-            .node
-            .driver_internal_info
-            .contains_key(super::agent_client::AGENT_URL)
+        let booted = ctx.node.driver_internal_info.contains_key(AGENT_URL)
             || BootIntent::of(&ctx.node.driver_internal_info).is_some();
         forget_agent(&mut ctx.node.driver_internal_info);
-        ctx.node.driver_internal_info.remove(PENDING);
+        ctx.node.driver_internal_info.remove(AGENT_PENDING_COMMAND);
         if booted {
             hw.power.set_power_state(ctx, POWER_OFF, None).await?;
             hw.boot.clean_up_ramdisk(ctx).await?;
@@ -661,7 +657,12 @@ impl DeployInterface for DirectDeploy {
         hw: &Driver,
         ctx: &mut TaskContext<'_>,
     ) -> Result<Progress, DriverError> {
-        let Some(Value::Object(p)) = ctx.node.driver_internal_info.get(PENDING).cloned() else {
+        let Some(Value::Object(p)) = ctx
+            .node
+            .driver_internal_info
+            .get(AGENT_PENDING_COMMAND)
+            .cloned()
+        else {
             // Nothing outstanding: the agent has just come up. Ask it once which steps it
             // offers (as Ironic does), so a step it lacks fails clearly before it is sent.
             if !ctx.node.driver_internal_info.contains_key(AGENT_STEPS) {
@@ -680,14 +681,10 @@ impl DeployInterface for DirectDeploy {
             .unwrap_or_default()
             .to_string();
         if p.get("sent") != Some(&Value::Bool(true)) {
-            let current = match step_kind(ctx) {
-                "clean" => &ctx.node.clean_step,
-                "service" => &ctx.node.service_step,
-                _ => &ctx.node.deploy_step,
-            };
+            let current = ctx.node.current_step(step_kind(ctx));
             let step: Step = serde_json::from_value(Value::Object(current.clone()))
                 .map_err(|e| failed(format!("no step to retry: {e}")))?;
-            ctx.node.driver_internal_info.remove(PENDING);
+            ctx.node.driver_internal_info.remove(AGENT_PENDING_COMMAND);
             return self.run_step(hw, ctx, &step).await;
         }
         let command = p
@@ -699,7 +696,7 @@ impl DeployInterface for DirectDeploy {
             Ok(Some(r)) if r.running() => Ok(Progress::Wait),
             Ok(Some(r)) => settle(ctx, &name, Ok(r)),
             Ok(None) => {
-                ctx.node.driver_internal_info.remove(PENDING);
+                ctx.node.driver_internal_info.remove(AGENT_PENDING_COMMAND);
                 Err(failed(format!(
                     "the agent has no record of command {command}; it was restarted"
                 )))
@@ -713,7 +710,7 @@ impl DeployInterface for DirectDeploy {
         hw.power.set_power_state(ctx, POWER_OFF, None).await?;
         hw.boot.clean_up_instance(ctx).await?;
         forget_agent(&mut ctx.node.driver_internal_info);
-        for k in [PENDING, "agent_image", "agent_image_url"] {
+        for k in [AGENT_PENDING_COMMAND, AGENT_IMAGE, AGENT_IMAGE_URL] {
             ctx.node.driver_internal_info.remove(k);
         }
         Ok(())

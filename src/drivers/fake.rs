@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::config::file::Delay;
+use crate::model::dii::{FAKE_BOOT_DEVICE, FAKE_BOOT_DEVICE_PERSISTENT};
 use crate::model::states::{POWER_OFF, POWER_ON};
 
 async fn pause(delay: &Delay) {
@@ -80,9 +81,6 @@ impl PowerInterface for FakePower {
 
 pub struct FakeManagement;
 
-const BOOT_DEVICE: &str = "fake_boot_device";
-const BOOT_PERSISTENT: &str = "fake_boot_device_persistent";
-
 #[async_trait]
 impl ManagementInterface for FakeManagement {
     async fn validate(&self, _: &TaskContext<'_>) -> Result<(), DriverError> {
@@ -106,10 +104,10 @@ impl ManagementInterface for FakeManagement {
         pause(&ctx.config.file.fake.management_delay).await;
         ctx.node
             .driver_internal_info
-            .insert(BOOT_DEVICE.into(), json!(device));
+            .insert(FAKE_BOOT_DEVICE.into(), json!(device));
         ctx.node
             .driver_internal_info
-            .insert(BOOT_PERSISTENT.into(), json!(persistent));
+            .insert(FAKE_BOOT_DEVICE_PERSISTENT.into(), json!(persistent));
         Ok(())
     }
     async fn get_boot_device(
@@ -119,14 +117,14 @@ impl ManagementInterface for FakeManagement {
         let dev = ctx
             .node
             .driver_internal_info
-            .get(BOOT_DEVICE)
+            .get(FAKE_BOOT_DEVICE)
             .and_then(Value::as_str)
             .unwrap_or("pxe")
             .to_string();
         let persistent = ctx
             .node
             .driver_internal_info
-            .get(BOOT_PERSISTENT)
+            .get(FAKE_BOOT_DEVICE_PERSISTENT)
             .and_then(Value::as_bool)
             .unwrap_or(false);
         Ok((Some(dev), Some(persistent)))

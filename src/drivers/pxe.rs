@@ -6,7 +6,8 @@
 use async_trait::async_trait;
 
 use super::*;
-use crate::model::boot::{BootIntent, KEY};
+use crate::model::boot::BootIntent;
+use crate::model::dii::BOOT_INTENT;
 
 pub struct NetBoot;
 
@@ -14,10 +15,10 @@ fn set(ctx: &mut TaskContext<'_>, intent: Option<BootIntent>) -> Result<(), Driv
     match intent {
         Some(i) => {
             let v = serde_json::to_value(i).map_err(|e| DriverError::Failed(e.to_string()))?;
-            ctx.node.driver_internal_info.insert(KEY.into(), v);
+            ctx.node.driver_internal_info.insert(BOOT_INTENT.into(), v);
         }
         None => {
-            ctx.node.driver_internal_info.remove(KEY);
+            ctx.node.driver_internal_info.remove(BOOT_INTENT);
         }
     }
     Ok(())

@@ -4,8 +4,6 @@
 
 use serde::{Deserialize, Serialize};
 
-pub const KEY: &str = "boot_intent";
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum BootIntent {
@@ -23,7 +21,7 @@ pub enum BootIntent {
 
 impl BootIntent {
     pub fn of(dii: &super::JsonObject) -> Option<BootIntent> {
-        dii.get(KEY)
+        dii.get(super::dii::BOOT_INTENT)
             .cloned()
             .and_then(|v| serde_json::from_value(v).ok())
     }

@@ -7,12 +7,14 @@ pub mod boot;
 pub mod chassis;
 pub mod conductor;
 pub mod deploy_template;
+pub mod dii;
 pub mod history;
 pub mod mac;
 pub mod node;
 pub mod port;
 pub mod portgroup;
 pub mod states;
+pub mod step;
 pub mod validate;
 
 /// A JSON object blob (driver_info, properties, extra, ...).
