@@ -751,3 +751,43 @@ fn a_busy_agent_is_asked_again_on_its_next_heartbeat() {
     );
     assert!(sent.contains(&"standby.power_off".to_string()), "{sent:?}");
 }
+
+/// An agent that never calls back: the periodic check fails the node once the configured
+/// callback timeout has passed, with Ironic's message (deploy: `wait call-back`; cleaning:
+/// `clean wait`).
+#[test]
+fn callback_timeouts_fail_nodes_whose_agent_never_calls() {
+    let ib = Ironbox::start_with(
+        "[conductor]\ndeploy_callback_timeout = 2\nclean_callback_timeout = 2\ncheck_provision_state_interval = 1\n",
+    );
+    std::fs::write(ib.dir.path().join("disk.img"), vec![7u8; 4096]).unwrap();
+    let images = FileServer::start(ib.dir.path());
+    let url = format!("{}/disk.img", images.url);
+    let cleaning = direct_node(&ib, "52:54:00:aa:00:40", &url, &"ab".repeat(32));
+    let deploying = direct_node(&ib, "52:54:00:aa:00:41", &url, &"ab".repeat(32));
+    ib.patch(
+        &format!("/v1/nodes/{deploying}"),
+        json!([{"op": "add", "path": "/automated_clean", "value": false}]),
+    );
+    for u in [&cleaning, &deploying] {
+        provision(&ib, u, json!({"target": "manage"}));
+        ib.wait_entered(u, "manageable", 10);
+        provision(&ib, u, json!({"target": "provide"}));
+    }
+    ib.wait_entered(&cleaning, "clean wait", 10);
+    ib.wait_entered(&deploying, "available", 10);
+    provision(&ib, &deploying, json!({"target": "active"}));
+    ib.wait_entered(&deploying, "wait call-back", 10);
+
+    for (u, waiting, failed) in [
+        (&cleaning, "clean wait", "clean failed"),
+        (&deploying, "wait call-back", "deploy failed"),
+    ] {
+        let n = ib.wait_entered(u, failed, 20);
+        assert_eq!(
+            n["last_error"],
+            format!("Timeout reached while waiting for callback for node {u} (state \"{waiting}\", 2 s)"),
+            "{n}"
+        );
+    }
+}
