@@ -13,7 +13,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 use sha2::Digest;
 
-use crate::harness::bin;
+use crate::harness::{bin, wait_until};
 
 const NODE: &str = "1be26c0b-03f2-4d2e-ae87-c02d7f33c123";
 const MAC: &str = "52:54:00:aa:bb:cc";
@@ -174,19 +174,9 @@ fn mbr_image(len: usize) -> Vec<u8> {
     img
 }
 
-fn wait_for<T>(what: &str, agent: &Agent, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; agent log:\n{}",
-            agent.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_for<T>(what: &str, agent: &Agent, secs: u64, f: impl FnMut() -> Option<T>) -> T {
+    wait_until(Duration::from_secs(secs), f)
+        .unwrap_or_else(|| panic!("timed out waiting for {what}; agent log:\n{}", agent.log()))
 }
 
 #[test]
@@ -442,18 +432,8 @@ fn agent_deploys_and_cleans_a_file_backed_disk() {
     // Power off: with --no-power the process exits.
     let (s, _) = cmd("standby.power_off", json!({}), false);
     assert_eq!(s, 200);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(st) = agent.child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the agent did not exit: {}",
-            agent.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_until(Duration::from_secs(10), || agent.child.try_wait().unwrap())
+        .unwrap_or_else(|| panic!("the agent did not exit: {}", agent.log()));
     assert!(status.success(), "{status}: {}", agent.log());
     assert!(agent.log().contains("--no-power"), "{}", agent.log());
 }

@@ -3,7 +3,6 @@
 use serde_json::{json, Value};
 
 use crate::harness::Ironbox;
-use crate::provision::wait_state;
 
 /// A node taken enroll -> manage (which reads its power state) -> provide.
 fn available(ib: &Ironbox, body: Value) -> String {
@@ -17,7 +16,7 @@ fn available(ib: &Ironbox, body: Value) -> String {
             .status,
             202
         );
-        wait_state(ib, &u, want);
+        ib.wait_state(&u, want, 30);
     }
     u
 }
@@ -132,7 +131,7 @@ fn allocations_pick_matching_nodes() {
         .status,
         202
     );
-    wait_state(&ib, &gold, "active");
+    ib.wait_state(&gold, "active", 30);
     assert_eq!(ib.delete(&format!("/v1/allocations/{u}")).status, 409);
     // Undeploying releases the allocation.
     assert_eq!(
@@ -143,7 +142,7 @@ fn allocations_pick_matching_nodes() {
         .status,
         202
     );
-    wait_state(&ib, &gold, "available");
+    ib.wait_state(&gold, "available", 30);
     assert_eq!(ib.get(&format!("/v1/allocations/{u}")).status, 404);
 }
 
@@ -159,7 +158,7 @@ fn allocation_backfill() {
         .status,
         202
     );
-    wait_state(&ib, &n, "active");
+    ib.wait_state(&n, "active", 30);
     let a = ib.post("/v1/allocations", json!({"node": n}));
     assert_eq!(a.status, 201, "{}", a.body);
     assert_eq!(
@@ -233,7 +232,7 @@ fn deploy_templates_add_steps_through_traits() {
         .status,
         202
     );
-    let node = wait_state(&ib, &n, "deploy hold");
+    let node = ib.wait_state(&n, "deploy hold", 30);
     assert_eq!(node["deploy_step"]["step"], "hold");
     assert_eq!(
         ib.put(
@@ -243,7 +242,7 @@ fn deploy_templates_add_steps_through_traits() {
         .status,
         202
     );
-    wait_state(&ib, &n, "active");
+    ib.wait_state(&n, "active", 30);
     // A template with a step the driver lacks makes the deploy request fail up front.
     ib.patch("/v1/deploy_templates/CUSTOM_RAID1", json!([{"op": "replace", "path": "/steps", "value": [{"interface": "bios", "step": "nope", "args": {}, "priority": 10}]}]));
     let r2 = ib.req(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{bin, Ironbox};
+use crate::harness::{bin, wait_until, Ironbox};
 
 fn run(args: &[&str], cwd: Option<&std::path::Path>) -> (i32, String, String) {
     let mut c = Command::new(bin());
@@ -87,17 +87,14 @@ fn zero_config_start_uses_loopback_and_local_data() {
         .spawn()
         .unwrap();
     let endpoints = dir.path().join("ironbox-data/endpoints.json");
-    let mut found = None;
-    for _ in 0..200 {
-        if let Ok(t) = std::fs::read_to_string(&endpoints) {
-            found = Some(t);
-            break;
+    // Until it wrote its endpoints, or exited, within 5 s.
+    let found = wait_until(Duration::from_secs(5), || {
+        match std::fs::read_to_string(&endpoints) {
+            Ok(t) => Some(Some(t)),
+            Err(_) => child.try_wait().unwrap().map(|_| None),
         }
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    })
+    .flatten();
     let _ = child.kill();
     let _ = child.wait();
     let text =

@@ -6,24 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::harness::{FileServer, Ironbox};
-
-fn wait_state(ib: &Ironbox, uuid: &str, want: &str, secs: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let n = ib.get(&format!("/v1/nodes/{uuid}")).body;
-        if n["provision_state"] == want {
-            return n;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "node never reached {want}: {}\n{}",
-            n,
-            ib.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use crate::harness::{wait_until, FileServer, Ironbox};
 
 fn provision(ib: &Ironbox, uuid: &str, body: Value) {
     let r = ib.put(&format!("/v1/nodes/{uuid}/states/provision"), body);
@@ -79,9 +62,9 @@ fn lookup_and_heartbeat_follow_ironics_rules() {
     assert_eq!(lookup(&ib, &format!("addresses={mac}"), "1.21").status, 404);
 
     provision(&ib, &u, json!({"target": "manage"}));
-    wait_state(&ib, &u, "manageable", 10);
+    ib.wait_entered(&u, "manageable", 10);
     provision(&ib, &u, json!({"target": "provide"}));
-    wait_state(&ib, &u, "available", 10);
+    ib.wait_entered(&u, "available", 10);
     // A remote image needs a checksum, in a form the agent can verify.
     for bad in [
         json!("abc"),
@@ -107,7 +90,7 @@ fn lookup_and_heartbeat_follow_ironics_rules() {
     );
 
     provision(&ib, &u, json!({"target": "active"}));
-    let n = wait_state(&ib, &u, "wait call-back", 10);
+    let n = ib.wait_entered(&u, "wait call-back", 10);
     assert_eq!(n["driver_internal_info"].get("agent_secret_token"), None);
 
     // Below 1.62 no token is issued.
@@ -189,7 +172,7 @@ fn lookup_and_heartbeat_follow_ironics_rules() {
     // the callback URL and fails the step with a clear error.
     let r = heartbeat(&ib, &u, good, "1.68");
     assert_eq!(r.status, 202, "{}", r.body);
-    let n = wait_state(&ib, &u, "deploy failed", 20);
+    let n = ib.wait_entered(&u, "deploy failed", 20);
     let err = n["last_error"].as_str().unwrap_or_default();
     assert!(
         err.contains("deploy.deploy") && err.contains("unreachable"),
@@ -227,7 +210,7 @@ fn lookup_and_heartbeat_follow_ironics_rules() {
         }
     });
     provision(&ib, &u, json!({"target": "active"}));
-    wait_state(&ib, &u, "wait call-back", 10);
+    ib.wait_entered(&u, "wait call-back", 10);
     let r = lookup(&ib, &format!("addresses={mac}"), "1.62");
     let token = r.body["config"]["agent_token"]
         .as_str()
@@ -236,7 +219,7 @@ fn lookup_and_heartbeat_follow_ironics_rules() {
     assert_ne!(token, "******", "a new boot gets a new token");
     let hb = json!({"callback_url": garbage_url, "agent_token": token, "agent_version": "11.0.0"});
     assert_eq!(heartbeat(&ib, &u, hb, "1.68").status, 202);
-    let n = wait_state(&ib, &u, "deploy failed", 20);
+    let n = ib.wait_entered(&u, "deploy failed", 20);
     let err = n["last_error"].as_str().unwrap_or_default();
     assert!(
         err.contains("malformed answer") && err.contains("not json"),
@@ -246,7 +229,7 @@ fn lookup_and_heartbeat_follow_ironics_rules() {
     // An image URL that does not answer: refused before the machine is rebooted.
     ib.patch(&format!("/v1/nodes/{u}"), json!([{"op": "add", "path": "/instance_info/image_source", "value": "http://127.0.0.1:9/gone.img"}]));
     provision(&ib, &u, json!({"target": "active"}));
-    let n = wait_state(&ib, &u, "deploy failed", 30);
+    let n = ib.wait_entered(&u, "deploy failed", 30);
     let err = n["last_error"].as_str().unwrap_or_default();
     assert!(
         err.contains("Validation of image href http://127.0.0.1:9/gone.img failed"),
@@ -258,16 +241,17 @@ fn lookup_and_heartbeat_follow_ironics_rules() {
         json!([{"op": "add", "path": "/instance_info/image_source", "value": missing}]),
     );
     provision(&ib, &u, json!({"target": "active"}));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let mut last = Value::Null;
+    let failed = wait_until(Duration::from_secs(20), || {
         let n = ib.get(&format!("/v1/nodes/{u}")).body;
-        let err = n["last_error"].as_str().unwrap_or_default().to_string();
+        let err = n["last_error"].as_str().unwrap_or_default();
         if n["provision_state"] == "deploy failed" && err.contains("404") {
-            break;
+            return Some(());
         }
-        assert!(Instant::now() < deadline, "{n}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        last = n;
+        None
+    });
+    assert!(failed.is_some(), "{last}");
 }
 
 #[test]
@@ -282,9 +266,9 @@ fn in_band_inspection_stores_the_inventory() {
         201
     );
     provision(&ib, &u, json!({"target": "manage"}));
-    wait_state(&ib, &u, "manageable", 10);
+    ib.wait_entered(&u, "manageable", 10);
     provision(&ib, &u, json!({"target": "inspect"}));
-    wait_state(&ib, &u, "inspect wait", 10);
+    ib.wait_entered(&u, "inspect wait", 10);
     let inventory = json!({
         "interfaces": [{"name": "eth0", "mac_address": mac}, {"name": "eth1", "mac_address": "52:54:00:aa:00:03"}],
         "cpu": {"architecture": "x86_64", "count": 1},
@@ -327,7 +311,7 @@ fn in_band_inspection_stores_the_inventory() {
     );
     assert_eq!(r.status, 202, "{}", r.body);
     assert_eq!(r.body, json!({"uuid": u}));
-    let n = wait_state(&ib, &u, "manageable", 10);
+    let n = ib.wait_entered(&u, "manageable", 10);
     assert_eq!(n["properties"]["cpu_arch"], "x86_64");
     assert_eq!(n["properties"]["memory_mb"], 512);
     assert_eq!(n["properties"]["local_gb"], 9);
@@ -429,12 +413,12 @@ fn direct_deploy_and_cleaning_with_the_built_in_agent() {
     );
 
     provision(&ib, &u, json!({"target": "manage"}));
-    wait_state(&ib, &u, "manageable", 10);
+    ib.wait_entered(&u, "manageable", 10);
     // provide: automated cleaning boots the agent and erases the disk's metadata.
     provision(&ib, &u, json!({"target": "provide"}));
-    wait_state(&ib, &u, "clean wait", 10);
+    ib.wait_entered(&u, "clean wait", 10);
     let agent = Agent::start(&ib, mac, &disk);
-    let n = wait_state(&ib, &u, "available", 60);
+    let n = ib.wait_entered(&u, "available", 60);
     assert_eq!(n["last_error"], Value::Null, "{}", agent.log());
     let head = std::fs::read(&disk).map(|b| b[..1 << 20].to_vec()).unwrap();
     assert!(
@@ -446,9 +430,9 @@ fn direct_deploy_and_cleaning_with_the_built_in_agent() {
     // deploy: the agent writes the image; the node ends active and powered on.
     let t = Instant::now();
     provision(&ib, &u, json!({"target": "active"}));
-    wait_state(&ib, &u, "wait call-back", 10);
+    ib.wait_entered(&u, "wait call-back", 10);
     let agent = Agent::start(&ib, mac, &disk);
-    let n = wait_state(&ib, &u, "active", 60);
+    let n = ib.wait_entered(&u, "active", 60);
     eprintln!(
         "deploy through the agent: {:.2} s",
         t.elapsed().as_secs_f64()
@@ -487,9 +471,9 @@ fn direct_deploy_and_cleaning_with_the_built_in_agent() {
 
     // undeploy: tear down, then cleaning erases the image's partition table and signature.
     provision(&ib, &u, json!({"target": "deleted"}));
-    wait_state(&ib, &u, "clean wait", 10);
+    ib.wait_entered(&u, "clean wait", 10);
     let agent = Agent::start(&ib, mac, &disk);
-    wait_state(&ib, &u, "available", 60);
+    ib.wait_entered(&u, "available", 60);
     let after = std::fs::read(&disk).unwrap();
     assert!(after[..512].iter().all(|b| *b == 0), "{}", agent.log());
     drop(agent);
@@ -502,9 +486,9 @@ fn direct_deploy_and_cleaning_with_the_built_in_agent() {
         "image_source": format!("{}/os.img", images.url), "image_checksum": "0".repeat(64)}}]),
     );
     provision(&ib, &u, json!({"target": "active"}));
-    wait_state(&ib, &u, "wait call-back", 10);
+    ib.wait_entered(&u, "wait call-back", 10);
     let _agent = Agent::start(&ib, mac, &disk);
-    let n = wait_state(&ib, &u, "deploy failed", 60);
+    let n = ib.wait_entered(&u, "deploy failed", 60);
     let err = n["last_error"].as_str().unwrap_or_default();
     assert!(
         err.contains("write_image") && err.to_lowercase().contains("checksum"),
@@ -564,16 +548,10 @@ fn scripted_agent(
 
 /// Wait until the scripted agent has been sent `n` commands.
 fn wait_sent(seen: &std::sync::Mutex<Vec<Value>>, n: usize, ib: &Ironbox) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while seen.lock().unwrap().len() < n {
-        assert!(
-            Instant::now() < deadline,
-            "{:?}\n{}",
-            seen.lock().unwrap(),
-            ib.log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let sent = wait_until(Duration::from_secs(10), || {
+        (seen.lock().unwrap().len() >= n).then_some(())
+    });
+    assert!(sent.is_some(), "{:?}\n{}", seen.lock().unwrap(), ib.log());
 }
 
 /// A well-behaved agent's answer to `name` (`extension.command`) with `result`.
@@ -617,7 +595,7 @@ fn manual_cleaning_runs_steps_only_the_agent_offers() {
     let mac = "52:54:00:aa:00:30";
     let u = direct_node(&ib, mac, "file:///dev/null", &"cd".repeat(32));
     provision(&ib, &u, json!({"target": "manage"}));
-    wait_state(&ib, &u, "manageable", 10);
+    ib.wait_entered(&u, "manageable", 10);
     let (agent, seen) = scripted_agent(
         |n, name| match name {
             "clean.get_clean_steps" => answer(
@@ -648,15 +626,15 @@ fn manual_cleaning_runs_steps_only_the_agent_offers() {
     };
     let steps = json!([{"interface": "deploy", "step": "burnin_disk", "args": {"runtime": 1}}]);
     provision(&ib, &u, json!({"target": "clean", "clean_steps": steps}));
-    wait_state(&ib, &u, "clean wait", 10);
+    ib.wait_entered(&u, "clean wait", 10);
     let t = token(&ib);
     beat(&ib, &t); // the agent is up: its steps are asked for, then burnin_disk is sent
     wait_sent(&seen, 2, &ib);
     // Sent: the node waits for the agent again (under load this takes a moment).
-    let n = wait_state(&ib, &u, "clean wait", 20);
+    let n = ib.wait_entered(&u, "clean wait", 20);
     assert_eq!(n["clean_step"]["step"], "burnin_disk", "{n}");
     beat(&ib, &t); // the step has finished
-    let n = wait_state(&ib, &u, "manageable", 20);
+    let n = ib.wait_entered(&u, "manageable", 20);
     assert_eq!(n["last_error"], Value::Null, "{n}");
     let sent = seen.lock().unwrap().clone();
     let exec = sent
@@ -668,9 +646,9 @@ fn manual_cleaning_runs_steps_only_the_agent_offers() {
 
     let steps = json!([{"interface": "deploy", "step": "no_such_step"}]);
     provision(&ib, &u, json!({"target": "clean", "clean_steps": steps}));
-    wait_state(&ib, &u, "clean wait", 10);
+    ib.wait_entered(&u, "clean wait", 10);
     beat(&ib, &token(&ib));
-    let n = wait_state(&ib, &u, "clean failed", 20);
+    let n = ib.wait_entered(&u, "clean failed", 20);
     let err = n["last_error"].as_str().unwrap_or_default();
     assert!(
         err.contains("deploy.no_such_step is not supported") && err.contains("deploy.burnin_disk"),
@@ -706,7 +684,7 @@ fn a_busy_agent_is_asked_again_on_its_next_heartbeat() {
             );
         }
         provision(&ib, &u, json!({"target": verb}));
-        n = wait_state(&ib, &u, state, 10);
+        n = ib.wait_entered(&u, state, 10);
     }
     let _ = n;
     let token = lookup(&ib, &format!("addresses={mac}"), "1.62").body["config"]["agent_token"]
@@ -723,9 +701,18 @@ fn a_busy_agent_is_asked_again_on_its_next_heartbeat() {
         );
         assert_eq!(r.status, 202, "{}", r.body);
     };
+    // Sent, and the conductor is done with the agent's answer: the node is unlocked again.
     let settled = |want: usize| {
         wait_sent(&seen, want, &ib);
-        std::thread::sleep(Duration::from_millis(300));
+        let unlocked = wait_until(Duration::from_secs(10), || {
+            let n = ib.get(&format!("/v1/nodes/{u}")).body;
+            n["reservation"].is_null().then_some(())
+        });
+        assert!(
+            unlocked.is_some(),
+            "the heartbeat never finished\n{}",
+            ib.log()
+        );
     };
     beat(); // get_deploy_steps: busy
     settled(1);
@@ -744,7 +731,7 @@ fn a_busy_agent_is_asked_again_on_its_next_heartbeat() {
     beat(); // write_image again: running
     settled(4);
     beat(); // write_image done: the deploy finishes
-    let n = wait_state(&ib, &u, "active", 20);
+    let n = ib.wait_entered(&u, "active", 20);
     assert_eq!(n["last_error"], Value::Null);
     let sent: Vec<String> = seen
         .lock()
@@ -763,4 +750,44 @@ fn a_busy_agent_is_asked_again_on_its_next_heartbeat() {
         "{sent:?}"
     );
     assert!(sent.contains(&"standby.power_off".to_string()), "{sent:?}");
+}
+
+/// An agent that never calls back: the periodic check fails the node once the configured
+/// callback timeout has passed, with Ironic's message (deploy: `wait call-back`; cleaning:
+/// `clean wait`).
+#[test]
+fn callback_timeouts_fail_nodes_whose_agent_never_calls() {
+    let ib = Ironbox::start_with(
+        "[conductor]\ndeploy_callback_timeout = 2\nclean_callback_timeout = 2\ncheck_provision_state_interval = 1\n",
+    );
+    std::fs::write(ib.dir.path().join("disk.img"), vec![7u8; 4096]).unwrap();
+    let images = FileServer::start(ib.dir.path());
+    let url = format!("{}/disk.img", images.url);
+    let cleaning = direct_node(&ib, "52:54:00:aa:00:40", &url, &"ab".repeat(32));
+    let deploying = direct_node(&ib, "52:54:00:aa:00:41", &url, &"ab".repeat(32));
+    ib.patch(
+        &format!("/v1/nodes/{deploying}"),
+        json!([{"op": "add", "path": "/automated_clean", "value": false}]),
+    );
+    for u in [&cleaning, &deploying] {
+        provision(&ib, u, json!({"target": "manage"}));
+        ib.wait_entered(u, "manageable", 10);
+        provision(&ib, u, json!({"target": "provide"}));
+    }
+    ib.wait_entered(&cleaning, "clean wait", 10);
+    ib.wait_entered(&deploying, "available", 10);
+    provision(&ib, &deploying, json!({"target": "active"}));
+    ib.wait_entered(&deploying, "wait call-back", 10);
+
+    for (u, waiting, failed) in [
+        (&cleaning, "clean wait", "clean failed"),
+        (&deploying, "wait call-back", "deploy failed"),
+    ] {
+        let n = ib.wait_entered(u, failed, 20);
+        assert_eq!(
+            n["last_error"],
+            format!("Timeout reached while waiting for callback for node {u} (state \"{waiting}\", 2 s)"),
+            "{n}"
+        );
+    }
 }

@@ -11,14 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::harness::Ironbox;
-use crate::netboot::Netns;
-
-fn lab(script: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/lab")
-        .join(script)
-}
+use crate::harness::{lab, wait_until, Ironbox, Netns};
 
 fn labdir() -> PathBuf {
     PathBuf::from(std::env::var("IRONBOX_LAB_DIR").unwrap_or_else(|_| "/tmp/ironbox-lab".into()))
@@ -207,24 +200,19 @@ impl Bmc {
                 "http://127.0.0.1:8000/redfish/v1/Systems",
             ],
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let ok = Command::new("ip")
+        let up = wait_until(Duration::from_secs(20), || {
+            Command::new("ip")
                 .args(["netns", "exec", &ns.name])
                 .args(&probe)
                 .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false);
-            if ok {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the BMC did not come up: {}",
-                std::fs::read_to_string(d.join("bmc-process.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+                .is_ok_and(|o| o.status.success())
+                .then_some(())
+        });
+        assert!(
+            up.is_some(),
+            "the BMC did not come up: {}",
+            std::fs::read_to_string(d.join("bmc-process.log")).unwrap_or_default()
+        );
         Bmc {
             pid: child.id(),
             dir,
@@ -283,15 +271,8 @@ fn disk_head(disk: &Path, n: usize) -> Vec<u8> {
 }
 
 fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool, ctx: impl Fn() -> String) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}\n{}",
-            ctx()
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    let done = wait_until(Duration::from_secs(secs), || f().then_some(()));
+    assert!(done.is_some(), "timed out waiting for {what}\n{}", ctx());
 }
 
 fn deploy_cycle(firmware: &'static str, kind: BmcKind, agent: Agent) {

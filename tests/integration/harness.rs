@@ -1,9 +1,12 @@
 //! Starts the real `ironbox` binary on an ephemeral port with a temporary state directory,
 //! finds it through `endpoints.json`, and kills it on drop. A failed test's directory is
-//! kept (its path is printed) so its database and log can be inspected.
+//! kept (its path is printed) so its database and log can be inspected. Also the test
+//! toolkit: [`wait_until`] for every "poll until", [`Ironbox::wait_state`], the base config
+//! merge ([`merge_toml`]) and [`Netns`] for tests that need a network of their own.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -49,13 +52,45 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_ironbox")
 }
 
+/// Call `probe` until it returns `Some` or `timeout` has passed (then `None`): the one way
+/// tests wait for something. Polls quickly at first, then every 200 ms.
+pub fn wait_until<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    let mut every = Duration::from_millis(20);
+    loop {
+        if let Some(v) = probe() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(every);
+        every = (every * 2).min(Duration::from_millis(200));
+    }
+}
+
+/// `extra` (a test's TOML) merged into `base` section by section: its keys are added to,
+/// or replace, those of the same section in `base`; other sections are added whole.
+pub fn merge_toml(mut base: toml::Table, extra: &str) -> String {
+    let extra: toml::Table = extra.parse().expect("the test's extra config is TOML");
+    for (name, value) in extra {
+        match (base.get_mut(&name), value) {
+            (Some(toml::Value::Table(section)), toml::Value::Table(keys)) => section.extend(keys),
+            (_, value) => {
+                base.insert(name, value);
+            }
+        }
+    }
+    toml::to_string(&base).expect("config serializes")
+}
+
 impl Ironbox {
     pub fn start() -> Ironbox {
         Self::start_with("")
     }
 
-    /// Start with extra TOML appended to the base test config (sections may repeat keys
-    /// only if not already set by the base: base sets [DEFAULT] state_path and [api] port).
+    /// Start with extra TOML merged into the base test config (see [`merge_toml`]; the base
+    /// sets `[DEFAULT] state_path`, `host` and `[api] port = 0`).
     pub fn start_with(extra: &str) -> Ironbox {
         Self::start_in(None, extra)
     }
@@ -71,42 +106,17 @@ impl Ironbox {
             .tempdir()
             .expect("tempdir");
         let config = dir.path().join("ironic.toml");
-        let mut text = format!(
-            "[DEFAULT]\nstate_path = \"{}\"\nhost = \"test-conductor\"\n",
-            dir.path().join("data").display()
-        );
-        let mut api = String::from("[api]\nport = 0\n");
-        // Merge extra keys for [DEFAULT] and [api] into the base sections.
-        let mut section = String::new();
-        let mut others = String::new();
-        for line in extra.lines() {
-            let t = line.trim();
-            if t.starts_with('[') {
-                section = t.to_string();
-                if section != "[DEFAULT]" && section != "[api]" {
-                    others.push_str(line);
-                    others.push('\n');
-                }
-                continue;
-            }
-            match section.as_str() {
-                "[DEFAULT]" => {
-                    text.push_str(line);
-                    text.push('\n');
-                }
-                "[api]" => {
-                    api.push_str(line);
-                    api.push('\n');
-                }
-                _ => {
-                    others.push_str(line);
-                    others.push('\n');
-                }
-            }
-        }
-        text.push_str(&api);
-        text.push_str(&others);
-        std::fs::write(&config, text).expect("write config");
+        let mut default = toml::Table::new();
+        let data = dir.path().join("data").display().to_string();
+        default.insert("state_path".into(), data.into());
+        default.insert("host".into(), "test-conductor".into());
+        let mut api = toml::Table::new();
+        api.insert("port".into(), 0.into());
+        let base = toml::Table::from_iter([
+            ("DEFAULT".to_string(), default.into()),
+            ("api".to_string(), api.into()),
+        ]);
+        std::fs::write(&config, merge_toml(base, extra)).expect("write config");
         let mut ib = Ironbox {
             dir,
             url: String::new(),
@@ -124,6 +134,35 @@ impl Ironbox {
 
     pub fn config_path(&self) -> &Path {
         &self.config
+    }
+
+    /// Poll until the node is in provision state `want` and settled (no reservation, no
+    /// power change pending), for at most `secs` seconds; the node's JSON.
+    pub fn wait_state(&self, node: &str, want: &str, secs: u64) -> Value {
+        self.wait_node(node, want, secs, |n| {
+            n["provision_state"] == want
+                && n["reservation"].is_null()
+                && n["target_power_state"].is_null()
+        })
+    }
+
+    /// Poll until the node's provision state is `want`, even while the conductor still
+    /// holds it (states an agent moves through), for at most `secs` seconds.
+    pub fn wait_entered(&self, node: &str, want: &str, secs: u64) -> Value {
+        self.wait_node(node, want, secs, |n| n["provision_state"] == want)
+    }
+
+    fn wait_node(&self, node: &str, want: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Value::Null;
+        let reached = wait_until(Duration::from_secs(secs), || {
+            let n = self.get(&format!("/v1/nodes/{node}")).body;
+            if done(&n) {
+                return Some(n);
+            }
+            last = n;
+            None
+        });
+        reached.unwrap_or_else(|| panic!("node never reached {want}: {last}\n{}", self.log()))
     }
 
     /// Start (or restart) the process and wait for it to announce its address.
@@ -152,27 +191,19 @@ impl Ironbox {
             .spawn()
             .expect("spawn ironbox");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
+        let started = wait_until(Duration::from_secs(20), || {
             if let Ok(text) = std::fs::read_to_string(&endpoints) {
                 if let Ok(v) = serde_json::from_str::<Value>(&text) {
-                    self.url = v["api"].as_str().expect("api url").to_string();
-                    return;
+                    return Some(Ok(v["api"].as_str().expect("api url").to_string()));
                 }
             }
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                panic!("ironbox exited early ({status}): {}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "ironbox did not start: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
+            let child = self.child.as_mut()?;
+            child.try_wait().ok().flatten().map(Err)
+        });
+        match started {
+            Some(Ok(url)) => self.url = url,
+            Some(Err(status)) => panic!("ironbox exited early ({status}): {}", self.log()),
+            None => panic!("ironbox did not start: {}", self.log()),
         }
     }
 
@@ -192,17 +223,11 @@ impl Ironbox {
     pub fn terminate(&mut self) -> Option<i32> {
         let mut c = self.child.take()?;
         unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Ok(Some(st)) = c.try_wait() {
-                return st.code();
-            }
-            if Instant::now() > deadline {
-                let _ = c.kill();
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let status = wait_until(Duration::from_secs(15), || c.try_wait().ok().flatten());
+        if status.is_none() {
+            let _ = c.kill();
         }
+        status?.code()
     }
 
     pub fn req(&self, method: &str, path: &str, version: Option<&str>, body: Option<&str>) -> Resp {
@@ -503,10 +528,77 @@ impl Ironbox {
         let mut a = args.to_vec();
         a.push(uuid);
         self.cli_ok(&a);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !self.get(&format!("/v1/nodes/{uuid}")).body["target_power_state"].is_null() {
-            assert!(Instant::now() < deadline, "{target} never finished");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let done = wait_until(Duration::from_secs(60), || {
+            let n = self.get(&format!("/v1/nodes/{uuid}")).body;
+            n["target_power_state"].is_null().then_some(())
+        });
+        assert!(done.is_some(), "{target} never finished");
+    }
+}
+
+/// A script of the QEMU lab, `tests/lab/<script>`.
+pub fn lab(script: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/lab")
+        .join(script)
+}
+
+/// Run a command: (success, stdout and stderr).
+pub fn sh(cmd: &mut Command) -> (bool, String) {
+    let out = cmd.output().expect("run command");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// A network namespace with br0 (10.99.0.1/24), `taps` tap devices and a client veth
+/// (tests/lab/netns.sh); removed on drop. Needs root and tests/lab/setup.sh.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    pub fn up(taps: usize) -> Netns {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "ibx{}n{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        let (ok, out) =
+            sh(Command::new("bash")
+                .arg(lab("netns.sh"))
+                .args(["up", &name, &taps.to_string()]));
+        assert!(
+            ok,
+            "netns.sh up failed (the netboot tests need root and tests/lab/setup.sh): {out}"
+        );
+        Netns { name }
+    }
+
+    /// Run a command inside the namespace.
+    pub fn exec(&self, args: &[&str]) -> (bool, String) {
+        sh(Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .args(args))
+    }
+
+    /// The MAC address of device `dev` in the namespace.
+    pub fn mac(&self, dev: &str) -> String {
+        self.exec(&["cat", &format!("/sys/class/net/{dev}/address")])
+            .1
+            .trim()
+            .to_string()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = sh(Command::new("bash")
+            .arg(lab("netns.sh"))
+            .args(["down", &self.name]));
     }
 }

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::harness::Ironbox;
-use crate::provision::wait_state;
+use crate::harness::{wait_until, Ironbox};
 
 pub struct IpmiSim {
     pub port: u16,
@@ -55,11 +54,12 @@ impl IpmiSim {
             .spawn()
             .expect("ipmi_sim (Debian package openipmi, installed by tests/lab/setup.sh)");
         let sim = IpmiSim { port, dir, child };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !sim.ipmitool(&["chassis", "power", "status"]).0 {
-            assert!(Instant::now() < deadline, "ipmi_sim did not come up");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let up = wait_until(Duration::from_secs(10), || {
+            sim.ipmitool(&["chassis", "power", "status"])
+                .0
+                .then_some(())
+        });
+        assert!(up.is_some(), "ipmi_sim did not come up");
         sim
     }
 
@@ -149,7 +149,7 @@ fn power_and_boot_device_over_rmcp() {
         .status,
         202
     );
-    let n = wait_state(&ib, &u, "manageable");
+    let n = ib.wait_state(&u, "manageable", 30);
     assert_eq!(n["power_state"], "power off");
     power(&ib, &u, "power on");
     assert_eq!(bmc.file("power"), "1");
@@ -200,7 +200,7 @@ fn wrong_credentials_and_unreachable_bmcs_fail_clearly() {
     di["ipmi_password"] = json!("wrong");
     let u = ipmi_node(&ib, di);
     ib.cli_ok(&["node", "manage", &u]);
-    wait_state(&ib, &u, "enroll");
+    ib.wait_state(&u, "enroll", 30);
     let n = ib.cli_json(&["node", "show", &u]);
     let err = n["last_error"].as_str().unwrap_or_default().to_string();
     assert!(err.contains("authentication failed"), "{err}");
@@ -298,16 +298,15 @@ fn power_sync_sees_out_of_band_changes() {
         .status,
         202
     );
-    wait_state(&ib, &u, "manageable");
+    ib.wait_state(&u, "manageable", 30);
     assert!(bmc.ipmitool(&["chassis", "power", "on"]).0);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while ib.get(&format!("/v1/nodes/{u}")).body["power_state"] != "power on" {
-        assert!(
-            Instant::now() < deadline,
-            "power sync never saw the out-of-band power on"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let seen = wait_until(Duration::from_secs(15), || {
+        (ib.get(&format!("/v1/nodes/{u}")).body["power_state"] == "power on").then_some(())
+    });
+    assert!(
+        seen.is_some(),
+        "power sync never saw the out-of-band power on"
+    );
     drop(ib);
     // Force mode (Ironic's default): the recorded state is pushed back onto the hardware.
     let ib = Ironbox::start_with("[conductor]\nsync_power_state_interval = 1\n");
@@ -320,15 +319,14 @@ fn power_sync_sees_out_of_band_changes() {
         .status,
         202
     );
-    wait_state(&ib, &u, "manageable");
+    ib.wait_state(&u, "manageable", 30);
     power(&ib, &u, "power off");
     assert!(bmc.ipmitool(&["chassis", "power", "on"]).0);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while bmc.file("power") != "0" {
-        assert!(
-            Instant::now() < deadline,
-            "power sync never switched the machine back off"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let off = wait_until(Duration::from_secs(15), || {
+        (bmc.file("power") == "0").then_some(())
+    });
+    assert!(
+        off.is_some(),
+        "power sync never switched the machine back off"
+    );
 }

@@ -3,77 +3,13 @@
 //! as TFTP and HTTP client, and QEMU machines PXE-booting (BIOS and UEFI) to a test
 //! ramdisk that fetches a marker over HTTP. Needs root and `bash tests/lab/setup.sh`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use serde_json::json;
 
-use crate::harness::Ironbox;
-use crate::provision::wait_state;
-
-fn lab(script: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/lab")
-        .join(script)
-}
-
-fn sh(cmd: &mut Command) -> (bool, String) {
-    let out = cmd.output().expect("run command");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
-/// A namespace with br0 (10.99.0.1/24), taps and a client veth; removed on drop.
-pub struct Netns {
-    pub name: String,
-}
-
-impl Netns {
-    pub fn up(taps: usize) -> Netns {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "ibx{}n{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        let (ok, out) =
-            sh(Command::new("bash")
-                .arg(lab("netns.sh"))
-                .args(["up", &name, &taps.to_string()]));
-        assert!(
-            ok,
-            "netns.sh up failed (the netboot tests need root and tests/lab/setup.sh): {out}"
-        );
-        Netns { name }
-    }
-
-    pub fn exec(&self, args: &[&str]) -> (bool, String) {
-        sh(Command::new("ip")
-            .args(["netns", "exec", &self.name])
-            .args(args))
-    }
-
-    fn mac(&self, dev: &str) -> String {
-        self.exec(&["cat", &format!("/sys/class/net/{dev}/address")])
-            .1
-            .trim()
-            .to_string()
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = sh(Command::new("bash")
-            .arg(lab("netns.sh"))
-            .args(["down", &self.name]));
-    }
-}
+use crate::harness::{lab, sh, Ironbox, Netns};
 
 fn boot_config(mode: &str, http_root: &Path) -> String {
     format!(
@@ -269,7 +205,7 @@ fn tftp_and_http_boot_files() {
             .status,
             202
         );
-        wait_state(&ib, &u, want);
+        ib.wait_state(&u, want, 30);
     }
     let (_, script) = ns.exec(&[
         "curl",
@@ -321,7 +257,7 @@ fn qemu_boot(firmware: &str) {
             .status,
             202
         );
-        wait_state(&ib, &u, want);
+        ib.wait_state(&u, want, 30);
     }
     let serial = root.path().join("serial.log");
     let vm = format!("{}-{firmware}", ns.name);

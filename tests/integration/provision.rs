@@ -2,37 +2,21 @@
 //! table says, the lifecycle, concurrency (one winner, refusals are 409), crash safety
 //! (SIGKILL during deploys), power and management.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ironbox::conductor::fsm;
 use serde_json::{json, Value};
 
-use crate::harness::{Ironbox, Resp};
+use crate::harness::{wait_until, Ironbox, Resp};
 
 fn verb(ib: &Ironbox, node: &str, body: Value) -> Resp {
     ib.put(&format!("/v1/nodes/{node}/states/provision"), body)
 }
 
-/// Poll until the node reaches `want` (panics with the node on timeout or failure).
-pub fn wait_state(ib: &Ironbox, node: &str, want: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let n = ib.get(&format!("/v1/nodes/{node}")).body;
-        if n["provision_state"] == want
-            && n["reservation"].is_null()
-            && n["target_power_state"].is_null()
-        {
-            return n;
-        }
-        assert!(Instant::now() < deadline, "node never reached {want}: {n}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn go(ib: &Ironbox, node: &str, body: Value, want: &str) -> Value {
     let r = verb(ib, node, body.clone());
     assert_eq!(r.status, 202, "{body} -> {}", r.body);
-    wait_state(ib, node, want)
+    ib.wait_state(node, want, 30)
 }
 
 /// Bring a fresh node into `state` using only public verbs.
@@ -216,14 +200,11 @@ fn every_state_and_verb_answers_as_the_table_says() {
                 ));
             }
             // Whatever was started must finish without leaving the node locked.
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while !ib.get(&format!("/v1/nodes/{u}")).body["reservation"].is_null() {
-                assert!(
-                    Instant::now() < deadline,
-                    "{state} + {name}: node stayed locked"
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            let unlocked = wait_until(Duration::from_secs(20), || {
+                let n = ib.get(&format!("/v1/nodes/{u}")).body;
+                n["reservation"].is_null().then_some(())
+            });
+            assert!(unlocked.is_some(), "{state} + {name}: node stayed locked");
             ib.delete(&format!("/v1/nodes/{u}/maintenance"));
         }
     }
@@ -335,7 +316,7 @@ fn lifecycle_and_history() {
         json!({"target": "clean", "clean_steps": [{"interface": "raid", "step": "nope"}]}),
     );
     assert_eq!(r.status, 202);
-    let n = wait_state(&ib, &m, "clean failed");
+    let n = ib.wait_state(&m, "clean failed", 30);
     assert!(
         n["last_error"]
             .as_str()
@@ -474,13 +455,13 @@ fn power_and_management() {
             .to_string()
     };
     assert_eq!(p("power on").status, 202);
-    wait_state(&ib, &u, "manageable");
+    ib.wait_state(&u, "manageable", 30);
     assert_eq!(power(), "power on");
     assert_eq!(p("soft power off").status, 202);
-    wait_state(&ib, &u, "manageable");
+    ib.wait_state(&u, "manageable", 30);
     assert_eq!(power(), "power off");
     assert_eq!(p("rebooting").status, 202);
-    wait_state(&ib, &u, "manageable");
+    ib.wait_state(&u, "manageable", 30);
     assert_eq!(power(), "power on");
     assert_eq!(
         ib.req(
@@ -664,7 +645,7 @@ fn concurrent_verbs_have_one_winner_and_409s() {
         );
     }
     for n in &nodes {
-        wait_state(&ib, n, "manageable");
+        ib.wait_state(n, "manageable", 30);
         let h = ib.get(&format!("/v1/nodes/{n}/history?detail=true")).body;
         let manages = h["history"]
             .as_array()
@@ -701,13 +682,16 @@ fn sigkill_during_deploys_loses_nothing() {
             });
         }
     });
-    std::thread::sleep(Duration::from_millis(500));
-    let deploying = ib
-        .get("/v1/nodes?provision_state=deploying&limit=1000")
-        .body["nodes"]
-        .as_array()
-        .unwrap()
-        .len();
+    // Each node is "deploying" once its 202 is back, for deploy_delay (5 s).
+    let count = || {
+        ib.get("/v1/nodes?provision_state=deploying&limit=1000")
+            .body["nodes"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let deploying = wait_until(Duration::from_secs(3), || Some(count()).filter(|n| *n > 50))
+        .unwrap_or_else(count);
     assert!(
         deploying > 50,
         "most nodes should be mid-deploy when killed ({deploying})"
@@ -767,14 +751,14 @@ fn power_sync_records_unknown_power_states() {
         .as_str()
         .unwrap()
         .to_string();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while ib.get(&format!("/v1/nodes/{u}")).body["power_state"].is_null() {
-        assert!(
-            Instant::now() < deadline,
-            "power sync never recorded the power state"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let synced = wait_until(Duration::from_secs(10), || {
+        let n = ib.get(&format!("/v1/nodes/{u}")).body;
+        (!n["power_state"].is_null()).then_some(())
+    });
+    assert!(
+        synced.is_some(),
+        "power sync never recorded the power state"
+    );
     assert_eq!(
         ib.get(&format!("/v1/nodes/{u}")).body["power_state"],
         "power off"
@@ -812,7 +796,7 @@ fn full_worker_pool_refuses_with_503_and_leaves_the_node_alone() {
         ),
         (json!("available"), Value::Null, Value::Null)
     );
-    wait_state(&ib, &a, "active");
+    ib.wait_state(&a, "active", 30);
     // With the worker free again, the same request goes through.
     go(&ib, &b, json!({"target": "active"}), "active");
 }

@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::harness::Ironbox;
-use crate::provision::wait_state;
+use crate::harness::{wait_until, Ironbox};
 
 const SYSTEM: &str = "8c3b5a7e-0000-4000-8000-000000000001";
 const MAC1: &str = "52:54:00:aa:bb:01";
@@ -170,15 +169,12 @@ SUSHY_EMULATOR_FAKE_SYSTEMS = [{{
             ca,
             child,
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while s.try_get("/redfish/v1/Systems").is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "sushy-emulator did not come up: {}",
-                std::fs::read_to_string(s.dir.path().join("emulator.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let up = wait_until(Duration::from_secs(30), || s.try_get("/redfish/v1/Systems"));
+        assert!(
+            up.is_some(),
+            "sushy-emulator did not come up: {}",
+            std::fs::read_to_string(s.dir.path().join("emulator.log")).unwrap_or_default()
+        );
         s
     }
 
@@ -232,11 +228,10 @@ SUSHY_EMULATOR_FAKE_SYSTEMS = [{{
     }
 
     pub fn wait_power(&self, want: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.system()["PowerState"] != want {
-            assert!(Instant::now() < deadline, "emulator never reached {want}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let reached = wait_until(Duration::from_secs(20), || {
+            (self.system()["PowerState"] == want).then_some(())
+        });
+        assert!(reached.is_some(), "emulator never reached {want}");
     }
 
     /// The non-GET requests the emulator received, oldest first.
@@ -298,7 +293,7 @@ fn verb(ib: &Ironbox, u: &str, target: &str, want: &str) -> Value {
         json!({ "target": target }),
     );
     assert_eq!(r.status, 202, "{target}: {}", r.body);
-    wait_state(ib, u, want)
+    ib.wait_state(u, want, 30)
 }
 
 fn last_error(ib: &Ironbox, u: &str) -> String {
@@ -610,7 +605,7 @@ fn wrong_credentials_and_unreachable_bmcs_fail_clearly() {
     di["redfish_password"] = json!("sekrit-wrong");
     let u = redfish_node(&ib, json!({"driver_info": di}));
     ib.cli_ok(&["node", "manage", &u]);
-    wait_state(&ib, &u, "enroll");
+    ib.wait_state(&u, "enroll", 30);
     let err = ib.cli_json(&["node", "show", &u])["last_error"]
         .as_str()
         .unwrap_or_default()
@@ -691,7 +686,7 @@ fn https_verifies_the_bmc_certificate() {
         json!({"target": "manage"}),
     );
     assert_eq!(r.status, 202);
-    wait_state(&ib, &u3, "enroll");
+    ib.wait_state(&u3, "enroll", 30);
     let err = last_error(&ib, &u3);
     assert!(err.contains("TLS") && err.contains("certificate"), "{err}");
     // Verification off: accepted.
@@ -712,14 +707,10 @@ fn power_sync_sees_an_out_of_band_reset() {
     verb(&ib, &u, "manage", "manageable");
     bmc.reset("On");
     bmc.wait_power("On");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while ib.get(&format!("/v1/nodes/{u}")).body["power_state"] != "power on" {
-        assert!(
-            Instant::now() < deadline,
-            "power sync never saw the direct Reset On"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let seen = wait_until(Duration::from_secs(20), || {
+        (ib.get(&format!("/v1/nodes/{u}")).body["power_state"] == "power on").then_some(())
+    });
+    assert!(seen.is_some(), "power sync never saw the direct Reset On");
     drop(ib);
     // Force mode (Ironic's default): the recorded state is pushed back onto the system.
     let ib = Ironbox::start_with("[conductor]\nsync_power_state_interval = 1\n");
@@ -732,14 +723,13 @@ fn power_sync_sees_an_out_of_band_reset() {
     power(&ib, &u, "power off");
     bmc.reset("On");
     bmc.wait_power("On");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while bmc.system()["PowerState"] != "Off" {
-        assert!(
-            Instant::now() < deadline,
-            "power sync never switched the system back off"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let off = wait_until(Duration::from_secs(20), || {
+        (bmc.system()["PowerState"] == "Off").then_some(())
+    });
+    assert!(
+        off.is_some(),
+        "power sync never switched the system back off"
+    );
 }
 
 #[test]
