@@ -1,13 +1,14 @@
 //! The `redfish` power interface (Ironic's redfish/power.py): Reset actions chosen from
 //! what the system allows, then a wait until it reports the power state asked for.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
 
 use super::management::restore_boot;
 use super::*;
+use crate::drivers::poll;
 use crate::model::states::{POWER_OFF, POWER_ON};
 
 /// Redfish PowerState → on (true) / off (false); transitions count as where they go.
@@ -75,21 +76,11 @@ pub(super) async fn reset(
 
 /// Poll until the system reports `on`, or fail after `within`.
 async fn wait_for(c: &Client, on: bool, within: Duration) -> Result<(), DriverError> {
-    let deadline = Instant::now() + within;
-    loop {
+    poll::wait_for_power(on, within, || async move {
         let (_, sys) = system(c).await?;
-        if power_of(&sys)? == on {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(DriverError::Timeout(format!(
-                "the BMC did not report power {} within {} s",
-                if on { "on" } else { "off" },
-                within.as_secs()
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+        power_of(&sys)
+    })
+    .await
 }
 
 fn within(ctx: &TaskContext<'_>, timeout: Option<Duration>) -> Duration {
