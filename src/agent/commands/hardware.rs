@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde_json::{json, Map, Value};
 
 use super::standby::prepare_image;
-use super::{ApiError, CmdError, Context};
+use super::{CmdError, Context, RequestError};
 use crate::agent::disk;
 
 pub(super) const MANAGER: &str = "GenericHardwareManager";
@@ -36,10 +36,10 @@ pub(super) fn clean_steps() -> Vec<Value> {
     ]
 }
 
-pub(super) fn validate_step(_: &Context, p: &Map<String, Value>) -> Result<(), ApiError> {
+pub(super) fn validate_step(_: &Context, p: &Map<String, Value>) -> Result<(), RequestError> {
     match p.get("step") {
         Some(Value::Object(s)) if s.get("step").is_some_and(Value::is_string) => Ok(()),
-        _ => Err(ApiError::InvalidParams(
+        _ => Err(RequestError::InvalidParams(
             "'step' must be an object with a 'step' name".into(),
         )),
     }

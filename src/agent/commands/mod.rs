@@ -39,9 +39,10 @@ pub enum Event {
     Lockdown,
 }
 
-/// An error the HTTP API turns into `{"faultcode", "faultstring"}`.
+/// A request the agent's API refuses (IPA's RESTError kinds), which the HTTP API turns
+/// into `{"faultcode", "faultstring"}`. A command that ran and failed is a [`CmdError`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ApiError {
+pub enum RequestError {
     #[error("Invalid request body: {0}")]
     BadBody(String),
     #[error("Invalid command: {0}")]
@@ -56,13 +57,15 @@ pub enum ApiError {
     Busy(String),
 }
 
-impl ApiError {
+impl RequestError {
     pub fn status(&self) -> u16 {
         match self {
-            ApiError::BadBody(_) | ApiError::InvalidCommand(_) | ApiError::InvalidParams(_) => 400,
-            ApiError::Unauthorized => 401,
-            ApiError::NotFound(_) => 404,
-            ApiError::Busy(_) => 409,
+            RequestError::BadBody(_)
+            | RequestError::InvalidCommand(_)
+            | RequestError::InvalidParams(_) => 400,
+            RequestError::Unauthorized => 401,
+            RequestError::NotFound(_) => 404,
+            RequestError::Busy(_) => 409,
         }
     }
 
@@ -213,7 +216,7 @@ impl Record {
 }
 
 type Run = fn(&Context, &Map<String, Value>) -> Result<Value, CmdError>;
-type Validate = fn(&Context, &Map<String, Value>) -> Result<(), ApiError>;
+type Validate = fn(&Context, &Map<String, Value>) -> Result<(), RequestError>;
 
 /// One entry of the catalogue.
 struct Spec {
@@ -285,22 +288,21 @@ impl Commands {
         json!({"commands": self.records().iter().map(Record::to_json).collect::<Vec<_>>()})
     }
 
-    pub fn get(&self, id: &str) -> Result<Value, ApiError> {
+    pub fn get(&self, id: &str) -> Result<Value, RequestError> {
         self.records()
             .iter()
             .find(|r| r.id == id)
             .map(Record::to_json)
-            .ok_or_else(|| ApiError::NotFound(format!("Command with id {id} not found.")))
+            .ok_or_else(|| RequestError::NotFound(format!("Command with id {id} not found.")))
     }
 
     /// Block until command `id` is no longer running.
-    pub fn wait(&self, id: &str) -> Result<Value, ApiError> {
+    pub fn wait(&self, id: &str) -> Result<Value, RequestError> {
         let mut recs = self.records();
         loop {
-            let r = recs
-                .iter()
-                .find(|r| r.id == id)
-                .ok_or_else(|| ApiError::NotFound(format!("Command with id {id} not found.")))?;
+            let r = recs.iter().find(|r| r.id == id).ok_or_else(|| {
+                RequestError::NotFound(format!("Command with id {id} not found."))
+            })?;
             if r.status != Status::Running {
                 return Ok(r.to_json());
             }
@@ -337,18 +339,18 @@ impl Commands {
         self: &Arc<Self>,
         name: &str,
         params: Map<String, Value>,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Value, RequestError> {
         let mut recs = self.records();
         if let Some(last) = recs.last().filter(|r| r.status == Status::Running) {
-            return Err(ApiError::Busy(last.name.clone()));
+            return Err(RequestError::Busy(last.name.clone()));
         }
         let Some((ext, cmd)) = name.split_once('.') else {
-            return Err(ApiError::InvalidCommand(
+            return Err(RequestError::InvalidCommand(
                 "Command name must be of the form <extension>.<name>".into(),
             ));
         };
         if !EXTENSIONS.contains(&ext) {
-            return Err(ApiError::NotFound(format!(
+            return Err(RequestError::NotFound(format!(
                 "Extension with id {ext} not found."
             )));
         }
@@ -356,10 +358,10 @@ impl Commands {
             .iter()
             .flat_map(|c| c.iter())
             .find(|s| s.ext == ext && s.name == cmd)
-            .ok_or_else(|| ApiError::InvalidCommand(format!("Unknown command: {cmd}")))?;
+            .ok_or_else(|| RequestError::InvalidCommand(format!("Unknown command: {cmd}")))?;
         for r in spec.required {
             if !params.contains_key(*r) {
-                return Err(ApiError::InvalidParams(format!(
+                return Err(RequestError::InvalidParams(format!(
                     "{name} is missing the parameter {r:?}"
                 )));
             }
@@ -368,7 +370,7 @@ impl Commands {
             if let Some(k) = params.keys().find(|k| {
                 !spec.required.contains(&k.as_str()) && !spec.optional.contains(&k.as_str())
             }) {
-                return Err(ApiError::InvalidParams(format!(
+                return Err(RequestError::InvalidParams(format!(
                     "{name} got an unexpected parameter {k:?}"
                 )));
             }
@@ -524,7 +526,7 @@ pub(crate) mod tests {
                 params(json!({"image_info": {"id": "i"}})),
             )
             .unwrap_err();
-        assert!(matches!(e, ApiError::InvalidParams(_)), "{e}");
+        assert!(matches!(e, RequestError::InvalidParams(_)), "{e}");
         let e = c
             .execute(
                 "deploy.execute_deploy_step",

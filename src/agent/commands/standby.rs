@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Map, Value};
 
-use super::{ApiError, CmdError, Context, Event, Spec};
+use super::{CmdError, Context, Event, RequestError, Spec};
 use crate::agent::disk;
 use crate::agent::write::{self, ImageInfo};
 
@@ -67,13 +67,13 @@ pub(super) const COMMANDS: &[Spec] = &[
     },
 ];
 
-fn validate_prepare_image(ctx: &Context, p: &Map<String, Value>) -> Result<(), ApiError> {
+fn validate_prepare_image(ctx: &Context, p: &Map<String, Value>) -> Result<(), RequestError> {
     ImageInfo::parse(&p["image_info"], ctx.md5_allowed)
         .map(|_| ())
-        .map_err(|e| ApiError::InvalidParams(e.to_string()))?;
+        .map_err(|e| RequestError::InvalidParams(e.to_string()))?;
     match p.get("configdrive") {
         None | Some(Value::Null) | Some(Value::String(_)) => Ok(()),
-        Some(_) => Err(ApiError::InvalidParams(
+        Some(_) => Err(RequestError::InvalidParams(
             "'configdrive' must be a string".into(),
         )),
     }
