@@ -12,7 +12,8 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use super::agent_client::{
-    agent_steps, forget_agent, AgentClient, AgentError, CommandResult, AGENT_STEPS, AGENT_TOKEN,
+    agent_steps, forget_agent, AgentClient, AgentClientError, CommandResult, AGENT_STEPS,
+    AGENT_TOKEN,
 };
 use super::boot_mode;
 use super::*;
@@ -149,7 +150,7 @@ async fn send(
 fn settle(
     ctx: &mut TaskContext<'_>,
     name: &str,
-    result: Result<CommandResult, AgentError>,
+    result: Result<CommandResult, AgentClientError>,
 ) -> Result<Progress, DriverError> {
     let dii = &mut ctx.node.driver_internal_info;
     match result {
@@ -170,7 +171,7 @@ fn settle(
         }
         // Not sent: the next heartbeat runs the step again. (The parameters are not kept:
         // they may hold the config drive, which must not show in driver_internal_info.)
-        Err(AgentError::Busy) => {
+        Err(AgentClientError::Busy) => {
             dii.insert(PENDING.into(), json!({"name": name, "sent": false}));
             Ok(Progress::Wait)
         }
@@ -383,7 +384,7 @@ async fn fetch_agent_steps(ctx: &TaskContext<'_>) -> Result<Option<Value>, Drive
         .execute(&format!("{kind}.get_{kind}_steps"), params, true)
         .await
     {
-        Err(AgentError::Busy) => return Ok(None),
+        Err(AgentClientError::Busy) => return Ok(None),
         other => other.map_err(failed)?,
     };
     if !r.succeeded() {
@@ -704,7 +705,7 @@ impl DeployInterface for DirectDeploy {
                     "the agent has no record of command {command}; it was restarted"
                 )))
             }
-            Err(AgentError::Busy) => Ok(Progress::Wait),
+            Err(AgentClientError::Busy) => Ok(Progress::Wait),
             Err(e) => Err(failed(e)),
         }
     }
