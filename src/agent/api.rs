@@ -10,7 +10,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::{json, Map, Value};
 use subtle::ConstantTimeEq;
 
-use super::commands::{ApiError, Commands};
+use super::commands::{Commands, RequestError};
 
 const MEDIA_TYPE: &str = "application/vnd.openstack.ironic-python-agent.v1+json";
 /// Config drives travel inside the JSON body (up to 64 MiB, base64'd).
@@ -36,7 +36,7 @@ fn fault(status: u16, text: &str) -> HttpResponse {
     reply(status, &json!({"faultcode": code, "faultstring": text}))
 }
 
-fn err(e: ApiError) -> HttpResponse {
+fn err(e: RequestError) -> HttpResponse {
     reply(e.status(), &e.body())
 }
 
@@ -105,7 +105,7 @@ impl Server {
             ),
             (_, "/commands" | "/commands/") if get || post => {
                 if !self.token_ok(&q) {
-                    return err(ApiError::Unauthorized);
+                    return err(RequestError::Unauthorized);
                 }
                 if get {
                     return reply(200, &self.commands.list());
@@ -115,12 +115,16 @@ impl Server {
                     Ok(Value::Object(mut o)) => match (o.remove("name"), o.remove("params")) {
                         (Some(Value::String(n)), Some(Value::Object(p))) => (n, p),
                         _ => {
-                            return err(ApiError::BadBody(
+                            return err(RequestError::BadBody(
                                 "Missing or invalid name or params".into(),
                             ))
                         }
                     },
-                    _ => return err(ApiError::BadBody("the body is not a JSON object".into())),
+                    _ => {
+                        return err(RequestError::BadBody(
+                            "the body is not a JSON object".into(),
+                        ))
+                    }
                 };
                 let cmds = Arc::clone(&self.commands);
                 // Sync commands may touch disks: keep them off the async workers.
@@ -139,7 +143,7 @@ impl Server {
             }
             (_, r) if get && r.starts_with("/commands/") => {
                 if !self.token_ok(&q) {
-                    return err(ApiError::Unauthorized);
+                    return err(RequestError::Unauthorized);
                 }
                 let id = r.trim_start_matches("/commands/").trim_end_matches('/');
                 match self.commands.get(id) {

@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 
 use super::fsm::Event;
 use super::provision;
-use super::task::NodeTask;
+use super::task::{NodeTask, Wait};
 use super::{Conductor, ConductorError as E, Result};
 use crate::drivers::Progress;
 use crate::model::dii::{
@@ -57,22 +57,12 @@ fn new_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-impl Conductor {
-    /// The agent's calls can race the flow that is just saving the node (it looked up or
-    /// reported a command done right away): wait a moment for the lock rather than answer
-    /// 409, which makes an agent back off for 5-30 s.
-    async fn acquire_soon(&self, uuid: &str) -> Result<NodeTask> {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
-        loop {
-            match self.acquire_nowait(uuid).await {
-                Err(E::NodeLocked { .. }) if tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                }
-                other => return other,
-            }
-        }
-    }
+/// The agent's calls can race the flow that is just saving the node (it looked up or
+/// reported a command done right away): wait a moment for the lock rather than answer
+/// 409, which makes an agent back off for 5-30 s.
+const AGENT_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
+impl Conductor {
     /// `GET /v1/lookup`: the node owning one of `macs` (or `node_uuid`), if an agent may
     /// talk to it now. With `issue_token` (API ≥ 1.62) the node gets its agent token.
     pub async fn agent_lookup(
@@ -114,7 +104,7 @@ impl Conductor {
         if !issue_token {
             return Ok(LookupResult { node, token: None });
         }
-        let mut task = self.acquire_soon(&node.uuid).await?;
+        let mut task = self.acquire(&node.uuid, Wait::Up(AGENT_LOCK_WAIT)).await?;
         let token = if task.node.driver_internal_info.contains_key(AGENT_TOKEN) {
             "******".to_string()
         } else {
@@ -167,7 +157,7 @@ impl Conductor {
                 hb.callback_url
             )));
         }
-        let mut task = self.acquire_soon(&node.uuid).await?;
+        let mut task = self.acquire(&node.uuid, Wait::Up(AGENT_LOCK_WAIT)).await?;
         let stored = task
             .node
             .driver_internal_info
@@ -346,7 +336,7 @@ impl Conductor {
         if let Some(o) = data.as_object_mut() {
             o.remove("inventory");
         }
-        let mut task = self.acquire(&found.node.uuid).await?;
+        let mut task = self.acquire(&found.node.uuid, Wait::Configured).await?;
         let result = finish_inspection(&mut task, inventory, data, &macs, issue_token).await;
         match result {
             Ok(token) => {

@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use super::task::Wait;
 use super::{Conductor, ConductorError as E, Result};
 use crate::db::{NodeFilter, Page, StoreError};
 use crate::model::allocation::{self as alloc, Allocation};
@@ -70,7 +71,7 @@ impl Conductor {
             )));
         }
         a.resource_class = node.resource_class.clone();
-        let mut task = self.acquire(&node.uuid).await?;
+        let mut task = self.acquire(&node.uuid, Wait::Configured).await?;
         a.state = alloc::ACTIVE.into();
         a.node_uuid = Some(node.uuid.clone());
         let created = self
@@ -116,7 +117,7 @@ impl Conductor {
             candidates.sort_by_key(|n| n.name.as_ref() != Some(name));
         }
         for node in candidates {
-            let Ok(mut task) = self.acquire_nowait(&node.uuid).await else {
+            let Ok(mut task) = self.acquire(&node.uuid, Wait::No).await else {
                 continue;
             };
             if task.node.instance_uuid.is_some()
@@ -168,7 +169,7 @@ impl Conductor {
     /// not in maintenance).
     pub async fn allocation_delete(&self, a: Allocation) -> Result<()> {
         if let Some(node_uuid) = &a.node_uuid {
-            let mut task = self.acquire(node_uuid).await?;
+            let mut task = self.acquire(node_uuid, Wait::Configured).await?;
             if task.node.provision_state == ACTIVE && !task.node.maintenance {
                 task.release().await;
                 return Err(E::InvalidState(format!(

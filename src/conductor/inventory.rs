@@ -1,6 +1,7 @@
 //! Inventory writes: create, update and delete of nodes, ports, portgroups and chassis,
 //! with Ironic's rules on drivers, interfaces, states and uniqueness.
 
+use super::task::Wait;
 use super::{Conductor, ConductorError as E, Result};
 use crate::db::StoreError;
 use crate::drivers::hardware_types;
@@ -235,7 +236,7 @@ impl Conductor {
         }
         // Write under the node's lock, and only if nobody changed it since the API read it
         // (the patch was computed on that copy).
-        let mut task = self.acquire(&old.uuid).await?;
+        let mut task = self.acquire(&old.uuid, Wait::Configured).await?;
         if task.node.updated_at != old.updated_at
             || task.node.provision_state != old.provision_state
         {
@@ -272,7 +273,7 @@ impl Conductor {
     }
 
     pub async fn node_delete(&self, node: Node) -> Result<()> {
-        let task = self.acquire(&node.uuid).await?;
+        let task = self.acquire(&node.uuid, Wait::Configured).await?;
         let node = task.node.clone();
         if let Some(inst) = &node.instance_uuid {
             if !node.maintenance {

@@ -12,6 +12,7 @@ use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::fsm::{self, Event};
+use super::task::Wait;
 use super::{Conductor, Result};
 use crate::db::{NodeFilter, Page};
 use crate::model::node::Node;
@@ -51,7 +52,7 @@ pub async fn recover_on_start(c: &Conductor) -> Result<()> {
         if !stuck && node.target_power_state.is_none() {
             continue;
         }
-        let Ok(mut task) = c.acquire(&node.uuid).await else {
+        let Ok(mut task) = c.acquire(&node.uuid, Wait::Configured).await else {
             continue;
         };
         let msg = format!(
@@ -150,7 +151,7 @@ impl PowerSync {
             return Outcome::Same;
         }
         // Something changed out of band: take the lock (skip if busy; next cycle retries).
-        let Ok(mut task) = c.acquire_nowait(&node.uuid).await else {
+        let Ok(mut task) = c.acquire(&node.uuid, Wait::No).await else {
             return Outcome::Same;
         };
         let recorded = task.node.power_state.clone();
@@ -194,7 +195,7 @@ impl PowerSync {
         };
         tracing::warn!(node = %node.uuid, attempt = count, error = %error, "power state read failed");
         if count >= c.config.file.conductor.power_state_sync_max_retries.max(1) {
-            if let Ok(mut task) = c.acquire_nowait(&node.uuid).await {
+            if let Ok(mut task) = c.acquire(&node.uuid, Wait::No).await {
                 let msg = format!("During sync_power_state, max retries exceeded for node {}, node state None does not match expected state '{}'. Updating DB state to 'None' Switching node to maintenance mode. Error: {error}",
                     node.uuid, node.power_state.as_deref().unwrap_or("None"));
                 task.node.maintenance = true;
@@ -235,7 +236,7 @@ impl PowerSync {
                 driver.power.get_power_state(&mut ctx).await
             };
             let Ok(actual) = read else { continue };
-            let Ok(mut task) = c.acquire_nowait(&node.uuid).await else {
+            let Ok(mut task) = c.acquire(&node.uuid, Wait::No).await else {
                 continue;
             };
             task.node.maintenance = false;
@@ -297,7 +298,7 @@ pub async fn check_timeouts(c: &Conductor) -> Result<usize> {
             if node.reservation.is_some() || since.is_none_or(|t| t > deadline) {
                 continue;
             }
-            let Ok(mut task) = c.acquire_nowait(&node.uuid).await else {
+            let Ok(mut task) = c.acquire(&node.uuid, Wait::No).await else {
                 continue;
             };
             if task.node.provision_state == state {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::task::NodeTask;
+use super::task::{NodeTask, Wait};
 use super::{Conductor, ConductorError as E, Result};
 use crate::drivers::DriverError;
 use crate::model::dii::forget_agent;
@@ -45,7 +45,7 @@ impl Conductor {
                 node.uuid
             )));
         }
-        let mut task = self.acquire(&node.uuid).await?;
+        let mut task = self.acquire(&node.uuid, Wait::Configured).await?;
         let slot = match self.workers.reserve() {
             Ok(s) => s,
             Err(e) => {
@@ -80,7 +80,7 @@ impl Conductor {
     }
 
     pub async fn node_get_boot_device(&self, node: Node) -> Result<(Option<String>, Option<bool>)> {
-        let mut task = self.acquire(&node.uuid).await?;
+        let mut task = self.acquire(&node.uuid, Wait::Configured).await?;
         let (driver, mut ctx) = task.ctx();
         let r = driver
             .management
@@ -110,7 +110,7 @@ impl Conductor {
             Box<dyn std::future::Future<Output = std::result::Result<T, DriverError>> + Send + 'a>,
         >,
     ) -> Result<T> {
-        let mut task = self.acquire(&node.uuid).await?;
+        let mut task = self.acquire(&node.uuid, Wait::Configured).await?;
         let out = {
             let (driver, ctx) = task.ctx();
             f(driver, ctx).await
@@ -184,7 +184,7 @@ impl Conductor {
     }
 
     pub async fn node_set_console(&self, node: Node, enabled: bool) -> Result<()> {
-        let mut task = self.acquire(&node.uuid).await?;
+        let mut task = self.acquire(&node.uuid, Wait::Configured).await?;
         let r = {
             let (driver, mut ctx) = task.ctx();
             if enabled {
@@ -229,7 +229,7 @@ impl Conductor {
                 what: "raid".into(),
             });
         }
-        let mut task = self.acquire(&node.uuid).await?;
+        let mut task = self.acquire(&node.uuid, Wait::Configured).await?;
         task.node.target_raid_config = target;
         let r = task.save().await;
         task.release().await;
@@ -260,7 +260,7 @@ impl Conductor {
             )));
         }
         let is_async = m.is_async;
-        let mut task = self.acquire(&node.uuid).await?;
+        let mut task = self.acquire(&node.uuid, Wait::Configured).await?;
         if is_async {
             let job = async move {
                 let out = {

@@ -105,7 +105,7 @@ impl Conductor {
                 "A non-empty value is required when setting rescue_password".into(),
             ));
         }
-        let mut task = self.acquire(&uuid).await?;
+        let mut task = self.acquire(&uuid, super::task::Wait::Configured).await?;
         // Re-check under the lock: the state may have moved since the API read it.
         if fsm::next(&task.node.provision_state, event).is_none() {
             let e = E::InvalidStateRequested {

@@ -20,11 +20,28 @@ pub struct NodeTask {
     released: bool,
 }
 
+/// How long `Conductor::acquire` waits for a node another task holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Not at all: NodeLocked at once (periodic tasks skip busy nodes; the next run gets
+    /// them).
+    No,
+    /// Ironic's: `[conductor] node_locked_retry_attempts` more tries,
+    /// `node_locked_retry_interval` apart.
+    Configured,
+    /// Keep trying, every 20 ms, for up to this long (the agent's lookups and heartbeats).
+    Up(Duration),
+}
+
+/// How often `Wait::Up` tries again.
+const WAIT_UP_EVERY: Duration = Duration::from_millis(20);
+
 impl Conductor {
-    /// Lock `uuid` for exclusive work, retrying `[conductor] node_locked_retry_attempts`
-    /// times; then Ironic's NodeLocked (409).
-    pub async fn acquire(&self, uuid: &str) -> Result<NodeTask> {
+    /// Lock `uuid` for exclusive work, waiting for it as `wait` says; then Ironic's
+    /// NodeLocked (409).
+    pub async fn acquire(&self, uuid: &str, wait: Wait) -> Result<NodeTask> {
         let c = &self.config.file.conductor;
+        let started = tokio::time::Instant::now();
         let mut attempt = 0;
         loop {
             match self
@@ -36,32 +53,21 @@ impl Conductor {
                 Err(None) => return Err(E::NodeNotFound(uuid.to_string())),
                 Err(Some(holder)) => {
                     attempt += 1;
-                    if attempt > c.node_locked_retry_attempts {
+                    let again = match wait {
+                        Wait::No => None,
+                        Wait::Configured => (attempt <= c.node_locked_retry_attempts)
+                            .then(|| Duration::from_millis(c.node_locked_retry_interval_ms)),
+                        Wait::Up(within) => (started.elapsed() < within).then_some(WAIT_UP_EVERY),
+                    };
+                    let Some(pause) = again else {
                         return Err(E::NodeLocked {
                             node: uuid.to_string(),
                             host: holder,
                         });
-                    }
-                    tokio::time::sleep(Duration::from_millis(c.node_locked_retry_interval_ms))
-                        .await;
+                    };
+                    tokio::time::sleep(pause).await;
                 }
             }
-        }
-    }
-
-    /// Lock without waiting (periodic tasks skip busy nodes; the next run gets them).
-    pub async fn acquire_nowait(&self, uuid: &str) -> Result<NodeTask> {
-        match self
-            .store
-            .node_reserve(uuid.to_string(), self.host().to_string())
-            .await?
-        {
-            Ok(node) => self.task_for(node).await,
-            Err(None) => Err(E::NodeNotFound(uuid.to_string())),
-            Err(Some(holder)) => Err(E::NodeLocked {
-                node: uuid.to_string(),
-                host: holder,
-            }),
         }
     }
 
@@ -218,5 +224,79 @@ impl NodeTask {
 impl Drop for NodeTask {
     fn drop(&mut self) {
         self.release_now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use tokio::time::Instant;
+
+    async fn conductor(dir: &std::path::Path) -> Conductor {
+        let cfg = crate::config::Config::parse(&format!("[DEFAULT]\nstate_path = \"{}\"\nhost = \"t\"\n[conductor]\nnode_locked_retry_attempts = 2\nnode_locked_retry_interval_ms = 50\n", dir.display()), "t").unwrap();
+        let reg = crate::drivers::Registry::from_config(&cfg).unwrap();
+        let store = crate::db::Store::open(&cfg.database_path, 5000, 4).unwrap();
+        Conductor::new(store, Arc::new(reg), Arc::new(cfg))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn acquire_waits_for_a_locked_node_as_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = conductor(dir.path()).await;
+        let n = Node {
+            uuid: crate::model::new_uuid(),
+            driver: "fake-hardware".into(),
+            ..Default::default()
+        };
+        let n = c.node_create(n).await.unwrap();
+        let held = c
+            .store
+            .node_reserve(n.uuid.clone(), "elsewhere".into())
+            .await
+            .unwrap();
+        assert!(held.is_ok(), "another conductor holds the node");
+        let locked = |r: &Result<NodeTask>| matches!(r, Err(E::NodeLocked { host, .. }) if host == "elsewhere");
+
+        let t = Instant::now();
+        assert!(locked(&c.acquire(&n.uuid, Wait::No).await));
+        assert!(t.elapsed() < Duration::from_millis(50), "no wait");
+
+        let t = Instant::now();
+        assert!(locked(&c.acquire(&n.uuid, Wait::Configured).await));
+        assert!(
+            t.elapsed() >= Duration::from_millis(100),
+            "two retries 50 ms apart"
+        );
+
+        let t = Instant::now();
+        assert!(locked(
+            &c.acquire(&n.uuid, Wait::Up(Duration::from_millis(150)))
+                .await
+        ));
+        assert!(t.elapsed() >= Duration::from_millis(150));
+
+        // The holder lets go while we wait: we get the node.
+        let store = c.store.clone();
+        let id = n.id;
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            store.node_release(id, "elsewhere".into()).await.unwrap();
+        });
+        let t = Instant::now();
+        let task = c
+            .acquire(&n.uuid, Wait::Up(Duration::from_secs(10)))
+            .await
+            .unwrap();
+        assert!(t.elapsed() < Duration::from_secs(10));
+        assert_eq!(task.node.reservation.as_deref(), Some("t"));
+        task.release().await;
+
+        assert!(matches!(
+            c.acquire("no-such-node", Wait::Up(Duration::from_secs(10)))
+                .await,
+            Err(E::NodeNotFound(_))
+        ));
+        c.shutdown(Duration::from_secs(5)).await;
     }
 }

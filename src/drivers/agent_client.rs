@@ -37,7 +37,7 @@ pub fn agent_steps(dii: &JsonObject, kind: StepKind) -> Vec<(String, String)> {
 }
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
-pub enum AgentError {
+pub enum AgentClientError {
     /// The agent runs another command (HTTP 409): try again on the next heartbeat.
     #[error("agent is busy")]
     Busy,
@@ -181,12 +181,12 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
 
 impl AgentClient {
     /// The client for the agent a node's last heartbeat named.
-    pub fn for_node(dii: &JsonObject, timeout: Duration) -> Result<Self, AgentError> {
+    pub fn for_node(dii: &JsonObject, timeout: Duration) -> Result<Self, AgentClientError> {
         let base = dii
             .get(AGENT_URL)
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
-            .ok_or(AgentError::NotRunning)?
+            .ok_or(AgentClientError::NotRunning)?
             .trim_end_matches('/')
             .to_string();
         let token = dii
@@ -194,7 +194,7 @@ impl AgentClient {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let protocol = |reason: String| AgentError::Protocol {
+        let protocol = |reason: String| AgentClientError::Protocol {
             url: base.clone(),
             reason,
         };
@@ -214,9 +214,9 @@ impl AgentClient {
         Ok(AgentClient { http, base, token })
     }
 
-    fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<reqwest::Url, AgentError> {
+    fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<reqwest::Url, AgentClientError> {
         let mut u = reqwest::Url::parse(&format!("{}{path}", self.base)).map_err(|e| {
-            AgentError::Protocol {
+            AgentClientError::Protocol {
                 url: self.base.clone(),
                 reason: format!("bad agent URL: {e}"),
             }
@@ -232,7 +232,7 @@ impl AgentClient {
     async fn send(
         &self,
         make: impl Fn() -> reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, AgentError> {
+    ) -> Result<reqwest::Response, AgentClientError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -242,7 +242,7 @@ impl AgentClient {
                     tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
                 }
                 Err(e) => {
-                    return Err(AgentError::Unreachable {
+                    return Err(AgentClientError::Unreachable {
                         url: self.base.clone(),
                         // The URL carries the agent token: never let it into an error.
                         reason: e.without_url().to_string(),
@@ -255,22 +255,25 @@ impl AgentClient {
     async fn decode<T: serde::de::DeserializeOwned>(
         &self,
         resp: reqwest::Response,
-    ) -> Result<T, AgentError> {
+    ) -> Result<T, AgentClientError> {
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| AgentError::Unreachable {
-            url: self.base.clone(),
-            reason: e.without_url().to_string(),
-        })?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| AgentClientError::Unreachable {
+                url: self.base.clone(),
+                reason: e.without_url().to_string(),
+            })?;
         let text = String::from_utf8_lossy(&body);
         match status.as_u16() {
-            200..=299 => serde_json::from_slice(&body).map_err(|e| AgentError::Protocol {
+            200..=299 => serde_json::from_slice(&body).map_err(|e| AgentClientError::Protocol {
                 url: self.base.clone(),
                 reason: format!("malformed answer ({e}): {}", clip(&text)),
             }),
-            401 => Err(AgentError::Unauthorized),
-            409 => Err(AgentError::Busy),
-            _ if text.to_ascii_lowercase().contains("agent is busy") => Err(AgentError::Busy),
-            s => Err(AgentError::Protocol {
+            401 => Err(AgentClientError::Unauthorized),
+            409 => Err(AgentClientError::Busy),
+            _ if text.to_ascii_lowercase().contains("agent is busy") => Err(AgentClientError::Busy),
+            s => Err(AgentClientError::Protocol {
                 url: self.base.clone(),
                 reason: format!("HTTP {s}: {}", fault(&text)),
             }),
@@ -284,7 +287,7 @@ impl AgentClient {
         name: &str,
         params: Value,
         wait: bool,
-    ) -> Result<CommandResult, AgentError> {
+    ) -> Result<CommandResult, AgentClientError> {
         let url = self.url(
             "/v1/commands/",
             &[("wait", if wait { "true" } else { "false" })],
@@ -298,7 +301,7 @@ impl AgentClient {
     }
 
     /// `GET /v1/commands/`: every command this agent ran, oldest first.
-    pub async fn commands(&self) -> Result<Vec<CommandResult>, AgentError> {
+    pub async fn commands(&self) -> Result<Vec<CommandResult>, AgentClientError> {
         #[derive(Deserialize)]
         struct List {
             commands: Vec<CommandResult>,
@@ -309,7 +312,10 @@ impl AgentClient {
     }
 
     /// The latest run of `command_name` (without its extension), if any.
-    pub async fn last(&self, command_name: &str) -> Result<Option<CommandResult>, AgentError> {
+    pub async fn last(
+        &self,
+        command_name: &str,
+    ) -> Result<Option<CommandResult>, AgentClientError> {
         Ok(self
             .commands()
             .await?
@@ -447,7 +453,7 @@ mod tests {
         let wrong = AgentClient::for_node(&dii(&other), Duration::from_secs(5)).unwrap();
         assert!(matches!(
             wrong.commands().await,
-            Err(AgentError::Unreachable { .. })
+            Err(AgentClientError::Unreachable { .. })
         ));
         assert!(AgentClient::for_node(&dii("not a pem"), Duration::from_secs(5)).is_err());
         handle.stop(false).await;
@@ -457,7 +463,7 @@ mod tests {
     fn needs_an_agent_url() {
         assert_eq!(
             AgentClient::for_node(&JsonObject::new(), Duration::from_secs(1)).err(),
-            Some(AgentError::NotRunning)
+            Some(AgentClientError::NotRunning)
         );
     }
 }

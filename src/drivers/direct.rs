@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::agent_client::{agent_steps, AgentClient, AgentError, CommandResult};
+use super::agent_client::{agent_steps, AgentClient, AgentClientError, CommandResult};
 use super::boot_mode;
 use super::*;
 use crate::config::file::BootMode;
@@ -149,7 +149,7 @@ async fn send(
 fn settle(
     ctx: &mut TaskContext<'_>,
     name: &str,
-    result: Result<CommandResult, AgentError>,
+    result: Result<CommandResult, AgentClientError>,
 ) -> Result<Progress, DriverError> {
     let dii = &mut ctx.node.driver_internal_info;
     match result {
@@ -170,7 +170,7 @@ fn settle(
         }
         // Not sent: the next heartbeat runs the step again. (The parameters are not kept:
         // they may hold the config drive, which must not show in driver_internal_info.)
-        Err(AgentError::Busy) => {
+        Err(AgentClientError::Busy) => {
             dii.insert(
                 AGENT_PENDING_COMMAND.into(),
                 json!({"name": name, "sent": false}),
@@ -382,7 +382,7 @@ async fn fetch_agent_steps(ctx: &TaskContext<'_>) -> Result<Option<Value>, Drive
         .execute(&format!("{kind}.get_{kind}_steps"), params, true)
         .await
     {
-        Err(AgentError::Busy) => return Ok(None),
+        Err(AgentClientError::Busy) => return Ok(None),
         other => other.map_err(failed)?,
     };
     if !r.succeeded() {
@@ -701,7 +701,7 @@ impl DeployInterface for DirectDeploy {
                     "the agent has no record of command {command}; it was restarted"
                 )))
             }
-            Err(AgentError::Busy) => Ok(Progress::Wait),
+            Err(AgentClientError::Busy) => Ok(Progress::Wait),
             Err(e) => Err(failed(e)),
         }
     }

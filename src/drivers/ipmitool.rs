@@ -3,7 +3,7 @@
 //! as Ironic's: ipmi_address, ipmi_port, ipmi_username, ipmi_password, ipmi_priv_level,
 //! ipmi_cipher_suite, ipmi_bridging, ipmi_protocol_version.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -105,20 +105,10 @@ fn uefi(ctx: &TaskContext<'_>) -> bool {
 pub struct IpmiPower;
 
 async fn wait_for(t: &Target, on: bool, within: Duration) -> Result<(), DriverError> {
-    let deadline = Instant::now() + within;
-    loop {
-        if ipmi::power_status(t).await.map_err(bmc_err)? == on {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(DriverError::Timeout(format!(
-                "the BMC did not report power {} within {} s",
-                if on { "on" } else { "off" },
-                within.as_secs()
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    super::poll::wait_for_power(on, within, || async move {
+        ipmi::power_status(t).await.map_err(bmc_err)
+    })
+    .await
 }
 
 #[async_trait]

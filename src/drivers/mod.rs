@@ -13,6 +13,7 @@ pub mod fake;
 pub mod hardware_types;
 pub mod ipmitool;
 pub mod noop;
+pub mod poll;
 pub mod pxe;
 pub mod ramdisk;
 pub mod redfish;

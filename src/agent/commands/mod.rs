@@ -1,8 +1,12 @@
 //! The command catalogue and its executor, with IPA's semantics: one command at a time
 //! (409 while one runs), results kept in execution order, sync commands finish before
 //! the reply, async ones run on their own thread and force a heartbeat when done.
+//!
+//! Each IPA extension declares its commands in its own file, named as IPA's
+//! `ironic_python_agent/extensions/`: `deploy`, `clean`, `service`, `standby`, `image`,
+//! `poll`, `log`, `system` (`rescue` and `flow` have none here); `hardware` is the generic
+//! hardware manager whose steps they run.
 
-use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -12,7 +16,17 @@ use super::disk;
 use super::hints;
 use super::inventory::Machine;
 use super::logs::LogRing;
-use super::write::{self, Download, ImageInfo};
+use super::write::{self, Download};
+
+mod clean;
+mod deploy;
+mod hardware;
+mod image;
+mod log;
+mod poll;
+mod service;
+mod standby;
+mod system;
 
 /// What the agent's main loop is told by the executor.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,17 +39,10 @@ pub enum Event {
     Lockdown,
 }
 
-const MANAGER: &str = "GenericHardwareManager";
-const MANAGER_NAME: &str = "generic_hardware_manager";
-const MANAGER_VERSION: &str = "1.2";
-
-fn versions() -> Value {
-    json!({ MANAGER_NAME: MANAGER_VERSION })
-}
-
-/// An error the HTTP API turns into `{"faultcode", "faultstring"}`.
+/// A request the agent's API refuses (IPA's RESTError kinds), which the HTTP API turns
+/// into `{"faultcode", "faultstring"}`. A command that ran and failed is a [`CmdError`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ApiError {
+pub enum RequestError {
     #[error("Invalid request body: {0}")]
     BadBody(String),
     #[error("Invalid command: {0}")]
@@ -50,13 +57,15 @@ pub enum ApiError {
     Busy(String),
 }
 
-impl ApiError {
+impl RequestError {
     pub fn status(&self) -> u16 {
         match self {
-            ApiError::BadBody(_) | ApiError::InvalidCommand(_) | ApiError::InvalidParams(_) => 400,
-            ApiError::Unauthorized => 401,
-            ApiError::NotFound(_) => 404,
-            ApiError::Busy(_) => 409,
+            RequestError::BadBody(_)
+            | RequestError::InvalidCommand(_)
+            | RequestError::InvalidParams(_) => 400,
+            RequestError::Unauthorized => 401,
+            RequestError::NotFound(_) => 404,
+            RequestError::Busy(_) => 409,
         }
     }
 
@@ -207,7 +216,7 @@ impl Record {
 }
 
 type Run = fn(&Context, &Map<String, Value>) -> Result<Value, CmdError>;
-type Validate = fn(&Context, &Map<String, Value>) -> Result<(), ApiError>;
+type Validate = fn(&Context, &Map<String, Value>) -> Result<(), RequestError>;
 
 /// One entry of the catalogue.
 struct Spec {
@@ -230,460 +239,17 @@ const EXTENSIONS: &[&str] = &[
     "clean", "deploy", "service", "standby", "poll", "log", "system", "image", "rescue", "flow",
 ];
 
-const CATALOGUE: &[Spec] = &[
-    Spec {
-        ext: "deploy",
-        name: "get_deploy_steps",
-        is_async: false,
-        required: &["node", "ports"],
-        optional: &[],
-        open: false,
-        validate: None,
-        run: get_deploy_steps,
-        after: None,
-    },
-    Spec {
-        ext: "deploy",
-        name: "execute_deploy_step",
-        is_async: true,
-        required: &["step", "node", "ports"],
-        optional: &["deploy_version"],
-        open: true,
-        validate: Some(validate_step),
-        run: execute_deploy_step,
-        after: None,
-    },
-    Spec {
-        ext: "clean",
-        name: "get_clean_steps",
-        is_async: false,
-        required: &["node", "ports"],
-        optional: &[],
-        open: false,
-        validate: None,
-        run: get_clean_steps,
-        after: None,
-    },
-    Spec {
-        ext: "clean",
-        name: "execute_clean_step",
-        is_async: true,
-        required: &["step", "node", "ports"],
-        optional: &["clean_version"],
-        open: true,
-        validate: Some(validate_step),
-        run: execute_clean_step,
-        after: None,
-    },
-    Spec {
-        ext: "service",
-        name: "get_service_steps",
-        is_async: false,
-        required: &["node", "ports"],
-        optional: &[],
-        open: false,
-        validate: None,
-        run: get_service_steps,
-        after: None,
-    },
-    Spec {
-        ext: "service",
-        name: "execute_service_step",
-        is_async: true,
-        required: &["step", "node", "ports"],
-        optional: &["service_version"],
-        open: true,
-        validate: Some(validate_step),
-        run: execute_service_step,
-        after: None,
-    },
-    Spec {
-        ext: "standby",
-        name: "prepare_image",
-        is_async: true,
-        required: &["image_info"],
-        optional: &["configdrive"],
-        open: false,
-        validate: Some(validate_prepare_image),
-        run: prepare_image,
-        after: None,
-    },
-    Spec {
-        ext: "image",
-        name: "install_bootloader",
-        is_async: true,
-        required: &["root_uuid"],
-        optional: &[
-            "efi_system_part_uuid",
-            "prep_boot_part_uuid",
-            "target_boot_mode",
-            "ignore_bootloader_failure",
-        ],
-        open: false,
-        validate: None,
-        run: install_bootloader,
-        after: None,
-    },
-    Spec {
-        ext: "standby",
-        name: "get_partition_uuids",
-        is_async: false,
-        required: &[],
-        optional: &[],
-        open: false,
-        validate: None,
-        run: get_partition_uuids,
-        after: None,
-    },
-    Spec {
-        ext: "standby",
-        name: "sync",
-        is_async: false,
-        required: &[],
-        optional: &[],
-        open: false,
-        validate: None,
-        run: sync,
-        after: None,
-    },
-    Spec {
-        ext: "standby",
-        name: "power_off",
-        is_async: true,
-        required: &[],
-        optional: &[],
-        open: false,
-        validate: None,
-        run: sync,
-        after: Some(Event::PowerOff),
-    },
-    Spec {
-        ext: "standby",
-        name: "run_image",
-        is_async: true,
-        required: &[],
-        optional: &[],
-        open: false,
-        validate: None,
-        run: sync,
-        after: Some(Event::Reboot),
-    },
-    Spec {
-        ext: "poll",
-        name: "get_hardware_info",
-        is_async: false,
-        required: &[],
-        optional: &[],
-        open: false,
-        validate: None,
-        run: get_hardware_info,
-        after: None,
-    },
-    Spec {
-        ext: "poll",
-        name: "set_node_info",
-        is_async: false,
-        required: &["node_info"],
-        optional: &[],
-        open: false,
-        validate: None,
-        run: set_node_info,
-        after: None,
-    },
-    Spec {
-        ext: "log",
-        name: "collect_system_logs",
-        is_async: false,
-        required: &[],
-        optional: &[],
-        open: false,
-        validate: None,
-        run: collect_system_logs,
-        after: None,
-    },
-    Spec {
-        ext: "system",
-        name: "lockdown",
-        is_async: false,
-        required: &[],
-        optional: &[],
-        open: false,
-        validate: None,
-        run: lockdown,
-        after: Some(Event::Lockdown),
-    },
+/// Every extension's commands (each file declares its own, as IPA's extensions do).
+const CATALOGUE: &[&[Spec]] = &[
+    deploy::COMMANDS,
+    clean::COMMANDS,
+    service::COMMANDS,
+    standby::COMMANDS,
+    image::COMMANDS,
+    poll::COMMANDS,
+    log::COMMANDS,
+    system::COMMANDS,
 ];
-
-fn step(name: &str, priority: i64, interface: &str) -> Value {
-    json!({"step": name, "priority": priority, "interface": interface,
-           "reboot_requested": false, "abortable": true})
-}
-
-fn deploy_steps() -> Vec<Value> {
-    vec![
-        step("erase_devices_metadata", 0, "deploy"),
-        step("write_image", 0, "deploy"),
-    ]
-}
-
-fn clean_steps() -> Vec<Value> {
-    vec![
-        step("erase_devices", 10, "deploy"),
-        step("erase_devices_metadata", 99, "deploy"),
-    ]
-}
-
-fn get_deploy_steps(ctx: &Context, p: &Map<String, Value>) -> Result<Value, CmdError> {
-    ctx.cache_node(p);
-    Ok(json!({"deploy_steps": {MANAGER: deploy_steps()}, "hardware_manager_version": versions()}))
-}
-
-fn get_clean_steps(ctx: &Context, p: &Map<String, Value>) -> Result<Value, CmdError> {
-    ctx.cache_node(p);
-    Ok(json!({"clean_steps": {MANAGER: clean_steps()}, "hardware_manager_version": versions()}))
-}
-
-fn get_service_steps(ctx: &Context, p: &Map<String, Value>) -> Result<Value, CmdError> {
-    ctx.cache_node(p);
-    let steps = vec![step("erase_devices_metadata", 0, "deploy")];
-    Ok(json!({"service_steps": {MANAGER: steps}, "hardware_manager_version": versions()}))
-}
-
-fn validate_step(_: &Context, p: &Map<String, Value>) -> Result<(), ApiError> {
-    match p.get("step") {
-        Some(Value::Object(s)) if s.get("step").is_some_and(Value::is_string) => Ok(()),
-        _ => Err(ApiError::InvalidParams(
-            "'step' must be an object with a 'step' name".into(),
-        )),
-    }
-}
-
-/// IPA's `execute_*_step`: version check, then the step with `step.args` plus extra params.
-fn execute_step(
-    ctx: &Context,
-    p: &Map<String, Value>,
-    version_key: &str,
-    allowed: &[Value],
-) -> Result<Value, CmdError> {
-    ctx.cache_node(p);
-    if let Some(v) = p.get(version_key).filter(|v| !v.is_null()) {
-        if *v != versions() {
-            let mut e = CmdError::new(
-                "VersionMismatch",
-                "Hardware managers version mismatch, reload agent with correct version",
-                format!("Agent version: {}, node version: {v}", versions()),
-            );
-            e.version_mismatch = true;
-            return Err(e);
-        }
-    }
-    let step = &p["step"];
-    let name = step["step"].as_str().unwrap_or_default();
-    if !allowed.iter().any(|s| s["step"] == name) {
-        return Err(CmdError::new(
-            "HardwareManagerMethodNotFound",
-            "No HardwareManager found to handle method",
-            format!("Could not find a hardware manager with method {name}"),
-        ));
-    }
-    let mut args: Map<String, Value> = p
-        .iter()
-        .filter(|(k, _)| !["step", "node", "ports", version_key].contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if let Some(a) = step.get("args").and_then(Value::as_object) {
-        args.extend(a.clone());
-    }
-    match name {
-        "write_image" => write_image_step(ctx, &args),
-        "erase_devices_metadata" => erase(ctx, false),
-        "erase_devices" => erase(ctx, true),
-        _ => Err(CmdError::exec(format!("step {name} is not implemented"))),
-    }
-}
-
-fn execute_deploy_step(ctx: &Context, p: &Map<String, Value>) -> Result<Value, CmdError> {
-    let r = execute_step(ctx, p, "deploy_version", &deploy_steps())?;
-    Ok(json!({"deploy_result": r, "deploy_step": p["step"]}))
-}
-
-fn execute_clean_step(ctx: &Context, p: &Map<String, Value>) -> Result<Value, CmdError> {
-    let r = execute_step(ctx, p, "clean_version", &clean_steps())?;
-    Ok(json!({"clean_result": r, "clean_step": p["step"]}))
-}
-
-fn execute_service_step(ctx: &Context, p: &Map<String, Value>) -> Result<Value, CmdError> {
-    let allowed = [step("erase_devices_metadata", 0, "deploy")];
-    let r = execute_step(ctx, p, "service_version", &allowed)?;
-    Ok(json!({"service_result": r, "service_step": p["step"]}))
-}
-
-fn erase(ctx: &Context, full: bool) -> Result<Value, CmdError> {
-    let disks = ctx.machine.disks();
-    if disks.is_empty() {
-        return Err(CmdError::exec("no disks found to erase"));
-    }
-    let mut errors = vec![];
-    for d in &disks {
-        let path = PathBuf::from(&d.name);
-        tracing::info!(disk = %d.name, full, "erasing");
-        let r = if full {
-            disk::zero_fill(&path, d.size)
-        } else {
-            disk::wipe_metadata(&path, d.size)
-        };
-        if let Err(e) = r {
-            errors.push(e.to_string());
-        }
-    }
-    if errors.is_empty() {
-        Ok(Value::Null)
-    } else {
-        Err(CmdError::new(
-            "BlockDeviceEraseError",
-            "Error erasing block device",
-            errors.join("; "),
-        ))
-    }
-}
-
-fn validate_prepare_image(ctx: &Context, p: &Map<String, Value>) -> Result<(), ApiError> {
-    ImageInfo::parse(&p["image_info"], ctx.md5_allowed)
-        .map(|_| ())
-        .map_err(|e| ApiError::InvalidParams(e.to_string()))?;
-    match p.get("configdrive") {
-        None | Some(Value::Null) | Some(Value::String(_)) => Ok(()),
-        Some(_) => Err(ApiError::InvalidParams(
-            "'configdrive' must be a string".into(),
-        )),
-    }
-}
-
-fn write_image_step(ctx: &Context, args: &Map<String, Value>) -> Result<Value, CmdError> {
-    for k in args.keys() {
-        if k != "image_info" && k != "configdrive" {
-            return Err(CmdError::new(
-                "InvalidCommandParamsError",
-                "Invalid command parameters",
-                format!("write_image() got an unexpected argument {k:?}"),
-            ));
-        }
-    }
-    let text = prepare_image(ctx, args)?;
-    Ok(text)
-}
-
-/// `standby.prepare_image` / the `write_image` step; result `{"result": "prepare_image: …"}`.
-fn prepare_image(ctx: &Context, p: &Map<String, Value>) -> Result<Value, CmdError> {
-    let empty = Value::Null;
-    let raw_info = p.get("image_info").unwrap_or(&empty);
-    let info = ImageInfo::parse(raw_info, ctx.md5_allowed)?;
-    let configdrive = match p.get("configdrive").or_else(|| raw_info.get("configdrive")) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(CmdError::exec("'configdrive' must be a string")),
-    };
-    let disk = ctx.install_disk()?;
-    let path = PathBuf::from(&disk.name);
-    tracing::info!(image = %info.id, disk = %disk.name, "writing image");
-    write::write_image(&info, &path, disk.size, ctx.md5_allowed, &ctx.download)?;
-    if let Some(cd) = configdrive {
-        let bytes = write::config_drive_bytes(&cd, &ctx.download)?;
-        let part = disk::add_config_drive(&path, disk.size, &bytes)?;
-        tracing::info!(
-            partition = part.number,
-            bytes = bytes.len(),
-            "config drive written"
-        );
-    }
-    let root = disk::disk_identifier(&path)?;
-    if let Ok(mut u) = ctx.partition_uuids.lock() {
-        *u = Some(json!({"root uuid": root}));
-    }
-    Ok(json!({"result": format!(
-        "prepare_image: image ({}) written to device {} root_uuid={}",
-        info.id, disk.name, root
-    )}))
-}
-
-fn get_partition_uuids(ctx: &Context, _: &Map<String, Value>) -> Result<Value, CmdError> {
-    Ok(ctx
-        .partition_uuids
-        .lock()
-        .ok()
-        .and_then(|u| u.clone())
-        .unwrap_or_else(|| json!({})))
-}
-
-/// IPA's `install_bootloader` for whole-disk images (the only kind this agent writes): in
-/// UEFI mode, register the image's EFI loaders in NVRAM; in BIOS mode the image brings its
-/// own boot code, so there is nothing to do (IPA, too, installs no grub for one).
-/// `ignore_bootloader_failure` turns failures into log lines.
-fn install_bootloader(ctx: &Context, p: &Map<String, Value>) -> Result<Value, CmdError> {
-    let ignore = p
-        .get("ignore_bootloader_failure")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let target = p.get("target_boot_mode").and_then(Value::as_str);
-    let current = ctx.machine.boot_mode();
-    if target.is_some_and(|t| t != current) {
-        tracing::warn!(
-            target,
-            current,
-            "boot mode mismatch: the boot loader may not work"
-        );
-    }
-    let outcome = if current == "uefi" {
-        let disk = ctx.install_disk()?;
-        super::efi::install(Path::new(&disk.name), &ctx.machine.efivars())
-            .map(|added| {
-                for (num, l) in added {
-                    tracing::info!(entry = format!("Boot{num:04X}"), loader = %l.path, label = %l.label, "UEFI boot entry added");
-                }
-            })
-            .map_err(|e| e.to_string())
-    } else {
-        Ok(())
-    };
-    match outcome {
-        Ok(()) => Ok(Value::Null),
-        Err(e) if ignore => {
-            tracing::warn!(error = %e, "boot loader installation failed; ignored as asked");
-            Ok(Value::Null)
-        }
-        Err(e) => Err(CmdError::exec(format!("Error setting up bootloader: {e}"))),
-    }
-}
-
-fn sync(_: &Context, _: &Map<String, Value>) -> Result<Value, CmdError> {
-    // SAFETY: sync(2) has no arguments and cannot fail.
-    unsafe { libc::sync() };
-    Ok(Value::Null)
-}
-
-fn get_hardware_info(ctx: &Context, _: &Map<String, Value>) -> Result<Value, CmdError> {
-    Ok(ctx.machine.inventory())
-}
-
-fn set_node_info(ctx: &Context, p: &Map<String, Value>) -> Result<Value, CmdError> {
-    if let (Some(n), Ok(mut cur)) = (
-        p.get("node_info").filter(|n| n.is_object()),
-        ctx.node.lock(),
-    ) {
-        *cur = n.clone();
-    }
-    Ok(Value::Null)
-}
-
-fn collect_system_logs(ctx: &Context, _: &Map<String, Value>) -> Result<Value, CmdError> {
-    let logs = super::logs::collect(&ctx.logs, &ctx.machine.proc, &ctx.machine.inventory())
-        .map_err(|e| CmdError::exec(format!("collecting logs: {e}")))?;
-    Ok(json!({"system_logs": logs}))
-}
-
-fn lockdown(_: &Context, _: &Map<String, Value>) -> Result<Value, CmdError> {
-    Ok(Value::Null)
-}
 
 /// The command executor behind the agent's REST API.
 pub struct Commands {
@@ -722,22 +288,21 @@ impl Commands {
         json!({"commands": self.records().iter().map(Record::to_json).collect::<Vec<_>>()})
     }
 
-    pub fn get(&self, id: &str) -> Result<Value, ApiError> {
+    pub fn get(&self, id: &str) -> Result<Value, RequestError> {
         self.records()
             .iter()
             .find(|r| r.id == id)
             .map(Record::to_json)
-            .ok_or_else(|| ApiError::NotFound(format!("Command with id {id} not found.")))
+            .ok_or_else(|| RequestError::NotFound(format!("Command with id {id} not found.")))
     }
 
     /// Block until command `id` is no longer running.
-    pub fn wait(&self, id: &str) -> Result<Value, ApiError> {
+    pub fn wait(&self, id: &str) -> Result<Value, RequestError> {
         let mut recs = self.records();
         loop {
-            let r = recs
-                .iter()
-                .find(|r| r.id == id)
-                .ok_or_else(|| ApiError::NotFound(format!("Command with id {id} not found.")))?;
+            let r = recs.iter().find(|r| r.id == id).ok_or_else(|| {
+                RequestError::NotFound(format!("Command with id {id} not found."))
+            })?;
             if r.status != Status::Running {
                 return Ok(r.to_json());
             }
@@ -774,28 +339,29 @@ impl Commands {
         self: &Arc<Self>,
         name: &str,
         params: Map<String, Value>,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Value, RequestError> {
         let mut recs = self.records();
         if let Some(last) = recs.last().filter(|r| r.status == Status::Running) {
-            return Err(ApiError::Busy(last.name.clone()));
+            return Err(RequestError::Busy(last.name.clone()));
         }
         let Some((ext, cmd)) = name.split_once('.') else {
-            return Err(ApiError::InvalidCommand(
+            return Err(RequestError::InvalidCommand(
                 "Command name must be of the form <extension>.<name>".into(),
             ));
         };
         if !EXTENSIONS.contains(&ext) {
-            return Err(ApiError::NotFound(format!(
+            return Err(RequestError::NotFound(format!(
                 "Extension with id {ext} not found."
             )));
         }
         let spec = CATALOGUE
             .iter()
+            .flat_map(|c| c.iter())
             .find(|s| s.ext == ext && s.name == cmd)
-            .ok_or_else(|| ApiError::InvalidCommand(format!("Unknown command: {cmd}")))?;
+            .ok_or_else(|| RequestError::InvalidCommand(format!("Unknown command: {cmd}")))?;
         for r in spec.required {
             if !params.contains_key(*r) {
-                return Err(ApiError::InvalidParams(format!(
+                return Err(RequestError::InvalidParams(format!(
                     "{name} is missing the parameter {r:?}"
                 )));
             }
@@ -804,7 +370,7 @@ impl Commands {
             if let Some(k) = params.keys().find(|k| {
                 !spec.required.contains(&k.as_str()) && !spec.optional.contains(&k.as_str())
             }) {
-                return Err(ApiError::InvalidParams(format!(
+                return Err(RequestError::InvalidParams(format!(
                     "{name} got an unexpected parameter {k:?}"
                 )));
             }
@@ -859,6 +425,7 @@ impl Commands {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use std::path::PathBuf;
     use std::sync::mpsc;
 
     pub fn commands(disks: Vec<PathBuf>) -> (Arc<Commands>, mpsc::Receiver<Event>) {
@@ -959,7 +526,7 @@ pub(crate) mod tests {
                 params(json!({"image_info": {"id": "i"}})),
             )
             .unwrap_err();
-        assert!(matches!(e, ApiError::InvalidParams(_)), "{e}");
+        assert!(matches!(e, RequestError::InvalidParams(_)), "{e}");
         let e = c
             .execute(
                 "deploy.execute_deploy_step",

@@ -1,0 +1,250 @@
+//! The `redfish` management interface (Ironic's redfish/management.py): the boot
+//! override (device, persistence, boot mode), the boot mode itself, secure boot and NMI.
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use super::power::reset;
+use super::*;
+
+/// Ironic boot device → BootSourceOverrideTarget.
+pub fn boot_target(device: &str) -> Option<&'static str> {
+    match device {
+        "pxe" => Some("Pxe"),
+        "disk" => Some("Hdd"),
+        "cdrom" => Some("Cd"),
+        "bios" => Some("BiosSetup"),
+        _ => None,
+    }
+}
+
+/// BootSourceOverrideTarget → Ironic boot device (None for targets Ironic has no name for).
+pub fn boot_device(target: &str) -> Option<&'static str> {
+    match target {
+        "Pxe" => Some("pxe"),
+        "Hdd" => Some("disk"),
+        "Cd" => Some("cdrom"),
+        "BiosSetup" => Some("bios"),
+        _ => None,
+    }
+}
+
+/// Ironic boot mode → BootSourceOverrideMode.
+pub fn boot_mode_value(mode: &str) -> Option<&'static str> {
+    match mode {
+        "uefi" => Some("UEFI"),
+        "bios" => Some("Legacy"),
+        _ => None,
+    }
+}
+
+/// The node's boot mode: its boot_mode field, else its `boot_mode` capability.
+fn node_boot_mode(ctx: &TaskContext<'_>) -> Option<String> {
+    if let Some(m) = ctx.node.boot_mode.as_deref().filter(|m| !m.is_empty()) {
+        return Some(m.to_string());
+    }
+    super::boot_mode::capability(ctx.node.properties.get("capabilities"), "boot_mode")
+}
+
+/// Where a persistent boot device the BMC refused is remembered, to be set again (once)
+/// before each power on (Ironic's key).
+const RESTORE_KEY: &str = "redfish_boot_device";
+
+/// Set the boot device. A BMC that refuses Continuous (Redfish deprecated it; some
+/// vendors dropped it) gets Once, and the device is set again before every power on, as
+/// Ironic does.
+pub(super) async fn set_boot(
+    ctx: &mut TaskContext<'_>,
+    c: &Client,
+    device: &str,
+    persistent: bool,
+) -> Result<(), DriverError> {
+    ctx.node.driver_internal_info.remove(RESTORE_KEY);
+    match patch_boot(ctx, c, device, persistent).await? {
+        Err(e)
+            if persistent
+                && e.status()
+                    .is_some_and(|s| (400..500).contains(&s) && s != 401) =>
+        {
+            tracing::warn!(node = %ctx.node.uuid, %device, error = %e,
+                "the BMC refused a persistent boot device; using one-time boot, restored before each power on");
+            patch_boot(ctx, c, device, false).await?.map_err(bmc_err)?;
+            ctx.node
+                .driver_internal_info
+                .insert(RESTORE_KEY.into(), json!(device));
+            Ok(())
+        }
+        other => other.map_err(bmc_err),
+    }
+}
+
+/// Before a power on: set the remembered boot device again, once. A failure is only
+/// logged: the machine then boots from its configured order (Ironic's choice).
+pub(super) async fn restore_boot(ctx: &TaskContext<'_>, c: &Client) {
+    let Some(device) = ctx
+        .node
+        .driver_internal_info
+        .get(RESTORE_KEY)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
+        return;
+    };
+    let r = match patch_boot(ctx, c, &device, false).await {
+        Ok(r) => r.map_err(bmc_err),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = r {
+        tracing::warn!(node = %ctx.node.uuid, %device, error = %e, "could not restore the boot device");
+    }
+}
+
+/// PATCH the boot override: target, Once/Continuous, and the node's boot mode when the
+/// system reports one (some BMCs reset it to Legacy when the device changes). The outer
+/// error: the request could not be made; the inner: the BMC's answer to the PATCH.
+async fn patch_boot(
+    ctx: &TaskContext<'_>,
+    c: &Client,
+    device: &str,
+    persistent: bool,
+) -> Result<Result<(), RedfishError>, DriverError> {
+    let target = boot_target(device).ok_or_else(|| {
+        DriverError::InvalidParameterValue(format!("Invalid boot device {device} specified."))
+    })?;
+    let (path, sys) = system(c).await?;
+    if let Some(allowed) =
+        sys["Boot"]["BootSourceOverrideTarget@Redfish.AllowableValues"].as_array()
+    {
+        if !allowed.iter().any(|a| a.as_str() == Some(target)) {
+            return Err(DriverError::InvalidParameterValue(format!(
+                "The BMC does not offer boot device {device} (BootSourceOverrideTarget {target}); it allows {}",
+                allowed
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    let mut boot = json!({
+        "BootSourceOverrideTarget": target,
+        "BootSourceOverrideEnabled": if persistent { "Continuous" } else { "Once" },
+    });
+    if sys["Boot"]["BootSourceOverrideMode"].is_string() {
+        if let Some(mode) = node_boot_mode(ctx).as_deref().and_then(boot_mode_value) {
+            boot["BootSourceOverrideMode"] = json!(mode);
+        }
+    }
+    Ok(c.patch(&path, &json!({ "Boot": boot })).await)
+}
+
+pub struct RedfishManagement;
+
+#[async_trait]
+impl ManagementInterface for RedfishManagement {
+    async fn validate(&self, ctx: &TaskContext<'_>) -> Result<(), DriverError> {
+        endpoint(ctx).map(|_| ())
+    }
+    fn supported_boot_devices(&self, _: &TaskContext<'_>) -> Vec<&'static str> {
+        vec!["pxe", "disk", "cdrom", "bios"]
+    }
+    async fn set_boot_device(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        device: &str,
+        persistent: bool,
+    ) -> Result<(), DriverError> {
+        if boot_target(device).is_none() {
+            return Err(DriverError::InvalidParameterValue(format!(
+                "Invalid boot device {device} specified."
+            )));
+        }
+        let c = client(ctx)?;
+        set_boot(ctx, &c, device, persistent).await
+    }
+    async fn get_boot_device(
+        &self,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<(Option<String>, Option<bool>), DriverError> {
+        let c = client(ctx)?;
+        let (_, sys) = system(&c).await?;
+        let boot = &sys["Boot"];
+        let device = boot["BootSourceOverrideTarget"]
+            .as_str()
+            .and_then(boot_device)
+            .map(str::to_string);
+        let persistent = match boot["BootSourceOverrideEnabled"].as_str() {
+            Some("Continuous") => Some(true),
+            Some("Once") => Some(false),
+            _ => None,
+        };
+        Ok((device, persistent))
+    }
+    async fn inject_nmi(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
+        let c = client(ctx)?;
+        let (path, sys) = system(&c).await?;
+        reset(&c, &path, &sys, "Nmi").await
+    }
+    async fn set_boot_mode(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        mode: &str,
+    ) -> Result<(), DriverError> {
+        let value = boot_mode_value(mode).ok_or_else(|| {
+            DriverError::InvalidParameterValue(format!(
+                "Invalid boot mode {mode}; expected uefi or bios"
+            ))
+        })?;
+        let c = client(ctx)?;
+        let (path, sys) = system(&c).await?;
+        // Ironic: a system that does not report a mode cannot have one set.
+        if !sys["Boot"]["BootSourceOverrideMode"].is_string() {
+            return Err(DriverError::Unsupported {
+                driver: ctx.node.driver.clone(),
+                kind: "setting the boot mode (the BMC reports no BootSourceOverrideMode)".into(),
+            });
+        }
+        c.patch(&path, &json!({"Boot": {"BootSourceOverrideMode": value}}))
+            .await
+            .map_err(bmc_err)?;
+        ctx.node.boot_mode = Some(mode.to_string());
+        Ok(())
+    }
+    async fn set_secure_boot(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        on: bool,
+    ) -> Result<(), DriverError> {
+        let c = client(ctx)?;
+        let (_, sys) = system(&c).await?;
+        let Some(path) = sys["SecureBoot"]["@odata.id"].as_str() else {
+            return Err(DriverError::Unsupported {
+                driver: ctx.node.driver.clone(),
+                kind: "secure boot (the BMC has no SecureBoot resource)".into(),
+            });
+        };
+        c.patch(path, &json!({ "SecureBootEnable": on }))
+            .await
+            .map_err(bmc_err)?;
+        ctx.node.secure_boot = Some(on);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boot_devices_map_both_ways() {
+        for d in ["pxe", "disk", "cdrom", "bios"] {
+            assert_eq!(boot_device(boot_target(d).unwrap()), Some(d));
+        }
+        assert_eq!(boot_target("safe"), None);
+        assert_eq!(boot_target("floppy"), None);
+        assert_eq!(boot_device("UefiHttp"), None);
+        assert_eq!(boot_mode_value("uefi"), Some("UEFI"));
+        assert_eq!(boot_mode_value("bios"), Some("Legacy"));
+        assert_eq!(boot_mode_value("other"), None);
+    }
+}
