@@ -136,9 +136,11 @@ pub fn facts(msg: &Message) -> Result<Facts, Ignore> {
     if msg.hlen() != 6 {
         return Err(Ignore::BadHardwareAddress);
     }
-    let hw = msg.chaddr();
-    let mut mac = [0u8; 6];
-    mac.copy_from_slice(&hw[..6]);
+    let mac: [u8; 6] = msg
+        .chaddr()
+        .get(..6)
+        .and_then(|hw| hw.try_into().ok())
+        .ok_or(Ignore::BadHardwareAddress)?;
     let class = vendor_class(msg).unwrap_or_default();
     let a = arch(msg).map(Arch::from_code);
     let client = if is_ipxe(msg) {
