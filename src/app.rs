@@ -146,10 +146,18 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
         Some(b) => {
             let mode = &config.file.dhcp.mode;
             tracing::info!(interface = %config.file.dhcp.interface, dhcp = ?b.dhcp, dhcp_mode = %mode, tftp = ?b.tftp, http = ?b.http, "boot servers serving");
-            endpoints["dhcp"] =
-                serde_json::json!(b.dhcp.iter().map(|a| a.to_string()).collect::<Vec<_>>());
-            endpoints["tftp"] = serde_json::json!(b.tftp.map(|a| a.to_string()));
-            endpoints["http_boot"] = serde_json::json!(b.http.map(|a| format!("http://{a}")));
+            if let Some(e) = endpoints.as_object_mut() {
+                let dhcp: Vec<String> = b.dhcp.iter().map(|a| a.to_string()).collect();
+                e.insert("dhcp".into(), serde_json::json!(dhcp));
+                e.insert(
+                    "tftp".into(),
+                    serde_json::json!(b.tftp.map(|a| a.to_string())),
+                );
+                e.insert(
+                    "http_boot".into(),
+                    serde_json::json!(b.http.map(|a| format!("http://{a}"))),
+                );
+            }
         }
         None => tracing::info!(
             "boot servers off (set [dhcp] interface to serve DHCP, TFTP and HTTP boot)"

@@ -160,10 +160,14 @@ impl Server {
     }
 
     async fn wait(&self, result: Value) -> HttpResponse {
-        if result["command_status"] != "RUNNING" {
+        if result.get("command_status").and_then(Value::as_str) != Some("RUNNING") {
             return reply(200, &result);
         }
-        let id = result["id"].as_str().unwrap_or_default().to_string();
+        let id = result
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let cmds = Arc::clone(&self.commands);
         match web::block(move || cmds.wait(&id)).await {
             Ok(Ok(r)) => reply(200, &r),

@@ -100,8 +100,8 @@ impl Appliance {
             .ok()
             .and_then(|r| r.json::<Value>().ok())
             .and_then(|v| {
-                v["default_version"]["version"]
-                    .as_str()
+                v.pointer("/default_version/version")
+                    .and_then(Value::as_str)
                     .and_then(parse_version)
             });
         self.version = found.unwrap_or(FALLBACK_VERSION);
@@ -200,8 +200,9 @@ impl Appliance {
 /// Read a lookup body; `config` missing means the pre-token format (top-level timeout).
 pub fn parse_lookup(v: &Value) -> Result<Lookup, ApplianceError> {
     let node = v.get("node").cloned().unwrap_or(Value::Null);
-    let uuid = node["uuid"]
-        .as_str()
+    let uuid = node
+        .get("uuid")
+        .and_then(Value::as_str)
         .ok_or_else(|| ApplianceError::BadLookup("node.uuid is missing".into()))?
         .to_string();
     let cfg = v.get("config").unwrap_or(v);

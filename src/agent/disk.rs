@@ -86,19 +86,30 @@ impl Disk {
 
     fn read_at(&mut self, off: u64, len: usize) -> Result<Vec<u8>, DiskError> {
         let mut buf = vec![0u8; len];
+        self.read_into(off, &mut buf)?;
+        Ok(buf)
+    }
+
+    fn read_array<const N: usize>(&mut self, off: u64) -> Result<[u8; N], DiskError> {
+        let mut buf = [0u8; N];
+        self.read_into(off, &mut buf)?;
+        Ok(buf)
+    }
+
+    fn read_into(&mut self, off: u64, buf: &mut [u8]) -> Result<(), DiskError> {
         self.f
             .seek(SeekFrom::Start(off))
             .map_err(self.err("seeking"))?;
         // Short reads past the end leave zeros, like an unwritten device region.
-        let mut got = 0;
-        while got < len {
-            let n = self.f.read(&mut buf[got..]).map_err(self.err("reading"))?;
+        let mut rest: &mut [u8] = buf;
+        while !rest.is_empty() {
+            let n = self.f.read(rest).map_err(self.err("reading"))?;
             if n == 0 {
                 break;
             }
-            got += n;
+            rest = std::mem::take(&mut rest).get_mut(n..).unwrap_or_default();
         }
-        Ok(buf)
+        Ok(())
     }
 
     fn write_at(&mut self, off: u64, data: &[u8]) -> Result<(), DiskError> {
@@ -116,7 +127,8 @@ impl Disk {
         let mut left = len;
         while left > 0 {
             let n = left.min(MIB) as usize;
-            self.f.write_all(&chunk[..n]).map_err(self.err("writing"))?;
+            let part = chunk.get(..n).unwrap_or(&chunk);
+            self.f.write_all(part).map_err(self.err("writing"))?;
             left -= n as u64;
         }
         Ok(())
@@ -126,6 +138,10 @@ impl Disk {
         self.f.sync_all().map_err(self.err("syncing"))?;
         reread_partitions(&self.f);
         Ok(())
+    }
+
+    fn bad_gpt(&self, why: &str) -> DiskError {
+        DiskError::BadGpt(self.path.clone(), why.into())
     }
 }
 
@@ -137,102 +153,152 @@ fn reread_partitions(f: &File) {
     let _ = unsafe { libc::ioctl(f.as_raw_fd(), BLKRRPART as _, 0) };
 }
 
-fn u32_at(b: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
+/// `N` bytes of `b` from `at`; None past its end (a table read from disk may be short).
+fn array_at<const N: usize>(b: &[u8], at: usize) -> Option<[u8; N]> {
+    b.get(at..at.checked_add(N)?)?.try_into().ok()
 }
 
-fn u64_at(b: &[u8], o: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[o..o + 8]);
-    u64::from_le_bytes(a)
+fn le_u32(b: &[u8], at: usize) -> Option<u32> {
+    array_at(b, at).map(u32::from_le_bytes)
+}
+
+fn le_u64(b: &[u8], at: usize) -> Option<u64> {
+    array_at(b, at).map(u64::from_le_bytes)
+}
+
+/// Copies `bytes` into `b` at `at`; None when they do not fit.
+fn put(b: &mut [u8], at: usize, bytes: &[u8]) -> Option<()> {
+    b.get_mut(at..at.checked_add(bytes.len())?)?
+        .copy_from_slice(bytes);
+    Some(())
+}
+
+/// The fields of a GPT partition entry this module uses.
+struct Entry {
+    type_guid: [u8; 16],
+    unique_guid: [u8; 16],
+    first: u64,
+    last: u64,
+    /// UTF-16LE, NUL-padded.
+    name: [u8; 72],
+}
+
+impl Entry {
+    fn parse(e: &[u8]) -> Option<Entry> {
+        Some(Entry {
+            type_guid: array_at(e, 0)?,
+            unique_guid: array_at(e, 16)?,
+            first: le_u64(e, 32)?,
+            last: le_u64(e, 40)?,
+            name: array_at(e, 56)?,
+        })
+    }
+
+    fn used(&self) -> bool {
+        self.type_guid.iter().any(|b| *b != 0)
+    }
+
+    fn part(&self, lba: u64) -> Part {
+        Part {
+            start: self.first.saturating_mul(lba),
+            size: (self.last.saturating_sub(self.first) + 1).saturating_mul(lba),
+        }
+    }
+
+    fn name(&self) -> String {
+        let units: Vec<u16> = self
+            .name
+            .chunks_exact(2)
+            .filter_map(|c| <[u8; 2]>::try_from(c).ok())
+            .map(u16::from_le_bytes)
+            .take_while(|u| *u != 0)
+            .collect();
+        String::from_utf16_lossy(&units)
+    }
 }
 
 /// A GPT found on the disk.
 struct Gpt {
     lba: u64,
     header: Vec<u8>,
+    /// The raw entry array (rewritten whole), and its entries parsed.
     entries: Vec<u8>,
     entry_size: usize,
+    parsed: Vec<Entry>,
+    /// Header fields: the backup header's LBA, the entry array's LBA, the first usable LBA.
+    alt_lba: u64,
+    entries_lba: u64,
+    first_usable: u64,
 }
 
 impl Gpt {
     fn read(d: &mut Disk) -> Result<Option<Gpt>, DiskError> {
         for lba in [512u64, 4096] {
             let sector = d.read_at(lba, lba as usize)?;
-            if &sector[..8] != b"EFI PART" {
+            if sector.get(..8) != Some(&b"EFI PART"[..]) {
                 continue;
             }
-            let hsize = u32_at(&sector, 12) as usize;
+            let short = || d.bad_gpt("short header");
+            let hsize = le_u32(&sector, 12).ok_or_else(short)? as usize;
             if !(92..=lba as usize).contains(&hsize) {
-                return Err(DiskError::BadGpt(d.path.clone(), "bad header size".into()));
+                return Err(d.bad_gpt("bad header size"));
             }
-            let num = u32_at(&sector, 80) as usize;
-            let esize = u32_at(&sector, 84) as usize;
+            let header = sector.get(..hsize).ok_or_else(short)?.to_vec();
+            let field = |at: usize| le_u64(&header, at).ok_or_else(short);
+            let (alt_lba, first_usable, entries_lba) = (field(32)?, field(40)?, field(72)?);
+            let num = le_u32(&header, 80).ok_or_else(short)? as usize;
+            let esize = le_u32(&header, 84).ok_or_else(short)? as usize;
             if esize < 128 || num == 0 || num * esize > 4 * MIB as usize {
-                return Err(DiskError::BadGpt(d.path.clone(), "bad entry array".into()));
+                return Err(d.bad_gpt("bad entry array"));
             }
-            let entries = d.read_at(u64_at(&sector, 72) * lba, num * esize)?;
+            let at = entries_lba
+                .checked_mul(lba)
+                .ok_or_else(|| d.bad_gpt("bad entry array"))?;
+            let entries = d.read_at(at, num * esize)?;
+            let parsed = entries
+                .chunks_exact(esize)
+                .map(Entry::parse)
+                .collect::<Option<Vec<Entry>>>()
+                .ok_or_else(|| d.bad_gpt("bad entry array"))?;
             return Ok(Some(Gpt {
                 lba,
-                header: sector[..hsize].to_vec(),
+                header,
                 entries,
                 entry_size: esize,
+                parsed,
+                alt_lba,
+                entries_lba,
+                first_usable,
             }));
         }
         Ok(None)
     }
 
-    fn entry(&self, i: usize) -> &[u8] {
-        &self.entries[i * self.entry_size..(i + 1) * self.entry_size]
-    }
-
-    fn count(&self) -> usize {
-        self.entries.len() / self.entry_size
-    }
-
-    fn used(&self, i: usize) -> bool {
-        self.entry(i)[..16].iter().any(|b| *b != 0)
-    }
-
     fn parts(&self) -> Vec<Part> {
-        (0..self.count())
-            .filter(|i| self.used(*i))
-            .map(|i| {
-                let e = self.entry(i);
-                let (first, last) = (u64_at(e, 32), u64_at(e, 40));
-                Part {
-                    start: first * self.lba,
-                    size: (last.saturating_sub(first) + 1) * self.lba,
-                }
-            })
+        self.parsed
+            .iter()
+            .filter(|e| e.used())
+            .map(|e| e.part(self.lba))
             .collect()
     }
 
-    fn name(&self, i: usize) -> String {
-        let raw = &self.entry(i)[56..128];
-        let units: Vec<u16> = raw
-            .chunks(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .take_while(|u| *u != 0)
-            .collect();
-        String::from_utf16_lossy(&units)
-    }
-
-    fn header_crc(h: &mut [u8]) {
-        h[16..20].fill(0);
+    /// Recomputes a header's CRC; None when `h` is shorter than a GPT header.
+    fn header_crc(h: &mut [u8]) -> Option<()> {
+        put(h, 16, &[0; 4])?;
         let crc = crc32fast::hash(h);
-        h[16..20].copy_from_slice(&crc.to_le_bytes());
+        put(h, 16, &crc.to_le_bytes())
     }
 }
 
 fn mbr_parts(mbr: &[u8]) -> Vec<(usize, u8, Part)> {
-    if mbr.len() < 512 || mbr[510] != 0x55 || mbr[511] != 0xAA {
+    let (Some(table), Some([0x55, 0xAA])) = (mbr.get(446..510), mbr.get(510..512)) else {
         return vec![];
-    }
-    (0..4)
-        .filter_map(|i| {
-            let e = &mbr[446 + 16 * i..446 + 16 * (i + 1)];
-            let (ty, start, size) = (e[4], u32_at(e, 8) as u64, u32_at(e, 12) as u64);
+    };
+    table
+        .chunks_exact(16)
+        .enumerate()
+        .filter_map(|(i, e)| {
+            let (ty, start, size) = (*e.get(4)?, le_u32(e, 8)? as u64, le_u32(e, 12)? as u64);
             (ty != 0 && size > 0).then_some((
                 i,
                 ty,
@@ -249,8 +315,8 @@ fn mbr_parts(mbr: &[u8]) -> Vec<(usize, u8, Part)> {
 /// byte 440, as `0x%08x`.
 pub fn disk_identifier(path: &Path) -> Result<String, DiskError> {
     let mut d = Disk::open(path)?;
-    let b = d.read_at(440, 4)?;
-    Ok(format!("0x{:08x}", u32_at(&b, 0)))
+    let b: [u8; 4] = d.read_array(440)?;
+    Ok(format!("0x{:08x}", u32::from_le_bytes(b)))
 }
 
 /// Partitions listed by the disk's GPT or MBR (empty without a table).
@@ -259,7 +325,7 @@ pub fn partitions(path: &Path) -> Result<Vec<Part>, DiskError> {
     if let Some(g) = Gpt::read(&mut d)? {
         return Ok(g.parts());
     }
-    let mbr = d.read_at(0, 512)?;
+    let mbr: [u8; 512] = d.read_array(0)?;
     Ok(mbr_parts(&mbr)
         .into_iter()
         .filter(|(_, ty, _)| *ty != 0xEE)
@@ -289,27 +355,20 @@ pub struct Esp {
 pub fn find_esp(path: &Path) -> Result<Option<Esp>, DiskError> {
     let mut d = Disk::open(path)?;
     if let Some(g) = Gpt::read(&mut d)? {
-        return Ok((0..g.count())
-            .filter(|i| g.used(*i) && g.entry(*i)[..16] == ESP_TYPE)
-            .map(|i| {
-                let e = g.entry(i);
-                let (first, last) = (u64_at(e, 32), u64_at(e, 40));
-                let mut signature = [0u8; 16];
-                signature.copy_from_slice(&e[16..32]);
-                Esp {
-                    number: i as u32 + 1,
-                    part: Part {
-                        start: first * g.lba,
-                        size: (last.saturating_sub(first) + 1) * g.lba,
-                    },
-                    block: g.lba,
-                    signature,
-                    gpt: true,
-                }
-            })
-            .next());
+        return Ok(g
+            .parsed
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.used() && e.type_guid == ESP_TYPE)
+            .map(|(i, e)| Esp {
+                number: i as u32 + 1,
+                part: e.part(g.lba),
+                block: g.lba,
+                signature: e.unique_guid,
+                gpt: true,
+            }));
     }
-    let mbr = d.read_at(0, 512)?;
+    let mbr: [u8; 512] = d.read_array(0)?;
     let mut signature = [0u8; 16];
     signature[..4].copy_from_slice(&mbr[440..444]);
     Ok(mbr_parts(&mbr)
@@ -330,10 +389,10 @@ pub fn find_esp(path: &Path) -> Result<Option<Esp>, DiskError> {
 pub fn wipe_metadata(path: &Path, size: u64) -> Result<(), DiskError> {
     let parts = partitions(path).unwrap_or_default();
     let mut d = Disk::open(path)?;
-    let gpt_backup = Gpt::read(&mut d).ok().flatten().map(|g| {
-        let alt = u64_at(&g.header, 32);
-        (alt * g.lba, g.lba)
-    });
+    let gpt_backup = Gpt::read(&mut d)
+        .ok()
+        .flatten()
+        .map(|g| (g.alt_lba.saturating_mul(g.lba), g.lba));
     for p in parts {
         let end = (p.start + p.size).min(size);
         if p.start >= end {
@@ -386,7 +445,7 @@ pub fn add_config_drive(path: &Path, size: u64, data: &[u8]) -> Result<ConfigDri
     let part = if let Some(g) = Gpt::read(&mut d)? {
         gpt_add(&mut d, g, size, want, min, data.len() as u64)?
     } else {
-        let mbr = d.read_at(0, 512)?;
+        let mbr: [u8; 512] = d.read_array(0)?;
         if mbr[510] != 0x55 || mbr[511] != 0xAA {
             return Err(DiskError::NoPartitionTable(d.path.clone()));
         }
@@ -419,12 +478,10 @@ fn gpt_add(
 ) -> Result<ConfigDrivePart, DiskError> {
     let lba = g.lba;
     // An existing config-2 partition is rewritten in place (IPA does the same).
-    for i in 0..g.count() {
-        if g.used(i) && g.name(i) == "config-2" {
-            let e = g.entry(i);
-            let (first, last) = (u64_at(e, 32), u64_at(e, 40));
-            let psize = (last.saturating_sub(first) + 1) * lba;
-            if psize < data_len {
+    for (i, e) in g.parsed.iter().enumerate() {
+        if e.used() && e.name() == "config-2" {
+            let part = e.part(lba);
+            if part.size < data_len {
                 return Err(no_room(
                     d,
                     data_len,
@@ -433,24 +490,27 @@ fn gpt_add(
             }
             return Ok(ConfigDrivePart {
                 number: i + 1,
-                start: first * lba,
-                size: psize,
-                uuid: Some(guid_text(&e[16..32])),
+                start: part.start,
+                size: part.size,
+                uuid: Some(uuid::Uuid::from_bytes_le(e.unique_guid).to_string()),
             });
         }
     }
-    let slot = (0..g.count())
-        .find(|i| !g.used(*i))
+    let slot = g
+        .parsed
+        .iter()
+        .position(|e| !e.used())
         .ok_or_else(|| no_room(d, min, "all GPT entries are in use"))?;
-    let last_lba = size / lba - 1;
     let entry_lbas = (g.entries.len() as u64).div_ceil(lba);
-    let last_usable = last_lba
-        .checked_sub(entry_lbas + 1)
-        .ok_or_else(|| no_room(d, min, "the disk is too small for a GPT"))?;
-    let first_usable = u64_at(&g.header, 40);
-    let used_end = (0..g.count())
-        .filter(|i| g.used(*i))
-        .map(|i| u64_at(g.entry(i), 40) + 1)
+    let too_small = || no_room(d, min, "the disk is too small for a GPT");
+    let last_lba = (size / lba).checked_sub(1).ok_or_else(too_small)?;
+    let last_usable = last_lba.checked_sub(entry_lbas + 1).ok_or_else(too_small)?;
+    let first_usable = g.first_usable;
+    let used_end = g
+        .parsed
+        .iter()
+        .filter(|e| e.used())
+        .map(|e| e.last + 1)
         .max()
         .unwrap_or(first_usable)
         .max(first_usable);
@@ -472,41 +532,45 @@ fn gpt_add(
         )
     })?;
     let guid = uuid::Uuid::new_v4();
+    let mut entry = [0u8; 128];
+    entry[..16].copy_from_slice(&LINUX_DATA);
+    entry[16..32].copy_from_slice(&guid.to_bytes_le());
+    entry[32..40].copy_from_slice(&start.to_le_bytes());
+    entry[40..48].copy_from_slice(&(start + n - 1).to_le_bytes());
+    for (dst, u) in entry[56..]
+        .chunks_exact_mut(2)
+        .zip("config-2".encode_utf16())
     {
-        let es = g.entry_size;
-        let e = &mut g.entries[slot * es..(slot + 1) * es];
-        e.fill(0);
-        e[..16].copy_from_slice(&LINUX_DATA);
-        e[16..32].copy_from_slice(&guid.to_bytes_le());
-        e[32..40].copy_from_slice(&start.to_le_bytes());
-        e[40..48].copy_from_slice(&(start + n - 1).to_le_bytes());
-        for (k, u) in "config-2".encode_utf16().enumerate() {
-            e[56 + 2 * k..58 + 2 * k].copy_from_slice(&u.to_le_bytes());
-        }
+        dst.copy_from_slice(&u.to_le_bytes());
     }
+    let es = g.entry_size;
+    let stored = g
+        .entries
+        .get_mut(slot * es..(slot + 1) * es)
+        .ok_or_else(|| d.bad_gpt("bad entry array"))?;
+    stored.fill(0);
+    put(stored, 0, &entry).ok_or_else(|| d.bad_gpt("bad entry array"))?;
     let entries_crc = crc32fast::hash(&g.entries);
-    let old_alt = u64_at(&g.header, 32);
-    let mut primary = g.header.clone();
-    primary[32..40].copy_from_slice(&last_lba.to_le_bytes());
-    primary[48..56].copy_from_slice(&last_usable.to_le_bytes());
-    primary[88..92].copy_from_slice(&entries_crc.to_le_bytes());
-    let mut backup = primary.clone();
-    Gpt::header_crc(&mut primary);
     let backup_entries = last_lba - entry_lbas;
-    backup[24..32].copy_from_slice(&last_lba.to_le_bytes());
-    backup[32..40].copy_from_slice(&1u64.to_le_bytes());
-    backup[72..80].copy_from_slice(&backup_entries.to_le_bytes());
-    Gpt::header_crc(&mut backup);
+    let (primary, backup) = new_headers(
+        &g.header,
+        last_lba,
+        last_usable,
+        entries_crc,
+        backup_entries,
+    )
+    .ok_or_else(|| d.bad_gpt("short header"))?;
 
+    let old_alt = g.alt_lba;
     if old_alt != last_lba && old_alt > 1 && (old_alt + 1) * lba <= size {
         d.zero(old_alt * lba, lba)?; // the image's old backup header, now stale
     }
     d.write_at(lba, &primary)?;
-    d.write_at(u64_at(&g.header, 72) * lba, &g.entries)?;
+    d.write_at(g.entries_lba * lba, &g.entries)?;
     d.write_at(backup_entries * lba, &g.entries)?;
     d.write_at(last_lba * lba, &backup)?;
     // Protective MBR covers the whole (possibly larger) disk now.
-    let mut mbr = d.read_at(0, 512)?;
+    let mut mbr: [u8; 512] = d.read_array(0)?;
     if mbr[510] == 0x55 && mbr[511] == 0xAA && mbr[446 + 4] == 0xEE {
         let sectors = (size / 512 - 1).min(u32::MAX as u64) as u32;
         mbr[446 + 12..446 + 16].copy_from_slice(&sectors.to_le_bytes());
@@ -520,15 +584,31 @@ fn gpt_add(
     })
 }
 
-fn guid_text(b: &[u8]) -> String {
-    let mut a = [0u8; 16];
-    a.copy_from_slice(b);
-    uuid::Uuid::from_bytes_le(a).to_string()
+/// The primary and backup GPT headers for a disk whose last LBA is `last_lba`, from the
+/// header found on it; None when that header is shorter than GPT's 92 bytes.
+fn new_headers(
+    header: &[u8],
+    last_lba: u64,
+    last_usable: u64,
+    entries_crc: u32,
+    backup_entries: u64,
+) -> Option<(Vec<u8>, Vec<u8>)> {
+    let mut primary = header.to_vec();
+    put(&mut primary, 32, &last_lba.to_le_bytes())?;
+    put(&mut primary, 48, &last_usable.to_le_bytes())?;
+    put(&mut primary, 88, &entries_crc.to_le_bytes())?;
+    let mut backup = primary.clone();
+    Gpt::header_crc(&mut primary)?;
+    put(&mut backup, 24, &last_lba.to_le_bytes())?;
+    put(&mut backup, 32, &1u64.to_le_bytes())?;
+    put(&mut backup, 72, &backup_entries.to_le_bytes())?;
+    Gpt::header_crc(&mut backup)?;
+    Some((primary, backup))
 }
 
 fn mbr_add(
     d: &mut Disk,
-    mut mbr: Vec<u8>,
+    mut mbr: [u8; 512],
     size: u64,
     want: u64,
     min: u64,
@@ -540,8 +620,10 @@ fn mbr_add(
     {
         return Err(no_room(d, min, "the MBR has an extended partition"));
     }
-    let slot = (0..4)
-        .find(|i| !parts.iter().any(|(j, _, _)| j == i))
+    let (slot, stored) = mbr[446..510]
+        .chunks_exact_mut(16)
+        .enumerate()
+        .find(|(i, _)| !parts.iter().any(|(j, _, _)| j == i))
         .ok_or_else(|| no_room(d, min, "all four primary MBR entries are in use"))?;
     let disk_sectors = (size / 512).min(u32::MAX as u64);
     let used_end = parts
@@ -566,14 +648,14 @@ fn mbr_add(
             ),
         )
     })?;
-    let e = &mut mbr[446 + 16 * slot..446 + 16 * (slot + 1)];
-    e.fill(0);
+    let mut e = [0u8; 16];
     // CHS fields say "use LBA" (the maximum), as every modern tool writes.
     e[1..4].copy_from_slice(&[0xFE, 0xFF, 0xFF]);
     e[4] = 0x83;
     e[5..8].copy_from_slice(&[0xFE, 0xFF, 0xFF]);
     e[8..12].copy_from_slice(&(start as u32).to_le_bytes());
     e[12..16].copy_from_slice(&(n as u32).to_le_bytes());
+    stored.copy_from_slice(&e);
     d.write_at(0, &mbr)?;
     Ok(ConfigDrivePart {
         number: slot + 1,
@@ -584,174 +666,4 @@ fn mbr_add(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
-    /// A GPT disk image of `size` bytes with one partition from 1 MiB to `part_end` bytes,
-    /// built by hand (backup header at the image's own end).
-    pub fn gpt_image(size: u64, part_end: u64) -> Vec<u8> {
-        let mut img = vec![0u8; size as usize];
-        let last = size / 512 - 1;
-        let mut entries = vec![0u8; 128 * 128];
-        entries[..16].copy_from_slice(&LINUX_DATA);
-        entries[16] = 7;
-        entries[32..40].copy_from_slice(&2048u64.to_le_bytes());
-        entries[40..48].copy_from_slice(&(part_end / 512 - 1).to_le_bytes());
-        let mut h = vec![0u8; 92];
-        h[..8].copy_from_slice(b"EFI PART");
-        h[8..12].copy_from_slice(&0x10000u32.to_le_bytes());
-        h[12..16].copy_from_slice(&92u32.to_le_bytes());
-        h[24..32].copy_from_slice(&1u64.to_le_bytes());
-        h[32..40].copy_from_slice(&last.to_le_bytes());
-        h[40..48].copy_from_slice(&34u64.to_le_bytes());
-        h[48..56].copy_from_slice(&(last - 33).to_le_bytes());
-        h[72..80].copy_from_slice(&2u64.to_le_bytes());
-        h[80..84].copy_from_slice(&128u32.to_le_bytes());
-        h[84..88].copy_from_slice(&128u32.to_le_bytes());
-        h[88..92].copy_from_slice(&crc32fast::hash(&entries).to_le_bytes());
-        let mut b = h.clone();
-        Gpt::header_crc(&mut h);
-        b[24..32].copy_from_slice(&last.to_le_bytes());
-        b[32..40].copy_from_slice(&1u64.to_le_bytes());
-        b[72..80].copy_from_slice(&(last - 32).to_le_bytes());
-        Gpt::header_crc(&mut b);
-        img[512..604].copy_from_slice(&h);
-        img[1024..1024 + entries.len()].copy_from_slice(&entries);
-        let be = ((last - 32) * 512) as usize;
-        img[be..be + entries.len()].copy_from_slice(&entries);
-        img[(last * 512) as usize..(last * 512) as usize + 92].copy_from_slice(&b);
-        img[446 + 4] = 0xEE;
-        img[446 + 8..446 + 12].copy_from_slice(&1u32.to_le_bytes());
-        img[446 + 12..446 + 16].copy_from_slice(&((last) as u32).to_le_bytes());
-        img[440..444].copy_from_slice(&0x1234abcdu32.to_le_bytes());
-        img[510] = 0x55;
-        img[511] = 0xAA;
-        img
-    }
-
-    fn check_gpt(disk: &[u8]) -> (Vec<u8>, Vec<u8>) {
-        let h = disk[512..604].to_vec();
-        let mut z = h.clone();
-        z[16..20].fill(0);
-        assert_eq!(crc32fast::hash(&z), u32_at(&h, 16), "primary header CRC");
-        let alt = u64_at(&h, 32);
-        assert_eq!(
-            (alt + 1) * 512,
-            disk.len() as u64,
-            "backup at the disk's end"
-        );
-        let b = disk[(alt * 512) as usize..(alt * 512) as usize + 92].to_vec();
-        assert_eq!(&b[..8], b"EFI PART");
-        let mut z = b.clone();
-        z[16..20].fill(0);
-        assert_eq!(crc32fast::hash(&z), u32_at(&b, 16), "backup header CRC");
-        let pe = (u64_at(&h, 72) * 512) as usize;
-        let entries = disk[pe..pe + 128 * 128].to_vec();
-        assert_eq!(crc32fast::hash(&entries), u32_at(&h, 88), "entries CRC");
-        let be = (u64_at(&b, 72) * 512) as usize;
-        assert_eq!(&disk[be..be + 128 * 128], &entries[..], "backup entries");
-        (h, entries)
-    }
-
-    #[test]
-    fn gpt_config_drive_on_a_bigger_disk() {
-        let t = tempfile::tempdir().unwrap();
-        let p = t.path().join("disk");
-        // An 8 MiB image on a 200 MiB disk: the backup GPT must move to the end.
-        let mut img = gpt_image(8 * MIB, 7 * MIB);
-        img.resize((200 * MIB) as usize, 0);
-        std::fs::write(&p, &img).unwrap();
-        let data = b"CD001 config drive bytes".repeat(1000);
-        let part = add_config_drive(&p, 200 * MIB, &data).unwrap();
-        assert_eq!(part.number, 2);
-        assert_eq!(part.size, 64 * MIB);
-        assert_eq!(part.start % MIB, 0);
-        assert!(part.start + part.size <= 200 * MIB - 33 * 512);
-        let disk = std::fs::read(&p).unwrap();
-        let (_, entries) = check_gpt(&disk);
-        let e = &entries[128..256];
-        assert_eq!(&e[..16], &LINUX_DATA);
-        assert_eq!(u64_at(e, 32) * 512, part.start);
-        let s = part.start as usize;
-        assert_eq!(&disk[s..s + data.len()], &data[..]);
-        // The image's old backup header is gone; the protective MBR spans the disk.
-        assert_ne!(&disk[(8 * MIB - 512) as usize..][..8], b"EFI PART");
-        assert_eq!(u32_at(&disk, 446 + 12) as u64, 200 * MIB / 512 - 1);
-        assert_eq!(partitions(&p).unwrap().len(), 2);
-        assert_eq!(disk_identifier(&p).unwrap(), "0x1234abcd");
-        // Writing again reuses the config-2 partition.
-        let again = add_config_drive(&p, 200 * MIB, b"new").unwrap();
-        assert_eq!(again, part);
-    }
-
-    #[test]
-    fn gpt_small_disk_gets_a_small_partition_or_a_clear_refusal() {
-        let t = tempfile::tempdir().unwrap();
-        let p = t.path().join("disk");
-        let mut img = gpt_image(8 * MIB, 7 * MIB);
-        img.resize((12 * MIB) as usize, 0);
-        std::fs::write(&p, &img).unwrap();
-        let part = add_config_drive(&p, 12 * MIB, &[1u8; 100_000]).unwrap();
-        assert_eq!(part.size, MIB);
-        check_gpt(&std::fs::read(&p).unwrap());
-
-        let full = t.path().join("full");
-        std::fs::write(&full, gpt_image(8 * MIB, 8 * MIB - 34 * 512)).unwrap();
-        let e = add_config_drive(&full, 8 * MIB, &[1u8; 10]).unwrap_err();
-        assert!(e.to_string().contains("no room"), "{e}");
-        let e = add_config_drive(&full, 8 * MIB, &vec![0u8; 65 << 20]).unwrap_err();
-        assert!(matches!(e, DiskError::ConfigDriveTooBig(_)));
-    }
-
-    #[test]
-    fn mbr_config_drive_and_no_table() {
-        let t = tempfile::tempdir().unwrap();
-        let p = t.path().join("disk");
-        let mut img = vec![0u8; (100 * MIB) as usize];
-        img[446 + 4] = 0x83;
-        img[446 + 8..446 + 12].copy_from_slice(&2048u32.to_le_bytes());
-        img[446 + 12..446 + 16].copy_from_slice(&(2048u32 * 10).to_le_bytes());
-        img[510] = 0x55;
-        img[511] = 0xAA;
-        std::fs::write(&p, &img).unwrap();
-        let part = add_config_drive(&p, 100 * MIB, b"iso").unwrap();
-        assert_eq!(part.number, 2);
-        assert_eq!(part.start + part.size, 100 * MIB);
-        let disk = std::fs::read(&p).unwrap();
-        let parts = mbr_parts(&disk);
-        assert_eq!(parts.len(), 2);
-        assert_eq!(parts[1].1, 0x83);
-        assert_eq!(&disk[part.start as usize..part.start as usize + 3], b"iso");
-
-        let bare = t.path().join("bare");
-        std::fs::write(&bare, vec![0u8; MIB as usize]).unwrap();
-        let e = add_config_drive(&bare, MIB, b"x").unwrap_err();
-        assert!(matches!(e, DiskError::NoPartitionTable(_)), "{e}");
-    }
-
-    #[test]
-    fn wipe_removes_tables_and_signatures() {
-        let t = tempfile::tempdir().unwrap();
-        let p = t.path().join("disk");
-        let mut img = gpt_image(8 * MIB, 7 * MIB);
-        // An ext4-like superblock magic inside the partition, and data in the middle.
-        img[(MIB + 1024 + 56) as usize] = 0x53;
-        img[(MIB + 1024 + 57) as usize] = 0xEF;
-        img[(4 * MIB) as usize] = 0x42;
-        img.resize((16 * MIB) as usize, 0);
-        std::fs::write(&p, &img).unwrap();
-        wipe_metadata(&p, 16 * MIB).unwrap();
-        let disk = std::fs::read(&p).unwrap();
-        assert!(disk[..2 * MIB as usize].iter().all(|b| *b == 0));
-        assert!(disk[(6 * MIB) as usize..(8 * MIB) as usize]
-            .iter()
-            .all(|b| *b == 0));
-        assert!(disk[(15 * MIB) as usize..].iter().all(|b| *b == 0));
-        assert_eq!(
-            disk[(4 * MIB) as usize],
-            0x42,
-            "data outside metadata stays"
-        );
-        assert!(partitions(&p).unwrap().is_empty());
-    }
-}
+pub(crate) mod tests;

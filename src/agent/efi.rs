@@ -83,7 +83,8 @@ pub fn install(device: &Path, efivars: &Path) -> Result<Vec<(u16, Loader)>, EfiE
         let mut order: Vec<u16> = read_var(efivars, "BootOrder")
             .unwrap_or_default()
             .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .filter_map(|c| <[u8; 2]>::try_from(c).ok())
+            .map(u16::from_le_bytes)
             .filter(|n| *n != num && var_path(efivars, &format!("Boot{n:04X}")).exists())
             .collect();
         order.insert(0, num);
@@ -110,7 +111,7 @@ impl Read for PartFile {
             return Ok(0);
         }
         self.f.seek(SeekFrom::Start(self.start + self.pos))?;
-        let got = self.f.read(&mut buf[..n])?;
+        let got = self.f.read(buf.get_mut(..n).unwrap_or_default())?;
         self.pos += got as u64;
         Ok(got)
     }
@@ -165,7 +166,8 @@ fn find_loaders(device: &Path, esp: &Esp) -> std::io::Result<Vec<Loader>> {
             // "loader.efi,Label,options,comment" in UCS-2 (with or without a BOM).
             let units: Vec<u16> = data
                 .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .filter_map(|c| <[u8; 2]>::try_from(c).ok())
+                .map(u16::from_le_bytes)
                 .filter(|u| *u != 0xfeff)
                 .collect();
             let text = String::from_utf16_lossy(&units);
@@ -251,7 +253,8 @@ fn label_of(opt: &[u8]) -> Option<String> {
     let units: Vec<u16> = opt
         .get(6..)?
         .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .filter_map(|c| <[u8; 2]>::try_from(c).ok())
+        .map(u16::from_le_bytes)
         .take_while(|u| *u != 0)
         .collect();
     Some(String::from_utf16_lossy(&units))

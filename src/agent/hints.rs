@@ -180,7 +180,9 @@ fn matches(d: &Disk, hint: &Hint) -> bool {
         Hint::Rotational(b) => d.rotational == *b,
         Hint::Size { op, values } => {
             let gib = d.size as f64 / (1u64 << 30) as f64;
-            let v = values[0];
+            let Some(&v) = values.first() else {
+                return false;
+            };
             match op.as_str() {
                 "==" => gib == v,
                 "!=" => gib != v,
@@ -197,7 +199,9 @@ fn matches(d: &Disk, hint: &Hint) -> bool {
             let Some(x) = str_field(d, field) else {
                 return false;
             };
-            let v = &values[0];
+            let Some(v) = values.first() else {
+                return false;
+            };
             match op.as_str() {
                 "s==" => x == *v,
                 "s!=" => x != *v,

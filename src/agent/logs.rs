@@ -49,11 +49,20 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogRing {
 fn tar_header(name: &str, size: u64, mtime: u64) -> [u8; 512] {
     let mut h = [0u8; 512];
     let name = name.as_bytes();
-    let n = name.len().min(99);
-    h[..n].copy_from_slice(&name[..n]);
+    for (dst, src) in h.iter_mut().zip(name.iter().take(99)) {
+        *dst = *src;
+    }
+    // `v` in octal, NUL-terminated, right-aligned in the `len` bytes at `off` (the
+    // leading digits are dropped if it is too long, as before).
     let octal = |h: &mut [u8; 512], off: usize, len: usize, v: u64| {
         let s = format!("{:0width$o}\0", v, width = len - 1);
-        h[off..off + len].copy_from_slice(&s.as_bytes()[s.len() - len..]);
+        let tail = s
+            .as_bytes()
+            .get(s.len().saturating_sub(len)..)
+            .unwrap_or_default();
+        for (dst, src) in h.iter_mut().skip(off).zip(tail) {
+            *dst = *src;
+        }
     };
     octal(&mut h, 100, 8, 0o644);
     octal(&mut h, 108, 8, 0);

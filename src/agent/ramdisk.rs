@@ -95,7 +95,7 @@ impl<W: Write> Cpio<W> {
 
     fn pad(&mut self) -> std::io::Result<()> {
         let n = ((4 - self.pos % 4) % 4) as usize;
-        self.put(&[0u8; 3][..n])
+        self.put([0u8; 3].get(..n).unwrap_or_default())
     }
 
     fn entry(
@@ -175,11 +175,14 @@ pub fn read_cpio(b: &[u8]) -> Result<Vec<Member>, RamdiskError> {
     let align = |x: usize| x.div_ceil(4) * 4;
     loop {
         let h = b.get(p..p + 110).ok_or_else(|| bad("truncated header"))?;
-        if &h[..6] != b"070701" {
+        if h.get(..6) != Some(b"070701") {
             return Err(bad("not newc"));
         }
         let field = |i: usize| -> Result<usize, RamdiskError> {
-            let s = std::str::from_utf8(&h[6 + 8 * i..14 + 8 * i]).map_err(|_| bad("hex"))?;
+            let raw = h
+                .get(6 + 8 * i..14 + 8 * i)
+                .ok_or_else(|| bad("truncated header"))?;
+            let s = std::str::from_utf8(raw).map_err(|_| bad("hex"))?;
             usize::from_str_radix(s, 16).map_err(|_| bad("hex"))
         };
         let (mode, size, namesize) = (field(1)?, field(6)?, field(11)?);
@@ -284,17 +287,17 @@ fn modules_from_tree(root: &Path) -> Result<Vec<(String, PathBuf)>, RamdiskError
         m: &str,
         deps: &BTreeMap<String, (String, Vec<String>)>,
         seen: &mut BTreeSet<String>,
-        out: &mut Vec<String>,
+        out: &mut Vec<(String, String)>,
     ) {
         if !seen.insert(m.to_string()) {
             return;
         }
-        if let Some((_, ds)) = deps.get(m) {
+        if let Some((rel, ds)) = deps.get(m) {
             // modules.dep lists the deepest dependency last: load it first.
             for d in ds.iter().rev() {
                 visit(d, deps, seen, out);
             }
-            out.push(m.to_string());
+            out.push((m.to_string(), rel.clone()));
         }
     }
     let mut order = vec![];
@@ -304,10 +307,9 @@ fn modules_from_tree(root: &Path) -> Result<Vec<(String, PathBuf)>, RamdiskError
     }
     order
         .into_iter()
-        .map(|m| {
-            let rel = &deps[&m].0;
+        .map(|(m, rel)| {
             if rel.ends_with(".ko") {
-                Ok((m, root.join(rel)))
+                Ok((m, root.join(&rel)))
             } else {
                 Err(RamdiskError::Invalid(format!(
                     "module {rel} is compressed; busybox insmod needs plain .ko files"

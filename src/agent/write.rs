@@ -109,6 +109,11 @@ fn opt_str(v: &Value, key: &str) -> Result<Option<String>, WriteError> {
 }
 
 impl ImageInfo {
+    /// The URL named in errors and checksum files (`parse` makes sure there is one).
+    fn first_url(&self) -> &str {
+        self.urls.first().map(String::as_str).unwrap_or_default()
+    }
+
     /// IPA's `_validate_image_info`: `id`, non-empty `urls`, and a usable checksum.
     pub fn parse(v: &Value, md5_allowed: bool) -> Result<ImageInfo, WriteError> {
         let bad = |m: &str| WriteError::InvalidParams(m.to_string());
@@ -266,7 +271,7 @@ fn expected_checksum(
                 url: sum.clone(),
                 why: error_chain(&e),
             })?;
-        let image_name = info.urls[0].rsplit('/').next().unwrap_or_default();
+        let image_name = info.first_url().rsplit('/').next().unwrap_or_default();
         let found = checksum_from_file(&text, image_name).ok_or_else(|| WriteError::Download {
             url: sum.clone(),
             why: format!("no checksum for {image_name:?} in the checksum file"),
@@ -315,13 +320,11 @@ fn copy_to_disk(
     let mut written = 0u64;
     loop {
         let mut filled = 0;
-        while filled < CHUNK {
-            let n = src
-                .read(&mut buf[filled..])
-                .map_err(|e| WriteError::Write {
-                    disk: disk.to_string(),
-                    why: format!("reading the image stream: {e}"),
-                })?;
+        while let Some(rest) = buf.get_mut(filled..).filter(|r| !r.is_empty()) {
+            let n = src.read(rest).map_err(|e| WriteError::Write {
+                disk: disk.to_string(),
+                why: format!("reading the image stream: {e}"),
+            })?;
             if n == 0 {
                 break;
             }
@@ -336,7 +339,7 @@ fn copy_to_disk(
                 size,
             });
         }
-        dst.write_all(&buf[..filled])
+        dst.write_all(buf.get(..filled).unwrap_or_default())
             .map_err(|e| WriteError::Write {
                 disk: disk.to_string(),
                 why: e.to_string(),
@@ -370,7 +373,7 @@ pub fn write_image(
     let result = result.and_then(|written| {
         // Hash what was downloaded, including anything after the end of a gzip stream.
         std::io::copy(&mut src, &mut std::io::sink()).map_err(|e| WriteError::Download {
-            url: info.urls[0].clone(),
+            url: info.first_url().to_string(),
             why: e.to_string(),
         })?;
         out.sync_all().map_err(|e| WriteError::Write {
@@ -410,13 +413,11 @@ fn stream(
     // Sniff the real format (a "raw" image may be gzip'd; qcow2 is converted here).
     let mut head = vec![0u8; 512];
     let mut got = 0;
-    while got < head.len() {
-        let n = src
-            .read(&mut head[got..])
-            .map_err(|e| WriteError::Download {
-                url: info.urls[0].clone(),
-                why: e.to_string(),
-            })?;
+    while let Some(rest) = head.get_mut(got..).filter(|r| !r.is_empty()) {
+        let n = src.read(rest).map_err(|e| WriteError::Download {
+            url: info.first_url().to_string(),
+            why: e.to_string(),
+        })?;
         if n == 0 {
             break;
         }

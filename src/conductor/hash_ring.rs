@@ -12,8 +12,11 @@ pub struct HashRing {
 }
 
 fn position(data: &[u8]) -> u64 {
-    let d = Sha256::digest(data);
-    u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+    // The digest's first 8 bytes, big-endian.
+    Sha256::digest(data)
+        .iter()
+        .take(8)
+        .fold(0, |acc, b| acc << 8 | u64::from(*b))
 }
 
 impl HashRing {
@@ -47,8 +50,14 @@ impl HashRing {
         let start = self
             .points
             .partition_point(|(p, _)| *p < position(key.as_bytes()));
-        for i in 0..self.points.len() {
-            let host = self.points[(start + i) % self.points.len()].1.as_str();
+        // Clockwise from `start`, wrapping once round the ring.
+        let ring = self
+            .points
+            .iter()
+            .skip(start)
+            .chain(self.points.iter().take(start));
+        for (_, host) in ring {
+            let host = host.as_str();
             if !out.contains(&host) {
                 out.push(host);
                 if out.len() == want {

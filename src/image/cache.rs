@@ -277,7 +277,7 @@ impl ImageCache {
         let (format, sha256) = blocking(move || {
             let mut head = vec![0u8; SNIFF_LEN];
             let n = read_prefix(&part_owned, &mut head)?;
-            let format = sniff(&head[..n]);
+            let format = sniff(head.get(..n).unwrap_or_default());
             match (convert_to_raw, format) {
                 (true, Format::Qcow2) => {
                     let raw = part_owned.with_extension("raw.part");
@@ -431,7 +431,7 @@ fn cache_key(source: &str, checksum: Option<&ChecksumSpec>, convert: bool) -> St
             .as_bytes(),
     );
     h.update(if convert { "\nraw" } else { "\nas-is" });
-    hex(&h.finalize()[..16])
+    hex(h.finalize().get(..16).unwrap_or_default())
 }
 
 fn copy_file(
@@ -467,8 +467,9 @@ fn copy_file(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(ImageError::Read(e)),
         };
-        hashes.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(ImageError::Write)?;
+        let chunk = buf.get(..n).unwrap_or_default();
+        hashes.update(chunk);
+        out.write_all(chunk).map_err(ImageError::Write)?;
     }
     let file = out
         .into_inner()
@@ -512,8 +513,8 @@ fn sha256_file(path: &Path) -> Result<String, ImageError> {
 fn read_prefix(path: &Path, buf: &mut [u8]) -> Result<usize, ImageError> {
     let mut f = fs::File::open(path).map_err(ImageError::Read)?;
     let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..]) {
+    while let Some(rest) = buf.get_mut(n..).filter(|r| !r.is_empty()) {
+        match f.read(rest) {
             Ok(0) => break,
             Ok(k) => n += k,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -145,7 +145,7 @@ pub fn iso9660(label: &str, files: &[(&str, &[u8])]) -> Result<Vec<u8>, ImageErr
             "bad volume label {label:?}"
         )));
     }
-    Ok(tree.write(label))
+    tree.write(label)
 }
 
 /// Directory node 0 is the root.
@@ -191,12 +191,14 @@ impl<'a> Tree<'a> {
         let (name, dirs) = parts.split_last().unwrap_or((&"", &[]));
         let mut cur = 0;
         for d in dirs {
-            cur = match self.dirs[cur]
+            let found = self
+                .dir(cur)?
                 .subdirs
                 .iter()
-                .find(|&&s| self.dirs[s].name == *d)
-            {
-                Some(&s) => s,
+                .copied()
+                .find(|&s| self.dirs.get(s).is_some_and(|x| x.name == *d));
+            cur = match found {
+                Some(s) => s,
                 None => {
                     self.dirs.push(Dir {
                         name: d.to_string(),
@@ -204,15 +206,29 @@ impl<'a> Tree<'a> {
                         ..Dir::default()
                     });
                     let id = self.dirs.len() - 1;
-                    self.dirs[cur].subdirs.push(id);
+                    self.dir_mut(cur)?.subdirs.push(id);
                     id
                 }
             };
         }
         self.files.push((name.to_string(), data));
         let id = self.files.len() - 1;
-        self.dirs[cur].files.push(id);
+        self.dir_mut(cur)?.files.push(id);
         Ok(())
+    }
+
+    /// Directory `i`; the tree only hands out indices it created, so a miss is a bug
+    /// reported as an error rather than a panic.
+    fn dir(&self, i: usize) -> Result<&Dir, ImageError> {
+        self.dirs.get(i).ok_or_else(internal)
+    }
+
+    fn dir_mut(&mut self, i: usize) -> Result<&mut Dir, ImageError> {
+        self.dirs.get_mut(i).ok_or_else(internal)
+    }
+
+    fn file(&self, i: usize) -> Result<&(String, &'a [u8]), ImageError> {
+        self.files.get(i).ok_or_else(internal)
     }
 
     /// The identifier of a child in `kind`'s hierarchy.
@@ -249,61 +265,53 @@ impl<'a> Tree<'a> {
     }
 
     /// Children of a directory in on-disc order: (identifier, is_dir, index).
-    fn children(&self, kind: Kind, dir: usize) -> Vec<(Vec<u8>, bool, usize)> {
-        let d = &self.dirs[dir];
-        let mut out: Vec<(Vec<u8>, bool, usize)> = d
-            .subdirs
-            .iter()
-            .map(|&s| (Self::ident(kind, &self.dirs[s].name, true), true, s))
-            .chain(
-                d.files
-                    .iter()
-                    .map(|&f| (Self::ident(kind, &self.files[f].0, false), false, f)),
-            )
-            .collect();
+    fn children(&self, kind: Kind, dir: usize) -> Result<Vec<(Vec<u8>, bool, usize)>, ImageError> {
+        let d = self.dir(dir)?;
+        let mut out = Vec::with_capacity(d.subdirs.len() + d.files.len());
+        for &s in &d.subdirs {
+            out.push((Self::ident(kind, &self.dir(s)?.name, true), true, s));
+        }
+        for &f in &d.files {
+            out.push((Self::ident(kind, &self.file(f)?.0, false), false, f));
+        }
         out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
+        Ok(out)
     }
 
     /// Directories in path table order: by depth, then parent's number, then name.
-    fn order(&self, kind: Kind) -> Vec<usize> {
+    fn order(&self, kind: Kind) -> Result<Vec<usize>, ImageError> {
         let mut order = vec![0];
         let mut i = 0;
-        while i < order.len() {
-            for (_, is_dir, idx) in self.children(kind, order[i]) {
+        while let Some(&d) = order.get(i) {
+            for (_, is_dir, idx) in self.children(kind, d)? {
                 if is_dir {
                     order.push(idx);
                 }
             }
             i += 1;
         }
-        order
+        Ok(order)
     }
 
-    fn write(&self, label: &str) -> Vec<u8> {
-        let kinds = [Kind::Primary, Kind::Joliet];
-        let orders = kinds.map(|k| self.order(k));
-        let path_tables = kinds.map(|k| self.path_table(k, &orders[kind_ix(k)], &[], false));
-        let pt_sectors = path_tables.each_ref().map(|t| t.len().div_ceil(SECTOR));
-        // Sizes first (records do not depend on addresses), then addresses.
-        let dir_sectors: [Vec<usize>; 2] = kinds.map(|k| {
-            (0..self.dirs.len())
-                .map(|d| pack(&self.dir_records(k, d, &Layout::default())).len() / SECTOR)
-                .collect()
-        });
+    fn write(&self, label: &str) -> Result<Vec<u8>, ImageError> {
+        let orders = ByKind::try_from_fn(|k| self.order(k))?;
+        let path_tables = ByKind::try_from_fn(|k| self.path_table(k, orders.get(k), &[], false))?;
         let mut lay = Layout::default();
         let mut next = 19; // 16 PVD, 17 Joliet SVD, 18 terminator
-        for k in kinds {
-            lay.path_tables[kind_ix(k)] = (next, next + pt_sectors[kind_ix(k)]);
-            next += 2 * pt_sectors[kind_ix(k)];
+        for k in Kind::ALL {
+            let sectors = path_tables.get(k).len().div_ceil(SECTOR);
+            *lay.path_tables.get_mut(k) = (next, next + sectors);
+            next += 2 * sectors;
         }
-        for k in kinds {
-            let ix = kind_ix(k);
-            lay.dirs[ix] = vec![(0, 0); self.dirs.len()];
-            for &d in &orders[ix] {
-                lay.dirs[ix][d] = (next, dir_sectors[ix][d] * SECTOR);
-                next += dir_sectors[ix][d];
+        // Sizes first (records do not depend on addresses), then addresses.
+        for k in Kind::ALL {
+            let mut dirs = vec![(0, 0); self.dirs.len()];
+            for &d in orders.get(k) {
+                let sectors = pack(&self.dir_records(k, d, &Layout::default())?).len() / SECTOR;
+                *dirs.get_mut(d).ok_or_else(internal)? = (next, sectors * SECTOR);
+                next += sectors;
             }
+            *lay.dirs.get_mut(k) = dirs;
         }
         lay.files = self
             .files
@@ -317,69 +325,68 @@ impl<'a> Tree<'a> {
         let total = next;
 
         let mut img = vec![0u8; total * SECTOR];
-        let put = |img: &mut Vec<u8>, lba: usize, bytes: &[u8]| {
-            img[lba * SECTOR..lba * SECTOR + bytes.len()].copy_from_slice(bytes);
-        };
+        let put = |img: &mut Vec<u8>, lba: usize, bytes: &[u8]| put_at(img, lba * SECTOR, bytes);
         let now = chrono::Utc::now();
-        for k in kinds {
-            let ix = kind_ix(k);
-            let order = &orders[ix];
-            let (l, m) = lay.path_tables[ix];
-            let dir_lbas: Vec<usize> = order.iter().map(|&d| lay.dirs[ix][d].0).collect();
-            put(&mut img, l, &self.path_table(k, order, &dir_lbas, false));
-            put(&mut img, m, &self.path_table(k, order, &dir_lbas, true));
-            for d in 0..self.dirs.len() {
-                put(
-                    &mut img,
-                    lay.dirs[ix][d].0,
-                    &pack(&self.dir_records(k, d, &lay)),
-                );
+        for k in Kind::ALL {
+            let order = orders.get(k);
+            let dirs = lay.dirs.get(k);
+            let (l, m) = *lay.path_tables.get(k);
+            let dir_lbas = order
+                .iter()
+                .map(|&d| dirs.get(d).map(|loc| loc.0).ok_or_else(internal))
+                .collect::<Result<Vec<usize>, ImageError>>()?;
+            put(&mut img, l, &self.path_table(k, order, &dir_lbas, false)?)?;
+            put(&mut img, m, &self.path_table(k, order, &dir_lbas, true)?)?;
+            for (d, &(lba, _)) in dirs.iter().enumerate() {
+                put(&mut img, lba, &pack(&self.dir_records(k, d, &lay)?))?;
             }
-            let root = record(
-                &[0],
-                lay.dirs[ix][0].0 as u32,
-                lay.dirs[ix][0].1 as u32,
-                true,
-                &[],
-            );
+            let &(root_lba, root_size) = dirs.first().ok_or_else(internal)?;
+            let root = record(&[0], root_lba as u32, root_size as u32, true, &[]);
             let desc = volume_descriptor(
                 k,
                 label,
                 total as u32,
-                path_tables[ix].len() as u32,
+                path_tables.get(k).len() as u32,
                 (l as u32, m as u32),
                 &root,
                 &now,
-            );
-            put(&mut img, 16 + ix, &desc);
+            )?;
+            put(&mut img, k.descriptor_sector(), &desc)?;
         }
         let mut term = [0u8; SECTOR];
         term[0] = 255;
         term[1..6].copy_from_slice(b"CD001");
         term[6] = 1;
-        put(&mut img, 18, &term);
-        for (i, (_, data)) in self.files.iter().enumerate() {
+        put(&mut img, 18, &term)?;
+        for ((_, data), &lba) in self.files.iter().zip(&lay.files) {
             if !data.is_empty() {
-                put(&mut img, lay.files[i], data);
+                put(&mut img, lba, data)?;
             }
         }
-        img
+        Ok(img)
     }
 
     /// One path table; `lbas` follow `order` (empty while only sizing).
-    fn path_table(&self, kind: Kind, order: &[usize], lbas: &[usize], big_endian: bool) -> Vec<u8> {
+    fn path_table(
+        &self,
+        kind: Kind,
+        order: &[usize],
+        lbas: &[usize],
+        big_endian: bool,
+    ) -> Result<Vec<u8>, ImageError> {
         let number = |d: usize| order.iter().position(|&x| x == d).map_or(1, |p| p + 1) as u16;
         let mut out = Vec::new();
         for (i, &d) in order.iter().enumerate() {
+            let dir = self.dir(d)?;
             let ident = if d == 0 {
                 vec![0]
             } else {
-                Self::ident(kind, &self.dirs[d].name, true)
+                Self::ident(kind, &dir.name, true)
             };
             let lba = lbas.get(i).copied().unwrap_or(0) as u32;
             out.push(ident.len() as u8);
             out.push(0);
-            let parent = number(self.dirs[d].parent);
+            let parent = number(dir.parent);
             if big_endian {
                 out.extend_from_slice(&lba.to_be_bytes());
                 out.extend_from_slice(&parent.to_be_bytes());
@@ -392,15 +399,20 @@ impl<'a> Tree<'a> {
                 out.push(0);
             }
         }
-        out
+        Ok(out)
     }
 
     /// The records of one directory: ".", "..", then its children.
-    fn dir_records(&self, kind: Kind, dir: usize, lay: &Layout) -> Vec<Vec<u8>> {
-        let ix = kind_ix(kind);
-        let loc = |d: usize| lay.dirs[ix].get(d).copied().unwrap_or((0, 0));
+    fn dir_records(
+        &self,
+        kind: Kind,
+        dir: usize,
+        lay: &Layout,
+    ) -> Result<Vec<Vec<u8>>, ImageError> {
+        let loc = |d: usize| lay.dirs.get(kind).get(d).copied().unwrap_or((0, 0));
         let rr = kind == Kind::Primary;
-        let nlink = |d: usize| 2 + self.dirs[d].subdirs.len() as u32;
+        let nlink = |d: &Dir| 2 + d.subdirs.len() as u32;
+        let this = self.dir(dir)?;
         let mut out = Vec::new();
         let (lba, size) = loc(dir);
         let mut su = Vec::new();
@@ -410,23 +422,23 @@ impl<'a> Tree<'a> {
                 su.extend_from_slice(&[b'S', b'P', 7, 1, 0xbe, 0xef, 0]);
                 su.extend_from_slice(&er_entry());
             }
-            su.extend_from_slice(&px_entry(0o040555, nlink(dir)));
+            su.extend_from_slice(&px_entry(0o040555, nlink(this)));
         }
         out.push(record(&[0], lba as u32, size as u32, true, &su));
-        let parent = self.dirs[dir].parent;
-        let (plba, psize) = loc(parent);
+        let (plba, psize) = loc(this.parent);
         let su = if rr {
-            px_entry(0o040555, nlink(parent))
+            px_entry(0o040555, nlink(self.dir(this.parent)?))
         } else {
             Vec::new()
         };
         out.push(record(&[1], plba as u32, psize as u32, true, &su));
-        for (ident, is_dir, idx) in self.children(kind, dir) {
+        for (ident, is_dir, idx) in self.children(kind, dir)? {
             let (name, lba, size, mode, links) = if is_dir {
                 let (l, s) = loc(idx);
-                (&self.dirs[idx].name, l, s, 0o040555, nlink(idx))
+                let sub = self.dir(idx)?;
+                (&sub.name, l, s, 0o040555, nlink(sub))
             } else {
-                let (name, data) = &self.files[idx];
+                let (name, data) = self.file(idx)?;
                 let lba = lay.files.get(idx).copied().unwrap_or(0);
                 (name, lba, data.len(), 0o100444, 1)
             };
@@ -438,24 +450,73 @@ impl<'a> Tree<'a> {
             }
             out.push(record(&ident, lba as u32, size as u32, is_dir, &su));
         }
-        out
+        Ok(out)
+    }
+}
+
+impl Kind {
+    const ALL: [Kind; 2] = [Kind::Primary, Kind::Joliet];
+
+    /// Where this hierarchy's volume descriptor goes (16 PVD, 17 Joliet SVD).
+    fn descriptor_sector(self) -> usize {
+        match self {
+            Kind::Primary => 16,
+            Kind::Joliet => 17,
+        }
+    }
+}
+
+/// One value per directory hierarchy.
+#[derive(Default)]
+struct ByKind<T> {
+    primary: T,
+    joliet: T,
+}
+
+impl<T> ByKind<T> {
+    fn try_from_fn<E>(mut f: impl FnMut(Kind) -> Result<T, E>) -> Result<Self, E> {
+        Ok(ByKind {
+            primary: f(Kind::Primary)?,
+            joliet: f(Kind::Joliet)?,
+        })
+    }
+
+    fn get(&self, kind: Kind) -> &T {
+        match kind {
+            Kind::Primary => &self.primary,
+            Kind::Joliet => &self.joliet,
+        }
+    }
+
+    fn get_mut(&mut self, kind: Kind) -> &mut T {
+        match kind {
+            Kind::Primary => &mut self.primary,
+            Kind::Joliet => &mut self.joliet,
+        }
     }
 }
 
 #[derive(Default)]
 struct Layout {
     /// (L, M) path table sectors per kind.
-    path_tables: [(usize, usize); 2],
+    path_tables: ByKind<(usize, usize)>,
     /// (sector, byte length) of each directory per kind.
-    dirs: [Vec<(usize, usize)>; 2],
+    dirs: ByKind<Vec<(usize, usize)>>,
     files: Vec<usize>,
 }
 
-fn kind_ix(k: Kind) -> usize {
-    match k {
-        Kind::Primary => 0,
-        Kind::Joliet => 1,
-    }
+/// The writer sized every buffer itself, so a write that does not fit is a bug in it.
+fn internal() -> ImageError {
+    ImageError::ConfigDrive("internal error laying out the ISO9660 image".into())
+}
+
+/// Copies `bytes` into `buf` at byte `at`.
+fn put_at(buf: &mut [u8], at: usize, bytes: &[u8]) -> Result<(), ImageError> {
+    at.checked_add(bytes.len())
+        .and_then(|end| buf.get_mut(at..end))
+        .ok_or_else(internal)?
+        .copy_from_slice(bytes);
+    Ok(())
 }
 
 /// Packs directory records into whole sectors; a record never crosses a sector boundary.
@@ -474,29 +535,26 @@ fn pack(records: &[Vec<u8>]) -> Vec<u8> {
 }
 
 fn both32(v: u32) -> [u8; 8] {
-    let mut b = [0u8; 8];
-    b[..4].copy_from_slice(&v.to_le_bytes());
-    b[4..].copy_from_slice(&v.to_be_bytes());
-    b
+    let [a, b, c, d] = v.to_le_bytes();
+    [a, b, c, d, d, c, b, a]
 }
 
 fn both16(v: u16) -> [u8; 4] {
-    let mut b = [0u8; 4];
-    b[..2].copy_from_slice(&v.to_le_bytes());
-    b[2..].copy_from_slice(&v.to_be_bytes());
-    b
+    let [a, b] = v.to_le_bytes();
+    [a, b, b, a]
 }
 
 /// A directory record (ECMA-119 9.1) with `su` as its system use area.
 fn record(ident: &[u8], lba: u32, size: u32, is_dir: bool, su: &[u8]) -> Vec<u8> {
-    let mut r = vec![0u8; 33];
-    r[2..10].copy_from_slice(&both32(lba));
-    r[10..18].copy_from_slice(&both32(size));
+    let mut head = [0u8; 33];
+    head[2..10].copy_from_slice(&both32(lba));
+    head[10..18].copy_from_slice(&both32(size));
     // Recording date: 2000-01-01 00:00 UTC (content, not time, matters here).
-    r[18..25].copy_from_slice(&[100, 1, 1, 0, 0, 0, 0]);
-    r[25] = if is_dir { 2 } else { 0 };
-    r[28..32].copy_from_slice(&both16(1));
-    r[32] = ident.len() as u8;
+    head[18..25].copy_from_slice(&[100, 1, 1, 0, 0, 0, 0]);
+    head[25] = if is_dir { 2 } else { 0 };
+    head[28..32].copy_from_slice(&both16(1));
+    head[32] = ident.len() as u8;
+    let mut r = head.to_vec();
     r.extend_from_slice(ident);
     if r.len() % 2 == 1 {
         r.push(0);
@@ -505,7 +563,10 @@ fn record(ident: &[u8], lba: u32, size: u32, is_dir: bool, su: &[u8]) -> Vec<u8>
     if r.len() % 2 == 1 {
         r.push(0);
     }
-    r[0] = r.len() as u8;
+    let len = r.len() as u8;
+    if let Some(first) = r.first_mut() {
+        *first = len;
+    }
     r
 }
 
@@ -551,28 +612,16 @@ fn volume_descriptor(
     (l_table, m_table): (u32, u32),
     root: &[u8],
     now: &chrono::DateTime<chrono::Utc>,
-) -> [u8; SECTOR] {
+) -> Result<[u8; SECTOR], ImageError> {
     let mut d = [0u8; SECTOR];
-    let text = |d: &mut [u8; SECTOR], at: usize, len: usize, s: &str| match kind {
-        Kind::Primary => {
-            let b = s.as_bytes();
-            d[at..at + len].fill(b' ');
-            d[at..at + b.len().min(len)].copy_from_slice(&b[..b.len().min(len)]);
-        }
-        Kind::Joliet => {
-            let units: Vec<u8> = s.encode_utf16().flat_map(u16::to_be_bytes).collect();
-            for i in (0..len - 1).step_by(2) {
-                d[at + i..at + i + 2].copy_from_slice(&[0, b' ']);
-            }
-            let n = units.len().min(len & !1);
-            d[at..at + n].copy_from_slice(&units[..n]);
-        }
+    let text = |d: &mut [u8; SECTOR], at: usize, len: usize, s: &str| {
+        put_at(d, at, &text_field(kind, len, s))
     };
     d[0] = if kind == Kind::Primary { 1 } else { 2 };
     d[1..6].copy_from_slice(b"CD001");
     d[6] = 1;
-    text(&mut d, 8, 32, "");
-    text(&mut d, 40, 32, label);
+    text(&mut d, 8, 32, "")?;
+    text(&mut d, 40, 32, label)?;
     d[80..88].copy_from_slice(&both32(total_sectors));
     if kind == Kind::Joliet {
         // UCS-2 level 3.
@@ -584,163 +633,49 @@ fn volume_descriptor(
     d[132..140].copy_from_slice(&both32(path_table_size));
     d[140..144].copy_from_slice(&l_table.to_le_bytes());
     d[148..152].copy_from_slice(&m_table.to_be_bytes());
-    d[156..156 + root.len()].copy_from_slice(root);
-    text(&mut d, 190, 128, "");
-    text(&mut d, 318, 128, "");
-    text(&mut d, 446, 128, "");
-    text(&mut d, 574, 128, "IRONBOX");
-    text(&mut d, 702, 37, "");
-    text(&mut d, 739, 37, "");
-    text(&mut d, 776, 37, "");
+    put_at(&mut d, 156, root)?;
+    text(&mut d, 190, 128, "")?;
+    text(&mut d, 318, 128, "")?;
+    text(&mut d, 446, 128, "")?;
+    text(&mut d, 574, 128, "IRONBOX")?;
+    text(&mut d, 702, 37, "")?;
+    text(&mut d, 739, 37, "")?;
+    text(&mut d, 776, 37, "")?;
     let stamp = now.format("%Y%m%d%H%M%S00").to_string();
     for at in [813, 830] {
-        d[at..at + 16].copy_from_slice(stamp.as_bytes());
+        put_at(&mut d, at, stamp.as_bytes())?;
     }
     for at in [847, 864] {
-        d[at..at + 16].fill(b'0');
+        put_at(&mut d, at, &[b'0'; 16])?;
     }
     d[881] = 1;
-    d
+    Ok(d)
+}
+
+/// A `len`-byte text field of a volume descriptor: `s` padded with spaces (UCS-2 spaces
+/// for Joliet, whose odd last byte stays 0).
+fn text_field(kind: Kind, len: usize, s: &str) -> Vec<u8> {
+    match kind {
+        Kind::Primary => {
+            let mut f: Vec<u8> = s.bytes().take(len).collect();
+            f.resize(len, b' ');
+            f
+        }
+        Kind::Joliet => {
+            let even = len & !1;
+            let mut f: Vec<u8> = s
+                .encode_utf16()
+                .flat_map(u16::to_be_bytes)
+                .take(even)
+                .collect();
+            while f.len() < even {
+                f.extend_from_slice(&[0, b' ']);
+            }
+            f.resize(len, 0);
+            f
+        }
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use iso9660_forensic::IsoReader;
-    use serde_json::json;
-    use std::collections::BTreeMap;
-    use std::io::Cursor;
-
-    fn sample() -> Value {
-        json!({
-            "meta_data": {"uuid": "1be26c0b-03f2-4d2e-ae87-c02d7f33c123", "hostname": "node-1",
-                          "public_keys": {"0": "ssh-ed25519 AAAA test"}},
-            "user_data": "#cloud-config\nhostname: node-1\n",
-            "network_data": {"links": [], "networks": [], "services": []},
-            "vendor_data": {"static": {"x": 1}}
-        })
-    }
-
-    /// Every file of the image by its Rock Ridge path, as an independent reader sees it.
-    fn files_of(iso: &[u8]) -> BTreeMap<String, Vec<u8>> {
-        let mut r = IsoReader::open(Cursor::new(iso.to_vec())).expect("opens as ISO9660");
-        assert!(r.has_rock_ridge() && r.has_joliet());
-        assert_eq!(r.volume_label(), LABEL);
-        let mut out = BTreeMap::new();
-        for e in r.walk().expect("walk") {
-            if !e.record.is_dir() {
-                let data = r.read_file_entry(&e.record).expect("read");
-                out.insert(e.path, data);
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn builds_the_layout_ironic_builds() {
-        let iso = build(&sample()).expect("build");
-        let files = files_of(&iso);
-        let mut want = BTreeMap::new();
-        for v in VERSIONS {
-            want.insert(
-                format!("openstack/{v}/meta_data.json"),
-                sample()["meta_data"].to_string().into_bytes(),
-            );
-            want.insert(
-                format!("openstack/{v}/user_data"),
-                b"#cloud-config\nhostname: node-1\n".to_vec(),
-            );
-            want.insert(
-                format!("openstack/{v}/network_data.json"),
-                sample()["network_data"].to_string().into_bytes(),
-            );
-            want.insert(
-                format!("openstack/{v}/vendor_data2.json"),
-                sample()["vendor_data"].to_string().into_bytes(),
-            );
-        }
-        assert_eq!(files, want);
-        // Joliet names carry the same tree for Windows.
-        let mut r = IsoReader::open(Cursor::new(iso.clone())).expect("open");
-        let joliet: Vec<String> = r
-            .walk_joliet()
-            .expect("joliet")
-            .iter()
-            .map(|e| e.record.joliet_name())
-            .collect();
-        assert!(
-            joliet.contains(&"meta_data.json;1".to_string()),
-            "{joliet:?}"
-        );
-        assert!(joliet.contains(&"2012-08-10".to_string()), "{joliet:?}");
-        let audit = iso9660_forensic::analyse(&mut Cursor::new(iso.clone())).expect("analyse");
-        assert!(audit.anomalies.is_empty(), "{:?}", audit.anomalies);
-        assert!(r.audit_both_endian().expect("audit").is_empty());
-    }
-
-    #[test]
-    fn blkid_sees_a_config_2_iso() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("cd.iso");
-        std::fs::write(
-            &path,
-            build(&json!({"meta_data": {"uuid": "u"}})).expect("build"),
-        )
-        .expect("write");
-        let out = std::process::Command::new("blkid")
-            .args(["-p", "-o", "export"])
-            .arg(&path)
-            .output()
-            .expect("blkid runs");
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("TYPE=iso9660"), "{text}");
-        assert!(text.lines().any(|l| l == "LABEL=config-2"), "{text}");
-    }
-
-    #[test]
-    fn user_data_forms_and_bad_input() {
-        let iso = build(&json!({"user_data": {"a": [1, 2]}})).expect("build");
-        let files = files_of(&iso);
-        assert_eq!(files["openstack/latest/user_data"], br#"{"a":[1,2]}"#);
-        assert_eq!(files["openstack/latest/meta_data.json"], b"{}");
-        assert!(!files.contains_key("openstack/latest/network_data.json"));
-        for bad in [
-            json!("text"),
-            json!({"meta_data": "x"}),
-            json!({"user_data": 5}),
-            json!({"extra": {}}),
-        ] {
-            assert!(
-                matches!(build(&bad), Err(ImageError::ConfigDrive(_))),
-                "{bad}"
-            );
-        }
-        let big = "x".repeat(MAX_SIZE);
-        assert!(matches!(
-            build(&json!({"user_data": big})),
-            Err(ImageError::TooBig { .. })
-        ));
-    }
-
-    #[test]
-    fn encode_decode_round_trip() {
-        let iso = build(&sample()).expect("build");
-        let enc = encode(&iso);
-        assert_eq!(decode(&enc).expect("decode"), iso);
-        // Line-wrapped and plain (not gzipped) base64 are accepted too.
-        let wrapped: String = enc
-            .as_bytes()
-            .chunks(76)
-            .map(|c| format!("{}\n", String::from_utf8_lossy(c)))
-            .collect();
-        assert_eq!(decode(&wrapped).expect("decode"), iso);
-        let plain = base64::engine::general_purpose::STANDARD.encode(&iso);
-        assert_eq!(decode(&plain).expect("decode"), iso);
-        for garbage in ["not base64!", "aGVsbG8gd29ybGQ=", &encode(b"hello world")] {
-            assert!(
-                matches!(decode(garbage), Err(ImageError::ConfigDrive(_))),
-                "{garbage}"
-            );
-        }
-    }
-}
+mod tests;

@@ -83,13 +83,20 @@ pub struct Interfaces(pub [Option<String>; 13]);
 
 impl Interfaces {
     pub fn get(&self, kind: &str) -> Option<&str> {
-        let i = INTERFACE_KINDS.iter().position(|k| *k == kind)?;
-        self.0[i].as_deref()
+        let (_, value) = INTERFACE_KINDS
+            .iter()
+            .zip(&self.0)
+            .find(|(k, _)| **k == kind)?;
+        value.as_deref()
     }
 
     pub fn set(&mut self, kind: &str, value: Option<String>) {
-        if let Some(i) = INTERFACE_KINDS.iter().position(|k| *k == kind) {
-            self.0[i] = value;
+        if let Some((_, slot)) = INTERFACE_KINDS
+            .iter()
+            .zip(&mut self.0)
+            .find(|(k, _)| **k == kind)
+        {
+            *slot = value;
         }
     }
 }
