@@ -3,8 +3,6 @@
 //! the node, its ports and its driver; `process_event` is the ONE place a provision state
 //! changes; `release` (or drop, as a safety net) gives the lock back.
 
-use std::time::Duration;
-
 use super::fsm::{self, Event};
 use super::{Conductor, ConductorError as E, Result};
 use crate::drivers::{Driver, TaskContext};
@@ -24,7 +22,7 @@ impl Conductor {
     /// Lock `uuid` for exclusive work, retrying `[conductor] node_locked_retry_attempts`
     /// times; then Ironic's NodeLocked (409).
     pub async fn acquire(&self, uuid: &str) -> Result<NodeTask> {
-        let c = &self.config.file.conductor;
+        let c = &self.config.conductor;
         let mut attempt = 0;
         loop {
             match self
@@ -42,8 +40,7 @@ impl Conductor {
                             host: holder,
                         });
                     }
-                    tokio::time::sleep(Duration::from_millis(c.node_locked_retry_interval_ms))
-                        .await;
+                    tokio::time::sleep(c.node_locked_retry_interval_ms).await;
                 }
             }
         }

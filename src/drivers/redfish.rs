@@ -88,9 +88,9 @@ pub fn endpoint(ctx: &TaskContext<'_>) -> Result<Endpoint, DriverError> {
         },
         Some(v) => return Err(bad_verify(v)),
     };
-    let c = &ctx.config.file.redfish;
+    let c = &ctx.config.redfish;
     let auth_name = match di.get("redfish_auth_type") {
-        None | Some(Value::Null) => c.auth_type.clone(),
+        None | Some(Value::Null) => c.auth_type.as_str().to_string(),
         Some(v) => text(v).unwrap_or_else(|| v.to_string()),
     };
     let auth = match auth_name.as_str() {
@@ -109,9 +109,9 @@ pub fn endpoint(ctx: &TaskContext<'_>) -> Result<Endpoint, DriverError> {
         password: get("redfish_password"),
         verify,
         auth,
-        timeout: Duration::from_secs(c.request_timeout.max(1)),
+        timeout: c.request_timeout,
         attempts: c.connection_attempts.max(1),
-        retry_interval: Duration::from_secs(c.connection_retry_interval),
+        retry_interval: c.connection_retry_interval,
     })
 }
 
@@ -210,9 +210,7 @@ async fn wait_for(c: &Client, on: bool, within: Duration) -> Result<(), DriverEr
 }
 
 fn within(ctx: &TaskContext<'_>, timeout: Option<Duration>) -> Duration {
-    timeout.unwrap_or(Duration::from_secs(
-        ctx.config.file.conductor.power_state_change_timeout,
-    ))
+    timeout.unwrap_or(ctx.config.conductor.power_state_change_timeout)
 }
 
 pub struct RedfishPower;
