@@ -178,9 +178,9 @@ fn run_with(workers: u32, ports: &[u16], runs: usize) -> Result1 {
         state.display().to_string()
     );
     let cfg = Config::parse(&toml, "bench").expect("Config::parse");
-    assert_eq!(cfg.file.conductor.sync_power_state_workers, workers);
+    assert_eq!(cfg.conductor.sync_power_state_workers, workers);
     let registry = Registry::from_config(&cfg).expect("Registry::from_config");
-    let store = Store::open(&cfg.database_path, 5000, 8).expect("Store::open");
+    let store = Store::open(&cfg.database.connection, 5000, 8).expect("Store::open");
     let cfg = Arc::new(cfg);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

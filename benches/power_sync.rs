@@ -106,8 +106,9 @@ fn main() {
     );
     let cfg = Config::parse(&toml, "bench").unwrap_or_else(|e| fail("Config::parse", e));
     let registry = Registry::from_config(&cfg).unwrap_or_else(|e| fail("Registry::from_config", e));
-    let store = Store::open(&cfg.database_path, 5000, 8).unwrap_or_else(|e| fail("Store::open", e));
-    let workers = cfg.file.conductor.sync_power_state_workers;
+    let store =
+        Store::open(&cfg.database.connection, 5000, 8).unwrap_or_else(|e| fail("Store::open", e));
+    let workers = cfg.conductor.sync_power_state_workers;
     let cfg = Arc::new(cfg);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -145,7 +146,7 @@ fn main() {
         println!("power_sync: {n_nodes} fake-hardware nodes, {runs} runs, sync_power_state_workers = {workers}, \
                   tokio multi-thread runtime on {threads} CPU(s)");
         println!("database: {} (WAL), created {created} nodes via Conductor::node_create in {:.2} s ({:.0}/s)",
-            cfg.database_path.display(), create.as_secs_f64(), created as f64 / create.as_secs_f64());
+            cfg.database.connection.display(), create.as_secs_f64(), created as f64 / create.as_secs_f64());
 
         // ---- for reference: reading all nodes the way a cycle does (pages of 1000)
         let t = Instant::now();

@@ -44,31 +44,31 @@ pub fn prepare(config: &Config) -> Result<Registry, AppError> {
 }
 
 fn load_tls(config: &Config) -> Result<Option<rustls::ServerConfig>, AppError> {
-    if !config.file.api.enable_ssl_api {
+    if !config.api.enable_ssl_api {
         return Ok(None);
     }
-    let ssl = &config.file.ssl;
+    let ssl = &config.ssl;
     let certs = rustls_pemfile::certs(&mut std::io::BufReader::new(
         std::fs::File::open(&ssl.cert_file)
-            .map_err(io(format!("[ssl] cert_file {}", ssl.cert_file)))?,
+            .map_err(io(format!("[ssl] cert_file {}", ssl.cert_file.display())))?,
     ))
     .collect::<Result<Vec<_>, _>>()
-    .map_err(io(format!("[ssl] cert_file {}", ssl.cert_file)))?;
+    .map_err(io(format!("[ssl] cert_file {}", ssl.cert_file.display())))?;
     if certs.is_empty() {
         return Err(AppError::Tls(format!(
             "[ssl] cert_file {}: no certificate found",
-            ssl.cert_file
+            ssl.cert_file.display()
         )));
     }
     let key = rustls_pemfile::private_key(&mut std::io::BufReader::new(
         std::fs::File::open(&ssl.key_file)
-            .map_err(io(format!("[ssl] key_file {}", ssl.key_file)))?,
+            .map_err(io(format!("[ssl] key_file {}", ssl.key_file.display())))?,
     ))
-    .map_err(io(format!("[ssl] key_file {}", ssl.key_file)))?
+    .map_err(io(format!("[ssl] key_file {}", ssl.key_file.display())))?
     .ok_or_else(|| {
         AppError::Tls(format!(
             "[ssl] key_file {}: no private key found",
-            ssl.key_file
+            ssl.key_file.display()
         ))
     })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -84,14 +84,14 @@ fn load_tls(config: &Config) -> Result<Option<rustls::ServerConfig>, AppError> {
 /// Run the appliance until SIGTERM/SIGINT (or `cancel`).
 pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppError> {
     let registry = Arc::new(prepare(&config)?);
-    std::fs::create_dir_all(&config.state_path).map_err(io(format!(
+    std::fs::create_dir_all(&config.default.state_path).map_err(io(format!(
         "creating state_path {}",
-        config.state_path.display()
+        config.default.state_path.display()
     )))?;
-    let db = config.file.database.clone();
-    let path = config.database_path.clone();
+    let db = config.database.clone();
+    let path = config.database.connection.clone();
     let store = tokio::task::spawn_blocking(move || {
-        Store::open(&path, db.busy_timeout_ms, db.max_pool_size)
+        Store::open(&path, db.busy_timeout_millis(), db.max_pool_size)
     })
     .await
     .map_err(|e| AppError::Io {
@@ -101,9 +101,9 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
     let config = Arc::new(config);
     let conductor = Conductor::new(store.clone(), registry.clone(), config.clone());
     let images = crate::image::cache::ImageCache::new(
-        config.state_path.join("images"),
-        config.file.pxe.image_cache_size.saturating_mul(1024 * 1024),
-        std::time::Duration::from_secs(config.file.pxe.image_cache_ttl.saturating_mul(60)),
+        config.default.state_path.join("images"),
+        config.pxe.image_cache_size.saturating_mul(1024 * 1024),
+        config.pxe.image_cache_ttl,
     )
     .map_err(|e| AppError::Io {
         context: "opening the image cache".into(),
@@ -113,8 +113,8 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
     Heartbeat::register(&conductor).await?;
     crate::conductor::periodic::recover_on_start(&conductor).await?;
 
-    let listener = TcpListener::bind(config.api_addr)
-        .map_err(io(format!("binding the API to {}", config.api_addr)))?;
+    let listener = TcpListener::bind(config.api.addr())
+        .map_err(io(format!("binding the API to {}", config.api.addr())))?;
     let api_addr = listener
         .local_addr()
         .map_err(io("reading the API address"))?;
@@ -144,8 +144,8 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
         serde_json::json!({ "api": format!("{scheme}://{api_addr}"), "pid": std::process::id() });
     match &boot {
         Some(b) => {
-            let mode = &config.file.dhcp.mode;
-            tracing::info!(interface = %config.file.dhcp.interface, dhcp = ?b.dhcp, dhcp_mode = %mode, tftp = ?b.tftp, http = ?b.http, "boot servers serving");
+            let mode = &config.dhcp.mode;
+            tracing::info!(interface = %config.dhcp.interface.as_deref().unwrap_or_default(), dhcp = ?b.dhcp, dhcp_mode = %mode, tftp = ?b.tftp, http = ?b.http, "boot servers serving");
             if let Some(e) = endpoints.as_object_mut() {
                 let dhcp: Vec<String> = b.dhcp.iter().map(|a| a.to_string()).collect();
                 e.insert("dhcp".into(), serde_json::json!(dhcp));
@@ -170,13 +170,14 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
     conductor.set_urls(crate::drivers::Urls {
         agent_api: boot_http
             .clone()
-            .or_else(|| config.file.api.public_endpoint.clone())
+            .or_else(|| config.api.public_endpoint.clone())
             .or_else(|| Some(format!("{scheme}://{api_addr}"))),
         boot_http,
     });
-    write_endpoints(&config.state_path, &endpoints).map_err(io("writing endpoints.json"))?;
-    tracing::info!(api = %format!("{scheme}://{api_addr}"), auth = ?config.auth, database = %config.database_path.display(),
-        conductor = %config.host, hardware_types = ?registry.hardware_types, "ironbox serving");
+    write_endpoints(&config.default.state_path, &endpoints)
+        .map_err(io("writing endpoints.json"))?;
+    tracing::info!(api = %format!("{scheme}://{api_addr}"), auth = ?config.default.auth_strategy, database = %config.database.connection.display(),
+        conductor = %config.default.host, hardware_types = ?registry.hardware_types, "ironbox serving");
 
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(Heartbeat::run(conductor.clone(), cancel.clone()));
@@ -199,7 +200,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
     if let Some(b) = boot {
         b.join().await;
     }
-    let _ = std::fs::remove_file(config.state_path.join("endpoints.json"));
+    let _ = std::fs::remove_file(config.default.state_path.join("endpoints.json"));
     tracing::info!("ironbox stopped");
     Ok(())
 }
@@ -240,8 +241,8 @@ pub async fn backup(config: &Config, dest: &Path) -> Result<(), AppError> {
             source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "file exists"),
         });
     }
-    let db = config.file.database.clone();
-    let path = config.database_path.clone();
+    let db = config.database.clone();
+    let path = config.database.connection.clone();
     if !path.exists() {
         return Err(AppError::Io {
             context: format!("database {}", path.display()),
@@ -251,12 +252,13 @@ pub async fn backup(config: &Config, dest: &Path) -> Result<(), AppError> {
             ),
         });
     }
-    let store = tokio::task::spawn_blocking(move || Store::open(&path, db.busy_timeout_ms, 1))
-        .await
-        .map_err(|e| AppError::Io {
-            context: "opening database".into(),
-            source: std::io::Error::other(e.to_string()),
-        })??;
+    let store =
+        tokio::task::spawn_blocking(move || Store::open(&path, db.busy_timeout_millis(), 1))
+            .await
+            .map_err(|e| AppError::Io {
+                context: "opening database".into(),
+                source: std::io::Error::other(e.to_string()),
+            })??;
     let abs = std::path::absolute(dest).map_err(io("backup path"))?;
     store.backup(abs).await?;
     Ok(())

@@ -98,7 +98,8 @@ enum RamdiskCommand {
 
 #[derive(Subcommand)]
 enum ConfigCommand {
-    /// Validate a configuration file without starting anything.
+    /// Validate a configuration file without starting anything: every check `serve` makes
+    /// before it touches the network (only the `[dhcp] interface` itself is left to `serve`).
     Check { file: PathBuf },
 }
 
@@ -145,7 +146,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { config } => load(config.as_ref()).and_then(|cfg| {
-            init_logging(cfg.file.default.debug);
+            init_logging(cfg.default.debug);
             runtime()?
                 .block_on(ironbox::app::run(cfg, CancellationToken::new()))
                 .map_err(|e| e.to_string())

@@ -186,7 +186,7 @@ pub async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     gate(v)?;
-    let api = &state.config.file.api;
+    let api = &state.config.api;
     let body = json_body(
         &req,
         payload,
@@ -283,7 +283,7 @@ pub async fn update(
     if !v.at_least(57) {
         return Err(ApiError::method_not_allowed());
     }
-    let api = &state.config.file.api;
+    let api = &state.config.api;
     let body = json_body(
         &req,
         payload,

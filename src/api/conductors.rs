@@ -90,7 +90,7 @@ pub async fn list(
     };
     let items = state.store.conductor_list(page).await?;
     let base = base_url(&req, &state);
-    let timeout = state.config.file.conductor.heartbeat_timeout;
+    let timeout = state.config.conductor.heartbeat_timeout.as_secs();
     let out: Vec<Value> = items
         .iter()
         .map(|c| view(c, &base, timeout, p.detail, p.fields.as_deref()))
@@ -121,6 +121,6 @@ pub async fn get(
         .ok_or_else(|| {
             ApiError::not_found(format!("Conductor {} could not be found.", path.as_str()))
         })?;
-    let timeout = state.config.file.conductor.heartbeat_timeout;
+    let timeout = state.config.conductor.heartbeat_timeout.as_secs();
     Ok(HttpResponse::Ok().json(view(&c, &base_url(&req, &state), timeout, true, None)))
 }

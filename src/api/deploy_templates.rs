@@ -195,7 +195,7 @@ pub async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     gate(v)?;
-    let api = &state.config.file.api;
+    let api = &state.config.api;
     let body = json_body(
         &req,
         payload,
@@ -243,7 +243,7 @@ pub async fn update(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     gate(v)?;
-    let api = &state.config.file.api;
+    let api = &state.config.api;
     let body = json_body(
         &req,
         payload,

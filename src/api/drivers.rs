@@ -49,7 +49,7 @@ async fn hosts(state: &State) -> Result<Vec<(String, Vec<String>)>, ApiError> {
         descending: false,
     };
     let conductors = state.store.conductor_list(page).await?;
-    let timeout = state.config.file.conductor.heartbeat_timeout;
+    let timeout = state.config.conductor.heartbeat_timeout.as_secs();
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     for c in conductors
         .iter()

@@ -50,7 +50,7 @@ pub struct State {
 
 /// Base URL for links: `[api] public_endpoint`, else the scheme and Host of the request.
 pub fn base_url(req: &HttpRequest, state: &State) -> String {
-    if let Some(ep) = &state.config.file.api.public_endpoint {
+    if let Some(ep) = &state.config.api.public_endpoint {
         return ep.trim_end_matches('/').to_string();
     }
     let info = req.connection_info();
@@ -383,15 +383,20 @@ pub fn server(
     listener: TcpListener,
     tls: Option<rustls::ServerConfig>,
 ) -> Result<Server, std::io::Error> {
-    let basic = match state.config.auth {
+    let basic = match state.config.default.auth_strategy {
         AuthStrategy::HttpBasic => Some(Arc::new(
-            auth::BasicAuth::load(&state.config.file.default.http_basic_auth_user_file).map_err(
-                |e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()),
-            )?,
+            auth::BasicAuth::load(
+                &state
+                    .config
+                    .default
+                    .http_basic_auth_user_file
+                    .to_string_lossy(),
+            )
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?,
         )),
         AuthStrategy::Noauth => None,
     };
-    let workers = match state.config.file.api.api_workers {
+    let workers = match state.config.api.api_workers {
         0 => std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2),

@@ -46,8 +46,8 @@ pub async fn traits_set(
     let body = json_body(
         &req,
         payload,
-        state.config.file.api.max_json_body_size,
-        state.config.file.api.max_json_body_depth,
+        state.config.api.max_json_body_size,
+        state.config.api.max_json_body_depth,
     )
     .await?;
     let r = Reader { res: "body" };
@@ -360,7 +360,7 @@ pub async fn children(
         ..Default::default()
     };
     let page = Page {
-        limit: state.config.file.api.max_limit,
+        limit: state.config.api.max_limit,
         marker: None,
         sort_key: "id".into(),
         descending: false,

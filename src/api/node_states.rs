@@ -34,7 +34,7 @@ async fn single_arg(
     payload: web::Payload,
     key: &str,
 ) -> Result<Value, ApiError> {
-    let api = &state.config.file.api;
+    let api = &state.config.api;
     let body = json_body(
         req,
         payload,
@@ -61,7 +61,7 @@ pub async fn provision(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let api = &state.config.file.api;
+    let api = &state.config.api;
     let body = json_body(
         &req,
         payload,
@@ -197,7 +197,7 @@ pub async fn power(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let api = &state.config.file.api;
+    let api = &state.config.api;
     let body = json_body(
         &req,
         payload,
@@ -260,7 +260,7 @@ pub async fn boot_device_set(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let api = &state.config.file.api;
+    let api = &state.config.api;
     let body = json_body(
         &req,
         payload,
@@ -400,7 +400,7 @@ pub async fn raid(
     if !v.at_least(12) {
         return Err(ApiError::not_acceptable());
     }
-    let api = &state.config.file.api;
+    let api = &state.config.api;
     let body = json_body(
         &req,
         payload,
@@ -469,7 +469,7 @@ pub async fn vendor_passthru(
         .filter(|m| !m.is_empty())
         .ok_or_else(|| ApiError::bad_request("Method not specified"))?
         .to_string();
-    let api = &state.config.file.api;
+    let api = &state.config.api;
     let has_body = req
         .headers()
         .get("content-length")

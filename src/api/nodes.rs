@@ -202,7 +202,7 @@ pub async fn list_nodes(
     if let Some(c) = q.gated("conductor", v, 49)? {
         // A ring of one: this conductor owns its own group's nodes; any other name owns none.
         f.conductor_groups = Some(if c == state.conductor.host() {
-            vec![state.config.file.conductor.conductor_group.clone()]
+            vec![state.config.conductor.conductor_group.clone()]
         } else {
             vec![]
         });
@@ -375,8 +375,8 @@ pub async fn create(
     let body = json_body(
         &req,
         payload,
-        state.config.file.api.max_json_body_size,
-        state.config.file.api.max_json_body_depth,
+        state.config.api.max_json_body_size,
+        state.config.api.max_json_body_depth,
     )
     .await?;
     let r = Reader { res: "node" };
@@ -429,8 +429,8 @@ pub async fn update(
     let body = json_body(
         &req,
         payload,
-        state.config.file.api.max_json_body_size,
-        state.config.file.api.max_json_body_depth,
+        state.config.api.max_json_body_size,
+        state.config.api.max_json_body_depth,
     )
     .await?;
     let old = find(&state, &path, v).await?;
@@ -484,8 +484,8 @@ pub async fn maintenance_set(
         let body = json_body(
             &req,
             payload,
-            state.config.file.api.max_json_body_size,
-            state.config.file.api.max_json_body_depth,
+            state.config.api.max_json_body_size,
+            state.config.api.max_json_body_depth,
         )
         .await?;
         if let Some(o) = body.as_object() {

@@ -173,7 +173,7 @@ impl ListParams {
         state: &State,
         detail_path: bool,
     ) -> Result<ListParams, ApiError> {
-        let max = state.config.file.api.max_limit;
+        let max = state.config.api.max_limit;
         let limit = match q.get("limit") {
             None => max,
             Some(s) => {

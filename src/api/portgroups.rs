@@ -362,8 +362,8 @@ pub async fn create(
     let body = json_body(
         &req,
         payload,
-        state.config.file.api.max_json_body_size,
-        state.config.file.api.max_json_body_depth,
+        state.config.api.max_json_body_size,
+        state.config.api.max_json_body_depth,
     )
     .await?;
     let r = Reader { res: "portgroup" };
@@ -413,8 +413,8 @@ pub async fn update(
     let body = json_body(
         &req,
         payload,
-        state.config.file.api.max_json_body_size,
-        state.config.file.api.max_json_body_depth,
+        state.config.api.max_json_body_size,
+        state.config.api.max_json_body_depth,
     )
     .await?;
     let old = find(&state, &path, v).await?;

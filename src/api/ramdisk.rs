@@ -59,9 +59,9 @@ pub async fn lookup(
 /// What an agent is told about its node and itself (lookup, and inspection since 1.84).
 fn lookup_body(state: &State, base: &str, found: &crate::conductor::LookupResult) -> Value {
     let n = &found.node;
-    let agent = &state.config.file.agent;
+    let agent = &state.config.agent;
     let mut config = json!({
-        "heartbeat_timeout": agent.heartbeat_timeout,
+        "heartbeat_timeout": agent.heartbeat_timeout.as_secs(),
         "agent_md5_checksum_enable": agent.allow_md5_checksum,
         "permitted_image_formats": ["raw", "qcow2"],
         "disable_deep_image_inspection": false,
@@ -100,7 +100,7 @@ pub async fn heartbeat(
     if !v.at_least(22) {
         return Err(ApiError::unknown_path());
     }
-    let api = &state.config.file.api;
+    let api = &state.config.api;
     let body = json_body(
         &req,
         payload,
@@ -181,7 +181,7 @@ pub async fn continue_inspection(
         ));
     }
     let node_uuid = node_uuid(&q)?;
-    let api = &state.config.file.api;
+    let api = &state.config.api;
     let body = json_body(
         &req,
         payload,

@@ -25,7 +25,7 @@ use std::path::PathBuf;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{Config, DhcpMode};
 use crate::db::Store;
 use crate::model::boot::BootIntent;
 
@@ -180,13 +180,6 @@ impl Bound {
     }
 }
 
-fn parse_ip(key: &'static str, s: &str) -> Result<Ipv4Addr, BootError> {
-    s.parse().map_err(|_| BootError::Config {
-        key,
-        reason: format!("{s:?} is not an IPv4 address"),
-    })
-}
-
 /// Start the boot servers if `[dhcp] interface` is set.
 pub async fn serve(
     config: &Config,
@@ -194,19 +187,15 @@ pub async fn serve(
     extra: Option<http::ExtraRoutes>,
     cancel: CancellationToken,
 ) -> Result<Option<Bound>, BootError> {
-    let d = &config.file.dhcp;
-    if d.interface.is_empty() {
+    let d = &config.dhcp;
+    let Some(interface) = &d.interface else {
         return Ok(None);
-    }
-    let net = Net::of(&d.interface)?;
-    let p = &config.file.pxe;
-    let http_root = if p.http_root.is_empty() {
-        config.state_path.join("httpboot")
-    } else {
-        PathBuf::from(&p.http_root)
     };
+    let net = Net::of(interface)?;
+    let p = &config.pxe;
+    let http_root = p.http_root.clone();
     let _ = std::fs::create_dir_all(&http_root);
-    let c = &config.file.conductor;
+    let c = &config.conductor;
     let events = c
         .node_history
         .then(|| events::BootEvents::spawn(store.clone(), c.node_history_max_entries.max(1)));
@@ -215,62 +204,49 @@ pub async fn serve(
         net: net.clone(),
         http_port: p.http_port,
         http_root,
-        ipxe_dir: PathBuf::from(&p.ipxe_dir),
-        ipxe_timeout: p.ipxe_timeout,
-        image_dir: config.state_path.join("images"),
+        ipxe_dir: p.ipxe_dir.clone(),
+        ipxe_timeout: p
+            .ipxe_timeout
+            .map_or(0, |t| u32::try_from(t.as_secs()).unwrap_or(u32::MAX)),
+        image_dir: config.default.state_path.join("images"),
         events: events.clone(),
     };
     let mut bound = Bound::default();
     bound.http = Some(http::serve(boot.clone(), extra, cancel.clone())?);
     bound.tftp = Some(tftp::serve(boot.clone(), p.tftp_port, cancel.clone()).await?);
-    let mode = match d.mode.as_str() {
-        "off" => None,
-        "proxy" => Some(dhcp::decide::Mode::Proxy),
-        "full" => Some(dhcp::decide::Mode::Full),
-        other => {
-            return Err(BootError::Config {
-                key: "mode",
-                reason: format!("{other:?}: expected off, proxy or full"),
-            })
-        }
+    let mode = match d.mode {
+        DhcpMode::Off => None,
+        DhcpMode::Proxy => Some(dhcp::decide::Mode::Proxy),
+        DhcpMode::Full => Some(dhcp::decide::Mode::Full),
     };
     if d.ipv6_ra {
         ra::serve(&net.iface, cancel.clone())?;
     }
     if let Some(mode) = mode {
-        let range = if mode == dhcp::decide::Mode::Full {
-            let (a, b) = (
-                parse_ip("range_start", &d.range_start)?,
-                parse_ip("range_end", &d.range_end)?,
-            );
-            if !net.contains(a) || !net.contains(b) || u32::from(a) > u32::from(b) {
-                return Err(BootError::Config {
-                    key: "range_start",
-                    reason: format!("{a}..{b} is not a range inside {}/{} ", net.ip, net.netmask),
-                });
+        // Load checked that full mode has a range, start <= end; the subnet needs the interface.
+        let range = match (mode, d.range_start, d.range_end) {
+            (dhcp::decide::Mode::Full, Some(a), Some(b)) => {
+                if !net.contains(a) || !net.contains(b) {
+                    return Err(BootError::Config {
+                        key: "range_start",
+                        reason: format!(
+                            "{a}..{b} is not a range inside {}/{} ",
+                            net.ip, net.netmask
+                        ),
+                    });
+                }
+                Some((a, b))
             }
-            Some((a, b))
-        } else {
-            None
+            _ => None,
         };
-        let router = if d.router.is_empty() {
-            None
-        } else {
-            Some(parse_ip("router", &d.router)?)
-        };
-        let dns = d
-            .dns_servers
-            .iter()
-            .map(|s| parse_ip("dns_servers", s))
-            .collect::<Result<Vec<_>, _>>()?;
         let server = dhcp::DhcpServer {
             store,
             net: net.clone(),
             mode,
             range,
-            lease_time: d.lease_time,
-            router,
-            dns,
+            lease_time: d.lease_secs(),
+            router: d.router,
+            dns: d.dns_servers.clone(),
             allow_unknown: d.allow_unknown_clients,
             http_port: p.http_port,
             events,

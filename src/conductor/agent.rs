@@ -151,7 +151,7 @@ impl Conductor {
                 "Missing agent_version in the heartbeat".into(),
             ));
         }
-        if self.config.file.agent.require_tls && !hb.callback_url.starts_with("https://") {
+        if self.config.agent.require_tls && !hb.callback_url.starts_with("https://") {
             return Err(E::InvalidParameterValue(format!(
                 "TLS is required by configuration ([agent] require_tls), the agent's callback URL {} is not https",
                 hb.callback_url

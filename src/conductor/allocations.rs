@@ -94,7 +94,7 @@ impl Conductor {
             maintenance: Some(false),
             associated: Some(false),
             resource_class: a.resource_class.clone(),
-            conductor_groups: Some(vec![self.config.file.conductor.conductor_group.clone()]),
+            conductor_groups: Some(vec![self.config.conductor.conductor_group.clone()]),
             ..Default::default()
         };
         let page = Page {

@@ -78,7 +78,7 @@ impl Conductor {
     }
 
     fn check_conductor_group(&self, node: &Node) -> Result<()> {
-        if node.conductor_group != self.config.file.conductor.conductor_group
+        if node.conductor_group != self.config.conductor.conductor_group
             || !self.registry.is_enabled_type(&node.driver)
         {
             return Err(E::NoValidHost {
@@ -110,7 +110,7 @@ impl Conductor {
         sync_instance_name(&mut node);
         self.resolve_interfaces(&mut node, false, &[])?;
         if node.resource_class.is_none() {
-            node.resource_class = self.config.file.default.default_resource_class.clone();
+            node.resource_class = self.config.default.default_resource_class.clone();
         }
         self.resolve_parent(&mut node).await?;
         node.created_at = crate::model::now();
@@ -287,7 +287,7 @@ impl Conductor {
             return Err(E::NodeProtected(node.uuid.clone()));
         }
         let mut allowed: Vec<&str> = states::DELETE_ALLOWED_STATES.to_vec();
-        if !self.config.file.conductor.allow_deleting_available_nodes {
+        if !self.config.conductor.allow_deleting_available_nodes {
             allowed.retain(|s| *s != states::AVAILABLE);
         }
         if !node.maintenance && !allowed.contains(&node.provision_state.as_str()) {
@@ -488,7 +488,7 @@ impl Conductor {
 
     pub async fn portgroup_create(&self, mut pg: Portgroup) -> Result<Portgroup> {
         if pg.mode.is_none() {
-            pg.mode = Some(self.config.file.default.default_portgroup_mode.clone());
+            pg.mode = Some(self.config.default.default_portgroup_mode.clone());
         }
         pg.created_at = crate::model::now();
         pg.updated_at = None;
@@ -512,7 +512,7 @@ impl Conductor {
             }
         }
         if new.mode.is_none() {
-            new.mode = Some(self.config.file.default.default_portgroup_mode.clone());
+            new.mode = Some(self.config.default.default_portgroup_mode.clone());
         }
         new.updated_at = Some(crate::model::now());
         let probe = new.clone();

@@ -49,10 +49,8 @@ pub struct Conductor {
 
 impl Conductor {
     pub fn new(store: Store, registry: Arc<Registry>, config: Arc<Config>) -> Self {
-        let workers = Arc::new(workers::Workers::new(
-            config.file.conductor.workers_pool_size,
-        ));
-        let ring = Arc::new(hash_ring::HashRing::new(&[config.host.as_str()], 5));
+        let workers = Arc::new(workers::Workers::new(config.conductor.workers_pool_size));
+        let ring = Arc::new(hash_ring::HashRing::new(&[config.default.host.as_str()], 5));
         Conductor {
             store,
             registry,
@@ -81,13 +79,13 @@ impl Conductor {
 
     /// This conductor's host name.
     pub fn host(&self) -> &str {
-        &self.config.host
+        &self.config.default.host
     }
 
     /// The conductor that owns node `uuid` of conductor group `group`: its primary on the
     /// hash ring of that group's conductors (none for a group without conductors).
     pub fn owner_of(&self, group: &str, uuid: &str) -> Option<&str> {
-        if group != self.config.file.conductor.conductor_group {
+        if group != self.config.conductor.conductor_group {
             return None;
         }
         self.ring.primary(uuid)
@@ -103,7 +101,7 @@ impl Conductor {
         state: Option<String>,
         target: Option<String>,
     ) -> Result<()> {
-        let c = &self.config.file.conductor;
+        let c = &self.config.conductor;
         if !c.node_history {
             return Ok(());
         }

@@ -23,7 +23,7 @@ const NO_SYNC: &[&str] = &[WAIT_CALLBACK, CLEAN_WAIT, ENROLL, ADOPT_FAILED];
 
 /// Every node of this conductor's group matching `filter`, page by page.
 async fn all_nodes(c: &Conductor, mut filter: NodeFilter) -> Result<Vec<Node>> {
-    filter.conductor_group = Some(c.config.file.conductor.conductor_group.clone());
+    filter.conductor_group = Some(c.config.conductor.conductor_group.clone());
     filter.include_children = true;
     let mut out: Vec<Node> = vec![];
     loop {
@@ -107,7 +107,7 @@ impl PowerSync {
             .into_iter()
             .filter(|n| n.reservation.is_none() && !NO_SYNC.contains(&n.provision_state.as_str()))
             .collect();
-        let workers = c.config.file.conductor.sync_power_state_workers as usize;
+        let workers = c.config.conductor.sync_power_state_workers as usize;
         let results: Vec<Outcome> = futures_util::stream::iter(candidates)
             .map(|n| self.sync_one(c, n))
             .buffer_unordered(workers)
@@ -155,7 +155,7 @@ impl PowerSync {
             return Outcome::Same;
         };
         let recorded = task.node.power_state.clone();
-        let force = c.config.file.conductor.force_power_state_during_sync;
+        let force = c.config.conductor.force_power_state_during_sync;
         let outcome = match recorded {
             Some(want) if force && want != actual => {
                 let r = {
@@ -194,7 +194,7 @@ impl PowerSync {
             Err(_) => 1,
         };
         tracing::warn!(node = %node.uuid, attempt = count, error = %error, "power state read failed");
-        if count >= c.config.file.conductor.power_state_sync_max_retries.max(1) {
+        if count >= c.config.conductor.power_state_sync_max_retries.max(1) {
             if let Ok(mut task) = c.acquire(&node.uuid, Wait::No).await {
                 let msg = format!("During sync_power_state, max retries exceeded for node {}, node state None does not match expected state '{}'. Updating DB state to 'None' Switching node to maintenance mode. Error: {error}",
                     node.uuid, node.power_state.as_deref().unwrap_or("None"));
@@ -266,7 +266,7 @@ enum Outcome {
 
 /// Fail nodes that waited longer than their callback timeout.
 pub async fn check_timeouts(c: &Conductor) -> Result<usize> {
-    let cc = &c.config.file.conductor;
+    let cc = &c.config.conductor;
     let limits = [
         (WAIT_CALLBACK, cc.deploy_callback_timeout),
         (CLEAN_WAIT, cc.clean_callback_timeout),
@@ -276,10 +276,10 @@ pub async fn check_timeouts(c: &Conductor) -> Result<usize> {
     ];
     let now = chrono::Utc::now();
     let mut failed = 0;
-    for (state, secs) in limits {
-        if secs == 0 {
+    for (state, limit) in limits {
+        let Some(secs) = limit.map(|d| d.as_secs()) else {
             continue;
-        }
+        };
         let deadline = crate::model::format_time(now - chrono::Duration::seconds(secs as i64));
         for node in all_nodes(
             c,
@@ -315,25 +315,17 @@ pub async fn check_timeouts(c: &Conductor) -> Result<usize> {
 
 /// Run the periodic tasks until cancelled.
 pub async fn run(c: Conductor, cancel: CancellationToken) {
-    let cc = c.config.file.conductor.clone();
+    let cc = c.config.conductor.clone();
     let sync = PowerSync::default();
     // First runs come one interval after start, as Ironic's periodic tasks do (start-up
     // recovery has just run; an immediate sync would lock every node at once).
-    let every = |s: u64| {
-        (s > 0).then(|| {
-            tokio::time::interval_at(
-                tokio::time::Instant::now() + Duration::from_secs(s),
-                Duration::from_secs(s),
-            )
-        })
+    let every = |s: Option<Duration>| {
+        s.map(|s| tokio::time::interval_at(tokio::time::Instant::now() + s, s))
     };
     let mut power = every(cc.sync_power_state_interval);
     let mut recovery = every(cc.power_failure_recovery_interval);
     let secs = cc.check_provision_state_interval;
-    let mut timeouts = tokio::time::interval_at(
-        tokio::time::Instant::now() + Duration::from_secs(secs),
-        Duration::from_secs(secs),
-    );
+    let mut timeouts = tokio::time::interval_at(tokio::time::Instant::now() + secs, secs);
     async fn tick(i: &mut Option<tokio::time::Interval>) {
         match i {
             Some(i) => {

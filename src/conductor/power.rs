@@ -287,13 +287,16 @@ impl Conductor {
 
 /// The background part of a power change.
 async fn run_power(mut task: NodeTask, target: String, timeout: Option<u64>) {
-    let c = task.conductor.config.file.conductor.clone();
+    let c = task.conductor.config.conductor.clone();
     let soft = target.starts_with("soft");
-    let limit = Duration::from_secs(timeout.unwrap_or(if soft {
-        c.soft_power_off_timeout
-    } else {
-        c.power_state_change_timeout
-    }));
+    let limit = timeout.map_or(
+        if soft {
+            c.soft_power_off_timeout
+        } else {
+            c.power_state_change_timeout
+        },
+        Duration::from_secs,
+    );
     let result = {
         let (driver, mut ctx) = task.ctx();
         let call = async {

@@ -72,7 +72,7 @@ impl Conductor {
         }
         if matches!(event, Event::Provide | Event::Clean)
             && node.maintenance
-            && !self.config.file.conductor.allow_provisioning_in_maintenance
+            && !self.config.conductor.allow_provisioning_in_maintenance
         {
             return Err(E::NodeInMaintenance {
                 op: "cleaning".into(),
@@ -302,7 +302,7 @@ async fn clean(task: &mut NodeTask, manual: bool) -> Flow {
         let automated = task
             .node
             .automated_clean
-            .unwrap_or(task.conductor.config.file.conductor.automated_clean);
+            .unwrap_or(task.conductor.config.conductor.automated_clean);
         let plan = if automated {
             steps::automated_clean_steps(&task.driver)
         } else {
@@ -510,7 +510,7 @@ mod tests {
     async fn conductor(dir: &std::path::Path) -> Conductor {
         let cfg = crate::config::Config::parse(&format!("[DEFAULT]\nstate_path = \"{}\"\nhost = \"t\"\n[conductor]\nnode_locked_retry_attempts = 0\n", dir.display()), "t").unwrap();
         let reg = crate::drivers::Registry::from_config(&cfg).unwrap();
-        let store = crate::db::Store::open(&cfg.database_path, 5000, 4).unwrap();
+        let store = crate::db::Store::open(&cfg.database.connection, 5000, 4).unwrap();
         Conductor::new(store, Arc::new(reg), Arc::new(cfg))
     }
 

@@ -1,7 +1,5 @@
 //! Conductor service registration and heartbeat in the conductors table.
 
-use std::time::Duration;
-
 use tokio_util::sync::CancellationToken;
 
 use super::{Conductor, Result};
@@ -14,7 +12,7 @@ impl Heartbeat {
     pub async fn register(c: &Conductor) -> Result<()> {
         let row = ConductorRow {
             hostname: c.host().to_string(),
-            conductor_group: c.config.file.conductor.conductor_group.clone(),
+            conductor_group: c.config.conductor.conductor_group.clone(),
             online: true,
             drivers: c
                 .registry
@@ -31,7 +29,7 @@ impl Heartbeat {
 
     /// Touch `updated_at` every `heartbeat_interval` until cancelled, then mark offline.
     pub async fn run(c: Conductor, cancel: CancellationToken) {
-        let every = Duration::from_secs(c.config.file.conductor.heartbeat_interval);
+        let every = c.config.conductor.heartbeat_interval;
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,

@@ -40,7 +40,7 @@ impl Conductor {
     /// Lock `uuid` for exclusive work, waiting for it as `wait` says; then Ironic's
     /// NodeLocked (409).
     pub async fn acquire(&self, uuid: &str, wait: Wait) -> Result<NodeTask> {
-        let c = &self.config.file.conductor;
+        let c = &self.config.conductor;
         let started = tokio::time::Instant::now();
         let mut attempt = 0;
         loop {
@@ -56,7 +56,7 @@ impl Conductor {
                     let again = match wait {
                         Wait::No => None,
                         Wait::Configured => (attempt <= c.node_locked_retry_attempts)
-                            .then(|| Duration::from_millis(c.node_locked_retry_interval_ms)),
+                            .then_some(c.node_locked_retry_interval_ms),
                         Wait::Up(within) => (started.elapsed() < within).then_some(WAIT_UP_EVERY),
                     };
                     let Some(pause) = again else {
@@ -236,7 +236,7 @@ mod tests {
     async fn conductor(dir: &std::path::Path) -> Conductor {
         let cfg = crate::config::Config::parse(&format!("[DEFAULT]\nstate_path = \"{}\"\nhost = \"t\"\n[conductor]\nnode_locked_retry_attempts = 2\nnode_locked_retry_interval_ms = 50\n", dir.display()), "t").unwrap();
         let reg = crate::drivers::Registry::from_config(&cfg).unwrap();
-        let store = crate::db::Store::open(&cfg.database_path, 5000, 4).unwrap();
+        let store = crate::db::Store::open(&cfg.database.connection, 5000, 4).unwrap();
         Conductor::new(store, Arc::new(reg), Arc::new(cfg))
     }
 

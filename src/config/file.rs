@@ -1,5 +1,6 @@
 //! Serde mirror of `ironic.toml`: one struct per section, Ironic's option names, the
-//! zero-config defaults, and no unknown keys. Validation happens in `config::Config::from_file`.
+//! zero-config defaults, and no unknown keys. Times are plain integers in the file's units
+//! (signed, so a negative value is reported by key); `sections.rs` checks and types them.
 
 use serde::{Deserialize, Serialize};
 
@@ -179,9 +180,9 @@ impl Default for ApiSection {
 #[serde(default, deny_unknown_fields)]
 pub struct ConductorSection {
     /// Seconds between conductor heartbeats.
-    pub heartbeat_interval: u64,
+    pub heartbeat_interval: i64,
     /// Seconds after the last heartbeat before a conductor counts as dead.
-    pub heartbeat_timeout: u64,
+    pub heartbeat_timeout: i64,
     /// This conductor's group; nodes of other groups are not its to manage.
     pub conductor_group: String,
     /// Whether nodes in `available` may be deleted.
@@ -194,30 +195,30 @@ pub struct ConductorSection {
     pub workers_pool_size: u32,
     /// How often, and how long apart, a locked node is retried before answering 409.
     pub node_locked_retry_attempts: u32,
-    pub node_locked_retry_interval_ms: u64,
+    pub node_locked_retry_interval_ms: i64,
     /// Run automated cleaning on provide and after undeploy.
     pub automated_clean: bool,
     /// Allow deploying and cleaning nodes in maintenance.
     pub allow_provisioning_in_maintenance: bool,
     /// Seconds between power state syncs (0 = off); parallel reads; failures before maintenance.
-    pub sync_power_state_interval: u64,
+    pub sync_power_state_interval: i64,
     pub sync_power_state_workers: u32,
     pub power_state_sync_max_retries: u32,
     /// Push the recorded power state back onto hardware that drifted (Ironic's default),
     /// instead of recording what the hardware says.
     pub force_power_state_during_sync: bool,
     /// Seconds between retries of nodes in maintenance for a power failure (0 = off).
-    pub power_failure_recovery_interval: u64,
+    pub power_failure_recovery_interval: i64,
     /// Seconds a power change may take; graceful (soft) power-off wait.
-    pub power_state_change_timeout: u64,
-    pub soft_power_off_timeout: u64,
+    pub power_state_change_timeout: i64,
+    pub soft_power_off_timeout: i64,
     /// Seconds a node may wait for its agent (0 = forever), and how often that is checked.
-    pub deploy_callback_timeout: u64,
-    pub clean_callback_timeout: u64,
-    pub inspect_wait_timeout: u64,
-    pub rescue_callback_timeout: u64,
-    pub service_callback_timeout: u64,
-    pub check_provision_state_interval: u64,
+    pub deploy_callback_timeout: i64,
+    pub clean_callback_timeout: i64,
+    pub inspect_wait_timeout: i64,
+    pub rescue_callback_timeout: i64,
+    pub service_callback_timeout: i64,
+    pub check_provision_state_interval: i64,
     /// Deploy ramdisk used when a node's driver_info names none: an http(s) URL or a file
     /// under `[pxe] http_root` (`ironbox ramdisk build --out <http_root>` writes these).
     pub deploy_kernel: String,
@@ -263,7 +264,7 @@ pub struct DatabaseSection {
     /// `sqlite:///ABSOLUTE/PATH` or `sqlite://RELATIVE/PATH`; empty = `<state_path>/ironbox.sqlite`.
     pub connection: String,
     /// Milliseconds a writer waits for the database lock before failing.
-    pub busy_timeout_ms: u32,
+    pub busy_timeout_ms: i64,
     /// Connections kept open for readers.
     pub max_pool_size: u32,
 }
@@ -331,7 +332,7 @@ pub struct DhcpSection {
     pub range_start: String,
     pub range_end: String,
     /// `full` mode: lease length in seconds.
-    pub lease_time: u32,
+    pub lease_time: i64,
     /// `full` mode: router (option 3) and DNS servers (option 6) to announce; empty = none.
     pub router: String,
     pub dns_servers: Vec<String>,
@@ -374,11 +375,11 @@ pub struct PxeSection {
     /// Kernel command line added for the deploy ramdisk (Ironic's `kernel_append_params`).
     pub kernel_append_params: String,
     /// Seconds iPXE waits per file download (0 = no limit).
-    pub ipxe_timeout: u32,
+    pub ipxe_timeout: i64,
     /// The image cache (`<state_path>/images`, served at /images/): size in MiB, and
     /// minutes an unused image is kept.
     pub image_cache_size: u64,
-    pub image_cache_ttl: u64,
+    pub image_cache_ttl: i64,
 }
 
 impl Default for PxeSection {
@@ -400,9 +401,9 @@ impl Default for PxeSection {
 #[serde(default, deny_unknown_fields)]
 pub struct IpmiSection {
     /// Seconds one IPMI operation may take in all, retries included (Ironic's name).
-    pub command_retry_timeout: u64,
+    pub command_retry_timeout: i64,
     /// Milliseconds to wait for one answer from the BMC before retrying.
-    pub command_timeout_ms: u64,
+    pub command_timeout_ms: i64,
 }
 
 impl Default for IpmiSection {
@@ -420,9 +421,9 @@ pub struct RedfishSection {
     /// Attempts per Redfish request while the BMC cannot be reached (Ironic's name).
     pub connection_attempts: u32,
     /// Seconds between those attempts (Ironic's name).
-    pub connection_retry_interval: u64,
+    pub connection_retry_interval: i64,
     /// Seconds one Redfish request (connection included) may take.
-    pub request_timeout: u64,
+    pub request_timeout: i64,
     /// `redfish_auth_type` for nodes that set none: basic, session or auto (Ironic's name).
     pub auth_type: String,
 }
@@ -442,12 +443,12 @@ impl Default for RedfishSection {
 #[serde(default, deny_unknown_fields)]
 pub struct AgentSection {
     /// Seconds one call to an agent's API may take.
-    pub command_timeout: u64,
+    pub command_timeout: i64,
     /// Refuse heartbeats whose callback URL is plain http (Ironic's default is true; the
     /// built-in agent speaks http on the provisioning network, as MAAS does).
     pub require_tls: bool,
     /// Heartbeat period the agent is told at lookup (it heartbeats at 30-60 % of it).
-    pub heartbeat_timeout: u64,
+    pub heartbeat_timeout: i64,
     /// `http`: the agent downloads http(s) images itself; `local`: ironbox downloads them
     /// into its cache and serves them (always the case for file:// images).
     pub image_download_source: String,
@@ -456,7 +457,7 @@ pub struct AgentSection {
     /// After the agent's in-band power-off: how often, and how far apart, the BMC is
     /// asked before ironbox powers the node off itself.
     pub post_deploy_get_power_state_retries: u32,
-    pub post_deploy_get_power_state_retry_interval_ms: u64,
+    pub post_deploy_get_power_state_retry_interval_ms: i64,
 }
 
 impl Default for AgentSection {
@@ -480,7 +481,7 @@ pub struct DeploySection {
     pub erase_devices_priority: i64,
     pub erase_devices_metadata_priority: i64,
     /// Boot mode of a deploy that neither the node nor its instance asks for (Ironic: uefi).
-    pub default_boot_mode: BootMode,
+    pub default_boot_mode: String,
 }
 
 impl Default for DeploySection {
@@ -488,31 +489,7 @@ impl Default for DeploySection {
         Self {
             erase_devices_priority: 0,
             erase_devices_metadata_priority: 99,
-            default_boot_mode: BootMode::Uefi,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BootMode {
-    Bios,
-    Uefi,
-}
-
-impl BootMode {
-    pub fn parse(s: &str) -> Option<BootMode> {
-        match s {
-            "bios" => Some(BootMode::Bios),
-            "uefi" => Some(BootMode::Uefi),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BootMode::Bios => "bios",
-            BootMode::Uefi => "uefi",
+            default_boot_mode: "uefi".into(),
         }
     }
 }

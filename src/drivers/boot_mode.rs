@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::{DriverError, TaskContext};
-use crate::config::file::BootMode;
+use crate::config::BootMode;
 
 /// One capability from a `capabilities` value: Ironic's "k1:v1,k2:v2" string, or an
 /// object (as `instance_info.capabilities` may be).
@@ -45,7 +45,7 @@ pub fn deploy_boot_mode(ctx: &TaskContext<'_>) -> Result<BootMode, DriverError> 
         .or_else(|| cap.clone())
         .or_else(|| node.boot_mode.clone().filter(|m| !m.is_empty()));
     let Some(chosen) = chosen.map(|m| m.to_ascii_lowercase()) else {
-        return Ok(ctx.config.file.deploy.default_boot_mode);
+        return Ok(ctx.config.deploy.default_boot_mode);
     };
     if let Some(cap) = cap.map(|c| c.to_ascii_lowercase()) {
         if cap != chosen {

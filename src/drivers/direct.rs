@@ -6,15 +6,13 @@
 //! state (`Progress::Wait`) with the command remembered under `AGENT_PENDING_COMMAND`; each
 //! agent heartbeat calls `heartbeat`, which reports whether that command has finished.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use super::agent_client::{agent_steps, AgentClient, AgentClientError, CommandResult};
 use super::boot_mode;
 use super::*;
-use crate::config::file::BootMode;
+use crate::config::{BootMode, ImageDownloadSource};
 use crate::model::boot::BootIntent;
 use crate::model::dii::{
     forget_agent, AGENT_IMAGE, AGENT_IMAGE_URL, AGENT_PENDING_COMMAND, AGENT_STEPS, AGENT_TOKEN,
@@ -52,7 +50,7 @@ fn str_of<'a>(o: &'a crate::model::JsonObject, key: &str) -> Option<&'a str> {
 fn client(ctx: &TaskContext<'_>) -> Result<AgentClient, DriverError> {
     AgentClient::for_node(
         &ctx.node.driver_internal_info,
-        Duration::from_secs(ctx.config.file.agent.command_timeout),
+        ctx.config.agent.command_timeout,
     )
     .map_err(failed)
 }
@@ -102,20 +100,20 @@ pub(super) async fn boot_agent(
 ) -> Result<(), DriverError> {
     let di = &ctx.node.driver_info;
     let kernel = str_of(di, "deploy_kernel")
-        .unwrap_or(&ctx.config.file.conductor.deploy_kernel)
+        .unwrap_or(&ctx.config.conductor.deploy_kernel)
         .to_string();
     let ramdisk = str_of(di, "deploy_ramdisk")
-        .unwrap_or(&ctx.config.file.conductor.deploy_ramdisk)
+        .unwrap_or(&ctx.config.conductor.deploy_ramdisk)
         .to_string();
     let mut append = str_of(di, "kernel_append_params")
-        .unwrap_or(&ctx.config.file.pxe.kernel_append_params)
+        .unwrap_or(&ctx.config.pxe.kernel_append_params)
         .to_string();
     append.push_str(&format!(" ipa-api-url={}", agent_api_url(ctx)?));
     if !extra_params.is_empty() {
         append.push(' ');
         append.push_str(extra_params);
     }
-    if ctx.config.file.default.debug {
+    if ctx.config.default.debug {
         append.push_str(" ipa-debug=1");
     }
     hw.boot
@@ -230,7 +228,7 @@ fn check_instance_info(ctx: &TaskContext<'_>) -> Result<(), DriverError> {
             "image_source {source:?} is not an http(s):// or file:// URL"
         )));
     }
-    let sums = checksum_fields(ii, ctx.config.file.agent.allow_md5_checksum)?;
+    let sums = checksum_fields(ii, ctx.config.agent.allow_md5_checksum)?;
     if remote && sums.is_empty() {
         return Err(DriverError::MissingParameterValue(format!(
             "Node {} has no image checksum: set instance_info image_checksum (or image_os_hash_algo and image_os_hash_value)",
@@ -255,7 +253,7 @@ fn image_info(ctx: &TaskContext<'_>) -> Result<Value, DriverError> {
     let url = str_of(&ctx.node.driver_internal_info, AGENT_IMAGE_URL)
         .unwrap_or(source)
         .to_string();
-    let mut info = checksum_fields(ii, ctx.config.file.agent.allow_md5_checksum)?;
+    let mut info = checksum_fields(ii, ctx.config.agent.allow_md5_checksum)?;
     // A cached copy carries its own (possibly converted) format and digest.
     if let Some(Value::Object(cached)) = ctx.node.driver_internal_info.get(AGENT_IMAGE) {
         for (k, v) in cached {
@@ -287,7 +285,7 @@ async fn probe_image(ctx: &TaskContext<'_>) -> Result<(), DriverError> {
         };
     }
     let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(ctx.config.file.agent.command_timeout))
+        .timeout(ctx.config.agent.command_timeout)
         .build()
         .map_err(failed)?;
     match http.head(source).send().await {
@@ -326,8 +324,8 @@ fn served_locally(ctx: &TaskContext<'_>) -> bool {
     let ii = &ctx.node.instance_info;
     str_of(ii, "image_source").is_some_and(|s| s.starts_with("file://"))
         || str_of(ii, "image_download_source")
-            .unwrap_or(&ctx.config.file.agent.image_download_source)
-            == "local"
+            .unwrap_or(ctx.config.agent.image_download_source.as_str())
+            == ImageDownloadSource::Local.as_str()
 }
 
 /// Download the image into the cache (verified, converted to raw when configured) and
@@ -335,7 +333,7 @@ fn served_locally(ctx: &TaskContext<'_>) -> bool {
 async fn cache_image(ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
     let ii = &ctx.node.instance_info;
     let source = str_of(ii, "image_source").unwrap_or_default().to_string();
-    let spec = spec_of(ii, ctx.config.file.agent.allow_md5_checksum)?;
+    let spec = spec_of(ii, ctx.config.agent.allow_md5_checksum)?;
     let cache = ctx
         .images
         .clone()
@@ -346,7 +344,7 @@ async fn cache_image(ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
         )));
     };
     let cached = cache
-        .fetch(&source, spec, ctx.config.file.default.force_raw_images)
+        .fetch(&source, spec, ctx.config.default.force_raw_images)
         .await
         .map_err(|e| DriverError::Failed(format!("Image {source} could not be prepared: {e}")))?;
     let name = cached
@@ -451,10 +449,10 @@ fn agent_only_step(ctx: &TaskContext<'_>, step: &str) -> bool {
 /// Wait for the machine to switch itself off after the agent's in-band power-off, then
 /// make sure with the BMC.
 async fn wait_powered_off(hw: &Driver, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
-    let a = &ctx.config.file.agent;
+    let a = &ctx.config.agent;
     let (tries, every) = (
         a.post_deploy_get_power_state_retries,
-        Duration::from_millis(a.post_deploy_get_power_state_retry_interval_ms),
+        a.post_deploy_get_power_state_retry_interval_ms,
     );
     for _ in 0..tries {
         if hw.power.get_power_state(ctx).await.ok().as_deref() == Some(POWER_OFF) {

@@ -8,12 +8,12 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::config::file::Delay;
+use crate::config::Delay;
 use crate::model::dii::{FAKE_BOOT_DEVICE, FAKE_BOOT_DEVICE_PERSISTENT};
 use crate::model::states::{POWER_OFF, POWER_ON};
 
 async fn pause(delay: &Delay) {
-    let (lo, hi) = crate::config::parse_delay(delay).unwrap_or((0.0, 0.0));
+    let (lo, hi) = (delay.min.as_secs_f64(), delay.max.as_secs_f64());
     let secs = if hi > lo {
         lo + rand::random::<f64>() * (hi - lo)
     } else {
@@ -42,7 +42,7 @@ impl PowerInterface for FakePower {
         Ok(())
     }
     async fn get_power_state(&self, ctx: &mut TaskContext<'_>) -> Result<String, DriverError> {
-        pause(&ctx.config.file.fake.power_delay).await;
+        pause(&ctx.config.fake.power_delay).await;
         // A fake machine that was never switched on is off.
         Ok(ctx
             .node
@@ -56,7 +56,7 @@ impl PowerInterface for FakePower {
         target: &str,
         _: Option<Duration>,
     ) -> Result<(), DriverError> {
-        pause(&ctx.config.file.fake.power_delay).await;
+        pause(&ctx.config.fake.power_delay).await;
         ctx.node.power_state = Some(
             if target == POWER_ON {
                 POWER_ON
@@ -73,7 +73,7 @@ impl PowerInterface for FakePower {
         _: bool,
         _: Option<Duration>,
     ) -> Result<(), DriverError> {
-        pause(&ctx.config.file.fake.power_delay).await;
+        pause(&ctx.config.fake.power_delay).await;
         ctx.node.power_state = Some(POWER_ON.into());
         Ok(())
     }
@@ -101,7 +101,7 @@ impl ManagementInterface for FakeManagement {
                 "Invalid boot device {device} specified."
             )));
         }
-        pause(&ctx.config.file.fake.management_delay).await;
+        pause(&ctx.config.fake.management_delay).await;
         ctx.node
             .driver_internal_info
             .insert(FAKE_BOOT_DEVICE.into(), json!(device));
@@ -197,7 +197,7 @@ impl FakeSteps {
     }
 
     fn delay<'a>(&self, cfg: &'a crate::config::Config) -> &'a Delay {
-        let f = &cfg.file.fake;
+        let f = &cfg.fake;
         match self.kind {
             "deploy" => &f.deploy_delay,
             "boot" => &f.boot_delay,
@@ -277,11 +277,11 @@ fn bios_settings(
 #[async_trait]
 impl DeployInterface for FakeSteps {
     async fn deploy(&self, _: &Driver, ctx: &mut TaskContext<'_>) -> Result<Progress, DriverError> {
-        pause(&ctx.config.file.fake.deploy_delay).await;
+        pause(&ctx.config.fake.deploy_delay).await;
         Ok(Progress::Done)
     }
     async fn tear_down(&self, _: &Driver, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
-        pause(&ctx.config.file.fake.deploy_delay).await;
+        pause(&ctx.config.fake.deploy_delay).await;
         ctx.node.power_state = Some(POWER_OFF.into());
         Ok(())
     }
@@ -297,14 +297,14 @@ impl BootInterface for FakeSteps {
         ctx: &mut TaskContext<'_>,
         _: crate::model::boot::BootIntent,
     ) -> Result<(), DriverError> {
-        pause(&ctx.config.file.fake.boot_delay).await;
+        pause(&ctx.config.fake.boot_delay).await;
         Ok(())
     }
     async fn clean_up_ramdisk(&self, _: &mut TaskContext<'_>) -> Result<(), DriverError> {
         Ok(())
     }
     async fn prepare_instance(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
-        pause(&ctx.config.file.fake.boot_delay).await;
+        pause(&ctx.config.fake.boot_delay).await;
         Ok(())
     }
     async fn clean_up_instance(&self, _: &mut TaskContext<'_>) -> Result<(), DriverError> {
@@ -315,7 +315,7 @@ impl BootInterface for FakeSteps {
 #[async_trait]
 impl InspectInterface for FakeSteps {
     async fn inspect_hardware(&self, ctx: &mut TaskContext<'_>) -> Result<Progress, DriverError> {
-        pause(&ctx.config.file.fake.inspect_delay).await;
+        pause(&ctx.config.fake.inspect_delay).await;
         Ok(Progress::Done)
     }
 }
@@ -323,11 +323,11 @@ impl InspectInterface for FakeSteps {
 #[async_trait]
 impl RescueInterface for FakeSteps {
     async fn rescue(&self, ctx: &mut TaskContext<'_>) -> Result<Progress, DriverError> {
-        pause(&ctx.config.file.fake.rescue_delay).await;
+        pause(&ctx.config.fake.rescue_delay).await;
         Ok(Progress::Done)
     }
     async fn unrescue(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
-        pause(&ctx.config.file.fake.rescue_delay).await;
+        pause(&ctx.config.fake.rescue_delay).await;
         Ok(())
     }
 }
@@ -369,7 +369,7 @@ impl VendorInterface for FakeSteps {
         method: &str,
         args: Value,
     ) -> Result<Value, DriverError> {
-        pause(&ctx.config.file.fake.vendor_delay).await;
+        pause(&ctx.config.fake.vendor_delay).await;
         match method {
             "first_method" => Ok(json!({"args": args})),
             "second_method" => Ok(Value::Null),

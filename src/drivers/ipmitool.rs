@@ -75,15 +75,15 @@ pub fn target(ctx: &TaskContext<'_>) -> Result<Target, DriverError> {
             )));
         }
     }
-    let c = &ctx.config.file.ipmi;
+    let c = &ctx.config.ipmi;
     Ok(Target {
         host,
         port,
         privilege,
         username: get("ipmi_username"),
         password: get("ipmi_password"),
-        attempt_timeout: Duration::from_millis(c.command_timeout_ms),
-        total_timeout: Duration::from_secs(c.command_retry_timeout),
+        attempt_timeout: c.command_timeout_ms,
+        total_timeout: c.command_retry_timeout,
     })
 }
 
@@ -132,9 +132,7 @@ impl PowerInterface for IpmiPower {
         timeout: Option<Duration>,
     ) -> Result<(), DriverError> {
         let t = target(ctx)?;
-        let within = timeout.unwrap_or(Duration::from_secs(
-            ctx.config.file.conductor.power_state_change_timeout,
-        ));
+        let within = timeout.unwrap_or(ctx.config.conductor.power_state_change_timeout);
         let (action, on) = match target_state {
             POWER_ON => (Chassis::PowerUp, true),
             "soft power off" => (Chassis::SoftShutdown, false),
@@ -157,9 +155,7 @@ impl PowerInterface for IpmiPower {
         timeout: Option<Duration>,
     ) -> Result<(), DriverError> {
         let t = target(ctx)?;
-        let within = timeout.unwrap_or(Duration::from_secs(
-            ctx.config.file.conductor.power_state_change_timeout,
-        ));
+        let within = timeout.unwrap_or(ctx.config.conductor.power_state_change_timeout);
         if ipmi::power_status(&t).await.map_err(bmc_err)? {
             ipmi::chassis_control(
                 &t,

@@ -39,7 +39,7 @@ pub enum InterfaceError {
 }
 
 fn enabled_list<'a>(
-    c: &'a crate::config::file::DefaultSection,
+    c: &'a crate::config::DefaultSection,
     kind: &str,
 ) -> (
     &'a Vec<String>,
@@ -140,7 +140,7 @@ impl Registry {
     /// Check the `[DEFAULT] enabled_*` options against what this build provides, and that
     /// every enabled hardware type can load (each kind has an enabled supported implementation).
     pub fn from_config(cfg: &Config) -> Result<Registry, ConfigError> {
-        let d = &cfg.file.default;
+        let d = &cfg.default;
         let bad = |key: &'static str, reason: String| ConfigError::Invalid {
             path: cfg.source.clone(),
             section: "DEFAULT",
@@ -195,8 +195,8 @@ impl Registry {
             enabled,
             defaults,
             erase_priorities: (
-                cfg.file.deploy.erase_devices_priority,
-                cfg.file.deploy.erase_devices_metadata_priority,
+                cfg.deploy.erase_devices_priority,
+                cfg.deploy.erase_devices_metadata_priority,
             ),
         };
         for name in &reg.hardware_types {

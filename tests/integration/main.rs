@@ -5,6 +5,7 @@ mod agent;
 mod allocations;
 mod bad_input;
 mod cli;
+mod config_check;
 mod deploy;
 mod e2e;
 mod harness;

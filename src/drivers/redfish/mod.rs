@@ -19,7 +19,6 @@ pub use power::RedfishPower;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::Value;
 
@@ -99,9 +98,9 @@ pub fn endpoint(ctx: &TaskContext<'_>) -> Result<Endpoint, DriverError> {
         },
         Some(v) => return Err(bad_verify(v)),
     };
-    let c = &ctx.config.file.redfish;
+    let c = &ctx.config.redfish;
     let auth_name = match di.get("redfish_auth_type") {
-        None | Some(Value::Null) => c.auth_type.clone(),
+        None | Some(Value::Null) => c.auth_type.as_str().to_string(),
         Some(v) => text(v).unwrap_or_else(|| v.to_string()),
     };
     let auth = match auth_name.as_str() {
@@ -120,9 +119,9 @@ pub fn endpoint(ctx: &TaskContext<'_>) -> Result<Endpoint, DriverError> {
         password: get("redfish_password"),
         verify,
         auth,
-        timeout: Duration::from_secs(c.request_timeout.max(1)),
+        timeout: c.request_timeout,
         attempts: c.connection_attempts.max(1),
-        retry_interval: Duration::from_secs(c.connection_retry_interval),
+        retry_interval: c.connection_retry_interval,
     })
 }
 

@@ -84,9 +84,7 @@ async fn wait_for(c: &Client, on: bool, within: Duration) -> Result<(), DriverEr
 }
 
 fn within(ctx: &TaskContext<'_>, timeout: Option<Duration>) -> Duration {
-    timeout.unwrap_or(Duration::from_secs(
-        ctx.config.file.conductor.power_state_change_timeout,
-    ))
+    timeout.unwrap_or(ctx.config.conductor.power_state_change_timeout)
 }
 
 pub struct RedfishPower;
