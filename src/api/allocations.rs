@@ -65,10 +65,7 @@ impl Resource for Allocation {
     }
 
     async fn find(state: &State, ident: &str, _: Version) -> Result<Allocation, ApiError> {
-        if !validate::is_uuid_like(ident) && !validate::is_valid_logical_name(ident) {
-            return Err(ApiError::expected_uuid_or_name("allocation", ident));
-        }
-        let key = validate::normalize_uuid(ident).unwrap_or_else(|| ident.to_string());
+        let key = resource::uuid_or_name(ident, true, "allocation")?;
         state
             .store
             .allocation_get(key)
@@ -232,15 +229,10 @@ fn set_field(a: &mut Allocation, key: &str, val: &Value) -> Result<(), ApiError>
     Ok(())
 }
 
-pub async fn delete(
-    state: web::Data<State>,
-    v: Version,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    resource::gate::<Allocation>(v)?;
-    let a = Allocation::find(&state, &path, v).await?;
-    state.conductor.allocation_delete(a).await?;
-    Ok(HttpResponse::NoContent().finish())
+impl resource::Delete for Allocation {
+    async fn delete(state: &State, a: Allocation) -> Result<(), ApiError> {
+        Ok(state.conductor.allocation_delete(a).await?)
+    }
 }
 
 /// The allocation of the node `{id}` names.

@@ -122,12 +122,8 @@ pub async fn update(
     resource::one(&req, &state, v, &c)
 }
 
-pub async fn delete(
-    state: web::Data<State>,
-    v: Version,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let c = Chassis::find(&state, &path, v).await?;
-    state.conductor.chassis_delete(c).await?;
-    Ok(HttpResponse::NoContent().finish())
+impl resource::Delete for Chassis {
+    async fn delete(state: &State, c: Chassis) -> Result<(), ApiError> {
+        Ok(state.conductor.chassis_delete(c).await?)
+    }
 }

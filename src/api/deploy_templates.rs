@@ -191,13 +191,8 @@ pub async fn update(
     resource::one(&req, &state, v, &t)
 }
 
-pub async fn delete(
-    state: web::Data<State>,
-    v: Version,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    resource::gate::<DeployTemplate>(v)?;
-    let t = DeployTemplate::find(&state, &path, v).await?;
-    state.conductor.deploy_template_delete(t).await?;
-    Ok(HttpResponse::NoContent().finish())
+impl resource::Delete for DeployTemplate {
+    async fn delete(state: &State, t: DeployTemplate) -> Result<(), ApiError> {
+        Ok(state.conductor.deploy_template_delete(t).await?)
+    }
 }

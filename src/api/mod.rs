@@ -92,7 +92,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/nodes/{node}")
             .route(get().to(resource::show::<Node>))
             .route(patch_().to(nodes::update))
-            .route(delete().to(nodes::delete))
+            .route(delete().to(resource::delete::<Node>))
             .default_service(web::to(not_allowed)),
     )
     .service(
@@ -247,7 +247,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/ports/{port}")
             .route(get().to(resource::show::<Port>))
             .route(patch_().to(ports::update))
-            .route(delete().to(ports::delete))
+            .route(delete().to(resource::delete::<Port>))
             .default_service(web::to(not_allowed)),
     )
     .service(
@@ -265,7 +265,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/portgroups/{pg}")
             .route(get().to(resource::show::<Portgroup>))
             .route(patch_().to(portgroups::update))
-            .route(delete().to(portgroups::delete))
+            .route(delete().to(resource::delete::<Portgroup>))
             .default_service(web::to(not_allowed)),
     )
     .service(
@@ -288,7 +288,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/chassis/{chassis}")
             .route(get().to(resource::show::<Chassis>))
             .route(patch_().to(chassis::update))
-            .route(delete().to(chassis::delete))
+            .route(delete().to(resource::delete::<Chassis>))
             .default_service(web::to(not_allowed)),
     )
     .service(
@@ -334,7 +334,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/allocations/{allocation}")
             .route(get().to(resource::show::<Allocation>))
             .route(patch_().to(allocations::update))
-            .route(delete().to(allocations::delete))
+            .route(delete().to(resource::delete::<Allocation>))
             .default_service(web::to(not_allowed)),
     )
     .service(
@@ -347,7 +347,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/deploy_templates/{template}")
             .route(get().to(resource::show::<DeployTemplate>))
             .route(patch_().to(deploy_templates::update))
-            .route(delete().to(deploy_templates::delete))
+            .route(delete().to(resource::delete::<DeployTemplate>))
             .default_service(web::to(not_allowed)),
     )
     .service(

@@ -92,29 +92,11 @@ fn set_field(n: &mut Node, key: &str, val: &Value, v: Version, verb: &str) -> Re
         }
         "automated_clean" => n.automated_clean = r.opt_bool(key, val)?,
         "maintenance" => n.maintenance = !val.is_null() && r.bool(key, val)?,
-        "protected" => {
-            n.protected = if val.is_null() {
-                false
-            } else {
-                r.bool(key, val)?
-            }
-        }
+        "protected" => n.protected = r.bool_or(key, val, false)?,
         "protected_reason" => n.protected_reason = r.opt_str(val, 255)?,
-        "retired" => {
-            n.retired = if val.is_null() {
-                false
-            } else {
-                r.bool(key, val)?
-            }
-        }
+        "retired" => n.retired = r.bool_or(key, val, false)?,
         "retired_reason" => n.retired_reason = r.opt_str(val, 255)?,
-        "disable_power_off" => {
-            n.disable_power_off = if val.is_null() {
-                false
-            } else {
-                r.bool(key, val)?
-            }
-        }
+        "disable_power_off" => n.disable_power_off = r.bool_or(key, val, false)?,
         "owner" => n.owner = r.opt_str(val, 255)?,
         "lessee" => n.lessee = r.opt_str(val, 255)?,
         "description" => n.description = r.opt_str(val, 4096)?,
@@ -325,14 +307,10 @@ pub async fn update(
     resource::one(&req, &state, v, &n)
 }
 
-pub async fn delete(
-    state: web::Data<State>,
-    v: Version,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let n = find(&state, &path, v).await?;
-    state.conductor.node_delete(n).await?;
-    Ok(HttpResponse::NoContent().finish())
+impl resource::Delete for Node {
+    async fn delete(state: &State, n: Node) -> Result<(), ApiError> {
+        Ok(state.conductor.node_delete(n).await?)
+    }
 }
 
 pub async fn maintenance_set(

@@ -75,10 +75,7 @@ impl Resource for Portgroup {
     }
 
     async fn find(state: &State, ident: &str, _: Version) -> Result<Portgroup, ApiError> {
-        if !validate::is_uuid_like(ident) && !validate::is_valid_logical_name(ident) {
-            return Err(ApiError::expected_uuid_or_name("portgroup", ident));
-        }
-        let key = validate::normalize_uuid(ident).unwrap_or_else(|| ident.to_string());
+        let key = resource::uuid_or_name(ident, true, "portgroup")?;
         state
             .store
             .portgroup_get(key)
@@ -170,13 +167,7 @@ fn set_field(p: &mut Portgroup, key: &str, val: &Value) -> Result<(), ApiError> 
                 }
             }
         }
-        "standalone_ports_supported" => {
-            p.standalone_ports_supported = if val.is_null() {
-                true
-            } else {
-                r.bool(key, val)?
-            }
-        }
+        "standalone_ports_supported" => p.standalone_ports_supported = r.bool_or(key, val, true)?,
         "extra" => p.extra = r.obj(val)?,
         "mode" => {
             p.mode = r.opt_str(val, 255)?;
@@ -271,13 +262,8 @@ pub async fn update(
     resource::one(&req, &state, v, &p)
 }
 
-pub async fn delete(
-    state: web::Data<State>,
-    v: Version,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    resource::gate::<Portgroup>(v)?;
-    let p = Portgroup::find(&state, &path, v).await?;
-    state.conductor.portgroup_delete(p).await?;
-    Ok(HttpResponse::NoContent().finish())
+impl resource::Delete for Portgroup {
+    async fn delete(state: &State, p: Portgroup) -> Result<(), ApiError> {
+        Ok(state.conductor.portgroup_delete(p).await?)
+    }
 }

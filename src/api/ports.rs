@@ -81,11 +81,8 @@ impl Resource for Port {
     }
 
     async fn find(state: &State, ident: &str, v: Version) -> Result<Port, ApiError> {
-        let by_name = v.at_least(88) && validate::is_valid_logical_name(ident);
-        if !validate::is_uuid_like(ident) && !by_name {
-            return Err(ApiError::expected_uuid_or_name("port_ident", ident));
-        }
-        let key = validate::normalize_uuid(ident).unwrap_or_else(|| ident.to_string());
+        // Ports have names from 1.88.
+        let key = resource::uuid_or_name(ident, v.at_least(88), "port_ident")?;
         state
             .store
             .port_get(key)
@@ -220,21 +217,9 @@ fn set_field(p: &mut Port, key: &str, val: &Value) -> Result<(), ApiError> {
         "portgroup_uuid" => p.portgroup_uuid = r.opt_uuid("portgroup_uuid", val)?,
         "extra" => p.extra = r.obj(val)?,
         "local_link_connection" => p.local_link_connection = check_llc(val)?,
-        "pxe_enabled" => {
-            p.pxe_enabled = if val.is_null() {
-                true
-            } else {
-                r.bool(key, val)?
-            }
-        }
+        "pxe_enabled" => p.pxe_enabled = r.bool_or(key, val, true)?,
         "physical_network" => p.physical_network = r.opt_str(val, 64)?,
-        "is_smartnic" => {
-            p.is_smartnic = if val.is_null() {
-                false
-            } else {
-                r.bool(key, val)?
-            }
-        }
+        "is_smartnic" => p.is_smartnic = r.bool_or(key, val, false)?,
         "name" => {
             p.name = r.opt_str(val, 255)?;
             if let Some(n) = &p.name {
@@ -353,12 +338,8 @@ pub async fn update(
     resource::one(&req, &state, v, &p)
 }
 
-pub async fn delete(
-    state: web::Data<State>,
-    v: Version,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let p = Port::find(&state, &path, v).await?;
-    state.conductor.port_delete(p).await?;
-    Ok(HttpResponse::NoContent().finish())
+impl resource::Delete for Port {
+    async fn delete(state: &State, p: Port) -> Result<(), ApiError> {
+        Ok(state.conductor.port_delete(p).await?)
+    }
 }

@@ -15,6 +15,7 @@ use super::params::{json_body, ListParams, Query};
 use super::views::{select, Links};
 use super::{base_url, State};
 use crate::db::{Page, StoreError};
+use crate::model::validate;
 
 /// What a view needs besides the item: the state (for computed fields such as a node's
 /// `conductor` or a conductor's `alive`), the negotiated version and the link base.
@@ -388,6 +389,24 @@ pub async fn show<R: Resource>(
     })
 }
 
+/// A resource clients may delete.
+pub trait Delete: Resource {
+    /// Hand `item` to the conductor for deletion.
+    async fn delete(state: &State, item: Self) -> Result<(), ApiError>;
+}
+
+/// `DELETE /v1/<collection>/{ident}`.
+pub async fn delete<R: Delete>(
+    state: web::Data<State>,
+    v: Version,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    gate::<R>(v)?;
+    let item = R::find(&state, &path, v).await?;
+    R::delete(&state, item).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// A JSON request body within `[api]`'s size and depth limits.
 pub async fn body(
     req: &HttpRequest,
@@ -401,6 +420,16 @@ pub async fn body(
         state.config.file.api.max_json_body_depth,
     )
     .await
+}
+
+/// A path's `{ident}` as the store looks it up: a UUID (normalized) or, where `names` are
+/// allowed, a logical name; anything else is Ironic's "Expected UUID or name for <what>".
+pub fn uuid_or_name(ident: &str, names: bool, what: &str) -> Result<String, ApiError> {
+    if validate::is_uuid_like(ident) || (names && validate::is_valid_logical_name(ident)) {
+        Ok(validate::normalize_uuid(ident).unwrap_or_else(|| ident.to_string()))
+    } else {
+        Err(ApiError::expected_uuid_or_name(what, ident))
+    }
 }
 
 /// A list nested under a parent (`nodes/<uuid>/ports`): whether the request is for its

@@ -193,6 +193,11 @@ impl Reader<'_> {
         }
     }
 
+    /// A boolean whose null means the field's `default`.
+    pub fn bool_or(&self, key: &str, v: &Value, default: bool) -> Result<bool, ApiError> {
+        Ok(self.opt_bool(key, v)?.unwrap_or(default))
+    }
+
     pub fn opt_bool(&self, key: &str, v: &Value) -> Result<Option<bool>, ApiError> {
         match v {
             Value::Null => Ok(None),
