@@ -5,88 +5,100 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::microversion::Version;
-use super::nodes::{check_fields, next_link};
-use super::params::{json_body, ListParams, Query};
-use super::views::{links, py_repr, select, Reader};
-use super::{base_url, created, State};
-use crate::db::{AllocationFilter, Page};
+use super::params::Query;
+use super::resource::{self, Ctx, Resource};
+use super::views::Reader;
+use super::State;
+use crate::db::{AllocationFilter, Page, StoreError};
 use crate::model::allocation::Allocation;
 use crate::model::validate;
 
-const FIELDS: &[(&str, u32)] = &[
-    ("uuid", 52),
-    ("name", 52),
-    ("node_uuid", 52),
-    ("resource_class", 52),
-    ("traits", 52),
-    ("candidate_nodes", 52),
-    ("state", 52),
-    ("last_error", 52),
-    ("extra", 52),
-    ("created_at", 52),
-    ("updated_at", 52),
-    ("owner", 60),
-];
+impl Resource for Allocation {
+    const COLLECTION: &'static str = "allocations";
+    const FIELDS: &'static [(&'static str, u32)] = &[
+        ("uuid", 52),
+        ("name", 52),
+        ("node_uuid", 52),
+        ("resource_class", 52),
+        ("traits", 52),
+        ("candidate_nodes", 52),
+        ("state", 52),
+        ("last_error", 52),
+        ("extra", 52),
+        ("created_at", 52),
+        ("updated_at", 52),
+        ("owner", 60),
+    ];
+    const MIN_VERSION: u32 = 52;
+    const NOT_SORT_COLUMNS: &'static [&'static str] = &[
+        "node_uuid",
+        "traits",
+        "candidate_nodes",
+        "last_error",
+        "extra",
+        "owner",
+    ];
+    // Ironic lists allocations in full.
+    const LIST_FIELDS: Option<&'static [&'static str]> = None;
+    type Filter = AllocationFilter;
 
-fn field_version(f: &str) -> Option<u32> {
-    FIELDS.iter().find(|(k, _)| *k == f).map(|(_, v)| *v)
-}
-
-fn gate(v: Version) -> Result<(), ApiError> {
-    if v.at_least(52) {
-        Ok(())
-    } else {
-        Err(ApiError::unsupported_version())
+    fn ident(&self) -> &str {
+        &self.uuid
     }
-}
 
-fn view(a: &Allocation, v: Version, base: &str, fields: Option<&[String]>) -> Value {
-    let mut m = Map::new();
-    m.insert("uuid".into(), json!(a.uuid));
-    m.insert("name".into(), json!(a.name));
-    m.insert("node_uuid".into(), json!(a.node_uuid));
-    m.insert("resource_class".into(), json!(a.resource_class));
-    m.insert("traits".into(), json!(a.traits));
-    m.insert("candidate_nodes".into(), json!(a.candidate_nodes));
-    m.insert("state".into(), json!(a.state));
-    m.insert("last_error".into(), json!(a.last_error));
-    m.insert("extra".into(), Value::Object(a.extra.clone()));
-    m.insert("created_at".into(), json!(a.created_at));
-    m.insert("updated_at".into(), json!(a.updated_at));
-    if v.at_least(60) {
+    fn row(&self, _: &Ctx) -> Map<String, Value> {
+        let a = self;
+        let mut m = Map::new();
+        m.insert("uuid".into(), json!(a.uuid));
+        m.insert("name".into(), json!(a.name));
+        m.insert("node_uuid".into(), json!(a.node_uuid));
+        m.insert("resource_class".into(), json!(a.resource_class));
+        m.insert("traits".into(), json!(a.traits));
+        m.insert("candidate_nodes".into(), json!(a.candidate_nodes));
+        m.insert("state".into(), json!(a.state));
+        m.insert("last_error".into(), json!(a.last_error));
+        m.insert("extra".into(), Value::Object(a.extra.clone()));
+        m.insert("created_at".into(), json!(a.created_at));
+        m.insert("updated_at".into(), json!(a.updated_at));
         m.insert("owner".into(), json!(a.owner));
+        m
     }
-    m.insert(
-        "links".into(),
-        links(base, &format!("allocations/{}", a.uuid)),
-    );
-    match fields {
-        Some(f) => select(m, f),
-        None => Value::Object(m),
-    }
-}
 
-async fn find(state: &State, ident: &str) -> Result<Allocation, ApiError> {
-    if !validate::is_uuid_like(ident) && !validate::is_valid_logical_name(ident) {
-        return Err(ApiError::bad_request(format!(
-            "Expected UUID or name for allocation: {ident}"
-        )));
+    async fn find(state: &State, ident: &str, _: Version) -> Result<Allocation, ApiError> {
+        let key = resource::uuid_or_name(ident, true, "allocation")?;
+        state
+            .store
+            .allocation_get(key)
+            .await?
+            .ok_or_else(|| ApiError::resource_not_found("Allocation", ident))
     }
-    let key = validate::normalize_uuid(ident).unwrap_or_else(|| ident.to_string());
-    state
-        .store
-        .allocation_get(key)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("Allocation {ident} could not be found.")))
+
+    async fn filter(
+        state: &State,
+        q: &Query,
+        v: Version,
+        f: &mut AllocationFilter,
+    ) -> Result<(), ApiError> {
+        f.resource_class = q.get("resource_class").map(str::to_string);
+        f.state = q.get("state").map(str::to_string);
+        f.owner = q.gated("owner", v, 60)?.map(str::to_string);
+        if let Some(n) = q.get("node") {
+            f.node_uuid = Some(super::nodes::find(state, n, v).await?.uuid);
+        }
+        Ok(())
+    }
+
+    async fn list(
+        state: &State,
+        f: AllocationFilter,
+        page: Page,
+    ) -> Result<Vec<Allocation>, StoreError> {
+        state.store.allocation_list(f, page).await
+    }
 }
 
 fn traits(r: &Reader, v: &Value) -> Result<Vec<String>, ApiError> {
-    let list = v.as_array().ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "Schema error for allocation: {} is not of type 'array'",
-            py_repr(v)
-        ))
-    })?;
+    let list = r.array(v)?;
     let mut out = vec![];
     for t in list {
         let s = r.str(t, 255)?;
@@ -100,100 +112,14 @@ fn traits(r: &Reader, v: &Value) -> Result<Vec<String>, ApiError> {
     Ok(out)
 }
 
-pub async fn list(
-    req: HttpRequest,
-    state: web::Data<State>,
-    v: Version,
-) -> Result<HttpResponse, ApiError> {
-    gate(v)?;
-    let q = Query::parse(&req)?;
-    let p = ListParams::parse(&q, v, &state, false)?;
-    if p.sort_key != "id"
-        && !matches!(
-            p.sort_key.as_str(),
-            "uuid" | "name" | "resource_class" | "state" | "created_at" | "updated_at"
-        )
-    {
-        return Err(ApiError::bad_request(format!(
-            "The sort_key value \"{}\" is an invalid field for sorting",
-            p.sort_key
-        )));
-    }
-    if let Some(f) = &p.fields {
-        check_fields(f, v, field_version)?;
-    }
-    let mut f = AllocationFilter {
-        resource_class: q.get("resource_class").map(str::to_string),
-        state: q.get("state").map(str::to_string),
-        ..Default::default()
-    };
-    f.owner = q.gated("owner", v, 60)?.map(str::to_string);
-    if let Some(n) = q.get("node") {
-        f.node_uuid = Some(super::nodes::find(&state, n, v).await?.uuid);
-    }
-    let page = Page {
-        limit: p.limit,
-        marker: p.marker.clone(),
-        sort_key: p.sort_key.clone(),
-        descending: p.descending(),
-    };
-    let items = state.store.allocation_list(f, page).await?;
-    let base = base_url(&req, &state);
-    let out: Vec<Value> = items
-        .iter()
-        .map(|a| view(a, v, &base, p.fields.as_deref()))
-        .collect();
-    let mut body = json!({ "allocations": out });
-    if let Some(next) = next_link(
-        &base,
-        "allocations",
-        &q,
-        &p,
-        items.len(),
-        items.last().map(|a| a.uuid.as_str()),
-        p.fields.as_deref(),
-    ) {
-        body["next"] = json!(next);
-    }
-    Ok(HttpResponse::Ok().json(body))
-}
-
-pub async fn get(
-    req: HttpRequest,
-    state: web::Data<State>,
-    v: Version,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    gate(v)?;
-    let q = Query::parse(&req)?;
-    let fields = q.get("fields").map(|f| {
-        f.split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-    });
-    if let Some(f) = &fields {
-        check_fields(f, v, field_version)?;
-    }
-    let a = find(&state, &path).await?;
-    Ok(HttpResponse::Ok().json(view(&a, v, &base_url(&req, &state), fields.as_deref())))
-}
-
 pub async fn create(
     req: HttpRequest,
     state: web::Data<State>,
     v: Version,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    gate(v)?;
-    let api = &state.config.api;
-    let body = json_body(
-        &req,
-        payload,
-        api.max_json_body_size,
-        api.max_json_body_depth,
-    )
-    .await?;
+    resource::gate::<Allocation>(v)?;
+    let body = resource::body(&req, payload, &state).await?;
     let r = Reader { res: "allocation" };
     let obj = body.as_object().ok_or_else(|| r.not_object(&body))?;
     for k in obj.keys() {
@@ -222,9 +148,7 @@ pub async fn create(
                 a.name = r.opt_str(val, 255)?;
                 if let Some(n) = &a.name {
                     if !validate::is_valid_logical_name(n) {
-                        return Err(ApiError::bad_request(format!(
-                            "Cannot create allocation with invalid name '{n}'"
-                        )));
+                        return Err(ApiError::invalid_name("create", "allocation", n));
                     }
                 }
             }
@@ -233,12 +157,7 @@ pub async fn create(
             "extra" => a.extra = r.obj(val)?,
             "owner" => a.owner = r.opt_str(val, 255)?,
             "candidate_nodes" => {
-                let list = val.as_array().ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "Schema error for allocation: {} is not of type 'array'",
-                        py_repr(val)
-                    ))
-                })?;
+                let list = r.array(val)?;
                 for c in list {
                     let ident = r.str(c, 255)?;
                     let n = super::nodes::find(&state, &ident, v).await.map_err(|_| {
@@ -265,11 +184,7 @@ pub async fn create(
         return Err(r.required("resource_class"));
     }
     let a = state.conductor.allocation_create(a, backfill).await?;
-    let base = base_url(&req, &state);
-    Ok(created(
-        &format!("{base}/v1/allocations/{}", a.uuid),
-        view(&a, v, &base, None),
-    ))
+    Ok(resource::created(&req, &state, v, &a))
 }
 
 pub async fn update(
@@ -279,66 +194,56 @@ pub async fn update(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    gate(v)?;
+    resource::gate::<Allocation>(v)?;
     if !v.at_least(57) {
         return Err(ApiError::method_not_allowed());
     }
-    let api = &state.config.api;
-    let body = json_body(
-        &req,
-        payload,
-        api.max_json_body_size,
-        api.max_json_body_depth,
-    )
-    .await?;
-    let old = find(&state, &path).await?;
-    let mut doc = Map::new();
-    doc.insert("name".into(), json!(old.name));
-    doc.insert("extra".into(), Value::Object(old.extra.clone()));
-    if v.at_least(60) {
-        doc.insert("owner".into(), json!(old.owner));
-    }
+    let body = resource::body(&req, payload, &state).await?;
+    let old = Allocation::find(&state, &path, v).await?;
     let allowed: &[&str] = if v.at_least(60) {
         &["name", "extra", "owner"]
     } else {
         &["name", "extra"]
     };
-    let (after, changed) = super::patch::apply(doc, &body, allowed, |_| true)?;
-    let r = Reader { res: "allocation" };
-    let mut a = old.clone();
-    for k in &changed {
-        let val = after.get(k).unwrap_or(&Value::Null);
-        match k.as_str() {
-            "name" => {
-                a.name = r.opt_str(val, 255)?;
-                if a.name
-                    .as_deref()
-                    .is_some_and(|n| !validate::is_valid_logical_name(n))
-                {
-                    return Err(ApiError::bad_request(format!(
-                        "Cannot update allocation with invalid name '{}'",
-                        a.name.clone().unwrap_or_default()
-                    )));
-                }
-            }
-            "extra" => a.extra = r.obj(val)?,
-            "owner" => a.owner = r.opt_str(val, 255)?,
-            _ => {}
-        }
-    }
+    let (a, _) = resource::patched(&old, &state, v, &body, allowed, set_field)?;
     let a = state.conductor.allocation_update(a).await?;
-    Ok(HttpResponse::Ok().json(view(&a, v, &base_url(&req, &state), None)))
+    resource::one(&req, &state, v, &a)
 }
 
-pub async fn delete(
-    state: web::Data<State>,
-    v: Version,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    gate(v)?;
-    let a = find(&state, &path).await?;
-    state.conductor.allocation_delete(a).await?;
-    Ok(HttpResponse::NoContent().finish())
+/// Set one patched field.
+fn set_field(a: &mut Allocation, key: &str, val: &Value) -> Result<(), ApiError> {
+    let r = Reader { res: "allocation" };
+    match key {
+        "name" => {
+            a.name = r.opt_str(val, 255)?;
+            if let Some(n) = a.name.as_deref() {
+                if !validate::is_valid_logical_name(n) {
+                    return Err(ApiError::invalid_name("update", "allocation", n));
+                }
+            }
+        }
+        "extra" => a.extra = r.obj(val)?,
+        "owner" => a.owner = r.opt_str(val, 255)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+impl resource::Delete for Allocation {
+    async fn delete(state: &State, a: Allocation) -> Result<(), ApiError> {
+        Ok(state.conductor.allocation_delete(a).await?)
+    }
+}
+
+/// The allocation of the node `{id}` names.
+async fn of_node(state: &State, ident: &str, v: Version) -> Result<Allocation, ApiError> {
+    resource::gate::<Allocation>(v)?;
+    let n = super::nodes::find(state, ident, v).await?;
+    state
+        .store
+        .allocation_of_node(n.uuid.clone())
+        .await?
+        .ok_or_else(|| ApiError::resource_not_found("Allocation for node", &n.uuid))
 }
 
 /// `GET /v1/nodes/{id}/allocation`
@@ -348,19 +253,8 @@ pub async fn node_get(
     v: Version,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    gate(v)?;
-    let n = super::nodes::find(&state, &path, v).await?;
-    let a = state
-        .store
-        .allocation_of_node(n.uuid.clone())
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "Allocation for node {} could not be found.",
-                n.uuid
-            ))
-        })?;
-    Ok(HttpResponse::Ok().json(view(&a, v, &base_url(&req, &state), None)))
+    let a = of_node(&state, &path, v).await?;
+    resource::one(&req, &state, v, &a)
 }
 
 /// `DELETE /v1/nodes/{id}/allocation`
@@ -369,18 +263,7 @@ pub async fn node_delete(
     v: Version,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    gate(v)?;
-    let n = super::nodes::find(&state, &path, v).await?;
-    let a = state
-        .store
-        .allocation_of_node(n.uuid.clone())
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "Allocation for node {} could not be found.",
-                n.uuid
-            ))
-        })?;
+    let a = of_node(&state, &path, v).await?;
     state.conductor.allocation_delete(a).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -5,15 +5,13 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::microversion::Version;
-use super::nodes::{check_fields, next_link};
-use super::params::{json_body, ListParams, Query};
-use super::views::{links, py_repr, select, Reader};
-use super::{base_url, created, State};
-use crate::db::Page;
+use super::resource::{self, Ctx, Resource};
+use super::views::{py_repr, Reader};
+use super::State;
+use crate::db::{Page, StoreError};
 use crate::model::deploy_template::DeployTemplate;
 use crate::model::validate;
 
-const FIELDS: &[&str] = &["uuid", "name", "steps", "extra", "created_at", "updated_at"];
 const STEP_INTERFACES: &[&str] = &[
     "bios",
     "deploy",
@@ -25,39 +23,48 @@ const STEP_INTERFACES: &[&str] = &[
     "vendor",
 ];
 
-fn gate(v: Version) -> Result<(), ApiError> {
-    if v.at_least(55) {
-        Ok(())
-    } else {
-        Err(ApiError::unsupported_version())
-    }
-}
+impl Resource for DeployTemplate {
+    const COLLECTION: &'static str = "deploy_templates";
+    const FIELDS: &'static [(&'static str, u32)] = &[
+        ("uuid", 55),
+        ("name", 55),
+        ("steps", 55),
+        ("extra", 55),
+        ("created_at", 55),
+        ("updated_at", 55),
+    ];
+    const MIN_VERSION: u32 = 55;
+    const NOT_SORT_COLUMNS: &'static [&'static str] = &["steps", "extra"];
+    const LIST_FIELDS: Option<&'static [&'static str]> = Some(&["uuid", "name"]);
+    type Filter = ();
 
-fn view(t: &DeployTemplate, base: &str, fields: Option<&[String]>) -> Value {
-    let mut m = Map::new();
-    m.insert("uuid".into(), json!(t.uuid));
-    m.insert("name".into(), json!(t.name));
-    m.insert("steps".into(), json!(t.steps));
-    m.insert("extra".into(), Value::Object(t.extra.clone()));
-    m.insert("created_at".into(), json!(t.created_at));
-    m.insert("updated_at".into(), json!(t.updated_at));
-    m.insert(
-        "links".into(),
-        links(base, &format!("deploy_templates/{}", t.uuid)),
-    );
-    match fields {
-        Some(f) => select(m, f),
-        None => Value::Object(m),
+    fn ident(&self) -> &str {
+        &self.uuid
     }
-}
 
-async fn find(state: &State, ident: &str) -> Result<DeployTemplate, ApiError> {
-    let key = validate::normalize_uuid(ident).unwrap_or_else(|| ident.to_string());
-    state
-        .store
-        .deploy_template_get(key)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("Deploy template {ident} could not be found.")))
+    fn row(&self, _: &Ctx) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("uuid".into(), json!(self.uuid));
+        m.insert("name".into(), json!(self.name));
+        m.insert("steps".into(), json!(self.steps));
+        m.insert("extra".into(), Value::Object(self.extra.clone()));
+        m.insert("created_at".into(), json!(self.created_at));
+        m.insert("updated_at".into(), json!(self.updated_at));
+        m
+    }
+
+    async fn find(state: &State, ident: &str, _: Version) -> Result<DeployTemplate, ApiError> {
+        let key = validate::normalize_uuid(ident).unwrap_or_else(|| ident.to_string());
+        state
+            .store
+            .deploy_template_get(key)
+            .await?
+            .ok_or_else(|| ApiError::resource_not_found("Deploy template", ident))
+    }
+
+    async fn list(state: &State, _: (), page: Page) -> Result<Vec<DeployTemplate>, StoreError> {
+        state.store.deploy_template_list(page).await
+    }
 }
 
 fn check_name(v: &Value) -> Result<String, ApiError> {
@@ -119,90 +126,14 @@ fn check_steps(v: &Value) -> Result<Vec<Value>, ApiError> {
     Ok(list.clone())
 }
 
-pub async fn list(
-    req: HttpRequest,
-    state: web::Data<State>,
-    v: Version,
-) -> Result<HttpResponse, ApiError> {
-    gate(v)?;
-    let q = Query::parse(&req)?;
-    let p = ListParams::parse(&q, v, &state, false)?;
-    if p.sort_key != "id"
-        && !matches!(
-            p.sort_key.as_str(),
-            "uuid" | "name" | "created_at" | "updated_at"
-        )
-    {
-        return Err(ApiError::bad_request(format!(
-            "The sort_key value \"{}\" is an invalid field for sorting",
-            p.sort_key
-        )));
-    }
-    if let Some(f) = &p.fields {
-        check_fields(f, v, |x| FIELDS.contains(&x).then_some(55))?;
-    }
-    let page = Page {
-        limit: p.limit,
-        marker: p.marker.clone(),
-        sort_key: p.sort_key.clone(),
-        descending: p.descending(),
-    };
-    let items = state.store.deploy_template_list(page).await?;
-    let base = base_url(&req, &state);
-    let fields = if p.detail {
-        None
-    } else {
-        Some(
-            p.fields
-                .clone()
-                .unwrap_or_else(|| vec!["uuid".into(), "name".into()]),
-        )
-    };
-    let out: Vec<Value> = items
-        .iter()
-        .map(|t| view(t, &base, fields.as_deref()))
-        .collect();
-    let mut body = json!({ "deploy_templates": out });
-    if let Some(next) = next_link(
-        &base,
-        "deploy_templates",
-        &q,
-        &p,
-        items.len(),
-        items.last().map(|t| t.uuid.as_str()),
-        fields.as_deref(),
-    ) {
-        body["next"] = json!(next);
-    }
-    Ok(HttpResponse::Ok().json(body))
-}
-
-pub async fn get(
-    req: HttpRequest,
-    state: web::Data<State>,
-    v: Version,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    gate(v)?;
-    let t = find(&state, &path).await?;
-    Ok(HttpResponse::Ok().json(view(&t, &base_url(&req, &state), None)))
-}
-
 pub async fn create(
     req: HttpRequest,
     state: web::Data<State>,
     v: Version,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    gate(v)?;
-    let api = &state.config.api;
-    let body = json_body(
-        &req,
-        payload,
-        api.max_json_body_size,
-        api.max_json_body_depth,
-    )
-    .await?;
+    resource::gate::<DeployTemplate>(v)?;
+    let body = resource::body(&req, payload, &state).await?;
     let r = Reader {
         res: "deploy_template",
     };
@@ -228,11 +159,7 @@ pub async fn create(
         t.extra = r.obj(e)?;
     }
     let t = state.conductor.deploy_template_create(t).await?;
-    let base = base_url(&req, &state);
-    Ok(created(
-        &format!("{base}/v1/deploy_templates/{}", t.uuid),
-        view(&t, &base, None),
-    ))
+    Ok(resource::created(&req, &state, v, &t))
 }
 
 pub async fn update(
@@ -242,25 +169,12 @@ pub async fn update(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    gate(v)?;
-    let api = &state.config.api;
-    let body = json_body(
-        &req,
-        payload,
-        api.max_json_body_size,
-        api.max_json_body_depth,
-    )
-    .await?;
-    let old = find(&state, &path).await?;
-    let mut doc = Map::new();
-    doc.insert("name".into(), json!(old.name));
-    doc.insert("steps".into(), json!(old.steps));
-    doc.insert("extra".into(), Value::Object(old.extra.clone()));
-    let (after, changed) = super::patch::apply(doc, &body, &["name", "steps", "extra"], |_| true)?;
-    let mut t = old.clone();
-    for k in &changed {
-        let val = after.get(k).unwrap_or(&Value::Null);
-        match k.as_str() {
+    resource::gate::<DeployTemplate>(v)?;
+    let body = resource::body(&req, payload, &state).await?;
+    let old = DeployTemplate::find(&state, &path, v).await?;
+    let allowed = ["name", "steps", "extra"];
+    let (t, _) = resource::patched(&old, &state, v, &body, &allowed, |t, k, val| {
+        match k {
             "name" => t.name = check_name(val)?,
             "steps" => t.steps = check_steps(val)?,
             "extra" => {
@@ -271,18 +185,14 @@ pub async fn update(
             }
             _ => {}
         }
-    }
+        Ok(())
+    })?;
     let t = state.conductor.deploy_template_update(t).await?;
-    Ok(HttpResponse::Ok().json(view(&t, &base_url(&req, &state), None)))
+    resource::one(&req, &state, v, &t)
 }
 
-pub async fn delete(
-    state: web::Data<State>,
-    v: Version,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    gate(v)?;
-    let t = find(&state, &path).await?;
-    state.conductor.deploy_template_delete(t).await?;
-    Ok(HttpResponse::NoContent().finish())
+impl resource::Delete for DeployTemplate {
+    async fn delete(state: &State, t: DeployTemplate) -> Result<(), ApiError> {
+        Ok(state.conductor.deploy_template_delete(t).await?)
+    }
 }

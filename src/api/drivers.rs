@@ -42,13 +42,7 @@ fn view(
 
 /// Hosts (alive conductors) that load each enabled hardware type.
 async fn hosts(state: &State) -> Result<Vec<(String, Vec<String>)>, ApiError> {
-    let page = crate::db::Page {
-        limit: 10_000,
-        marker: None,
-        sort_key: "id".into(),
-        descending: false,
-    };
-    let conductors = state.store.conductor_list(page).await?;
+    let conductors = state.store.conductor_list(crate::db::Page::all()).await?;
     let timeout = state.config.conductor.heartbeat_timeout.as_secs();
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     for c in conductors

@@ -86,6 +86,50 @@ impl ApiError {
         };
         serde_json::json!({ "error_message": python_json(&inner) }).to_string()
     }
+
+    // Ironic's recurring texts for resources, each written once.
+
+    /// A sort key that is no field or column (Ironic's database layer quotes it).
+    pub fn invalid_sort_key(key: &str) -> Self {
+        Self::bad_request(format!(
+            "The sort_key value \"{key}\" is an invalid field for sorting"
+        ))
+    }
+    /// A field in the resource's `invalid_sort_key_list` (Ironic's API layer does not quote it).
+    pub fn unsortable_key(key: &str) -> Self {
+        Self::bad_request(format!(
+            "The sort_key value {key} is an invalid field for sorting"
+        ))
+    }
+    /// `?fields=` naming fields the resource does not have.
+    pub fn invalid_fields(unknown: &[&str]) -> Self {
+        Self::bad_request(format!("Field(s) \"{}\" are not valid", unknown.join(", ")))
+    }
+    /// `kind` as Ironic capitalizes it: "Port", "Deploy template".
+    pub fn resource_not_found(kind: &str, ident: &str) -> Self {
+        Self::not_found(format!("{kind} {ident} could not be found."))
+    }
+    pub fn expected_uuid_or_name(what: &str, ident: &str) -> Self {
+        Self::bad_request(format!("Expected UUID or name for {what}: {ident}"))
+    }
+    pub fn expected_uuid(what: &str, ident: &str) -> Self {
+        Self::bad_request(format!("Expected UUID for {what}: {ident}"))
+    }
+    /// `verb` is "create" or "update", `kind` "node", "portgroup", "allocation".
+    pub fn invalid_name(verb: &str, kind: &str, name: &str) -> Self {
+        Self::bad_request(format!("Cannot {verb} {kind} with invalid name '{name}'"))
+    }
+    /// A JSON schema rejecting a key of a request body for resource `res`.
+    pub fn unexpected(res: &str, key: &str) -> Self {
+        Self::bad_request(format!(
+            "Schema error for {res}: Additional properties are not allowed ('{key}' was unexpected)"
+        ))
+    }
+    pub fn required(res: &str, key: &str) -> Self {
+        Self::bad_request(format!(
+            "Schema error for {res}: '{key}' is a required property"
+        ))
+    }
 }
 
 /// JSON text as Python's json.dumps writes it (`", "` and `": "` separators, keys in

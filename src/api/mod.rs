@@ -22,6 +22,7 @@ mod patch;
 mod portgroups;
 mod ports;
 mod ramdisk;
+mod resource;
 mod root;
 mod views;
 
@@ -37,6 +38,10 @@ use futures_util::future::Either;
 use crate::conductor::Conductor;
 use crate::config::{AuthStrategy, Config};
 use crate::db::Store;
+use crate::model::{
+    allocation::Allocation, chassis::Chassis, conductor::Conductor as ConductorRecord,
+    deploy_template::DeployTemplate, node::Node, port::Port, portgroup::Portgroup,
+};
 use error::ApiError;
 
 pub use auth::AuthFileError;
@@ -69,13 +74,13 @@ pub fn created(location: &str, body: serde_json::Value) -> HttpResponse {
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/nodes")
-            .route(get().to(nodes::list))
+            .route(get().to(resource::list::<Node>))
             .route(post().to(nodes::create))
             .default_service(web::to(not_allowed)),
     )
     .service(
         web::resource("/nodes/detail")
-            .route(get().to(nodes::list_detail))
+            .route(get().to(resource::list_detail::<Node>))
             .default_service(web::to(not_allowed)),
     )
     .service(
@@ -85,9 +90,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/nodes/{node}")
-            .route(get().to(nodes::get))
+            .route(get().to(resource::show::<Node>))
             .route(patch_().to(nodes::update))
-            .route(delete().to(nodes::delete))
+            .route(delete().to(resource::delete::<Node>))
             .default_service(web::to(not_allowed)),
     )
     .service(
@@ -229,38 +234,38 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/nodes/{node}/{field}").route(get().to(nodes::unknown_subpath)))
     .service(
         web::resource("/ports")
-            .route(get().to(ports::list))
+            .route(get().to(resource::list::<Port>))
             .route(post().to(ports::create))
             .default_service(web::to(not_allowed)),
     )
     .service(
         web::resource("/ports/detail")
-            .route(get().to(ports::list_detail))
+            .route(get().to(resource::list_detail::<Port>))
             .default_service(web::to(not_allowed)),
     )
     .service(
         web::resource("/ports/{port}")
-            .route(get().to(ports::get))
+            .route(get().to(resource::show::<Port>))
             .route(patch_().to(ports::update))
-            .route(delete().to(ports::delete))
+            .route(delete().to(resource::delete::<Port>))
             .default_service(web::to(not_allowed)),
     )
     .service(
         web::resource("/portgroups")
-            .route(get().to(portgroups::list))
+            .route(get().to(resource::list::<Portgroup>))
             .route(post().to(portgroups::create))
             .default_service(web::to(not_allowed)),
     )
     .service(
         web::resource("/portgroups/detail")
-            .route(get().to(portgroups::list_detail))
+            .route(get().to(resource::list_detail::<Portgroup>))
             .default_service(web::to(not_allowed)),
     )
     .service(
         web::resource("/portgroups/{pg}")
-            .route(get().to(portgroups::get))
+            .route(get().to(resource::show::<Portgroup>))
             .route(patch_().to(portgroups::update))
-            .route(delete().to(portgroups::delete))
+            .route(delete().to(resource::delete::<Portgroup>))
             .default_service(web::to(not_allowed)),
     )
     .service(
@@ -270,20 +275,20 @@ fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/chassis")
-            .route(get().to(chassis::list))
+            .route(get().to(resource::list::<Chassis>))
             .route(post().to(chassis::create))
             .default_service(web::to(not_allowed)),
     )
     .service(
         web::resource("/chassis/detail")
-            .route(get().to(chassis::list_detail))
+            .route(get().to(resource::list_detail::<Chassis>))
             .default_service(web::to(not_allowed)),
     )
     .service(
         web::resource("/chassis/{chassis}")
-            .route(get().to(chassis::get))
+            .route(get().to(resource::show::<Chassis>))
             .route(patch_().to(chassis::update))
-            .route(delete().to(chassis::delete))
+            .route(delete().to(resource::delete::<Chassis>))
             .default_service(web::to(not_allowed)),
     )
     .service(
@@ -311,38 +316,38 @@ fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/conductors")
-            .route(get().to(conductors::list))
+            .route(get().to(resource::list::<ConductorRecord>))
             .default_service(web::to(not_allowed)),
     )
     .service(
         web::resource("/conductors/{hostname}")
-            .route(get().to(conductors::get))
+            .route(get().to(resource::show::<ConductorRecord>))
             .default_service(web::to(not_allowed)),
     )
     .service(
         web::resource("/allocations")
-            .route(get().to(allocations::list))
+            .route(get().to(resource::list::<Allocation>))
             .route(post().to(allocations::create))
             .default_service(web::to(not_allowed)),
     )
     .service(
         web::resource("/allocations/{allocation}")
-            .route(get().to(allocations::get))
+            .route(get().to(resource::show::<Allocation>))
             .route(patch_().to(allocations::update))
-            .route(delete().to(allocations::delete))
+            .route(delete().to(resource::delete::<Allocation>))
             .default_service(web::to(not_allowed)),
     )
     .service(
         web::resource("/deploy_templates")
-            .route(get().to(deploy_templates::list))
+            .route(get().to(resource::list::<DeployTemplate>))
             .route(post().to(deploy_templates::create))
             .default_service(web::to(not_allowed)),
     )
     .service(
         web::resource("/deploy_templates/{template}")
-            .route(get().to(deploy_templates::get))
+            .route(get().to(resource::show::<DeployTemplate>))
             .route(patch_().to(deploy_templates::update))
-            .route(delete().to(deploy_templates::delete))
+            .route(delete().to(resource::delete::<DeployTemplate>))
             .default_service(web::to(not_allowed)),
     )
     .service(

@@ -361,9 +361,7 @@ pub async fn children(
     };
     let page = Page {
         limit: state.config.api.max_limit,
-        marker: None,
-        sort_key: "id".into(),
-        descending: false,
+        ..Page::all()
     };
     let kids = state.store.node_list(filter, page).await?;
     let base = base_url(&req, &state);

@@ -1,13 +1,12 @@
 //! How a node looks on the wire: every field with the microversion that introduced it,
-//! the streaming serializer for responses (secrets masked while writing), the PATCH
-//! document, and the checks on `?fields=` and `sort_key`.
+//! the fields a list shows and the ones it cannot sort by, the streaming serializer for
+//! responses (secrets masked while writing) and the PATCH document.
 
-use super::error::ApiError;
 use super::microversion::Version;
+use super::resource::visible;
 use super::views::{self};
 use crate::model::node::{Node, INTERFACE_KINDS};
 use crate::model::states;
-use actix_web::HttpResponse;
 use serde_json::{Map, Value};
 
 /// Every node field and the microversion that introduced it.
@@ -133,6 +132,14 @@ pub const LIST_FIELDS: &[&str] = &[
     "name",
 ];
 
+/// Sub-collections a full view links to, with the microversion of each.
+pub const SUB_LINKS: &[(&str, u32)] = &[
+    ("ports", 1),
+    ("states", 14),
+    ("portgroups", 24),
+    ("volume", 32),
+];
+
 /// JSON blobs and computed fields cannot be sort keys.
 pub const UNSORTABLE: &[&str] = &[
     "properties",
@@ -151,14 +158,6 @@ pub const UNSORTABLE: &[&str] = &[
     "conductor",
     "allocation_uuid",
 ];
-
-pub fn field_version(name: &str) -> Option<u32> {
-    FIELDS.iter().find(|(f, _)| *f == name).map(|(_, v)| *v)
-}
-
-pub fn visible(name: &str, v: Version) -> bool {
-    field_version(name).is_some_and(|min| v.at_least(min))
-}
 
 /// A node field's value, borrowed from the node (no copies on the response path).
 pub enum Field<'a> {
@@ -208,7 +207,7 @@ pub fn for_each_field<'a>(
     mut f: impl FnMut(&'static str, Field<'a>),
 ) {
     let mut put = |k: &'static str, val: Field<'a>| {
-        if visible(k, v) {
+        if visible::<Node>(k, v) {
             f(k, val);
         }
     };
@@ -339,109 +338,18 @@ impl serde::Serialize for View<'_> {
             },
         )?;
         if self.fields.is_none() {
-            m.serialize_entry(
-                "ports",
-                &views::Links {
-                    base: self.base,
-                    path: &["nodes/", u, "/ports"],
-                },
-            )?;
-            if self.v.at_least(14) {
-                m.serialize_entry(
-                    "states",
-                    &views::Links {
-                        base: self.base,
-                        path: &["nodes/", u, "/states"],
-                    },
-                )?;
-            }
-            if self.v.at_least(24) {
-                m.serialize_entry(
-                    "portgroups",
-                    &views::Links {
-                        base: self.base,
-                        path: &["nodes/", u, "/portgroups"],
-                    },
-                )?;
-            }
-            if self.v.at_least(32) {
-                m.serialize_entry(
-                    "volume",
-                    &views::Links {
-                        base: self.base,
-                        path: &["nodes/", u, "/volume"],
-                    },
-                )?;
+            for (sub, min) in SUB_LINKS {
+                if self.v.at_least(*min) {
+                    m.serialize_entry(
+                        sub,
+                        &views::Links {
+                            base: self.base,
+                            path: &["nodes/", u, "/", sub],
+                        },
+                    )?;
+                }
             }
         }
         m.end()
-    }
-}
-
-/// Full view: masked secrets, links and (without `fields`) the sub-resource links.
-pub fn view(
-    n: &Node,
-    v: Version,
-    base: &str,
-    conductor: Option<&str>,
-    fields: Option<&[String]>,
-) -> Value {
-    serde_json::to_value(View {
-        node: n,
-        v,
-        base,
-        conductor,
-        fields,
-    })
-    .unwrap_or(Value::Null)
-}
-
-/// 200 with a JSON body serialized in one pass.
-pub fn json_response<T: serde::Serialize>(body: &T) -> Result<HttpResponse, ApiError> {
-    let bytes = serde_json::to_vec(body).map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .body(bytes))
-}
-
-/// Check `?fields=`: every name must be a node field visible at this version.
-pub fn check_fields(
-    fields: &[String],
-    v: Version,
-    known: impl Fn(&str) -> Option<u32>,
-) -> Result<(), ApiError> {
-    let unknown: Vec<&str> = fields
-        .iter()
-        .map(String::as_str)
-        .filter(|f| known(f).is_none())
-        .collect();
-    if !unknown.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "Field(s) \"{}\" are not valid",
-            unknown.join(", ")
-        )));
-    }
-    if fields
-        .iter()
-        .any(|f| known(f).is_some_and(|min| !v.at_least(min)))
-    {
-        return Err(ApiError::not_acceptable());
-    }
-    Ok(())
-}
-
-pub fn check_sort_key(key: &str, v: Version) -> Result<(), ApiError> {
-    if key == "id" {
-        return Ok(());
-    }
-    match field_version(key) {
-        None => Err(ApiError::bad_request(format!(
-            "The sort_key value \"{key}\" is an invalid field for sorting"
-        ))),
-        Some(_) if UNSORTABLE.contains(&key) => Err(ApiError::bad_request(format!(
-            "The sort_key value {key} is an invalid field for sorting"
-        ))),
-        Some(min) if !v.at_least(min) => Err(ApiError::not_acceptable()),
-        Some(_) => Ok(()),
     }
 }

@@ -7,27 +7,24 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::microversion::Version;
-use super::params::{json_body, parse_bool, ListParams, Query};
+use super::node_view::{self, creatable, raw_json, View, PATCHABLE};
+use super::params::{parse_bool, Query};
+use super::resource::{self, Ctx, Resource};
 use super::views::{py_repr, Reader};
-use super::{base_url, created, State};
-use crate::db::{NodeFilter, Page};
+use super::State;
+use crate::db::{NodeFilter, Page, StoreError};
 use crate::model::node::Node;
 use crate::model::{states, validate};
 
-use super::node_view::*;
-pub use super::node_view::{check_fields, field_version};
-
 /// Resolve `{node_ident}`: a UUID, or (from 1.5) a logical name.
 pub async fn find(state: &State, ident: &str, v: Version) -> Result<Node, ApiError> {
-    let not_found = || ApiError::not_found(format!("Node {ident} could not be found."));
+    let not_found = || ApiError::resource_not_found("Node", ident);
     if !validate::is_uuid_like(ident) {
         if !v.at_least(5) {
             return Err(not_found());
         }
         if !validate::is_valid_logical_name(ident) {
-            return Err(ApiError::bad_request(format!(
-                "Expected UUID or name for node: {ident}"
-            )));
+            return Err(ApiError::expected_uuid_or_name("node", ident));
         }
     }
     let key = validate::normalize_uuid(ident).unwrap_or_else(|| ident.to_string());
@@ -43,9 +40,7 @@ fn check_name(name: &str, v: Version, verb: &str) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::bad_request(format!(
-            "Cannot {verb} node with invalid name '{name}'"
-        )))
+        Err(ApiError::invalid_name(verb, "node", name))
     }
 }
 
@@ -60,9 +55,7 @@ fn set_field(n: &mut Node, key: &str, val: &Value, v: Version, verb: &str) -> Re
         }
         "name" => {
             n.name = r.opt_str(val, 255).or_else(|e| match val {
-                Value::String(s) => Err(ApiError::bad_request(format!(
-                    "Cannot {verb} node with invalid name '{s}'"
-                ))),
+                Value::String(s) => Err(ApiError::invalid_name(verb, "node", s)),
                 _ => Err(e),
             })?;
             if let Some(name) = &n.name {
@@ -99,29 +92,11 @@ fn set_field(n: &mut Node, key: &str, val: &Value, v: Version, verb: &str) -> Re
         }
         "automated_clean" => n.automated_clean = r.opt_bool(key, val)?,
         "maintenance" => n.maintenance = !val.is_null() && r.bool(key, val)?,
-        "protected" => {
-            n.protected = if val.is_null() {
-                false
-            } else {
-                r.bool(key, val)?
-            }
-        }
+        "protected" => n.protected = r.bool_or(key, val, false)?,
         "protected_reason" => n.protected_reason = r.opt_str(val, 255)?,
-        "retired" => {
-            n.retired = if val.is_null() {
-                false
-            } else {
-                r.bool(key, val)?
-            }
-        }
+        "retired" => n.retired = r.bool_or(key, val, false)?,
         "retired_reason" => n.retired_reason = r.opt_str(val, 255)?,
-        "disable_power_off" => {
-            n.disable_power_off = if val.is_null() {
-                false
-            } else {
-                r.bool(key, val)?
-            }
-        }
+        "disable_power_off" => n.disable_power_off = r.bool_or(key, val, false)?,
         "owner" => n.owner = r.opt_str(val, 255)?,
         "lessee" => n.lessee = r.opt_str(val, 255)?,
         "description" => n.description = r.opt_str(val, 4096)?,
@@ -140,230 +115,133 @@ fn conductor_of<'a>(state: &'a State, n: &Node) -> Option<&'a str> {
     state.conductor.owner_of(&n.conductor_group, &n.uuid)
 }
 
-// ---------------------------------------------------------------------------------------
-// Handlers
+impl Resource for Node {
+    const COLLECTION: &'static str = "nodes";
+    const FIELDS: &'static [(&'static str, u32)] = node_view::FIELDS;
+    const UNSORTABLE: &'static [&'static str] = node_view::UNSORTABLE;
+    const LIST_FIELDS: Option<&'static [&'static str]> = Some(node_view::LIST_FIELDS);
+    const SUB_LINKS: &'static [(&'static str, u32)] = node_view::SUB_LINKS;
+    type Filter = NodeFilter;
 
-pub async fn list(
-    req: HttpRequest,
-    state: web::Data<State>,
-    v: Version,
-) -> Result<HttpResponse, ApiError> {
-    list_nodes(req, state, v, false, None).await
-}
-
-pub async fn list_detail(
-    req: HttpRequest,
-    state: web::Data<State>,
-    v: Version,
-) -> Result<HttpResponse, ApiError> {
-    list_nodes(req, state, v, true, None).await
-}
-
-/// Node list, also used for `/v1/chassis/{id}/nodes` (with `chassis` set).
-pub async fn list_nodes(
-    req: HttpRequest,
-    state: web::Data<State>,
-    v: Version,
-    detail_path: bool,
-    chassis: Option<String>,
-) -> Result<HttpResponse, ApiError> {
-    let q = Query::parse(&req)?;
-    let p = ListParams::parse(&q, v, &state, detail_path)?;
-    check_sort_key(&p.sort_key, v)?;
-    if let Some(f) = &p.fields {
-        check_fields(f, v, field_version)?;
+    fn ident(&self) -> &str {
+        &self.uuid
     }
-    let mut f = NodeFilter {
-        chassis_uuid: chassis,
-        ..Default::default()
-    };
-    if let Some(s) = q.gated("provision_state", v, 9)? {
-        if !states::ALL_PROVISION_STATES.contains(&s) {
-            return Err(ApiError::bad_request(format!(
-                "Provision state \"{s}\" is not valid"
-            )));
+
+    fn row(&self, cx: &Ctx) -> Map<String, Value> {
+        raw_json(self, cx.v, conductor_of(cx.state, self))
+    }
+
+    async fn find(state: &State, ident: &str, v: Version) -> Result<Node, ApiError> {
+        find(state, ident, v).await
+    }
+
+    async fn filter(
+        state: &State,
+        q: &Query,
+        v: Version,
+        f: &mut NodeFilter,
+    ) -> Result<(), ApiError> {
+        if let Some(s) = q.gated("provision_state", v, 9)? {
+            if !states::ALL_PROVISION_STATES.contains(&s) {
+                return Err(ApiError::bad_request(format!(
+                    "Provision state \"{s}\" is not valid"
+                )));
+            }
+            f.provision_state = Some(s.to_string());
         }
-        f.provision_state = Some(s.to_string());
-    }
-    f.driver = q.gated("driver", v, 16)?.map(str::to_string);
-    f.resource_class = q.gated("resource_class", v, 21)?.map(str::to_string);
-    if let Some(fault) = q.gated("fault", v, 42)? {
-        if !states::FAULTS.contains(&fault) {
-            return Err(ApiError::bad_request(format!(
-                "Unknown fault: {fault}. Valid faults are: {}",
-                states::FAULTS.join(", ")
-            )));
+        f.driver = q.gated("driver", v, 16)?.map(str::to_string);
+        f.resource_class = q.gated("resource_class", v, 21)?.map(str::to_string);
+        if let Some(fault) = q.gated("fault", v, 42)? {
+            if !states::FAULTS.contains(&fault) {
+                return Err(ApiError::bad_request(format!(
+                    "Unknown fault: {fault}. Valid faults are: {}",
+                    states::FAULTS.join(", ")
+                )));
+            }
+            f.fault = Some(fault.to_string());
         }
-        f.fault = Some(fault.to_string());
-    }
-    f.conductor_group = q
-        .gated("conductor_group", v, 46)?
-        .map(|s| s.to_ascii_lowercase());
-    if let Some(c) = q.gated("conductor", v, 49)? {
-        // A ring of one: this conductor owns its own group's nodes; any other name owns none.
-        f.conductor_groups = Some(if c == state.conductor.host() {
-            vec![state.config.conductor.conductor_group.clone()]
-        } else {
-            vec![]
-        });
-    }
-    f.owner = q.gated("owner", v, 50)?.map(str::to_string);
-    f.description_contains = q.gated("description_contains", v, 51)?.map(str::to_string);
-    f.lessee = q.gated("lessee", v, 65)?.map(str::to_string);
-    f.project = q.gated("project", v, 65)?.map(str::to_string);
-    if q.gated("shard", v, 82)?.is_some() {
-        f.shard = q.list("shard");
-    }
-    f.sharded = q
-        .gated("sharded", v, 82)?
-        .map(|s| parse_bool("sharded", s))
-        .transpose()?;
-    if let Some(p) = q.gated("parent_node", v, 83)? {
-        let parent = find(&state, p, v)
-            .await
-            .map_err(|_| ApiError::bad_request(format!("Node {p} could not be found.")))?;
-        f.parent_node = Some(parent.uuid);
-    }
-    f.include_children = q
-        .gated("include_children", v, 83)?
-        .map(|s| parse_bool("include_children", s))
-        .transpose()?
-        .unwrap_or(false);
-    f.instance_name = q.gated("instance_name", v, 104)?.map(str::to_string);
-    f.maintenance = q.bool("maintenance")?;
-    f.associated = q.bool("associated")?;
-    f.retired = q
-        .gated("retired", v, 61)?
-        .map(|s| parse_bool("retired", s))
-        .transpose()?;
-    if let Some(i) = q.get("instance_uuid") {
-        f.instance_uuid = Some(validate::normalize_uuid(i).ok_or_else(|| {
-            ApiError::bad_request(format!("Expected UUID for instance_uuid: {i}"))
-        })?);
-    }
-    if let Some(c) = q.get("chassis_uuid") {
-        f.chassis_uuid = Some(validate::normalize_uuid(c).ok_or_else(|| {
-            ApiError::bad_request(format!("Expected UUID for chassis_uuid: {c}"))
-        })?);
-    }
-    let page = Page {
-        limit: p.limit,
-        marker: p.marker.clone(),
-        sort_key: p.sort_key.clone(),
-        descending: p.descending(),
-    };
-    let nodes = state.store.node_list(f, page).await?;
-    let base = base_url(&req, &state);
-    let default_fields: Vec<String> = LIST_FIELDS
-        .iter()
-        .filter(|f| visible(f, v))
-        .map(|s| s.to_string())
-        .collect();
-    let fields = if p.detail {
-        None
-    } else {
-        Some(p.fields.clone().unwrap_or_else(|| default_fields.clone()))
-    };
-    let items: Vec<View> = nodes
-        .iter()
-        .map(|n| View {
-            node: n,
-            v,
-            base: &base,
-            conductor: conductor_of(&state, n),
-            fields: fields.as_deref(),
-        })
-        .collect();
-    let path = if detail_path { "nodes/detail" } else { "nodes" };
-    let next = if q.get("instance_uuid").is_none() {
-        next_link(
-            &base,
-            path,
-            &q,
-            &p,
-            nodes.len(),
-            nodes.last().map(|n| n.uuid.as_str()),
-            fields.as_deref(),
-        )
-    } else {
-        None
-    };
-    #[derive(serde::Serialize)]
-    struct Body<'a> {
-        nodes: Vec<View<'a>>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        next: Option<String>,
-    }
-    json_response(&Body { nodes: items, next })
-}
-
-/// `next` link: present only when the page is full.
-pub fn next_link(
-    base: &str,
-    path: &str,
-    q: &Query,
-    p: &ListParams,
-    count: usize,
-    last: Option<&str>,
-    fields: Option<&[String]>,
-) -> Option<String> {
-    let last = last?;
-    if count < p.limit as usize {
-        return None;
-    }
-    let mut pairs: Vec<(String, String)> = vec![
-        ("sort_key".into(), p.sort_key.clone()),
-        ("sort_dir".into(), p.sort_dir.clone()),
-    ];
-    if let Some(f) = fields {
-        pairs.push(("fields".into(), f.join(",")));
-    }
-    for (k, val) in q.pairs() {
-        if !matches!(
-            k.as_str(),
-            "sort_key" | "sort_dir" | "fields" | "limit" | "marker"
-        ) && !pairs.iter().any(|(pk, _)| pk == k)
-        {
-            pairs.push((k.clone(), val.clone()));
+        f.conductor_group = q
+            .gated("conductor_group", v, 46)?
+            .map(|s| s.to_ascii_lowercase());
+        if let Some(c) = q.gated("conductor", v, 49)? {
+            // A ring of one: this conductor owns its own group's nodes; any other name owns none.
+            f.conductor_groups = Some(if c == state.conductor.host() {
+                vec![state.config.conductor.conductor_group.clone()]
+            } else {
+                vec![]
+            });
         }
+        f.owner = q.gated("owner", v, 50)?.map(str::to_string);
+        f.description_contains = q.gated("description_contains", v, 51)?.map(str::to_string);
+        f.lessee = q.gated("lessee", v, 65)?.map(str::to_string);
+        f.project = q.gated("project", v, 65)?.map(str::to_string);
+        if q.gated("shard", v, 82)?.is_some() {
+            f.shard = q.list("shard");
+        }
+        f.sharded = q
+            .gated("sharded", v, 82)?
+            .map(|s| parse_bool("sharded", s))
+            .transpose()?;
+        if let Some(p) = q.gated("parent_node", v, 83)? {
+            let parent = find(state, p, v)
+                .await
+                .map_err(|_| ApiError::bad_request(format!("Node {p} could not be found.")))?;
+            f.parent_node = Some(parent.uuid);
+        }
+        f.include_children = q
+            .gated("include_children", v, 83)?
+            .map(|s| parse_bool("include_children", s))
+            .transpose()?
+            .unwrap_or(false);
+        f.instance_name = q.gated("instance_name", v, 104)?.map(str::to_string);
+        f.maintenance = q.bool("maintenance")?;
+        f.associated = q.bool("associated")?;
+        f.retired = q
+            .gated("retired", v, 61)?
+            .map(|s| parse_bool("retired", s))
+            .transpose()?;
+        if let Some(i) = q.get("instance_uuid") {
+            f.instance_uuid = Some(
+                validate::normalize_uuid(i)
+                    .ok_or_else(|| ApiError::expected_uuid("instance_uuid", i))?,
+            );
+        }
+        if let Some(c) = q.get("chassis_uuid") {
+            f.chassis_uuid = Some(
+                validate::normalize_uuid(c)
+                    .ok_or_else(|| ApiError::expected_uuid("chassis_uuid", c))?,
+            );
+        }
+        Ok(())
     }
-    pairs.push(("limit".into(), p.limit.to_string()));
-    pairs.push(("marker".into(), last.to_string()));
-    let qs = serde_urlencoded::to_string(&pairs)
-        .ok()?
-        .replace("%2C", ",");
-    Some(format!("{base}/v1/{path}?{qs}"))
-}
 
-pub async fn get(
-    req: HttpRequest,
-    state: web::Data<State>,
-    v: Version,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let q = Query::parse(&req)?;
-    let fields = match q.get("fields") {
-        Some(_) if !v.at_least(8) => return Err(ApiError::not_acceptable()),
-        Some(f) => Some(
-            f.split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>(),
-        ),
-        None => None,
-    };
-    if let Some(f) = &fields {
-        check_fields(f, v, field_version)?;
+    async fn list(state: &State, f: NodeFilter, page: Page) -> Result<Vec<Node>, StoreError> {
+        state.store.node_list(f, page).await
     }
-    let n = find(&state, &path, v).await?;
-    let base = base_url(&req, &state);
-    json_response(&View {
-        node: &n,
-        v,
-        base: &base,
-        conductor: conductor_of(&state, &n),
-        fields: fields.as_deref(),
-    })
+
+    /// A lookup by instance is one node, never paged.
+    fn pages(q: &Query) -> bool {
+        !q.has("instance_uuid")
+    }
+
+    /// Written straight from the node, secrets masked while writing: node lists are the
+    /// API's largest bodies.
+    fn serialize_view<S: serde::Serializer>(
+        &self,
+        cx: &Ctx,
+        fields: Option<&[String]>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        use serde::Serialize;
+        View {
+            node: self,
+            v: cx.v,
+            base: cx.base,
+            conductor: conductor_of(cx.state, self),
+            fields,
+        }
+        .serialize(s)
+    }
 }
 
 pub async fn create(
@@ -372,13 +250,7 @@ pub async fn create(
     v: Version,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = json_body(
-        &req,
-        payload,
-        state.config.api.max_json_body_size,
-        state.config.api.max_json_body_depth,
-    )
-    .await?;
+    let body = resource::body(&req, payload, &state).await?;
     let r = Reader { res: "node" };
     let obj = body.as_object().ok_or_else(|| r.not_object(&body))?;
     for k in obj.keys() {
@@ -386,7 +258,7 @@ pub async fn create(
             return Err(r.unexpected(k));
         }
     }
-    if obj.keys().any(|k| !visible(k, v)) {
+    if obj.keys().any(|k| !resource::visible::<Node>(k, v)) {
         return Err(ApiError::not_acceptable());
     }
     if !obj.contains_key("driver") {
@@ -407,11 +279,7 @@ pub async fn create(
         set_field(&mut n, k, val, v, "create")?;
     }
     let n = state.conductor.node_create(n).await?;
-    let base = base_url(&req, &state);
-    Ok(created(
-        &format!("{base}/v1/nodes/{}", n.uuid),
-        view(&n, v, &base, conductor_of(&state, &n), None),
-    ))
+    Ok(resource::created(&req, &state, v, &n))
 }
 
 pub async fn update(
@@ -426,43 +294,23 @@ pub async fn update(
         Some(s) => parse_bool("reset_interfaces", s)?,
         None => false,
     };
-    let body = json_body(
-        &req,
-        payload,
-        state.config.api.max_json_body_size,
-        state.config.api.max_json_body_depth,
-    )
-    .await?;
+    let body = resource::body(&req, payload, &state).await?;
     let old = find(&state, &path, v).await?;
-    let doc = raw_json(&old, v, None);
-    let (after, changed) = super::patch::apply(doc, &body, PATCHABLE, |root| visible(root, v))?;
     // `add` of an instance_uuid over a different one is NodeAssociated (checked by the conductor).
-    let mut new = old.clone();
-    for k in &changed {
-        set_field(
-            &mut new,
-            k,
-            after.get(k).unwrap_or(&Value::Null),
-            v,
-            "update",
-        )?;
-    }
+    let (new, changed) = resource::patched(&old, &state, v, &body, PATCHABLE, |n, k, val| {
+        set_field(n, k, val, v, "update")
+    })?;
     let n = state
         .conductor
         .node_update(old, new, &changed, reset)
         .await?;
-    let base = base_url(&req, &state);
-    Ok(HttpResponse::Ok().json(view(&n, v, &base, conductor_of(&state, &n), None)))
+    resource::one(&req, &state, v, &n)
 }
 
-pub async fn delete(
-    state: web::Data<State>,
-    v: Version,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let n = find(&state, &path, v).await?;
-    state.conductor.node_delete(n).await?;
-    Ok(HttpResponse::NoContent().finish())
+impl resource::Delete for Node {
+    async fn delete(state: &State, n: Node) -> Result<(), ApiError> {
+        Ok(state.conductor.node_delete(n).await?)
+    }
 }
 
 pub async fn maintenance_set(
@@ -481,13 +329,7 @@ pub async fn maintenance_set(
         || req.headers().contains_key("transfer-encoding");
     let mut reason = q.get("reason").map(str::to_string);
     if has_body {
-        let body = json_body(
-            &req,
-            payload,
-            state.config.api.max_json_body_size,
-            state.config.api.max_json_body_depth,
-        )
-        .await?;
+        let body = resource::body(&req, payload, &state).await?;
         if let Some(o) = body.as_object() {
             if let Some(k) = o.keys().find(|k| *k != "reason") {
                 return Err(ApiError::bad_request(format!("Unknown argument: \"{k}\"")));
@@ -554,7 +396,7 @@ pub async fn validate(
     let n = find(&state, &path, v).await?;
     let mut out = Map::new();
     for (kind, result) in state.conductor.node_validate(&n).await? {
-        let min = field_version(&format!("{kind}_interface")).unwrap_or(1);
+        let min = resource::field_version::<Node>(&format!("{kind}_interface")).unwrap_or(1);
         if !v.at_least(min.min(31))
             && !matches!(
                 kind,

@@ -1,17 +1,18 @@
 //! Response building blocks shared by every resource: links, secret masking, field
 //! selection, and typed readers for request fields that fail with Ironic's schema messages.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use crate::model::JsonObject;
 
 /// `self` and `bookmark` links for `<base>/v1/<path>` and `<base>/<path>`.
 pub fn links(base: &str, path: &str) -> Value {
-    json!([
-        {"href": format!("{base}/v1/{path}"), "rel": "self"},
-        {"href": format!("{base}/{path}"), "rel": "bookmark"},
-    ])
+    Links {
+        base,
+        path: &[path],
+    }
+    .value()
 }
 
 /// Keys whose values are secrets, matched as substrings of the lower-cased key, as oslo's
@@ -75,10 +76,18 @@ impl serde::Serialize for Masked<'_> {
     }
 }
 
-/// `self` + `bookmark` links written without building strings twice; `path` parts are joined.
+/// `self` + `bookmark` links, the one link builder: written straight into a response (node
+/// views) or made a value; `path` parts are joined.
 pub struct Links<'a> {
     pub base: &'a str,
     pub path: &'a [&'a str],
+}
+
+impl Links<'_> {
+    pub fn value(&self) -> Value {
+        // Two string maps: serializing them to a Value cannot fail.
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
 }
 
 impl serde::Serialize for Links<'_> {
@@ -184,6 +193,11 @@ impl Reader<'_> {
         }
     }
 
+    /// A boolean whose null means the field's `default`.
+    pub fn bool_or(&self, key: &str, v: &Value, default: bool) -> Result<bool, ApiError> {
+        Ok(self.opt_bool(key, v)?.unwrap_or(default))
+    }
+
     pub fn opt_bool(&self, key: &str, v: &Value) -> Result<Option<bool>, ApiError> {
         match v {
             Value::Null => Ok(None),
@@ -219,21 +233,19 @@ impl Reader<'_> {
     }
 
     pub fn unexpected(&self, key: &str) -> ApiError {
-        ApiError::bad_request(format!(
-            "Schema error for {}: Additional properties are not allowed ('{key}' was unexpected)",
-            self.res
-        ))
+        ApiError::unexpected(self.res, key)
     }
 
     pub fn required(&self, key: &str) -> ApiError {
-        ApiError::bad_request(format!(
-            "Schema error for {}: '{key}' is a required property",
-            self.res
-        ))
+        ApiError::required(self.res, key)
     }
 
     pub fn not_object(&self, v: &Value) -> ApiError {
         self.type_err(v, "'object'")
+    }
+
+    pub fn array<'v>(&self, v: &'v Value) -> Result<&'v Vec<Value>, ApiError> {
+        v.as_array().ok_or_else(|| self.type_err(v, "'array'"))
     }
 }
 
@@ -248,6 +260,7 @@ pub fn mac(key: &str, s: &str) -> Result<String, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn masks_nested_secrets() {

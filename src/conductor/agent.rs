@@ -81,9 +81,7 @@ impl Conductor {
                 };
                 let page = crate::db::Page {
                     limit: 1,
-                    marker: None,
-                    sort_key: "id".into(),
-                    descending: false,
+                    ..crate::db::Page::all()
                 };
                 if let Some(p) = self.store.port_list(filter, page).await?.into_iter().next() {
                     uuid = Some(p.node_uuid);

@@ -97,12 +97,7 @@ impl Conductor {
             conductor_groups: Some(vec![self.config.conductor.conductor_group.clone()]),
             ..Default::default()
         };
-        let page = Page {
-            limit: 10_000,
-            marker: None,
-            sort_key: "id".into(),
-            descending: false,
-        };
+        let page = Page::all();
         let mut candidates: Vec<Node> = self
             .store
             .node_list(filter, page)

@@ -142,12 +142,7 @@ impl Conductor {
                     node_uuid: Some(node.uuid.clone()),
                     ..Default::default()
                 },
-                crate::db::Page {
-                    limit: 10_000,
-                    marker: None,
-                    sort_key: "id".into(),
-                    descending: false,
-                },
+                crate::db::Page::all(),
             )
             .await?;
         let mut n = node.clone();

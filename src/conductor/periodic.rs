@@ -30,8 +30,7 @@ async fn all_nodes(c: &Conductor, mut filter: NodeFilter) -> Result<Vec<Node>> {
         let page = Page {
             limit: 1000,
             marker: out.last().map(|n| n.uuid.clone()),
-            sort_key: "id".into(),
-            descending: false,
+            ..Page::all()
         };
         let batch = c.store.node_list(filter.clone(), page).await?;
         let done = batch.len() < 1000;

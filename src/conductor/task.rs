@@ -98,12 +98,7 @@ impl Conductor {
             node_uuid: Some(node_uuid.to_string()),
             ..Default::default()
         };
-        let page = crate::db::Page {
-            limit: 10_000,
-            marker: None,
-            sort_key: "id".into(),
-            descending: false,
-        };
+        let page = crate::db::Page::all();
         Ok(self.store.port_list(filter, page).await?)
     }
 }

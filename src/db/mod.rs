@@ -80,6 +80,18 @@ pub struct Page {
     pub descending: bool,
 }
 
+impl Page {
+    /// Every row (up to 10,000) in id order: for walks over a whole table, not API lists.
+    pub fn all() -> Page {
+        Page {
+            limit: 10_000,
+            marker: None,
+            sort_key: "id".into(),
+            descending: false,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
