@@ -130,6 +130,32 @@ impl ApiError {
             "Schema error for {res}: '{key}' is a required property"
         ))
     }
+
+    // Ironic's texts for refused requests, each written once.
+
+    /// A body or query key the endpoint does not take.
+    pub fn unknown_argument(key: &str) -> Self {
+        Self::bad_request(format!("Unknown argument: \"{key}\""))
+    }
+    /// A required body key that is absent.
+    pub fn missing_argument(key: &str) -> Self {
+        Self::bad_request(format!("Missing argument: \"{key}\""))
+    }
+    /// A verb (provision or power target) that cannot apply to a node in `state`; the
+    /// conductor refuses a transition with the same text.
+    pub fn invalid_state_requested(action: &str, node: &str, state: &str) -> Self {
+        Self::from(ConductorError::InvalidStateRequested {
+            action: action.into(),
+            node: node.into(),
+            state: state.into(),
+        })
+    }
+    /// A provision request key that only goes with some verbs.
+    pub fn only_valid_with_target(key: &str, verbs: &str) -> Self {
+        Self::bad_request(format!(
+            "\"{key}\" is only valid when setting target provision state to {verbs}"
+        ))
+    }
 }
 
 /// JSON text as Python's json.dumps writes it (`", "` and `": "` separators, keys in

@@ -8,23 +8,21 @@ use serde_json::{json, Map, Value};
 use super::error::ApiError;
 use super::microversion::Version;
 use super::nodes::find;
-use super::params::{json_body, Query};
-use super::views::{py_repr, Reader};
+use super::params::provision::{provision_body, ProvisionRequest};
+use super::params::{json_body, object_with, Query};
+use super::views::Reader;
 use super::{base_url, State};
-use crate::conductor::fsm::{self, Event};
-use crate::conductor::provision::ProvisionArgs;
-use crate::model::states;
 
-fn object<'a>(body: &'a Value, res: &str) -> Result<&'a Map<String, Value>, ApiError> {
-    body.as_object()
-        .ok_or_else(|| Reader { res }.not_object(body))
-}
-
-fn only(obj: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
-    match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(ApiError::bad_request(format!("Unknown argument: \"{k}\""))),
-        None => Ok(()),
-    }
+/// A JSON body under the API's general size limit.
+async fn body(req: &HttpRequest, state: &State, payload: web::Payload) -> Result<Value, ApiError> {
+    let api = &state.config.api;
+    json_body(
+        req,
+        payload,
+        api.max_json_body_size,
+        api.max_json_body_depth,
+    )
+    .await
 }
 
 /// A body that is `{key: value}` and nothing else; the value (null when absent).
@@ -34,20 +32,14 @@ async fn single_arg(
     payload: web::Payload,
     key: &str,
 ) -> Result<Value, ApiError> {
-    let api = &state.config.api;
-    let body = json_body(
-        req,
-        payload,
-        api.max_json_body_size,
-        api.max_json_body_depth,
-    )
-    .await?;
-    let obj = object(&body, "body")?;
-    only(obj, &[key])?;
+    let body = body(req, state, payload).await?;
+    let obj = object_with(&body, &[key])?;
     Ok(obj.get(key).cloned().unwrap_or(Value::Null))
 }
 
-fn accepted_states(base: &str, uuid: &str) -> HttpResponse {
+/// 202 pointing at the node's states, for a change the conductor has started.
+fn accepted_states(req: &HttpRequest, state: &State, uuid: &str) -> HttpResponse {
+    let base = base_url(req, state);
     HttpResponse::Accepted()
         .insert_header(("Location", format!("{base}/v1/nodes/{uuid}/states")))
         .finish()
@@ -69,124 +61,15 @@ pub async fn provision(
         api.max_json_body_depth,
     )
     .await?;
-    let obj = object(&body, "body")?;
-    only(
-        obj,
-        &[
-            "target",
-            "configdrive",
-            "clean_steps",
-            "deploy_steps",
-            "service_steps",
-            "rescue_password",
-            "disable_ramdisk",
-            "runbook",
-        ],
-    )?;
+    let obj = provision_body(&body)?;
     let node = find(&state, &path, v).await?;
-    let verb = obj
-        .get("target")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_request("Missing argument: \"target\""))?;
-    let bad_verb = || {
-        ApiError::bad_request(format!(
-        "The requested action \"{verb}\" can not be performed on node \"{}\" while it is in state \"{}\".", node.uuid, node.provision_state
-    ))
-    };
-    let (event, min) = fsm::verb(verb).ok_or_else(bad_verb)?;
-    if !v.at_least(min) {
-        return Err(ApiError::not_acceptable());
-    }
-    if obj.contains_key("runbook") {
-        return Err(ApiError::not_acceptable());
-    }
-    let deploying = matches!(event, Event::Deploy | Event::Rebuild);
-    let only_with = |key: &str, ok: bool, verbs: &str| -> Result<(), ApiError> {
-        if obj.contains_key(key) && !ok {
-            return Err(ApiError::bad_request(format!(
-                "\"{key}\" is only valid when setting target provision state to {verbs}"
-            )));
-        }
-        Ok(())
-    };
-    only_with("clean_steps", event == Event::Clean, "clean")?;
-    only_with("service_steps", event == Event::Service, "service")?;
-    only_with("deploy_steps", deploying, "active, deploy or rebuild")?;
-    only_with("rescue_password", event == Event::Rescue, "rescue")?;
-    only_with(
-        "disable_ramdisk",
-        matches!(event, Event::Clean | Event::Service),
-        "clean or service",
-    )?;
-    if obj.contains_key("configdrive") && !deploying {
-        return Err(ApiError::bad_request("Adding a config drive is only supported when setting provision state to active, deploy or rebuild"));
-    }
-    if obj.contains_key("deploy_steps") && !v.at_least(69) {
-        return Err(ApiError::not_acceptable());
-    }
-    if obj.contains_key("disable_ramdisk")
-        && !v.at_least(if event == Event::Service { 108 } else { 70 })
-    {
-        return Err(ApiError::not_acceptable());
-    }
-    if event == Event::Rebuild && obj.contains_key("configdrive") && !v.at_least(35) {
-        return Err(ApiError::not_acceptable());
-    }
-    if event == Event::Abort {
-        let needs = match node.provision_state.as_str() {
-            states::INSPECT_WAIT => 41,
-            states::WAIT_CALLBACK => 110,
-            _ => 1,
-        };
-        if !v.at_least(needs) {
-            return Err(ApiError::not_acceptable());
-        }
-    }
-    let configdrive = match obj.get("configdrive") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if !s.is_empty() => Some(json!(s)),
-        Some(Value::Object(o)) if v.at_least(56) => {
-            let allowed: &[&str] = if v.at_least(59) { &["meta_data", "network_data", "user_data", "vendor_data"] } else { &["meta_data", "network_data", "user_data"] };
-            if let Some(k) = o.keys().find(|k| !allowed.contains(&k.as_str())) {
-                return Err(ApiError::bad_request(format!("Invalid configdrive: unexpected key '{k}'; allowed keys are {}", allowed.join(", "))));
-            }
-            for k in ["meta_data", "network_data", "vendor_data"] {
-                if o.get(k).is_some_and(|x| !x.is_object() && !x.is_null()) {
-                    return Err(ApiError::bad_request(format!("Invalid configdrive: {k} must be a JSON object")));
-                }
-            }
-            Some(Value::Object(o.clone()))
-        }
-        Some(other) => return Err(ApiError::bad_request(format!("Invalid configdrive {}: expected a base64-encoded gzipped ISO9660 image or a URL (or, from 1.56, a JSON object)", py_repr(other)))),
-    };
-    let rescue_password = match obj.get("rescue_password") {
-        None => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "Schema error for body: {} is not of type 'string'",
-                py_repr(other)
-            )))
-        }
-    };
-    let disable_ramdisk = obj
-        .get("disable_ramdisk")
-        .map(|d| Reader { res: "body" }.bool("disable_ramdisk", d))
-        .transpose()?;
-    let args = ProvisionArgs {
-        configdrive,
-        clean_steps: obj.get("clean_steps").cloned(),
-        deploy_steps: obj.get("deploy_steps").cloned(),
-        service_steps: obj.get("service_steps").cloned(),
-        rescue_password,
-        disable_ramdisk,
-    };
+    let ProvisionRequest { target, args } = ProvisionRequest::parse(obj, v, &node)?;
     let uuid = node.uuid.clone();
     state
         .conductor
-        .node_set_provision_state(node, verb, event, args)
+        .node_set_provision_state(node, target.verb, target.event, args)
         .await?;
-    Ok(accepted_states(&base_url(&req, &state), &uuid))
+    Ok(accepted_states(&req, &state, &uuid))
 }
 
 /// `PUT /v1/nodes/{id}/states/power`
@@ -197,26 +80,16 @@ pub async fn power(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let api = &state.config.api;
-    let body = json_body(
-        &req,
-        payload,
-        api.max_json_body_size,
-        api.max_json_body_depth,
-    )
-    .await?;
-    let obj = object(&body, "body")?;
-    only(obj, &["target", "timeout"])?;
+    let body = body(&req, &state, payload).await?;
+    let obj = object_with(&body, &["target", "timeout"])?;
     let node = find(&state, &path, v).await?;
     let target = obj
         .get("target")
         .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_request("Missing argument: \"target\""))?;
+        .ok_or_else(|| ApiError::missing_argument("target"))?;
     if !crate::conductor::POWER_TARGETS.contains(&target) {
-        return Err(ApiError::bad_request(format!(
-            "The requested action \"{target}\" can not be performed on node \"{}\" while it is in state \"{}\".",
-            node.uuid, node.power_state.as_deref().unwrap_or("None")
-        )));
+        let power = node.power_state.as_deref().unwrap_or("None");
+        return Err(ApiError::invalid_state_requested(target, &node.uuid, power));
     }
     if target.starts_with("soft") && !v.at_least(27) {
         return Err(ApiError::not_acceptable());
@@ -239,7 +112,7 @@ pub async fn power(
         .conductor
         .node_set_power_state(node, target, timeout)
         .await?;
-    Ok(accepted_states(&base_url(&req, &state), &uuid))
+    Ok(accepted_states(&req, &state, &uuid))
 }
 
 /// `GET/PUT /v1/nodes/{id}/management/boot_device`
@@ -260,22 +133,14 @@ pub async fn boot_device_set(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let api = &state.config.api;
-    let body = json_body(
-        &req,
-        payload,
-        api.max_json_body_size,
-        api.max_json_body_depth,
-    )
-    .await?;
-    let obj = object(&body, "body")?;
-    only(obj, &["boot_device", "persistent"])?;
+    let body = body(&req, &state, payload).await?;
+    let obj = object_with(&body, &["boot_device", "persistent"])?;
     let q = Query::parse(&req)?;
     let device = obj
         .get("boot_device")
         .and_then(Value::as_str)
         .or_else(|| q.get("boot_device"))
-        .ok_or_else(|| ApiError::bad_request("Missing argument: \"boot_device\""))?
+        .ok_or_else(|| ApiError::missing_argument("boot_device"))?
         .to_string();
     let persistent = match obj.get("persistent") {
         None | Some(Value::Null) => false,
@@ -335,7 +200,7 @@ pub async fn boot_mode(
     let node = find(&state, &path, v).await?;
     let uuid = node.uuid.clone();
     state.conductor.node_set_boot_mode(node, mode).await?;
-    Ok(accepted_states(&base_url(&req, &state), &uuid))
+    Ok(accepted_states(&req, &state, &uuid))
 }
 
 /// `PUT /v1/nodes/{id}/states/secure_boot` (1.76)
@@ -358,7 +223,7 @@ pub async fn secure_boot(
     let node = find(&state, &path, v).await?;
     let uuid = node.uuid.clone();
     state.conductor.node_set_secure_boot(node, on).await?;
-    Ok(accepted_states(&base_url(&req, &state), &uuid))
+    Ok(accepted_states(&req, &state, &uuid))
 }
 
 /// `GET/PUT /v1/nodes/{id}/states/console`
@@ -380,13 +245,13 @@ pub async fn console_set(
 ) -> Result<HttpResponse, ApiError> {
     let enabled = single_arg(&req, &state, payload, "enabled").await?;
     if enabled.is_null() {
-        return Err(ApiError::bad_request("Missing argument: \"enabled\""));
+        return Err(ApiError::missing_argument("enabled"));
     }
     let enabled = Reader { res: "body" }.bool("enabled", &enabled)?;
     let node = find(&state, &path, v).await?;
     let uuid = node.uuid.clone();
     state.conductor.node_set_console(node, enabled).await?;
-    Ok(accepted_states(&base_url(&req, &state), &uuid))
+    Ok(accepted_states(&req, &state, &uuid))
 }
 
 /// `PUT /v1/nodes/{id}/states/raid` (1.12): store the target RAID configuration.
@@ -400,17 +265,9 @@ pub async fn raid(
     if !v.at_least(12) {
         return Err(ApiError::not_acceptable());
     }
-    let api = &state.config.api;
-    let body = json_body(
-        &req,
-        payload,
-        api.max_json_body_size,
-        api.max_json_body_depth,
-    )
-    .await?;
-    let obj = object(&body, "body")?.clone();
+    let body = body(&req, &state, payload).await?;
+    let obj = object_with(&body, &["logical_disks"])?.clone();
     if !obj.is_empty() {
-        only(&obj, &["logical_disks"])?;
         let disks = obj.get("logical_disks").and_then(Value::as_array)
             .ok_or_else(|| ApiError::bad_request("RAID config validation error: 'logical_disks' is a required property and must be a list"))?;
         for d in disks {
@@ -469,20 +326,13 @@ pub async fn vendor_passthru(
         .filter(|m| !m.is_empty())
         .ok_or_else(|| ApiError::bad_request("Method not specified"))?
         .to_string();
-    let api = &state.config.api;
     let has_body = req
         .headers()
         .get("content-length")
         .and_then(|l| l.to_str().ok())
         .is_some_and(|l| l != "0");
     let args = if has_body {
-        json_body(
-            &req,
-            payload,
-            api.max_json_body_size,
-            api.max_json_body_depth,
-        )
-        .await?
+        body(&req, &state, payload).await?
     } else {
         json!({})
     };

@@ -1,12 +1,15 @@
 //! Request inputs: JSON bodies (size and depth limits, content type) and query strings
 //! (Ironic's boolean spellings, list parameters), each failure an `ApiError` in Ironic's words.
 
+pub mod provision;
+
 use actix_web::{web, HttpRequest};
 use futures_util::StreamExt;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use super::microversion::Version;
+use super::views::Reader;
 use super::State;
 
 /// Read a JSON body of at most `limit_kib` KiB; refuse oversize bodies with 413 before
@@ -139,9 +142,23 @@ impl Query {
     /// 400 for any parameter not in `allowed`.
     pub fn only(&self, allowed: &[&str]) -> Result<(), ApiError> {
         match self.0.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-            Some((k, _)) => Err(ApiError::bad_request(format!("Unknown argument: \"{k}\""))),
+            Some((k, _)) => Err(ApiError::unknown_argument(k)),
             None => Ok(()),
         }
+    }
+}
+
+/// A body that must be a JSON object holding no key outside `allowed`.
+pub fn object_with<'a>(
+    body: &'a Value,
+    allowed: &[&str],
+) -> Result<&'a Map<String, Value>, ApiError> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| Reader { res: "body" }.not_object(body))?;
+    match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(ApiError::unknown_argument(k)),
+        None => Ok(obj),
     }
 }
 

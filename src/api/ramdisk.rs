@@ -121,7 +121,7 @@ pub async fn heartbeat(
     ];
     for k in obj.keys() {
         match gates.iter().find(|(name, _)| name == k) {
-            None => return Err(ApiError::bad_request(format!("Unknown argument: \"{k}\""))),
+            None => return Err(ApiError::unknown_argument(k)),
             Some((_, min)) if !v.at_least(*min) => {
                 return Err(ApiError::bad_request(format!(
                     "Field \"{k}\" not recognised in this API version"

@@ -1,6 +1,6 @@
-//! `PUT /v1/nodes/{id}/states/provision`: checks in Ironic's order, the transition through
-//! the FSM, and the background flow each verb starts (verify, inspect, clean, deploy,
-//! tear down, rescue, adopt, service). Every state change goes through
+//! `PUT /v1/nodes/{id}/states/provision`: a pure precheck in Ironic's order, step
+//! planning, lock-and-start, and the background flow each verb starts (verify, inspect,
+//! clean, deploy, tear down, rescue, adopt, service). Every state change goes through
 //! `NodeTask::process_event`.
 
 use serde_json::{json, Value};
@@ -9,7 +9,7 @@ use super::fsm::{self, Event};
 use super::steps;
 use super::task::NodeTask;
 use super::{Conductor, ConductorError as E, Result};
-use crate::drivers::{Progress, Step};
+use crate::drivers::{Driver, Progress, Step};
 use crate::model::history::SEVERITY_ERROR;
 use crate::model::node::Node;
 use crate::model::states::*;
@@ -27,6 +27,79 @@ pub struct ProvisionArgs {
     pub disable_ramdisk: Option<bool>,
 }
 
+/// Whether `verb` (`event`) may start on `node` as the API read it, in Ironic's order:
+/// maintenance, the state table, protection, retirement. Pure, so every refusal is
+/// checked without a store; the state is checked again under the lock.
+pub fn precheck(
+    node: &Node,
+    verb: &str,
+    event: Event,
+    provision_in_maintenance: bool,
+) -> Result<()> {
+    let uuid = || node.uuid.clone();
+    if matches!(event, Event::Deploy | Event::Rebuild) && node.maintenance {
+        return Err(E::NodeInMaintenance {
+            op: "provisioning".into(),
+            node: uuid(),
+        });
+    }
+    if fsm::next(&node.provision_state, event).is_none() {
+        return Err(match &node.reservation {
+            Some(host) => E::NodeLocked {
+                node: uuid(),
+                host: host.clone(),
+            },
+            None => invalid_state(verb, node),
+        });
+    }
+    if matches!(event, Event::Rebuild | Event::Delete) && node.protected {
+        return Err(E::NodeProtected(uuid()));
+    }
+    if event == Event::Provide && node.retired {
+        return Err(E::NodeIsRetired {
+            op: "provide".into(),
+            node: uuid(),
+        });
+    }
+    if matches!(event, Event::Provide | Event::Clean)
+        && node.maintenance
+        && !provision_in_maintenance
+    {
+        return Err(E::NodeInMaintenance {
+            op: "cleaning".into(),
+            node: uuid(),
+        });
+    }
+    Ok(())
+}
+
+fn invalid_state(verb: &str, node: &Node) -> E {
+    E::InvalidStateRequested {
+        action: verb.to_string(),
+        node: node.uuid.clone(),
+        state: node.provision_state.clone(),
+    }
+}
+
+/// The steps a manual clean or a service must be given.
+fn required_steps<'a>(steps: &'a Option<Value>, verb: &str) -> Result<&'a Value> {
+    steps.as_ref().ok_or_else(|| {
+        E::MissingParameterValue(format!(
+            "\"{verb}_steps\" is required when setting target provision state to {verb}"
+        ))
+    })
+}
+
+/// What the verb needs from the request beyond its steps: rescue needs a password.
+fn required_args(event: Event, args: &ProvisionArgs) -> Result<()> {
+    if event == Event::Rescue && args.rescue_password.as_deref().is_none_or(str::is_empty) {
+        return Err(E::MissingParameterValue(
+            "A non-empty value is required when setting rescue_password".into(),
+        ));
+    }
+    Ok(())
+}
+
 impl Conductor {
     /// Start `event` on `node` (looked up by the API). Synchronous checks fail here with
     /// Ironic's error; the work itself runs on a worker and the call returns at once.
@@ -37,82 +110,69 @@ impl Conductor {
         event: Event,
         args: ProvisionArgs,
     ) -> Result<()> {
-        let uuid = node.uuid.clone();
-        let refused = |n: &Node| {
-            if let Some(host) = &n.reservation {
-                E::NodeLocked {
-                    node: n.uuid.clone(),
-                    host: host.clone(),
-                }
-            } else {
-                E::InvalidStateRequested {
-                    action: verb.to_string(),
-                    node: n.uuid.clone(),
-                    state: n.provision_state.clone(),
-                }
-            }
-        };
-        if matches!(event, Event::Deploy | Event::Rebuild) && node.maintenance {
-            return Err(E::NodeInMaintenance {
-                op: "provisioning".into(),
-                node: uuid,
-            });
-        }
-        if fsm::next(&node.provision_state, event).is_none() {
-            return Err(refused(&node));
-        }
-        if matches!(event, Event::Rebuild | Event::Delete) && node.protected {
-            return Err(E::NodeProtected(uuid));
-        }
-        if event == Event::Provide && node.retired {
-            return Err(E::NodeIsRetired {
-                op: "provide".into(),
-                node: uuid,
-            });
-        }
-        if matches!(event, Event::Provide | Event::Clean)
-            && node.maintenance
-            && !self.config.conductor.allow_provisioning_in_maintenance
-        {
-            return Err(E::NodeInMaintenance {
-                op: "cleaning".into(),
-                node: uuid,
-            });
-        }
+        let in_maintenance = self.config.conductor.allow_provisioning_in_maintenance;
+        precheck(&node, verb, event, in_maintenance)?;
         // The driver is checked before anything changes.
         let driver = self.driver_for(&node)?;
-        let plan = match event {
-            Event::Clean => Some(steps::parse_user_steps(&driver, Kind::Clean, args.clean_steps.as_ref().ok_or_else(|| {
-                E::MissingParameterValue("\"clean_steps\" is required when setting target provision state to clean".into())
-            })?)?),
-            Event::Service => Some(steps::parse_user_steps(&driver, Kind::Service, args.service_steps.as_ref().ok_or_else(|| {
-                E::MissingParameterValue("\"service_steps\" is required when setting target provision state to service".into())
-            })?)?),
+        let plan = self.plan_steps(&driver, &node, event, &args).await?;
+        required_args(event, &args)?;
+        self.lock_and_start(&node.uuid, verb, event, args, plan)
+            .await
+    }
+
+    /// The steps a clean, service, deploy or rebuild will run: the user's, checked against
+    /// the driver, and for a deploy the deploy templates' and the driver's own.
+    async fn plan_steps(
+        &self,
+        driver: &Driver,
+        node: &Node,
+        event: Event,
+        args: &ProvisionArgs,
+    ) -> Result<Option<Vec<Step>>> {
+        Ok(match event {
+            Event::Clean => {
+                let raw = required_steps(&args.clean_steps, "clean")?;
+                Some(steps::parse_user_steps(driver, Kind::Clean, raw)?)
+            }
+            Event::Service => {
+                let raw = required_steps(&args.service_steps, "service")?;
+                Some(steps::parse_user_steps(driver, Kind::Service, raw)?)
+            }
             Event::Deploy | Event::Rebuild => {
                 // Steps from deploy templates named by the instance traits, then the user's.
-                let templated = self.template_steps(&node).await?;
-                let mut user = steps::parse_user_steps(&driver, Kind::Deploy, &Value::Array(templated))
-                    .map_err(|e| E::InvalidParameterValue(format!("Validation of deploy templates failed for node {}: {e}", node.uuid)))?;
+                let templated = self.template_steps(node).await?;
+                let mut user =
+                    steps::parse_user_steps(driver, Kind::Deploy, &Value::Array(templated))
+                        .map_err(|e| {
+                            E::InvalidParameterValue(format!(
+                                "Validation of deploy templates failed for node {}: {e}",
+                                node.uuid
+                            ))
+                        })?;
                 if let Some(raw) = &args.deploy_steps {
-                    user.extend(steps::parse_user_steps(&driver, Kind::Deploy, raw)?);
+                    user.extend(steps::parse_user_steps(driver, Kind::Deploy, raw)?);
                 }
-                Some(steps::deploy_steps(&driver, &user))
+                Some(steps::deploy_steps(driver, &user))
             }
             _ => None,
-        };
-        if event == Event::Rescue && args.rescue_password.as_deref().is_none_or(str::is_empty) {
-            return Err(E::MissingParameterValue(
-                "A non-empty value is required when setting rescue_password".into(),
-            ));
-        }
-        let mut task = self.acquire(&uuid, super::task::Wait::Configured).await?;
+        })
+    }
+
+    /// Take the node's lock, check again what may have moved, validate the interfaces and
+    /// start the verb: synchronously for `manage` from a failed verify and `abort`, on a
+    /// worker for everything else.
+    async fn lock_and_start(
+        &self,
+        uuid: &str,
+        verb: &str,
+        event: Event,
+        args: ProvisionArgs,
+        plan: Option<Vec<Step>>,
+    ) -> Result<()> {
+        let mut task = self.acquire(uuid, super::task::Wait::Configured).await?;
         // Re-check under the lock: the state may have moved since the API read it.
         if fsm::next(&task.node.provision_state, event).is_none() {
-            let e = E::InvalidStateRequested {
-                action: verb.to_string(),
-                node: uuid,
-                state: task.node.provision_state.clone(),
-            };
+            let e = invalid_state(verb, &task.node);
             task.release().await;
             return Err(e);
         }
@@ -532,6 +592,78 @@ mod tests {
             },
             _ => ProvisionArgs::default(),
         }
+    }
+
+    fn node(state: &str) -> Node {
+        Node {
+            uuid: "n1".into(),
+            provision_state: state.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn precheck_follows_the_state_table() {
+        assert!(precheck(&node(AVAILABLE), "active", Event::Deploy, false).is_ok());
+        let e = precheck(&node(ENROLL), "active", Event::Deploy, false).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "The requested action \"active\" can not be performed on node \"n1\" while it is in state \"enroll\"."
+        );
+        // A locked node that cannot move either says who holds it.
+        let mut locked = node(ENROLL);
+        locked.reservation = Some("c2".into());
+        let e = precheck(&locked, "active", Event::Deploy, false).unwrap_err();
+        assert!(
+            matches!(e, E::NodeLocked { ref host, .. } if host == "c2"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn precheck_refuses_in_ironics_order() {
+        // Maintenance before the state table for a deploy.
+        let mut n = node(ENROLL);
+        n.maintenance = true;
+        let e = precheck(&n, "active", Event::Deploy, false).unwrap_err();
+        assert!(matches!(e, E::NodeInMaintenance { ref op, .. } if op == "provisioning"));
+        // Protected nodes are neither rebuilt nor deleted.
+        let mut n = node(ACTIVE);
+        n.protected = true;
+        assert!(matches!(
+            precheck(&n, "deleted", Event::Delete, false),
+            Err(E::NodeProtected(_))
+        ));
+        assert!(precheck(&n, "rescue", Event::Rescue, false).is_ok());
+        // A retired node is not made available.
+        let mut n = node(MANAGEABLE);
+        n.retired = true;
+        assert!(matches!(
+            precheck(&n, "provide", Event::Provide, false),
+            Err(E::NodeIsRetired { .. })
+        ));
+        // Cleaning in maintenance only where the configuration allows it.
+        let mut n = node(MANAGEABLE);
+        n.maintenance = true;
+        let e = precheck(&n, "clean", Event::Clean, false).unwrap_err();
+        assert!(matches!(e, E::NodeInMaintenance { ref op, .. } if op == "cleaning"));
+        assert!(precheck(&n, "clean", Event::Clean, true).is_ok());
+    }
+
+    #[test]
+    fn rescue_needs_a_password() {
+        let none = ProvisionArgs::default();
+        assert!(matches!(
+            required_args(Event::Rescue, &none),
+            Err(E::MissingParameterValue(_))
+        ));
+        let empty = ProvisionArgs {
+            rescue_password: Some(String::new()),
+            ..Default::default()
+        };
+        assert!(required_args(Event::Rescue, &empty).is_err());
+        assert!(required_args(Event::Rescue, &args_for(Event::Rescue)).is_ok());
+        assert!(required_args(Event::Deploy, &none).is_ok());
     }
 
     /// Every state × every verb: accepted exactly when the table has the edge, otherwise

@@ -3,7 +3,7 @@
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Row};
 
-use super::{Store, StoreError};
+use super::{must_find, Store, StoreError};
 use crate::model::history::HistoryEvent;
 
 const SELECT: &str = "SELECT h.uuid, n.uuid, h.severity, h.event_type, h.event, h.conductor, h.user, h.state, \
@@ -29,8 +29,11 @@ impl Store {
     /// Append an event, pruning the node's oldest entries beyond `keep`.
     pub async fn history_add(&self, ev: HistoryEvent, keep: u32) -> Result<(), StoreError> {
         self.write(move |tx| {
-            let node_id: i64 = tx.query_row("SELECT id FROM nodes WHERE uuid = ?1", [&ev.node_uuid], |r| r.get(0))
-                .map_err(|_| StoreError::NotFound { what: "Node", id: ev.node_uuid.clone() })?;
+            let node_id: i64 = must_find(
+                tx.query_row("SELECT id FROM nodes WHERE uuid = ?1", [&ev.node_uuid], |r| r.get(0)),
+                "Node",
+                &ev.node_uuid,
+            )?;
             tx.execute(
                 "INSERT INTO node_history (uuid, node_id, severity, event_type, event, conductor, user, state, \
                  target_provision_state, duration_seconds, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",

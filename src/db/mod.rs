@@ -55,6 +55,19 @@ pub enum StoreError {
     },
 }
 
+/// The row a lookup must find: `NotFound` only when there is none. Any other failure (a
+/// busy or locked database) stays a database error, which the API answers with 503 or 500,
+/// never 404.
+fn must_find<T>(found: rusqlite::Result<T>, what: &'static str, id: &str) -> Result<T, StoreError> {
+    match found {
+        Err(rusqlite::Error::QueryReturnedNoRows) => Err(StoreError::NotFound {
+            what,
+            id: id.to_string(),
+        }),
+        other => Ok(other?),
+    }
+}
+
 /// Map SQLite's UNIQUE violations to `Duplicate` so callers can name the conflict.
 fn classify(e: rusqlite::Error) -> StoreError {
     if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e {
@@ -358,6 +371,26 @@ fn opt_text(v: &Option<String>) -> SqlValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_missing_row_is_not_found() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (id INTEGER)").unwrap();
+        let id = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+        let none = must_find(id("SELECT id FROM t"), "Node", "n");
+        assert!(matches!(
+            none,
+            Err(StoreError::NotFound { what: "Node", .. })
+        ));
+        let broken = must_find(id("SELECT id FROM missing"), "Node", "n");
+        assert!(matches!(broken, Err(StoreError::Sqlite(_))), "{broken:?}");
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        let busy = must_find::<i64>(Err(busy), "Node", "n");
+        assert!(matches!(busy, Err(StoreError::Sqlite(_))), "{busy:?}");
+    }
 
     /// Migrations applied to an empty database give exactly the reviewed schema.
     /// `UPDATE_GOLDEN=1 cargo test` rewrites the golden file; review its diff like code.

@@ -4,7 +4,9 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, Row};
 
 use super::ports::in_list;
-use super::{classify, json_obj, json_text, opt_text, page_sql, Page, Store, StoreError};
+use super::{
+    classify, json_obj, json_text, must_find, opt_text, page_sql, Page, Store, StoreError,
+};
 use crate::model::portgroup::Portgroup;
 
 const SELECT: &str = "SELECT portgroups.id, portgroups.uuid, portgroups.name, nodes.uuid, portgroups.address, \
@@ -51,16 +53,15 @@ fn query(conn: &Connection, sql: &str, args: &[SqlValue]) -> Result<Vec<Portgrou
 }
 
 fn values(conn: &Connection, p: &Portgroup) -> Result<Vec<SqlValue>, StoreError> {
-    let node_id: i64 = conn
-        .query_row(
+    let node_id: i64 = must_find(
+        conn.query_row(
             "SELECT id FROM nodes WHERE uuid = ?1",
             [&p.node_uuid],
             |r| r.get(0),
-        )
-        .map_err(|_| StoreError::NotFound {
-            what: "Node",
-            id: p.node_uuid.clone(),
-        })?;
+        ),
+        "Node",
+        &p.node_uuid,
+    )?;
     Ok(vec![
         SqlValue::Text(p.uuid.clone()),
         opt_text(&p.name),

@@ -3,7 +3,9 @@
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, Row};
 
-use super::{classify, json_obj, json_text, opt_text, page_sql, Page, Store, StoreError};
+use super::{
+    classify, json_obj, json_text, must_find, opt_text, page_sql, Page, Store, StoreError,
+};
 use crate::model::port::Port;
 
 const SELECT: &str = "SELECT ports.id, ports.uuid, ports.name, ports.address, nodes.uuid, portgroups.uuid, \
@@ -52,27 +54,24 @@ fn query(conn: &Connection, sql: &str, args: &[SqlValue]) -> Result<Vec<Port>, S
 
 /// Writes node_id/portgroup_id from the uuids; missing ones are NotFound.
 fn values(conn: &Connection, p: &Port) -> Result<Vec<SqlValue>, StoreError> {
-    let node_id: i64 = conn
-        .query_row(
+    let node_id: i64 = must_find(
+        conn.query_row(
             "SELECT id FROM nodes WHERE uuid = ?1",
             [&p.node_uuid],
             |r| r.get(0),
-        )
-        .map_err(|_| StoreError::NotFound {
-            what: "Node",
-            id: p.node_uuid.clone(),
-        })?;
+        ),
+        "Node",
+        &p.node_uuid,
+    )?;
     let pg_id = match &p.portgroup_uuid {
         None => SqlValue::Null,
-        Some(u) => SqlValue::Integer(
+        Some(u) => SqlValue::Integer(must_find(
             conn.query_row("SELECT id FROM portgroups WHERE uuid = ?1", [u], |r| {
                 r.get(0)
-            })
-            .map_err(|_| StoreError::NotFound {
-                what: "Portgroup",
-                id: u.clone(),
-            })?,
-        ),
+            }),
+            "Portgroup",
+            u,
+        )?),
     };
     Ok(vec![
         SqlValue::Text(p.uuid.clone()),

@@ -39,8 +39,8 @@ fn step(name: &str, priority: i64, abortable: bool) -> Step {
     }
 }
 
-fn failed(e: impl std::fmt::Display) -> DriverError {
-    DriverError::Failed(e.to_string())
+fn failed(message: impl Into<String>) -> DriverError {
+    DriverError::Failed(message.into())
 }
 
 fn str_of<'a>(o: &'a crate::model::JsonObject, key: &str) -> Option<&'a str> {
@@ -52,7 +52,7 @@ fn client(ctx: &TaskContext<'_>) -> Result<AgentClient, DriverError> {
         &ctx.node.driver_internal_info,
         ctx.config.agent.command_timeout,
     )
-    .map_err(failed)
+    .map_err(DriverError::client)
 }
 
 /// The node as the agent is shown it (IPA reads root device hints and image facts from
@@ -177,7 +177,7 @@ fn settle(
         }
         Err(e) => {
             dii.remove(AGENT_PENDING_COMMAND);
-            Err(failed(e))
+            Err(DriverError::client(e))
         }
     }
 }
@@ -287,7 +287,7 @@ async fn probe_image(ctx: &TaskContext<'_>) -> Result<(), DriverError> {
     let http = reqwest::Client::builder()
         .timeout(ctx.config.agent.command_timeout)
         .build()
-        .map_err(failed)?;
+        .map_err(DriverError::client)?;
     match http.head(source).send().await {
         Ok(r) if r.status().is_success() => Ok(()),
         Ok(r) => Err(DriverError::InvalidParameterValue(format!(
@@ -346,7 +346,10 @@ async fn cache_image(ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
     let cached = cache
         .fetch(&source, spec, ctx.config.default.force_raw_images)
         .await
-        .map_err(|e| DriverError::Failed(format!("Image {source} could not be prepared: {e}")))?;
+        .map_err(|e| DriverError::Image {
+            image: source.clone(),
+            source: Box::new(e),
+        })?;
     let name = cached
         .path
         .file_name()
@@ -381,7 +384,7 @@ async fn fetch_agent_steps(ctx: &TaskContext<'_>) -> Result<Option<Value>, Drive
         .await
     {
         Err(AgentClientError::Busy) => return Ok(None),
-        other => other.map_err(failed)?,
+        other => other.map_err(DriverError::client)?,
     };
     if !r.succeeded() {
         return Err(failed(format!(
@@ -568,7 +571,7 @@ impl DeployInterface for DirectDeploy {
                     let r = c
                         .execute("image.install_bootloader", params, true)
                         .await
-                        .map_err(failed)?;
+                        .map_err(DriverError::client)?;
                     if !r.succeeded() {
                         return Err(failed(format!(
                             "Failed to install a bootloader when deploying node {}: {}",
@@ -700,7 +703,7 @@ impl DeployInterface for DirectDeploy {
                 )))
             }
             Err(AgentClientError::Busy) => Ok(Progress::Wait),
-            Err(e) => Err(failed(e)),
+            Err(e) => Err(DriverError::client(e)),
         }
     }
 

@@ -90,7 +90,7 @@ pub fn target(ctx: &TaskContext<'_>) -> Result<Target, DriverError> {
 fn bmc_err(e: IpmiError) -> DriverError {
     match e {
         IpmiError::Timeout { .. } => DriverError::Timeout(e.to_string()),
-        other => DriverError::Failed(other.to_string()),
+        other => DriverError::client(other),
     }
 }
 

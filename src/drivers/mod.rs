@@ -30,7 +30,10 @@ use crate::config::Config;
 use crate::model::node::Node;
 use crate::model::port::Port;
 
-#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+/// The cause of a driver failure, kept whole for the log.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
 pub enum DriverError {
     #[error("{0}")]
     InvalidParameterValue(String),
@@ -38,11 +41,29 @@ pub enum DriverError {
     MissingParameterValue(String),
     #[error("Driver {driver} does not support {kind} (disabled or not implemented).")]
     Unsupported { driver: String, kind: String },
-    /// The hardware answered with a failure.
+    /// The hardware or the agent answered with a failure.
     #[error("{0}")]
     Failed(String),
+    /// A client (BMC, agent, HTTP, serialisation) failed: its message is what users see,
+    /// and it stays the source.
+    #[error(transparent)]
+    Client(Cause),
+    /// An image could not be fetched, checked or converted for serving.
+    #[error("Image {image} could not be prepared: {source}")]
+    Image {
+        image: String,
+        #[source]
+        source: Cause,
+    },
     #[error("{0}")]
     Timeout(String),
+}
+
+impl DriverError {
+    /// A client's own error as the failure, source kept.
+    pub fn client(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        DriverError::Client(Box::new(e))
+    }
 }
 
 /// What a driver works on: the node (which it may change; the conductor saves it), its
@@ -444,5 +465,38 @@ pub fn properties(hardware_type: &str) -> Vec<(&'static str, &'static str)> {
         "ipmi" => ipmitool::PROPERTIES.to_vec(),
         "redfish" => redfish::PROPERTIES.to_vec(),
         _ => vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DriverError;
+    use crate::image::ImageError;
+    use std::error::Error;
+
+    fn read_failed() -> ImageError {
+        ImageError::Read(std::io::Error::other("connection reset"))
+    }
+
+    #[test]
+    fn a_clients_error_reads_as_before_and_keeps_its_chain() {
+        let e = DriverError::client(read_failed());
+        assert_eq!(e.to_string(), "reading the image failed: connection reset");
+        let cause = e.source().map(ToString::to_string);
+        assert_eq!(cause.as_deref(), Some("connection reset"));
+        assert!(matches!(e, DriverError::Client(c) if c.is::<ImageError>()));
+    }
+
+    #[test]
+    fn an_image_failure_names_the_image_and_keeps_the_cause() {
+        let e = DriverError::Image {
+            image: "http://x/img".into(),
+            source: Box::new(read_failed()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "Image http://x/img could not be prepared: reading the image failed: connection reset"
+        );
+        assert!(e.source().is_some_and(|s| s.is::<ImageError>()));
     }
 }

@@ -14,7 +14,7 @@ pub struct NetBoot;
 fn set(ctx: &mut TaskContext<'_>, intent: Option<BootIntent>) -> Result<(), DriverError> {
     match intent {
         Some(i) => {
-            let v = serde_json::to_value(i).map_err(|e| DriverError::Failed(e.to_string()))?;
+            let v = serde_json::to_value(i).map_err(DriverError::client)?;
             ctx.node.driver_internal_info.insert(BOOT_INTENT.into(), v);
         }
         None => {

@@ -129,7 +129,7 @@ fn bmc_err(e: RedfishError) -> DriverError {
     match e {
         RedfishError::Timeout { .. } => DriverError::Timeout(e.to_string()),
         RedfishError::Config(m) => DriverError::InvalidParameterValue(m),
-        other => DriverError::Failed(other.to_string()),
+        other => DriverError::client(other),
     }
 }
 
