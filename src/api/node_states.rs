@@ -87,7 +87,7 @@ pub async fn power(
         .get("target")
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::missing_argument("target"))?;
-    if !crate::conductor::POWER_TARGETS.contains(&target) {
+    if !crate::model::states::POWER_TARGETS.contains(&target) {
         let power = node.power_state.as_deref().unwrap_or("None");
         return Err(ApiError::invalid_state_requested(target, &node.uuid, power));
     }

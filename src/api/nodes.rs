@@ -332,7 +332,7 @@ pub async fn maintenance_set(
         let body = resource::body(&req, payload, &state).await?;
         if let Some(o) = body.as_object() {
             if let Some(k) = o.keys().find(|k| *k != "reason") {
-                return Err(ApiError::bad_request(format!("Unknown argument: \"{k}\"")));
+                return Err(ApiError::unknown_argument(k));
             }
             if let Some(r) = o.get("reason") {
                 reason = Reader { res: "body" }.opt_str(r, 255)?;
@@ -424,7 +424,7 @@ pub async fn validate_query(
     let q = Query::parse(&req)?;
     let ident = q
         .get("node")
-        .ok_or_else(|| ApiError::bad_request("Missing argument: \"node\""))?
+        .ok_or_else(|| ApiError::missing_argument("node"))?
         .to_string();
     validate(state, v, web::Path::from(ident)).await
 }

@@ -32,6 +32,7 @@ use crate::config::Config;
 use crate::db::Store;
 use crate::drivers::Registry;
 use crate::model::history::HistoryEvent;
+use crate::model::validate::Validation;
 
 /// Cheap to clone: shared handles only.
 #[derive(Clone)]
@@ -159,8 +160,6 @@ pub struct DriverInterface {
     pub default: Option<String>,
     pub enabled: Vec<String>,
 }
-
-pub use crate::drivers::{Validation, POWER_TARGETS};
 
 impl Conductor {
     /// Default and usable implementations per interface kind of an enabled hardware type.

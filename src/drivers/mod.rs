@@ -151,20 +151,8 @@ impl Step {
     }
 }
 
-/// Result of one interface's validate, as `/v1/nodes/X/validate` reports it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Validation {
-    pub ok: bool,
-    pub reason: Option<String>,
-}
-
-pub const POWER_TARGETS: &[&str] = &[
-    "power on",
-    "power off",
-    "rebooting",
-    "soft power off",
-    "soft rebooting",
-];
+pub use crate::model::states::POWER_TARGETS;
+pub use crate::model::validate::Validation;
 
 #[async_trait]
 pub trait PowerInterface: Send + Sync {

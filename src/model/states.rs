@@ -92,6 +92,14 @@ pub const PATCH_WHILE_TRANSITIONING: &[&str] = &[
 
 pub const POWER_ON: &str = "power on";
 pub const POWER_OFF: &str = "power off";
+/// Every power target the API accepts.
+pub const POWER_TARGETS: &[&str] = &[
+    "power on",
+    "power off",
+    "rebooting",
+    "soft power off",
+    "soft rebooting",
+];
 
 /// Values of the node `fault` field (and its list filter).
 pub const FAULTS: &[&str] = &[

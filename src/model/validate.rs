@@ -90,3 +90,10 @@ mod tests {
         );
     }
 }
+
+/// Result of one interface's validate, as `/v1/nodes/X/validate` reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validation {
+    pub ok: bool,
+    pub reason: Option<String>,
+}
