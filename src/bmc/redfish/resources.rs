@@ -57,12 +57,18 @@ impl Client {
     /// (newer BMCs), else those of the Managers that manage it. (path, JSON) each.
     pub async fn cd_devices(&self, system: &Value) -> Result<Vec<(String, Value)>, RedfishError> {
         let mut collections = vec![];
-        if let Some(p) = system["VirtualMedia"]["@odata.id"].as_str() {
+        if let Some(p) = system
+            .pointer("/VirtualMedia/@odata.id")
+            .and_then(Value::as_str)
+        {
             collections.push(p.to_string());
         }
-        for m in member_links(&system["Links"]["ManagedBy"]) {
+        for m in member_links(system.pointer("/Links/ManagedBy").unwrap_or(&Value::Null)) {
             if let Ok(mgr) = self.get(&m).await {
-                if let Some(p) = mgr["VirtualMedia"]["@odata.id"].as_str() {
+                if let Some(p) = mgr
+                    .pointer("/VirtualMedia/@odata.id")
+                    .and_then(Value::as_str)
+                {
                     if !collections.iter().any(|c| c == p) {
                         collections.push(p.to_string());
                     }
@@ -76,10 +82,13 @@ impl Client {
             };
             for id in ids {
                 let v = self.get(&id).await?;
-                let cd = v["MediaTypes"].as_array().is_some_and(|t| {
-                    t.iter()
-                        .any(|m| matches!(m.as_str(), Some("CD") | Some("DVD")))
-                });
+                let cd = v
+                    .get("MediaTypes")
+                    .and_then(Value::as_array)
+                    .is_some_and(|t| {
+                        t.iter()
+                            .any(|m| matches!(m.as_str(), Some("CD") | Some("DVD")))
+                    });
                 if cd {
                     out.push((id, v));
                 }
@@ -113,7 +122,13 @@ impl Client {
 
 /// `@odata.id`s of a collection's `Members`.
 pub fn member_ids(collection: &Value) -> Vec<String> {
-    member_links(&collection["Members"])
+    member_links(field(collection, "Members"))
+}
+
+/// `v[key]` without the index operator: the member, or `Null` when `v` has none (as
+/// indexing gives), so absent and null stay alike for the callers.
+pub fn field<'a>(v: &'a Value, key: &str) -> &'a Value {
+    v.get(key).unwrap_or(&Value::Null)
 }
 
 /// `@odata.id`s of a JSON array of links.
@@ -130,8 +145,9 @@ pub fn member_links(links: &Value) -> Vec<String> {
 
 /// Where to POST a resource's action: the target it advertises, else the standard path.
 fn action_target(path: &str, resource: &Value, action: &str) -> String {
-    resource["Actions"][format!("#{action}")]["target"]
-        .as_str()
+    resource
+        .pointer(&format!("/Actions/#{action}/target"))
+        .and_then(Value::as_str)
         .map(str::to_string)
         .unwrap_or_else(|| format!("{path}/Actions/{action}"))
 }

@@ -89,9 +89,10 @@ fn chain(e: &reqwest::Error) -> String {
 /// `error.message`), else the start of the body.
 pub fn error_message(body: &str) -> String {
     if let Ok(v) = serde_json::from_str::<Value>(body) {
-        let e = &v["error"];
-        let extended: Vec<&str> = e["@Message.ExtendedInfo"]
-            .as_array()
+        let e = field(&v, "error");
+        let extended: Vec<&str> = e
+            .get("@Message.ExtendedInfo")
+            .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(|m| m["Message"].as_str()).collect())
             .unwrap_or_default();
         if !extended.is_empty() {
@@ -287,8 +288,8 @@ impl Client {
             None
         };
         let sessions = root_json.as_ref().and_then(|v| {
-            v["Links"]["Sessions"]["@odata.id"]
-                .as_str()
+            v.pointer("/Links/Sessions/@odata.id")
+                .and_then(Value::as_str)
                 .map(str::to_string)
         });
         let no_service = || -> Result<Option<String>, RedfishError> {

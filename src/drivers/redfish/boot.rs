@@ -41,8 +41,11 @@ fn missing_iso(ctx: &TaskContext<'_>) -> DriverError {
 async fn eject_all(c: &Client) -> Result<(), DriverError> {
     let (_, sys) = system(c).await?;
     for (path, dev) in c.cd_devices(&sys).await.map_err(bmc_err)? {
-        if dev["Inserted"].as_bool() == Some(true)
-            || dev["Image"].as_str().is_some_and(|i| !i.is_empty())
+        if dev.get("Inserted").and_then(Value::as_bool) == Some(true)
+            || dev
+                .get("Image")
+                .and_then(Value::as_str)
+                .is_some_and(|i| !i.is_empty())
         {
             c.eject_media(&path, &dev).await.map_err(bmc_err)?;
         }

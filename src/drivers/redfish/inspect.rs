@@ -99,16 +99,20 @@ impl InspectInterface for RedfishInspect {
         let mut props = ctx.node.properties.clone();
         // An inventory in the agent's shape, as Ironic's redfish inspection stores it.
         let mut inventory = serde_json::Map::new();
-        if let Some(gib) = sys["MemorySummary"]["TotalSystemMemoryGiB"].as_f64() {
+        if let Some(gib) = sys
+            .pointer("/MemorySummary/TotalSystemMemoryGiB")
+            .and_then(Value::as_f64)
+        {
             if gib > 0.0 {
                 let mb = (gib * 1024.0).round() as u64;
                 props.insert("memory_mb".into(), json!(mb));
                 inventory.insert("memory".into(), json!({ "physical_mb": mb }));
             }
         }
-        let processors = collection_members(&c, &sys["Processors"]).await;
-        let count = sys["ProcessorSummary"]["Count"]
-            .as_u64()
+        let processors = collection_members(&c, field(&sys, "Processors")).await;
+        let count = sys
+            .pointer("/ProcessorSummary/Count")
+            .and_then(Value::as_u64)
             .filter(|n| *n > 0)
             .or((!processors.is_empty()).then_some(processors.len() as u64));
         let mut cpu = serde_json::Map::new();
@@ -118,16 +122,16 @@ impl InspectInterface for RedfishInspect {
         }
         if let Some(p) = processors.first() {
             if let Some(arch) = cpu_arch(
-                p["ProcessorArchitecture"].as_str(),
-                p["InstructionSet"].as_str(),
+                p.get("ProcessorArchitecture").and_then(Value::as_str),
+                p.get("InstructionSet").and_then(Value::as_str),
             ) {
                 props.insert("cpu_arch".into(), json!(arch));
                 cpu.insert("architecture".into(), json!(arch));
             }
-            if let Some(m) = p["Model"].as_str() {
+            if let Some(m) = p.get("Model").and_then(Value::as_str) {
                 cpu.insert("model_name".into(), json!(m));
             }
-            if let Some(f) = p["MaxSpeedMHz"].as_u64() {
+            if let Some(f) = p.get("MaxSpeedMHz").and_then(Value::as_u64) {
                 cpu.insert("frequency".into(), json!(f));
             }
         }
@@ -135,27 +139,32 @@ impl InspectInterface for RedfishInspect {
             inventory.insert("cpu".into(), Value::Object(cpu));
         }
         let (mut simple, mut disks) = (vec![], vec![]);
-        for s in collection_members(&c, &sys["SimpleStorage"]).await {
-            for d in s["Devices"].as_array().into_iter().flatten() {
+        for s in collection_members(&c, field(&sys, "SimpleStorage")).await {
+            for d in s
+                .get("Devices")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(size) = sizes_of(d) {
                     simple.push(size);
-                    disks.push(json!({"name": d["Name"], "size": size}));
+                    disks.push(json!({"name": field(d, "Name"), "size": size}));
                 }
             }
         }
         let (mut volumes, mut drives) = (vec![], vec![]);
-        for s in collection_members(&c, &sys["Storage"]).await {
-            for v in collection_members(&c, &s["Volumes"]).await {
+        for s in collection_members(&c, field(&sys, "Storage")).await {
+            for v in collection_members(&c, field(&s, "Volumes")).await {
                 volumes.extend(sizes_of(&v));
             }
-            for d in redfish::member_links(&s["Drives"])
+            for d in redfish::member_links(field(&s, "Drives"))
                 .into_iter()
                 .take(MAX_MEMBERS)
             {
                 if let Ok(v) = c.get(&d).await {
                     if let Some(size) = sizes_of(&v) {
                         drives.push(size);
-                        disks.push(json!({"name": v["Name"], "size": size}));
+                        disks.push(json!({"name": field(&v, "Name"), "size": size}));
                     }
                 }
             }
@@ -168,7 +177,10 @@ impl InspectInterface for RedfishInspect {
             "local_gb".into(),
             json!(local_gb(&simple, &storage).to_string()),
         );
-        let mode = match sys["Boot"]["BootSourceOverrideMode"].as_str() {
+        let mode = match sys
+            .pointer("/Boot/BootSourceOverrideMode")
+            .and_then(Value::as_str)
+        {
             Some("UEFI") => Some("uefi"),
             Some("Legacy") => Some("bios"),
             _ => None,
@@ -197,13 +209,15 @@ impl InspectInterface for RedfishInspect {
             )));
         }
         let mut macs = vec![];
-        for nic in collection_members(&c, &sys["EthernetInterfaces"]).await {
-            let enabled = nic["Status"]["State"]
-                .as_str()
-                .map_or(true, |s| s == "Enabled");
-            let mac = nic["MACAddress"]
-                .as_str()
-                .or(nic["PermanentMACAddress"].as_str())
+        for nic in collection_members(&c, field(&sys, "EthernetInterfaces")).await {
+            let enabled = nic
+                .pointer("/Status/State")
+                .and_then(Value::as_str)
+                .is_none_or(|s| s == "Enabled");
+            let mac = nic
+                .get("MACAddress")
+                .and_then(Value::as_str)
+                .or(nic.get("PermanentMACAddress").and_then(Value::as_str))
                 .filter(|m| !m.is_empty());
             if let (true, Some(mac)) = (enabled, mac) {
                 macs.push(mac.to_lowercase());
@@ -222,7 +236,11 @@ impl InspectInterface for RedfishInspect {
             ("serial_number", "SerialNumber"),
             ("manufacturer", "Manufacturer"),
         ] {
-            if let Some(v) = sys[field].as_str().filter(|v| !v.is_empty()) {
+            if let Some(v) = sys
+                .get(field)
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+            {
                 vendor.insert(key.into(), json!(v));
             }
         }

@@ -112,8 +112,9 @@ async fn patch_boot(
         DriverError::InvalidParameterValue(format!("Invalid boot device {device} specified."))
     })?;
     let (path, sys) = system(c).await?;
-    if let Some(allowed) =
-        sys["Boot"]["BootSourceOverrideTarget@Redfish.AllowableValues"].as_array()
+    if let Some(allowed) = sys
+        .pointer("/Boot/BootSourceOverrideTarget@Redfish.AllowableValues")
+        .and_then(Value::as_array)
     {
         if !allowed.iter().any(|a| a.as_str() == Some(target)) {
             return Err(DriverError::InvalidParameterValue(format!(
@@ -130,9 +131,15 @@ async fn patch_boot(
         "BootSourceOverrideTarget": target,
         "BootSourceOverrideEnabled": if persistent { "Continuous" } else { "Once" },
     });
-    if sys["Boot"]["BootSourceOverrideMode"].is_string() {
-        if let Some(mode) = node_boot_mode(ctx).as_deref().and_then(boot_mode_value) {
-            boot["BootSourceOverrideMode"] = json!(mode);
+    if sys
+        .pointer("/Boot/BootSourceOverrideMode")
+        .is_some_and(Value::is_string)
+    {
+        if let (Some(mode), Some(b)) = (
+            node_boot_mode(ctx).as_deref().and_then(boot_mode_value),
+            boot.as_object_mut(),
+        ) {
+            b.insert("BootSourceOverrideMode".into(), json!(mode));
         }
     }
     Ok(c.patch(&path, &json!({ "Boot": boot })).await)
@@ -168,7 +175,7 @@ impl ManagementInterface for RedfishManagement {
     ) -> Result<(Option<String>, Option<bool>), DriverError> {
         let c = client(ctx)?;
         let (_, sys) = system(&c).await?;
-        let boot = &sys["Boot"];
+        let boot = field(&sys, "Boot");
         let device = boot["BootSourceOverrideTarget"]
             .as_str()
             .and_then(boot_device)
@@ -198,7 +205,10 @@ impl ManagementInterface for RedfishManagement {
         let c = client(ctx)?;
         let (path, sys) = system(&c).await?;
         // Ironic: a system that does not report a mode cannot have one set.
-        if !sys["Boot"]["BootSourceOverrideMode"].is_string() {
+        if !sys
+            .pointer("/Boot/BootSourceOverrideMode")
+            .is_some_and(Value::is_string)
+        {
             return Err(DriverError::Unsupported {
                 driver: ctx.node.driver.clone(),
                 kind: "setting the boot mode (the BMC reports no BootSourceOverrideMode)".into(),
@@ -217,7 +227,7 @@ impl ManagementInterface for RedfishManagement {
     ) -> Result<(), DriverError> {
         let c = client(ctx)?;
         let (_, sys) = system(&c).await?;
-        let Some(path) = sys["SecureBoot"]["@odata.id"].as_str() else {
+        let Some(path) = sys.pointer("/SecureBoot/@odata.id").and_then(Value::as_str) else {
             return Err(DriverError::Unsupported {
                 driver: ctx.node.driver.clone(),
                 kind: "secure boot (the BMC has no SecureBoot resource)".into(),

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::*;
-use crate::bmc::redfish::{self, Auth, Client, Endpoint, RedfishError, Verify};
+use crate::bmc::redfish::{self, field, Auth, Client, Endpoint, RedfishError, Verify};
 
 pub const PROPERTIES: &[(&str, &str)] = &[
     ("redfish_address", "URL of the Redfish service, with at least its authority (host and optional port); https is assumed when the scheme is missing, e.g. https://bmc.example.com. A path, if given, is the service root (default /redfish/v1/). Required."),

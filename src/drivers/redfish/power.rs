@@ -25,8 +25,9 @@ pub fn power_of(system: &Value) -> Result<bool, DriverError> {
 
 /// The ResetType values the system advertises (empty when it says nothing).
 pub fn allowed_resets(system: &Value) -> Vec<String> {
-    system["Actions"]["#ComputerSystem.Reset"]["ResetType@Redfish.AllowableValues"]
-        .as_array()
+    system
+        .pointer("/Actions/#ComputerSystem.Reset/ResetType@Redfish.AllowableValues")
+        .and_then(Value::as_array)
         .map(|a| {
             a.iter()
                 .filter_map(|v| v.as_str().map(str::to_string))
