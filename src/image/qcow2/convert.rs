@@ -121,7 +121,7 @@ impl<R: Read, W: Write + Seek> Converter<'_, R, W> {
                 let table = self.fetch(start, self.h.l1_entries * 8)?;
                 self.l1_done = true;
                 for index in 0..self.h.l1_entries {
-                    let entry = be64(&table, index as usize * 8);
+                    let entry = be64(&table, index as usize * 8)?;
                     let l2 = entry & OFFSET_MASK;
                     let first = index * (cs / 8) * cs;
                     if l2 == 0 {
@@ -129,7 +129,7 @@ impl<R: Read, W: Write + Seek> Converter<'_, R, W> {
                         self.target.hole(first, end)?;
                         continue;
                     }
-                    if l2 % cs != 0 {
+                    if !l2.is_multiple_of(cs) {
                         return Err(ImageError::Corrupt(format!(
                             "L2 table offset {l2:#x} is not cluster aligned"
                         )));
@@ -154,7 +154,12 @@ impl<R: Read, W: Write + Seek> Converter<'_, R, W> {
                 }
                 let cluster = self.inflate_at(start, max_len)?;
                 let len = cs.min(self.h.virtual_size - guest) as usize;
-                self.target.data(guest, &cluster[..len])?;
+                let data = cluster.get(..len).ok_or_else(|| {
+                    ImageError::Corrupt(format!(
+                        "compressed cluster for guest offset {guest} inflated short"
+                    ))
+                })?;
+                self.target.data(guest, data)?;
             }
         }
         Ok(())
@@ -171,7 +176,7 @@ impl<R: Read, W: Write + Seek> Converter<'_, R, W> {
                 break;
             }
             let end = (guest + cs).min(self.h.virtual_size);
-            let entry = be64(table, j as usize * 8) & !COPIED_FLAG;
+            let entry = be64(table, j as usize * 8)? & !COPIED_FLAG;
             let is_hole = if entry & COMPRESSED_FLAG != 0 {
                 // Compressed: byte offset in the low bits, then extra 512-byte sectors.
                 let shift = 62 - (cluster_bits - 8);
@@ -191,7 +196,7 @@ impl<R: Read, W: Write + Seek> Converter<'_, R, W> {
                 let offset = entry & OFFSET_MASK;
                 if offset == 0 {
                     true
-                } else if offset % cs != 0 {
+                } else if !offset.is_multiple_of(cs) {
                     return Err(ImageError::Corrupt(format!(
                         "data cluster offset {offset:#x} is not cluster aligned"
                     )));
@@ -281,7 +286,11 @@ impl<R: Read, W: Write + Seek> Converter<'_, R, W> {
             }
             let from = (at - off) as usize;
             let take = (end - at).min(len - out.len() as u64) as usize;
-            out.extend_from_slice(&chunk[from..from + take]);
+            // In bounds (off <= at < end), but a miss ends the copy like a gap would.
+            let Some(piece) = chunk.get(from..from + take) else {
+                break;
+            };
+            out.extend_from_slice(piece);
             at += take as u64;
         }
         out
@@ -332,7 +341,12 @@ impl<R: Read, W: Write + Seek> Converter<'_, R, W> {
                 (self.inflate.total_in(), self.inflate.total_out() as usize);
             let status = self
                 .inflate
-                .decompress(&avail[..take], &mut out[produced..], FlushDecompress::None)
+                .decompress(
+                    avail.get(..take).unwrap_or_default(),
+                    out.get_mut(produced..)
+                        .ok_or_else(|| bad("inflated past the cluster".into()))?,
+                    FlushDecompress::None,
+                )
                 .map_err(|e| bad(e.to_string()))?;
             let used = self.inflate.total_in() - before_in;
             self.input.consume(used as usize);
@@ -395,7 +409,11 @@ impl<W: Write + Seek> Target<'_, W> {
         let result = (|| {
             while at < end {
                 let n = (end - at).min(ZERO_CHUNK as u64) as usize;
-                self.write_at(at, &zeros[..n])?;
+                // zeros is ZERO_CHUNK long (made so above), so this never misses.
+                let chunk = zeros.get(..n).ok_or_else(|| {
+                    ImageError::Write(std::io::Error::other("zero buffer shorter than a chunk"))
+                })?;
+                self.write_at(at, chunk)?;
                 at += n as u64;
             }
             Ok(())

@@ -37,7 +37,11 @@ impl<R: Read> Input<R> {
                 }
             };
         }
-        Ok(&self.buf[self.start..self.end])
+        // start <= end <= buf.len(): `read` returns at most buf.len() and `consume` at most what
+        // `fill` showed; out of step would be a bug here, reported rather than a panic.
+        self.buf
+            .get(self.start..self.end)
+            .ok_or_else(|| ImageError::Read(io::Error::other("qcow2 input buffer out of step")))
     }
 
     pub(super) fn consume(&mut self, n: usize) {
@@ -54,7 +58,10 @@ impl<R: Read> Input<R> {
                 break;
             }
             let n = avail.len().min(out.len() - done);
-            out[done..done + n].copy_from_slice(&avail[..n]);
+            let (Some(dst), Some(src)) = (out.get_mut(done..done + n), avail.get(..n)) else {
+                break;
+            };
+            dst.copy_from_slice(src);
             self.consume(n);
             done += n;
         }
@@ -103,7 +110,7 @@ impl<R: Read> Input<R> {
             let take = avail
                 .len()
                 .min((boundary - pos).min(usize::MAX as u64) as usize);
-            sink(pos, &avail[..take])?;
+            sink(pos, avail.get(..take).unwrap_or(avail))?;
             self.consume(take);
         }
         Ok(())

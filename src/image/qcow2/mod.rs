@@ -108,14 +108,14 @@ impl<R: Read> Qcow2Reader<R> {
         let mut input = Input::new(reader);
         let mut head = [0u8; 72];
         input.read_exact_at(0, &mut head)?;
-        if &head[..4] != MAGIC {
+        if !head.starts_with(MAGIC) {
             return Err(ImageError::BadMagic);
         }
-        let version = be32(&head, 4);
+        let version = be32(&head, 4)?;
         if version != 2 && version != 3 {
             return Err(ImageError::Unsupported(Unsupported::Version(version)));
         }
-        let cluster_bits = be32(&head, 20);
+        let cluster_bits = be32(&head, 20)?;
         if !(9..=21).contains(&cluster_bits) {
             return Err(ImageError::Unsupported(Unsupported::ClusterBits(
                 cluster_bits,
@@ -129,9 +129,9 @@ impl<R: Read> Qcow2Reader<R> {
         let mut hdr = head.to_vec();
         hdr.extend_from_slice(&rest);
 
-        let backing_offset = be64(&hdr, 8);
+        let backing_offset = be64(&hdr, 8)?;
         if backing_offset != 0 {
-            let len = be32(&hdr, 16) as usize;
+            let len = be32(&hdr, 16)? as usize;
             let name = usize::try_from(backing_offset)
                 .ok()
                 .and_then(|o| hdr.get(o..o.checked_add(len.min(1023))?))
@@ -139,7 +139,7 @@ impl<R: Read> Qcow2Reader<R> {
                 .unwrap_or_default();
             return Err(ImageError::Unsupported(Unsupported::BackingFile(name)));
         }
-        let crypt = be32(&hdr, 32);
+        let crypt = be32(&hdr, 32)?;
         if crypt != 0 {
             return Err(ImageError::Unsupported(Unsupported::Encryption(crypt)));
         }
@@ -151,7 +151,7 @@ impl<R: Read> Qcow2Reader<R> {
                     needed: 104,
                 });
             }
-            let incompat = be64(&hdr, 72);
+            let incompat = be64(&hdr, 72)?;
             let known = INCOMPAT_DIRTY
                 | INCOMPAT_CORRUPT
                 | INCOMPAT_DATA_FILE
@@ -171,14 +171,16 @@ impl<R: Read> Qcow2Reader<R> {
             if incompat & INCOMPAT_EXTL2 != 0 {
                 return Err(ImageError::Unsupported(Unsupported::ExtendedL2));
             }
-            let header_length = u64::from(be32(&hdr, 100));
+            let header_length = u64::from(be32(&hdr, 100)?);
             if !(104..=cluster_size).contains(&header_length) {
                 return Err(ImageError::Corrupt(format!(
                     "header length {header_length}"
                 )));
             }
-            if header_length > 104 && hdr.len() > 104 {
-                compression_type = hdr[104];
+            if header_length > 104 {
+                if let Some(&t) = hdr.get(104) {
+                    compression_type = t;
+                }
             }
             if compression_type > 1 {
                 return Err(ImageError::Unsupported(Unsupported::CompressionType(
@@ -187,9 +189,9 @@ impl<R: Read> Qcow2Reader<R> {
             }
         }
 
-        let virtual_size = be64(&hdr, 24);
-        let l1_entries = u64::from(be32(&hdr, 36));
-        let l1_offset = be64(&hdr, 40);
+        let virtual_size = be64(&hdr, 24)?;
+        let l1_entries = u64::from(be32(&hdr, 36)?);
+        let l1_offset = be64(&hdr, 40)?;
         let l2_entries = cluster_size / 8;
         let needed = virtual_size.div_ceil(cluster_size).div_ceil(l2_entries);
         if l1_entries * 8 > MAX_L1_BYTES {
@@ -202,7 +204,9 @@ impl<R: Read> Qcow2Reader<R> {
                 "L1 table of {l1_entries} entries is too small for virtual size {virtual_size}"
             )));
         }
-        if l1_entries > 0 && (l1_offset % cluster_size != 0 || l1_offset & !OFFSET_MASK != 0) {
+        if l1_entries > 0
+            && (!l1_offset.is_multiple_of(cluster_size) || l1_offset & !OFFSET_MASK != 0)
+        {
             return Err(ImageError::Corrupt(format!("L1 table offset {l1_offset}")));
         }
         Ok(Self {
@@ -229,16 +233,25 @@ impl<R: Read> Qcow2Reader<R> {
     }
 }
 
-fn be32(b: &[u8], at: usize) -> u32 {
-    let mut x = [0u8; 4];
-    x.copy_from_slice(&b[at..at + 4]);
-    u32::from_be_bytes(x)
+/// The big-endian field of `N` bytes at `at`; past the end of `b` is a corrupt image.
+fn field<const N: usize>(b: &[u8], at: usize) -> Result<[u8; N], ImageError> {
+    b.get(at..)
+        .and_then(|s| s.first_chunk::<N>())
+        .copied()
+        .ok_or_else(|| {
+            ImageError::Corrupt(format!(
+                "{N}-byte field at {at} is past the end of a {}-byte table",
+                b.len()
+            ))
+        })
 }
 
-fn be64(b: &[u8], at: usize) -> u64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    u64::from_be_bytes(x)
+fn be32(b: &[u8], at: usize) -> Result<u32, ImageError> {
+    field(b, at).map(u32::from_be_bytes)
+}
+
+fn be64(b: &[u8], at: usize) -> Result<u64, ImageError> {
+    field(b, at).map(u64::from_be_bytes)
 }
 
 #[cfg(test)]
