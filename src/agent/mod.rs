@@ -204,7 +204,12 @@ fn lookup_loop(
             Ok(LookupOutcome::Conflict) => {
                 conflicts += 1;
                 tracing::info!("lookup: node locked, waiting");
-                Some(Duration::from_secs([5, 10, 30][conflicts.min(3) - 1]))
+                // 5 s, 10 s, then 30 s for every further conflict.
+                Some(Duration::from_secs(match conflicts {
+                    1 => 5,
+                    2 => 10,
+                    _ => 30,
+                }))
             }
             Err(e) => {
                 tracing::warn!(error = %e, "lookup failed");

@@ -113,9 +113,9 @@ fn check_steps(v: &Value) -> Result<Vec<Value>, ApiError> {
                 py_repr(&o["interface"])
             )));
         }
-        if !o["step"].as_str().is_some_and(|s| !s.is_empty())
+        if o["step"].as_str().is_none_or(str::is_empty)
             || !o["args"].is_object()
-            || !o["priority"].as_i64().is_some_and(|p| p >= 0)
+            || o["priority"].as_i64().is_none_or(|p| p < 0)
         {
             return Err(err(format!(
                 "invalid step {}: step must be a name, args an object, priority an integer >= 0",

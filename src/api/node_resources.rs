@@ -196,10 +196,15 @@ pub async fn history(
     let mut body = json!({ "history": items });
     if events.len() == p.limit as usize {
         if let Some(last) = events.last() {
-            body["next"] = json!(format!(
-                "{base}/v1/nodes/{}/history?limit={}&marker={}",
-                n.uuid, p.limit, last.uuid
-            ));
+            if let Some(b) = body.as_object_mut() {
+                b.insert(
+                    "next".into(),
+                    json!(format!(
+                        "{base}/v1/nodes/{}/history?limit={}&marker={}",
+                        n.uuid, p.limit, last.uuid
+                    )),
+                );
+            }
         }
     }
     Ok(HttpResponse::Ok().json(body))

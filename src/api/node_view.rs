@@ -256,8 +256,9 @@ pub fn for_each_field<'a>(
     put("raid_config", Obj(&n.raid_config));
     put("target_raid_config", Obj(&n.target_raid_config));
     put("resource_class", o(&n.resource_class));
-    for (i, kind) in INTERFACE_KINDS.iter().enumerate() {
-        put(INTERFACE_FIELDS[i], Opt(n.interfaces.get(kind)));
+    // Both arrays are 13 long, in the same order.
+    for (kind, field) in INTERFACE_KINDS.iter().zip(INTERFACE_FIELDS) {
+        put(field, Opt(n.interfaces.get(kind)));
     }
     put("traits", List(&n.traits));
     put("conductor_group", Str(&n.conductor_group));

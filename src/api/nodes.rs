@@ -54,9 +54,9 @@ fn set_field(n: &mut Node, key: &str, val: &Value, v: Version, verb: &str) -> Re
                 .unwrap_or_else(crate::model::new_uuid)
         }
         "name" => {
-            n.name = r.opt_str(val, 255).or_else(|e| match val {
-                Value::String(s) => Err(ApiError::invalid_name(verb, "node", s)),
-                _ => Err(e),
+            n.name = r.opt_str(val, 255).map_err(|e| match val {
+                Value::String(s) => ApiError::invalid_name(verb, "node", s),
+                _ => e,
             })?;
             if let Some(name) = &n.name {
                 check_name(name, v, verb)?;

@@ -73,9 +73,9 @@ fn lookup_body(state: &State, base: &str, found: &crate::conductor::LookupResult
         "tls_min_version": "1.2",
         "tls_cipher_suites": "",
     });
-    if let Some(t) = &found.token {
-        config["agent_token"] = json!(t);
-        config["agent_token_required"] = json!(true);
+    if let (Some(t), Some(c)) = (&found.token, config.as_object_mut()) {
+        c.insert("agent_token".into(), json!(t));
+        c.insert("agent_token_required".into(), json!(true));
     }
     json!({
         "node": {

@@ -211,9 +211,11 @@ pub async fn serve(
         image_dir: config.default.state_path.join("images"),
         events: events.clone(),
     };
-    let mut bound = Bound::default();
-    bound.http = Some(http::serve(boot.clone(), extra, cancel.clone())?);
-    bound.tftp = Some(tftp::serve(boot.clone(), p.tftp_port, cancel.clone()).await?);
+    let mut bound = Bound {
+        http: Some(http::serve(boot.clone(), extra, cancel.clone())?),
+        tftp: Some(tftp::serve(boot.clone(), p.tftp_port, cancel.clone()).await?),
+        ..Bound::default()
+    };
     let mode = match d.mode {
         DhcpMode::Off => None,
         DhcpMode::Proxy => Some(dhcp::decide::Mode::Proxy),

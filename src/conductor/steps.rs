@@ -149,9 +149,10 @@ pub fn parse_user_steps(driver: &Driver, kind: StepKind, raw: &Value) -> Result<
         let reserved = RESERVED.contains(&step);
         if reserved
             && step == "wait"
-            && !args
+            && args
                 .get("seconds")
-                .is_some_and(|s| s.as_u64().is_some_and(|x| x <= 3600))
+                .and_then(|s| s.as_u64())
+                .is_none_or(|x| x > 3600)
         {
             return Err(E::InvalidParameterValue(
                 "The wait step needs an integer \"seconds\" argument (at most 3600)".into(),

@@ -159,12 +159,14 @@ impl Context {
 
     fn root_device_hints(&self) -> Option<Map<String, Value>> {
         let node = self.node.lock().ok()?.clone();
-        let found = [
-            &node["instance_info"]["root_device"],
-            &node["properties"]["root_device"],
-        ]
-        .into_iter()
-        .find_map(|v| v.as_object().filter(|m| !m.is_empty()).cloned());
+        let found = ["/instance_info/root_device", "/properties/root_device"]
+            .into_iter()
+            .find_map(|p| {
+                node.pointer(p)
+                    .and_then(Value::as_object)
+                    .filter(|m| !m.is_empty())
+                    .cloned()
+            });
         found
     }
 
