@@ -14,7 +14,12 @@
 //! Environment: `IPMI_SYNC_BMCS` (default 50), `IPMI_SYNC_RUNS` (default 5).
 
 // A benchmark harness may stop loudly on a broken set-up.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 

@@ -19,7 +19,12 @@
 //! history entry and saves it.
 
 // A benchmark harness may stop loudly on a broken set-up.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -68,7 +73,12 @@ fn node(i: usize) -> Node {
         name: Some(format!("ps-{i}")),
         driver: "fake-hardware".into(),
         // Half deployed, half not: both are synced (only enroll, wait and failed-adopt states are skipped).
-        provision_state: if i % 2 == 0 { "active" } else { "manageable" }.into(),
+        provision_state: if i.is_multiple_of(2) {
+            "active"
+        } else {
+            "manageable"
+        }
+        .into(),
         power_state: Some("power on".into()),
         conductor_group: String::new(),
         properties: props,

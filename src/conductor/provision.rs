@@ -690,12 +690,12 @@ mod tests {
                         .node_set_provision_state(n.clone(), verb, *event, args_for(*event))
                         .await;
                     let allowed = fsm::next(state, *event).is_some();
-                    let ok = match (&r, allowed, locked) {
-                        (Ok(()), true, false) => true,
-                        (Err(E::NodeLocked { .. }), _, true) => true,
-                        (Err(E::InvalidStateRequested { .. }), false, false) => true,
-                        _ => false,
-                    };
+                    let ok = matches!(
+                        (&r, allowed, locked),
+                        (Ok(()), true, false)
+                            | (Err(E::NodeLocked { .. }), _, true)
+                            | (Err(E::InvalidStateRequested { .. }), false, false)
+                    );
                     if !ok {
                         wrong.push(format!("{state} + {verb} (locked: {locked}): {r:?}"));
                     }

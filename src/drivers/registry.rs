@@ -282,42 +282,6 @@ impl Registry {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_for_fake_hardware() {
-        let reg = Registry::from_config(&Config::defaults().unwrap()).unwrap();
-        let hw = hardware_types::find("fake-hardware").unwrap();
-        assert_eq!(reg.default_for(hw, "power").unwrap(), "fake");
-        assert_eq!(reg.default_for(hw, "network").unwrap(), "noop");
-        assert_eq!(reg.default_for(hw, "storage").unwrap(), "noop");
-        assert!(
-            reg.check(hw, "management", "noop").is_ok(),
-            "fake-hardware accepts any enabled"
-        );
-        assert!(matches!(
-            reg.check(hw, "power", "idrac-redfish"),
-            Err(InterfaceError::NotEnabled { .. })
-        ));
-    }
-
-    #[test]
-    fn unknown_names_are_config_errors() {
-        let c = Config::parse("[DEFAULT]\nenabled_power_interfaces = [\"bogus\"]", "t").unwrap();
-        let e = Registry::from_config(&c).unwrap_err().to_string();
-        assert!(
-            e.contains("enabled_power_interfaces") && e.contains("bogus"),
-            "{e}"
-        );
-        let c = Config::parse("[DEFAULT]\nenabled_hardware_types = [\"nope\"]", "t").unwrap();
-        assert!(Registry::from_config(&c).is_err());
-        let c = Config::parse("[DEFAULT]\ndefault_power_interface = \"x\"", "t").unwrap();
-        assert!(Registry::from_config(&c).is_err());
-    }
-}
-
 impl Registry {
     /// Build the node's driver from its (already validated) interface names.
     pub fn build(
@@ -403,5 +367,41 @@ impl Registry {
             vendor: pick!("vendor", super::VendorInterface),
             others,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_for_fake_hardware() {
+        let reg = Registry::from_config(&Config::defaults().unwrap()).unwrap();
+        let hw = hardware_types::find("fake-hardware").unwrap();
+        assert_eq!(reg.default_for(hw, "power").unwrap(), "fake");
+        assert_eq!(reg.default_for(hw, "network").unwrap(), "noop");
+        assert_eq!(reg.default_for(hw, "storage").unwrap(), "noop");
+        assert!(
+            reg.check(hw, "management", "noop").is_ok(),
+            "fake-hardware accepts any enabled"
+        );
+        assert!(matches!(
+            reg.check(hw, "power", "idrac-redfish"),
+            Err(InterfaceError::NotEnabled { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_names_are_config_errors() {
+        let c = Config::parse("[DEFAULT]\nenabled_power_interfaces = [\"bogus\"]", "t").unwrap();
+        let e = Registry::from_config(&c).unwrap_err().to_string();
+        assert!(
+            e.contains("enabled_power_interfaces") && e.contains("bogus"),
+            "{e}"
+        );
+        let c = Config::parse("[DEFAULT]\nenabled_hardware_types = [\"nope\"]", "t").unwrap();
+        assert!(Registry::from_config(&c).is_err());
+        let c = Config::parse("[DEFAULT]\ndefault_power_interface = \"x\"", "t").unwrap();
+        assert!(Registry::from_config(&c).is_err());
     }
 }

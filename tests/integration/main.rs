@@ -2,7 +2,12 @@
 //! drives the real `ironbox` executable over HTTP.
 
 // Test code stops loudly: unwrap, expect, panic and indexing are how a check fails here.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod agent;
 mod allocations;
