@@ -49,6 +49,14 @@ step "Rust unit and integration tests"
 cargo build --quiet --bins --tests
 cargo test --quiet --no-fail-fast 2>&1
 
+step "clippy: no unwrap, expect, panic or unchecked indexing outside tests (Cargo.toml [lints])"
+if cargo clippy --version >/dev/null 2>&1 || rustup component add clippy >/dev/null 2>&1; then
+    cargo clippy --quiet --all-targets -- -D warnings
+    echo "ok"
+else
+    echo "clippy is not installable here: lint step skipped"
+fi
+
 step "client compatibility (baremetal CLI + openstacksdk) against ironbox"
 WORK=$(mktemp -d)
 cleanup() { [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null; wait "${PID:-}" 2>/dev/null || true; rm -rf "$WORK"; }
