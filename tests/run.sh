@@ -4,7 +4,8 @@
 #      real baremetal CLI and openstacksdk from PyPI),
 #   2. runs the Rust unit and integration tests (the real binary on ephemeral ports; the
 #      netboot tests create network namespaces and QEMU machines, so this needs root),
-#   3. starts ironbox and drives it with the client-compatibility suite (tests/compat).
+#   3. runs clippy (Cargo.toml denies unwrap, expect, panic and indexing outside tests),
+#   4. starts ironbox and drives it with the client-compatibility suite (tests/compat).
 # Usage: bash tests/run.sh        (as root, or with sudo available for apt-get)
 set -euo pipefail
 cd "$(dirname "$0")/.."
