@@ -13,8 +13,7 @@ use crate::drivers::{Driver, Progress, Step};
 use crate::model::history::SEVERITY_ERROR;
 use crate::model::node::Node;
 use crate::model::states::*;
-// `Kind` keeps this file's many step calls short (and its diff small).
-use crate::model::step::StepKind as Kind;
+use crate::model::step::StepKind;
 
 /// The optional parts of a provision request (already type-checked by the API).
 #[derive(Debug, Default, Clone)]
@@ -132,17 +131,17 @@ impl Conductor {
         Ok(match event {
             Event::Clean => {
                 let raw = required_steps(&args.clean_steps, "clean")?;
-                Some(steps::parse_user_steps(driver, Kind::Clean, raw)?)
+                Some(steps::parse_user_steps(driver, StepKind::Clean, raw)?)
             }
             Event::Service => {
                 let raw = required_steps(&args.service_steps, "service")?;
-                Some(steps::parse_user_steps(driver, Kind::Service, raw)?)
+                Some(steps::parse_user_steps(driver, StepKind::Service, raw)?)
             }
             Event::Deploy | Event::Rebuild => {
                 // Steps from deploy templates named by the instance traits, then the user's.
                 let templated = self.template_steps(node).await?;
                 let mut user =
-                    steps::parse_user_steps(driver, Kind::Deploy, &Value::Array(templated))
+                    steps::parse_user_steps(driver, StepKind::Deploy, &Value::Array(templated))
                         .map_err(|e| {
                             E::InvalidParameterValue(format!(
                                 "Validation of deploy templates failed for node {}: {e}",
@@ -150,7 +149,7 @@ impl Conductor {
                             ))
                         })?;
                 if let Some(raw) = &args.deploy_steps {
-                    user.extend(steps::parse_user_steps(driver, Kind::Deploy, raw)?);
+                    user.extend(steps::parse_user_steps(driver, StepKind::Deploy, raw)?);
                 }
                 Some(steps::deploy_steps(driver, &user))
             }
@@ -220,10 +219,10 @@ impl Conductor {
                 .insert(crate::model::dii::DISABLE_RAMDISK.into(), json!(d));
         }
         match (event, &plan) {
-            (Event::Clean, Some(p)) => steps::set_plan(&mut task, Kind::Clean, p),
-            (Event::Service, Some(p)) => steps::set_plan(&mut task, Kind::Service, p),
+            (Event::Clean, Some(p)) => steps::set_plan(&mut task, StepKind::Clean, p),
+            (Event::Service, Some(p)) => steps::set_plan(&mut task, StepKind::Service, p),
             (Event::Deploy | Event::Rebuild, Some(p)) => {
-                steps::set_plan(&mut task, Kind::Deploy, p)
+                steps::set_plan(&mut task, StepKind::Deploy, p)
             }
             _ => {}
         }
@@ -271,7 +270,7 @@ impl Conductor {
     async fn abort(&self, mut task: NodeTask) -> Result<()> {
         let state = task.node.provision_state.clone();
         // The FSM allows abort only from wait and hold states among the step states.
-        if let Some(k) = Kind::of_state(&state) {
+        if let Some(k) = StepKind::of_state(&state) {
             steps::clear_plan(&mut task, k);
         }
         if state == RESCUE_WAIT {
@@ -316,10 +315,10 @@ pub(super) async fn fail(task: &mut NodeTask, msg: String) {
     tracing::warn!(node = %task.node.uuid, error = %msg, "operation failed");
     let state = task.node.provision_state.clone();
     // A failed clean or service step puts the node into maintenance (Ironic's fault).
-    let fault = match Kind::of_state(&state) {
+    let fault = match StepKind::of_state(&state) {
         Some(k) if task.node.current_step(k).is_empty() => None,
-        Some(Kind::Clean) => Some("clean failure"),
-        Some(Kind::Service) => Some("service failure"),
+        Some(StepKind::Clean) => Some("clean failure"),
+        Some(StepKind::Service) => Some("service failure"),
         _ => None,
     };
     if let Some(f) = fault {
@@ -368,7 +367,7 @@ async fn clean(task: &mut NodeTask, manual: bool) -> Flow {
         } else {
             vec![]
         };
-        steps::set_plan(task, Kind::Clean, &plan);
+        steps::set_plan(task, StepKind::Clean, &plan);
         task.history(
             crate::model::history::SEVERITY_INFO,
             "automated_cleaning_start",
@@ -377,7 +376,7 @@ async fn clean(task: &mut NodeTask, manual: bool) -> Flow {
         .await
         .map_err(s)?;
     }
-    let plan = steps::plan(task, Kind::Clean);
+    let plan = steps::plan(task, StepKind::Clean);
     let (driver, mut ctx) = task.ctx();
     let ready = driver
         .deploy
@@ -391,11 +390,11 @@ async fn clean(task: &mut NodeTask, manual: bool) -> Flow {
 }
 
 /// Carry on with a parked plan of `kind` (after a heartbeat or an unhold).
-pub(super) async fn continue_plan(task: &mut NodeTask, kind: Kind) -> Flow {
+pub(super) async fn continue_plan(task: &mut NodeTask, kind: StepKind) -> Flow {
     match kind {
-        Kind::Clean => continue_clean(task).await,
-        Kind::Deploy => continue_deploy(task).await,
-        Kind::Service => service(task).await,
+        StepKind::Clean => continue_clean(task).await,
+        StepKind::Deploy => continue_deploy(task).await,
+        StepKind::Service => service(task).await,
     }
 }
 
@@ -404,7 +403,7 @@ fn describe(steps: &[Step]) -> String {
 }
 
 async fn continue_clean(task: &mut NodeTask) -> Flow {
-    match steps::run(task, Kind::Clean).await? {
+    match steps::run(task, StepKind::Clean).await? {
         Progress::Done => {
             let (driver, mut ctx) = task.ctx();
             driver
@@ -469,7 +468,7 @@ async fn deploy(task: &mut NodeTask) -> Flow {
 }
 
 async fn continue_deploy(task: &mut NodeTask) -> Flow {
-    match steps::run(task, Kind::Deploy).await? {
+    match steps::run(task, StepKind::Deploy).await? {
         Progress::Done => task.process_event(Event::Done, None).await.map_err(s),
         Progress::Wait => task.process_event(Event::Wait, None).await.map_err(s),
         Progress::Hold => task.process_event(Event::Hold, None).await.map_err(s),
@@ -492,7 +491,7 @@ async fn tear_down(task: &mut NodeTask) -> Flow {
         .await
         .map_err(s)?;
     task.node.instance_name = None;
-    steps::clear_plan(task, Kind::Deploy);
+    steps::clear_plan(task, StepKind::Deploy);
     task.process_event(Event::Clean, None).await.map_err(s)?;
     clean(task, false).await
 }
@@ -537,7 +536,7 @@ async fn unrescue(task: &mut NodeTask) -> Flow {
 }
 
 async fn service(task: &mut NodeTask) -> Flow {
-    match steps::run(task, Kind::Service).await? {
+    match steps::run(task, StepKind::Service).await? {
         Progress::Done => task.process_event(Event::Done, None).await.map_err(s),
         Progress::Wait => task.process_event(Event::Wait, None).await.map_err(s),
         Progress::Hold => task.process_event(Event::Hold, None).await.map_err(s),
@@ -546,7 +545,7 @@ async fn service(task: &mut NodeTask) -> Flow {
 
 /// After `unhold` the node sits in a wait state; the conductor carries on with the steps.
 async fn resume_after_unhold(mut task: NodeTask) {
-    let outcome = match Kind::waiting_in(&task.node.provision_state) {
+    let outcome = match StepKind::waiting_in(&task.node.provision_state) {
         None => Err(format!(
             "Cannot resume steps in \"{}\"",
             task.node.provision_state
