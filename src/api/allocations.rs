@@ -187,27 +187,39 @@ pub async fn create(
     Ok(resource::created(&req, &state, v, &a))
 }
 
-pub async fn update(
-    req: HttpRequest,
-    state: web::Data<State>,
-    v: Version,
-    path: web::Path<String>,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    resource::gate::<Allocation>(v)?;
-    if !v.at_least(57) {
-        return Err(ApiError::method_not_allowed());
+impl resource::Update for Allocation {
+    const RES: &'static str = "allocation";
+
+    fn patchable(v: Version) -> &'static [&'static str] {
+        if v.at_least(60) {
+            &["name", "extra", "owner"]
+        } else {
+            &["name", "extra"]
+        }
     }
-    let body = resource::body(&req, payload, &state).await?;
-    let old = Allocation::find(&state, &path, v).await?;
-    let allowed: &[&str] = if v.at_least(60) {
-        &["name", "extra", "owner"]
-    } else {
-        &["name", "extra"]
-    };
-    let (a, _) = resource::patched(&old, &state, v, &body, allowed, set_field)?;
-    let a = state.conductor.allocation_update(a).await?;
-    resource::one(&req, &state, v, &a)
+
+    fn set_field(&mut self, key: &str, val: &Value, _: Version, _: &str) -> Result<(), ApiError> {
+        set_field(self, key, val)
+    }
+
+    /// PATCH came in 1.57, after the collection.
+    fn patch_query(_: &HttpRequest, v: Version) -> Result<resource::PatchQuery, ApiError> {
+        resource::gate::<Allocation>(v)?;
+        if !v.at_least(57) {
+            return Err(ApiError::method_not_allowed());
+        }
+        Ok(resource::PatchQuery::default())
+    }
+
+    async fn save(
+        state: &State,
+        _: Allocation,
+        new: Allocation,
+        _: &[String],
+        _: resource::PatchQuery,
+    ) -> Result<Allocation, ApiError> {
+        Ok(state.conductor.allocation_update(new).await?)
+    }
 }
 
 /// Set one patched field.

@@ -88,38 +88,39 @@ pub async fn nodes(
     resource::list_in::<Node>(&req, &state, v, detail, f, &at).await
 }
 
-pub async fn create(
-    req: HttpRequest,
-    state: web::Data<State>,
-    v: Version,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let body = resource::body(&req, payload, &state).await?;
-    let r = Reader { res: "chassis" };
-    let obj = body.as_object().ok_or_else(|| r.not_object(&body))?;
-    let mut c = Chassis {
-        uuid: crate::model::new_uuid(),
-        ..Default::default()
-    };
-    for (k, val) in obj {
-        set_field(&mut c, k, val)?;
+impl resource::Update for Chassis {
+    const RES: &'static str = "chassis";
+
+    fn patchable(_: Version) -> &'static [&'static str] {
+        &["description", "extra"]
     }
-    let c = state.conductor.chassis_create(c).await?;
-    Ok(resource::created(&req, &state, v, &c))
+
+    fn set_field(&mut self, key: &str, val: &Value, _: Version, _: &str) -> Result<(), ApiError> {
+        set_field(self, key, val)
+    }
+
+    async fn save(
+        state: &State,
+        _: Chassis,
+        new: Chassis,
+        _: &[String],
+        _: resource::PatchQuery,
+    ) -> Result<Chassis, ApiError> {
+        Ok(state.conductor.chassis_update(new).await?)
+    }
 }
 
-pub async fn update(
-    req: HttpRequest,
-    state: web::Data<State>,
-    v: Version,
-    path: web::Path<String>,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let body = resource::body(&req, payload, &state).await?;
-    let old = Chassis::find(&state, &path, v).await?;
-    let (new, _) = resource::patched(&old, &state, v, &body, &["description", "extra"], set_field)?;
-    let c = state.conductor.chassis_update(new).await?;
-    resource::one(&req, &state, v, &c)
+impl resource::Create for Chassis {
+    fn new_default(_: Version) -> Chassis {
+        Chassis {
+            uuid: crate::model::new_uuid(),
+            ..Default::default()
+        }
+    }
+
+    async fn insert(state: &State, c: Chassis) -> Result<Chassis, ApiError> {
+        Ok(state.conductor.chassis_create(c).await?)
+    }
 }
 
 impl resource::Delete for Chassis {

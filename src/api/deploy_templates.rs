@@ -162,33 +162,32 @@ pub async fn create(
     Ok(resource::created(&req, &state, v, &t))
 }
 
-pub async fn update(
-    req: HttpRequest,
-    state: web::Data<State>,
-    v: Version,
-    path: web::Path<String>,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    resource::gate::<DeployTemplate>(v)?;
-    let body = resource::body(&req, payload, &state).await?;
-    let old = DeployTemplate::find(&state, &path, v).await?;
-    let allowed = ["name", "steps", "extra"];
-    let (t, _) = resource::patched(&old, &state, v, &body, &allowed, |t, k, val| {
-        match k {
-            "name" => t.name = check_name(val)?,
-            "steps" => t.steps = check_steps(val)?,
-            "extra" => {
-                t.extra = Reader {
-                    res: "deploy_template",
-                }
-                .obj(val)?
-            }
+impl resource::Update for DeployTemplate {
+    const RES: &'static str = "deploy_template";
+
+    fn patchable(_: Version) -> &'static [&'static str] {
+        &["name", "steps", "extra"]
+    }
+
+    fn set_field(&mut self, key: &str, val: &Value, _: Version, _: &str) -> Result<(), ApiError> {
+        match key {
+            "name" => self.name = check_name(val)?,
+            "steps" => self.steps = check_steps(val)?,
+            "extra" => self.extra = Reader { res: Self::RES }.obj(val)?,
             _ => {}
         }
         Ok(())
-    })?;
-    let t = state.conductor.deploy_template_update(t).await?;
-    resource::one(&req, &state, v, &t)
+    }
+
+    async fn save(
+        state: &State,
+        _: DeployTemplate,
+        new: DeployTemplate,
+        _: &[String],
+        _: resource::PatchQuery,
+    ) -> Result<DeployTemplate, ApiError> {
+        Ok(state.conductor.deploy_template_update(new).await?)
+    }
 }
 
 impl resource::Delete for DeployTemplate {

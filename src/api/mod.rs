@@ -75,7 +75,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/nodes")
             .route(get().to(resource::list::<Node>))
-            .route(post().to(nodes::create))
+            .route(post().to(resource::create::<Node>))
             .default_service(web::to(not_allowed)),
     )
     .service(
@@ -91,7 +91,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/nodes/{node}")
             .route(get().to(resource::show::<Node>))
-            .route(patch_().to(nodes::update))
+            .route(patch_().to(resource::update::<Node>))
             .route(delete().to(resource::delete::<Node>))
             .default_service(web::to(not_allowed)),
     )
@@ -235,7 +235,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/ports")
             .route(get().to(resource::list::<Port>))
-            .route(post().to(ports::create))
+            .route(post().to(resource::create::<Port>))
             .default_service(web::to(not_allowed)),
     )
     .service(
@@ -246,14 +246,14 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/ports/{port}")
             .route(get().to(resource::show::<Port>))
-            .route(patch_().to(ports::update))
+            .route(patch_().to(resource::update::<Port>))
             .route(delete().to(resource::delete::<Port>))
             .default_service(web::to(not_allowed)),
     )
     .service(
         web::resource("/portgroups")
             .route(get().to(resource::list::<Portgroup>))
-            .route(post().to(portgroups::create))
+            .route(post().to(resource::create::<Portgroup>))
             .default_service(web::to(not_allowed)),
     )
     .service(
@@ -264,7 +264,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/portgroups/{pg}")
             .route(get().to(resource::show::<Portgroup>))
-            .route(patch_().to(portgroups::update))
+            .route(patch_().to(resource::update::<Portgroup>))
             .route(delete().to(resource::delete::<Portgroup>))
             .default_service(web::to(not_allowed)),
     )
@@ -276,7 +276,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/chassis")
             .route(get().to(resource::list::<Chassis>))
-            .route(post().to(chassis::create))
+            .route(post().to(resource::create::<Chassis>))
             .default_service(web::to(not_allowed)),
     )
     .service(
@@ -287,7 +287,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/chassis/{chassis}")
             .route(get().to(resource::show::<Chassis>))
-            .route(patch_().to(chassis::update))
+            .route(patch_().to(resource::update::<Chassis>))
             .route(delete().to(resource::delete::<Chassis>))
             .default_service(web::to(not_allowed)),
     )
@@ -333,7 +333,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/allocations/{allocation}")
             .route(get().to(resource::show::<Allocation>))
-            .route(patch_().to(allocations::update))
+            .route(patch_().to(resource::update::<Allocation>))
             .route(delete().to(resource::delete::<Allocation>))
             .default_service(web::to(not_allowed)),
     )
@@ -346,7 +346,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/deploy_templates/{template}")
             .route(get().to(resource::show::<DeployTemplate>))
-            .route(patch_().to(deploy_templates::update))
+            .route(patch_().to(resource::update::<DeployTemplate>))
             .route(delete().to(resource::delete::<DeployTemplate>))
             .default_service(web::to(not_allowed)),
     )

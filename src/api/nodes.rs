@@ -244,67 +244,82 @@ impl Resource for Node {
     }
 }
 
-pub async fn create(
-    req: HttpRequest,
-    state: web::Data<State>,
-    v: Version,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let body = resource::body(&req, payload, &state).await?;
-    let r = Reader { res: "node" };
-    let obj = body.as_object().ok_or_else(|| r.not_object(&body))?;
-    for k in obj.keys() {
-        if !creatable(k) {
-            return Err(r.unexpected(k));
-        }
+impl resource::Update for Node {
+    const RES: &'static str = "node";
+
+    fn patchable(_: Version) -> &'static [&'static str] {
+        PATCHABLE
     }
-    if obj.keys().any(|k| !resource::visible::<Node>(k, v)) {
-        return Err(ApiError::not_acceptable());
+
+    fn set_field(
+        &mut self,
+        key: &str,
+        val: &Value,
+        v: Version,
+        verb: &str,
+    ) -> Result<(), ApiError> {
+        set_field(self, key, val, v, verb)
     }
-    if !obj.contains_key("driver") {
-        return Err(r.required("driver"));
+
+    /// `?reset_interfaces` (1.45), read before the body.
+    fn patch_query(req: &HttpRequest, v: Version) -> Result<resource::PatchQuery, ApiError> {
+        let q = Query::parse(req)?;
+        let reset_interfaces = match q.gated("reset_interfaces", v, 45)? {
+            Some(s) => parse_bool("reset_interfaces", s)?,
+            None => false,
+        };
+        Ok(resource::PatchQuery { reset_interfaces })
     }
-    let mut n = Node {
-        uuid: crate::model::new_uuid(),
-        // Before 1.11 new nodes went straight to `available`.
-        provision_state: if v.at_least(11) {
-            states::ENROLL
-        } else {
-            states::AVAILABLE
-        }
-        .to_string(),
-        ..Default::default()
-    };
-    for (k, val) in obj {
-        set_field(&mut n, k, val, v, "create")?;
+
+    /// `add` of an instance_uuid over a different one is NodeAssociated (checked by the conductor).
+    async fn save(
+        state: &State,
+        old: Node,
+        new: Node,
+        changed: &[String],
+        q: resource::PatchQuery,
+    ) -> Result<Node, ApiError> {
+        Ok(state
+            .conductor
+            .node_update(old, new, changed, q.reset_interfaces)
+            .await?)
     }
-    let n = state.conductor.node_create(n).await?;
-    Ok(resource::created(&req, &state, v, &n))
 }
 
-pub async fn update(
-    req: HttpRequest,
-    state: web::Data<State>,
-    v: Version,
-    path: web::Path<String>,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let q = Query::parse(&req)?;
-    let reset = match q.gated("reset_interfaces", v, 45)? {
-        Some(s) => parse_bool("reset_interfaces", s)?,
-        None => false,
-    };
-    let body = resource::body(&req, payload, &state).await?;
-    let old = find(&state, &path, v).await?;
-    // `add` of an instance_uuid over a different one is NodeAssociated (checked by the conductor).
-    let (new, changed) = resource::patched(&old, &state, v, &body, PATCHABLE, |n, k, val| {
-        set_field(n, k, val, v, "update")
-    })?;
-    let n = state
-        .conductor
-        .node_update(old, new, &changed, reset)
-        .await?;
-    resource::one(&req, &state, v, &n)
+impl resource::Create for Node {
+    fn new_default(v: Version) -> Node {
+        Node {
+            uuid: crate::model::new_uuid(),
+            // Before 1.11 new nodes went straight to `available`.
+            provision_state: if v.at_least(11) {
+                states::ENROLL
+            } else {
+                states::AVAILABLE
+            }
+            .to_string(),
+            ..Default::default()
+        }
+    }
+
+    fn check_create(obj: &Map<String, Value>, _: &Value, v: Version) -> Result<(), ApiError> {
+        let r = Reader { res: "node" };
+        for k in obj.keys() {
+            if !creatable(k) {
+                return Err(r.unexpected(k));
+            }
+        }
+        if obj.keys().any(|k| !resource::visible::<Node>(k, v)) {
+            return Err(ApiError::not_acceptable());
+        }
+        if !obj.contains_key("driver") {
+            return Err(r.required("driver"));
+        }
+        Ok(())
+    }
+
+    async fn insert(state: &State, n: Node) -> Result<Node, ApiError> {
+        Ok(state.conductor.node_create(n).await?)
+    }
 }
 
 impl resource::Delete for Node {

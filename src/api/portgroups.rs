@@ -207,59 +207,77 @@ pub async fn list_for_node(
     resource::list_in::<Portgroup>(&req, &state, v, detail, f, &at).await
 }
 
-pub async fn create(
-    req: HttpRequest,
-    state: web::Data<State>,
-    v: Version,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    resource::gate::<Portgroup>(v)?;
-    let body = resource::body(&req, payload, &state).await?;
-    let r = Reader { res: "portgroup" };
-    let obj = body.as_object().ok_or_else(|| r.not_object(&body))?;
-    for k in obj.keys() {
-        if k != "uuid" && !PATCHABLE.contains(&k.as_str()) {
-            return Err(r.unexpected(k));
-        }
+impl resource::Update for Portgroup {
+    const RES: &'static str = "portgroup";
+
+    fn patchable(_: Version) -> &'static [&'static str] {
+        PATCHABLE
     }
-    if obj.keys().any(|k| !resource::visible::<Portgroup>(k, v)) {
-        return Err(ApiError::not_acceptable());
+
+    fn set_field(&mut self, key: &str, val: &Value, _: Version, _: &str) -> Result<(), ApiError> {
+        set_field(self, key, val)
     }
-    let node_ident = obj
-        .get("node_uuid")
-        .ok_or_else(|| r.required("node_uuid"))?;
-    let mut p = Portgroup {
-        uuid: crate::model::new_uuid(),
-        standalone_ports_supported: true,
-        ..Default::default()
-    };
-    for (k, val) in obj {
-        if k != "node_uuid" {
-            set_field(&mut p, k, val)?;
-        }
+
+    async fn save(
+        state: &State,
+        old: Portgroup,
+        new: Portgroup,
+        _: &[String],
+        _: resource::PatchQuery,
+    ) -> Result<Portgroup, ApiError> {
+        Ok(state.conductor.portgroup_update(old, new).await?)
     }
-    let ident = r.str(node_ident, 255)?;
-    p.node_uuid = super::nodes::find(&state, &ident, v)
-        .await
-        .map_err(|e| ApiError::bad_request(e.message))?
-        .uuid;
-    let p = state.conductor.portgroup_create(p).await?;
-    Ok(resource::created(&req, &state, v, &p))
 }
 
-pub async fn update(
-    req: HttpRequest,
-    state: web::Data<State>,
-    v: Version,
-    path: web::Path<String>,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    resource::gate::<Portgroup>(v)?;
-    let body = resource::body(&req, payload, &state).await?;
-    let old = Portgroup::find(&state, &path, v).await?;
-    let (new, _) = resource::patched(&old, &state, v, &body, PATCHABLE, set_field)?;
-    let p = state.conductor.portgroup_update(old, new).await?;
-    resource::one(&req, &state, v, &p)
+impl resource::Create for Portgroup {
+    /// `node_uuid` takes a node's name too: resolved after the other fields.
+    const NOT_FIELDS: &'static [&'static str] = &["node_uuid"];
+
+    fn new_default(_: Version) -> Portgroup {
+        Portgroup {
+            uuid: crate::model::new_uuid(),
+            standalone_ports_supported: true,
+            ..Default::default()
+        }
+    }
+
+    fn check_create(obj: &Map<String, Value>, _: &Value, v: Version) -> Result<(), ApiError> {
+        let r = Reader { res: "portgroup" };
+        for k in obj.keys() {
+            if k != "uuid" && !PATCHABLE.contains(&k.as_str()) {
+                return Err(r.unexpected(k));
+            }
+        }
+        if obj.keys().any(|k| !resource::visible::<Portgroup>(k, v)) {
+            return Err(ApiError::not_acceptable());
+        }
+        if !obj.contains_key("node_uuid") {
+            return Err(r.required("node_uuid"));
+        }
+        Ok(())
+    }
+
+    async fn after_fields(
+        &mut self,
+        state: &State,
+        obj: &Map<String, Value>,
+        v: Version,
+    ) -> Result<(), ApiError> {
+        let r = Reader { res: "portgroup" };
+        let node_ident = obj
+            .get("node_uuid")
+            .ok_or_else(|| r.required("node_uuid"))?;
+        let ident = r.str(node_ident, 255)?;
+        self.node_uuid = super::nodes::find(state, &ident, v)
+            .await
+            .map_err(|e| ApiError::bad_request(e.message))?
+            .uuid;
+        Ok(())
+    }
+
+    async fn insert(state: &State, p: Portgroup) -> Result<Portgroup, ApiError> {
+        Ok(state.conductor.portgroup_create(p).await?)
+    }
 }
 
 impl resource::Delete for Portgroup {

@@ -274,69 +274,88 @@ pub async fn list_for_portgroup(
     resource::list_in::<Port>(&req, &state, v, detail, f, &at).await
 }
 
-pub async fn create(
-    req: HttpRequest,
-    state: web::Data<State>,
-    v: Version,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let body = resource::body(&req, payload, &state).await?;
-    let r = Reader { res: "port" };
-    let obj = body.as_object().ok_or_else(|| r.not_object(&body))?;
-    for k in obj.keys() {
-        if k != "uuid" && k != "node_ident" && !PATCHABLE.contains(&k.as_str()) {
-            return Err(r.unexpected(k));
-        }
+impl resource::Update for Port {
+    const RES: &'static str = "port";
+
+    fn patchable(_: Version) -> &'static [&'static str] {
+        PATCHABLE
     }
-    if obj.keys().any(|k| {
-        if k == "node_ident" {
-            !v.at_least(94)
-        } else {
-            !resource::visible::<Port>(k, v)
-        }
-    }) {
-        return Err(ApiError::not_acceptable());
+
+    fn set_field(&mut self, key: &str, val: &Value, _: Version, _: &str) -> Result<(), ApiError> {
+        set_field(self, key, val)
     }
-    if !obj.contains_key("address") {
-        return Err(r.required("address"));
+
+    async fn save(
+        state: &State,
+        old: Port,
+        new: Port,
+        _: &[String],
+        _: resource::PatchQuery,
+    ) -> Result<Port, ApiError> {
+        Ok(state.conductor.port_update(old, new).await?)
     }
-    let mut p = Port {
-        uuid: crate::model::new_uuid(),
-        pxe_enabled: true,
-        ..Default::default()
-    };
-    match (obj.get("node_uuid"), obj.get("node_ident")) {
-        (Some(_), Some(_)) => return Err(ApiError::bad_request("Schema error for port: only one of node_uuid and node_ident may be given")),
-        (None, None) => return Err(ApiError::bad_request(format!(
-            "Schema error for port: {} is not valid under any of the given schemas. Possible root cause: 'node_ident' is a required property",
-            super::views::py_repr(&body)
-        ))),
-        (None, Some(ident)) => {
-            let ident = r.str(ident, 255)?;
-            let n = super::nodes::find(&state, &ident, v).await.map_err(|e| ApiError::bad_request(e.message))?;
-            p.node_uuid = n.uuid;
-        }
-        (Some(_), None) => {}
-    }
-    for (k, val) in obj.iter().filter(|(k, _)| *k != "node_ident") {
-        set_field(&mut p, k, val)?;
-    }
-    let p = state.conductor.port_create(p).await?;
-    Ok(resource::created(&req, &state, v, &p))
 }
 
-pub async fn update(
-    req: HttpRequest,
-    state: web::Data<State>,
-    v: Version,
-    path: web::Path<String>,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let body = resource::body(&req, payload, &state).await?;
-    let old = Port::find(&state, &path, v).await?;
-    let (new, _) = resource::patched(&old, &state, v, &body, PATCHABLE, set_field)?;
-    let p = state.conductor.port_update(old, new).await?;
-    resource::one(&req, &state, v, &p)
+impl resource::Create for Port {
+    /// `node_ident` (1.94) names the node by name or UUID instead of `node_uuid`.
+    const NOT_FIELDS: &'static [&'static str] = &["node_ident"];
+
+    fn new_default(_: Version) -> Port {
+        Port {
+            uuid: crate::model::new_uuid(),
+            pxe_enabled: true,
+            ..Default::default()
+        }
+    }
+
+    fn check_create(obj: &Map<String, Value>, _: &Value, v: Version) -> Result<(), ApiError> {
+        let r = Reader { res: "port" };
+        for k in obj.keys() {
+            if k != "uuid" && k != "node_ident" && !PATCHABLE.contains(&k.as_str()) {
+                return Err(r.unexpected(k));
+            }
+        }
+        if obj.keys().any(|k| {
+            if k == "node_ident" {
+                !v.at_least(94)
+            } else {
+                !resource::visible::<Port>(k, v)
+            }
+        }) {
+            return Err(ApiError::not_acceptable());
+        }
+        if !obj.contains_key("address") {
+            return Err(r.required("address"));
+        }
+        Ok(())
+    }
+
+    async fn before_fields(
+        &mut self,
+        state: &State,
+        obj: &Map<String, Value>,
+        body: &Value,
+        v: Version,
+    ) -> Result<(), ApiError> {
+        match (obj.get("node_uuid"), obj.get("node_ident")) {
+            (Some(_), Some(_)) => Err(ApiError::bad_request("Schema error for port: only one of node_uuid and node_ident may be given")),
+            (None, None) => Err(ApiError::bad_request(format!(
+                "Schema error for port: {} is not valid under any of the given schemas. Possible root cause: 'node_ident' is a required property",
+                super::views::py_repr(body)
+            ))),
+            (None, Some(ident)) => {
+                let ident = Reader { res: "port" }.str(ident, 255)?;
+                let n = super::nodes::find(state, &ident, v).await.map_err(|e| ApiError::bad_request(e.message))?;
+                self.node_uuid = n.uuid;
+                Ok(())
+            }
+            (Some(_), None) => Ok(()),
+        }
+    }
+
+    async fn insert(state: &State, p: Port) -> Result<Port, ApiError> {
+        Ok(state.conductor.port_create(p).await?)
+    }
 }
 
 impl resource::Delete for Port {

@@ -2,7 +2,8 @@
 //! microversion that introduced each, Ironic's rules for `sort_key` and `?fields=`, paging
 //! and the `next` link, and the one generic list, show and view. A new resource is an
 //! `impl Resource` (its fields, its filters, its store call), not a copy of another file.
-//! Writes (create, PATCH, delete) stay with each resource: their rules differ.
+//! Writes share their shape too (`Update`, `Create`, `Delete`); each resource supplies its
+//! field setter, its own checks as hooks and its conductor call.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::ser::SerializeMap;
@@ -12,7 +13,7 @@ use serde_json::{Map, Value};
 use super::error::ApiError;
 use super::microversion::Version;
 use super::params::{json_body, ListParams, Query};
-use super::views::{select, Links};
+use super::views::{select, Links, Reader};
 use super::{base_url, State};
 use crate::db::{Page, StoreError};
 use crate::model::validate;
@@ -498,4 +499,123 @@ pub fn one<R: Resource>(
         cx: &cx,
         fields: None,
     })
+}
+
+/// What a PATCH request carries besides its body: Ironic's `?reset_interfaces` (nodes).
+#[derive(Default)]
+pub struct PatchQuery {
+    pub reset_interfaces: bool,
+}
+
+/// A resource clients may PATCH.
+pub trait Update: Resource + Clone {
+    /// The schema name in Ironic's messages ("Schema error for <RES>").
+    const RES: &'static str;
+
+    /// The roots a PATCH may touch at `v`.
+    fn patchable(v: Version) -> &'static [&'static str];
+
+    /// Set one field from its JSON value; `verb` ("create"/"update") names the write in errors.
+    fn set_field(&mut self, key: &str, val: &Value, v: Version, verb: &str)
+        -> Result<(), ApiError>;
+
+    /// What a PATCH checks before reading its body: the collection's version by default.
+    fn patch_query(req: &HttpRequest, v: Version) -> Result<PatchQuery, ApiError> {
+        let _ = req;
+        gate::<Self>(v)?;
+        Ok(PatchQuery::default())
+    }
+
+    /// Hand the patched item to the conductor; `changed` are the roots the patch touched.
+    async fn save(
+        state: &State,
+        old: Self,
+        new: Self,
+        changed: &[String],
+        q: PatchQuery,
+    ) -> Result<Self, ApiError>;
+}
+
+/// `PATCH /v1/<collection>/{ident}`.
+pub async fn update<R: Update>(
+    req: HttpRequest,
+    state: web::Data<State>,
+    v: Version,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let q = R::patch_query(&req, v)?;
+    let body = body(&req, payload, &state).await?;
+    let old = R::find(&state, &path, v).await?;
+    let (new, changed) = patched(&old, &state, v, &body, R::patchable(v), |item, k, val| {
+        item.set_field(k, val, v, "update")
+    })?;
+    let item = R::save(&state, old, new, &changed, q).await?;
+    one(&req, &state, v, &item)
+}
+
+/// A resource clients create with the common shape: the body's checks, the fields set one
+/// by one, the conductor's insert. Allocations and deploy templates keep their own create.
+pub trait Create: Update {
+    /// Body keys that are not fields, resolved by the hooks instead (`node_ident`).
+    const NOT_FIELDS: &'static [&'static str] = &[];
+
+    /// The item a create starts from (its defaults, a fresh uuid).
+    fn new_default(v: Version) -> Self;
+
+    /// Checks of the body before any field is set: unknown keys, versions, required keys.
+    fn check_create(obj: &Map<String, Value>, body: &Value, v: Version) -> Result<(), ApiError> {
+        let _ = (obj, body, v);
+        Ok(())
+    }
+
+    /// Resource-specific resolution before the fields are set.
+    async fn before_fields(
+        &mut self,
+        state: &State,
+        obj: &Map<String, Value>,
+        body: &Value,
+        v: Version,
+    ) -> Result<(), ApiError> {
+        let _ = (state, obj, body, v);
+        Ok(())
+    }
+
+    /// Resource-specific resolution after the fields are set.
+    async fn after_fields(
+        &mut self,
+        state: &State,
+        obj: &Map<String, Value>,
+        v: Version,
+    ) -> Result<(), ApiError> {
+        let _ = (state, obj, v);
+        Ok(())
+    }
+
+    /// Hand the new item to the conductor.
+    async fn insert(state: &State, item: Self) -> Result<Self, ApiError>;
+}
+
+/// `POST /v1/<collection>`.
+pub async fn create<R: Create>(
+    req: HttpRequest,
+    state: web::Data<State>,
+    v: Version,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    gate::<R>(v)?;
+    let body = body(&req, payload, &state).await?;
+    let r = Reader { res: R::RES };
+    let obj = body.as_object().ok_or_else(|| r.not_object(&body))?;
+    R::check_create(obj, &body, v)?;
+    let mut item = R::new_default(v);
+    item.before_fields(&state, obj, &body, v).await?;
+    for (k, val) in obj {
+        if !R::NOT_FIELDS.contains(&k.as_str()) {
+            item.set_field(k, val, v, "create")?;
+        }
+    }
+    item.after_fields(&state, obj, v).await?;
+    let item = R::insert(&state, item).await?;
+    Ok(created(&req, &state, v, &item))
 }
