@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::microversion::Version;
 use super::nodes::find;
-use super::params::{json_body, parse_bool, ListParams, Query};
+use super::params::{parse_bool, ListParams, Query};
 use super::views::{self, py_repr, Reader};
 use super::{base_url, State};
 use crate::db::{NodeFilter, Page};
@@ -43,13 +43,7 @@ pub async fn traits_set(
     if !v.at_least(37) {
         return Err(ApiError::not_acceptable());
     }
-    let body = json_body(
-        &req,
-        payload,
-        state.config.api.max_json_body_size,
-        state.config.api.max_json_body_depth,
-    )
-    .await?;
+    let body = super::resource::body(&req, payload, &state).await?;
     let r = Reader { res: "body" };
     let obj = body.as_object().ok_or_else(|| r.not_object(&body))?;
     if let Some(k) = obj.keys().find(|k| *k != "traits") {

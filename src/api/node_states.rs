@@ -10,21 +10,11 @@ use super::microversion::Version;
 use super::nodes::find;
 use super::params::provision::{provision_body, ProvisionRequest};
 use super::params::{json_body, object_with, Query};
+use super::resource::body;
 use super::views::Reader;
 use super::{base_url, State};
 
 /// A JSON body under the API's general size limit.
-async fn body(req: &HttpRequest, state: &State, payload: web::Payload) -> Result<Value, ApiError> {
-    let api = &state.config.api;
-    json_body(
-        req,
-        payload,
-        api.max_json_body_size,
-        api.max_json_body_depth,
-    )
-    .await
-}
-
 /// A body that is `{key: value}` and nothing else; the value (null when absent).
 async fn single_arg(
     req: &HttpRequest,
@@ -32,7 +22,7 @@ async fn single_arg(
     payload: web::Payload,
     key: &str,
 ) -> Result<Value, ApiError> {
-    let body = body(req, state, payload).await?;
+    let body = body(req, payload, state).await?;
     let obj = object_with(&body, &[key])?;
     Ok(obj.get(key).cloned().unwrap_or(Value::Null))
 }
@@ -80,7 +70,7 @@ pub async fn power(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body(&req, &state, payload).await?;
+    let body = body(&req, payload, &state).await?;
     let obj = object_with(&body, &["target", "timeout"])?;
     let node = find(&state, &path, v).await?;
     let target = obj
@@ -133,7 +123,7 @@ pub async fn boot_device_set(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body(&req, &state, payload).await?;
+    let body = body(&req, payload, &state).await?;
     let obj = object_with(&body, &["boot_device", "persistent"])?;
     let q = Query::parse(&req)?;
     let device = obj
@@ -265,7 +255,7 @@ pub async fn raid(
     if !v.at_least(12) {
         return Err(ApiError::not_acceptable());
     }
-    let body = body(&req, &state, payload).await?;
+    let body = body(&req, payload, &state).await?;
     let obj = object_with(&body, &["logical_disks"])?.clone();
     if !obj.is_empty() {
         let disks = obj.get("logical_disks").and_then(Value::as_array)
@@ -332,7 +322,7 @@ pub async fn vendor_passthru(
         .and_then(|l| l.to_str().ok())
         .is_some_and(|l| l != "0");
     let args = if has_body {
-        body(&req, &state, payload).await?
+        body(&req, payload, &state).await?
     } else {
         json!({})
     };

@@ -100,14 +100,7 @@ pub async fn heartbeat(
     if !v.at_least(22) {
         return Err(ApiError::unknown_path());
     }
-    let api = &state.config.api;
-    let body = json_body(
-        &req,
-        payload,
-        api.max_json_body_size,
-        api.max_json_body_depth,
-    )
-    .await?;
+    let body = super::resource::body(&req, payload, &state).await?;
     let obj = body.as_object().ok_or_else(|| {
         ApiError::bad_request("Invalid heartbeat: the body must be a JSON object")
     })?;
