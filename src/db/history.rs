@@ -26,9 +26,10 @@ fn from_row(r: &Row) -> rusqlite::Result<HistoryEvent> {
 }
 
 impl Store {
-    /// Append an event, pruning the node's oldest entries beyond `keep`.
+    /// Append an event, pruning the node's oldest entries beyond `keep`. Not durable on
+    /// return: history may lose its newest rows to a power cut (see `db/mod.rs`).
     pub async fn history_add(&self, ev: HistoryEvent, keep: u32) -> Result<(), StoreError> {
-        self.write(move |tx| {
+        self.write_batched(move |tx| {
             let node_id: i64 = must_find(
                 tx.query_row("SELECT id FROM nodes WHERE uuid = ?1", [&ev.node_uuid], |r| r.get(0)),
                 "Node",

@@ -21,5 +21,6 @@ mod inventory;
 mod ipmi;
 mod netboot;
 mod nodes;
+mod powerloss;
 mod provision;
 mod redfish;

@@ -1,19 +1,21 @@
-//! The full-mode lease table, in memory and authoritative; SQLite is written behind it
-//! (`persist.rs`). Pure logic: every change it makes is queued in `writes` for the caller to
-//! hand to the writer in order.
+//! The full-mode lease table, in memory and authoritative; SQLite is written from it in
+//! group commits (`persist.rs`), and an ACK leaves only once its `Bind` is durable. Pure
+//! logic: every change it makes is queued in `writes` for the caller to hand to the
+//! writer in order.
 //!
-//! Never one address for two MACs, also across a crash that loses the newest writes:
+//! Never one address for two MACs, also across a crash or a power cut:
 //! - An address goes to a *new* MAC only from the reserve: addresses whose `reserved` row
 //!   was durably written ahead of use (a batch at a time, off the packet path). OFFERs are
-//!   held in memory only. So after a crash, an address whose `bound` row was lost still has
-//!   its `reserved` row.
+//!   held in memory only, so an OFFER needs no write and goes out at once.
+//! - Binding an address that is neither reserved nor already this MAC's (a REQUEST for an
+//!   address we never offered, or one whose lease expired under another MAC) is flushed
+//!   at once (`Request::BoundDurable`) rather than within the writer's batching delay.
 //! - A start after a crash (the session marker was left behind) quarantines every
 //!   `reserved` row for one lease time: it is offered to nobody, but a client that asks
-//!   for it by name (its lost lease, RENEW or INIT-REBOOT) gets it. Bound rows count as
-//!   held for at least one more lease time (a renewal may have been lost).
-//! - Binding an address that is neither reserved nor already this MAC's (a REQUEST for an
-//!   address we never offered, or one whose lease expired under another MAC) is written
-//!   through: the ACK waits until it is durable (`Request::BoundDurable`).
+//!   for it by name (RENEW or INIT-REBOOT) gets it. Bound rows count as held for at least
+//!   one more lease time. Since ACKs wait for their commit no ACKed lease can be lost;
+//!   this still covers storage that lost a flushed write, or an old database written
+//!   behind.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::Ipv4Addr;

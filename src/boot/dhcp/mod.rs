@@ -5,7 +5,9 @@
 //! Each socket has its own thread that receives, answers and sends, like dnsmasq: no thread
 //! hop and no SQLite round trip on the packet path. The MAC lookup is the store's in-memory
 //! port set (reloaded after port writes), and full-mode leases live in an in-memory table
-//! (`leases.rs`) written behind to SQLite (`persist.rs`).
+//! (`leases.rs`) written to SQLite in group commits by a writer thread (`persist.rs`),
+//! which also sends each ACK once its lease is durable: the packet thread hands the ACK
+//! over and moves on.
 
 pub mod decide;
 pub mod leases;
@@ -23,14 +25,14 @@ use tokio_util::sync::CancellationToken;
 use decide::{Decision, Facts, Ignore, Lookup, Mode, Plan};
 use leases::{Leases, Offer, Request};
 use options::Fetch;
-use persist::Writer;
+use persist::{Deferred, Writer};
 
 use super::{BootError, Net};
 use crate::db::Store;
 
 /// Seconds an offered address is held for the client's REQUEST.
 const OFFER_HOLD: i64 = 60;
-/// How long a packet may wait for the lease writer (empty reserve, write-through bind).
+/// How long a packet may wait for the lease writer (empty reserve; `handle`'s ACKs).
 const WRITE_WAIT: Duration = Duration::from_secs(1);
 /// How often the socket threads look at the cancellation token.
 const POLL: Duration = Duration::from_millis(250);
@@ -47,6 +49,13 @@ pub struct DhcpServer {
     pub http_port: u16,
     /// Replies to enrolled machines go to their node history.
     pub events: Option<super::events::BootEvents>,
+}
+
+/// A reply and, for an ACK that binds a lease, the lease write to wait for.
+struct Answer {
+    bytes: Vec<u8>,
+    to: SocketAddr,
+    after: Option<u64>,
 }
 
 /// A running server's state: the configuration and (full mode) the lease table.
@@ -145,7 +154,7 @@ impl DhcpServer {
             } else {
                 SocketAddrV4::new(me.cfg.net.ip, port)
             };
-            let sock = bind(&me.cfg.net.iface, addr)?;
+            let sock = Arc::new(bind(&me.cfg.net.iface, addr)?);
             bound.push(SocketAddr::V4(addr));
             let (me, cancel) = (me.clone(), cancel.clone());
             let t = std::thread::Builder::new()
@@ -163,7 +172,7 @@ impl DhcpServer {
 
 impl Dhcp {
     /// One socket's loop: receive, answer, send, until cancelled.
-    fn serve(&self, sock: &UdpSocket, port: u16, cancel: &CancellationToken) {
+    fn serve(&self, sock: &Arc<UdpSocket>, port: u16, cancel: &CancellationToken) {
         let mut buf = [0u8; 1500];
         while !cancel.is_cancelled() {
             let (len, from) = match sock.recv_from(&mut buf) {
@@ -183,21 +192,47 @@ impl Dhcp {
                 }
             };
             let packet = buf.get(..len).unwrap_or_default();
-            if let Some((reply, to)) = self.handle(packet, from, port) {
-                if let Err(e) = sock.send_to(&reply, to) {
-                    tracing::warn!(error = %e, to = %to, "DHCP send failed");
+            let Some(a) = self.answer(packet, from, port) else {
+                continue;
+            };
+            match (a.after, &self.leases) {
+                (Some(after), Some(w)) => w.send_after(
+                    after,
+                    Deferred {
+                        bytes: a.bytes,
+                        to: a.to,
+                        sock: sock.clone(),
+                    },
+                ),
+                _ => {
+                    if let Err(e) = sock.send_to(&a.bytes, a.to) {
+                        tracing::warn!(error = %e, to = %a.to, "DHCP send failed");
+                    }
                 }
             }
         }
     }
 
-    /// One packet in, maybe one reply out (bytes, destination). Never panics.
+    /// One packet in, maybe one reply out (bytes, destination), an ACK only once its lease
+    /// is durable (waiting for it here). Never panics.
     pub fn handle(
         &self,
         packet: &[u8],
         from: SocketAddr,
         port: u16,
     ) -> Option<(Vec<u8>, SocketAddr)> {
+        let a = self.answer(packet, from, port)?;
+        if let (Some(after), Some(w)) = (a.after, &self.leases) {
+            if !w.wait(after, WRITE_WAIT) {
+                tracing::warn!(to = %a.to, "DHCP lease not saved; no ACK");
+                return None;
+            }
+        }
+        Some((a.bytes, a.to))
+    }
+
+    /// The reply to one packet, with the lease write it must wait for. Never panics.
+    fn answer(&self, packet: &[u8], from: SocketAddr, port: u16) -> Option<Answer> {
         // RUST_LOG=ironbox::boot::dhcp=trace dumps every packet (for bug reports and fixtures).
         if tracing::enabled!(tracing::Level::TRACE) {
             let hex: String = packet.iter().map(|b| format!("{b:02x}")).collect();
@@ -224,7 +259,7 @@ impl Dhcp {
             }
         };
         let mac = facts.mac;
-        let lookup = match self.lookup(&facts) {
+        let (lookup, bound) = match self.lookup(&facts) {
             Ok(l) => l?,
             Err(e) => {
                 tracing::warn!(mac = %mac, error = %e, "DHCP lookup failed; packet dropped");
@@ -271,24 +306,29 @@ impl Dhcp {
                 let reply = self.build(&msg, &plan);
                 let mut out = Vec::with_capacity(400);
                 reply.encode(&mut Encoder::new(&mut out)).ok()?;
-                Some((out, self.destination(&msg, from, port)))
+                Some(Answer {
+                    bytes: out,
+                    to: self.destination(&msg, from, port),
+                    after: bound.filter(|_| plan.kind == MessageType::Ack),
+                })
             }
         }
     }
 
-    /// What the store knows about this MAC, and (full mode) its address. `Ok(None)` = drop
-    /// the packet (the lease writer did not answer in time).
-    fn lookup(&self, f: &Facts) -> Result<Option<Lookup>, crate::db::StoreError> {
+    /// What the store knows about this MAC, (full mode) its address, and the lease write
+    /// an ACK must wait for. `Ok(None)` = drop the packet (the lease writer did not answer
+    /// in time).
+    fn lookup(&self, f: &Facts) -> Result<Option<(Lookup, Option<u64>)>, crate::db::StoreError> {
         let c = &self.cfg;
         let mut l = Lookup {
             known: c.store.mac_known_blocking(&f.mac)?,
             ..Default::default()
         };
         let Some(w) = &self.leases else {
-            return Ok(Some(l));
+            return Ok(Some((l, None)));
         };
         if !l.known && !c.allow_unknown {
-            return Ok(Some(l));
+            return Ok(Some((l, None)));
         }
         let secs = i64::from(c.lease_time);
         // An empty reserve waits for the writer's batch (then tries once more).
@@ -297,6 +337,7 @@ impl Dhcp {
             let Ok(mut t) = w.shared.table.lock() else {
                 return Ok(None);
             };
+            let mut bound = false;
             let wait_for = match f.kind {
                 MessageType::Discover => match t.offer(f.mac, now) {
                     Offer::Address(ip) => {
@@ -309,17 +350,14 @@ impl Dhcp {
                 MessageType::Request => match t.request(f.mac, f.requested, now, secs) {
                     Request::Bound(ip) => {
                         l.address = Some(ip);
+                        bound = true;
                         None
                     }
                     Request::BoundDurable(ip) => {
                         let seq = w.queue(&mut t, true);
                         drop(t);
-                        if !w.wait(seq, WRITE_WAIT) {
-                            tracing::warn!(mac = %f.mac, ip = %ip, "DHCP lease not saved; no ACK");
-                            return Ok(None);
-                        }
                         l.address = Some(ip);
-                        return Ok(Some(l));
+                        return Ok(Some((l, Some(seq))));
                     }
                     Request::Conflict => {
                         l.conflict = true;
@@ -341,15 +379,15 @@ impl Dhcp {
                 _ => None,
             };
             let urgent = t.starved();
-            w.queue(&mut t, urgent);
+            let seq = w.queue(&mut t, urgent);
             drop(t);
             match wait_for {
-                None => return Ok(Some(l)),
+                None => return Ok(Some((l, bound.then_some(seq)))),
                 Some(()) if attempt == 0 => w.wait_any(WRITE_WAIT),
                 Some(()) => return Ok(None),
             }
         }
-        Ok(Some(l))
+        Ok(Some((l, None)))
     }
 
     fn build(&self, req: &Message, plan: &Plan) -> Message {

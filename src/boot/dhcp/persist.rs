@@ -1,11 +1,15 @@
-//! Writes the lease table behind: the packet thread queues `LeaseWrite`s (under the table
-//! lock, so in order) and never waits for SQLite, except for the rare write-through bind
-//! and when the reserve is empty. A writer thread collects what arrives within `DELAY` and
-//! commits it as one transaction. A crash can lose the writes of the last `DELAY` plus one
-//! commit: ACKed leases whose rows stay `reserved` (see `leases.rs` for why no address then
-//! goes to two MACs).
+//! Writes the lease table to SQLite in group commits, and sends the ACKs that wait for
+//! them. The packet thread queues `LeaseWrite`s (under the table lock, so in order) and
+//! then its ACK (`send_after`), and goes on to the next packet: it never waits for SQLite,
+//! except when the reserve is empty. A writer thread collects what arrives within `DELAY`
+//! (at once for an urgent write), commits it as one durable transaction
+//! (`synchronous = FULL`, see `db/mod.rs`), and only then sends the ACKs queued with it. So
+//! a lease a client was ACKed survives a crash or a power cut; a failed commit sends no
+//! ACK (the client asks again). OFFERs and NAKs promise nothing durable and go out at
+//! once (an OFFER only holds, in memory, an address whose `reserved` row is already
+//! durable: see `leases.rs`).
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -24,9 +28,23 @@ pub struct Shared {
     done_changed: Condvar,
 }
 
-struct Msg {
-    seq: u64,
-    write: LeaseWrite,
+enum Msg {
+    Write {
+        seq: u64,
+        write: LeaseWrite,
+    },
+    /// Send once write `after` is durable.
+    Reply {
+        after: u64,
+        reply: Deferred,
+    },
+}
+
+/// A reply held until the writes it announces are durable.
+pub struct Deferred {
+    pub bytes: Vec<u8>,
+    pub to: SocketAddr,
+    pub sock: Arc<UdpSocket>,
 }
 
 /// The packet side: queue writes, wait for them when it must.
@@ -67,7 +85,7 @@ impl Writer {
         };
         for write in table.writes.drain(..) {
             *seq += 1;
-            if tx.send(Msg { seq: *seq, write }).is_err() {
+            if tx.send(Msg::Write { seq: *seq, write }).is_err() {
                 tracing::error!("DHCP lease writer is gone; lease changes are not saved");
             }
         }
@@ -79,6 +97,20 @@ impl Writer {
             }
         }
         *seq
+    }
+
+    /// Have the writer send `reply` once write `after` is durable (right away if it is);
+    /// never if its commit fails.
+    pub fn send_after(&self, after: u64, reply: Deferred) {
+        let sent = match self.tx.lock() {
+            Ok(guard) => guard
+                .as_ref()
+                .is_some_and(|(tx, _)| tx.send(Msg::Reply { after, reply }).is_ok()),
+            Err(_) => false,
+        };
+        if !sent {
+            tracing::warn!("DHCP lease writer is gone; reply not sent");
+        }
     }
 
     /// Wait until write `seq` is committed: true if it was, false on failure or timeout.
@@ -133,47 +165,75 @@ impl Drop for Writer {
 fn run(store: Store, shared: Arc<Shared>, rx: Receiver<Msg>) {
     while let Ok(first) = rx.recv() {
         // Wait for more (an urgent writer unparks us); writes queued meanwhile cost the
-        // sender no wake-up.
-        std::thread::park_timeout(DELAY);
+        // sender no wake-up. A reply alone has nothing to wait for.
+        if matches!(first, Msg::Write { .. }) {
+            std::thread::park_timeout(DELAY);
+        }
         let mut batch = vec![first];
         batch.extend(rx.try_iter());
-        let last = batch.last().map_or(0, |m| m.seq);
-        let writes: Vec<LeaseWrite> = batch.into_iter().map(|m| m.write).collect();
-        let mut result = store.lease_apply_blocking(&writes);
-        if let Err(e) = &result {
-            tracing::warn!(error = %e, "DHCP lease write failed; retrying once");
-            std::thread::sleep(Duration::from_millis(100));
-            result = store.lease_apply_blocking(&writes);
-        }
-        let ok = match result {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::error!(error = %e, writes = writes.len(), "DHCP lease writes lost");
-                false
-            }
-        };
-        let reserved: Vec<Ipv4Addr> = writes
-            .iter()
-            .filter_map(|w| match w {
-                LeaseWrite::Reserve { ip } => Some(*ip),
-                _ => None,
-            })
-            .collect();
-        if !reserved.is_empty() {
-            if let Ok(mut t) = shared.table.lock() {
-                t.reserved(&reserved, ok);
+        let (mut writes, mut replies, mut last) = (vec![], vec![], 0);
+        for m in batch {
+            match m {
+                Msg::Write { seq, write } => {
+                    last = seq;
+                    writes.push(write);
+                }
+                Msg::Reply { after, reply } => replies.push((after, reply)),
             }
         }
-        if let Ok(mut done) = shared.done.lock() {
-            done.0 = last;
-            if !ok {
-                done.1 = last;
+        if !writes.is_empty() {
+            commit(&store, &shared, writes, last);
+        }
+        let done = shared.done.lock().map(|d| *d).unwrap_or((0, u64::MAX));
+        for (after, r) in replies {
+            // Replies follow their writes in the channel, so `after` is committed or failed.
+            if after > done.0 || after <= done.1 {
+                tracing::warn!(to = %r.to, "DHCP lease not saved; no ACK");
+                continue;
+            }
+            if let Err(e) = r.sock.send_to(&r.bytes, r.to) {
+                tracing::warn!(error = %e, to = %r.to, "DHCP send failed");
             }
         }
-        shared.done_changed.notify_all();
     }
     // Every sender is gone and every write applied: the next start needs no quarantine.
     if let Err(e) = store.lease_session_end_blocking() {
         tracing::warn!(error = %e, "cannot mark the DHCP lease session as ended");
     }
+}
+
+/// Commit `writes` (the last numbered `last`) durably, retrying once; record the outcome.
+fn commit(store: &Store, shared: &Shared, writes: Vec<LeaseWrite>, last: u64) {
+    let mut result = store.lease_apply_blocking(&writes);
+    if let Err(e) = &result {
+        tracing::warn!(error = %e, "DHCP lease write failed; retrying once");
+        std::thread::sleep(Duration::from_millis(100));
+        result = store.lease_apply_blocking(&writes);
+    }
+    let ok = match result {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(error = %e, writes = writes.len(), "DHCP lease writes lost");
+            false
+        }
+    };
+    let reserved: Vec<Ipv4Addr> = writes
+        .iter()
+        .filter_map(|w| match w {
+            LeaseWrite::Reserve { ip } => Some(*ip),
+            _ => None,
+        })
+        .collect();
+    if !reserved.is_empty() {
+        if let Ok(mut t) = shared.table.lock() {
+            t.reserved(&reserved, ok);
+        }
+    }
+    if let Ok(mut done) = shared.done.lock() {
+        done.0 = last;
+        if !ok {
+            done.1 = last;
+        }
+    }
+    shared.done_changed.notify_all();
 }
