@@ -625,29 +625,38 @@ fn power_cut_under_load_loses_nothing_acknowledged() {
     let nodes = set("SELECT uuid FROM nodes");
     let ports = set("SELECT uuid || ' ' || address FROM ports");
     let leases = set("SELECT mac || ' ' || ip FROM dhcp_leases WHERE state = 'bound'");
-    let lost_nodes: Vec<_> = acked.nodes.iter().filter(|u| !nodes.contains(*u)).collect();
-    let lost_ports: Vec<_> = acked
+    let lost_nodes: Vec<String> = acked
+        .nodes
+        .iter()
+        .filter(|u| !nodes.contains(*u))
+        .cloned()
+        .collect();
+    let lost_ports: Vec<String> = acked
         .ports
         .iter()
         .map(|(u, a)| format!("{u} {a}"))
         .filter(|p| !ports.contains(p))
         .collect();
-    let lost_leases: Vec<_> = acked
+    let lost_leases: Vec<String> = acked
         .leases
         .iter()
         .map(|(m, i)| format!("{m} {i}"))
         .filter(|l| !leases.contains(l))
         .collect();
+    let few = |v: &[String]| v.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
     assert!(
         lost_nodes.is_empty() && lost_ports.is_empty() && lost_leases.is_empty(),
-        "acknowledged but lost (seed {seed}): {} of {} nodes {lost_nodes:?}, {} of {} ports {lost_ports:?}, \
-         {} of {} leases {lost_leases:?}",
+        "acknowledged but lost (seed {seed}): {} of {} nodes, {} of {} ports, {} of {} leases \
+         (e.g. nodes {}; ports {}; leases {})",
         lost_nodes.len(),
         acked.nodes.len(),
         lost_ports.len(),
         acked.ports.len(),
         lost_leases.len(),
-        acked.leases.len()
+        acked.leases.len(),
+        few(&lost_nodes),
+        few(&lost_ports),
+        few(&lost_leases)
     );
     eprintln!(
         "powerloss: all acknowledged rows present ({} nodes, {} ports, {} bound leases on disk); {:.1} s in all",
