@@ -237,3 +237,82 @@ fn commit(store: &Store, shared: &Shared, writes: Vec<LeaseWrite>, last: u64) {
     }
     shared.done_changed.notify_all();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bind(last: u8) -> LeaseWrite {
+        LeaseWrite::Bind {
+            ip: Ipv4Addr::new(10, 0, 0, last),
+            mac: format!("02:00:00:00:00:{last:02x}"),
+            expires_at: 100,
+        }
+    }
+
+    fn state(conn: &rusqlite::Connection, last: u8) -> Option<String> {
+        conn.query_row(
+            "SELECT state FROM dhcp_leases WHERE ip = ?1",
+            [format!("10.0.0.{last}")],
+            |r| r.get(0),
+        )
+        .ok()
+    }
+
+    #[test]
+    fn an_ack_leaves_only_after_its_lease_is_committed_and_never_if_that_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite");
+        // A short busy timeout, so a held lock fails the writer's commit quickly.
+        let store = Store::open(&path, 50, 2).unwrap();
+        let table = Leases::load(
+            Ipv4Addr::new(10, 0, 0, 10),
+            Ipv4Addr::new(10, 0, 0, 20),
+            60,
+            600,
+            &[],
+            true,
+            0,
+        );
+        let w = Writer::start(store, table).unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_millis(800)))
+            .unwrap();
+        let server = Arc::new(UdpSocket::bind("127.0.0.1:0").unwrap());
+        let ack = |last: u8, text: &[u8]| {
+            let seq = {
+                let mut t = w.shared.table.lock().unwrap();
+                t.writes.push(bind(last));
+                w.queue(&mut t, false)
+            };
+            w.send_after(
+                seq,
+                Deferred {
+                    bytes: text.to_vec(),
+                    to: client.local_addr().unwrap(),
+                    sock: server.clone(),
+                },
+            );
+        };
+        let mut buf = [0u8; 16];
+        let conn = rusqlite::Connection::open(&path).unwrap();
+
+        ack(10, b"ack-10");
+        let (n, _) = client.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"ack-10");
+        assert_eq!(state(&conn, 10).as_deref(), Some("bound"), "committed first");
+
+        // The commit cannot take the lock: the lease is not saved, so no ACK goes.
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        ack(11, b"ack-11");
+        assert!(client.recv_from(&mut buf).is_err(), "ACK sent unsaved");
+        conn.execute_batch("COMMIT").unwrap();
+        assert_eq!(state(&conn, 11), None);
+
+        ack(12, b"ack-12");
+        let (n, _) = client.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"ack-12");
+        assert_eq!(state(&conn, 12).as_deref(), Some("bound"));
+    }
+}
