@@ -43,13 +43,14 @@ impl Store {
         .await
     }
 
+    /// The conductor's heartbeat (not durable: the next one, or the next restart, redoes it).
     pub async fn conductor_touch(
         &self,
         hostname: String,
         now: String,
         online: bool,
     ) -> Result<(), StoreError> {
-        self.write(move |tx| {
+        self.write_batched(move |tx| {
             tx.execute(
                 "UPDATE conductors SET updated_at = ?2, online = ?3 WHERE hostname = ?1",
                 rusqlite::params![hostname, now, online],

@@ -9,9 +9,10 @@
 //!   DHCP leases — is durable before the answer: every connection runs `synchronous =
 //!   FULL`, so a commit returns only after the WAL is fsynced. (`NORMAL` survives a process
 //!   crash but not a power loss.) Measured cheap enough to apply everywhere: bench/README.md.
-//! - Node history rows (`history_add`) are commentary nobody is answered about: they commit
-//!   with `NORMAL` (`write_batched`), so they become durable with the next FULL commit
-//!   or checkpoint, and a power cut may drop the last few.
+//! - Node history rows (`history_add`), node locks (`node_reserve`/`node_release`: a
+//!   restart releases them all) and conductor heartbeats answer nobody: they commit with
+//!   `NORMAL` (`write_batched`), become durable with the next FULL commit or checkpoint,
+//!   and a power cut may drop the last few.
 //! - DHCP ACKs leave only after the commit of their lease (`boot/dhcp/persist.rs`).
 //!
 //! tests/integration/powerloss.rs cuts a VM's power under load and checks all of it.
@@ -232,7 +233,7 @@ impl Store {
             .map_err(|e| StoreError::Worker(e.to_string()))?
     }
 
-    /// `write` for rows that may be lost to a power cut (history): committed with
+    /// `write` for rows that may be lost to a power cut (see the header): committed with
     /// `synchronous = NORMAL`, so made durable by the next durable commit or checkpoint.
     async fn write_batched<T, F>(&self, f: F) -> Result<T, StoreError>
     where

@@ -514,13 +514,15 @@ impl Store {
     }
 
     /// Take the node's lock for `host` if nobody holds it. Returns the node as locked, or
-    /// Err(holder) with the current holder's name (None if the node vanished).
+    /// Err(holder) with the current holder's name (None if the node vanished). Locks and
+    /// their release need no fsync: what holds them does not survive a restart, which
+    /// releases them all (`node_release_all`).
     pub async fn node_reserve(
         &self,
         uuid: String,
         host: String,
     ) -> Result<Result<Node, Option<String>>, StoreError> {
-        self.write(move |tx| {
+        self.write_batched(move |tx| {
             let n = tx.execute(
                 "UPDATE nodes SET reservation = ?2 WHERE uuid = ?1 AND reservation IS NULL",
                 rusqlite::params![uuid, host],
@@ -546,7 +548,7 @@ impl Store {
 
     /// Drop `host`'s lock on a node (no-op if it does not hold it).
     pub async fn node_release(&self, id: i64, host: String) -> Result<(), StoreError> {
-        self.write(move |tx| {
+        self.write_batched(move |tx| {
             tx.execute(
                 "UPDATE nodes SET reservation = NULL WHERE id = ?1 AND reservation = ?2",
                 rusqlite::params![id, host],
