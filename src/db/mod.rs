@@ -134,6 +134,8 @@ struct Inner {
     busy_timeout_ms: u32,
     max_idle: usize,
     idle: Mutex<Vec<Connection>>,
+    /// Held by this process's writer from BEGIN to COMMIT (see `commit`).
+    writer: Mutex<()>,
     /// Bumped after every committed write to `ports` (see `ports_changed`).
     port_changes: AtomicU64,
     /// All port MACs, with the `port_changes` value they were read at (`mac_known_blocking`).
@@ -159,6 +161,7 @@ impl Store {
                 busy_timeout_ms,
                 max_idle: max_pool_size as usize,
                 idle: Mutex::new(Vec::new()),
+                writer: Mutex::new(()),
                 port_changes: AtomicU64::new(0),
                 macs: Mutex::new(None),
             }),
@@ -266,6 +269,14 @@ impl Store {
             if lazy {
                 conn.pragma_update(None, "synchronous", sync)?;
             }
+            // One writer at a time: the others wait here and wake as soon as it commits,
+            // rather than in SQLite's busy handler, whose sleeps (up to 100 ms each) let a
+            // waiting writer starve for seconds once every commit holds the lock for an fsync.
+            let _turn = self
+                .inner
+                .writer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let v = f(&tx)?;
             tx.commit().map_err(classify)?;
