@@ -1,15 +1,17 @@
-//! Power loss under load loses nothing acknowledged. A QEMU machine (KVM when it can, else
-//! TCG) boots a ramdisk holding the real `ironbox` (`ironbox ramdisk build` plus an init of
-//! this test's) which mounts an ext4 disk and serves the API and full-mode DHCP from it,
-//! on a network namespace the test made. The disk is an NBD export served by this test
-//! that behaves like a drive with a volatile write cache: a write is durable only once a
-//! FLUSH (or its own FUA flag) covered it. The test creates nodes and ports over the API
-//! and runs DHCP DORAs from the namespace, recording every answer it got, then at a random
-//! moment SIGKILLs QEMU (the guest's page cache is gone) and keeps the durable disk plus a
-//! random half of the unflushed writes (the drive wrote some of its cache before dying).
-//! The resulting image is fsck'd, the database and its WAL copied out with debugfs, opened
-//! with SQLite (replaying the WAL), and must pass `PRAGMA integrity_check` and hold every
-//! acknowledged node, port and lease. Needs root, KVM or patience, and tests/lab/setup.sh.
+//! Power loss under load loses nothing acknowledged. A QEMU machine (TCG, like the rest of
+//! the lab) boots a ramdisk holding the real `ironbox` (`ironbox ramdisk build` plus an
+//! init of this test's) which mounts an ext4 disk and serves the API and full-mode DHCP
+//! from it, on a network namespace the test made. The disk is an NBD export served by
+//! this test that behaves like a drive with a volatile write cache: a write is durable
+//! only once a FLUSH (or its own FUA flag) covered it. The test creates nodes and ports
+//! over the API and runs DHCP DORAs from the namespace, recording every answer it got,
+//! then at a random moment SIGKILLs QEMU (the guest's page cache is gone) and keeps the
+//! durable disk plus a random half of the unflushed writes (the drive wrote some of its
+//! cache before dying). The resulting image is fsck'd, the database and its WAL copied out
+//! with debugfs, opened with SQLite (replaying the WAL), and must pass `PRAGMA
+//! integrity_check` and hold every acknowledged node, port and lease. The seed of the
+//! random choices is printed; `POWERLOSS_SEED` repeats it. Needs root, e2fsprogs and
+//! tests/lab/setup.sh; about a minute (tests/lab/README.md).
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
