@@ -292,7 +292,7 @@ fn http(
 fn api_load(ns: String, id: u64, stop: Arc<AtomicBool>, acked: Arc<Mutex<Acked>>) {
     enter(&ns);
     let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(5))
         .build();
     let mut i = 0u64;
     while !stop.load(Ordering::Relaxed) {
