@@ -276,9 +276,12 @@ mod tests {
         );
         let w = Writer::start(store, table).unwrap();
         let client = UdpSocket::bind("127.0.0.1:0").unwrap();
-        client
-            .set_read_timeout(Some(Duration::from_millis(800)))
-            .unwrap();
+        let wait = |ms| {
+            client
+                .set_read_timeout(Some(Duration::from_millis(ms)))
+                .unwrap()
+        };
+        wait(10_000);
         let server = Arc::new(UdpSocket::bind("127.0.0.1:0").unwrap());
         let ack = |last: u8, text: &[u8]| {
             let seq = {
@@ -301,12 +304,18 @@ mod tests {
         ack(10, b"ack-10");
         let (n, _) = client.recv_from(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"ack-10");
-        assert_eq!(state(&conn, 10).as_deref(), Some("bound"), "committed first");
+        assert_eq!(
+            state(&conn, 10).as_deref(),
+            Some("bound"),
+            "committed first"
+        );
 
         // The commit cannot take the lock: the lease is not saved, so no ACK goes.
         conn.execute_batch("BEGIN IMMEDIATE").unwrap();
         ack(11, b"ack-11");
+        wait(800); // the writer gives up after ~200 ms (two 50 ms tries, 100 ms apart)
         assert!(client.recv_from(&mut buf).is_err(), "ACK sent unsaved");
+        wait(10_000);
         conn.execute_batch("COMMIT").unwrap();
         assert_eq!(state(&conn, 11), None);
 
