@@ -131,8 +131,28 @@ fn init_logging(debug: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| MaskedStderr)
         .init();
+}
+
+/// stderr behind the secret mask: a log line never shows a URL password or a
+/// `token=...`-style value, whatever error or field it quotes. The formatter writes each
+/// event with one `write_all`, so a line is masked whole.
+struct MaskedStderr;
+
+impl std::io::Write for MaskedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut err = std::io::stderr().lock();
+        match std::str::from_utf8(buf) {
+            Ok(line) => err.write_all(ironbox::model::secrets::mask_text(line).as_bytes())?,
+            Err(_) => err.write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {

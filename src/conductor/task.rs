@@ -3,6 +3,7 @@
 //! the node, its ports and its driver; `process_event` is the ONE place a provision state
 //! changes; `release` (or drop, as a safety net) gives the lock back.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use super::fsm::{self, Event};
@@ -11,6 +12,7 @@ use crate::drivers::{Driver, TaskContext};
 use crate::model::history::{SEVERITY_ERROR, SEVERITY_INFO};
 use crate::model::node::Node;
 use crate::model::port::Port;
+use crate::model::secrets;
 
 pub struct NodeTask {
     pub conductor: Conductor,
@@ -117,6 +119,13 @@ impl NodeTask {
     /// Persist the node (only while we still hold its lock).
     pub async fn save(&mut self) -> Result<()> {
         self.node.updated_at = Some(crate::model::now());
+        // Error text is built from driver errors, which may quote a BMC or image URL with
+        // its password: the stored text never holds it.
+        for text in [&mut self.node.last_error, &mut self.node.maintenance_reason] {
+            if let Some(Cow::Owned(m)) = text.as_deref().map(secrets::mask_text) {
+                *text = Some(m);
+            }
+        }
         let saved = self
             .conductor
             .store

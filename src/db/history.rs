@@ -26,8 +26,12 @@ fn from_row(r: &Row) -> rusqlite::Result<HistoryEvent> {
 }
 
 impl Store {
-    /// Append an event, pruning the node's oldest entries beyond `keep`.
-    pub async fn history_add(&self, ev: HistoryEvent, keep: u32) -> Result<(), StoreError> {
+    /// Append an event, pruning the node's oldest entries beyond `keep`. The event text
+    /// quotes errors: it is stored with URL passwords masked.
+    pub async fn history_add(&self, mut ev: HistoryEvent, keep: u32) -> Result<(), StoreError> {
+        if let std::borrow::Cow::Owned(m) = crate::model::secrets::mask_text(&ev.event) {
+            ev.event = m;
+        }
         self.write(move |tx| {
             let node_id: i64 = must_find(
                 tx.query_row("SELECT id FROM nodes WHERE uuid = ?1", [&ev.node_uuid], |r| r.get(0)),
