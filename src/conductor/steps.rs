@@ -86,7 +86,7 @@ pub fn parse_user_steps(driver: &Driver, kind: StepKind, raw: &Value) -> Result<
     let list = raw.as_array().ok_or_else(|| {
         E::InvalidParameterValue(format!(
             "Schema error for {what}: {} is not of type 'array'",
-            secrets::masked(raw)
+            secrets::opaque(raw)
         ))
     })?;
     let offered = offered(driver, kind);
@@ -95,7 +95,7 @@ pub fn parse_user_steps(driver: &Driver, kind: StepKind, raw: &Value) -> Result<
         let o = item.as_object().ok_or_else(|| {
             E::InvalidParameterValue(format!(
                 "Schema error for {what}: {} is not of type 'object'",
-                secrets::masked(item)
+                secrets::opaque(item)
             ))
         })?;
         let allowed: &[&str] = match kind {

@@ -245,6 +245,28 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn saved_error_text_has_no_url_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = conductor(dir.path()).await;
+        let n = Node {
+            uuid: crate::model::new_uuid(),
+            driver: "fake-hardware".into(),
+            ..Default::default()
+        };
+        let n = c.node_create(n).await.unwrap();
+        let mut task = c.acquire(&n.uuid, Wait::No).await.unwrap();
+        task.node.last_error = Some("GET http://admin:hunter2@10.0.0.5/redfish: refused".into());
+        task.save().await.unwrap();
+        task.release().await;
+        let stored = c.store.node_get(n.uuid.clone()).await.unwrap().unwrap();
+        assert_eq!(
+            stored.last_error.as_deref(),
+            Some("GET http://admin:******@10.0.0.5/redfish: refused")
+        );
+        c.shutdown(Duration::from_secs(5)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn acquire_waits_for_a_locked_node_as_asked() {
         let dir = tempfile::tempdir().unwrap();
         let c = conductor(dir.path()).await;

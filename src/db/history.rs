@@ -99,3 +99,32 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::node::Node;
+
+    #[tokio::test]
+    async fn event_text_is_stored_masked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite"), 5000, 2).unwrap();
+        let n = store
+            .node_create(Node {
+                uuid: crate::model::new_uuid(),
+                driver: "fake-hardware".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let ev = HistoryEvent {
+            uuid: crate::model::new_uuid(),
+            node_uuid: n.uuid.clone(),
+            event: "Failed: http://admin:hunter2@bmc/redfish".into(),
+            ..Default::default()
+        };
+        store.history_add(ev, 10).await.unwrap();
+        let got = store.history_list(n.uuid, None, 10).await.unwrap();
+        assert_eq!(got[0].event, "Failed: http://admin:******@bmc/redfish");
+    }
+}
