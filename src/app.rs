@@ -176,7 +176,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
     });
     write_endpoints(&config.default.state_path, &endpoints)
         .map_err(io("writing endpoints.json"))?;
-    tracing::info!(api = %format!("{scheme}://{api_addr}"), auth = ?config.default.auth_strategy, database = %config.database.connection.display(),
+    tracing::info!(api = %format!("{scheme}://{api_addr}"), auth_strategy = ?config.default.auth_strategy, database = %config.database.connection.display(),
         conductor = %config.default.host, hardware_types = ?registry.hardware_types, "ironbox serving");
 
     let mut tasks = tokio::task::JoinSet::new();

@@ -131,8 +131,29 @@ fn init_logging(debug: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| Masking(std::io::stderr()))
         .init();
+}
+
+/// A log writer behind the secret mask: a line never shows a URL password or a
+/// `token=...`-style value, whatever error or field it quotes. The formatter writes each
+/// event with one `write_all`, so a line is masked whole.
+struct Masking<W>(W);
+
+impl<W: std::io::Write> std::io::Write for Masking<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match std::str::from_utf8(buf) {
+            Ok(line) => self
+                .0
+                .write_all(ironbox::model::secrets::mask_text(line).as_bytes())?,
+            Err(_) => self.0.write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -223,5 +244,21 @@ fn main() -> ExitCode {
             eprintln!("ironbox: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    #[test]
+    fn log_lines_are_masked() {
+        let mut w = super::Masking(Vec::new());
+        w.write_all(b"WARN power failed error=GET http://root:hunter2@bmc/x token=abc\n")
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(w.0).unwrap(),
+            "WARN power failed error=GET http://root:******@bmc/x token=******\n"
+        );
     }
 }

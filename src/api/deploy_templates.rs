@@ -10,6 +10,7 @@ use super::views::{py_repr, Reader};
 use super::State;
 use crate::db::{Page, StoreError};
 use crate::model::deploy_template::DeployTemplate;
+use crate::model::secrets::opaque;
 use crate::model::validate;
 
 const STEP_INTERFACES: &[&str] = &[
@@ -83,14 +84,14 @@ fn check_steps(v: &Value) -> Result<Vec<Value>, ApiError> {
     let err = |m: String| ApiError::bad_request(format!("Schema error for deploy_template: {m}"));
     let list = v
         .as_array()
-        .ok_or_else(|| err(format!("{} is not of type 'array'", py_repr(v))))?;
+        .ok_or_else(|| err(format!("{} is not of type 'array'", py_repr(&opaque(v)))))?;
     if list.is_empty() {
         return Err(err("[] is too short".into()));
     }
     for s in list {
         let o = s
             .as_object()
-            .ok_or_else(|| err(format!("{} is not of type 'object'", py_repr(s))))?;
+            .ok_or_else(|| err(format!("{} is not of type 'object'", py_repr(&opaque(s)))))?;
         for k in ["interface", "step", "args", "priority"] {
             if !o.contains_key(k) {
                 return Err(err(format!("'{k}' is a required property")));

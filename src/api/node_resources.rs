@@ -136,7 +136,12 @@ fn history_view(
     m.insert("uuid".into(), json!(e.uuid));
     m.insert("created_at".into(), json!(e.created_at));
     m.insert("severity".into(), json!(e.severity));
-    m.insert("event".into(), json!(e.event));
+    // Events quote errors; rows written before masking moved to the store may hold a URL
+    // password.
+    m.insert(
+        "event".into(),
+        json!(crate::model::secrets::mask_text(&e.event)),
+    );
     if detail {
         m.insert("event_type".into(), json!(e.event_type));
         m.insert("conductor".into(), json!(e.conductor));

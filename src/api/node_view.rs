@@ -1,12 +1,13 @@
 //! How a node looks on the wire: every field with the microversion that introduced it,
 //! the fields a list shows and the ones it cannot sort by, the streaming serializer for
-//! responses (secrets masked while writing) and the PATCH document.
+//! responses (every JSON blob's secrets and the URL passwords in error text masked while
+//! writing) and the PATCH document.
 
 use super::microversion::Version;
 use super::resource::visible;
 use super::views::{self};
 use crate::model::node::{Node, INTERFACE_KINDS};
-use crate::model::states;
+use crate::model::{secrets, states, JsonObject};
 use serde_json::{Map, Value};
 
 /// Every node field and the microversion that introduced it.
@@ -163,11 +164,16 @@ pub const UNSORTABLE: &[&str] = &[
 pub enum Field<'a> {
     Str(&'a str),
     Opt(Option<&'a str>),
+    /// Free text built from errors (`last_error`, `maintenance_reason`): a URL in it may
+    /// carry a password, masked in every form (these fields are not patchable).
+    Text(Option<&'a str>),
     Bool(bool),
     OptBool(Option<bool>),
-    Obj(&'a crate::model::JsonObject),
-    /// Secrets replaced by `******` while writing.
-    Masked(&'a crate::model::JsonObject, bool),
+    /// A JSON blob: secrets masked while writing; unmasked in the PATCH document, so a
+    /// patch keeps the secrets it does not touch.
+    Obj(&'a JsonObject),
+    /// `instance_info`: as `Obj`, and `image_url` hidden too.
+    InstanceInfo(&'a JsonObject),
     List(&'a [String]),
 }
 
@@ -176,12 +182,17 @@ impl serde::Serialize for Field<'_> {
         match self {
             Field::Str(x) => s.serialize_str(x),
             Field::Opt(x) => x.serialize(s),
+            Field::Text(x) => x.map(secrets::mask_text).serialize(s),
             Field::Bool(b) => s.serialize_bool(*b),
             Field::OptBool(b) => b.serialize(s),
-            Field::Obj(o) => o.serialize(s),
-            Field::Masked(o, instance_info) => views::Masked {
-                obj: o,
-                instance_info: *instance_info,
+            Field::Obj(obj) => secrets::Masked {
+                obj,
+                instance_info: false,
+            }
+            .serialize(s),
+            Field::InstanceInfo(obj) => secrets::Masked {
+                obj,
+                instance_info: true,
             }
             .serialize(s),
             Field::List(l) => l.serialize(s),
@@ -192,7 +203,7 @@ impl serde::Serialize for Field<'_> {
 impl Field<'_> {
     fn to_value(&self) -> Value {
         match self {
-            Field::Masked(o, _) => Value::Object((*o).clone()),
+            Field::Obj(o) | Field::InstanceInfo(o) => Value::Object((*o).clone()),
             other => serde_json::to_value(other).unwrap_or(Value::Null),
         }
     }
@@ -218,18 +229,15 @@ pub fn for_each_field<'a>(
     put("updated_at", o(&n.updated_at));
     put("chassis_uuid", o(&n.chassis_uuid));
     put("driver", Str(&n.driver));
-    put("driver_info", Masked(&n.driver_info, false));
-    put(
-        "driver_internal_info",
-        Masked(&n.driver_internal_info, false),
-    );
+    put("driver_info", Obj(&n.driver_info));
+    put("driver_internal_info", Obj(&n.driver_internal_info));
     put("extra", Obj(&n.extra));
-    put("instance_info", Masked(&n.instance_info, true));
+    put("instance_info", InstanceInfo(&n.instance_info));
     put("instance_uuid", o(&n.instance_uuid));
     put("instance_name", o(&n.instance_name));
-    put("last_error", o(&n.last_error));
+    put("last_error", Text(n.last_error.as_deref()));
     put("maintenance", Bool(n.maintenance));
-    put("maintenance_reason", o(&n.maintenance_reason));
+    put("maintenance_reason", Text(n.maintenance_reason.as_deref()));
     put("fault", o(&n.fault));
     put("power_state", o(&n.power_state));
     put("target_power_state", o(&n.target_power_state));

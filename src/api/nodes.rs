@@ -423,7 +423,11 @@ pub async fn validate(
         let mut r = Map::new();
         r.insert("result".into(), json!(result.ok));
         if let Some(reason) = result.reason {
-            r.insert("reason".into(), json!(reason));
+            // Driver messages may quote an address with its password.
+            r.insert(
+                "reason".into(),
+                json!(crate::model::secrets::mask_text(&reason)),
+            );
         }
         out.insert(kind.to_string(), Value::Object(r));
     }

@@ -6,13 +6,30 @@ use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use super::views::py_repr;
+use crate::model::secrets;
+
+/// An operation as an error echoes it: py_repr masks secret keys inside `value`, but a
+/// value patched at a secret path (`/driver_info/ipmi_password`) has no key of its own to
+/// judge, so it is echoed opaque.
+fn op_repr(op: &Value) -> String {
+    let secret_path = op.get("path").and_then(Value::as_str).is_some_and(|p| {
+        p.split('/').any(secrets::is_secret_key) || p.starts_with("/instance_info/image_url")
+    });
+    let mut shown = op.clone();
+    if let (true, Some(o)) = (secret_path, shown.as_object_mut()) {
+        if let Some(v) = o.get_mut("value") {
+            *v = secrets::opaque(v);
+        }
+    }
+    py_repr(&shown)
+}
 
 /// Validate the patch document against Ironic's patch schema.
 fn check_schema(ops: &Value) -> Result<&Vec<Value>, ApiError> {
     let err = |m: String| ApiError::bad_request(format!("Schema error for patch: {m}"));
     let list = ops
         .as_array()
-        .ok_or_else(|| err(format!("{} is not of type 'array'", py_repr(ops))))?;
+        .ok_or_else(|| err(format!("{} is not of type 'array'", op_repr(ops))))?;
     for op in list {
         let o = op
             .as_object()
@@ -83,12 +100,12 @@ pub fn apply(
     for op in list {
         let one: json_patch::Patch = serde_json::from_value(Value::Array(vec![op.clone()]))
             .map_err(|e| {
-                ApiError::bad_request(format!("Invalid patch operation {}: {e}", py_repr(op)))
+                ApiError::bad_request(format!("Invalid patch operation {}: {e}", op_repr(op)))
             })?;
         json_patch::patch(&mut value, &one).map_err(|e| {
             ApiError::bad_request(format!(
                 "Couldn't apply patch '{}'. Reason: {}",
-                py_repr(op),
+                op_repr(op),
                 reason(&e)
             ))
         })?;
@@ -164,6 +181,16 @@ mod tests {
             let e = apply(doc(), &ops, &["name", "extra"], |_| true).unwrap_err();
             assert!(e.message.contains(msg), "{ops}: {}", e.message);
             assert_eq!(e.status.as_u16(), 400);
+        }
+        // An echoed operation never shows a secret it carried.
+        for ops in [
+            json!({"op": "add", "path": "/extra/ipmi_password", "value": "hunter2"}),
+            json!([{"op": "replace", "path": "/extra/nope/ipmi_password", "value": "hunter2"}]),
+            json!([{"op": "replace", "path": "/extra/nope/x", "value": {"token": "hunter2"}}]),
+        ] {
+            let e = apply(doc(), &ops, &["name", "extra"], |_| true).unwrap_err();
+            assert!(!e.message.contains("hunter2"), "{}", e.message);
+            assert!(e.message.contains("******"), "{}", e.message);
         }
         let e = apply(
             doc(),

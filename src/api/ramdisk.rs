@@ -8,9 +8,10 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::microversion::Version;
 use super::params::{json_body, Query};
-use super::views::{links, Masked};
+use super::views::links;
 use super::{base_url, State};
 use crate::conductor::AgentHeartbeat;
+use crate::model::secrets::Masked;
 
 /// `?node_uuid=`, which must be a UUID when given.
 fn node_uuid(q: &Query) -> Result<Option<String>, ApiError> {
@@ -80,7 +81,7 @@ fn lookup_body(state: &State, base: &str, found: &crate::conductor::LookupResult
     json!({
         "node": {
             "uuid": n.uuid,
-            "properties": n.properties,
+            "properties": Masked { obj: &n.properties, instance_info: false },
             "instance_info": Masked { obj: &n.instance_info, instance_info: true },
             "driver_internal_info": Masked { obj: &n.driver_internal_info, instance_info: false },
             "links": links(base, &format!("nodes/{}", n.uuid)),

@@ -16,7 +16,7 @@ use super::params::{json_body, ListParams, Query};
 use super::views::{select, Links, Reader};
 use super::{base_url, State};
 use crate::db::{Page, StoreError};
-use crate::model::validate;
+use crate::model::{secrets, validate};
 
 /// What a view needs besides the item: the state (for computed fields such as a node's
 /// `conductor` or a conductor's `alive`), the negotiated version and the link base.
@@ -129,9 +129,12 @@ pub fn document<R: Resource>(item: &R, state: &State, v: Version) -> Map<String,
     visible_row(item, &Ctx { state, v, base: "" })
 }
 
-/// The fields visible at `cx.v`, links, and (without `fields`) the sub-collection links.
+/// The fields visible at `cx.v`, secrets masked, links, and (without `fields`) the
+/// sub-collection links.
 fn view_value<R: Resource>(item: &R, cx: &Ctx, fields: Option<&[String]>) -> Value {
     let mut m = visible_row(item, cx);
+    // The row is a copy already: mask it in place (`extra`, step args, error text).
+    m.values_mut().for_each(secrets::mask_in_place);
     let id = item.ident();
     m.insert("links".into(), links(cx.base, &[R::COLLECTION, "/", id]));
     if let Some(f) = fields {

@@ -1,9 +1,11 @@
-//! Response building blocks shared by every resource: links, secret masking, field
-//! selection, and typed readers for request fields that fail with Ironic's schema messages.
+//! Response building blocks shared by every resource: links, field selection, and typed
+//! readers for request fields that fail with Ironic's schema messages (which echo what was
+//! submitted masked: `model::secrets` decides what is a secret).
 
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
+use crate::model::secrets::{masked, opaque};
 use crate::model::JsonObject;
 
 /// `self` and `bookmark` links for `<base>/v1/<path>` and `<base>/<path>`.
@@ -13,67 +15,6 @@ pub fn links(base: &str, path: &str) -> Value {
         path: &[path],
     }
     .value()
-}
-
-/// Keys whose values are secrets, matched as substrings of the lower-cased key, as oslo's
-/// `mask_dict_password` does (so `ipmi_password`, `redfish_password`, `agent_secret_token`...).
-const SECRET_MARKERS: &[&str] = &[
-    "password",
-    "adminpass",
-    "admin_pass",
-    "auth_token",
-    "new_pass",
-    "secret",
-    "sys_pswd",
-    "token",
-    "configdrive",
-    "chappassword",
-    "encrypted_key",
-    "private_key",
-    "fernetkey",
-    "sslkey",
-    "passphrase",
-    "cephkey",
-    "keystore",
-    "truststore",
-    "kg_key",
-];
-
-pub const MASK: &str = "******";
-
-pub fn is_secret_key(k: &str) -> bool {
-    let k = k.to_ascii_lowercase();
-    SECRET_MARKERS.iter().any(|m| k.contains(m))
-}
-
-/// A JSON object written with its secrets masked (no copy is made).
-pub struct Masked<'a> {
-    pub obj: &'a JsonObject,
-    /// `instance_info` also hides `image_url`.
-    pub instance_info: bool,
-}
-
-impl serde::Serialize for Masked<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(self.obj.len()))?;
-        for (k, v) in self.obj {
-            if is_secret_key(k) || (self.instance_info && k == "image_url") {
-                m.serialize_entry(k, MASK)?;
-            } else if let Value::Object(inner) = v {
-                m.serialize_entry(
-                    k,
-                    &Masked {
-                        obj: inner,
-                        instance_info: false,
-                    },
-                )?;
-            } else {
-                m.serialize_entry(k, v)?;
-            }
-        }
-        m.end()
-    }
 }
 
 /// `self` + `bookmark` links, the one link builder: written straight into a response (node
@@ -124,19 +65,24 @@ pub fn select(mut full: Map<String, Value>, fields: &[String]) -> Value {
     Value::Object(out)
 }
 
-/// Python's repr of a JSON value, as Ironic's schema errors print it.
+/// Python's repr of a JSON value, as Ironic's schema errors print it, with its secrets
+/// masked (an error must not echo a password the client sent).
 pub fn py_repr(v: &Value) -> String {
+    repr(&masked(v))
+}
+
+fn repr(v: &Value) -> String {
     match v {
         Value::Null => "None".into(),
         Value::Bool(true) => "True".into(),
         Value::Bool(false) => "False".into(),
         Value::Number(n) => n.to_string(),
         Value::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
-        Value::Array(a) => format!("[{}]", a.iter().map(py_repr).collect::<Vec<_>>().join(", ")),
+        Value::Array(a) => format!("[{}]", a.iter().map(repr).collect::<Vec<_>>().join(", ")),
         Value::Object(o) => format!(
             "{{{}}}",
             o.iter()
-                .map(|(k, v)| format!("'{k}': {}", py_repr(v)))
+                .map(|(k, v)| format!("'{k}': {}", repr(v)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -183,6 +129,14 @@ impl Reader<'_> {
         }
     }
 
+    /// A string that is itself a secret (`rescue_password`): a wrong type is echoed masked.
+    pub fn secret_str(&self, v: &Value) -> Result<String, ApiError> {
+        match v {
+            Value::String(s) => Ok(s.clone()),
+            _ => Err(self.type_err(&opaque(v), "'string'")),
+        }
+    }
+
     /// Booleans: JSON true/false, or a string in strutils' strict spellings (the
     /// `baremetal` CLI sends "True"/"False"), as Ironic accepts.
     pub fn bool(&self, key: &str, v: &Value) -> Result<bool, ApiError> {
@@ -205,12 +159,13 @@ impl Reader<'_> {
         }
     }
 
-    /// JSON object fields: null means empty.
+    /// JSON object fields: null means empty. These hold secrets (`driver_info`, `extra`),
+    /// so a wrong-typed value is echoed with its strings and numbers masked.
     pub fn obj(&self, v: &Value) -> Result<JsonObject, ApiError> {
         match v {
             Value::Null => Ok(JsonObject::new()),
             Value::Object(o) => Ok(o.clone()),
-            _ => Err(self.type_err(v, "'object', 'null'")),
+            _ => Err(self.type_err(&opaque(v), "'object', 'null'")),
         }
     }
 
@@ -263,26 +218,25 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn masks_nested_secrets() {
-        let o = json!({"ipmi_password": "x", "ipmi_username": "u", "nested": {"redfish_password": "y"}, "agent_secret_token": "t"});
-        let m = serde_json::to_value(Masked {
-            obj: o.as_object().unwrap(),
-            instance_info: false,
-        })
-        .unwrap();
-        assert_eq!(m["ipmi_password"], "******");
-        assert_eq!(m["ipmi_username"], "u");
-        assert_eq!(m["nested"]["redfish_password"], "******");
-        assert_eq!(m["agent_secret_token"], "******");
-        let i = json!({"image_url": "http://x/?temp_url_sig=1", "image_source": "http://x"});
-        let m = serde_json::to_value(Masked {
-            obj: i.as_object().unwrap(),
-            instance_info: true,
-        })
-        .unwrap();
+    fn errors_echo_submitted_values_masked() {
         assert_eq!(
-            (m["image_url"].as_str(), m["image_source"].as_str()),
-            (Some("******"), Some("http://x"))
+            py_repr(&json!({"ipmi_password": "hunter2", "a": "http://u:p@h"})),
+            "{'a': 'http://u:******@h', 'ipmi_password': '******'}"
+        );
+        let e = Reader { res: "node" }
+            .obj(&json!("{\"ipmi_password\": \"hunter2\"}"))
+            .unwrap_err();
+        assert_eq!(
+            e.message,
+            "Schema error for node: '******' is not of type 'object', 'null'"
+        );
+        let e = Reader { res: "node" }
+            .obj(&json!([{"x": "hunter2"}, 5, true]))
+            .unwrap_err();
+        assert!(
+            !e.message.contains("hunter2") && e.message.contains("True"),
+            "{}",
+            e.message
         );
     }
 

@@ -12,6 +12,7 @@ use super::{ConductorError as E, Result};
 use crate::drivers::agent_client::agent_steps;
 use crate::drivers::{Driver, Progress, Step, RESERVED_STEPS as RESERVED};
 use crate::model::dii::{step_index_key, steps_key};
+use crate::model::secrets;
 use crate::model::states::{POWER_OFF, POWER_ON};
 use crate::model::step::StepKind;
 
@@ -84,7 +85,8 @@ pub fn parse_user_steps(driver: &Driver, kind: StepKind, raw: &Value) -> Result<
     let what = format!("{}_steps", kind.name());
     let list = raw.as_array().ok_or_else(|| {
         E::InvalidParameterValue(format!(
-            "Schema error for {what}: {raw} is not of type 'array'"
+            "Schema error for {what}: {} is not of type 'array'",
+            secrets::opaque(raw)
         ))
     })?;
     let offered = offered(driver, kind);
@@ -92,7 +94,8 @@ pub fn parse_user_steps(driver: &Driver, kind: StepKind, raw: &Value) -> Result<
     for item in list {
         let o = item.as_object().ok_or_else(|| {
             E::InvalidParameterValue(format!(
-                "Schema error for {what}: {item} is not of type 'object'"
+                "Schema error for {what}: {} is not of type 'object'",
+                secrets::opaque(item)
             ))
         })?;
         let allowed: &[&str] = match kind {
@@ -131,7 +134,8 @@ pub fn parse_user_steps(driver: &Driver, kind: StepKind, raw: &Value) -> Result<
             Some(Value::Object(a)) => a.clone(),
             Some(other) => {
                 return Err(E::InvalidParameterValue(format!(
-                    "Schema error for {what}: {other} is not of type 'object'"
+                    "Schema error for {what}: {} is not of type 'object'",
+                    secrets::opaque(other)
                 )))
             }
         };

@@ -3,6 +3,7 @@
 //! the node, its ports and its driver; `process_event` is the ONE place a provision state
 //! changes; `release` (or drop, as a safety net) gives the lock back.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use super::fsm::{self, Event};
@@ -11,6 +12,7 @@ use crate::drivers::{Driver, TaskContext};
 use crate::model::history::{SEVERITY_ERROR, SEVERITY_INFO};
 use crate::model::node::Node;
 use crate::model::port::Port;
+use crate::model::secrets;
 
 pub struct NodeTask {
     pub conductor: Conductor,
@@ -117,6 +119,13 @@ impl NodeTask {
     /// Persist the node (only while we still hold its lock).
     pub async fn save(&mut self) -> Result<()> {
         self.node.updated_at = Some(crate::model::now());
+        // Error text is built from driver errors, which may quote a BMC or image URL with
+        // its password: the stored text never holds it.
+        for text in [&mut self.node.last_error, &mut self.node.maintenance_reason] {
+            if let Some(Cow::Owned(m)) = text.as_deref().map(secrets::mask_text) {
+                *text = Some(m);
+            }
+        }
         let saved = self
             .conductor
             .store
@@ -233,6 +242,28 @@ mod tests {
         let reg = crate::drivers::Registry::from_config(&cfg).unwrap();
         let store = crate::db::Store::open(&cfg.database.connection, 5000, 4).unwrap();
         Conductor::new(store, Arc::new(reg), Arc::new(cfg))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn saved_error_text_has_no_url_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = conductor(dir.path()).await;
+        let n = Node {
+            uuid: crate::model::new_uuid(),
+            driver: "fake-hardware".into(),
+            ..Default::default()
+        };
+        let n = c.node_create(n).await.unwrap();
+        let mut task = c.acquire(&n.uuid, Wait::No).await.unwrap();
+        task.node.last_error = Some("GET http://admin:hunter2@10.0.0.5/redfish: refused".into());
+        task.save().await.unwrap();
+        task.release().await;
+        let stored = c.store.node_get(n.uuid.clone()).await.unwrap().unwrap();
+        assert_eq!(
+            stored.last_error.as_deref(),
+            Some("GET http://admin:******@10.0.0.5/redfish: refused")
+        );
+        c.shutdown(Duration::from_secs(5)).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

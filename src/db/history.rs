@@ -26,9 +26,13 @@ fn from_row(r: &Row) -> rusqlite::Result<HistoryEvent> {
 }
 
 impl Store {
-    /// Append an event, pruning the node's oldest entries beyond `keep`. Not durable on
-    /// return: history may lose its newest rows to a power cut (see `db/mod.rs`).
-    pub async fn history_add(&self, ev: HistoryEvent, keep: u32) -> Result<(), StoreError> {
+    /// Append an event, pruning the node's oldest entries beyond `keep`. The event text
+    /// quotes errors: it is stored with URL passwords masked. Not durable on return:
+    /// history may lose its newest rows to a power cut (see `db/mod.rs`).
+    pub async fn history_add(&self, mut ev: HistoryEvent, keep: u32) -> Result<(), StoreError> {
+        if let std::borrow::Cow::Owned(m) = crate::model::secrets::mask_text(&ev.event) {
+            ev.event = m;
+        }
         self.write_batched(move |tx| {
             let node_id: i64 = must_find(
                 tx.query_row("SELECT id FROM nodes WHERE uuid = ?1", [&ev.node_uuid], |r| r.get(0)),
@@ -94,5 +98,34 @@ impl Store {
             Ok(rows.next().transpose()?)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::node::Node;
+
+    #[tokio::test]
+    async fn event_text_is_stored_masked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite"), 5000, 2).unwrap();
+        let n = store
+            .node_create(Node {
+                uuid: crate::model::new_uuid(),
+                driver: "fake-hardware".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let ev = HistoryEvent {
+            uuid: crate::model::new_uuid(),
+            node_uuid: n.uuid.clone(),
+            event: "Failed: http://admin:hunter2@bmc/redfish".into(),
+            ..Default::default()
+        };
+        store.history_add(ev, 10).await.unwrap();
+        let got = store.history_list(n.uuid, None, 10).await.unwrap();
+        assert_eq!(got[0].event, "Failed: http://admin:******@bmc/redfish");
     }
 }

@@ -13,6 +13,7 @@ pub mod mac;
 pub mod node;
 pub mod port;
 pub mod portgroup;
+pub mod secrets;
 pub mod states;
 pub mod step;
 pub mod validate;

@@ -1,10 +1,12 @@
 //! The node: Ironic's central object, one row of `nodes`.
 
+use super::secrets::Masked;
 use super::JsonObject;
 
 /// Every node field Ironic exposes, stored as-is. `chassis_uuid`, `traits` and
-/// `allocation_uuid` are resolved by the store from their own tables.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// `allocation_uuid` are resolved by the store from their own tables. Its `Debug` masks
+/// secrets as the API does.
+#[derive(Clone, Default, PartialEq)]
 pub struct Node {
     pub id: i64,
     pub uuid: String,
@@ -58,6 +60,75 @@ pub struct Node {
     pub traits: Vec<String>,
     pub created_at: String,
     pub updated_at: Option<String>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let blob = |obj| Masked {
+            obj,
+            instance_info: false,
+        };
+        f.debug_struct("Node")
+            .field("id", &self.id)
+            .field("uuid", &self.uuid)
+            .field("name", &self.name)
+            .field("chassis_uuid", &self.chassis_uuid)
+            .field("driver", &self.driver)
+            .field("driver_info", &blob(&self.driver_info))
+            .field("driver_internal_info", &blob(&self.driver_internal_info))
+            .field("properties", &blob(&self.properties))
+            .field(
+                "instance_info",
+                &Masked {
+                    obj: &self.instance_info,
+                    instance_info: true,
+                },
+            )
+            .field("instance_uuid", &self.instance_uuid)
+            .field("instance_name", &self.instance_name)
+            .field("extra", &blob(&self.extra))
+            .field("power_state", &self.power_state)
+            .field("target_power_state", &self.target_power_state)
+            .field("provision_state", &self.provision_state)
+            .field("target_provision_state", &self.target_provision_state)
+            .field("provision_updated_at", &self.provision_updated_at)
+            .field("maintenance", &self.maintenance)
+            .field("maintenance_reason", &self.maintenance_reason)
+            .field("fault", &self.fault)
+            .field("last_error", &self.last_error)
+            .field("reservation", &self.reservation)
+            .field("console_enabled", &self.console_enabled)
+            .field("raid_config", &blob(&self.raid_config))
+            .field("target_raid_config", &blob(&self.target_raid_config))
+            .field("clean_step", &blob(&self.clean_step))
+            .field("deploy_step", &blob(&self.deploy_step))
+            .field("service_step", &blob(&self.service_step))
+            .field("inspection_started_at", &self.inspection_started_at)
+            .field("inspection_finished_at", &self.inspection_finished_at)
+            .field("resource_class", &self.resource_class)
+            .field("interfaces", &self.interfaces)
+            .field("conductor_group", &self.conductor_group)
+            .field("automated_clean", &self.automated_clean)
+            .field("protected", &self.protected)
+            .field("protected_reason", &self.protected_reason)
+            .field("owner", &self.owner)
+            .field("lessee", &self.lessee)
+            .field("description", &self.description)
+            .field("allocation_uuid", &self.allocation_uuid)
+            .field("retired", &self.retired)
+            .field("retired_reason", &self.retired_reason)
+            .field("network_data", &blob(&self.network_data))
+            .field("boot_mode", &self.boot_mode)
+            .field("secure_boot", &self.secure_boot)
+            .field("shard", &self.shard)
+            .field("parent_node", &self.parent_node)
+            .field("disable_power_off", &self.disable_power_off)
+            .field("health", &self.health)
+            .field("traits", &self.traits)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
 }
 
 /// The hardware interfaces Ironic lets a node choose, in its order.

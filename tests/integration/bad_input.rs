@@ -74,7 +74,7 @@ const CASES: &[Case] = &[
     ("POST", "/v1/nodes", Some("latest"), Some("{\"driver\": \"fake-hardware\", \"uuid\": \"not-a-uuid\"}"), J, 400, "Expected UUID for uuid: not-a-uuid"),
     ("POST", "/v1/nodes", Some("latest"), Some("{\"driver\": \"fake-hardware\", \"name\": \"has space\"}"), J, 400, "Cannot create node with invalid name 'has space'"),
     ("POST", "/v1/nodes", Some("latest"), Some("{\"driver\": \"fake-hardware\", \"name\": \"7f1a6f3e-2b9c-4d3e-8f1a-0123456789ab\"}"), J, 400, "Cannot create node with invalid name"),
-    ("POST", "/v1/nodes", Some("latest"), Some("{\"driver\": \"fake-hardware\", \"driver_info\": \"str\"}"), J, 400, "Schema error for node: 'str' is not of type 'object', 'null'"),
+    ("POST", "/v1/nodes", Some("latest"), Some("{\"driver\": \"fake-hardware\", \"driver_info\": \"str\"}"), J, 400, "Schema error for node: '******' is not of type 'object', 'null'"),
     ("POST", "/v1/nodes", Some("latest"), Some("{\"driver\": \"fake-hardware\", \"maintenance\": 5}"), J, 400, "5 is not of type 'string', 'boolean'"),
     ("POST", "/v1/nodes", Some("latest"), Some("{\"driver\": \"fake-hardware\", \"maintenance\": \"perhaps\"}"), J, 400, "Invalid maintenance"),
     ("POST", "/v1/nodes", Some("latest"), Some("{\"driver\": 7}"), J, 400, "7 is not of type 'string'"),

@@ -24,3 +24,4 @@ mod nodes;
 mod powerloss;
 mod provision;
 mod redfish;
+mod secrets;

@@ -11,6 +11,7 @@ use super::object_with;
 use crate::conductor::fsm::{self, Event};
 use crate::conductor::provision::ProvisionArgs;
 use crate::model::node::Node;
+use crate::model::secrets::opaque;
 use crate::model::states;
 
 /// Every key the body may hold (`runbook` is known but not served: 406).
@@ -129,7 +130,7 @@ impl ProvisionRequest {
             service_steps: obj.get("service_steps").cloned(),
             rescue_password: obj
                 .get("rescue_password")
-                .map(|p| body.str(p, usize::MAX))
+                .map(|p| body.secret_str(p))
                 .transpose()?,
             disable_ramdisk: obj
                 .get("disable_ramdisk")
@@ -176,7 +177,7 @@ fn configdrive(c: &Value, v: Version) -> Result<Option<Value>, ApiError> {
             }
             Ok(Some(c.clone()))
         }
-        other => Err(ApiError::bad_request(format!("Invalid configdrive {}: expected a base64-encoded gzipped ISO9660 image or a URL (or, from 1.56, a JSON object)", py_repr(other)))),
+        other => Err(ApiError::bad_request(format!("Invalid configdrive {}: expected a base64-encoded gzipped ISO9660 image or a URL (or, from 1.56, a JSON object)", py_repr(&opaque(other))))),
     }
 }
 
@@ -347,7 +348,7 @@ mod tests {
         );
         bad(
             at(json!({"user_data": "x"}), 55),
-            "Invalid configdrive {'user_data': 'x'}: expected a base64-encoded gzipped ISO9660 image or a URL (or, from 1.56, a JSON object)",
+            "Invalid configdrive {'user_data': '******'}: expected a base64-encoded gzipped ISO9660 image or a URL (or, from 1.56, a JSON object)",
         );
         assert!(at(json!({"user_data": "x", "meta_data": {}}), 56).is_ok());
         bad(
@@ -365,7 +366,7 @@ mod tests {
     fn wrong_types() {
         bad(
             parse(json!({"target": "rescue", "rescue_password": 5})),
-            "Schema error for body: 5 is not of type 'string'",
+            "Schema error for body: '******' is not of type 'string'",
         );
         bad(
             parse(json!({"target": "clean", "clean_steps": [], "disable_ramdisk": 3})),

@@ -63,6 +63,8 @@ pub fn endpoint(ctx: &TaskContext<'_>) -> Result<Endpoint, DriverError> {
         ))
     })?;
     let (base, root) = redfish::normalize_address(&address).map_err(|why| {
+        // The address may hold the very credentials the check refuses: quote it masked.
+        let address = crate::model::secrets::mask_text(&address);
         DriverError::InvalidParameterValue(format!(
             "Invalid Redfish address {address} set in driver_info/redfish_address on node {node}: {why}"
         ))
