@@ -23,3 +23,4 @@ mod netboot;
 mod nodes;
 mod provision;
 mod redfish;
+mod http_framing;
