@@ -271,10 +271,13 @@ pub async fn node_get(
 
 /// `DELETE /v1/nodes/{id}/allocation`
 pub async fn node_delete(
+    req: HttpRequest,
     state: web::Data<State>,
     v: Version,
     path: web::Path<String>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    resource::optional_body(&req, payload, &state).await?;
     let a = of_node(&state, &path, v).await?;
     state.conductor.allocation_delete(a).await?;
     Ok(HttpResponse::NoContent().finish())

@@ -50,11 +50,22 @@ impl ApiError {
             framework: true,
         }
     }
+    /// A path no route has (webob's text, which Ironic's framework answers with).
     pub fn unknown_path() -> Self {
-        Self::framework(StatusCode::NOT_FOUND, "")
+        Self::framework(StatusCode::NOT_FOUND, "The resource could not be found.")
     }
     pub fn method_not_allowed() -> Self {
-        Self::framework(StatusCode::METHOD_NOT_ALLOWED, "")
+        Self::framework(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "The method is not allowed for this resource.",
+        )
+    }
+    /// A method the resource does not have (webob's text).
+    pub fn method_not_allowed_for(method: &str) -> Self {
+        Self::framework(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("The method {method} is not allowed for this resource."),
+        )
     }
     pub fn too_large() -> Self {
         Self::new(
@@ -306,7 +317,7 @@ mod tests {
         let outer: serde_json::Value = serde_json::from_str(&e.body()).unwrap();
         assert_eq!(
             outer["error_message"],
-            r#"{"code": 405, "title": "Method Not Allowed", "description": ""}"#
+            r#"{"code": 405, "title": "Method Not Allowed", "description": "The method is not allowed for this resource."}"#
         );
     }
 

@@ -3,7 +3,18 @@
 //! through `conductor`, and knows no driver or SQL.
 //!
 //! Every endpoint is in `routes()` below; the handler lives in the file named after the
-//! URL's collection.
+//! URL's collection. Each connection passes the framing gate (`framing`) before actix-http
+//! parses it, so that malformed HTTP is refused in Ironic's shape too.
+
+/// A resource with its methods and handlers (`GET => handler, ...`); any other method gets
+/// Ironic's 405 with an `Allow` header naming these methods.
+macro_rules! resource {
+    ($path:expr; $($method:ident => $handler:expr),+ $(,)?) => {
+        actix_web::web::resource($path)
+            $(.route(actix_web::web::method(actix_web::http::Method::$method).to($handler)))+
+            .default_service($crate::api::not_allowed(&[$(stringify!($method)),+]))
+    };
+}
 
 mod allocations;
 mod auth;
@@ -12,6 +23,7 @@ mod conductors;
 mod deploy_templates;
 mod drivers;
 pub mod error;
+pub mod framing;
 pub mod microversion;
 mod node_resources;
 mod node_states;
@@ -28,11 +40,14 @@ mod views;
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
+
+use actix_service::{fn_service, ServiceFactoryExt as _};
 
 use actix_web::dev::{Server, Service};
 use actix_web::middleware::{NormalizePath, TrailingSlash};
-use actix_web::web::{self, delete, get, patch as patch_, post, put};
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::web::{self, get};
+use actix_web::{App, HttpRequest, HttpResponse};
 use futures_util::future::Either;
 
 use crate::conductor::Conductor;
@@ -73,288 +88,137 @@ pub fn created(location: &str, body: serde_json::Value) -> HttpResponse {
 /// unversioned requests, at the root too.
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/nodes")
-            .route(get().to(resource::list::<Node>))
-            .route(post().to(resource::create::<Node>))
-            .default_service(web::to(not_allowed)),
+        resource!("/nodes"; GET => resource::list::<Node>, POST => resource::create::<Node>),
+    )
+    .service(resource!("/nodes/detail"; GET => resource::list_detail::<Node>))
+    .service(resource!("/nodes/validate"; GET => nodes::validate_query))
+    .service(resource!("/nodes/{node}";
+        GET => resource::show::<Node>,
+        PATCH => resource::update::<Node>,
+        DELETE => resource::delete::<Node>,
+    ))
+    .service(resource!("/nodes/{node}/maintenance";
+        PUT => nodes::maintenance_set,
+        DELETE => nodes::maintenance_unset,
+    ))
+    .service(resource!("/nodes/{node}/states"; GET => nodes::states))
+    .service(resource!("/nodes/{node}/validate"; GET => nodes::validate))
+    .service(resource!("/nodes/{node}/traits";
+        GET => node_resources::traits_get,
+        PUT => node_resources::traits_set,
+        DELETE => node_resources::traits_delete,
+    ))
+    .service(resource!("/nodes/{node}/traits/{trait}";
+        PUT => node_resources::trait_add,
+        DELETE => node_resources::trait_delete,
+    ))
+    .service(resource!("/nodes/{node}/history"; GET => node_resources::history))
+    .service(resource!("/nodes/{node}/history/{event}"; GET => node_resources::history_get))
+    .service(
+        resource!(["/nodes/{node}/ports", "/nodes/{node}/ports/detail"];
+            GET => ports::list_for_node,
+        ),
     )
     .service(
-        web::resource("/nodes/detail")
-            .route(get().to(resource::list_detail::<Node>))
-            .default_service(web::to(not_allowed)),
+        resource!(["/nodes/{node}/portgroups", "/nodes/{node}/portgroups/detail"];
+            GET => portgroups::list_for_node,
+        ),
     )
-    .service(
-        web::resource("/nodes/validate")
-            .route(get().to(nodes::validate_query))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}")
-            .route(get().to(resource::show::<Node>))
-            .route(patch_().to(resource::update::<Node>))
-            .route(delete().to(resource::delete::<Node>))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}/maintenance")
-            .route(put().to(nodes::maintenance_set))
-            .route(delete().to(nodes::maintenance_unset))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}/states")
-            .route(get().to(nodes::states))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}/validate")
-            .route(get().to(nodes::validate))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}/traits")
-            .route(get().to(node_resources::traits_get))
-            .route(put().to(node_resources::traits_set))
-            .route(delete().to(node_resources::traits_delete))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}/traits/{trait}")
-            .route(put().to(node_resources::trait_add))
-            .route(delete().to(node_resources::trait_delete))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}/history")
-            .route(get().to(node_resources::history))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}/history/{event}")
-            .route(get().to(node_resources::history_get))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource(["/nodes/{node}/ports", "/nodes/{node}/ports/detail"])
-            .route(get().to(ports::list_for_node))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource([
-            "/nodes/{node}/portgroups",
-            "/nodes/{node}/portgroups/detail",
-        ])
-        .route(get().to(portgroups::list_for_node))
-        .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}/bios")
-            .route(get().to(node_resources::bios))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}/bios/{name}")
-            .route(get().to(node_resources::bios_one))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}/firmware")
-            .route(get().to(node_resources::firmware))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}/inventory")
-            .route(get().to(node_resources::inventory))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}/children")
-            .route(get().to(node_resources::children))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}/states/provision")
-            .route(put().to(node_states::provision))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}/states/power")
-            .route(put().to(node_states::power))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}/states/console")
-            .route(get().to(node_states::console_get))
-            .route(put().to(node_states::console_set))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}/states/raid")
-            .route(put().to(node_states::raid))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}/states/boot_mode")
-            .route(put().to(node_states::boot_mode))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}/states/secure_boot")
-            .route(put().to(node_states::secure_boot))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}/management/boot_device")
-            .route(get().to(node_states::boot_device_get))
-            .route(put().to(node_states::boot_device_set))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}/management/boot_device/supported")
-            .route(get().to(node_states::boot_device_supported))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}/management/inject_nmi")
-            .route(put().to(node_states::inject_nmi))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/nodes/{node}/vendor_passthru/methods")
-            .route(get().to(node_states::vendor_methods))
-            .default_service(web::to(not_allowed)),
-    )
+    .service(resource!("/nodes/{node}/bios"; GET => node_resources::bios))
+    .service(resource!("/nodes/{node}/bios/{name}"; GET => node_resources::bios_one))
+    .service(resource!("/nodes/{node}/firmware"; GET => node_resources::firmware))
+    .service(resource!("/nodes/{node}/inventory"; GET => node_resources::inventory))
+    .service(resource!("/nodes/{node}/children"; GET => node_resources::children))
+    .service(resource!("/nodes/{node}/states/provision"; PUT => node_states::provision))
+    .service(resource!("/nodes/{node}/states/power"; PUT => node_states::power))
+    .service(resource!("/nodes/{node}/states/console";
+        GET => node_states::console_get,
+        PUT => node_states::console_set,
+    ))
+    .service(resource!("/nodes/{node}/states/raid"; PUT => node_states::raid))
+    .service(resource!("/nodes/{node}/states/boot_mode"; PUT => node_states::boot_mode))
+    .service(resource!("/nodes/{node}/states/secure_boot"; PUT => node_states::secure_boot))
+    .service(resource!("/nodes/{node}/management/boot_device";
+        GET => node_states::boot_device_get,
+        PUT => node_states::boot_device_set,
+    ))
+    .service(resource!("/nodes/{node}/management/boot_device/supported";
+        GET => node_states::boot_device_supported,
+    ))
+    .service(resource!("/nodes/{node}/management/inject_nmi"; PUT => node_states::inject_nmi))
+    .service(resource!("/nodes/{node}/vendor_passthru/methods"; GET => node_states::vendor_methods))
     .service(web::resource("/nodes/{node}/vendor_passthru").to(node_states::vendor_passthru))
+    .service(resource!("/nodes/{node}/allocation";
+        GET => allocations::node_get,
+        DELETE => allocations::node_delete,
+    ))
     .service(
-        web::resource("/nodes/{node}/allocation")
-            .route(get().to(allocations::node_get))
-            .route(delete().to(allocations::node_delete))
-            .default_service(web::to(not_allowed)),
+        // Another method on an unknown sub-path is a 404 like any unknown path.
+        web::resource("/nodes/{node}/{field}")
+            .route(get().to(nodes::unknown_subpath))
+            .default_service(web::to(not_found)),
     )
-    .service(web::resource("/nodes/{node}/{field}").route(get().to(nodes::unknown_subpath)))
+    .service(resource!("/ports"; GET => resource::list::<Port>, POST => resource::create::<Port>))
+    .service(resource!("/ports/detail"; GET => resource::list_detail::<Port>))
+    .service(resource!("/ports/{port}";
+        GET => resource::show::<Port>,
+        PATCH => resource::update::<Port>,
+        DELETE => resource::delete::<Port>,
+    ))
+    .service(resource!("/portgroups";
+        GET => resource::list::<Portgroup>,
+        POST => resource::create::<Portgroup>,
+    ))
+    .service(resource!("/portgroups/detail"; GET => resource::list_detail::<Portgroup>))
+    .service(resource!("/portgroups/{pg}";
+        GET => resource::show::<Portgroup>,
+        PATCH => resource::update::<Portgroup>,
+        DELETE => resource::delete::<Portgroup>,
+    ))
     .service(
-        web::resource("/ports")
-            .route(get().to(resource::list::<Port>))
-            .route(post().to(resource::create::<Port>))
-            .default_service(web::to(not_allowed)),
+        resource!(["/portgroups/{pg}/ports", "/portgroups/{pg}/ports/detail"];
+            GET => ports::list_for_portgroup,
+        ),
     )
+    .service(resource!("/chassis";
+        GET => resource::list::<Chassis>,
+        POST => resource::create::<Chassis>,
+    ))
+    .service(resource!("/chassis/detail"; GET => resource::list_detail::<Chassis>))
+    .service(resource!("/chassis/{chassis}";
+        GET => resource::show::<Chassis>,
+        PATCH => resource::update::<Chassis>,
+        DELETE => resource::delete::<Chassis>,
+    ))
     .service(
-        web::resource("/ports/detail")
-            .route(get().to(resource::list_detail::<Port>))
-            .default_service(web::to(not_allowed)),
+        resource!(["/chassis/{chassis}/nodes", "/chassis/{chassis}/nodes/detail"];
+            GET => chassis::nodes,
+        ),
     )
-    .service(
-        web::resource("/ports/{port}")
-            .route(get().to(resource::show::<Port>))
-            .route(patch_().to(resource::update::<Port>))
-            .route(delete().to(resource::delete::<Port>))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/portgroups")
-            .route(get().to(resource::list::<Portgroup>))
-            .route(post().to(resource::create::<Portgroup>))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/portgroups/detail")
-            .route(get().to(resource::list_detail::<Portgroup>))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/portgroups/{pg}")
-            .route(get().to(resource::show::<Portgroup>))
-            .route(patch_().to(resource::update::<Portgroup>))
-            .route(delete().to(resource::delete::<Portgroup>))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource(["/portgroups/{pg}/ports", "/portgroups/{pg}/ports/detail"])
-            .route(get().to(ports::list_for_portgroup))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/chassis")
-            .route(get().to(resource::list::<Chassis>))
-            .route(post().to(resource::create::<Chassis>))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/chassis/detail")
-            .route(get().to(resource::list_detail::<Chassis>))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/chassis/{chassis}")
-            .route(get().to(resource::show::<Chassis>))
-            .route(patch_().to(resource::update::<Chassis>))
-            .route(delete().to(resource::delete::<Chassis>))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource([
-            "/chassis/{chassis}/nodes",
-            "/chassis/{chassis}/nodes/detail",
-        ])
-        .route(get().to(chassis::nodes))
-        .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/drivers")
-            .route(get().to(drivers::list))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/drivers/{driver}")
-            .route(get().to(drivers::get))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/drivers/{driver}/properties")
-            .route(get().to(drivers::properties))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/conductors")
-            .route(get().to(resource::list::<ConductorRecord>))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/conductors/{hostname}")
-            .route(get().to(resource::show::<ConductorRecord>))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/allocations")
-            .route(get().to(resource::list::<Allocation>))
-            .route(post().to(allocations::create))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/allocations/{allocation}")
-            .route(get().to(resource::show::<Allocation>))
-            .route(patch_().to(resource::update::<Allocation>))
-            .route(delete().to(resource::delete::<Allocation>))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/deploy_templates")
-            .route(get().to(resource::list::<DeployTemplate>))
-            .route(post().to(deploy_templates::create))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/deploy_templates/{template}")
-            .route(get().to(resource::show::<DeployTemplate>))
-            .route(patch_().to(resource::update::<DeployTemplate>))
-            .route(delete().to(resource::delete::<DeployTemplate>))
-            .default_service(web::to(not_allowed)),
-    )
-    .service(
-        web::resource("/shards")
-            .route(get().to(root::shards))
-            .default_service(web::to(not_allowed)),
-    )
+    .service(resource!("/drivers"; GET => drivers::list))
+    .service(resource!("/drivers/{driver}"; GET => drivers::get))
+    .service(resource!("/drivers/{driver}/properties"; GET => drivers::properties))
+    .service(resource!("/conductors"; GET => resource::list::<ConductorRecord>))
+    .service(resource!("/conductors/{hostname}"; GET => resource::show::<ConductorRecord>))
+    .service(resource!("/allocations";
+        GET => resource::list::<Allocation>,
+        POST => allocations::create,
+    ))
+    .service(resource!("/allocations/{allocation}";
+        GET => resource::show::<Allocation>,
+        PATCH => resource::update::<Allocation>,
+        DELETE => resource::delete::<Allocation>,
+    ))
+    .service(resource!("/deploy_templates";
+        GET => resource::list::<DeployTemplate>,
+        POST => deploy_templates::create,
+    ))
+    .service(resource!("/deploy_templates/{template}";
+        GET => resource::show::<DeployTemplate>,
+        PATCH => resource::update::<DeployTemplate>,
+        DELETE => resource::delete::<DeployTemplate>,
+    ))
+    .service(resource!("/shards"; GET => root::shards))
     .configure(ramdisk::routes);
 }
 
@@ -374,8 +238,54 @@ pub fn ramdisk_service(state: State) -> impl Fn(&mut web::ServiceConfig) + Send 
     }
 }
 
-async fn not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::method_not_allowed())
+/// The 405 of a resource that has `methods`: Ironic's body, and `Allow` (RFC 9110 §15.5.6).
+fn not_allowed(methods: &'static [&'static str]) -> actix_web::Route {
+    web::to(move |req: HttpRequest| {
+        let mut resp = actix_web::ResponseError::error_response(&ApiError::method_not_allowed_for(
+            req.method().as_str(),
+        ));
+        if let Ok(allow) = actix_web::http::header::HeaderValue::from_str(&methods.join(", ")) {
+            resp.headers_mut()
+                .insert(actix_web::http::header::ALLOW, allow);
+        }
+        std::future::ready(Ok::<_, actix_web::Error>(resp))
+    })
+}
+
+/// The path as sent must percent-decode to UTF-8: anything else is refused before routing,
+/// naming the problem (the router would otherwise match it half-decoded).
+fn check_path(path: &str) -> Result<(), ApiError> {
+    let bytes = path.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b != b'%' {
+            decoded.push(b);
+            i += 1;
+            continue;
+        }
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match hex {
+            Some(v) => decoded.push(v),
+            None => {
+                let shown: String = path.get(i..).unwrap_or_default().chars().take(3).collect();
+                return Err(ApiError::bad_request(format!(
+                    "Invalid percent-encoding in the URL path: \"{shown}\" is not % followed by two hex digits."
+                )));
+            }
+        }
+        i += 3;
+    }
+    if std::str::from_utf8(&decoded).is_err() {
+        return Err(ApiError::bad_request(
+            "The URL path is not valid UTF-8 once percent-decoded.",
+        ));
+    }
+    Ok(())
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
@@ -413,16 +323,22 @@ pub fn server(
         App::new()
             .app_data(state.clone())
             .default_service(web::to(not_found))
-            .service(
-                web::resource("/")
-                    .route(get().to(root::root))
-                    .default_service(web::to(not_allowed)),
+            // Extractor failures, should a handler use one, in Ironic's shape too.
+            .app_data(web::PathConfig::default().error_handler(|e, _| {
+                ApiError::bad_request(format!("Invalid path parameter: {e}")).into()
+            }))
+            .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                ApiError::bad_request(format!("Invalid query string: {e}")).into()
+            }))
+            .app_data(web::JsonConfig::default().error_handler(|e, _| {
+                ApiError::bad_request(format!("Malformed JSON in request body: {e}")).into()
+            }))
+            .app_data(
+                web::PayloadConfig::default()
+                    .limit(state.config.api.max_json_body_size as usize * 1024),
             )
-            .service(
-                web::resource("/v1")
-                    .route(get().to(root::v1))
-                    .default_service(web::to(not_allowed)),
-            )
+            .service(resource!("/"; GET => root::root))
+            .service(resource!("/v1"; GET => root::v1))
             .service(web::scope("/v1").configure(routes))
             .configure(routes)
             .wrap_fn(move |req, srv| {
@@ -436,7 +352,8 @@ pub fn server(
                         )
                         .err(),
                     _ => None,
-                };
+                }
+                .or_else(|| check_path(req.uri().path()).err());
                 match denied {
                     Some(e) => {
                         let resp = req
@@ -453,13 +370,116 @@ pub fn server(
             .wrap_fn(microversion::middleware)
             .wrap(NormalizePath::new(TrailingSlash::Trim))
     };
-    let builder = HttpServer::new(make)
+    let addr = listener.local_addr()?;
+    let builder = actix_server::Server::build();
+    let stopping = builder.graceful_shutdown_signal();
+    let builder = builder
         .workers(workers)
         .disable_signals()
         .shutdown_timeout(10);
+    // What HttpServer::listen builds, over a gated connection: its default keep-alive and
+    // disconnect timeout, half-closed reads allowed (a client may shut its write side and
+    // wait for the answer); the head timeout is the gate's, whose 408 has Ironic's body.
+    macro_rules! http_service {
+        ($secure:expr) => {{
+            let stopping = stopping.clone();
+            // AppConfig's only public constructor (HttpServer uses a crate-private one; the
+            // version is pinned in Cargo.lock). `secure` makes links https under TLS.
+            let config =
+                actix_web::dev::AppConfig::__priv_test_new($secure, addr.to_string(), addr);
+            actix_http::HttpService::build()
+                .graceful_shutdown_signal(move || {
+                    let stopping = stopping.clone();
+                    async move { stopping.notified().await }
+                })
+                .keep_alive(actix_http::KeepAlive::default())
+                .client_request_timeout(Duration::ZERO)
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .h1_allow_half_closed(true)
+                .local_addr(addr)
+                .finish(actix_service::map_config(
+                    actix_service::IntoServiceFactory::into_factory(make())
+                        .map_err(|e: actix_web::Error| e.error_response()),
+                    move |_| config.clone(),
+                ))
+        }};
+    }
     let builder = match tls {
-        Some(cfg) => builder.listen_rustls_0_23(listener, cfg)?,
-        None => builder.listen(listener)?,
+        None => builder.listen("api", listener, move || {
+            fn_service(move |io: tokio::net::TcpStream| {
+                let peer = io.peer_addr().ok();
+                std::future::ready(Ok::<_, actix_http::error::DispatchError>(gated(io, peer)))
+            })
+            .and_then(http_service!(false))
+        })?,
+        Some(mut cfg) => {
+            // HTTP/1.1 only, as the server is built without HTTP/2.
+            cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+            let acceptor = actix_tls::accept::rustls_0_23::Acceptor::new(cfg);
+            builder.listen("api", listener, move || {
+                acceptor
+                    .clone()
+                    .map_err(|e| match e {
+                        actix_tls::accept::TlsError::Tls(e) => {
+                            actix_http::error::DispatchError::Io(e)
+                        }
+                        actix_tls::accept::TlsError::Timeout
+                        | actix_tls::accept::TlsError::Service(_) => {
+                            actix_http::error::DispatchError::SlowRequestTimeout
+                        }
+                    })
+                    .and_then(fn_service(move |io: TlsStream| {
+                        let peer = io.get_ref().0.peer_addr().ok();
+                        std::future::ready(Ok(gated(io, peer)))
+                    }))
+                    .and_then(http_service!(true))
+            })?
+        }
     };
     Ok(builder.run())
+}
+
+type TlsStream = actix_tls::accept::rustls_0_23::TlsStream<tokio::net::TcpStream>;
+
+/// A new connection behind its own gate, as the HTTP service takes it.
+fn gated<T>(
+    io: T,
+    peer: Option<std::net::SocketAddr>,
+) -> (
+    framing::io::Gated<T>,
+    actix_http::Protocol,
+    Option<std::net::SocketAddr>,
+) {
+    let gate = framing::Gate::default();
+    (
+        framing::io::Gated::new(io, gate, HEAD_TIMEOUT),
+        actix_http::Protocol::Http1,
+        peer,
+    )
+}
+
+/// How long a client may take to send a request head (actix-web's default).
+const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[cfg(test)]
+mod tests {
+    use super::check_path;
+
+    #[test]
+    fn paths_must_percent_decode_to_utf8() {
+        for ok in ["/v1/nodes", "/v1/nodes/bad%20ident", "/v1/nodes/%C3%A9", "/"] {
+            assert!(check_path(ok).is_ok(), "{ok}");
+        }
+        for (bad, text) in [
+            ("/v1/%zz", "\"%zz\" is not % followed"),
+            ("/v1/nodes/%4", "\"%4\""),
+            ("/v1/nodes/%", "\"%\""),
+            ("/v1/nodes/%ff%fe", "not valid UTF-8"),
+            ("/v1/nodes/%C3", "not valid UTF-8"),
+        ] {
+            let e = check_path(bad).unwrap_err();
+            assert_eq!(e.status.as_u16(), 400);
+            assert!(e.message.contains(text), "{bad}: {}", e.message);
+        }
+    }
 }

@@ -85,7 +85,9 @@ pub async fn trait_add(
     state: web::Data<State>,
     v: Version,
     path: web::Path<(String, String)>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    super::resource::optional_body(&req, payload, &state).await?;
     if !v.at_least(37) {
         return Err(ApiError::not_acceptable());
     }
@@ -100,10 +102,13 @@ pub async fn trait_add(
 }
 
 pub async fn traits_delete(
+    req: HttpRequest,
     state: web::Data<State>,
     v: Version,
     path: web::Path<String>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    super::resource::optional_body(&req, payload, &state).await?;
     if !v.at_least(37) {
         return Err(ApiError::not_acceptable());
     }
@@ -113,10 +118,13 @@ pub async fn traits_delete(
 }
 
 pub async fn trait_delete(
+    req: HttpRequest,
     state: web::Data<State>,
     v: Version,
     path: web::Path<(String, String)>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    super::resource::optional_body(&req, payload, &state).await?;
     if !v.at_least(37) {
         return Err(ApiError::not_acceptable());
     }

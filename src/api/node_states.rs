@@ -156,10 +156,13 @@ pub async fn boot_device_supported(
 
 /// `PUT /v1/nodes/{id}/management/inject_nmi` (1.29)
 pub async fn inject_nmi(
+    req: HttpRequest,
     state: web::Data<State>,
     v: Version,
     path: web::Path<String>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    super::resource::optional_body(&req, payload, &state).await?;
     if !v.at_least(29) {
         return Err(ApiError::unsupported_version());
     }
@@ -316,16 +319,9 @@ pub async fn vendor_passthru(
         .filter(|m| !m.is_empty())
         .ok_or_else(|| ApiError::bad_request("Method not specified"))?
         .to_string();
-    let has_body = req
-        .headers()
-        .get("content-length")
-        .and_then(|l| l.to_str().ok())
-        .is_some_and(|l| l != "0");
-    let args = if has_body {
-        body(&req, payload, &state).await?
-    } else {
-        json!({})
-    };
+    let args = super::resource::optional_body(&req, payload, &state)
+        .await?
+        .unwrap_or_else(|| json!({}));
     let node = find(&state, &path, v).await?;
     let (is_async, out) = state
         .conductor

@@ -336,15 +336,9 @@ pub async fn maintenance_set(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let q = Query::parse(&req)?;
-    let has_body = req
-        .headers()
-        .get("content-length")
-        .and_then(|l| l.to_str().ok())
-        .is_some_and(|l| l != "0")
-        || req.headers().contains_key("transfer-encoding");
     let mut reason = q.get("reason").map(str::to_string);
-    if has_body {
-        let body = resource::body(&req, payload, &state).await?;
+    // The body is optional, but one that is there must be JSON (and is read whole first).
+    if let Some(body) = resource::optional_body(&req, payload, &state).await? {
         if let Some(o) = body.as_object() {
             if let Some(k) = o.keys().find(|k| *k != "reason") {
                 return Err(ApiError::unknown_argument(k));
@@ -365,10 +359,13 @@ pub async fn maintenance_set(
 }
 
 pub async fn maintenance_unset(
+    req: HttpRequest,
     state: web::Data<State>,
     v: Version,
     path: web::Path<String>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    resource::optional_body(&req, payload, &state).await?;
     let n = find(&state, &path, v).await?;
     state.conductor.node_set_maintenance(n, false, None).await?;
     Ok(HttpResponse::Accepted().finish())

@@ -16,10 +16,38 @@ use super::State;
 /// parsing, malformed or too deeply nested JSON with 400.
 pub async fn json_body(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     limit_kib: u32,
     max_depth: u32,
 ) -> Result<Value, ApiError> {
+    read_json(req, payload, limit_kib, max_depth, false)
+        .await?
+        .ok_or_else(empty_body)
+}
+
+/// A body that may be absent (no bytes at all): `None` then. Any bytes must be JSON, as for
+/// Ironic's `method.body`, which parses any non-empty body: a mutating request with a body
+/// that is not JSON is refused even where the body is optional.
+pub async fn optional_json_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit_kib: u32,
+    max_depth: u32,
+) -> Result<Option<Value>, ApiError> {
+    read_json(req, payload, limit_kib, max_depth, true).await
+}
+
+fn empty_body() -> ApiError {
+    ApiError::bad_request("The request body is empty; a JSON document is required.")
+}
+
+async fn read_json(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit_kib: u32,
+    max_depth: u32,
+    optional: bool,
+) -> Result<Option<Value>, ApiError> {
     let limit = limit_kib as usize * 1024;
     if let Some(len) = req
         .headers()
@@ -31,6 +59,43 @@ pub async fn json_body(
             return Err(ApiError::too_large());
         }
     }
+    // A required body's type is checked before reading it; an optional one only if present.
+    if !optional {
+        check_content_type(req)?;
+    }
+    let mut buf = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| match e {
+            actix_web::error::PayloadError::Incomplete(_) => ApiError::bad_request(
+                "The request body is incomplete: it ended before its Content-Length, or its chunked framing is invalid.",
+            ),
+            e => ApiError::bad_request(format!("Could not read the request body: {e}")),
+        })?;
+        if buf.len() + chunk.len() > limit {
+            return Err(ApiError::too_large());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    if optional {
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        check_content_type(req)?;
+    } else if buf.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(empty_body());
+    }
+    let value: Value = serde_json::from_slice(&buf)
+        .map_err(|e| ApiError::bad_request(format!("Malformed JSON in request body: {e}")))?;
+    if depth(&value) > max_depth as usize {
+        return Err(ApiError::bad_request(format!(
+            "JSON body is nested more than {max_depth} levels deep."
+        )));
+    }
+    Ok(Some(value))
+}
+
+/// A body must be JSON (`application/json` or a `+json` type) when its type is given.
+fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
     if let Some(ct) = req
         .headers()
         .get("content-type")
@@ -51,28 +116,7 @@ pub async fn json_body(
             ));
         }
     }
-    let mut buf = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| ApiError::bad_request(format!("Could not read the request body: {e}")))?;
-        if buf.len() + chunk.len() > limit {
-            return Err(ApiError::too_large());
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    if buf.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(ApiError::bad_request(
-            "The request body is empty; a JSON document is required.",
-        ));
-    }
-    let value: Value = serde_json::from_slice(&buf)
-        .map_err(|e| ApiError::bad_request(format!("Malformed JSON in request body: {e}")))?;
-    if depth(&value) > max_depth as usize {
-        return Err(ApiError::bad_request(format!(
-            "JSON body is nested more than {max_depth} levels deep."
-        )));
-    }
-    Ok(value)
+    Ok(())
 }
 
 /// Nesting depth, computed without recursion (a hostile body cannot blow the stack here).

@@ -202,19 +202,7 @@ pub async fn continue_inspection(
 /// The ramdisk endpoints, for mounting under `/v1` (and at the root, as Ironic routes
 /// unversioned paths).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/lookup")
-            .route(web::get().to(lookup))
-            .default_service(web::to(super::not_allowed)),
-    )
-    .service(
-        web::resource("/continue_inspection")
-            .route(web::post().to(continue_inspection))
-            .default_service(web::to(super::not_allowed)),
-    )
-    .service(
-        web::resource("/heartbeat/{node}")
-            .route(web::post().to(heartbeat))
-            .default_service(web::to(super::not_allowed)),
-    );
+    cfg.service(resource!("/lookup"; GET => lookup))
+        .service(resource!("/continue_inspection"; POST => continue_inspection))
+        .service(resource!("/heartbeat/{node}"; POST => heartbeat));
 }

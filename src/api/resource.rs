@@ -401,10 +401,13 @@ pub trait Delete: Resource {
 
 /// `DELETE /v1/<collection>/{ident}`.
 pub async fn delete<R: Delete>(
+    req: HttpRequest,
     state: web::Data<State>,
     v: Version,
     path: web::Path<String>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    optional_body(&req, payload, &state).await?;
     gate::<R>(v)?;
     let item = R::find(&state, &path, v).await?;
     R::delete(&state, item).await?;
@@ -418,6 +421,22 @@ pub async fn body(
     state: &State,
 ) -> Result<Value, ApiError> {
     json_body(
+        req,
+        payload,
+        state.config.api.max_json_body_size,
+        state.config.api.max_json_body_depth,
+    )
+    .await
+}
+
+/// A JSON request body that may be absent (see `params::optional_json_body`): a body that is
+/// there must still be JSON, within the same limits.
+pub async fn optional_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &State,
+) -> Result<Option<Value>, ApiError> {
+    super::params::optional_json_body(
         req,
         payload,
         state.config.api.max_json_body_size,

@@ -25,3 +25,4 @@ mod powerloss;
 mod provision;
 mod redfish;
 mod secrets;
+mod http_framing;
