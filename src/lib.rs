@@ -13,8 +13,10 @@
 //!  shared leaves: model (plain types, no I/O; any module but bmc may use it),
 //!                 config (used by api, boot, conductor and drivers; uses only model),
 //!                 image (qcow2, checksums, image cache, config drives; used by conductor,
-//!                 drivers and the agent)
-//!  bmc, image and model use no other module; db uses only model.
+//!                 drivers and the agent),
+//!                 http (the HTTP framing gate and the gated server builder; used by api
+//!                 and boot)
+//!  bmc, http, image and model use no other module; db uses only model.
 //!
 //! main ─▶ agent (runs in the deploy ramdisk; talks to the appliance only over HTTP) ─▶ image
 //! ```
@@ -28,6 +30,8 @@
 //!   deploy agents' API; no SQL, no HTTP server.
 //! - `db`: SQLite; all SQL lives here.
 //! - `config`: `ironic.toml`, validated. `model`: domain types and validators.
+//! - `http`: the framing gate in front of actix-http (malformed HTTP refused with a body the
+//!   server's owner renders) and the builder of a server behind it.
 //! - `agent`: the built-in deploy agent (IPA wire-compatible) and its ramdisk builder.
 
 pub mod agent;
@@ -39,6 +43,7 @@ pub mod conductor;
 pub mod config;
 pub mod db;
 pub mod drivers;
+pub mod http;
 pub mod image;
 pub mod model;
 
@@ -56,13 +61,14 @@ mod architecture {
     /// anything; nothing may use them).
     const MAY_USE: &[(&str, &[&str])] = &[
         ("agent", &["image", "model"]),
-        ("api", &["conductor", "config", "db", "model"]),
+        ("api", &["conductor", "config", "db", "http", "model"]),
         ("bmc", &[]),
-        ("boot", &["config", "db", "model"]),
+        ("boot", &["config", "db", "http", "model"]),
         ("conductor", &["config", "db", "drivers", "image", "model"]),
         ("config", &["model"]),
         ("db", &["model"]),
         ("drivers", &["bmc", "config", "image", "model"]),
+        ("http", &[]),
         ("image", &["model"]),
         ("model", &[]),
     ];

@@ -3,8 +3,8 @@
 //! through `conductor`, and knows no driver or SQL.
 //!
 //! Every endpoint is in `routes()` below; the handler lives in the file named after the
-//! URL's collection. Each connection passes the framing gate (`framing`) before actix-http
-//! parses it, so that malformed HTTP is refused in Ironic's shape too.
+//! URL's collection. Each connection passes the framing gate (`crate::http::framing`) before
+//! actix-http parses it, and [`refusal`] words its refusals in Ironic's shape too.
 
 /// A resource with its methods and handlers (`GET => handler, ...`); any other method gets
 /// Ironic's 405 with an `Allow` header naming these methods.
@@ -23,7 +23,6 @@ mod conductors;
 mod deploy_templates;
 mod drivers;
 pub mod error;
-pub mod framing;
 pub mod microversion;
 mod node_resources;
 mod node_states;
@@ -40,9 +39,6 @@ mod views;
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
-
-use actix_service::{fn_service, ServiceFactoryExt as _};
 
 use actix_web::dev::{Server, Service};
 use actix_web::middleware::{NormalizePath, TrailingSlash};
@@ -53,6 +49,7 @@ use futures_util::future::Either;
 use crate::conductor::Conductor;
 use crate::config::{AuthStrategy, Config};
 use crate::db::Store;
+use crate::http::framing::Rejection;
 use crate::model::{
     allocation::Allocation, chassis::Chassis, conductor::Conductor as ConductorRecord,
     deploy_template::DeployTemplate, node::Node, port::Port, portgroup::Portgroup,
@@ -370,104 +367,68 @@ pub fn server(
             .wrap_fn(microversion::middleware)
             .wrap(NormalizePath::new(TrailingSlash::Trim))
     };
-    let addr = listener.local_addr()?;
-    let builder = actix_server::Server::build();
-    let stopping = builder.graceful_shutdown_signal();
-    let builder = builder
-        .workers(workers)
-        .disable_signals()
-        .shutdown_timeout(10);
-    // What HttpServer::listen builds, over a gated connection: its default keep-alive and
-    // disconnect timeout, half-closed reads allowed (a client may shut its write side and
-    // wait for the answer); the head timeout is the gate's, whose 408 has Ironic's body.
-    macro_rules! http_service {
-        ($secure:expr) => {{
-            let stopping = stopping.clone();
-            // AppConfig's only public constructor (HttpServer uses a crate-private one; the
-            // version is pinned in Cargo.lock). `secure` makes links https under TLS.
-            let config =
-                actix_web::dev::AppConfig::__priv_test_new($secure, addr.to_string(), addr);
-            actix_http::HttpService::build()
-                .graceful_shutdown_signal(move || {
-                    let stopping = stopping.clone();
-                    async move { stopping.notified().await }
-                })
-                .keep_alive(actix_http::KeepAlive::default())
-                .client_request_timeout(Duration::ZERO)
-                .client_disconnect_timeout(Duration::from_secs(1))
-                .h1_allow_half_closed(true)
-                .local_addr(addr)
-                .finish(actix_service::map_config(
-                    actix_service::IntoServiceFactory::into_factory(make())
-                        .map_err(|e: actix_web::Error| e.error_response()),
-                    move |_| config.clone(),
-                ))
-        }};
-    }
-    let builder = match tls {
-        None => builder.listen("api", listener, move || {
-            fn_service(move |io: tokio::net::TcpStream| {
-                let peer = io.peer_addr().ok();
-                std::future::ready(Ok::<_, actix_http::error::DispatchError>(gated(io, peer)))
-            })
-            .and_then(http_service!(false))
-        })?,
-        Some(mut cfg) => {
-            // HTTP/1.1 only, as the server is built without HTTP/2.
-            cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-            let acceptor = actix_tls::accept::rustls_0_23::Acceptor::new(cfg);
-            builder.listen("api", listener, move || {
-                acceptor
-                    .clone()
-                    .map_err(|e| match e {
-                        actix_tls::accept::TlsError::Tls(e) => {
-                            actix_http::error::DispatchError::Io(e)
-                        }
-                        actix_tls::accept::TlsError::Timeout
-                        | actix_tls::accept::TlsError::Service(_) => {
-                            actix_http::error::DispatchError::SlowRequestTimeout
-                        }
-                    })
-                    .and_then(fn_service(move |io: TlsStream| {
-                        let peer = io.get_ref().0.peer_addr().ok();
-                        std::future::ready(Ok(gated(io, peer)))
-                    }))
-                    .and_then(http_service!(true))
-            })?
-        }
+    let opts = crate::http::serve::Options {
+        name: "api",
+        workers,
+        shutdown_timeout: 10,
+        tls,
+        render: refusal,
     };
-    Ok(builder.run())
+    crate::http::serve::server(listener, opts, make)
 }
 
-type TlsStream = actix_tls::accept::rustls_0_23::TlsStream<tokio::net::TcpStream>;
-
-/// A new connection behind its own gate, as the HTTP service takes it.
-fn gated<T>(
-    io: T,
-    peer: Option<std::net::SocketAddr>,
-) -> (
-    framing::io::Gated<T>,
-    actix_http::Protocol,
-    Option<std::net::SocketAddr>,
-) {
-    let gate = framing::Gate::default();
-    (
-        framing::io::Gated::new(io, gate, HEAD_TIMEOUT),
-        actix_http::Protocol::Http1,
-        peer,
-    )
+/// The framing gate's refusal in Ironic's shape: the double-encoded error body, and the
+/// version headers as the microversion middleware stamps its own refusals (the minimum as
+/// the version). Also for the boot server, whose agent routes are Ironic API routes.
+pub fn refusal(r: &Rejection) -> Vec<u8> {
+    let body = ApiError::new(r.status, r.message.clone()).body();
+    let (min, max) = (microversion::MIN_MINOR, microversion::MAX_MINOR);
+    let id = format!("req-{}", uuid::Uuid::new_v4());
+    let headers = [
+        ("x-openstack-ironic-api-minimum-version", format!("1.{min}")),
+        ("x-openstack-ironic-api-maximum-version", format!("1.{max}")),
+        ("x-openstack-ironic-api-version", format!("1.{min}")),
+        ("openstack-api-version", format!("baremetal 1.{min}")),
+        ("x-openstack-request-id", id.clone()),
+        ("openstack-request-id", id),
+    ];
+    r.http_response("application/json", &headers, body.as_bytes())
 }
-
-/// How long a client may take to send a request head (actix-web's default).
-const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[cfg(test)]
 mod tests {
-    use super::check_path;
+    use super::{check_path, refusal};
+    use crate::http::framing::{Gate, Rejection};
+
+    fn rejected(input: &[u8]) -> Rejection {
+        Gate::default().feed(input, &mut vec![]).unwrap_err()
+    }
+
+    #[test]
+    fn refusals_are_ironic_shaped() {
+        let r = rejected(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n");
+        let text = String::from_utf8(refusal(&r)).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 400 Bad Request\r\n"));
+        assert!(head.contains("content-type: application/json"));
+        assert!(head.contains("x-openstack-ironic-api-maximum-version: 1."));
+        assert!(head.contains(&format!("content-length: {}", body.len())));
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        let inner: serde_json::Value =
+            serde_json::from_str(v["error_message"].as_str().unwrap()).unwrap();
+        assert_eq!(inner["faultcode"], "Client");
+        assert_eq!(inner["faultstring"], r.message);
+        assert!(r.message.starts_with("Invalid Content-Length \"x\""));
+    }
 
     #[test]
     fn paths_must_percent_decode_to_utf8() {
-        for ok in ["/v1/nodes", "/v1/nodes/bad%20ident", "/v1/nodes/%C3%A9", "/"] {
+        for ok in [
+            "/v1/nodes",
+            "/v1/nodes/bad%20ident",
+            "/v1/nodes/%C3%A9",
+            "/",
+        ] {
             assert!(check_path(ok).is_ok(), "{ok}");
         }
         for (bad, text) in [

@@ -14,7 +14,7 @@ use actix_web::http::StatusCode;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{sleep, Sleep};
 
-use super::{Gate, Rejection};
+use super::{Gate, Rejection, Render};
 
 /// One client connection seen through the gate.
 pub struct Gated<T> {
@@ -30,11 +30,13 @@ pub struct Gated<T> {
     /// Deadline for the request head being received (or the first one).
     head_timer: Option<Pin<Box<Sleep>>>,
     head_timeout: Duration,
+    render: Render,
 }
 
 impl<T> Gated<T> {
-    /// `head_timeout` bounds the wait for a whole request head (first request included).
-    pub fn new(io: T, gate: Gate, head_timeout: Duration) -> Self {
+    /// `head_timeout` bounds the wait for a whole request head (first request included);
+    /// `render` words the refusal.
+    pub fn new(io: T, gate: Gate, head_timeout: Duration, render: Render) -> Self {
         Gated {
             io,
             gate,
@@ -44,6 +46,7 @@ impl<T> Gated<T> {
             reply: None,
             head_timer: Some(Box::pin(sleep(head_timeout))),
             head_timeout,
+            render,
         }
     }
 
@@ -54,7 +57,7 @@ impl<T> Gated<T> {
     fn refuse(&mut self, r: &Rejection) {
         tracing::info!(status = r.status.as_u16(), reason = %r.message, "refused a malformed request");
         if r.answer && self.reply.is_none() {
-            self.reply = Some((r.response(), 0));
+            self.reply = Some(((self.render)(r), 0));
         }
         self.eof = true;
         self.head_timer = None;
@@ -171,10 +174,14 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    fn plain(r: &Rejection) -> Vec<u8> {
+        r.http_response("text/plain", &[], r.message.as_bytes())
+    }
+
     #[tokio::test]
     async fn a_refusal_is_written_after_the_earlier_answer() {
         let (client, server) = tokio::io::duplex(1 << 16);
-        let mut gated = Gated::new(server, Gate::default(), Duration::from_secs(5));
+        let mut gated = Gated::new(server, Gate::default(), Duration::from_secs(5), plain);
         let (mut cr, mut cw) = tokio::io::split(client);
         cw.write_all(b"GET /v1 HTTP/1.1\r\nHost: x\r\n\r\nPOST / HTTP/1.1\r\nHost: x\r\nContent-Length: q\r\n\r\n")
             .await
@@ -203,7 +210,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_stalled_head_gets_408() {
         let (client, server) = tokio::io::duplex(1 << 16);
-        let mut gated = Gated::new(server, Gate::default(), Duration::from_secs(5));
+        let mut gated = Gated::new(server, Gate::default(), Duration::from_secs(5), plain);
         let (mut cr, mut cw) = tokio::io::split(client);
         cw.write_all(b"GET /v1 HTTP/1.1\r\nHo").await.unwrap();
         let mut seen = vec![];

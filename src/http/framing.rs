@@ -1,9 +1,10 @@
-//! The framing gate: checks the HTTP/1 byte stream of one API connection before actix-http
+//! The framing gate: checks the HTTP/1 byte stream of one connection before actix-http
 //! parses it, so that a request actix would refuse with a bare, bodiless 400/431 (bad or
 //! duplicate `Content-Length`, `Transfer-Encoding` that is not `chunked`, both at once, bad
 //! chunk framing, a request line or head over the limits, a URI `http::Uri` rejects) is
-//! refused here instead, with Ironic's error body. actix-http writes those responses itself,
-//! with no hook, so the check has to sit in front of it.
+//! refused here instead, with a body the server's owner renders ([`Render`]: Ironic's error
+//! body for the API). actix-http writes those responses itself, with no hook, so the check
+//! has to sit in front of it.
 //!
 //! [`Gate`] is pure: bytes in, bytes released to actix out, or a [`Rejection`]. It mirrors
 //! actix-http 3's own head checks (`h1/decoder.rs`) and chunk parser (`h1/chunked.rs`) and is
@@ -13,9 +14,6 @@
 pub mod io;
 
 use actix_web::http::{Method, StatusCode, Uri};
-
-use super::error::ApiError;
-use super::microversion::{MAX_MINOR, MIN_MINOR};
 
 /// Size limits on a request head, as Ironic's eventlet/oslo.service server had them.
 #[derive(Debug, Clone, Copy)]
@@ -77,33 +75,33 @@ impl Rejection {
         }
     }
 
-    /// The whole HTTP/1.1 response: Ironic's error body, JSON content type, the
-    /// microversion headers and `Connection: close`.
-    pub fn response(&self) -> Vec<u8> {
-        let err = ApiError::new(self.status, self.message.clone());
-        let body = err.body();
+    /// The whole HTTP/1.1 response to this refusal: status line, `content-type`,
+    /// `content-length`, `connection: close`, then `headers` and `body`. For a [`Render`].
+    pub fn http_response(
+        &self,
+        content_type: &str,
+        headers: &[(&str, String)],
+        body: &[u8],
+    ) -> Vec<u8> {
         let mut head = format!(
-            "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+            "HTTP/1.1 {} {}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n",
             self.status.as_u16(),
             self.status.canonical_reason().unwrap_or(""),
             body.len()
         );
-        // As the microversion middleware stamps its own refusals: the minimum as the version.
-        let (min, max) = (MIN_MINOR, MAX_MINOR);
-        let id = format!("req-{}", uuid::Uuid::new_v4());
-        head.push_str(&format!(
-            "x-openstack-ironic-api-minimum-version: 1.{min}\r\n\
-             x-openstack-ironic-api-maximum-version: 1.{max}\r\n\
-             x-openstack-ironic-api-version: 1.{min}\r\n\
-             openstack-api-version: baremetal 1.{min}\r\n\
-             x-openstack-request-id: {id}\r\nopenstack-request-id: {id}\r\n"
-        ));
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
         head.push_str("\r\n");
         let mut out = head.into_bytes();
-        out.extend_from_slice(body.as_bytes());
+        out.extend_from_slice(body);
         out
     }
 }
+
+/// How a server's owner words a refusal: the whole response, usually through
+/// [`Rejection::http_response`] (the API: Ironic's error body and version headers).
+pub type Render = fn(&Rejection) -> Vec<u8>;
 
 /// Where the gate is in the byte stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
