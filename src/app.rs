@@ -137,6 +137,8 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
         &config,
         store.clone(),
         Some(Arc::new(ramdisk)),
+        // The agents' routes there are Ironic API routes: refusals in Ironic's shape.
+        api::refusal,
         cancel.clone(),
     )
     .await?;

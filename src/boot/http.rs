@@ -1,7 +1,8 @@
 //! The HTTP boot server (its own port, not the API): `/boot.ipxe`, per-machine scripts at
 //! `/ipxe/<mac>`, the iPXE programs at `/ipxe/<file>` (UEFI HTTP boot), files under
 //! `[pxe] http_root` at `/files/...` and cached images at `/images/<key>.img`, with Range
-//! support, streamed from disk.
+//! support, streamed from disk. Every connection passes the framing gate
+//! (`crate::http::framing`), so malformed HTTP gets an answer with a body.
 
 use std::net::{SocketAddr, TcpListener};
 
@@ -10,6 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::dhcp::options::{find_program, Program};
 use super::{Boot, BootError};
+use crate::http::framing::Render;
+use crate::http::serve::Options;
 
 fn ipxe(text: String) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body(text)
@@ -135,10 +138,12 @@ async fn serve_file(
 /// lookup and heartbeat endpoints): registered after the boot routes.
 pub type ExtraRoutes = std::sync::Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
 
-/// Bind `[pxe] http_port` on the interface address and serve until cancelled.
+/// Bind `[pxe] http_port` on the interface address and serve until cancelled; `render`
+/// words the framing gate's refusals.
 pub fn serve(
     boot: Boot,
     extra: Option<ExtraRoutes>,
+    render: Render,
     cancel: CancellationToken,
 ) -> Result<SocketAddr, BootError> {
     let addr = SocketAddr::new(boot.net.ip.into(), boot.http_port);
@@ -148,7 +153,15 @@ pub fn serve(
     })?;
     let local = listener.local_addr().unwrap_or(addr);
     let data = web::Data::new(boot);
-    let server = actix_web::HttpServer::new(move || {
+    // As actix_web::HttpServer had it: 2 workers, 30 s to finish downloads on stop.
+    let opts = Options {
+        name: "http-boot",
+        workers: 2,
+        shutdown_timeout: 30,
+        tls: None,
+        render,
+    };
+    let server = crate::http::serve::server(listener, opts, move || {
         let extra = extra.clone();
         actix_web::App::new()
             .app_data(data.clone())
@@ -194,14 +207,10 @@ pub fn serve(
                 HttpResponse::NotFound().body("not found\n")
             }))
     })
-    .workers(2)
-    .disable_signals()
-    .listen(listener)
     .map_err(|e| BootError::Bind {
         what: format!("HTTP boot on {addr}"),
         source: e,
-    })?
-    .run();
+    })?;
     let handle = server.handle();
     tokio::spawn(server);
     tokio::spawn(async move {

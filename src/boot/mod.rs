@@ -185,6 +185,7 @@ pub async fn serve(
     config: &Config,
     store: Store,
     extra: Option<http::ExtraRoutes>,
+    render: crate::http::framing::Render,
     cancel: CancellationToken,
 ) -> Result<Option<Bound>, BootError> {
     let d = &config.dhcp;
@@ -212,7 +213,7 @@ pub async fn serve(
         events: events.clone(),
     };
     let mut bound = Bound {
-        http: Some(http::serve(boot.clone(), extra, cancel.clone())?),
+        http: Some(http::serve(boot.clone(), extra, render, cancel.clone())?),
         tftp: Some(tftp::serve(boot.clone(), p.tftp_port, cancel.clone()).await?),
         ..Bound::default()
     };
