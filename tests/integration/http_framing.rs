@@ -74,7 +74,11 @@ fn addr(ib: &Ironbox) -> String {
 
 /// Write `raw`, then read every response until the server closes the connection.
 fn exchange(ib: &Ironbox, raw: &[u8]) -> Vec<Wire> {
-    let mut s = TcpStream::connect(addr(ib)).unwrap();
+    exchange_at(&addr(ib), raw)
+}
+
+fn exchange_at(addr: &str, raw: &[u8]) -> Vec<Wire> {
+    let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     // Written from another thread: the server may answer (and close) before reading it all.
     let mut w = s.try_clone().unwrap();
@@ -470,4 +474,62 @@ fn tls_refusals_have_ironic_bodies() {
         .as_str()
         .unwrap()
         .contains("Invalid Content-Length"));
+}
+
+/// The boot network's HTTP server (iPXE scripts, boot files and the agents' lookup and
+/// heartbeat) is behind the same gate: malformed framing there gets Ironic's body too, and
+/// the server keeps serving new connections. Served on loopback, with DHCP off.
+#[test]
+fn boot_http_refusals_have_ironic_bodies() {
+    let ib = Ironbox::start_with(
+        "[dhcp]\ninterface = \"lo\"\nmode = \"off\"\n[pxe]\nhttp_port = 0\ntftp_port = 0\n",
+    );
+    let endpoints: Value =
+        serde_json::from_str(&std::fs::read_to_string(ib.data().join("endpoints.json")).unwrap())
+            .unwrap();
+    let boot = endpoints["http_boot"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no boot HTTP server: {endpoints}"))
+        .trim_start_matches("http://")
+        .to_string();
+    let good = |path: &str| {
+        let got = exchange_at(
+            &boot,
+            format!("GET {path} HTTP/1.1\r\n{H}Connection: close\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(got.len(), 1, "{path}: {got:?}");
+        got.into_iter().next().unwrap()
+    };
+    let long = format!(
+        "GET /boot.ipxe?{} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "a".repeat(9000)
+    );
+    for (raw, status, text) in [
+        (
+            "GET /boot.ipxe HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"
+                .to_string(),
+            400,
+            "More than one Content-Length",
+        ),
+        (
+            "POST /v1/lookup HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n".to_string(),
+            400,
+            "Invalid Content-Length \"1x\"",
+        ),
+        (long, 414, "request line is longer than"),
+    ] {
+        let got = exchange_at(&boot, raw.as_bytes());
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].status, status, "{got:?}");
+        let fault = got[0].fault();
+        assert!(fault.contains(text), "{fault:?} lacks {text:?}");
+        // The server still answers, on a new connection: a boot script and a lookup.
+        let script = good("/boot.ipxe");
+        assert_eq!(script.status, 200, "{script:?}");
+        assert!(script.body.starts_with(b"#!ipxe"), "{script:?}");
+        let lookup = good("/v1/lookup?addresses=52:54:00:00:00:01");
+        assert_eq!(lookup.status, 404, "{lookup:?}");
+        // The lookup handler's own answer (not the router's "The resource could not be found.").
+        assert_eq!(lookup.fault(), "Resource could not be found.", "{lookup:?}");
+    }
 }
