@@ -142,6 +142,11 @@ impl Refusals {
     }
 }
 
+/// Sends of a block (or OACK) after the first before a silent client is given up on:
+/// dnsmasq's 8 tries. async-tftp's default (100, at the client's timeout of up to 255 s)
+/// let a vanished client hold a download slot and its thread for hours.
+const SEND_RETRIES: u32 = 7;
+
 /// Bind on the interface address and serve until cancelled; at most `max_transfers`
 /// downloads at once.
 pub async fn serve(
@@ -160,6 +165,7 @@ pub async fn serve(
     let server = TftpServerBuilder::with_handler(Files { boot })
         .bind(addr)
         .max_read_transfers(max_transfers, move |client| refusals.refused(client))
+        .max_send_retries(SEND_RETRIES)
         .build()
         .await
         .map_err(|e| BootError::Bind {
@@ -462,6 +468,58 @@ mod tests {
             }
         }
         assert_eq!(served.as_deref(), Some(&data[..]));
+        cancel.cancel();
+    }
+
+    /// A client that goes silent after its request is given up on after SEND_RETRIES
+    /// resends, and its download slot serves the next client.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_silent_client_frees_its_slot() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("undionly.kpxe"), vec![7u8; 3000]).unwrap();
+        let store = crate::db::Store::open(&dir.path().join("t.sqlite"), 1000, 2).unwrap();
+        let boot = Boot {
+            store,
+            net: super::super::Net {
+                iface: "lo".into(),
+                ip: Ipv4Addr::LOCALHOST,
+                netmask: Ipv4Addr::new(255, 0, 0, 0),
+            },
+            http_port: 8080,
+            http_root: dir.path().into(),
+            ipxe_dir: dir.path().into(),
+            ipxe_timeout: 0,
+            image_dir: dir.path().into(),
+            events: None,
+        };
+        let cancel = CancellationToken::new();
+        let server = serve(boot, 0, 1, cancel.clone()).await.unwrap();
+        let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        silent
+            .send_to(
+                b"\x00\x01undionly.kpxe\x00octet\x00timeout\x001\x00",
+                server,
+            )
+            .await
+            .unwrap();
+        let mut buf = [0u8; 2048];
+        let (mut oacks, mut gave_up) = (0, false);
+        while let Ok(Ok((n, _))) =
+            tokio::time::timeout(Duration::from_secs(3), silent.recv_from(&mut buf)).await
+        {
+            match &buf[..2] {
+                [0, 6] if !gave_up => oacks += 1,
+                [0, 5] if !gave_up => gave_up = true,
+                _ => panic!("{:?}", &buf[..n]),
+            }
+        }
+        assert!(gave_up, "an ERROR packet ends the transfer");
+        assert_eq!(oacks, 1 + SEND_RETRIES);
+        let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let got = rrq(&client, server, "undionly.kpxe")
+            .await
+            .expect("slot freed");
+        assert_eq!(got.len(), 3000);
         cancel.cancel();
     }
 }
