@@ -136,8 +136,8 @@ impl Refusals {
             .is_ok()
         {
             let refused = self.pending.swap(0, Ordering::Relaxed).max(n);
-            tracing::warn!(client = %client, refused, max = self.max,
-                "TFTP read refused: tftp_max_transfers downloads running, sent \"server busy\" (refusals counted over the last {}s at most)", Self::EVERY);
+            tracing::warn!(client = %client, refused_since_last_message = refused, max = self.max,
+                "TFTP read refused with \"server busy\": [pxe] tftp_max_transfers downloads are running (logged at most every {}s)", Self::EVERY);
         }
     }
 }
