@@ -108,11 +108,25 @@ pub const BOOT_DEVICES: &[(&str, u8)] = &[
 /// One BMC at a time: a lock per host:port.
 fn bmc_lock(key: &str) -> Arc<Mutex<()>> {
     static LOCKS: OnceLock<Mutex<HashMap<String, Arc<Mutex<()>>>>> = OnceLock::new();
-    let map = LOCKS.get_or_init(|| Mutex::new(HashMap::new()));
+    lock_in(LOCKS.get_or_init(|| Mutex::new(HashMap::new())), key)
+}
+
+/// Locks kept before idle ones are dropped: without this, every BMC address ever used
+/// (nodes deleted, addresses patched) kept its entry for the life of the process.
+const IDLE_LOCKS_KEPT: usize = 64;
+
+fn lock_in(map: &Mutex<HashMap<String, Arc<Mutex<()>>>>, key: &str) -> Arc<Mutex<()>> {
     let mut m = match map.lock() {
         Ok(m) => m,
         Err(p) => p.into_inner(),
     };
+    if let Some(l) = m.get(key) {
+        return l.clone();
+    }
+    if m.len() >= IDLE_LOCKS_KEPT {
+        // Only the map holds an idle lock; one in use (or waited for) has other owners.
+        m.retain(|_, l| Arc::strong_count(l) > 1);
+    }
     m.entry(key.to_string())
         .or_insert_with(|| Arc::new(Mutex::new(())))
         .clone()
@@ -352,6 +366,21 @@ pub async fn get_boot_device(t: &Target) -> Result<(Option<String>, Option<bool>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bmc_locks_do_not_pile_up() {
+        let map = Mutex::new(HashMap::new());
+        let held = lock_in(&map, "10.0.0.1:623");
+        let guard = held.lock().unwrap();
+        for i in 0..1000 {
+            drop(lock_in(&map, &format!("10.1.{}.{}:623", i / 250, i % 250)));
+        }
+        let n = map.lock().unwrap().len();
+        assert!(n <= IDLE_LOCKS_KEPT, "{n} locks kept");
+        // The lock in use survived: the same BMC still serializes on it.
+        assert!(Arc::ptr_eq(&held, &lock_in(&map, "10.0.0.1:623")));
+        drop(guard);
+    }
 
     #[test]
     fn password_never_printed() {

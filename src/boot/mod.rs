@@ -214,7 +214,15 @@ pub async fn serve(
     };
     let mut bound = Bound {
         http: Some(http::serve(boot.clone(), extra, render, cancel.clone())?),
-        tftp: Some(tftp::serve(boot.clone(), p.tftp_port, cancel.clone()).await?),
+        tftp: Some(
+            tftp::serve(
+                boot.clone(),
+                p.tftp_port,
+                usize::try_from(p.tftp_max_transfers).unwrap_or(usize::MAX),
+                cancel.clone(),
+            )
+            .await?,
+        ),
         ..Bound::default()
     };
     let mode = match d.mode {

@@ -8,10 +8,15 @@
 //! 0.4 set up a new timer and went through async-io's reactor for every block, which kept
 //! lock-step throughput below dnsmasq's. async-tftp still does the rest: the listening
 //! socket, request parsing, option negotiation, errors, and the `Handler` below. Patching
-//! was preferred to a transfer loop of our own: ~100 changed lines, upstreamable.
+//! was preferred to a transfer loop of our own: ~100 changed lines, upstreamable. Because
+//! a transfer holds a thread, at most `[pxe] tftp_max_transfers` run at once; one more
+//! request gets a TFTP ERROR "server busy" (the patch's `max_read_transfers`).
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
 use async_tftp::packet;
 use async_tftp::server::{Handler, TftpServerBuilder};
@@ -104,15 +109,63 @@ impl Handler for Files {
     }
 }
 
-/// Bind on the interface address and serve until cancelled.
+/// Read requests refused over `[pxe] tftp_max_transfers`: counted, and logged at most once
+/// per `EVERY` seconds (a storm must not become a log storm).
+struct Refusals {
+    start: Instant,
+    max: usize,
+    /// Refused since the last message.
+    pending: AtomicU64,
+    /// Seconds after `start` of the last message, +1 (0 = never logged).
+    logged_at: AtomicU64,
+}
+
+impl Refusals {
+    const EVERY: u64 = 10;
+
+    fn refused(&self, client: &SocketAddr) {
+        let n = self.pending.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = self.start.elapsed().as_secs() + 1;
+        let last = self.logged_at.load(Ordering::Relaxed);
+        if last != 0 && now < last + Self::EVERY {
+            return;
+        }
+        if self
+            .logged_at
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            let refused = self.pending.swap(0, Ordering::Relaxed).max(n);
+            tracing::warn!(client = %client, refused_since_last_message = refused, max = self.max,
+                "TFTP read refused with \"server busy\": [pxe] tftp_max_transfers downloads are running (logged at most every {}s)", Self::EVERY);
+        }
+    }
+}
+
+/// Sends of a block (or OACK) after the first before a silent client is given up on:
+/// dnsmasq's 8 tries. async-tftp's default (100, at the client's timeout of up to 255 s)
+/// let a vanished client hold a download slot and its thread for hours.
+const SEND_RETRIES: u32 = 7;
+
+/// Bind on the interface address and serve until cancelled; at most `max_transfers`
+/// downloads at once.
 pub async fn serve(
     boot: Boot,
     port: u16,
+    max_transfers: usize,
     cancel: CancellationToken,
 ) -> Result<SocketAddr, BootError> {
     let addr = SocketAddr::new(boot.net.ip.into(), port);
+    let refusals = Arc::new(Refusals {
+        start: Instant::now(),
+        max: max_transfers,
+        pending: AtomicU64::new(0),
+        logged_at: AtomicU64::new(0),
+    });
     let server = TftpServerBuilder::with_handler(Files { boot })
         .bind(addr)
+        .max_read_transfers(max_transfers, move |client| refusals.refused(client))
+        .max_send_retries(SEND_RETRIES)
         .build()
         .await
         .map_err(|e| BootError::Bind {
@@ -212,7 +265,7 @@ mod tests {
             events: None,
         };
         let cancel = CancellationToken::new();
-        let server = serve(boot, 0, cancel.clone()).await.unwrap();
+        let server = serve(boot, 0, 64, cancel.clone()).await.unwrap();
         let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let mut x: u32 = 12345;
         let mut rnd = move || {
@@ -292,7 +345,7 @@ mod tests {
             events: None,
         };
         let cancel = CancellationToken::new();
-        let server = serve(boot, 0, cancel.clone()).await.unwrap();
+        let server = serve(boot, 0, 64, cancel.clone()).await.unwrap();
         let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         sock.send_to(
             b"\x00\x01undionly.kpxe\x00octet\x00blksize\x001024\x00tsize\x000\x00timeout\x001\x00",
@@ -337,6 +390,136 @@ mod tests {
             got.extend_from_slice(&buf[4..n]);
         }
         assert_eq!(got, data);
+        cancel.cancel();
+    }
+
+    /// Over `max_transfers` downloads at once, a read request gets an ERROR packet (not
+    /// silence, not a thread); once a download ends, its slot serves the next client.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn transfers_over_the_cap_get_an_error_packet() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(dir.path().join("undionly.kpxe"), &data).unwrap();
+        let store = crate::db::Store::open(&dir.path().join("t.sqlite"), 1000, 2).unwrap();
+        let boot = Boot {
+            store,
+            net: super::super::Net {
+                iface: "lo".into(),
+                ip: Ipv4Addr::LOCALHOST,
+                netmask: Ipv4Addr::new(255, 0, 0, 0),
+            },
+            http_port: 8080,
+            http_root: dir.path().into(),
+            ipxe_dir: dir.path().into(),
+            ipxe_timeout: 0,
+            image_dir: dir.path().into(),
+            events: None,
+        };
+        let cancel = CancellationToken::new();
+        let server = serve(boot, 0, 2, cancel.clone()).await.unwrap();
+        let req = b"\x00\x01undionly.kpxe\x00octet\x00blksize\x001024\x00timeout\x005\x00";
+        let mut buf = [0u8; 2048];
+        // Two downloads started and held open (OACK received, not acknowledged).
+        let mut held = vec![];
+        for _ in 0..2 {
+            let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            sock.send_to(req, server).await.unwrap();
+            let (n, peer) = recv(&sock, &mut buf).await;
+            assert_eq!(&buf[..2], &[0, 6], "OACK, got {:?}", &buf[..n]);
+            held.push((sock, peer));
+        }
+        // The third (and fourth) get an ERROR packet naming the reason.
+        for _ in 0..2 {
+            let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            sock.send_to(req, server).await.unwrap();
+            let (n, _) = recv(&sock, &mut buf).await;
+            assert_eq!(&buf[..2], &[0, 5], "ERROR, got {:?}", &buf[..n]);
+            let msg = String::from_utf8_lossy(&buf[4..n]);
+            assert!(msg.contains("busy"), "{msg}");
+        }
+        // Finish the first download; its slot frees and a new client is served in full.
+        let (sock, peer) = held.remove(0);
+        let mut got = vec![];
+        let mut block = 0u16;
+        loop {
+            sock.send_to(&[0, 4, (block >> 8) as u8, block as u8], peer)
+                .await
+                .unwrap();
+            if got.len() == data.len() {
+                break;
+            }
+            let (n, _) = recv(&sock, &mut buf).await;
+            block += 1;
+            assert_eq!(&buf[..4], &[0, 3, (block >> 8) as u8, block as u8]);
+            got.extend_from_slice(&buf[4..n]);
+        }
+        assert_eq!(got, data);
+        let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut served = None;
+        for _ in 0..50 {
+            match rrq(&client, server, "undionly.kpxe").await {
+                Ok(d) => {
+                    served = Some(d);
+                    break;
+                }
+                // The finished transfer's thread may not have ended yet.
+                Err(e) if e.contains("busy") => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(served.as_deref(), Some(&data[..]));
+        cancel.cancel();
+    }
+
+    /// A client that goes silent after its request is given up on after SEND_RETRIES
+    /// resends, and its download slot serves the next client.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_silent_client_frees_its_slot() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("undionly.kpxe"), vec![7u8; 3000]).unwrap();
+        let store = crate::db::Store::open(&dir.path().join("t.sqlite"), 1000, 2).unwrap();
+        let boot = Boot {
+            store,
+            net: super::super::Net {
+                iface: "lo".into(),
+                ip: Ipv4Addr::LOCALHOST,
+                netmask: Ipv4Addr::new(255, 0, 0, 0),
+            },
+            http_port: 8080,
+            http_root: dir.path().into(),
+            ipxe_dir: dir.path().into(),
+            ipxe_timeout: 0,
+            image_dir: dir.path().into(),
+            events: None,
+        };
+        let cancel = CancellationToken::new();
+        let server = serve(boot, 0, 1, cancel.clone()).await.unwrap();
+        let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        silent
+            .send_to(
+                b"\x00\x01undionly.kpxe\x00octet\x00timeout\x001\x00",
+                server,
+            )
+            .await
+            .unwrap();
+        let mut buf = [0u8; 2048];
+        let (mut oacks, mut gave_up) = (0, false);
+        while let Ok(Ok((n, _))) =
+            tokio::time::timeout(Duration::from_secs(3), silent.recv_from(&mut buf)).await
+        {
+            match &buf[..2] {
+                [0, 6] if !gave_up => oacks += 1,
+                [0, 5] if !gave_up => gave_up = true,
+                _ => panic!("{:?}", &buf[..n]),
+            }
+        }
+        assert!(gave_up, "an ERROR packet ends the transfer");
+        assert_eq!(oacks, 1 + SEND_RETRIES);
+        let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let got = rrq(&client, server, "undionly.kpxe")
+            .await
+            .expect("slot freed");
+        assert_eq!(got.len(), 3000);
         cancel.cancel();
     }
 }

@@ -106,6 +106,7 @@ impl PowerSync {
             .into_iter()
             .filter(|n| n.reservation.is_none() && !NO_SYNC.contains(&n.provision_state.as_str()))
             .collect();
+        self.forget_others(&candidates);
         let workers = c.config.conductor.sync_power_state_workers as usize;
         let results: Vec<Outcome> = futures_util::stream::iter(candidates)
             .map(|n| self.sync_one(c, n))
@@ -124,6 +125,18 @@ impl PowerSync {
             }
         }
         Ok(s)
+    }
+
+    /// Failure counts only for the nodes this cycle checks: a node deleted, put in
+    /// maintenance or taken over by another conductor meanwhile would keep its entry forever.
+    fn forget_others(&self, nodes: &[Node]) {
+        if let Ok(mut f) = self.failures.lock() {
+            if !f.is_empty() {
+                let live: std::collections::HashSet<&str> =
+                    nodes.iter().map(|n| n.uuid.as_str()).collect();
+                f.retain(|uuid, _| live.contains(uuid.as_str()));
+            }
+        }
     }
 
     async fn sync_one(&self, c: &Conductor, mut node: Node) -> Outcome {
@@ -350,5 +363,28 @@ pub async fn run(c: Conductor, cancel: CancellationToken) {
                 Err(e) => tracing::warn!(error = %e, "callback timeout check failed"),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_counts_of_nodes_gone_are_forgotten() {
+        let sync = PowerSync::default();
+        let node = |u: &str| Node {
+            uuid: u.into(),
+            ..Node::default()
+        };
+        if let Ok(mut f) = sync.failures.lock() {
+            for u in ["a", "b", "deleted"] {
+                f.insert(u.into(), 2);
+            }
+        }
+        sync.forget_others(&[node("a"), node("b"), node("c")]);
+        let mut left: Vec<String> = sync.failures.lock().unwrap().keys().cloned().collect();
+        left.sort();
+        assert_eq!(left, ["a", "b"]);
     }
 }

@@ -496,6 +496,7 @@ impl Checker<'_> {
         Ok(PxeSection {
             ipxe_dir: PathBuf::from(p.ipxe_dir),
             tftp_port: p.tftp_port,
+            tftp_max_transfers: self.at_least_1(S, "tftp_max_transfers", p.tftp_max_transfers)?,
             http_port: p.http_port,
             http_root: if p.http_root.is_empty() {
                 state_path.join("httpboot")

@@ -367,6 +367,9 @@ pub struct PxeSection {
     pub ipxe_dir: String,
     /// UDP port of the TFTP server.
     pub tftp_port: u16,
+    /// TFTP downloads served at once (each holds a thread); a request over the limit gets
+    /// a TFTP ERROR "server busy" and the client retries (dnsmasq's tftp-max is 50).
+    pub tftp_max_transfers: u32,
     /// TCP port of the HTTP boot server (scripts, kernels, ramdisks, images).
     pub http_port: u16,
     /// Directory served under /files/ by the HTTP boot server (kernels, ramdisks, images).
@@ -387,6 +390,7 @@ impl Default for PxeSection {
         Self {
             ipxe_dir: "/usr/lib/ipxe".into(),
             tftp_port: 69,
+            tftp_max_transfers: 64,
             http_port: 8080,
             http_root: String::new(),
             kernel_append_params: "nofb nomodeset vga=normal".into(),

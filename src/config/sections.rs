@@ -265,6 +265,8 @@ impl DhcpSection {
 pub struct PxeSection {
     pub ipxe_dir: PathBuf,
     pub tftp_port: u16,
+    /// At least 1.
+    pub tftp_max_transfers: u32,
     pub http_port: u16,
     /// `<state_path>/httpboot` when the file names none.
     pub http_root: PathBuf,

@@ -191,6 +191,7 @@ fn zero_durations_are_rejected_where_zero_means_nothing() {
             "[agent] heartbeat_timeout",
         ),
         ("[dhcp]\nlease_time = 0", "[dhcp] lease_time"),
+        ("[pxe]\ntftp_max_transfers = 0", "[pxe] tftp_max_transfers"),
     ] {
         let err = rejected(text, key);
         assert!(err.ends_with("must be at least 1"), "{err}");
@@ -256,6 +257,7 @@ fn durations_keep_the_file_units_and_zero_means_off() {
     assert_eq!(cc.heartbeat_timeout, Duration::from_secs(60));
     assert_eq!(c.pxe.image_cache_ttl, Duration::from_secs(120));
     assert_eq!(c.pxe.ipxe_timeout, None);
+    assert_eq!(c.pxe.tftp_max_transfers, 64);
     assert_eq!(c.pxe.http_root, PathBuf::from("./ironbox-data/httpboot"));
     assert_eq!(c.fake.power_delay.min, Duration::from_millis(500));
     assert_eq!(c.fake.power_delay.max, Duration::from_secs(2));

@@ -124,6 +124,10 @@ impl Page {
     }
 }
 
+/// Bytes the -wal file is cut back to when SQLite starts it over after a checkpoint: about
+/// one auto-checkpoint's worth (1000 pages), so normal operation never re-grows it.
+const WAL_SIZE_LIMIT: i64 = 4 << 20;
+
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
@@ -186,6 +190,9 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "synchronous", DURABLE)?;
         conn.set_prepared_statement_cache_capacity(64);
+        // Without a limit the -wal file keeps its largest size ever (a burst written while
+        // readers held back the checkpoint) for the life of the database.
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         Ok(conn)
     }
 
@@ -420,6 +427,33 @@ fn opt_text(v: &Option<String>) -> SqlValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A burst written while a reader holds the checkpoint back grows the -wal file; once
+    /// the reader is gone and the log starts over, the file is cut back to the limit.
+    #[test]
+    fn the_wal_file_shrinks_back_after_a_burst() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.sqlite");
+        let store = Store::open(&db, 5000, 2).unwrap();
+        let wal = || std::fs::metadata(dir.path().join("t.sqlite-wal")).map_or(0, |m| m.len());
+        let w = store.connect().unwrap();
+        w.execute_batch("CREATE TABLE burst (b BLOB)").unwrap();
+        let reader = store.connect().unwrap();
+        reader
+            .execute_batch("BEGIN; SELECT count(*) FROM nodes;")
+            .unwrap();
+        for _ in 0..150 {
+            w.execute("INSERT INTO burst VALUES (zeroblob(65536))", [])
+                .unwrap();
+        }
+        assert!(wal() > 8 << 20, "the burst grew the log: {}", wal());
+        reader.execute_batch("COMMIT").unwrap();
+        drop(reader);
+        w.execute_batch("PRAGMA wal_checkpoint(PASSIVE); DELETE FROM burst;")
+            .unwrap();
+        w.execute("INSERT INTO burst VALUES (x'00')", []).unwrap();
+        assert!(wal() <= WAL_SIZE_LIMIT as u64, "cut back: {}", wal());
+    }
 
     #[test]
     fn only_a_missing_row_is_not_found() {

@@ -4,11 +4,12 @@ use async_lock::Mutex;
 use std::collections::HashSet;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::handlers::{DirHandler, DirHandlerMode};
-use super::{Handler, ServerConfig, TftpServer};
+use super::{Handler, ReadLimit, ServerConfig, TftpServer};
 use crate::error::{Error, Result};
 
 /// TFTP server builder.
@@ -23,7 +24,14 @@ pub struct TftpServerBuilder<H: Handler> {
     ignore_client_timeout: bool,
     ignore_client_block_size: bool,
     ignore_client_window_size: bool,
+    // ironbox patch: a cap on concurrent read transfers (one thread each).
+    max_read_transfers: Option<usize>,
+    on_refused: Option<RefusedHook>,
 }
+
+/// ironbox patch: called with the client's address when a read request is refused
+/// because [`max_read_transfers`](TftpServerBuilder::max_read_transfers) are running.
+pub type RefusedHook = Arc<dyn Fn(&SocketAddr) + Send + Sync>;
 
 impl TftpServerBuilder<DirHandler> {
     /// Create new buidler with [`DirHandler`] that serves only read requests.
@@ -70,6 +78,25 @@ impl<H: Handler> TftpServerBuilder<H> {
             ignore_client_timeout: false,
             ignore_client_block_size: false,
             ignore_client_window_size: false,
+            max_read_transfers: None,
+            on_refused: None,
+        }
+    }
+
+    /// ironbox patch: at most `limit` read transfers at once (each holds a thread); a read
+    /// request over the limit gets an ERROR packet ("server busy") and `on_refused` is
+    /// called with the client's address.
+    ///
+    /// **Default:** no limit.
+    pub fn max_read_transfers(
+        self,
+        limit: usize,
+        on_refused: impl Fn(&SocketAddr) + Send + Sync + 'static,
+    ) -> Self {
+        TftpServerBuilder {
+            max_read_transfers: Some(limit),
+            on_refused: Some(Arc::new(on_refused)),
+            ..self
         }
     }
 
@@ -213,6 +240,11 @@ impl<H: Handler> TftpServerBuilder<H> {
             ignore_client_block_size: self.ignore_client_block_size,
             ignore_client_window_size: self.ignore_client_window_size,
         };
+        let read_limit = ReadLimit {
+            max: self.max_read_transfers,
+            running: Arc::new(AtomicUsize::new(0)),
+            on_refused: self.on_refused.take(),
+        };
 
         let local_ip = socket.as_ref().local_addr()?.ip();
         Ok(TftpServer {
@@ -222,6 +254,7 @@ impl<H: Handler> TftpServerBuilder<H> {
             ex: Executor::new(),
             config,
             local_ip,
+            read_limit,
         })
     }
 }

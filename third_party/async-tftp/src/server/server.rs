@@ -5,6 +5,7 @@ use log::trace;
 use std::collections::HashSet;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +26,23 @@ where
     pub(crate) ex: Executor<'static>,
     pub(crate) config: ServerConfig,
     pub(crate) local_ip: IpAddr,
+    pub(crate) read_limit: ReadLimit,
+}
+
+/// ironbox patch: how many read transfers (threads) may run, and how many do.
+pub(crate) struct ReadLimit {
+    pub(crate) max: Option<usize>,
+    pub(crate) running: Arc<AtomicUsize>,
+    pub(crate) on_refused: Option<super::RefusedHook>,
+}
+
+/// ironbox patch: counts a running read transfer; dropped when its thread ends.
+struct Running(Arc<AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 #[derive(Clone)]
@@ -88,6 +106,35 @@ where
     fn handle_rrq(&self, peer: SocketAddr, req: RwReq) {
         trace!("RRQ recieved (peer: {}, req: {:?})", &peer, &req);
 
+        // ironbox patch: over the cap, an ERROR packet instead of a thread. Only this
+        // (the server's) task increments, so the check and the increment cannot race.
+        let running = &self.read_limit.running;
+        if self
+            .read_limit
+            .max
+            .is_some_and(|max| running.load(Ordering::Acquire) >= max)
+        {
+            if let Some(hook) = &self.read_limit.on_refused {
+                hook(&peer);
+            }
+            let busy = Error::Packet(crate::packet::Error::Msg(
+                "server busy, try again later".into(),
+            ));
+            let reqs = Arc::clone(&self.reqs_in_progress);
+            let local_ip = self.local_ip;
+            self.ex
+                .spawn(async move {
+                    if let Err(e) = send_error(busy, peer, local_ip).await {
+                        trace!("Failed to send error to peer {}: {}", &peer, &e);
+                    }
+                    reqs.lock().await.remove(&peer);
+                })
+                .detach();
+            return;
+        }
+        running.fetch_add(1, Ordering::AcqRel);
+        let slot = Running(Arc::clone(running));
+
         let handler = Arc::clone(&self.handler);
         let config = self.config.clone();
         let local_ip = self.local_ip;
@@ -124,7 +171,10 @@ where
         let transfer = run_req(req_fut, peer, reqs_in_progress, local_ip);
         let spawned = std::thread::Builder::new()
             .name("tftp-rrq".into())
-            .spawn(move || async_io::block_on(transfer));
+            .spawn(move || {
+                let _slot = slot;
+                async_io::block_on(transfer)
+            });
         if let Err(e) = spawned {
             trace!("Cannot start a thread for the RRQ of {}: {}", &peer, &e);
             self.ex
