@@ -57,6 +57,21 @@ fn version(root: &str) -> Value {
     ]})
 }
 
+/// A `POST /v1/commands` body: the command's name and its params.
+pub fn command_body(body: &[u8]) -> Result<(String, Map<String, Value>), RequestError> {
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(mut o)) => match (o.remove("name"), o.remove("params")) {
+            (Some(Value::String(n)), Some(Value::Object(p))) => Ok((n, p)),
+            _ => Err(RequestError::BadBody(
+                "Missing or invalid name or params".into(),
+            )),
+        },
+        _ => Err(RequestError::BadBody(
+            "the body is not a JSON object".into(),
+        )),
+    }
+}
+
 impl Server {
     fn token_ok(&self, q: &HashMap<String, String>) -> bool {
         q.get("agent_token")
@@ -110,21 +125,9 @@ impl Server {
                 if get {
                     return reply(200, &self.commands.list());
                 }
-                let parsed: Result<Value, _> = serde_json::from_slice(&body);
-                let (name, params) = match parsed {
-                    Ok(Value::Object(mut o)) => match (o.remove("name"), o.remove("params")) {
-                        (Some(Value::String(n)), Some(Value::Object(p))) => (n, p),
-                        _ => {
-                            return err(RequestError::BadBody(
-                                "Missing or invalid name or params".into(),
-                            ))
-                        }
-                    },
-                    _ => {
-                        return err(RequestError::BadBody(
-                            "the body is not a JSON object".into(),
-                        ))
-                    }
+                let (name, params) = match command_body(&body) {
+                    Ok(c) => c,
+                    Err(e) => return err(e),
                 };
                 let cmds = Arc::clone(&self.commands);
                 // Sync commands may touch disks: keep them off the async workers.

@@ -23,6 +23,8 @@ mod conductors;
 mod deploy_templates;
 mod drivers;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod microversion;
 mod node_resources;
 mod node_states;

@@ -139,7 +139,11 @@ pub struct Query(Vec<(String, String)>);
 
 impl Query {
     pub fn parse(req: &HttpRequest) -> Result<Query, ApiError> {
-        serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+        Self::parse_str(req.query_string())
+    }
+
+    pub fn parse_str(qs: &str) -> Result<Query, ApiError> {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(qs)
             .map(Query)
             .map_err(|e| ApiError::bad_request(format!("Invalid query string: {e}")))
     }
@@ -234,7 +238,16 @@ impl ListParams {
         state: &State,
         detail_path: bool,
     ) -> Result<ListParams, ApiError> {
-        let max = state.config.api.max_limit;
+        Self::parse_max(q, v, state.config.api.max_limit, detail_path)
+    }
+
+    /// `parse` with `[api] max_limit` given.
+    pub fn parse_max(
+        q: &Query,
+        v: Version,
+        max: u32,
+        detail_path: bool,
+    ) -> Result<ListParams, ApiError> {
         let limit = match q.get("limit") {
             None => max,
             Some(s) => {

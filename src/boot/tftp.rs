@@ -49,9 +49,14 @@ pub struct Files {
 impl Files {
     /// Resolve a requested name to what we serve. Anything not in the table is "not found".
     fn resolve(&self, path: &Path) -> Option<Program> {
-        let name = path.to_str()?.trim_start_matches('/');
-        find_program(&self.boot.ipxe_dir, name)
+        resolve(&self.boot.ipxe_dir, path)
     }
+}
+
+/// What a read request for `path` gets from `ipxe_dir`: only names in the table.
+pub fn resolve(ipxe_dir: &Path, path: &Path) -> Option<Program> {
+    let name = path.to_str()?.trim_start_matches('/');
+    find_program(ipxe_dir, name)
 }
 
 impl Handler for Files {

@@ -335,17 +335,20 @@ impl Commands {
         self.done.notify_all();
     }
 
-    /// Run `name` (`<extension>.<command>`) with `params`; returns the RESULT (RUNNING for
-    /// async commands).
-    pub fn execute(
-        self: &Arc<Self>,
+    /// Whether `execute` would accept `name` with `params` (nothing runs): for the fuzz
+    /// targets, which must not write disks or download.
+    #[doc(hidden)]
+    pub fn check(&self, name: &str, params: &Map<String, Value>) -> Result<(), RequestError> {
+        self.accept(name, params).map(|_| ())
+    }
+
+    /// The command `name` names, with `params` checked as IPA checks them before it accepts
+    /// a command (400 on failure).
+    fn accept(
+        &self,
         name: &str,
-        params: Map<String, Value>,
-    ) -> Result<Value, RequestError> {
-        let mut recs = self.records();
-        if let Some(last) = recs.last().filter(|r| r.status == Status::Running) {
-            return Err(RequestError::Busy(last.name.clone()));
-        }
+        params: &Map<String, Value>,
+    ) -> Result<&'static Spec, RequestError> {
         let Some((ext, cmd)) = name.split_once('.') else {
             return Err(RequestError::InvalidCommand(
                 "Command name must be of the form <extension>.<name>".into(),
@@ -378,8 +381,24 @@ impl Commands {
             }
         }
         if let Some(v) = spec.validate {
-            v(&self.ctx, &params)?;
+            v(&self.ctx, params)?;
         }
+        Ok(spec)
+    }
+
+    /// Run `name` (`<extension>.<command>`) with `params`; returns the RESULT (RUNNING for
+    /// async commands).
+    pub fn execute(
+        self: &Arc<Self>,
+        name: &str,
+        params: Map<String, Value>,
+    ) -> Result<Value, RequestError> {
+        let mut recs = self.records();
+        if let Some(last) = recs.last().filter(|r| r.status == Status::Running) {
+            return Err(RequestError::Busy(last.name.clone()));
+        }
+        let spec = self.accept(name, &params)?;
+        let cmd = spec.name;
         let id = uuid::Uuid::new_v4().to_string();
         recs.push(Record {
             id: id.clone(),

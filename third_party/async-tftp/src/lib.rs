@@ -64,6 +64,9 @@ pub mod server;
 pub mod packet;
 
 mod error;
+/// ironbox patch: for ironbox's fuzz targets.
+#[doc(hidden)]
+pub mod fuzzing;
 mod parse;
 mod tests;
 mod utils;
