@@ -35,6 +35,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("qcow2", qcow2),
     ("config", config),
     ("template", template),
+    ("framing", framing),
 ];
 
 /// A microversion from one byte: 1.1 .. 1.(MAX).
@@ -619,5 +620,58 @@ pub fn template(data: &[u8]) {
             pairs.iter().any(|(_, v)| v.chars().any(char::is_control)),
             "refused clean values: {e}"
         ),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// HTTP framing: raw client bytes → the gate in front of actix-http (`http::framing`).
+
+/// `data[0]`: how many split points follow (0..=7), then that many bytes, each a split
+/// position; the rest is what a client sends on one connection. The gate must give the
+/// same answer however the bytes arrive, only ever release a prefix of them, refuse only
+/// with a 4xx, and release only heads that actix-http's parser (httparse) accepts whole.
+pub fn framing(data: &[u8]) {
+    use ironbox::http::framing::Gate;
+    let Some((&n, rest)) = data.split_first() else {
+        return;
+    };
+    let n = usize::from(n % 8).min(rest.len());
+    let (cuts, input) = rest.split_at(n);
+
+    let mut whole_out = Vec::new();
+    let whole = Gate::default().feed(input, &mut whole_out);
+
+    let mut gate = Gate::default();
+    let mut out = Vec::new();
+    let mut pieces = Vec::new();
+    let mut at = 0;
+    let mut points: Vec<usize> = cuts
+        .iter()
+        .map(|&c| usize::from(c) * input.len() / 256)
+        .collect();
+    points.sort_unstable();
+    for p in points.into_iter().chain([input.len()]) {
+        pieces.push(input.get(at..p).unwrap_or_default());
+        at = p;
+    }
+    let mut split = Ok(());
+    for piece in pieces {
+        split = gate.feed(piece, &mut out);
+        if split.is_err() {
+            break;
+        }
+    }
+    assert_eq!(whole, split, "the answer depends on how the bytes arrive");
+    assert_eq!(whole_out, out, "released bytes depend on how they arrive");
+    assert!(input.starts_with(&out), "the gate released bytes it was not sent");
+    if let Err(r) = &whole {
+        assert!(r.status.is_client_error(), "refused with {}", r.status);
+        assert!(!r.message.is_empty());
+    }
+    // actix-http parses what was released: its first request must never be a parse error.
+    let mut headers = [httparse::EMPTY_HEADER; 96];
+    let mut req = httparse::Request::new(&mut headers);
+    if let Err(e) = req.parse(&out) {
+        panic!("released a head httparse refuses ({e}): {:?}", String::from_utf8_lossy(&out));
     }
 }
