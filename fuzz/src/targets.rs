@@ -669,7 +669,10 @@ pub fn framing(data: &[u8]) {
         assert_eq!(whole, split, "the answer depends on how the bytes arrive");
     }
     assert_eq!(whole_out, out, "released bytes depend on how they arrive");
-    assert!(input.starts_with(&out), "the gate released bytes it was not sent");
+    assert!(
+        input.starts_with(&out),
+        "the gate released bytes it was not sent"
+    );
     if let Err(r) = &whole {
         assert!(r.status.is_client_error(), "refused with {}", r.status);
         assert!(!r.message.is_empty());
@@ -678,6 +681,9 @@ pub fn framing(data: &[u8]) {
     let mut headers = [httparse::EMPTY_HEADER; 96];
     let mut req = httparse::Request::new(&mut headers);
     if let Err(e) = req.parse(&out) {
-        panic!("released a head httparse refuses ({e}): {:?}", String::from_utf8_lossy(&out));
+        panic!(
+            "released a head httparse refuses ({e}): {:?}",
+            String::from_utf8_lossy(&out)
+        );
     }
 }
