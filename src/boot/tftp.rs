@@ -250,25 +250,28 @@ mod tests {
         }
     }
 
+    /// Boot files served from `dir` on loopback, with a store in `dir`.
+    fn loopback_boot(dir: &std::path::Path) -> Boot {
+        Boot {
+            store: crate::db::Store::open(&dir.join("t.sqlite"), 1000, 2).unwrap(),
+            net: super::super::Net {
+                iface: "lo".into(),
+                ip: Ipv4Addr::LOCALHOST,
+                netmask: Ipv4Addr::new(255, 0, 0, 0),
+            },
+            http_port: 8080,
+            http_root: dir.into(),
+            ipxe_dir: dir.into(),
+            ipxe_timeout: 0,
+            image_dir: dir.into(),
+            events: None,
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn survives_garbage_and_keeps_serving() {
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::db::Store::open(&dir.path().join("t.sqlite"), 1000, 2).unwrap();
-        let net = super::super::Net {
-            iface: "lo".into(),
-            ip: Ipv4Addr::LOCALHOST,
-            netmask: Ipv4Addr::new(255, 0, 0, 0),
-        };
-        let boot = Boot {
-            store,
-            net,
-            http_port: 8080,
-            http_root: dir.path().into(),
-            ipxe_dir: dir.path().into(),
-            ipxe_timeout: 0,
-            image_dir: dir.path().into(),
-            events: None,
-        };
+        let boot = loopback_boot(dir.path());
         let cancel = CancellationToken::new();
         let server = serve(boot, 0, 64, cancel.clone()).await.unwrap();
         let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -334,21 +337,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 251) as u8).collect();
         std::fs::write(dir.path().join("undionly.kpxe"), &data).unwrap();
-        let store = crate::db::Store::open(&dir.path().join("t.sqlite"), 1000, 2).unwrap();
-        let boot = Boot {
-            store,
-            net: super::super::Net {
-                iface: "lo".into(),
-                ip: Ipv4Addr::LOCALHOST,
-                netmask: Ipv4Addr::new(255, 0, 0, 0),
-            },
-            http_port: 8080,
-            http_root: dir.path().into(),
-            ipxe_dir: dir.path().into(),
-            ipxe_timeout: 0,
-            image_dir: dir.path().into(),
-            events: None,
-        };
+        let boot = loopback_boot(dir.path());
         let cancel = CancellationToken::new();
         let server = serve(boot, 0, 64, cancel.clone()).await.unwrap();
         let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -405,21 +394,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 251) as u8).collect();
         std::fs::write(dir.path().join("undionly.kpxe"), &data).unwrap();
-        let store = crate::db::Store::open(&dir.path().join("t.sqlite"), 1000, 2).unwrap();
-        let boot = Boot {
-            store,
-            net: super::super::Net {
-                iface: "lo".into(),
-                ip: Ipv4Addr::LOCALHOST,
-                netmask: Ipv4Addr::new(255, 0, 0, 0),
-            },
-            http_port: 8080,
-            http_root: dir.path().into(),
-            ipxe_dir: dir.path().into(),
-            ipxe_timeout: 0,
-            image_dir: dir.path().into(),
-            events: None,
-        };
+        let boot = loopback_boot(dir.path());
         let cancel = CancellationToken::new();
         let server = serve(boot, 0, 2, cancel.clone()).await.unwrap();
         let req = b"\x00\x01undionly.kpxe\x00octet\x00blksize\x001024\x00timeout\x005\x00";
@@ -482,21 +457,7 @@ mod tests {
     async fn a_silent_client_frees_its_slot() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("undionly.kpxe"), vec![7u8; 3000]).unwrap();
-        let store = crate::db::Store::open(&dir.path().join("t.sqlite"), 1000, 2).unwrap();
-        let boot = Boot {
-            store,
-            net: super::super::Net {
-                iface: "lo".into(),
-                ip: Ipv4Addr::LOCALHOST,
-                netmask: Ipv4Addr::new(255, 0, 0, 0),
-            },
-            http_port: 8080,
-            http_root: dir.path().into(),
-            ipxe_dir: dir.path().into(),
-            ipxe_timeout: 0,
-            image_dir: dir.path().into(),
-            events: None,
-        };
+        let boot = loopback_boot(dir.path());
         let cancel = CancellationToken::new();
         let server = serve(boot, 0, 1, cancel.clone()).await.unwrap();
         let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
