@@ -591,6 +591,8 @@ def verdict(rows, key, tol):
         return True, f"grew, then levelled off (last third within {t})"
     if s1 > 0 and s3 <= 0.25 * s1:
         return True, f"grew, levelling off (slope {s3:.3g}/h in the last third vs {s1:.3g}/h in the first)"
+    if s3 <= 0:
+        return True, f"varies with the load, no upward trend in the last third (slope {s3:.3g}/h)"
     return True, f"STILL GROWING in the last third ({s3:.3g}/h vs {s1:.3g}/h in the first)"
 
 
@@ -727,7 +729,15 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "results"), help="directory for samples and the report")
     ap.add_argument("--ns", default=f"ibxsoak{os.getpid()}")
     ap.add_argument("--keep", action="store_true", help="keep the work dir (logs, database)")
+    ap.add_argument("--rereport", metavar="JSON", help="only rewrite the -report.md of an earlier run's JSON")
     args = ap.parse_args()
+    if args.rereport:
+        with open(args.rereport) as f:
+            d = json.load(f)
+        old = argparse.Namespace(**d["meta"]["args"])
+        with open(args.rereport[:-len(".json")] + "-report.md", "w") as f:
+            f.write(report(old, d["meta"], d["samples"]))
+        return 0
     if os.geteuid() != 0:
         raise SystemExit("run as root (network namespace)")
     if shutil.which("ipmi_sim") is None:
