@@ -137,6 +137,36 @@ enum Chunk {
     EndLf,
 }
 
+/// Whether httparse's refusal of `buf` (a request-line token error) is over non-ASCII
+/// bytes: looked for in the token it stopped in, up to the byte it stopped at (the end of
+/// the shortest refused prefix; a refused prefix stays refused however it goes on), never
+/// in what follows, so the message does not depend on how much had arrived.
+fn refused_over_non_ascii(buf: &[u8]) -> bool {
+    let refused = |n: usize| {
+        let mut headers = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
+        httparse::Request::new(&mut headers)
+            .parse(buf.get(..n).unwrap_or_default())
+            .is_err()
+    };
+    let (mut ok, mut bad) = (0, buf.len());
+    while bad - ok > 1 {
+        let mid = ok + (bad - ok) / 2;
+        if refused(mid) {
+            bad = mid;
+        } else {
+            ok = mid;
+        }
+    }
+    let Some((last, before)) = buf.get(..bad).and_then(<[u8]>::split_last) else {
+        return false;
+    };
+    let token = before
+        .rsplit(|b| *b == b' ' || *b == b'\n')
+        .next()
+        .unwrap_or_default();
+    *last >= 0x80 || token.iter().any(|b| *b >= 0x80)
+}
+
 /// One connection's gate.
 #[derive(Debug)]
 pub struct Gate {
@@ -335,10 +365,7 @@ impl Gate {
                 ))
             }
             Err(httparse::Error::Token) => {
-                let line = buf
-                    .split(|b| *b == b'\n')
-                    .find(|l| !l.is_empty() && *l != b"\r");
-                if line.is_some_and(|l| l.iter().any(|b| *b >= 0x80)) {
+                if refused_over_non_ascii(buf) {
                     return Err(Rejection::bad(NOT_URL_CHARACTERS));
                 }
                 return Err(Rejection::bad(

@@ -137,6 +137,16 @@ fn limits_give_414_and_431() {
     );
 }
 
+/// Fuzz finding (fuzz/corpus/framing/message-by-the-refused-byte): the message named a
+/// non-ASCII byte after the one httparse stopped at, so it changed with how much had arrived.
+#[test]
+fn the_message_names_the_byte_refused_first() {
+    let r = rejected(b"XO\0T /v1/\xff HTTP/1.1\r\n\r\n");
+    assert!(r.message.starts_with("Malformed request line"), "{r:?}");
+    let r = rejected(b"GET /v1/\xff\0 HTTP/1.1\r\n\r\n");
+    assert!(r.message.contains("not URL characters"), "{r:?}");
+}
+
 #[test]
 fn malformed_heads_are_400() {
     for bad in [
