@@ -84,6 +84,7 @@ fn load_tls(config: &Config) -> Result<Option<rustls::ServerConfig>, AppError> {
 /// Run the appliance until SIGTERM/SIGINT (or `cancel`).
 pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppError> {
     let registry = Arc::new(prepare(&config)?);
+    crate::metrics::init();
     std::fs::create_dir_all(&config.default.state_path).map_err(io(format!(
         "creating state_path {}",
         config.default.state_path.display()

@@ -15,8 +15,10 @@
 //!                 image (qcow2, checksums, image cache, config drives; used by conductor,
 //!                 drivers and the agent),
 //!                 http (the HTTP framing gate and the gated server builder; used by api
-//!                 and boot)
-//!  bmc, http, image and model use no other module; db uses only model.
+//!                 and boot),
+//!                 metrics (the Prometheus registry; api, boot, conductor and drivers
+//!                 record into it, api serves it)
+//!  bmc, http, image, metrics and model use no other module; db uses only model.
 //!
 //! main ─▶ agent (runs in the deploy ramdisk; talks to the appliance only over HTTP) ─▶ image
 //! ```
@@ -45,6 +47,7 @@ pub mod db;
 pub mod drivers;
 pub mod http;
 pub mod image;
+pub mod metrics;
 pub mod model;
 
 #[cfg(test)]
@@ -61,15 +64,23 @@ mod architecture {
     /// anything; nothing may use them).
     const MAY_USE: &[(&str, &[&str])] = &[
         ("agent", &["image", "model"]),
-        ("api", &["conductor", "config", "db", "http", "model"]),
+        (
+            "api",
+            &["conductor", "config", "db", "http", "metrics", "model"],
+        ),
         ("bmc", &[]),
-        ("boot", &["config", "db", "http", "model"]),
-        ("conductor", &["config", "db", "drivers", "image", "model"]),
+        ("boot", &["config", "db", "http", "metrics", "model"]),
+        (
+            "conductor",
+            &["config", "db", "drivers", "image", "metrics", "model"],
+        ),
         ("config", &["model"]),
         ("db", &["model"]),
-        ("drivers", &["bmc", "config", "image", "model"]),
+        ("drivers", &["bmc", "config", "image", "metrics", "model"]),
         ("http", &[]),
         ("image", &["model"]),
+        // A neutral leaf like http: counters every layer records into; it uses nothing.
+        ("metrics", &[]),
         ("model", &[]),
     ];
 

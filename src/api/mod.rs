@@ -25,6 +25,7 @@ mod drivers;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod metrics;
 pub mod microversion;
 mod node_resources;
 mod node_states;
@@ -49,7 +50,7 @@ use actix_web::{App, HttpRequest, HttpResponse};
 use futures_util::future::Either;
 
 use crate::conductor::Conductor;
-use crate::config::{AuthStrategy, Config};
+use crate::config::{AuthStrategy, Config, MetricsAuth};
 use crate::db::Store;
 use crate::http::framing::Rejection;
 use crate::model::{
@@ -316,6 +317,9 @@ pub fn server(
             .unwrap_or(2),
         n => n as usize,
     };
+    let scrape = state.config.metrics.enabled;
+    // `[metrics] auth = "none"`: a scraper without the API's credentials may read it.
+    let metrics_open = scrape && state.config.metrics.auth == MetricsAuth::None;
     let state = web::Data::new(state);
     let make = move || {
         let basic = basic.clone();
@@ -338,18 +342,27 @@ pub fn server(
             )
             .service(resource!("/"; GET => root::root))
             .service(resource!("/v1"; GET => root::v1))
+            .configure(|cfg| {
+                if scrape {
+                    cfg.service(resource!("/metrics"; GET => metrics::scrape));
+                }
+            })
             .service(web::scope("/v1").configure(routes))
             .configure(routes)
             .wrap_fn(move |req, srv| {
                 // Authentication runs inside version negotiation so 401s carry version headers.
                 let denied = match &basic {
-                    Some(b) if !auth::is_public(req.path()) => b
-                        .check(
+                    Some(b)
+                        if !auth::is_public(req.path())
+                            && !(metrics_open && req.path() == "/metrics") =>
+                    {
+                        b.check(
                             req.headers()
                                 .get("authorization")
                                 .and_then(|h| h.to_str().ok()),
                         )
-                        .err(),
+                        .err()
+                    }
                     _ => None,
                 }
                 .or_else(|| check_path(req.uri().path()).err());
@@ -367,6 +380,8 @@ pub fn server(
                 }
             })
             .wrap_fn(microversion::middleware)
+            // Inside NormalizePath: the route pattern is looked up on the normalized path.
+            .wrap_fn(metrics::middleware)
             .wrap(NormalizePath::new(TrailingSlash::Trim))
     };
     let opts = crate::http::serve::Options {

@@ -24,8 +24,34 @@ fn node_uuid(q: &Query) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// An agent call's result, as the metrics name it.
+fn outcome(r: &Result<HttpResponse, ApiError>) -> &'static str {
+    match r {
+        Ok(_) => "accepted",
+        Err(e) => match e.status.as_u16() {
+            400 => "bad_request",
+            401 | 403 => "refused",
+            404 => "not_found",
+            409 => "conflict",
+            406 | 422 => "invalid",
+            503 => "busy",
+            _ => "error",
+        },
+    }
+}
+
 /// `GET /v1/lookup?addresses=<mac>,...&node_uuid=<uuid>` (1.22).
 pub async fn lookup(
+    req: HttpRequest,
+    state: web::Data<State>,
+    v: Version,
+) -> Result<HttpResponse, ApiError> {
+    let r = lookup_node(req, state, v).await;
+    crate::metrics::agent_lookup(outcome(&r));
+    r
+}
+
+async fn lookup_node(
     req: HttpRequest,
     state: web::Data<State>,
     v: Version,
@@ -92,6 +118,18 @@ fn lookup_body(state: &State, base: &str, found: &crate::conductor::LookupResult
 
 /// `POST /v1/heartbeat/{node}` (1.22): fields by version as Ironic gates them.
 pub async fn heartbeat(
+    req: HttpRequest,
+    state: web::Data<State>,
+    v: Version,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let r = heartbeat_node(req, state, v, path, payload).await;
+    crate::metrics::agent_heartbeat(outcome(&r));
+    r
+}
+
+async fn heartbeat_node(
     req: HttpRequest,
     state: web::Data<State>,
     v: Version,

@@ -138,6 +138,19 @@ async fn serve_file(
 /// lookup and heartbeat endpoints): registered after the boot routes.
 pub type ExtraRoutes = std::sync::Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
 
+/// A boot file request's result, as the metrics name it.
+fn http_result(status: u16) -> &'static str {
+    match status {
+        200..=299 => "served",
+        304 => "not_modified",
+        403 => "refused",
+        404 => "not_found",
+        416 => "bad_range",
+        400..=499 => "bad_request",
+        _ => "error",
+    }
+}
+
 /// Bind `[pxe] http_port` on the interface address and serve until cancelled; `render`
 /// words the framing gate's refusals.
 pub fn serve(
@@ -206,6 +219,20 @@ pub fn serve(
             .default_service(web::to(|| async {
                 HttpResponse::NotFound().body("not found\n")
             }))
+            .wrap_fn(|req, srv| {
+                // The agents' API routes (`/`, `/v1/...`) are counted as lookups and
+                // heartbeats; everything else here is a boot file request.
+                let boot_file = req.path() != "/" && !req.path().starts_with("/v1");
+                let fut = actix_web::dev::Service::call(srv, req);
+                async move {
+                    let res = fut.await;
+                    if boot_file {
+                        let status = res.as_ref().map_or(500, |r| r.status().as_u16());
+                        crate::metrics::http_boot_request(http_result(status));
+                    }
+                    res
+                }
+            })
     })
     .map_err(|e| BootError::Bind {
         what: format!("HTTP boot on {addr}"),

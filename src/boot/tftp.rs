@@ -42,6 +42,47 @@ impl futures_lite::AsyncRead for InlineFile {
     }
 }
 
+/// Counts what a transfer reads out (the file data sent) and, when async-tftp drops it,
+/// records the transfer: `completed` if the whole file was read, else `aborted`.
+struct Counted {
+    inner: Reader,
+    bytes: u64,
+    eof: bool,
+}
+
+impl Counted {
+    fn boxed(inner: Reader) -> Reader {
+        Box::new(Counted {
+            inner,
+            bytes: 0,
+            eof: false,
+        })
+    }
+}
+
+impl futures_lite::AsyncRead for Counted {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let me = self.get_mut();
+        let r = std::pin::Pin::new(&mut me.inner).poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(n)) = &r {
+            me.bytes += *n as u64;
+            me.eof |= *n == 0 && !buf.is_empty();
+        }
+        r
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let result = if self.eof { "completed" } else { "aborted" };
+        crate::metrics::tftp_transfer(result, self.bytes);
+    }
+}
+
 pub struct Files {
     boot: Boot,
 }
@@ -74,31 +115,38 @@ impl Handler for Files {
         }
         if name == "boot.ipxe" {
             let script = super::templates::render("boot.ipxe", &[("base", &self.boot.base_url())])
-                .map_err(|_| packet::Error::FileNotFound)?;
+                .map_err(|_| {
+                    crate::metrics::tftp_transfer("not_found", 0);
+                    packet::Error::FileNotFound
+                })?;
             let len = script.len() as u64;
             tracing::info!(client = %client, file = %name, "TFTP read");
             return Ok((
-                Box::new(futures_lite::io::Cursor::new(script.into_bytes())),
+                Counted::boxed(Box::new(futures_lite::io::Cursor::new(script.into_bytes()))),
                 Some(len),
             ));
         }
         match self.resolve(path) {
             None => {
                 tracing::info!(client = %client, file = %name, "TFTP read refused: not served");
+                crate::metrics::tftp_transfer("not_found", 0);
                 Err(packet::Error::FileNotFound)
             }
             Some(Program::Embedded(bytes)) => {
                 tracing::info!(client = %client, file = %name, from = "embedded", "TFTP read");
                 Ok((
-                    Box::new(futures_lite::io::Cursor::new(bytes)),
+                    Counted::boxed(Box::new(futures_lite::io::Cursor::new(bytes))),
                     Some(bytes.len() as u64),
                 ))
             }
             Some(Program::File(file)) => {
-                let f = std::fs::File::open(&file).map_err(|_| packet::Error::FileNotFound)?;
+                let f = std::fs::File::open(&file).map_err(|_| {
+                    crate::metrics::tftp_transfer("not_found", 0);
+                    packet::Error::FileNotFound
+                })?;
                 let len = f.metadata().map(|m| m.len()).ok();
                 tracing::info!(client = %client, file = %name, from = %file.display(), "TFTP read");
-                Ok((Box::new(InlineFile(f)), len))
+                Ok((Counted::boxed(Box::new(InlineFile(f))), len))
             }
         }
     }
@@ -110,6 +158,7 @@ impl Handler for Files {
         _: Option<u64>,
     ) -> Result<Self::Writer, packet::Error> {
         tracing::info!(client = %client, file = %path.display(), "TFTP write refused: read-only server");
+        crate::metrics::tftp_transfer("write_refused", 0);
         Err(packet::Error::PermissionDenied)
     }
 }
@@ -129,6 +178,7 @@ impl Refusals {
     const EVERY: u64 = 10;
 
     fn refused(&self, client: &SocketAddr) {
+        crate::metrics::tftp_transfer("busy", 0);
         let n = self.pending.fetch_add(1, Ordering::Relaxed) + 1;
         let now = self.start.elapsed().as_secs() + 1;
         let last = self.logged_at.load(Ordering::Relaxed);

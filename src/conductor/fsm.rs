@@ -190,6 +190,12 @@ pub fn verb(name: &str) -> Option<(Event, u32)> {
 /// Stable states: nothing happens to a node here until someone asks.
 pub const STABLE: &[&str] = &[ENROLL, MANAGEABLE, AVAILABLE, ACTIVE, ERROR, RESCUE];
 
+/// A state a node rests in until someone asks: stable, or a failure a verb must clear.
+/// Provision durations (metrics) run from a verb leaving one to arriving at the next.
+pub fn is_resting(state: &str) -> bool {
+    STABLE.contains(&state) || state.ends_with(" failed")
+}
+
 /// Where a node that was mid-work when its conductor died is moved (the `fail` edge of the
 /// state it was in). `*wait` states are left to their callback timeouts.
 pub const FAIL_ON_RESTART: &[&str] = &[

@@ -297,6 +297,7 @@ impl Conductor {
             )));
         }
         self.store.node_delete(node.id).await?;
+        crate::metrics::node_deleted(&node.uuid);
         drop(task);
         Ok(())
     }

@@ -221,6 +221,8 @@ pub fn clear_plan(task: &mut NodeTask, kind: StepKind) {
 /// points past the step that parked, so resuming continues after it). Err: the message for
 /// `last_error`.
 pub async fn run(task: &mut NodeTask, kind: StepKind) -> std::result::Result<Progress, String> {
+    // Resuming means the step that parked the node (agent step, hold) has ended well.
+    crate::metrics::step_ended(&task.node.uuid, true);
     let steps = plan(task, kind);
     // The running agent's own steps count too: Ironic checks a manual plan against them
     // once the agent is up (IPA offers burn-in, express erase, NVRAM cleaning...).
@@ -279,7 +281,11 @@ pub async fn run(task: &mut NodeTask, kind: StepKind) -> std::result::Result<Pro
                 ),
             )
             .await;
+        crate::metrics::step_started(&task.node.uuid, &step.interface, &step.step);
         let outcome = execute(task, step).await;
+        if !matches!(outcome, Ok((Progress::Wait | Progress::Hold, _))) {
+            crate::metrics::step_ended(&task.node.uuid, outcome.is_ok());
+        }
         if let Ok((_, Some(update))) = &outcome {
             task.conductor
                 .store

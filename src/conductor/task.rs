@@ -176,6 +176,8 @@ impl NodeTask {
                 self.node.target_provision_state.clone(),
             )
             .await?;
+        let resting = (fsm::is_resting(&from), fsm::is_resting(to));
+        crate::metrics::provision_transition(&self.node.uuid, &from, event.name(), to, resting);
         tracing::info!(node = %self.node.uuid, from = %from, to = %to, event = event.name(), "provision state changed");
         Ok(())
     }

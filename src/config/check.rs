@@ -547,6 +547,19 @@ impl Checker<'_> {
             )?,
         })
     }
+
+    pub fn metrics(&self, m: file::MetricsSection) -> R<MetricsSection> {
+        Ok(MetricsSection {
+            enabled: m.enabled,
+            auth: self.named(
+                "metrics",
+                "auth",
+                &m.auth,
+                MetricsAuth::parse,
+                MetricsAuth::NAMES,
+            )?,
+        })
+    }
 }
 
 /// A `[fake]` delay: seconds, or "min,max" for a random delay in that range.

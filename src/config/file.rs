@@ -31,6 +31,8 @@ pub struct FileConfig {
     pub agent: AgentSection,
     #[serde(default)]
     pub deploy: DeploySection,
+    #[serde(default)]
+    pub metrics: MetricsSection,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -494,6 +496,25 @@ impl Default for DeploySection {
             erase_devices_priority: 0,
             erase_devices_metadata_priority: 99,
             default_boot_mode: "uefi".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Serve `/metrics` on the API listener.
+    pub enabled: bool,
+    /// `api`: the API's own auth_strategy guards it; `none`: open to anyone who reaches
+    /// the listener (for a scraper without credentials).
+    pub auth: String,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            auth: "api".into(),
         }
     }
 }

@@ -48,6 +48,15 @@ pub enum BootMode {
     Uefi,
 }
 
+/// `[metrics] auth`: who may scrape `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsAuth {
+    /// Whatever `[DEFAULT] auth_strategy` asks of the API.
+    Api,
+    /// Anyone who reaches the API listener.
+    None,
+}
+
 /// One place for each closed set: its names, parsed and shown the same way.
 macro_rules! named {
     ($t:ident { $($v:ident = $s:literal),+ $(,)? }) => {
@@ -81,6 +90,7 @@ named!(DhcpMode { Off = "off", Proxy = "proxy", Full = "full" });
 named!(ImageDownloadSource { Http = "http", Local = "local" });
 named!(RedfishAuthType { Basic = "basic", Session = "session", Auto = "auto" });
 named!(BootMode { Bios = "bios", Uefi = "uefi" });
+named!(MetricsAuth { Api = "api", None = "none" });
 
 #[derive(Debug, Clone)]
 pub struct DefaultSection {
@@ -295,4 +305,10 @@ pub struct DeploySection {
     pub erase_devices_priority: i64,
     pub erase_devices_metadata_priority: i64,
     pub default_boot_mode: BootMode,
+}
+
+#[derive(Debug, Clone)]
+pub struct MetricsSection {
+    pub enabled: bool,
+    pub auth: MetricsAuth,
 }

@@ -501,6 +501,22 @@ impl Store {
         .await
     }
 
+    /// Node counts by (provision state, power state, maintenance), for the metrics
+    /// gauges: one grouped read, whatever the number of nodes.
+    pub async fn node_state_counts(
+        &self,
+    ) -> Result<Vec<(String, Option<String>, bool, i64)>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT provision_state, power_state, maintenance, count(*) FROM nodes
+                 GROUP BY provision_state, power_state, maintenance",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
     /// Shard names (None = unsharded) and their node counts, largest first.
     pub async fn node_shard_counts(&self) -> Result<Vec<(Option<String>, i64)>, StoreError> {
         self.read(|conn| {

@@ -102,11 +102,47 @@ fn uefi(ctx: &TaskContext<'_>) -> bool {
             == Some("uefi")
 }
 
+/// The BMC's commands, each timed into `ironbox_bmc_command_*{driver="ipmi"}`.
+mod timed {
+    use super::{ipmi, Chassis, IpmiError, Target};
+    use crate::metrics::bmc_timed;
+
+    pub async fn power_status(t: &Target) -> Result<bool, IpmiError> {
+        bmc_timed("ipmi", "get_power_state", ipmi::power_status(t)).await
+    }
+
+    pub async fn chassis_control(t: &Target, action: Chassis) -> Result<(), IpmiError> {
+        let command = match action {
+            Chassis::PowerDown => "power_off",
+            Chassis::PowerUp => "power_on",
+            Chassis::PowerCycle => "power_cycle",
+            Chassis::HardReset => "hard_reset",
+            Chassis::DiagnosticInterrupt => "inject_nmi",
+            Chassis::SoftShutdown => "soft_power_off",
+        };
+        bmc_timed("ipmi", command, ipmi::chassis_control(t, action)).await
+    }
+
+    pub async fn set_boot_device(
+        t: &Target,
+        device: &str,
+        persistent: bool,
+        uefi: bool,
+    ) -> Result<(), IpmiError> {
+        let set = ipmi::set_boot_device(t, device, persistent, uefi);
+        bmc_timed("ipmi", "set_boot_device", set).await
+    }
+
+    pub async fn get_boot_device(t: &Target) -> Result<(Option<String>, Option<bool>), IpmiError> {
+        bmc_timed("ipmi", "get_boot_device", ipmi::get_boot_device(t)).await
+    }
+}
+
 pub struct IpmiPower;
 
 async fn wait_for(t: &Target, on: bool, within: Duration) -> Result<(), DriverError> {
     super::poll::wait_for_power(on, within, || async move {
-        ipmi::power_status(t).await.map_err(bmc_err)
+        timed::power_status(t).await.map_err(bmc_err)
     })
     .await
 }
@@ -118,7 +154,7 @@ impl PowerInterface for IpmiPower {
     }
     async fn get_power_state(&self, ctx: &mut TaskContext<'_>) -> Result<String, DriverError> {
         let t = target(ctx)?;
-        Ok(if ipmi::power_status(&t).await.map_err(bmc_err)? {
+        Ok(if timed::power_status(&t).await.map_err(bmc_err)? {
             POWER_ON
         } else {
             POWER_OFF
@@ -138,11 +174,11 @@ impl PowerInterface for IpmiPower {
             "soft power off" => (Chassis::SoftShutdown, false),
             _ => (Chassis::PowerDown, false),
         };
-        if ipmi::power_status(&t).await.map_err(bmc_err)? == on {
+        if timed::power_status(&t).await.map_err(bmc_err)? == on {
             ctx.node.power_state = Some(if on { POWER_ON } else { POWER_OFF }.into());
             return Ok(());
         }
-        ipmi::chassis_control(&t, action).await.map_err(bmc_err)?;
+        timed::chassis_control(&t, action).await.map_err(bmc_err)?;
         wait_for(&t, on, within).await?;
         ctx.node.power_state = Some(if on { POWER_ON } else { POWER_OFF }.into());
         Ok(())
@@ -156,8 +192,8 @@ impl PowerInterface for IpmiPower {
     ) -> Result<(), DriverError> {
         let t = target(ctx)?;
         let within = timeout.unwrap_or(ctx.config.conductor.power_state_change_timeout);
-        if ipmi::power_status(&t).await.map_err(bmc_err)? {
-            ipmi::chassis_control(
+        if timed::power_status(&t).await.map_err(bmc_err)? {
+            timed::chassis_control(
                 &t,
                 if soft {
                     Chassis::SoftShutdown
@@ -169,7 +205,7 @@ impl PowerInterface for IpmiPower {
             .map_err(bmc_err)?;
             wait_for(&t, false, within).await?;
         }
-        ipmi::chassis_control(&t, Chassis::PowerUp)
+        timed::chassis_control(&t, Chassis::PowerUp)
             .await
             .map_err(bmc_err)?;
         wait_for(&t, true, within).await?;
@@ -200,7 +236,7 @@ impl ManagementInterface for IpmiManagement {
             )));
         }
         let t = target(ctx)?;
-        ipmi::set_boot_device(&t, device, persistent, uefi(ctx))
+        timed::set_boot_device(&t, device, persistent, uefi(ctx))
             .await
             .map_err(bmc_err)
     }
@@ -209,11 +245,11 @@ impl ManagementInterface for IpmiManagement {
         ctx: &mut TaskContext<'_>,
     ) -> Result<(Option<String>, Option<bool>), DriverError> {
         let t = target(ctx)?;
-        ipmi::get_boot_device(&t).await.map_err(bmc_err)
+        timed::get_boot_device(&t).await.map_err(bmc_err)
     }
     async fn inject_nmi(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
         let t = target(ctx)?;
-        ipmi::chassis_control(&t, Chassis::DiagnosticInterrupt)
+        timed::chassis_control(&t, Chassis::DiagnosticInterrupt)
             .await
             .map_err(bmc_err)
     }

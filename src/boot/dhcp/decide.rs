@@ -54,6 +54,41 @@ pub enum Ignore {
     UnsupportedMessage,
 }
 
+impl Ignore {
+    /// A short fixed name for the reason (the metrics' `reason` label).
+    pub fn name(self) -> &'static str {
+        match self {
+            Ignore::NotBootRequest => "not_boot_request",
+            Ignore::NoMessageType => "no_message_type",
+            Ignore::BadHardwareAddress => "bad_hardware_address",
+            Ignore::UnknownMac => "unknown_mac",
+            Ignore::NotANetbootClient => "not_a_netboot_client",
+            Ignore::NoBootProgramForArch(_) => "no_boot_program_for_arch",
+            Ignore::PoolExhausted => "pool_exhausted",
+            Ignore::ForAnotherServer => "for_another_server",
+            Ignore::Release => "release",
+            Ignore::Decline => "decline",
+            Ignore::NotHandledInProxyMode => "not_handled_in_proxy_mode",
+            Ignore::UnsupportedMessage => "unsupported_message",
+        }
+    }
+}
+
+/// A DHCP message type's name as the metrics label it (a fixed set).
+pub fn kind_name(kind: MessageType) -> &'static str {
+    match kind {
+        MessageType::Discover => "discover",
+        MessageType::Offer => "offer",
+        MessageType::Request => "request",
+        MessageType::Decline => "decline",
+        MessageType::Ack => "ack",
+        MessageType::Nak => "nak",
+        MessageType::Release => "release",
+        MessageType::Inform => "inform",
+        _ => "other",
+    }
+}
+
 impl std::fmt::Display for Ignore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = match self {

@@ -244,10 +244,12 @@ impl Dhcp {
             Ok(Ok(m)) => m,
             Ok(Err(e)) => {
                 tracing::debug!(from = %from, error = %e, "DHCP packet dropped: cannot decode");
+                crate::metrics::dhcp_packet("unknown", "dropped", "undecodable");
                 return None;
             }
             Err(_) => {
                 tracing::debug!(from = %from, "DHCP packet dropped: malformed options");
+                crate::metrics::dhcp_packet("unknown", "dropped", "malformed_options");
                 return None;
             }
         };
@@ -255,21 +257,33 @@ impl Dhcp {
             Ok(f) => f,
             Err(why) => {
                 tracing::debug!(from = %from, reason = %why, "DHCP packet dropped");
+                crate::metrics::dhcp_packet("unknown", "dropped", why.name());
                 return None;
             }
         };
-        let mac = facts.mac;
+        let (mac, kind) = (facts.mac, decide::kind_name(facts.kind));
         let (lookup, bound) = match self.lookup(&facts) {
-            Ok(l) => l?,
+            Ok(Some(l)) => l,
+            Ok(None) => {
+                crate::metrics::dhcp_packet(kind, "dropped", "lease_writer_busy");
+                return None;
+            }
             Err(e) => {
                 tracing::warn!(mac = %mac, error = %e, "DHCP lookup failed; packet dropped");
+                crate::metrics::dhcp_packet(kind, "dropped", "lookup_failed");
                 return None;
             }
         };
         let c = &self.cfg;
         match decide::decide(&facts, c.mode, &lookup, c.net.ip, c.allow_unknown) {
             Decision::Ignore(why) => {
-                if matches!(why, Ignore::Release | Ignore::Decline) {
+                let handled = matches!(why, Ignore::Release | Ignore::Decline);
+                crate::metrics::dhcp_packet(
+                    kind,
+                    if handled { "handled" } else { "dropped" },
+                    why.name(),
+                );
+                if handled {
                     tracing::info!(mac = %mac, reason = %why, "DHCP");
                 } else {
                     tracing::debug!(mac = %mac, kind = ?facts.kind, client = ?facts.client, reason = %why, "DHCP packet ignored");
@@ -277,6 +291,7 @@ impl Dhcp {
                 None
             }
             Decision::Reply(plan) => {
+                crate::metrics::dhcp_packet(kind, "answered", plan.reason);
                 tracing::info!(mac = %mac, kind = ?facts.kind, client = ?facts.client, reply = ?plan.kind, ip = ?plan.yiaddr,
                     boot = ?plan.boot, reason = plan.reason, "DHCP reply");
                 // Enrolled machines only, and in full mode only the ACK (an OFFER always

@@ -40,14 +40,19 @@ fn missing_iso(ctx: &TaskContext<'_>) -> DriverError {
 /// Eject whatever is in the system's CD/DVD devices.
 async fn eject_all(c: &Client) -> Result<(), DriverError> {
     let (_, sys) = system(c).await?;
-    for (path, dev) in c.cd_devices(&sys).await.map_err(bmc_err)? {
+    for (path, dev) in crate::metrics::bmc_timed("redfish", "get_virtual_media", c.cd_devices(&sys))
+        .await
+        .map_err(bmc_err)?
+    {
         if dev.get("Inserted").and_then(Value::as_bool) == Some(true)
             || dev
                 .get("Image")
                 .and_then(Value::as_str)
                 .is_some_and(|i| !i.is_empty())
         {
-            c.eject_media(&path, &dev).await.map_err(bmc_err)?;
+            crate::metrics::bmc_timed("redfish", "eject_media", c.eject_media(&path, &dev))
+                .await
+                .map_err(bmc_err)?;
         }
     }
     Ok(())
@@ -56,16 +61,22 @@ async fn eject_all(c: &Client) -> Result<(), DriverError> {
 /// Put `iso` into the system's first CD/DVD device (ejecting what is there).
 async fn insert(c: &Client, iso: &str) -> Result<(), DriverError> {
     let (_, sys) = system(c).await?;
-    let devices = c.cd_devices(&sys).await.map_err(bmc_err)?;
+    let devices = crate::metrics::bmc_timed("redfish", "get_virtual_media", c.cd_devices(&sys))
+        .await
+        .map_err(bmc_err)?;
     let Some((path, dev)) = devices.first() else {
         return Err(DriverError::Failed(
             "the BMC has no CD/DVD virtual media device".into(),
         ));
     };
     if dev["Inserted"].as_bool() == Some(true) {
-        c.eject_media(path, dev).await.map_err(bmc_err)?;
+        crate::metrics::bmc_timed("redfish", "eject_media", c.eject_media(path, dev))
+            .await
+            .map_err(bmc_err)?;
     }
-    c.insert_media(path, dev, iso).await.map_err(bmc_err)
+    crate::metrics::bmc_timed("redfish", "insert_media", c.insert_media(path, dev, iso))
+        .await
+        .map_err(bmc_err)
 }
 
 pub struct RedfishVirtualMediaBoot;

@@ -68,12 +68,13 @@ async fn collection_members(c: &Client, link: &Value) -> Vec<Value> {
     let Some(path) = link["@odata.id"].as_str() else {
         return vec![];
     };
-    let Ok(ids) = c.members(path).await else {
+    let Ok(ids) = crate::metrics::bmc_timed("redfish", "inspect_list", c.members(path)).await
+    else {
         return vec![];
     };
     let mut out = vec![];
     for id in ids.into_iter().take(MAX_MEMBERS) {
-        if let Ok(v) = c.get(&id).await {
+        if let Ok(v) = crate::metrics::bmc_timed("redfish", "inspect_get", c.get(&id)).await {
             out.push(v);
         }
     }
@@ -161,7 +162,8 @@ impl InspectInterface for RedfishInspect {
                 .into_iter()
                 .take(MAX_MEMBERS)
             {
-                if let Ok(v) = c.get(&d).await {
+                if let Ok(v) = crate::metrics::bmc_timed("redfish", "inspect_get", c.get(&d)).await
+                {
                     if let Some(size) = sizes_of(&v) {
                         drives.push(size);
                         disks.push(json!({"name": field(&v, "Name"), "size": size}));

@@ -142,7 +142,9 @@ async fn patch_boot(
             b.insert("BootSourceOverrideMode".into(), json!(mode));
         }
     }
-    Ok(c.patch(&path, &json!({ "Boot": boot })).await)
+    let body = json!({ "Boot": boot });
+    let set = c.patch(&path, &body);
+    Ok(crate::metrics::bmc_timed("redfish", "set_boot_device", set).await)
 }
 
 pub struct RedfishManagement;
@@ -214,7 +216,9 @@ impl ManagementInterface for RedfishManagement {
                 kind: "setting the boot mode (the BMC reports no BootSourceOverrideMode)".into(),
             });
         }
-        c.patch(&path, &json!({"Boot": {"BootSourceOverrideMode": value}}))
+        let body = json!({"Boot": {"BootSourceOverrideMode": value}});
+        let set = c.patch(&path, &body);
+        crate::metrics::bmc_timed("redfish", "set_boot_mode", set)
             .await
             .map_err(bmc_err)?;
         ctx.node.boot_mode = Some(mode.to_string());
@@ -233,7 +237,9 @@ impl ManagementInterface for RedfishManagement {
                 kind: "secure boot (the BMC has no SecureBoot resource)".into(),
             });
         };
-        c.patch(path, &json!({ "SecureBootEnable": on }))
+        let body = json!({ "SecureBootEnable": on });
+        let set = c.patch(path, &body);
+        crate::metrics::bmc_timed("redfish", "set_secure_boot", set)
             .await
             .map_err(bmc_err)?;
         ctx.node.secure_boot = Some(on);

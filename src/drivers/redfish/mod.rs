@@ -141,5 +141,7 @@ fn client(ctx: &TaskContext<'_>) -> Result<Arc<Client>, DriverError> {
 
 /// The ComputerSystem (path, JSON).
 async fn system(c: &Client) -> Result<(String, Value), DriverError> {
-    c.system().await.map_err(bmc_err)
+    crate::metrics::bmc_timed("redfish", "get_system", c.system())
+        .await
+        .map_err(bmc_err)
 }

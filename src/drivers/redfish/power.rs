@@ -72,7 +72,9 @@ pub(super) async fn reset(
     wanted: &str,
 ) -> Result<(), DriverError> {
     let rt = choose_reset(wanted, &allowed_resets(sys))?;
-    c.reset(path, sys, rt).await.map_err(bmc_err)
+    crate::metrics::bmc_timed("redfish", "reset", c.reset(path, sys, rt))
+        .await
+        .map_err(bmc_err)
 }
 
 /// Poll until the system reports `on`, or fail after `within`.
