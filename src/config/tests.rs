@@ -118,6 +118,8 @@ fn unknown_enum_values_are_rejected() {
         "[DEFAULT]\nauth_strategy = \"none\"",
         "[DEFAULT] auth_strategy",
     );
+    let err = rejected("[metrics]\nauth = \"basic\"", "[metrics] auth");
+    assert!(err.contains("api, none"), "{err}");
 }
 
 #[test]

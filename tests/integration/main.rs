@@ -20,6 +20,7 @@ mod harness;
 mod http_framing;
 mod inventory;
 mod ipmi;
+mod metrics;
 mod netboot;
 mod nodes;
 mod powerloss;
