@@ -10,6 +10,7 @@ use std::time::Instant;
 use serde_json::json;
 
 use crate::harness::{lab, sh, Ironbox, Netns};
+use crate::metrics::sample;
 
 fn boot_config(mode: &str, http_root: &Path) -> String {
     format!(
@@ -70,6 +71,27 @@ fn dhcp_full_and_proxy_modes_with_udhcpc() {
     let (ok, out) = udhcpc(&ns);
     assert!(ok && out.contains("lease of 10.99.0.100 obtained"), "{out}");
     assert!(ib.log().contains("lease granted"), "{}", ib.log());
+    // /metrics counted every packet: the unknown MAC's DISCOVERs dropped with their
+    // reason, then two DISCOVER/REQUEST rounds answered.
+    let text = metrics_text(&ib);
+    let dhcp = |kind, result, reason| {
+        sample(
+            &text,
+            "ironbox_dhcp_packets_total",
+            &[
+                ("message_type", kind),
+                ("result", result),
+                ("reason", reason),
+            ],
+        )
+        .unwrap_or(0.0)
+    };
+    assert!(dhcp("discover", "dropped", "unknown_mac") >= 1.0, "{text}");
+    assert!(
+        dhcp("discover", "answered", "address offered") >= 1.0,
+        "{text}"
+    );
+    assert_eq!(dhcp("request", "answered", "lease granted"), 2.0, "{text}");
     drop(ib);
     // Proxy mode never hands out addresses: a plain client gets nothing.
     let ib = Ironbox::start_in_netns(&ns.name, &boot_config("proxy", root.path()));
@@ -79,6 +101,13 @@ fn dhcp_full_and_proxy_modes_with_udhcpc() {
         !ok && !out.contains("obtained"),
         "proxy mode gave an address: {out}"
     );
+}
+
+/// `/metrics` of an ironbox running in a network namespace.
+fn metrics_text(ib: &Ironbox) -> String {
+    let r = ib.req("GET", "/metrics", None, None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body.as_str().unwrap_or_default().to_string()
 }
 
 #[test]
@@ -187,6 +216,33 @@ fn tftp_and_http_boot_files() {
     assert!(
         script.contains("not a port of an enrolled node"),
         "{script}"
+    );
+    // /metrics counted the transfers, the bytes and the HTTP requests by result.
+    let text = metrics_text(&ib);
+    let tftp = |result| {
+        sample(&text, "ironbox_tftp_transfers_total", &[("result", result)]).unwrap_or(0.0)
+    };
+    assert_eq!(tftp("completed"), 2.0, "{text}");
+    assert_eq!(tftp("not_found"), 3.0, "{text}");
+    let undionly = std::fs::metadata("/usr/lib/ipxe/undionly.kpxe")
+        .unwrap()
+        .len() as f64;
+    let sent = sample(&text, "ironbox_tftp_sent_bytes_total", &[]).unwrap();
+    assert!(sent > undionly && sent < undionly + 4096.0, "{sent} {text}");
+    let http = |result| {
+        sample(
+            &text,
+            "ironbox_http_boot_requests_total",
+            &[("result", result)],
+        )
+        .unwrap_or(0.0)
+    };
+    // 206, 200, HEAD 200 and the unknown MAC's script (an iPXE script saying why).
+    assert_eq!(http("served"), 4.0, "{text}");
+    assert_eq!(
+        http("not_found") + http("bad_request") + http("refused"),
+        4.0,
+        "{text}"
     );
     // A node with a ramdisk instance gets its kernel and ramdisk in its script.
     let mac = "52:54:00:00:00:99";
