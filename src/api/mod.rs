@@ -351,18 +351,16 @@ pub fn server(
             .configure(routes)
             .wrap_fn(move |req, srv| {
                 // Authentication runs inside version negotiation so 401s carry version headers.
+                let public =
+                    auth::is_public(req.path()) || (metrics_open && req.path() == "/metrics");
                 let denied = match &basic {
-                    Some(b)
-                        if !auth::is_public(req.path())
-                            && !(metrics_open && req.path() == "/metrics") =>
-                    {
-                        b.check(
+                    Some(b) if !public => b
+                        .check(
                             req.headers()
                                 .get("authorization")
                                 .and_then(|h| h.to_str().ok()),
                         )
-                        .err()
-                    }
+                        .err(),
                     _ => None,
                 }
                 .or_else(|| check_path(req.uri().path()).err());
