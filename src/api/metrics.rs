@@ -33,10 +33,12 @@ pub async fn scrape(req: HttpRequest, state: web::Data<State>) -> Result<HttpRes
 
 /// Counts and times each request under its route pattern (`/v1/nodes/{node}`, never the
 /// raw path; `unmatched` when no route matched), whatever answered it: a handler, the auth
-/// check or version negotiation.
+/// check or version negotiation. With `[metrics] enabled = false` (`record`) it only
+/// passes requests on.
 pub fn middleware<S, B>(
     req: ServiceRequest,
     srv: &S,
+    record: bool,
 ) -> impl std::future::Future<Output = Result<ServiceResponse<B>, actix_web::Error>>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
@@ -45,6 +47,9 @@ where
     let fut = srv.call(req);
     async move {
         let res = fut.await?;
+        if !record {
+            return Ok(res);
+        }
         let route = res.request().match_pattern();
         crate::metrics::api_request(
             route.as_deref().unwrap_or("unmatched"),

@@ -379,7 +379,7 @@ pub fn server(
             })
             .wrap_fn(microversion::middleware)
             // Inside NormalizePath: the route pattern is looked up on the normalized path.
-            .wrap_fn(metrics::middleware)
+            .wrap_fn(move |req, srv| metrics::middleware(req, srv, scrape))
             .wrap(NormalizePath::new(TrailingSlash::Trim))
     };
     let opts = crate::http::serve::Options {
