@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::harness::{wait_until, Ironbox};
+use crate::metrics::sample;
 
 pub struct IpmiSim {
     pub port: u16,
@@ -189,6 +190,26 @@ fn power_and_boot_device_over_rmcp() {
         r.fault()
     );
     assert!(!ib.log().contains("password\""), "no password in the log");
+    // Every RMCP+ command was timed by driver and command; the refused NMI is a failure.
+    let text = crate::metrics::scrape(&ib);
+    let bmc_count = |command| {
+        sample(
+            &text,
+            "ironbox_bmc_command_duration_seconds_count",
+            &[("driver", "ipmi"), ("command", command)],
+        )
+        .unwrap_or(0.0)
+    };
+    assert!(bmc_count("power_on") >= 1.0, "{text}");
+    assert!(bmc_count("get_power_state") >= 1.0, "{text}");
+    assert!(bmc_count("set_boot_device") >= 1.0, "{text}");
+    let failed = sample(
+        &text,
+        "ironbox_bmc_command_failures_total",
+        &[("driver", "ipmi"), ("command", "inject_nmi")],
+    );
+    assert_eq!(failed, Some(1.0), "{text}");
+    assert!(!text.contains("password"));
     let _ = bmc.path();
 }
 

@@ -57,7 +57,8 @@ fn split_labels(s: &str) -> Vec<(String, String)> {
     out
 }
 
-fn scrape(ib: &Ironbox) -> String {
+/// `/metrics` as 0.0.4 text (the default without an OpenMetrics `Accept`).
+pub fn scrape(ib: &Ironbox) -> String {
     let r = ib.req("GET", "/metrics", None, None);
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(

@@ -658,6 +658,14 @@ fn wrong_credentials_and_unreachable_bmcs_fail_clearly() {
         last_error(&ib, &u)
     );
     assert!(start.elapsed() < Duration::from_secs(10));
+    // The failed BMC calls are counted by driver and command.
+    let text = crate::metrics::scrape(&ib);
+    let failed = crate::metrics::sample(
+        &text,
+        "ironbox_bmc_command_failures_total",
+        &[("driver", "redfish"), ("command", "get_system")],
+    );
+    assert!(failed.unwrap_or(0.0) >= 2.0, "{text}");
 }
 
 #[test]
