@@ -252,6 +252,18 @@ fn lookup_and_heartbeat_follow_ironics_rules() {
         None
     });
     assert!(failed.is_some(), "{last}");
+    // /metrics counted every lookup and heartbeat by result.
+    let text = crate::metrics::scrape(&ib);
+    let count =
+        |name, result| crate::metrics::sample(&text, name, &[("result", result)]).unwrap_or(0.0);
+    let lookups = "ironbox_agent_lookups_total";
+    let beats = "ironbox_agent_heartbeats_total";
+    assert!(count(lookups, "accepted") >= 3.0, "{text}");
+    assert!(count(lookups, "not_found") >= 3.0, "{text}");
+    assert!(count(lookups, "bad_request") >= 1.0, "{text}");
+    assert!(count(beats, "accepted") >= 2.0, "{text}");
+    assert!(count(beats, "bad_request") >= 1.0, "{text}");
+    assert!(count(beats, "not_found") >= 1.0, "{text}");
 }
 
 #[test]
