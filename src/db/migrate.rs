@@ -30,6 +30,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_node_inventory",
         include_str!("../../migrations/0006_node_inventory.sql"),
     ),
+    (
+        "0007_nodes_state_counts",
+        include_str!("../../migrations/0007_nodes_state_counts.sql"),
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
