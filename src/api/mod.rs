@@ -37,6 +37,7 @@ mod ports;
 mod ramdisk;
 mod resource;
 mod root;
+pub mod ui;
 mod views;
 
 use std::net::TcpListener;
