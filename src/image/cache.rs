@@ -222,7 +222,7 @@ impl ImageCache {
     pub fn list(&self) -> Vec<Listing> {
         let state = self.state();
         let mut entries: Vec<&Entry> = state.entries.values().collect();
-        entries.sort_by(|a, b| b.last_used.cmp(&a.last_used));
+        entries.sort_by_key(|e| std::cmp::Reverse(e.last_used));
         entries
             .into_iter()
             .map(|e| Listing {
