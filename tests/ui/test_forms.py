@@ -40,6 +40,13 @@ def open_enroll(page, base_url):
 
 
 def test_enroll_fake_hardware_with_two_macs(page, base_url, api, shot):
+    # The Machines list open in another tab, its live stream connected.
+    machines = page.context.new_page()
+    machines.goto(base_url + "/ui/machines")
+    machines.evaluate("window.__not_reloaded = true")
+    machines.wait_for_function(
+        "() => document.querySelector('[sse-connect]')['htmx-internal-data']"
+        "?.sseEventSource?.readyState === 1")
     open_enroll(page, base_url)
     shot(page, "forms_enroll_empty")
     page.select_option("#driver", "fake-hardware")
@@ -58,9 +65,13 @@ def test_enroll_fake_hardware_with_two_macs(page, base_url, api, shot):
     assert node["properties"] == {"cpus": 4, "memory_mb": 8192, "cpu_arch": "x86_64"}
     assert node["resource_class"] == "baremetal-small"
     assert ports_of(api, uuid) == [MAC1, MAC2]
-    # The machines list shows it (the shell's list is not live yet: a fresh load).
-    page.goto(base_url + "/ui/machines")
-    assert page.locator(f"#node-{uuid}").inner_text().startswith("form-node-1")
+    # It appeared in the open list without a reload, with both MACs.
+    row = machines.locator(f"#node-{uuid}")
+    row.locator("td.macs", has_text=MAC2).wait_for()
+    assert row.locator("td.name a").inner_text() == "form-node-1"
+    assert MAC1 in row.locator("td.macs").inner_text()
+    assert machines.evaluate("window.__not_reloaded === true")
+    shot(machines, "forms_enrolled_node_in_live_list")
 
 
 def test_bmc_fields_become_the_drivers_keys_and_the_password_stays_secret(base_url, api):
