@@ -285,11 +285,14 @@ fn row_html(r: &MachineRow, flash: bool) -> Result<String, ApiError> {
     fragment(&RowFragment { r, flash })
 }
 
+/// Nodes per provision state, by state name.
+type Counts = Arc<Vec<(String, i64)>>;
+
 /// Counts shared by a worker's viewers: one query per burst of changes, however many
 /// viewers there are.
 #[derive(Default)]
 pub struct CountsCache {
-    inner: tokio::sync::Mutex<Option<(Instant, Arc<Vec<(String, i64)>>)>>,
+    inner: tokio::sync::Mutex<Option<(Instant, Counts)>>,
 }
 
 impl CountsCache {
