@@ -325,3 +325,30 @@ def test_deploy_in_the_wrong_state_shows_ironics_error(page, base_url, api, shot
     assert page.input_value("#image_source") == "http://127.0.0.1:9/x.raw"
     # Refused before anything changed.
     assert "image_source" not in api.get(f"/v1/nodes/{uuid}")["instance_info"]
+
+
+def test_enroll_under_http_basic_uses_the_sessions_token(start_server, browser, shot):
+    srv = start_server(auth="http_basic", users={"admin": "s3cret"})
+    ctx = browser.new_context()
+    pg = ctx.new_page()
+    try:
+        pg.goto(srv.url + "/ui/enroll")
+        assert "/ui/login" in pg.url
+        pg.fill("input[name=username]", "admin")
+        pg.fill("input[name=password]", "s3cret")
+        pg.click("button[type=submit]")
+        pg.wait_for_url(srv.url + "/ui/enroll")
+        pg.wait_for_function("typeof htmx === 'object'")
+        pg.select_option("#driver", "fake-hardware")
+        pg.fill("#name", "behind-login")
+        pg.click("#enroll-submit")
+        pg.wait_for_url(re.compile(r".*/ui/machines/[0-9a-f-]{36}$"))
+        nodes = requests.get(srv.url + "/v1/nodes", auth=("admin", "s3cret"),
+                             headers={"X-OpenStack-Ironic-API-Version": "latest"}).json()
+        assert [n["name"] for n in nodes["nodes"]] == ["behind-login"]
+        # Without the session the form is not served, and a POST is not accepted.
+        r = requests.post(srv.url + "/ui/enroll", data={"driver": "fake-hardware"},
+                          headers={"Origin": srv.url}, allow_redirects=False)
+        assert r.status_code in (303, 401, 403)
+    finally:
+        ctx.close()
