@@ -627,17 +627,25 @@ pub async fn create<R: Create>(
 ) -> Result<HttpResponse, ApiError> {
     gate::<R>(v)?;
     let body = body(&req, payload, &state).await?;
+    let item = build::<R>(&state, v, &body).await?;
+    let item = R::insert(&state, item).await?;
+    Ok(created(&req, &state, v, &item))
+}
+
+/// A create's body checked and turned into the new item, not yet inserted: what
+/// `POST /v1/<collection>` does before its conductor call (the UI's forms check every item
+/// of a multi-item create with it before inserting any).
+pub async fn build<R: Create>(state: &State, v: Version, body: &Value) -> Result<R, ApiError> {
     let r = Reader { res: R::RES };
-    let obj = body.as_object().ok_or_else(|| r.not_object(&body))?;
-    R::check_create(obj, &body, v)?;
+    let obj = body.as_object().ok_or_else(|| r.not_object(body))?;
+    R::check_create(obj, body, v)?;
     let mut item = R::new_default(v);
-    item.before_fields(&state, obj, &body, v).await?;
+    item.before_fields(state, obj, body, v).await?;
     for (k, val) in obj {
         if !R::NOT_FIELDS.contains(&k.as_str()) {
             item.set_field(k, val, v, "create")?;
         }
     }
-    item.after_fields(&state, obj, v).await?;
-    let item = R::insert(&state, item).await?;
-    Ok(created(&req, &state, v, &item))
+    item.after_fields(state, obj, v).await?;
+    Ok(item)
 }

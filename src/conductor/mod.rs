@@ -73,6 +73,11 @@ impl Conductor {
         let _ = self.images.set(cache);
     }
 
+    /// What the image cache holds, most recently used first (none before it is set).
+    pub fn cached_images(&self) -> Vec<CachedImageListing> {
+        self.images.get().map(|c| c.list()).unwrap_or_default()
+    }
+
     /// Stop taking jobs and wait up to `grace` for running ones.
     pub async fn shutdown(&self, grace: std::time::Duration) {
         self.workers.shutdown(grace).await;
@@ -152,6 +157,7 @@ impl Conductor {
     }
 }
 
+pub use crate::image::cache::Listing as CachedImageListing;
 pub use inventory::MAX_TRAITS;
 
 /// What `/v1/drivers/{name}` shows of one interface kind of a hardware type.

@@ -43,6 +43,24 @@ struct Record {
     size: u64,
     format: String,
     sha256: String,
+    /// The fetch's checksum (`<algo>:<hex>`) and conversion: with the source, the cache key,
+    /// so a listing offers what finds this entry again. Older records lack them.
+    #[serde(default)]
+    checksum: Option<String>,
+    #[serde(default)]
+    convert_to_raw: bool,
+}
+
+/// One complete entry as the UI's deploy form lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    /// The source it was fetched from (`image_source`).
+    pub source: String,
+    /// The checksum it was verified against (`<algo>:<hex>`), if one was given.
+    pub checksum: Option<String>,
+    pub size: u64,
+    pub format: String,
+    pub convert_to_raw: bool,
 }
 
 struct Entry {
@@ -200,6 +218,23 @@ impl ImageCache {
         doomed.len()
     }
 
+    /// Every complete entry, most recently used first (in-progress downloads are not listed).
+    pub fn list(&self) -> Vec<Listing> {
+        let state = self.state();
+        let mut entries: Vec<&Entry> = state.entries.values().collect();
+        entries.sort_by_key(|e| std::cmp::Reverse(e.last_used));
+        entries
+            .into_iter()
+            .map(|e| Listing {
+                source: e.record.source.clone(),
+                checksum: e.record.checksum.clone(),
+                size: e.record.size,
+                format: e.record.format.clone(),
+                convert_to_raw: e.record.convert_to_raw,
+            })
+            .collect()
+    }
+
     /// Bytes the cached files occupy on disk.
     pub fn disk_bytes(&self) -> u64 {
         self.state().entries.values().map(|e| e.disk_bytes).sum()
@@ -313,6 +348,8 @@ impl ImageCache {
             size: meta.len(),
             format: format.name().to_string(),
             sha256,
+            checksum: checksum.as_ref().map(ToString::to_string),
+            convert_to_raw,
         };
         fs::rename(part, &final_path).map_err(ImageError::Write)?;
         let json = serde_json::to_vec_pretty(&record)
@@ -658,6 +695,12 @@ mod tests {
             1,
             "served from disk after a restart"
         );
+        // Listed with the source and checksum that name the same entry again.
+        let listed = again.list();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].source, url);
+        assert_eq!(listed[0].checksum, Some(spec(&body).to_string()));
+        assert_eq!((listed[0].size, listed[0].convert_to_raw), (300_000, false));
         // A different checksum is a different entry (and here a mismatch).
         let other = ChecksumSpec::new("sha512", &"0".repeat(128), false).expect("spec");
         match again.fetch(&url, Some(other), false).await {

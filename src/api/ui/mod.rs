@@ -7,6 +7,10 @@
 //! and served under `/ui/static/`. Every UI response carries a strict CSP (scripts only from
 //! this origin, none inline) and the other hardening headers (`security_headers`).
 
+pub mod deploy;
+pub mod enroll;
+pub mod form_data;
+pub mod forms;
 pub mod live;
 pub mod machines;
 pub mod session;
@@ -52,7 +56,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/static/{path:.*}").route(web::get().to(asset)))
     .configure(session::configure)
-    .configure(machines::configure);
+    .configure(machines::configure)
+    .configure(forms::configure);
 }
 
 /// Render a template as a full HTML response (a template error is a 500 in Ironic's shape,
