@@ -16,6 +16,7 @@ pub mod portgroup;
 pub mod secrets;
 pub mod states;
 pub mod step;
+pub mod timeline;
 pub mod validate;
 
 /// A JSON object blob (driver_info, properties, extra, ...).
