@@ -286,14 +286,15 @@ impl Conductor {
         saved.reservation = None;
         if old.maintenance != saved.maintenance {
             let what = if saved.maintenance { "set" } else { "unset" };
-            self.record(
-                &saved.uuid,
-                crate::model::history::SEVERITY_INFO,
-                "maintenance",
-                format!("Maintenance {what}"),
-                Some(saved.provision_state.clone()),
-                saved.target_provision_state.clone(),
-            )
+            self.record(crate::model::history::HistoryEvent {
+                node_uuid: saved.uuid.clone(),
+                severity: crate::model::history::SEVERITY_INFO.into(),
+                event_type: "maintenance".into(),
+                event: format!("Maintenance {what}"),
+                state: Some(saved.provision_state.clone()),
+                target_provision_state: saved.target_provision_state.clone(),
+                ..Default::default()
+            })
             .await?;
         }
         Ok(saved)

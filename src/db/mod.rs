@@ -144,6 +144,9 @@ struct Inner {
     port_changes: AtomicU64,
     /// All port MACs, with the `port_changes` value they were read at (`mac_known_blocking`).
     macs: Mutex<Option<(u64, HashSet<crate::model::mac::Mac>)>>,
+    /// The boot network's recent events (memory only): carried here because the boot
+    /// servers and the API both hold the store and may not know each other.
+    netlog: crate::model::netlog::NetLog,
 }
 
 impl Store {
@@ -168,6 +171,7 @@ impl Store {
                 writer: Mutex::new(()),
                 port_changes: AtomicU64::new(0),
                 macs: Mutex::new(None),
+                netlog: Default::default(),
             }),
         };
         let mut conn = store.connect()?;
@@ -175,6 +179,11 @@ impl Store {
         migrate::apply(&mut conn)?;
         store.put_back(conn);
         Ok(store)
+    }
+
+    /// The boot network's recent events (see `model::netlog`).
+    pub fn netlog(&self) -> &crate::model::netlog::NetLog {
+        &self.inner.netlog
     }
 
     fn connect(&self) -> Result<Connection, StoreError> {

@@ -10,6 +10,7 @@ pub mod deploy_template;
 pub mod dii;
 pub mod history;
 pub mod mac;
+pub mod netlog;
 pub mod node;
 pub mod port;
 pub mod portgroup;
