@@ -14,6 +14,7 @@ mod error;
 pub mod fsm;
 pub mod hash_ring;
 mod inventory;
+pub use inventory::delete_refusal;
 pub mod periodic;
 mod power;
 pub mod provision;

@@ -20,6 +20,7 @@
 mod allocations;
 mod bios;
 mod boot;
+mod changes;
 mod chassis;
 mod conductors;
 mod deploy_templates;
@@ -41,6 +42,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 pub use allocations::AllocationFilter;
 pub use bios::BiosRow;
 pub use boot::{LeaseRow, LeaseWrite, MacOwner};
+pub use changes::{Change, ChangeKind};
 pub use nodes::NodeFilter;
 pub use portgroups::PortgroupFilter;
 pub use ports::PortFilter;
@@ -147,6 +149,8 @@ struct Inner {
     /// The boot network's recent events (memory only): carried here because the boot
     /// servers and the API both hold the store and may not know each other.
     netlog: crate::model::netlog::NetLog,
+    /// Committed writes of nodes, ports and history, for live views (`changes.rs`).
+    changes: tokio::sync::broadcast::Sender<Change>,
 }
 
 impl Store {
@@ -172,6 +176,7 @@ impl Store {
                 port_changes: AtomicU64::new(0),
                 macs: Mutex::new(None),
                 netlog: Default::default(),
+                changes: changes::channel(),
             }),
         };
         let mut conn = store.connect()?;

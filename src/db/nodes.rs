@@ -3,7 +3,9 @@
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
 
-use super::{classify, json_obj, json_text, opt_text, page_sql, Page, Store, StoreError};
+use super::{
+    classify, json_obj, json_text, opt_text, page_sql, ChangeKind, Page, Store, StoreError,
+};
 use crate::model::node::{Interfaces, Node, INTERFACE_KINDS};
 
 /// Columns written from a `Node`, in the order of `node_values` and read back by `from_row`
@@ -380,6 +382,7 @@ impl Store {
             node_by_id(tx, id)
         })
         .await
+        .inspect(|n| self.changed(&n.uuid, ChangeKind::Node))
     }
 
     /// Look a node up by UUID or, failing that, by name.
@@ -404,20 +407,39 @@ impl Store {
     /// Save every column of `node` unconditionally (tools and tests; the conductor uses
     /// `node_save_locked`).
     pub async fn node_save(&self, node: Node) -> Result<Option<Node>, StoreError> {
-        self.write(move |tx| save_node(tx, &node, None)).await
+        self.write(move |tx| save_node(tx, &node, None))
+            .await
+            .inspect(|n| self.saved(n))
     }
 
     pub async fn node_delete(&self, id: i64) -> Result<(), StoreError> {
         let deleted = self
             .write(move |tx| {
+                let uuid = uuid_of(tx, id)?;
                 // Ports reference portgroups; drop them first so the cascade order never matters.
                 tx.execute("DELETE FROM ports WHERE node_id = ?1", [id])?;
                 tx.execute("DELETE FROM nodes WHERE id = ?1", [id])?;
-                Ok(())
+                Ok(uuid)
             })
             .await;
         self.ports_changed();
-        deleted
+        if let Ok(Some(uuid)) = &deleted {
+            self.changed(uuid, ChangeKind::NodeDeleted);
+        }
+        deleted.map(drop)
+    }
+
+    /// Announce a write made by row id (trait changes: rare, so one extra read is fine).
+    async fn changed_id(&self, id: i64) {
+        if let Ok(Some(uuid)) = self.read(move |c| uuid_of(c, id)).await {
+            self.changed(&uuid, ChangeKind::Node);
+        }
+    }
+
+    fn saved(&self, node: &Option<Node>) {
+        if let Some(n) = node {
+            self.changed(&n.uuid, ChangeKind::Node);
+        }
     }
 
     /// Replace all traits of a node.
@@ -427,7 +449,7 @@ impl Store {
         traits: Vec<String>,
         now: String,
     ) -> Result<(), StoreError> {
-        self.write(move |tx| {
+        let out = self.write(move |tx| {
             tx.execute("DELETE FROM node_traits WHERE node_id = ?1", [id])?;
             for t in traits {
                 tx.execute("INSERT OR IGNORE INTO node_traits (node_id, trait, created_at) VALUES (?1, ?2, ?3)",
@@ -436,7 +458,9 @@ impl Store {
             tx.execute("UPDATE nodes SET updated_at = ?2 WHERE id = ?1", rusqlite::params![id, now])?;
             Ok(())
         })
-        .await
+        .await;
+        self.changed_id(id).await;
+        out
     }
 
     /// Add one trait; false if the node already has `max` traits and this one is new.
@@ -447,34 +471,37 @@ impl Store {
         max: usize,
         now: String,
     ) -> Result<bool, StoreError> {
-        self.write(move |tx| {
-            let have: bool = tx.query_row(
-                "SELECT EXISTS(SELECT 1 FROM node_traits WHERE node_id = ?1 AND trait = ?2)",
-                rusqlite::params![id, t],
-                |r| r.get(0),
-            )?;
-            if have {
-                return Ok(true);
-            }
-            let count: i64 = tx.query_row(
-                "SELECT count(*) FROM node_traits WHERE node_id = ?1",
-                [id],
-                |r| r.get(0),
-            )?;
-            if count as usize >= max {
-                return Ok(false);
-            }
-            tx.execute(
-                "INSERT INTO node_traits (node_id, trait, created_at) VALUES (?1, ?2, ?3)",
-                rusqlite::params![id, t, now],
-            )?;
-            tx.execute(
-                "UPDATE nodes SET updated_at = ?2 WHERE id = ?1",
-                rusqlite::params![id, now],
-            )?;
-            Ok(true)
-        })
-        .await
+        let out = self
+            .write(move |tx| {
+                let have: bool = tx.query_row(
+                    "SELECT EXISTS(SELECT 1 FROM node_traits WHERE node_id = ?1 AND trait = ?2)",
+                    rusqlite::params![id, t],
+                    |r| r.get(0),
+                )?;
+                if have {
+                    return Ok(true);
+                }
+                let count: i64 = tx.query_row(
+                    "SELECT count(*) FROM node_traits WHERE node_id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )?;
+                if count as usize >= max {
+                    return Ok(false);
+                }
+                tx.execute(
+                    "INSERT INTO node_traits (node_id, trait, created_at) VALUES (?1, ?2, ?3)",
+                    rusqlite::params![id, t, now],
+                )?;
+                tx.execute(
+                    "UPDATE nodes SET updated_at = ?2 WHERE id = ?1",
+                    rusqlite::params![id, now],
+                )?;
+                Ok(true)
+            })
+            .await;
+        self.changed_id(id).await;
+        out
     }
 
     /// Remove one trait (or all with None); returns how many were removed.
@@ -484,21 +511,24 @@ impl Store {
         t: Option<String>,
         now: String,
     ) -> Result<usize, StoreError> {
-        self.write(move |tx| {
-            let n = match t {
-                Some(t) => tx.execute(
-                    "DELETE FROM node_traits WHERE node_id = ?1 AND trait = ?2",
-                    rusqlite::params![id, t],
-                )?,
-                None => tx.execute("DELETE FROM node_traits WHERE node_id = ?1", [id])?,
-            };
-            tx.execute(
-                "UPDATE nodes SET updated_at = ?2 WHERE id = ?1",
-                rusqlite::params![id, now],
-            )?;
-            Ok(n)
-        })
-        .await
+        let out = self
+            .write(move |tx| {
+                let n = match t {
+                    Some(t) => tx.execute(
+                        "DELETE FROM node_traits WHERE node_id = ?1 AND trait = ?2",
+                        rusqlite::params![id, t],
+                    )?,
+                    None => tx.execute("DELETE FROM node_traits WHERE node_id = ?1", [id])?,
+                };
+                tx.execute(
+                    "UPDATE nodes SET updated_at = ?2 WHERE id = ?1",
+                    rusqlite::params![id, now],
+                )?;
+                Ok(n)
+            })
+            .await;
+        self.changed_id(id).await;
+        out
     }
 
     /// Shard names (None = unsharded) and their node counts, largest first.
@@ -564,7 +594,9 @@ impl Store {
         node: Node,
         host: String,
     ) -> Result<Option<Node>, StoreError> {
-        self.write(move |tx| save_node(tx, &node, Some(host))).await
+        self.write(move |tx| save_node(tx, &node, Some(host)))
+            .await
+            .inspect(|n| self.saved(n))
     }
 
     /// Release every lock held by `host` (after a restart nothing of its can still be running).
@@ -586,6 +618,13 @@ impl Store {
         })
         .await
     }
+}
+
+/// A node's UUID by row id (None if there is no such row).
+fn uuid_of(conn: &Connection, id: i64) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .query_row("SELECT uuid FROM nodes WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?)
 }
 
 /// UPDATE every column; with `holder`, only while that host holds the node's lock.

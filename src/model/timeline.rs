@@ -69,10 +69,11 @@ pub struct Attempt {
     pub rows: Vec<Row>,
 }
 
-/// Events that start an attempt (conductor-internal events like `done` do not).
+/// Events that start an attempt. Conductor-internal events (`done`, `wait`...) and the
+/// verbs that act on a running attempt (`abort`, `unhold`) do not.
 const ATTEMPT_VERBS: &[&str] = &[
     "manage", "provide", "inspect", "clean", "deploy", "rebuild", "delete", "rescue", "unrescue",
-    "adopt", "service", "abort", "unhold",
+    "adopt", "service",
 ];
 
 fn parse(t: &str) -> Option<DateTime<FixedOffset>> {
@@ -124,7 +125,13 @@ fn attempt_verb(ev: &HistoryEvent) -> Option<&str> {
 pub fn build(events: &[HistoryEvent]) -> Vec<Attempt> {
     let mut attempts: Vec<Attempt> = Vec::new();
     for ev in events {
-        let verb = attempt_verb(ev);
+        // The cleaning a tear-down goes on to is part of the undeploy.
+        let verb = attempt_verb(ev).filter(|v| {
+            !(*v == "clean"
+                && attempts
+                    .last()
+                    .is_some_and(|a| a.state.as_deref() == Some(super::states::DELETING)))
+        });
         if verb.is_some() || attempts.is_empty() {
             attempts.push(Attempt {
                 verb: verb.unwrap_or("earlier").to_string(),
@@ -348,6 +355,22 @@ mod tests {
         assert_eq!(deploy.rows[1].duration, Some(3.0));
         assert_eq!(deploy.rows[2].kind, Kind::Error);
         assert!(build(&[]).is_empty());
+    }
+
+    #[test]
+    fn the_cleaning_after_a_tear_down_belongs_to_the_undeploy() {
+        let mut del = ev(0, "provision_delete", "to deleting");
+        del.state = Some("deleting".into());
+        let mut clean = ev(5, "provision_clean", "to cleaning");
+        clean.state = Some("cleaning".into());
+        let mut done = ev(9, "provision_done", "to available");
+        done.state = Some("available".into());
+        let attempts = build(&[del, clean, done, ev(20, "provision_clean", "manual")]);
+        assert_eq!(attempts.len(), 2);
+        assert_eq!(attempts[1].verb, "delete");
+        assert_eq!(attempts[1].rows.len(), 3);
+        assert_eq!(attempts[1].state.as_deref(), Some("available"));
+        assert_eq!(attempts[0].verb, "clean");
     }
 
     #[test]
