@@ -13,6 +13,7 @@ use super::dhcp::options::{find_program, Program};
 use super::{Boot, BootError};
 use crate::http::framing::Render;
 use crate::http::serve::Options;
+use crate::model::netlog::NetEvent;
 
 fn ipxe(text: String) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body(text)
@@ -41,6 +42,12 @@ async fn ipxe_path(
                 format!("HTTP: iPXE script requested from {peer}"),
             );
         }
+        let ip = req
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        let e = NetEvent::new("http", ip, "served", format!("iPXE script for {mac}"));
+        boot.store.netlog().push(e);
         return match boot.script_for(&mac).await {
             Ok(s) => ipxe(s),
             Err(e) => {
@@ -86,7 +93,7 @@ async fn files(req: HttpRequest, boot: web::Data<Boot>, rel: web::Path<String>) 
         return refused(&req);
     };
     let path = boot.http_root.join(&rel);
-    serve_file(&req, path, &rel, boot.events.as_ref()).await
+    serve_file(&req, path, &rel, &boot).await
 }
 
 fn refused(req: &HttpRequest) -> HttpResponse {
@@ -104,21 +111,27 @@ async fn images(req: HttpRequest, boot: web::Data<Boot>, name: web::Path<String>
         return refused(&req);
     }
     let rel = std::path::PathBuf::from(name.as_str());
-    serve_file(&req, boot.image_dir.join(&rel), &rel, boot.events.as_ref()).await
+    serve_file(&req, boot.image_dir.join(&rel), &rel, &boot).await
 }
 
 async fn serve_file(
     req: &HttpRequest,
     path: std::path::PathBuf,
     rel: &std::path::Path,
-    events: Option<&super::events::BootEvents>,
+    boot: &Boot,
 ) -> HttpResponse {
     let peer = req.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let ip = req.peer_addr().map(|a| a.ip());
+    let client = ip.map(|a| a.to_string()).unwrap_or_default();
+    let what = format!("{} {}", req.method(), req.path());
     match actix_files::NamedFile::open_async(&path).await {
         Ok(f) if path.is_file() => {
-            if let (Some(ev), Some(ip)) = (events, req.peer_addr().map(|a| a.ip())) {
-                ev.to_ip(ip, format!("HTTP: {} {}", req.method(), req.path()));
+            let size = format!(", {} bytes", f.metadata().len());
+            if let (Some(ev), Some(ip)) = (&boot.events, ip) {
+                ev.to_ip(ip, format!("HTTP: {what}{size}"));
             }
+            let e = NetEvent::new("http", client, "served", format!("{what}{size}"));
+            boot.store.netlog().push(e);
             tracing::info!(client = %peer, file = %rel.display(), range = ?req.headers().get("range"), "HTTP boot: file served");
             // Read on the worker (boot files are page-cached) rather than handing every 64 KiB
             // chunk to a blocking thread: 0.65x -> 1.1x nginx's throughput in bench/.
@@ -128,6 +141,9 @@ async fn serve_file(
                 .into_response(req)
         }
         _ => {
+            let mut e = NetEvent::new("http", client, "failed", what);
+            e.reason = Some("not found".into());
+            boot.store.netlog().push(e);
             tracing::info!(client = %peer, file = %rel.display(), "HTTP boot: not found");
             HttpResponse::NotFound().body("not found\n")
         }

@@ -92,27 +92,14 @@ impl Files {
     fn resolve(&self, path: &Path) -> Option<Program> {
         resolve(&self.boot.ipxe_dir, path)
     }
-}
 
-/// What a read request for `path` gets from `ipxe_dir`: only names in the table.
-pub fn resolve(ipxe_dir: &Path, path: &Path) -> Option<Program> {
-    let name = path.to_str()?.trim_start_matches('/');
-    find_program(ipxe_dir, name)
-}
-
-impl Handler for Files {
-    type Reader = Reader;
-    type Writer = futures_lite::io::Sink;
-
-    async fn read_req_open(
-        &mut self,
+    /// Open `name` for reading: the size goes with it when known.
+    fn open(
+        &self,
         client: &SocketAddr,
         path: &Path,
-    ) -> Result<(Self::Reader, Option<u64>), packet::Error> {
-        let name = path.to_string_lossy().trim_start_matches('/').to_string();
-        if let Some(ev) = &self.boot.events {
-            ev.to_ip(client.ip(), format!("TFTP read of {name}"));
-        }
+        name: &str,
+    ) -> Result<(Reader, Option<u64>), packet::Error> {
         if name == "boot.ipxe" {
             let script = super::templates::render("boot.ipxe", &[("base", &self.boot.base_url())])
                 .map_err(|_| {
@@ -149,6 +136,47 @@ impl Handler for Files {
                 Ok((Counted::boxed(Box::new(InlineFile(f))), len))
             }
         }
+    }
+}
+
+/// What a read request for `path` gets from `ipxe_dir`: only names in the table.
+pub fn resolve(ipxe_dir: &Path, path: &Path) -> Option<Program> {
+    let name = path.to_str()?.trim_start_matches('/');
+    find_program(ipxe_dir, name)
+}
+
+impl Handler for Files {
+    type Reader = Reader;
+    type Writer = futures_lite::io::Sink;
+
+    async fn read_req_open(
+        &mut self,
+        client: &SocketAddr,
+        path: &Path,
+    ) -> Result<(Self::Reader, Option<u64>), packet::Error> {
+        let name = path.to_string_lossy().trim_start_matches('/').to_string();
+        let opened = self.open(client, path, &name);
+        let mut e = crate::model::netlog::NetEvent::new(
+            "tftp",
+            client.ip().to_string(),
+            "served",
+            format!("read of {name}"),
+        );
+        match &opened {
+            Ok((_, len)) => {
+                let size = len.map(|n| format!(", {n} bytes")).unwrap_or_default();
+                e.text.push_str(&size);
+                if let Some(ev) = &self.boot.events {
+                    ev.to_ip(client.ip(), format!("TFTP read of {name}{size}"));
+                }
+            }
+            Err(_) => {
+                e.result = "failed";
+                e.reason = Some("file not served".into());
+            }
+        }
+        self.boot.store.netlog().push(e);
+        opened
     }
 
     async fn write_req_open(

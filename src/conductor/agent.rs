@@ -186,22 +186,24 @@ impl Conductor {
             return Err(e);
         }
         let state = task.node.provision_state.clone();
-        let _ = task
-            .history(
-                SEVERITY_INFO,
-                "agent_heartbeat",
-                format!(
-                    "Agent {} {} from {} in \"{state}\"",
-                    hb.agent_version.as_deref().unwrap_or("?"),
-                    if first {
-                        "first heartbeat"
-                    } else {
-                        "heartbeat"
-                    },
-                    hb.callback_url,
-                ),
-            )
-            .await;
+        if heartbeat_noteworthy(self, &task.node.uuid, &state, first) {
+            let _ = task
+                .history(
+                    SEVERITY_INFO,
+                    "agent_heartbeat",
+                    format!(
+                        "Agent {} {} from {} in \"{state}\"",
+                        hb.agent_version.as_deref().unwrap_or("?"),
+                        if first {
+                            "first heartbeat"
+                        } else {
+                            "heartbeat"
+                        },
+                        hb.callback_url,
+                    ),
+                )
+                .await;
+        }
         let Some(kind) = StepKind::waiting_in(&state).filter(|_| !task.node.maintenance) else {
             task.release().await;
             return Ok(());
@@ -217,6 +219,24 @@ impl Conductor {
         Ok(())
     }
 }
+
+/// A heartbeat goes to history when it is the agent's first, when the node's state changed
+/// since the last one recorded, or `HEARTBEAT_NOTE_EVERY` after it: an agent beating every
+/// few seconds through an hour-long step must not push the rest of the history out.
+fn heartbeat_noteworthy(c: &Conductor, node: &str, state: &str, first: bool) -> bool {
+    let now = std::time::Instant::now();
+    let mut noted = c.heartbeats_noted.lock().unwrap_or_else(|p| p.into_inner());
+    let due = first
+        || noted
+            .get(node)
+            .is_none_or(|(at, s)| s != state || now.duration_since(*at) >= HEARTBEAT_NOTE_EVERY);
+    if due {
+        noted.insert(node.to_string(), (now, state.to_string()));
+    }
+    due
+}
+
+const HEARTBEAT_NOTE_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The waiting node's agent is alive: see whether the step it runs has finished, and if
 /// so go on with the plan (which may send the next command and wait again).

@@ -187,6 +187,16 @@ pub fn verb(name: &str) -> Option<(Event, u32)> {
         .map(|(_, e, min)| (*e, *min))
 }
 
+/// The API verbs the table accepts from `state`, in `VERBS` order (both spellings of an
+/// aliased verb, e.g. `active` and `deploy`). The UI's action buttons come from here.
+pub fn verbs_from(state: &str) -> Vec<&'static str> {
+    VERBS
+        .iter()
+        .filter(|(_, e, _)| next(state, *e).is_some())
+        .map(|(v, _, _)| *v)
+        .collect()
+}
+
 /// Stable states: nothing happens to a node here until someone asks.
 pub const STABLE: &[&str] = &[ENROLL, MANAGEABLE, AVAILABLE, ACTIVE, ERROR, RESCUE];
 
@@ -324,6 +334,29 @@ mod tests {
         assert_eq!(verb("active"), Some((Deploy, 1)));
         assert_eq!(verb("undeploy"), Some((Delete, 73)));
         assert_eq!(verb("bogus"), None);
+    }
+
+    #[test]
+    fn verbs_from_follows_the_table_for_every_state() {
+        for s in ALL_PROVISION_STATES {
+            let verbs = verbs_from(s);
+            for (v, e, _) in VERBS {
+                assert_eq!(verbs.contains(v), next(s, *e).is_some(), "{s}: {v}");
+            }
+        }
+        assert_eq!(verbs_from(ENROLL), ["manage"]);
+        assert_eq!(
+            verbs_from(MANAGEABLE),
+            ["provide", "inspect", "clean", "adopt"]
+        );
+        assert_eq!(verbs_from(AVAILABLE), ["manage", "active", "deploy"]);
+        assert_eq!(
+            verbs_from(ACTIVE),
+            ["rebuild", "deleted", "undeploy", "rescue", "service"]
+        );
+        assert_eq!(verbs_from(WAIT_CALLBACK), ["abort", "deleted", "undeploy"]);
+        assert!(verbs_from(DEPLOYING).is_empty());
+        assert!(verbs_from(CLEANING).contains(&"manage"));
     }
 
     #[test]

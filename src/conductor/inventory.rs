@@ -47,6 +47,33 @@ fn duplicate(e: StoreError, node: Option<&Node>, port: Option<&Port>, pg: Option
     }
 }
 
+/// Why Ironic refuses to delete `node` now, if it does (the UI offers delete only when
+/// this is `None`).
+pub fn delete_refusal(node: &Node, allow_deleting_available: bool) -> Option<E> {
+    if let Some(inst) = &node.instance_uuid {
+        if !node.maintenance {
+            return Some(E::NodeAssociated {
+                node: node.uuid.clone(),
+                instance: inst.clone(),
+            });
+        }
+    }
+    if node.protected {
+        return Some(E::NodeProtected(node.uuid.clone()));
+    }
+    let mut allowed: Vec<&str> = states::DELETE_ALLOWED_STATES.to_vec();
+    if !allow_deleting_available {
+        allowed.retain(|s| *s != states::AVAILABLE);
+    }
+    if !node.maintenance && !allowed.contains(&node.provision_state.as_str()) {
+        return Some(E::InvalidState(format!(
+            "Can not delete node \"{}\" while it is in provision state \"{}\". Valid provision states to start deletion are {:?}, in addition to any node in maintenance mode",
+            node.uuid, node.provision_state, allowed
+        )));
+    }
+    None
+}
+
 impl Conductor {
     /// Fill unset interfaces with defaults and check set ones, for the node's driver.
     /// `keep` names interfaces the caller set explicitly (others reset when `reset` is true).
@@ -259,14 +286,15 @@ impl Conductor {
         saved.reservation = None;
         if old.maintenance != saved.maintenance {
             let what = if saved.maintenance { "set" } else { "unset" };
-            self.record(
-                &saved.uuid,
-                crate::model::history::SEVERITY_INFO,
-                "maintenance",
-                format!("Maintenance {what}"),
-                Some(saved.provision_state.clone()),
-                saved.target_provision_state.clone(),
-            )
+            self.record(crate::model::history::HistoryEvent {
+                node_uuid: saved.uuid.clone(),
+                severity: crate::model::history::SEVERITY_INFO.into(),
+                event_type: "maintenance".into(),
+                event: format!("Maintenance {what}"),
+                state: Some(saved.provision_state.clone()),
+                target_provision_state: saved.target_provision_state.clone(),
+                ..Default::default()
+            })
             .await?;
         }
         Ok(saved)
@@ -275,26 +303,9 @@ impl Conductor {
     pub async fn node_delete(&self, node: Node) -> Result<()> {
         let task = self.acquire(&node.uuid, Wait::Configured).await?;
         let node = task.node.clone();
-        if let Some(inst) = &node.instance_uuid {
-            if !node.maintenance {
-                return Err(E::NodeAssociated {
-                    node: node.uuid.clone(),
-                    instance: inst.clone(),
-                });
-            }
-        }
-        if node.protected {
-            return Err(E::NodeProtected(node.uuid.clone()));
-        }
-        let mut allowed: Vec<&str> = states::DELETE_ALLOWED_STATES.to_vec();
-        if !self.config.conductor.allow_deleting_available_nodes {
-            allowed.retain(|s| *s != states::AVAILABLE);
-        }
-        if !node.maintenance && !allowed.contains(&node.provision_state.as_str()) {
-            return Err(E::InvalidState(format!(
-                "Can not delete node \"{}\" while it is in provision state \"{}\". Valid provision states to start deletion are {:?}, in addition to any node in maintenance mode",
-                node.uuid, node.provision_state, allowed
-            )));
+        if let Some(e) = delete_refusal(&node, self.config.conductor.allow_deleting_available_nodes)
+        {
+            return Err(e);
         }
         self.store.node_delete(node.id).await?;
         crate::metrics::node_deleted(&node.uuid);

@@ -14,6 +14,7 @@ mod error;
 pub mod fsm;
 pub mod hash_ring;
 mod inventory;
+pub use inventory::delete_refusal;
 pub mod periodic;
 mod power;
 pub mod provision;
@@ -22,7 +23,9 @@ mod steps;
 mod task;
 mod workers;
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 pub use agent::{AgentHeartbeat, LookupResult};
 pub use error::{ConductorError, Result};
@@ -46,6 +49,9 @@ pub struct Conductor {
     /// Where agents reach ironbox and fetch cached images, once the servers listen.
     urls: Arc<std::sync::OnceLock<crate::drivers::Urls>>,
     images: Arc<std::sync::OnceLock<Arc<crate::image::cache::ImageCache>>>,
+    /// Per node: when its last heartbeat went to history, and in which provision state
+    /// (heartbeats are rate-limited there; see `agent::heartbeat_noteworthy`).
+    pub(crate) heartbeats_noted: Arc<std::sync::Mutex<HashMap<String, (Instant, String)>>>,
 }
 
 impl Conductor {
@@ -60,6 +66,7 @@ impl Conductor {
             ring,
             urls: Arc::default(),
             images: Arc::default(),
+            heartbeats_noted: Arc::default(),
         }
     }
 
@@ -97,33 +104,16 @@ impl Conductor {
         self.ring.primary(uuid)
     }
 
-    /// Append a node history entry (when history is enabled), pruning old ones.
-    pub(crate) async fn record(
-        &self,
-        node_uuid: &str,
-        severity: &str,
-        event_type: &str,
-        event: String,
-        state: Option<String>,
-        target: Option<String>,
-    ) -> Result<()> {
+    /// Append a node history entry (when history is enabled), pruning old ones. Its uuid,
+    /// conductor and time are filled in here.
+    pub(crate) async fn record(&self, mut ev: HistoryEvent) -> Result<()> {
         let c = &self.config.conductor;
         if !c.node_history {
             return Ok(());
         }
-        let ev = HistoryEvent {
-            uuid: crate::model::new_uuid(),
-            node_uuid: node_uuid.to_string(),
-            severity: severity.to_string(),
-            event_type: event_type.to_string(),
-            event,
-            conductor: Some(self.host().to_string()),
-            user: None,
-            state,
-            target_provision_state: target,
-            duration_seconds: None,
-            created_at: crate::model::now(),
-        };
+        ev.uuid = crate::model::new_uuid();
+        ev.conductor = Some(self.host().to_string());
+        ev.created_at = crate::model::now();
         self.store
             .history_add(ev, c.node_history_max_entries.max(1))
             .await?;

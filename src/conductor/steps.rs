@@ -282,6 +282,7 @@ pub async fn run(task: &mut NodeTask, kind: StepKind) -> std::result::Result<Pro
             )
             .await;
         crate::metrics::step_started(&task.node.uuid, &step.interface, &step.step);
+        let started = std::time::Instant::now();
         let outcome = execute(task, step).await;
         if !matches!(outcome, Ok((Progress::Wait | Progress::Hold, _))) {
             crate::metrics::step_ended(&task.node.uuid, outcome.is_ok());
@@ -295,7 +296,22 @@ pub async fn run(task: &mut NodeTask, kind: StepKind) -> std::result::Result<Pro
         }
         let outcome = outcome.map(|(p, _)| p);
         match outcome {
-            Ok(Progress::Done) => {}
+            Ok(Progress::Done) => {
+                // Steps that parked for the agent end at the next step or state change.
+                let _ = task
+                    .history_timed(
+                        crate::model::history::SEVERITY_INFO,
+                        &format!("{}_step_end", kind.name()),
+                        format!(
+                            "Finished {} step {}.{}",
+                            kind.name(),
+                            step.interface,
+                            step.step
+                        ),
+                        Some(started.elapsed().as_secs_f64()),
+                    )
+                    .await;
+            }
             Ok(parked) => return Ok(parked),
             Err(e) => {
                 return Err(format!(

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::fsm::{self, Event};
 use super::{Conductor, ConductorError as E, Result};
 use crate::drivers::{Driver, TaskContext};
-use crate::model::history::{SEVERITY_ERROR, SEVERITY_INFO};
+use crate::model::history::{HistoryEvent, SEVERITY_ERROR, SEVERITY_INFO};
 use crate::model::node::Node;
 use crate::model::port::Port;
 use crate::model::secrets;
@@ -167,14 +167,15 @@ impl NodeTask {
             ),
         };
         self.conductor
-            .record(
-                &self.node.uuid,
-                severity,
-                &format!("provision_{}", event.name()),
-                text,
-                Some(to.to_string()),
-                self.node.target_provision_state.clone(),
-            )
+            .record(HistoryEvent {
+                node_uuid: self.node.uuid.clone(),
+                severity: severity.into(),
+                event_type: format!("provision_{}", event.name()),
+                event: text,
+                state: Some(to.to_string()),
+                target_provision_state: self.node.target_provision_state.clone(),
+                ..Default::default()
+            })
             .await?;
         let resting = (fsm::is_resting(&from), fsm::is_resting(to));
         crate::metrics::provision_transition(&self.node.uuid, &from, event.name(), to, resting);
@@ -184,15 +185,28 @@ impl NodeTask {
 
     /// Record a history entry for this node.
     pub async fn history(&self, severity: &str, event_type: &str, text: String) -> Result<()> {
+        self.history_timed(severity, event_type, text, None).await
+    }
+
+    /// Record a history entry that took `duration_seconds` (a finished step).
+    pub async fn history_timed(
+        &self,
+        severity: &str,
+        event_type: &str,
+        text: String,
+        duration_seconds: Option<f64>,
+    ) -> Result<()> {
         self.conductor
-            .record(
-                &self.node.uuid,
-                severity,
-                event_type,
-                text,
-                Some(self.node.provision_state.clone()),
-                self.node.target_provision_state.clone(),
-            )
+            .record(HistoryEvent {
+                node_uuid: self.node.uuid.clone(),
+                severity: severity.into(),
+                event_type: event_type.into(),
+                event: text,
+                state: Some(self.node.provision_state.clone()),
+                target_provision_state: self.node.target_provision_state.clone(),
+                duration_seconds,
+                ..Default::default()
+            })
             .await
     }
 

@@ -148,6 +148,9 @@ struct Inner {
     port_changes: AtomicU64,
     /// All port MACs, with the `port_changes` value they were read at (`mac_known_blocking`).
     macs: Mutex<Option<(u64, HashSet<crate::model::mac::Mac>)>>,
+    /// The boot network's recent events (memory only): carried here because the boot
+    /// servers and the API both hold the store and may not know each other.
+    netlog: crate::model::netlog::NetLog,
     /// Committed writes of nodes, ports and history, for live views (`changes.rs`).
     changes: tokio::sync::broadcast::Sender<Change>,
 }
@@ -174,6 +177,7 @@ impl Store {
                 writer: Mutex::new(()),
                 port_changes: AtomicU64::new(0),
                 macs: Mutex::new(None),
+                netlog: Default::default(),
                 changes: changes::channel(),
             }),
         };
@@ -182,6 +186,11 @@ impl Store {
         migrate::apply(&mut conn)?;
         store.put_back(conn);
         Ok(store)
+    }
+
+    /// The boot network's recent events (see `model::netlog`).
+    pub fn netlog(&self) -> &crate::model::netlog::NetLog {
+        &self.inner.netlog
     }
 
     fn connect(&self) -> Result<Connection, StoreError> {

@@ -10,12 +10,14 @@ pub mod deploy_template;
 pub mod dii;
 pub mod history;
 pub mod mac;
+pub mod netlog;
 pub mod node;
 pub mod port;
 pub mod portgroup;
 pub mod secrets;
 pub mod states;
 pub mod step;
+pub mod timeline;
 pub mod validate;
 
 /// A JSON object blob (driver_info, properties, extra, ...).

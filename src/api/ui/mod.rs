@@ -12,7 +12,10 @@ pub mod enroll;
 pub mod form_data;
 pub mod forms;
 pub mod live;
+pub mod machine;
+pub mod machine_view;
 pub mod machines;
+pub mod network;
 pub mod session;
 
 use actix_web::body::MessageBody;
@@ -57,7 +60,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/static/{path:.*}").route(web::get().to(asset)))
     .configure(session::configure)
     .configure(machines::configure)
-    .configure(forms::configure);
+    .configure(forms::configure)
+    .configure(machine::configure)
+    .configure(network::configure);
 }
 
 /// Render a template as a full HTML response (a template error is a 500 in Ironic's shape,

@@ -18,7 +18,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dhcproto::v4::{self, DhcpOption, Message, MessageType, Opcode};
+use dhcproto::v4::{self, DhcpOption, Message, MessageType, Opcode, OptionCode};
 use dhcproto::{Decodable, Decoder, Encodable, Encoder};
 use tokio_util::sync::CancellationToken;
 
@@ -245,19 +245,41 @@ impl Dhcp {
             Ok(Err(e)) => {
                 tracing::debug!(from = %from, error = %e, "DHCP packet dropped: cannot decode");
                 crate::metrics::dhcp_packet("unknown", "dropped", "undecodable");
+                let why = format!("cannot decode: {e}");
+                self.log(
+                    from.to_string(),
+                    "dropped",
+                    "packet".into(),
+                    Some(why),
+                    None,
+                );
                 return None;
             }
             Err(_) => {
                 tracing::debug!(from = %from, "DHCP packet dropped: malformed options");
                 crate::metrics::dhcp_packet("unknown", "dropped", "malformed_options");
+                let why = Some("malformed options".to_string());
+                self.log(from.to_string(), "dropped", "packet".into(), why, None);
                 return None;
             }
+        };
+        let hostname = match msg.opts().get(OptionCode::Hostname) {
+            Some(DhcpOption::Hostname(h)) => Some(h.clone()),
+            _ => None,
         };
         let facts = match decide::facts(&msg) {
             Ok(f) => f,
             Err(why) => {
                 tracing::debug!(from = %from, reason = %why, "DHCP packet dropped");
                 crate::metrics::dhcp_packet("unknown", "dropped", why.name());
+                // The source address: `chaddr()` panics on a bad hardware address length.
+                self.log(
+                    from.to_string(),
+                    "dropped",
+                    "packet".into(),
+                    Some(why.to_string()),
+                    hostname,
+                );
                 return None;
             }
         };
@@ -283,6 +305,13 @@ impl Dhcp {
                     if handled { "handled" } else { "dropped" },
                     why.name(),
                 );
+                self.log(
+                    mac.to_string(),
+                    "dropped",
+                    format!("{:?}", facts.kind),
+                    Some(why.to_string()),
+                    hostname,
+                );
                 if handled {
                     tracing::info!(mac = %mac, reason = %why, "DHCP");
                 } else {
@@ -294,11 +323,17 @@ impl Dhcp {
                 crate::metrics::dhcp_packet(kind, "answered", plan.reason);
                 tracing::info!(mac = %mac, kind = ?facts.kind, client = ?facts.client, reply = ?plan.kind, ip = ?plan.yiaddr,
                     boot = ?plan.boot, reason = plan.reason, "DHCP reply");
-                // Enrolled machines only, and in full mode only the ACK (an OFFER always
-                // precedes it): nothing is formatted or sent for anyone else.
-                let noteworthy =
-                    lookup.known && !(c.mode == Mode::Full && plan.kind == MessageType::Offer);
-                if let Some(ev) = self.cfg.events.as_ref().filter(|_| noteworthy) {
+                let ip = plan.yiaddr.map(|a| format!(" {a}")).unwrap_or_default();
+                let exchange = format!("{:?} → {:?}{ip}", facts.kind, plan.kind);
+                self.log(
+                    mac.to_string(),
+                    "answered",
+                    format!("{exchange} ({:?})", facts.client),
+                    None,
+                    hostname,
+                );
+                // Enrolled machines only: nothing is formatted or sent for anyone else.
+                if let Some(ev) = self.cfg.events.as_ref().filter(|_| lookup.known) {
                     let what = match &plan.boot {
                         Some(super::dhcp::options::Fetch::Tftp(f)) => {
                             format!(", boot file {f} (TFTP)")
@@ -308,14 +343,10 @@ impl Dhcp {
                         }
                         None => String::new(),
                     };
-                    let ip = plan.yiaddr.map(|a| format!(" {a}")).unwrap_or_default();
                     ev.dhcp(
                         mac.to_string(),
                         plan.yiaddr.map(std::net::IpAddr::V4),
-                        format!(
-                            "DHCP {:?}{ip} (client: {:?}{what})",
-                            plan.kind, facts.client
-                        ),
+                        format!("DHCP {exchange} (client: {:?}{what})", facts.client),
                     );
                 }
                 let reply = self.build(&msg, &plan);
@@ -328,6 +359,21 @@ impl Dhcp {
                 })
             }
         }
+    }
+
+    /// One line for the network page's recent events.
+    fn log(
+        &self,
+        client: String,
+        result: &'static str,
+        text: String,
+        reason: Option<String>,
+        hostname: Option<String>,
+    ) {
+        let mut e = crate::model::netlog::NetEvent::new("dhcp", client, result, text);
+        e.reason = reason;
+        e.hostname = hostname;
+        self.cfg.store.netlog().push(e);
     }
 
     /// What the store knows about this MAC, (full mode) its address, and the lease write
@@ -571,211 +617,4 @@ mod fuzz {
 }
 
 #[cfg(test)]
-mod tests {
-    //! The whole packet path against a real store: MAC cache invalidation and leases across
-    //! restarts.
-
-    use super::*;
-    use crate::model::node::Node;
-    use crate::model::port::Port;
-
-    const A: [u8; 6] = [0x52, 0x54, 0, 0, 0, 0xa];
-    const B: [u8; 6] = [0x52, 0x54, 0, 0, 0, 0xb];
-
-    fn server(store: &Store, allow_unknown: bool) -> Dhcp {
-        DhcpServer {
-            store: store.clone(),
-            net: Net {
-                iface: "test0".into(),
-                ip: Ipv4Addr::new(10, 99, 0, 1),
-                netmask: Ipv4Addr::new(255, 255, 255, 0),
-            },
-            mode: Mode::Full,
-            range: Some((Ipv4Addr::new(10, 99, 0, 100), Ipv4Addr::new(10, 99, 0, 110))),
-            lease_time: 600,
-            router: None,
-            dns: vec![],
-            allow_unknown,
-            http_port: 8080,
-            events: None,
-        }
-        .open()
-        .unwrap()
-    }
-
-    /// fuzz/corpus/dhcp/crash-dhcproto-option-len-assert (its first byte is the fuzz
-    /// target's flags): dhcproto debug-asserts on its option length; the packet is dropped.
-    #[test]
-    fn dhcproto_option_assert_is_contained() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.sqlite"), 1000, 2).unwrap();
-        let input = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("fuzz/corpus/dhcp/crash-dhcproto-option-len-assert"),
-        )
-        .unwrap();
-        let from: SocketAddr = "10.99.0.50:68".parse().unwrap();
-        assert!(server(&store, true).handle(&input[1..], from, 67).is_none());
-    }
-
-    fn packet(kind: MessageType, mac: &[u8; 6], requested: Option<Ipv4Addr>) -> Vec<u8> {
-        let mut m = Message::default();
-        m.set_opcode(Opcode::BootRequest)
-            .set_xid(7)
-            .set_flags(v4::Flags::default().set_broadcast())
-            .set_chaddr(mac);
-        m.opts_mut().insert(DhcpOption::MessageType(kind));
-        if let Some(ip) = requested {
-            m.opts_mut().insert(DhcpOption::RequestedIpAddress(ip));
-        }
-        let mut out = vec![];
-        m.encode(&mut Encoder::new(&mut out)).unwrap();
-        out
-    }
-
-    /// (reply type, yiaddr) of the answer, if any.
-    fn ask(
-        d: &Dhcp,
-        kind: MessageType,
-        mac: &[u8; 6],
-        requested: Option<Ipv4Addr>,
-    ) -> Option<(MessageType, Ipv4Addr)> {
-        let from: SocketAddr = "0.0.0.0:68".parse().unwrap();
-        let (bytes, _) = d.handle(&packet(kind, mac, requested), from, 67)?;
-        let m = Message::decode(&mut Decoder::new(&bytes)).unwrap();
-        match m.opts().get(v4::OptionCode::MessageType) {
-            Some(DhcpOption::MessageType(t)) => Some((*t, m.yiaddr())),
-            _ => None,
-        }
-    }
-
-    fn ip(last: u8) -> Ipv4Addr {
-        Ipv4Addr::new(10, 99, 0, last)
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_port_enrolled_through_the_store_is_answered_at_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.sqlite"), 1000, 2).unwrap();
-        let d = server(&store, false);
-        assert_eq!(
-            ask(&d, MessageType::Discover, &A, None),
-            None,
-            "unknown MAC"
-        );
-        let node = store
-            .node_create(Node {
-                uuid: crate::model::new_uuid(),
-                driver: "fake-hardware".into(),
-                provision_state: "enroll".into(),
-                created_at: crate::model::now(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let port = store
-            .port_create(Port {
-                uuid: crate::model::new_uuid(),
-                address: "52:54:00:00:00:0a".into(),
-                node_uuid: node.uuid.clone(),
-                pxe_enabled: true,
-                created_at: crate::model::now(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(
-            ask(&d, MessageType::Discover, &A, None),
-            Some((MessageType::Offer, ip(100)))
-        );
-        assert_eq!(ask(&d, MessageType::Discover, &B, None), None);
-        // Re-addressed to B: A is unknown again, B is answered.
-        store
-            .port_save(Port {
-                address: "52:54:00:00:00:0b".into(),
-                ..port.clone()
-            })
-            .await
-            .unwrap();
-        assert_eq!(ask(&d, MessageType::Discover, &A, None), None);
-        assert!(ask(&d, MessageType::Discover, &B, None).is_some());
-        store.port_delete(port.id).await.unwrap();
-        assert_eq!(ask(&d, MessageType::Discover, &B, None), None);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn leases_survive_a_restart() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.sqlite");
-        let store = Store::open(&path, 1000, 2).unwrap();
-        let d = server(&store, true);
-        assert_eq!(
-            ask(&d, MessageType::Discover, &A, None),
-            Some((MessageType::Offer, ip(100)))
-        );
-        assert_eq!(
-            ask(&d, MessageType::Request, &A, Some(ip(100))),
-            Some((MessageType::Ack, ip(100)))
-        );
-        drop(d); // a clean stop writes everything
-        let leases = store.lease_list().await.unwrap();
-        assert!(
-            leases
-                .iter()
-                .any(|(i, m, s, _)| i == "10.99.0.100" && m == "52:54:00:00:00:0a" && s == "bound"),
-            "{leases:?}"
-        );
-        drop(store);
-        let store = Store::open(&path, 1000, 2).unwrap();
-        let d = server(&store, true);
-        assert_eq!(
-            ask(&d, MessageType::Discover, &B, None),
-            Some((MessageType::Offer, ip(101))),
-            "A's address is not offered to B"
-        );
-        assert_eq!(
-            ask(&d, MessageType::Request, &B, Some(ip(100))),
-            Some((MessageType::Nak, Ipv4Addr::UNSPECIFIED))
-        );
-        assert_eq!(
-            ask(&d, MessageType::Discover, &A, None),
-            Some((MessageType::Offer, ip(100)))
-        );
-        assert_eq!(
-            ask(&d, MessageType::Request, &A, Some(ip(100))),
-            Some((MessageType::Ack, ip(100)))
-        );
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_crash_that_lost_an_ack_gives_the_address_to_nobody_else() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.sqlite");
-        let store = Store::open(&path, 1000, 2).unwrap();
-        // What a crash leaves when A's bind of .100 was ACKed but not yet written: the
-        // session marker, and .100 still only reserved.
-        store.lease_session_begin_blocking().unwrap();
-        store
-            .lease_apply_blocking(&[
-                crate::db::LeaseWrite::Reserve { ip: ip(100) },
-                crate::db::LeaseWrite::Reserve { ip: ip(101) },
-            ])
-            .unwrap();
-        drop(store);
-        let store = Store::open(&path, 1000, 2).unwrap();
-        let d = server(&store, true);
-        assert_eq!(
-            ask(&d, MessageType::Discover, &B, None),
-            Some((MessageType::Offer, ip(102)))
-        );
-        assert_eq!(
-            ask(&d, MessageType::Request, &B, Some(ip(100))),
-            Some((MessageType::Ack, ip(100))),
-            "a client naming a quarantined address gets it (it is its lost lease)"
-        );
-        assert_eq!(
-            ask(&d, MessageType::Request, &A, Some(ip(100))),
-            Some((MessageType::Nak, Ipv4Addr::UNSPECIFIED))
-        );
-    }
-}
+mod tests;

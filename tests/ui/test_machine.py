@@ -1,0 +1,170 @@
+"""The Machine page (actions from the state machine, live header and boot timeline,
+confirmation, double clicks, Ironic's errors inline, escaping) and the Network page."""
+
+import re
+
+import requests
+
+XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>'
+
+
+def header(page):
+    return page.locator("#machine-header")
+
+
+def wait_state(page, state, timeout=30_000):
+    page.wait_for_selector(f'#machine-header[data-state="{state}"]', timeout=timeout)
+
+
+def click(page, verb):
+    page.locator(f'#machine-header button[data-verb="{verb}"]').click()
+
+
+def history(api, uuid):
+    return api.get(f"/v1/nodes/{uuid}/history?detail=true")["history"]
+
+
+def test_lifecycle_with_the_buttons_updates_live_without_reload(page, base_url, api, shot):
+    n = api.create_node(name="ui-machine-1")
+    uuid = n["uuid"]
+    api.post("/v1/ports", {"address": "52:54:00:12:34:56", "node_uuid": uuid})
+    page.goto(f"{base_url}/ui/machines/{uuid}")
+    page.evaluate("window.__sameDocument = 'yes'")
+    wait_state(page, "enroll")
+    # Only what the table allows from enroll (plus power, maintenance, delete).
+    verbs = page.locator("#machine-header [data-verb]").evaluate_all(
+        "els => els.map(e => e.dataset.verb)")
+    assert [v for v in verbs if v not in (
+        "power-on", "power-off", "reboot", "maintenance-on", "delete")] == ["manage"]
+    assert page.locator("#console-panel").count() == 1
+
+    click(page, "manage")
+    wait_state(page, "manageable")
+    click(page, "provide")
+    wait_state(page, "available")
+    shot(page, "machine_available")
+    # Deploy through the API: the page follows on its own.
+    api.provision(uuid, "active")
+    wait_state(page, "active")
+    page.wait_for_selector("#timeline details.attempt[open] b.verb:text-is('deploy')")
+    assert page.locator("#timeline details.attempt").count() >= 3
+    # Older attempts are collapsed; rows carry durations for steps.
+    assert page.locator("#timeline details.attempt[open]").count() == 1
+    shot(page, "machine_active")
+
+    # Undeploy is destructive: a confirmation in the page first, nothing happens before it.
+    click(page, "undeploy")
+    page.wait_for_selector("form.confirm")
+    assert api.get(f"/v1/nodes/{uuid}")["provision_state"] == "active"
+    shot(page, "machine_confirm_undeploy")
+    page.locator("form.confirm button.confirm-yes").click()
+    wait_state(page, "available", timeout=60_000)
+    page.wait_for_selector("#timeline details.attempt[open] b.verb:text-is('delete')")
+    assert page.evaluate("window.__sameDocument") == "yes", "the page was reloaded"
+    rows = page.locator("#timeline details.attempt[open] tbody tr").all_inner_texts()
+    kinds = page.locator("#timeline details.attempt[open] tr .kind").all_inner_texts()
+    # fake-hardware cleans with no steps and needs no power action to tear down.
+    assert kinds.count("state") == 3, rows
+    assert any("Cleaning completed successfully" in r for r in rows), rows
+    shot(page, "machine_after_undeploy")
+
+
+def test_power_off_asks_first_and_cancel_does_nothing(page, base_url, api):
+    uuid = api.create_node(name="ui-machine-power")["uuid"]
+    api.put(f"/v1/nodes/{uuid}/states/power", {"target": "power on"})
+    api.wait_for(uuid, power_state="power on")
+    page.goto(f"{base_url}/ui/machines/{uuid}")
+    page.wait_for_selector('#machine-header[data-power="power on"]')
+    click(page, "power-off")
+    page.wait_for_selector("form.confirm")
+    page.locator("form.confirm button.confirm-no").click()
+    page.wait_for_selector("#machine-header .actions")
+    assert api.get(f"/v1/nodes/{uuid}")["power_state"] == "power on"
+    click(page, "power-off")
+    page.locator("form.confirm button.confirm-yes").click()
+    page.wait_for_selector('#machine-header[data-power="power off"]')
+    api.wait_for(uuid, power_state="power off")
+
+
+def test_a_double_click_acts_once(page, base_url, api):
+    uuid = api.create_node(name="ui-machine-dbl")["uuid"]
+    page.goto(f"{base_url}/ui/machines/{uuid}")
+    page.locator('#machine-header button[data-verb="manage"]').dblclick()
+    wait_state(page, "manageable")
+    page.wait_for_timeout(500)
+    manages = [e for e in history(api, uuid) if e["event_type"] == "provision_manage"]
+    assert len(manages) == 1, manages
+    # The same form replayed by hand (same nonce): a no-op answered with the header.
+    html = requests.get(f"{base_url}/ui/machines/{uuid}").text
+    csrf = re.search(r'name="_csrf" value="([0-9a-f]+)"', html).group(1)
+    nonce = re.search(r'name="nonce" value="([^"]+)"', html).group(1)
+    form = {"verb": "maintenance-on", "nonce": nonce, "_csrf": csrf}
+    h = {"Origin": base_url}
+    r1 = requests.post(f"{base_url}/ui/machines/{uuid}/action", data=form, headers=h)
+    r2 = requests.post(f"{base_url}/ui/machines/{uuid}/action", data=form, headers=h)
+    assert r1.status_code == r2.status_code == 200
+    sets = [e for e in history(api, uuid) if e["event_type"] == "maintenance"]
+    assert len(sets) == 1, sets
+    # Without the CSRF token: refused in Ironic's shape.
+    r3 = requests.post(f"{base_url}/ui/machines/{uuid}/action",
+                       data={"verb": "maintenance-off", "nonce": "x"}, headers=h)
+    assert r3.status_code == 403 and "error_message" in r3.json()
+
+
+def test_refusals_are_shown_inline_in_ironics_words(page, base_url, api):
+    uuid = api.create_node(name="ui-machine-err")["uuid"]
+    page.goto(f"{base_url}/ui/machines/{uuid}")
+    # A stale page offering a verb no longer valid: forge one from the manage button.
+    page.locator('#machine-header form.action:has(button[data-verb="manage"]) input[name="verb"]') \
+        .evaluate("e => e.value = 'provide'")
+    click(page, "manage")
+    err = page.wait_for_selector("#machine-header .action-error")
+    assert f'The requested action "provide" can not be performed on node "{uuid}" ' \
+           f'while it is in state "enroll".' in err.inner_text()
+    # The conductor's own refusal, synchronous: clean steps without a step name.
+    api.provision(uuid, "manage")
+    api.wait_for(uuid, provision_state="manageable")
+    wait_state(page, "manageable")
+    page.wait_for_timeout(300)
+    click(page, "clean")
+    page.locator("form.confirm textarea[name=clean_steps]").fill('[{"interface": "deploy"}]')
+    page.locator("form.confirm button.confirm-yes").click()
+    err = page.wait_for_selector("#machine-header .action-error")
+    print(err.inner_text())
+    assert "step" in err.inner_text()
+    assert api.get(f"/v1/nodes/{uuid}")["provision_state"] == "manageable"
+    # ... and asynchronous: an unknown step fails the cleaning, last_error says why.
+    click(page, "clean")
+    page.locator("form.confirm textarea[name=clean_steps]").fill(
+        '[{"interface": "deploy", "step": "no_such_step"}]')
+    page.locator("form.confirm button.confirm-yes").click()
+    wait_state(page, "clean failed")
+    assert "deploy.no_such_step is not supported" in \
+        page.locator("#machine-header .last-error").inner_text()
+
+
+def test_values_from_nodes_and_ports_stay_text(page, base_url, api):
+    n = api.create_node(name="ui-machine-xss", driver_info={"deploy_kernel": XSS,
+                                                             "ipmi_password": "hunter2"},
+                        extra={"x": XSS})
+    uuid = n["uuid"]
+    api.post("/v1/ports", {"address": "52:54:00:aa:bb:cc", "node_uuid": uuid,
+                           "extra": {"label": XSS}})
+    api.put(f"/v1/nodes/{uuid}/maintenance", {"reason": XSS})
+    page.goto(f"{base_url}/ui/machines/{uuid}")
+    page.wait_for_selector("#machine-header .maint .warn")
+    assert XSS in page.locator("#machine-header .maint").inner_text()
+    assert XSS in page.locator("section.driver-info").inner_text()
+    assert "<script>window.__xss=1</script>" in page.locator("section.ports").inner_text()
+    assert page.locator("section img, #machine-header img").count() == 0
+    assert page.evaluate("window.__xss") is None
+    # Secrets masked as the API masks them, in the table and the raw JSON.
+    assert "hunter2" not in page.content()
+    assert "******" in page.locator("section.driver-info").inner_text()
+
+
+def test_network_page_shows_the_boot_servers_state(page, base_url):
+    page.goto(f"{base_url}/ui/network")
+    page.wait_for_selector("dd.dhcp-mode")
+    assert "boot servers off" in page.locator("section.boot-servers").inner_text()
+    assert page.locator("#netlog").count() == 1
