@@ -18,8 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::super::error::ApiError;
 use super::super::microversion::Version;
 use super::super::State;
-use super::session::{cross_site, same_origin};
-use super::{page, Chrome, UiState, UiUser};
+use super::{page, Chrome, UiUser};
 use crate::conductor::console::Viewer;
 use crate::model::node::Node;
 
@@ -143,14 +142,11 @@ async fn set(
 async fn ws(
     req: HttpRequest,
     body: web::Payload,
-    _user: UiUser,
-    ui: web::Data<UiState>,
+    user: UiUser,
     state: web::Data<State>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    if !same_origin(&ui, &req) {
-        return Err(cross_site());
-    }
+    user.check_origin(&req)?;
     let n = node(&state, &path).await?;
     let viewer = state.conductor.console_attach(&n.uuid)?;
     let (resp, session, msgs) = actix_ws::handle(&req, body)
