@@ -309,6 +309,8 @@ impl Conductor {
         }
         self.store.node_delete(node.id).await?;
         crate::metrics::node_deleted(&node.uuid);
+        // Ironic stops the console of a node it deletes.
+        self.console_forget(&node.uuid);
         drop(task);
         Ok(())
     }

@@ -6,10 +6,12 @@
 //! - `provision.rs`: verbs and their flows; `steps.rs`: clean/deploy/service steps
 //! - `power.rs`: power and management actions; `inventory.rs`: create/update/delete rules
 //! - `allocations.rs`: allocations and deploy templates; `periodic.rs`: reconcilers
+//! - `console.rs`: serial console sessions shared by their viewers, and their TCP ports
 //! - `workers.rs`: the bounded job pool; `hash_ring.rs`; `service.rs`: registration
 
 mod agent;
 mod allocations;
+pub mod console;
 mod error;
 pub mod fsm;
 pub mod hash_ring;
@@ -52,6 +54,7 @@ pub struct Conductor {
     /// Per node: when its last heartbeat went to history, and in which provision state
     /// (heartbeats are rate-limited there; see `agent::heartbeat_noteworthy`).
     pub(crate) heartbeats_noted: Arc<std::sync::Mutex<HashMap<String, (Instant, String)>>>,
+    consoles: Arc<console::Consoles>,
 }
 
 impl Conductor {
@@ -67,6 +70,7 @@ impl Conductor {
             urls: Arc::default(),
             images: Arc::default(),
             heartbeats_noted: Arc::default(),
+            consoles: Arc::default(),
         }
     }
 
@@ -88,6 +92,7 @@ impl Conductor {
     /// Stop taking jobs and wait up to `grace` for running ones.
     pub async fn shutdown(&self, grace: std::time::Duration) {
         self.workers.shutdown(grace).await;
+        self.consoles.stop_all();
     }
 
     /// This conductor's host name.

@@ -49,6 +49,7 @@ pub struct Config {
     pub agent: AgentSection,
     pub deploy: DeploySection,
     pub metrics: MetricsSection,
+    pub console: ConsoleSection,
 }
 
 impl Config {
@@ -92,6 +93,7 @@ impl Config {
             agent: ck.agent(file.agent)?,
             deploy: ck.deploy(file.deploy)?,
             metrics: ck.metrics(file.metrics)?,
+            console: ck.console(file.console)?,
             default,
         })
     }

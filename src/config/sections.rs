@@ -312,3 +312,10 @@ pub struct MetricsSection {
     pub enabled: bool,
     pub auth: MetricsAuth,
 }
+
+#[derive(Debug, Clone)]
+pub struct ConsoleSection {
+    /// `[console] port_range`, inclusive; `None` = any free port.
+    pub port_range: Option<(u16, u16)>,
+    pub socat_address: IpAddr,
+}

@@ -7,6 +7,7 @@
 //! and served under `/ui/static/`. Every UI response carries a strict CSP (scripts only from
 //! this origin, none inline) and the other hardening headers (`security_headers`).
 
+pub mod console;
 pub mod deploy;
 pub mod enroll;
 pub mod form_data;
@@ -62,7 +63,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .configure(machines::configure)
     .configure(forms::configure)
     .configure(machine::configure)
-    .configure(network::configure);
+    .configure(network::configure)
+    .configure(console::configure);
 }
 
 /// Render a template as a full HTML response (a template error is a 500 in Ironic's shape,
@@ -216,6 +218,7 @@ mod tests {
             ("xterm.css", "text/css"),
             ("ui.css", "text/css"),
             ("ui.js", "text/javascript"),
+            ("console.js", "text/javascript"),
             ("licenses/htmx.LICENSE", "text/plain"),
         ] {
             assert!(Assets::get(f).is_some(), "{f}");
