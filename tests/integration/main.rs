@@ -26,3 +26,4 @@ mod powerloss;
 mod provision;
 mod redfish;
 mod secrets;
+mod sol;
