@@ -5,6 +5,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -13,26 +14,50 @@ use ironbox::bmc::sol::{self, SolHandle, SolTarget};
 
 use crate::ipmi::IpmiSim;
 
+/// The serial port's side. ipmi_sim connects when SOL is activated (and may connect
+/// again for a later activation), so a thread accepts and the newest connection is used.
 struct Serial {
-    conn: TcpStream,
+    current: Arc<Mutex<Option<TcpStream>>>,
 }
 
 impl Serial {
-    /// Waits for ipmi_sim to connect to the serial listener.
-    fn accept(l: &TcpListener) -> Serial {
-        l.set_nonblocking(false).unwrap();
-        let (conn, _) = l.accept().unwrap();
-        conn.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        Serial { conn }
+    fn listen() -> (Serial, u16) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let current = Arc::new(Mutex::new(None));
+        let c = current.clone();
+        std::thread::spawn(move || {
+            for conn in l.incoming().flatten() {
+                conn.set_read_timeout(Some(Duration::from_millis(100)))
+                    .unwrap();
+                *c.lock().unwrap() = Some(conn);
+            }
+        });
+        (Serial { current }, port)
     }
 
-    fn read_until(&mut self, want: &[u8], secs: u64) -> Vec<u8> {
+    fn conn(&self) -> TcpStream {
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end {
+            if let Some(c) = self.current.lock().unwrap().as_ref() {
+                return c.try_clone().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("ipmi_sim never connected to the serial side");
+    }
+
+    fn write(&self, b: &[u8]) {
+        // A connection ipmi_sim already dropped is replaced by its next one.
+        let _ = self.conn().write_all(b);
+    }
+
+    fn read_until(&self, want: &[u8], secs: u64) -> Vec<u8> {
         let end = Instant::now() + Duration::from_secs(secs);
         let mut got = Vec::new();
         let mut buf = [0u8; 1024];
         while Instant::now() < end {
-            if let Ok(n) = self.conn.read(&mut buf) {
+            if let Ok(n) = self.conn().read(&mut buf) {
                 got.extend_from_slice(&buf[..n]);
                 if got.windows(want.len()).any(|w| w == want) {
                     return got;
@@ -47,6 +72,15 @@ impl Serial {
     }
 }
 
+/// Get Payload Activation Status for SOL, as ipmitool prints it: capacity, then the
+/// bitmask of active instances.
+fn sol_active(sim: &IpmiSim) -> String {
+    sim.ipmitool(&["raw", "0x06", "0x4a", "0x01"])
+        .1
+        .trim()
+        .to_string()
+}
+
 fn target(sim: &IpmiSim, password: &str) -> SolTarget {
     SolTarget {
         address: "127.0.0.1".into(),
@@ -57,55 +91,40 @@ fn target(sim: &IpmiSim, password: &str) -> SolTarget {
     }
 }
 
-/// Reads console output until `want` shows up.
-async fn output_until(h: &mut SolHandle, want: &str, secs: u64) -> String {
+/// Output written on the serial side while a session is active arrives. Written again
+/// each second: ipmi_sim connects to the serial side only after activation, and bytes
+/// written before that connection go nowhere.
+async fn check_output(h: &mut SolHandle, serial: &Serial, tag: &str) {
     let mut got = Vec::new();
-    let end = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while !String::from_utf8_lossy(&got).contains(want) {
-        match tokio::time::timeout_at(end, h.output.recv()).await {
-            Ok(Some(b)) => got.extend_from_slice(&b),
-            Ok(None) => panic!(
-                "SOL session ended before {want:?}; got {:?}",
-                String::from_utf8_lossy(&got)
-            ),
-            Err(_) => panic!(
-                "no {want:?} within {secs} s; got {:?}",
-                String::from_utf8_lossy(&got)
-            ),
+    for i in 0..10 {
+        serial.write(format!("{tag} says {i}\r\n").as_bytes());
+        let end = tokio::time::Instant::now() + Duration::from_secs(1);
+        while let Ok(r) = tokio::time::timeout_at(end, h.output.recv()).await {
+            let Some(b) = r else {
+                panic!("SOL session ended; got {:?}", String::from_utf8_lossy(&got))
+            };
+            got.extend_from_slice(&b);
+            if String::from_utf8_lossy(&got).contains(&format!("{tag} says")) {
+                return;
+            }
         }
     }
-    String::from_utf8_lossy(&got).into_owned()
-}
-
-/// Output written on the serial side while a session is active arrives; a few lines
-/// in case the first bytes raced the activation.
-async fn check_output(h: &mut SolHandle, serial: &mut Serial, tag: &str) {
-    let want = format!("{tag} done");
-    for i in 0..5 {
-        serial
-            .conn
-            .write_all(format!("{tag} line {i}\r\n").as_bytes())
-            .unwrap();
-    }
-    serial
-        .conn
-        .write_all(format!("{want}\r\n").as_bytes())
-        .unwrap();
-    output_until(h, &want, 10).await;
+    panic!(
+        "no output from the serial side; got {:?}",
+        String::from_utf8_lossy(&got)
+    );
 }
 
 #[test]
 fn sol_carries_bytes_both_ways_and_replaces_stale_sessions() {
-    let serial_listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let serial_port = serial_listener.local_addr().unwrap().port();
+    let (serial, serial_port) = Serial::listen();
     let sim = IpmiSim::start_with(&format!("  sol \"tcp:127.0.0.1:{serial_port}\" 115200\n"));
-    let mut serial = Serial::accept(&serial_listener);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let t0 = Instant::now();
         let mut h = sol::open(target(&sim, "password")).await.unwrap();
         eprintln!("SOL open took {:?}", t0.elapsed());
-        check_output(&mut h, &mut serial, "first").await;
+        check_output(&mut h, &serial, "first").await;
 
         // Input: typed bytes reach the serial port, a long paste in order.
         h.input.send(Bytes::from_static(b"root\r")).await.unwrap();
@@ -119,7 +138,7 @@ fn sol_carries_bytes_both_ways_and_replaces_stale_sessions() {
         let t1 = Instant::now();
         let mut h2 = sol::open(target(&sim, "password")).await.unwrap();
         eprintln!("SOL open over an active session took {:?}", t1.elapsed());
-        check_output(&mut h2, &mut serial, "second").await;
+        check_output(&mut h2, &serial, "second").await;
         // The replaced session ends (the BMC deactivated it) or at least carries nothing.
         drop(h);
 
@@ -128,7 +147,7 @@ fn sol_carries_bytes_both_ways_and_replaces_stale_sessions() {
         let t2 = Instant::now();
         let mut h3 = sol::open(target(&sim, "password")).await.unwrap();
         eprintln!("SOL reopen after drop took {:?}", t2.elapsed());
-        check_output(&mut h3, &mut serial, "third").await;
+        check_output(&mut h3, &serial, "third").await;
         h3.input.send(Bytes::from_static(b"after\r")).await.unwrap();
         serial.read_until(b"after\r", 10);
 
@@ -137,7 +156,19 @@ fn sol_carries_bytes_both_ways_and_replaces_stale_sessions() {
         let mut t17 = target(&sim, "password");
         t17.cipher_suite = Some(17);
         let mut h4 = sol::open(t17).await.unwrap();
-        check_output(&mut h4, &mut serial, "fourth").await;
+        check_output(&mut h4, &serial, "fourth").await;
+        // Dropped: the payload is deactivated on the BMC (Get Payload Activation Status
+        // shows no active SOL instance).
+        assert_eq!(sol_active(&sim), "01 01 00");
+        drop(h4);
+        let end = Instant::now() + Duration::from_secs(5);
+        while sol_active(&sim) != "01 00 00" {
+            assert!(
+                Instant::now() < end,
+                "SOL still active after the handle was dropped"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     });
 }
 

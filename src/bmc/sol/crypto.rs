@@ -147,7 +147,7 @@ impl Keys {
 
     /// The inverse of [`Keys::encrypt`]; None for anything malformed.
     pub fn decrypt(&self, payload: &[u8]) -> Option<Vec<u8>> {
-        if payload.len() < 32 || payload.len() % 16 != 0 {
+        if payload.len() < 32 || !payload.len().is_multiple_of(16) {
             return None;
         }
         let (iv, ct) = payload.split_at(16);

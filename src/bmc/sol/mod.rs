@@ -192,9 +192,18 @@ async fn run(
     }
     tracing::info!(bmc = %s.bmc, reason = why, "SOL session ending");
     drop(out);
-    let mut data = SOL_INSTANCE_1.to_vec();
-    data.extend_from_slice(&[0, 0, 0, 0]);
-    let _ = s.command(NETFN_APP, 0x49, &data).await;
+    // Deactivate only while the payload is still ours: a newer session may already have
+    // taken it over (its open deactivated ours), and Deactivate Payload would end theirs.
+    // Get Payload Instance Info names the owning session.
+    let owner = s.command(NETFN_APP, 0x4b, &SOL_INSTANCE_1).await;
+    if let Ok(r) = owner {
+        if r.cc == 0 && r.data.get(..4) == Some(&s.bmc_session_id().to_le_bytes()[..]) {
+            let mut data = SOL_INSTANCE_1.to_vec();
+            data.extend_from_slice(&[0, 0, 0, 0]);
+            let _ = s.command(NETFN_APP, 0x49, &data).await;
+        }
+    }
+    // Closing the session also ends any payload it still owns.
     s.close().await;
 }
 

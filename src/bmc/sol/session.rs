@@ -253,10 +253,12 @@ impl Session {
         let mut rakp3 = vec![3, 0, 0, 0];
         rakp3.extend_from_slice(&bmc_sid.to_le_bytes());
         if !bool::from(subtle::ConstantTimeEq::ct_eq(expect.as_slice(), code)) {
-            // Tell the BMC, so it frees the half-open session at once.
-            rakp3[1] = 0x0f;
+            // Tell the BMC (status 0x0f, invalid integrity check value), so it frees the
+            // half-open session at once.
+            let mut refuse = vec![3, 0x0f, 0, 0];
+            refuse.extend_from_slice(&bmc_sid.to_le_bytes());
             let _ = sock
-                .send(&packet::encode(packet::RAKP3, 0, 0, &rakp3, None, [0; 16]))
+                .send(&packet::encode(packet::RAKP3, 0, 0, &refuse, None, [0; 16]))
                 .await;
             return Err(session_err(
                 &bmc,
@@ -301,6 +303,11 @@ impl Session {
         s.command_ok("Set Session Privilege Level", NETFN_APP, 0x3b, &[0x04], &[])
             .await?;
         Ok(s)
+    }
+
+    /// The BMC's ID of this session.
+    pub fn bmc_session_id(&self) -> u32 {
+        self.bmc_sid
     }
 
     pub fn cipher_suite(&self) -> u8 {
