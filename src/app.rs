@@ -175,7 +175,14 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
             .or_else(|| config.api.public_endpoint.clone())
             .or_else(|| Some(format!("{scheme}://{api_addr}"))),
         boot_http,
+        api: config
+            .api
+            .public_endpoint
+            .clone()
+            .or_else(|| Some(format!("{scheme}://{api_addr}"))),
     });
+    // Consoles left enabled come back now that their URLs are known.
+    conductor.console_restore().await;
     write_endpoints(&config.default.state_path, &endpoints)
         .map_err(io("writing endpoints.json"))?;
     tracing::info!(api = %format!("{scheme}://{api_addr}"), auth_strategy = ?config.default.auth_strategy, database = %config.database.connection.display(),

@@ -5,7 +5,9 @@
 #   2. runs the Rust unit and integration tests (the real binary on ephemeral ports; the
 #      netboot tests create network namespaces and QEMU machines, so this needs root),
 #   3. runs clippy (Cargo.toml denies unwrap, expect, panic and indexing outside tests),
-#   4. starts ironbox and drives it with the client-compatibility suite (tests/compat).
+#   4. starts ironbox and drives it with the client-compatibility suite (tests/compat),
+#   5. drives the operator console (/ui/) in Debian's headless chromium (tests/ui; each
+#      module starts its own ironbox).
 # Usage: bash tests/run.sh        (as root, or with sudo available for apt-get)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +19,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 step "system packages"
 need=()
-for pkg in build-essential curl ca-certificates openssl python3-venv; do
+for pkg in build-essential curl ca-certificates openssl python3-venv chromium; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -46,6 +48,17 @@ if [ ! -x "$VENV/bin/pytest" ] || ! cmp -s tests/compat/requirements.txt "$VENV/
 fi
 "$VENV/bin/baremetal" --version 2>/dev/null || "$VENV/bin/pip" show python-ironicclient | head -2
 
+UI_VENV=${IRONBOX_UI_VENV:-$ROOT/.venv-ui}
+step "Python venv for the browser tests ($UI_VENV)"
+if [ ! -x "$UI_VENV/bin/pytest" ] || ! cmp -s tests/ui/requirements.txt "$UI_VENV/.requirements"; then
+    rm -rf "$UI_VENV"
+    python3 -m venv "$UI_VENV"
+    "$UI_VENV/bin/pip" install -q --upgrade pip
+    "$UI_VENV/bin/pip" install -q -r tests/ui/requirements.txt
+    cp tests/ui/requirements.txt "$UI_VENV/.requirements"
+fi
+"$UI_VENV/bin/python" -c 'import playwright; print("playwright ok")'
+
 step "Rust unit and integration tests"
 cargo build --quiet --bins --tests
 cargo test --quiet --no-fail-fast 2>&1
@@ -70,5 +83,9 @@ URL=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["api"])' "
 echo "ironbox at $URL"
 (cd tests/compat && IRONIC_URL="$URL" "$VENV/bin/pytest" -q -p no:cacheprovider) || {
     echo "--- ironbox log"; tail -50 "$WORK/ironbox.log"; exit 1; }
+
+step "operator console in headless chromium (tests/ui)"
+IRONBOX_BIN="$ROOT/target/debug/ironbox" "$UI_VENV/bin/pytest" -q -p no:cacheprovider tests/ui
+
 echo
 echo "all test suites passed"

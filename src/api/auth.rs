@@ -83,7 +83,18 @@ impl BasicAuth {
             .map_err(|_| unauthorized())?;
         let text = String::from_utf8(decoded).map_err(|_| unauthorized())?;
         let (user, pass) = text.split_once(':').ok_or_else(unauthorized)?;
-        let hash = self.users.get(user).ok_or_else(unauthorized)?;
+        if self.verify(user, pass) {
+            Ok(())
+        } else {
+            Err(unauthorized())
+        }
+    }
+
+    /// Whether `user` with `pass` is in the file: `check`'s test, also the UI's login form.
+    pub fn verify(&self, user: &str, pass: &str) -> bool {
+        let Some(hash) = self.users.get(user) else {
+            return false;
+        };
         let digest: [u8; 32] = Sha256::new()
             .chain_update(user)
             .chain_update([0u8])
@@ -97,7 +108,7 @@ impl BasicAuth {
             .map(|s| s.contains(&digest))
             .unwrap_or(false)
         {
-            return Ok(());
+            return true;
         }
         // htpasswd writes $2y$, which the bcrypt crate reads as $2b$.
         let normalized = hash.replacen("$2y$", "$2b$", 1);
@@ -105,16 +116,19 @@ impl BasicAuth {
             if let Ok(mut s) = self.verified.lock() {
                 s.insert(digest);
             }
-            return Ok(());
+            return true;
         }
-        Err(unauthorized())
+        false
     }
 }
 
-/// Paths that never need credentials (version discovery and the agent's endpoints).
+/// Paths that never need credentials (version discovery and the agent's endpoints). The UI
+/// (`/ui`) checks its own session cookie instead (`ui::session`).
 pub fn is_public(path: &str) -> bool {
     let p = path.trim_end_matches('/');
     p.is_empty()
+        || p == "/ui"
+        || p.starts_with("/ui/")
         || p == "/v1"
         || p.starts_with("/v1/lookup")
         || p.starts_with("/v1/heartbeat/")

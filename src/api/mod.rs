@@ -37,6 +37,7 @@ mod ports;
 mod ramdisk;
 mod resource;
 mod root;
+pub mod ui;
 mod views;
 
 use std::net::TcpListener;
@@ -287,6 +288,17 @@ fn check_path(path: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `GET /` on the API listener: a browser is sent to the UI, every other client gets the
+/// version document.
+async fn root_or_ui(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
+    if ui::wants_html(&req) {
+        return HttpResponse::SeeOther()
+            .insert_header((actix_web::http::header::LOCATION, "/ui/"))
+            .finish();
+    }
+    root::root(req, state).await
+}
+
 async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::unknown_path())
 }
@@ -316,6 +328,11 @@ pub fn server(
             .unwrap_or(2),
         n => n as usize,
     };
+    let ui_state = web::Data::new(ui::UiState::new(
+        basic.clone(),
+        tls.is_some(),
+        state.config.api.public_endpoint.as_deref(),
+    ));
     let state = web::Data::new(state);
     let make = move || {
         let basic = basic.clone();
@@ -336,7 +353,14 @@ pub fn server(
                 web::PayloadConfig::default()
                     .limit(state.config.api.max_json_body_size as usize * 1024),
             )
-            .service(resource!("/"; GET => root::root))
+            .app_data(ui_state.clone())
+            .service(resource!("/"; GET => root_or_ui))
+            .service(
+                web::scope("/ui")
+                    .wrap(actix_web::middleware::from_fn(ui::refuse_cross_site))
+                    .wrap(actix_web::middleware::from_fn(ui::security_headers))
+                    .configure(ui::configure),
+            )
             .service(resource!("/v1"; GET => root::v1))
             .service(web::scope("/v1").configure(routes))
             .configure(routes)

@@ -297,6 +297,8 @@ impl Conductor {
             )));
         }
         self.store.node_delete(node.id).await?;
+        // Ironic stops the console of a node it deletes.
+        self.console_forget(&node.uuid);
         drop(task);
         Ok(())
     }

@@ -6,10 +6,12 @@
 //! - `provision.rs`: verbs and their flows; `steps.rs`: clean/deploy/service steps
 //! - `power.rs`: power and management actions; `inventory.rs`: create/update/delete rules
 //! - `allocations.rs`: allocations and deploy templates; `periodic.rs`: reconcilers
+//! - `console.rs`: serial console sessions shared by their viewers, and their TCP ports
 //! - `workers.rs`: the bounded job pool; `hash_ring.rs`; `service.rs`: registration
 
 mod agent;
 mod allocations;
+pub mod console;
 mod error;
 pub mod fsm;
 pub mod hash_ring;
@@ -46,6 +48,7 @@ pub struct Conductor {
     /// Where agents reach ironbox and fetch cached images, once the servers listen.
     urls: Arc<std::sync::OnceLock<crate::drivers::Urls>>,
     images: Arc<std::sync::OnceLock<Arc<crate::image::cache::ImageCache>>>,
+    consoles: Arc<console::Consoles>,
 }
 
 impl Conductor {
@@ -60,6 +63,7 @@ impl Conductor {
             ring,
             urls: Arc::default(),
             images: Arc::default(),
+            consoles: Arc::default(),
         }
     }
 
@@ -76,6 +80,7 @@ impl Conductor {
     /// Stop taking jobs and wait up to `grace` for running ones.
     pub async fn shutdown(&self, grace: std::time::Duration) {
         self.workers.shutdown(grace).await;
+        self.consoles.stop_all();
     }
 
     /// This conductor's host name.

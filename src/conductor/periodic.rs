@@ -22,7 +22,7 @@ use crate::model::states::*;
 const NO_SYNC: &[&str] = &[WAIT_CALLBACK, CLEAN_WAIT, ENROLL, ADOPT_FAILED];
 
 /// Every node of this conductor's group matching `filter`, page by page.
-async fn all_nodes(c: &Conductor, mut filter: NodeFilter) -> Result<Vec<Node>> {
+pub(super) async fn all_nodes(c: &Conductor, mut filter: NodeFilter) -> Result<Vec<Node>> {
     filter.conductor_group = Some(c.config.conductor.conductor_group.clone());
     filter.include_children = true;
     let mut out: Vec<Node> = vec![];

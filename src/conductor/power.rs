@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::task::{NodeTask, Wait};
 use super::{Conductor, ConductorError as E, Result};
@@ -14,7 +14,7 @@ use crate::model::history::{SEVERITY_ERROR, SEVERITY_INFO};
 use crate::model::node::Node;
 use crate::model::states::*;
 
-fn driver_err(e: DriverError) -> E {
+pub(super) fn driver_err(e: DriverError) -> E {
     match e {
         DriverError::InvalidParameterValue(m) | DriverError::MissingParameterValue(m) => {
             E::InvalidParameterValue(m)
@@ -181,37 +181,6 @@ impl Conductor {
             )));
         }
         Ok(())
-    }
-
-    pub async fn node_set_console(&self, node: Node, enabled: bool) -> Result<()> {
-        let mut task = self.acquire(&node.uuid, Wait::Configured).await?;
-        let r = {
-            let (driver, mut ctx) = task.ctx();
-            if enabled {
-                driver.console.start_console(&mut ctx).await
-            } else {
-                driver.console.stop_console(&mut ctx).await
-            }
-        };
-        let out = match r {
-            Ok(()) => {
-                task.node.console_enabled = enabled;
-                task.save().await
-            }
-            Err(e) => Err(driver_err(e)),
-        };
-        task.release().await;
-        out
-    }
-
-    pub async fn node_console_info(&self, node: Node) -> Result<Value> {
-        let mut n = node;
-        let driver = self.driver_for(&n)?;
-        let enabled = n.console_enabled;
-        let ctx = crate::drivers::TaskContext::new(&mut n, &[], &self.config);
-        Ok(
-            json!({ "console_enabled": enabled, "console_info": if enabled { driver.console.console_info(&ctx) } else { Value::Null } }),
-        )
     }
 
     pub async fn node_set_target_raid(

@@ -547,6 +547,51 @@ impl Checker<'_> {
             )?,
         })
     }
+
+    pub fn console(&self, c: file::ConsoleSection) -> R<ConsoleSection> {
+        const S: &str = "console";
+        let socat_address: IpAddr = c.socat_address.parse().map_err(|_| {
+            self.bad(
+                S,
+                "socat_address",
+                format!("{:?} is not an IP address", c.socat_address),
+            )
+        })?;
+        // The console ports carry no authentication: keep them off the network unless asked.
+        if !socat_address.is_loopback() && !c.allow_public_tcp {
+            return Err(self.bad(
+                S,
+                "socat_address",
+                format!(
+                    "refusing to serve consoles' raw TCP ports, which have no authentication, on \
+                 non-loopback address {socat_address}; set [console] allow_public_tcp = true"
+                ),
+            ));
+        }
+        let range = c.port_range.trim();
+        let port_range = if range.is_empty() {
+            None
+        } else {
+            let bad = || {
+                self.bad(
+                    S,
+                    "port_range",
+                    format!("{range:?} is not \"low:high\" with 1 <= low <= high <= 65535"),
+                )
+            };
+            let (lo, hi) = range.split_once(':').ok_or_else(bad)?;
+            let lo: u16 = lo.trim().parse().map_err(|_| bad())?;
+            let hi: u16 = hi.trim().parse().map_err(|_| bad())?;
+            if lo == 0 || lo > hi {
+                return Err(bad());
+            }
+            Some((lo, hi))
+        };
+        Ok(ConsoleSection {
+            port_range,
+            socat_address,
+        })
+    }
 }
 
 /// A `[fake]` delay: seconds, or "min,max" for a random delay in that range.

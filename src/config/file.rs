@@ -31,6 +31,8 @@ pub struct FileConfig {
     pub agent: AgentSection,
     #[serde(default)]
     pub deploy: DeploySection,
+    #[serde(default)]
+    pub console: ConsoleSection,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -102,7 +104,7 @@ impl Default for DefaultSection {
             ]),
             enabled_bios_interfaces: strings(&["no-bios", "fake"]),
             enabled_boot_interfaces: strings(&["fake", "ipxe", "pxe", "redfish-virtual-media"]),
-            enabled_console_interfaces: strings(&["no-console", "fake"]),
+            enabled_console_interfaces: strings(&["no-console", "fake", "ipmitool-socat"]),
             enabled_deploy_interfaces: strings(&["direct", "fake", "ramdisk"]),
             enabled_firmware_interfaces: strings(&["no-firmware", "fake"]),
             enabled_inspect_interfaces: strings(&["agent", "no-inspect", "fake", "redfish"]),
@@ -494,6 +496,27 @@ impl Default for DeploySection {
             erase_devices_priority: 0,
             erase_devices_metadata_priority: 99,
             default_boot_mode: "uefi".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleSection {
+    /// "low:high": the TCP ports enabled consoles are served on; empty = any free port.
+    pub port_range: String,
+    /// Address the consoles' raw TCP ports bind to. They have no authentication.
+    pub socat_address: String,
+    /// Allow a non-loopback `socat_address` (anyone who reaches it can type into consoles).
+    pub allow_public_tcp: bool,
+}
+
+impl Default for ConsoleSection {
+    fn default() -> Self {
+        Self {
+            port_range: String::new(),
+            socat_address: "127.0.0.1".into(),
+            allow_public_tcp: false,
         }
     }
 }

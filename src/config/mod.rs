@@ -48,6 +48,7 @@ pub struct Config {
     pub pxe: PxeSection,
     pub agent: AgentSection,
     pub deploy: DeploySection,
+    pub console: ConsoleSection,
 }
 
 impl Config {
@@ -90,6 +91,7 @@ impl Config {
             ipmi: ck.ipmi(file.ipmi)?,
             agent: ck.agent(file.agent)?,
             deploy: ck.deploy(file.deploy)?,
+            console: ck.console(file.console)?,
             default,
         })
     }

@@ -296,3 +296,10 @@ pub struct DeploySection {
     pub erase_devices_metadata_priority: i64,
     pub default_boot_mode: BootMode,
 }
+
+#[derive(Debug, Clone)]
+pub struct ConsoleSection {
+    /// `[console] port_range`, inclusive; `None` = any free port.
+    pub port_range: Option<(u16, u16)>,
+    pub socat_address: IpAddr,
+}

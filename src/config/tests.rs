@@ -315,3 +315,30 @@ fn enum_names_round_trip() {
     assert_eq!(ImageDownloadSource::Local.as_str(), "local");
     assert_eq!(RedfishAuthType::parse("auto"), Some(RedfishAuthType::Auto));
 }
+
+#[test]
+fn console_ports_are_checked() {
+    let c = Config::defaults().unwrap();
+    assert_eq!(c.console.port_range, None);
+    assert!(c.console.socat_address.is_loopback());
+    let c = Config::parse("[console]\nport_range = \"10000:10100\"", "t").unwrap();
+    assert_eq!(c.console.port_range, Some((10000, 10100)));
+    for bad in ["10100:10000", "0:10", "10000", "a:b", "1:70000"] {
+        let e = rejected(
+            &format!("[console]\nport_range = \"{bad}\""),
+            "[console] port_range",
+        );
+        assert!(e.contains("low:high"), "{e}");
+    }
+    // Raw TCP has no authentication: off loopback only when asked for.
+    let e = rejected(
+        "[console]\nsocat_address = \"0.0.0.0\"",
+        "[console] socat_address",
+    );
+    assert!(e.contains("allow_public_tcp"), "{e}");
+    Config::parse(
+        "[console]\nsocat_address = \"0.0.0.0\"\nallow_public_tcp = true",
+        "t",
+    )
+    .unwrap();
+}

@@ -33,6 +33,7 @@ impl Store {
         if let std::borrow::Cow::Owned(m) = crate::model::secrets::mask_text(&ev.event) {
             ev.event = m;
         }
+        let node = ev.node_uuid.clone();
         self.write_batched(move |tx| {
             let node_id: i64 = must_find(
                 tx.query_row("SELECT id FROM nodes WHERE uuid = ?1", [&ev.node_uuid], |r| r.get(0)),
@@ -53,6 +54,7 @@ impl Store {
             Ok(())
         })
         .await
+        .inspect(|_| self.changed(&node, super::ChangeKind::History))
     }
 
     /// A node's history, oldest first, after `marker` (an event uuid), at most `limit`.

@@ -20,11 +20,13 @@
 mod allocations;
 mod bios;
 mod boot;
+mod changes;
 mod chassis;
 mod conductors;
 mod deploy_templates;
 mod history;
 mod inventory;
+mod machines;
 mod migrate;
 mod nodes;
 mod portgroups;
@@ -41,6 +43,8 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 pub use allocations::AllocationFilter;
 pub use bios::BiosRow;
 pub use boot::{LeaseRow, LeaseWrite, MacOwner};
+pub use changes::{Change, ChangeKind};
+pub use machines::NodeAddresses;
 pub use nodes::NodeFilter;
 pub use portgroups::PortgroupFilter;
 pub use ports::PortFilter;
@@ -144,6 +148,8 @@ struct Inner {
     port_changes: AtomicU64,
     /// All port MACs, with the `port_changes` value they were read at (`mac_known_blocking`).
     macs: Mutex<Option<(u64, HashSet<crate::model::mac::Mac>)>>,
+    /// Committed writes of nodes, ports and history, for live views (`changes.rs`).
+    changes: tokio::sync::broadcast::Sender<Change>,
 }
 
 impl Store {
@@ -168,6 +174,7 @@ impl Store {
                 writer: Mutex::new(()),
                 port_changes: AtomicU64::new(0),
                 macs: Mutex::new(None),
+                changes: changes::channel(),
             }),
         };
         let mut conn = store.connect()?;

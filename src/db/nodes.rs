@@ -3,7 +3,9 @@
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
 
-use super::{classify, json_obj, json_text, opt_text, page_sql, Page, Store, StoreError};
+use super::{
+    classify, json_obj, json_text, opt_text, page_sql, ChangeKind, Page, Store, StoreError,
+};
 use crate::model::node::{Interfaces, Node, INTERFACE_KINDS};
 
 /// Columns written from a `Node`, in the order of `node_values` and read back by `from_row`
@@ -251,6 +253,34 @@ fn chassis_id(conn: &Connection, uuid: &Option<String>) -> Result<SqlValue, Stor
     })
 }
 
+/// `search`: name contains (LIKE, wildcards escaped), UUID starts with, a port's MAC is, or a
+/// bound lease's address is. MACs are stored lowercase with colons, as typed here after
+/// `-` becomes `:`.
+fn search_sql(q: &str, args: &mut Vec<SqlValue>, w: &mut Vec<String>) {
+    let q = q.trim();
+    let like: String = q
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    args.push(SqlValue::Text(format!("%{like}%")));
+    let contains = args.len();
+    args.push(SqlValue::Text(format!("{}%", like.to_ascii_lowercase())));
+    let prefix = args.len();
+    args.push(SqlValue::Text(q.to_ascii_lowercase().replace('-', ":")));
+    let mac = args.len();
+    args.push(SqlValue::Text(q.to_string()));
+    let ip = args.len();
+    w.push(format!(
+        "(nodes.name LIKE ?{contains} ESCAPE '\\' OR nodes.uuid LIKE ?{prefix} ESCAPE '\\' \
+         OR nodes.id IN (SELECT node_id FROM ports WHERE address = ?{mac}) \
+         OR nodes.id IN (SELECT p.node_id FROM ports p JOIN dhcp_leases l ON l.mac = p.address \
+           WHERE l.ip = ?{ip} AND l.state = 'bound'))"
+    ));
+}
+
 /// What a node list may be filtered on (API query parameters, already validated).
 #[derive(Debug, Default, Clone)]
 pub struct NodeFilter {
@@ -277,6 +307,11 @@ pub struct NodeFilter {
     pub include_children: bool,
     /// Only nodes of these conductor groups (hash-ring `conductor` filter); Some(empty) = none.
     pub conductor_groups: Option<Vec<String>>,
+    /// The console's search box: part of the name, the start of the UUID, a port's MAC or
+    /// an address leased to one (case-insensitive).
+    pub search: Option<String>,
+    /// Only these nodes (by UUID); Some(empty) = none.
+    pub uuids: Option<Vec<String>>,
 }
 
 impl NodeFilter {
@@ -348,6 +383,21 @@ impl NodeFilter {
                 }
             }
         }
+        if let Some(q) = &self.search {
+            search_sql(q, args, &mut w);
+        }
+        if let Some(list) = &self.uuids {
+            let mut ph = Vec::new();
+            for u in list {
+                args.push(SqlValue::Text(u.clone()));
+                ph.push(format!("?{}", args.len()));
+            }
+            w.push(if ph.is_empty() {
+                "0".into()
+            } else {
+                format!("nodes.uuid IN ({})", ph.join(","))
+            });
+        }
         if !self.include_children && self.parent_node.is_none() {
             w.push("nodes.parent_node IS NULL".into());
         }
@@ -380,6 +430,7 @@ impl Store {
             node_by_id(tx, id)
         })
         .await
+        .inspect(|n| self.changed(&n.uuid, ChangeKind::Node))
     }
 
     /// Look a node up by UUID or, failing that, by name.
@@ -404,20 +455,39 @@ impl Store {
     /// Save every column of `node` unconditionally (tools and tests; the conductor uses
     /// `node_save_locked`).
     pub async fn node_save(&self, node: Node) -> Result<Option<Node>, StoreError> {
-        self.write(move |tx| save_node(tx, &node, None)).await
+        self.write(move |tx| save_node(tx, &node, None))
+            .await
+            .inspect(|n| self.saved(n))
     }
 
     pub async fn node_delete(&self, id: i64) -> Result<(), StoreError> {
         let deleted = self
             .write(move |tx| {
+                let uuid = uuid_of(tx, id)?;
                 // Ports reference portgroups; drop them first so the cascade order never matters.
                 tx.execute("DELETE FROM ports WHERE node_id = ?1", [id])?;
                 tx.execute("DELETE FROM nodes WHERE id = ?1", [id])?;
-                Ok(())
+                Ok(uuid)
             })
             .await;
         self.ports_changed();
-        deleted
+        if let Ok(Some(uuid)) = &deleted {
+            self.changed(uuid, ChangeKind::NodeDeleted);
+        }
+        deleted.map(drop)
+    }
+
+    /// Announce a write made by row id (trait changes: rare, so one extra read is fine).
+    async fn changed_id(&self, id: i64) {
+        if let Ok(Some(uuid)) = self.read(move |c| uuid_of(c, id)).await {
+            self.changed(&uuid, ChangeKind::Node);
+        }
+    }
+
+    fn saved(&self, node: &Option<Node>) {
+        if let Some(n) = node {
+            self.changed(&n.uuid, ChangeKind::Node);
+        }
     }
 
     /// Replace all traits of a node.
@@ -427,7 +497,7 @@ impl Store {
         traits: Vec<String>,
         now: String,
     ) -> Result<(), StoreError> {
-        self.write(move |tx| {
+        let out = self.write(move |tx| {
             tx.execute("DELETE FROM node_traits WHERE node_id = ?1", [id])?;
             for t in traits {
                 tx.execute("INSERT OR IGNORE INTO node_traits (node_id, trait, created_at) VALUES (?1, ?2, ?3)",
@@ -436,7 +506,9 @@ impl Store {
             tx.execute("UPDATE nodes SET updated_at = ?2 WHERE id = ?1", rusqlite::params![id, now])?;
             Ok(())
         })
-        .await
+        .await;
+        self.changed_id(id).await;
+        out
     }
 
     /// Add one trait; false if the node already has `max` traits and this one is new.
@@ -447,34 +519,37 @@ impl Store {
         max: usize,
         now: String,
     ) -> Result<bool, StoreError> {
-        self.write(move |tx| {
-            let have: bool = tx.query_row(
-                "SELECT EXISTS(SELECT 1 FROM node_traits WHERE node_id = ?1 AND trait = ?2)",
-                rusqlite::params![id, t],
-                |r| r.get(0),
-            )?;
-            if have {
-                return Ok(true);
-            }
-            let count: i64 = tx.query_row(
-                "SELECT count(*) FROM node_traits WHERE node_id = ?1",
-                [id],
-                |r| r.get(0),
-            )?;
-            if count as usize >= max {
-                return Ok(false);
-            }
-            tx.execute(
-                "INSERT INTO node_traits (node_id, trait, created_at) VALUES (?1, ?2, ?3)",
-                rusqlite::params![id, t, now],
-            )?;
-            tx.execute(
-                "UPDATE nodes SET updated_at = ?2 WHERE id = ?1",
-                rusqlite::params![id, now],
-            )?;
-            Ok(true)
-        })
-        .await
+        let out = self
+            .write(move |tx| {
+                let have: bool = tx.query_row(
+                    "SELECT EXISTS(SELECT 1 FROM node_traits WHERE node_id = ?1 AND trait = ?2)",
+                    rusqlite::params![id, t],
+                    |r| r.get(0),
+                )?;
+                if have {
+                    return Ok(true);
+                }
+                let count: i64 = tx.query_row(
+                    "SELECT count(*) FROM node_traits WHERE node_id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )?;
+                if count as usize >= max {
+                    return Ok(false);
+                }
+                tx.execute(
+                    "INSERT INTO node_traits (node_id, trait, created_at) VALUES (?1, ?2, ?3)",
+                    rusqlite::params![id, t, now],
+                )?;
+                tx.execute(
+                    "UPDATE nodes SET updated_at = ?2 WHERE id = ?1",
+                    rusqlite::params![id, now],
+                )?;
+                Ok(true)
+            })
+            .await;
+        self.changed_id(id).await;
+        out
     }
 
     /// Remove one trait (or all with None); returns how many were removed.
@@ -484,21 +559,24 @@ impl Store {
         t: Option<String>,
         now: String,
     ) -> Result<usize, StoreError> {
-        self.write(move |tx| {
-            let n = match t {
-                Some(t) => tx.execute(
-                    "DELETE FROM node_traits WHERE node_id = ?1 AND trait = ?2",
-                    rusqlite::params![id, t],
-                )?,
-                None => tx.execute("DELETE FROM node_traits WHERE node_id = ?1", [id])?,
-            };
-            tx.execute(
-                "UPDATE nodes SET updated_at = ?2 WHERE id = ?1",
-                rusqlite::params![id, now],
-            )?;
-            Ok(n)
-        })
-        .await
+        let out = self
+            .write(move |tx| {
+                let n = match t {
+                    Some(t) => tx.execute(
+                        "DELETE FROM node_traits WHERE node_id = ?1 AND trait = ?2",
+                        rusqlite::params![id, t],
+                    )?,
+                    None => tx.execute("DELETE FROM node_traits WHERE node_id = ?1", [id])?,
+                };
+                tx.execute(
+                    "UPDATE nodes SET updated_at = ?2 WHERE id = ?1",
+                    rusqlite::params![id, now],
+                )?;
+                Ok(n)
+            })
+            .await;
+        self.changed_id(id).await;
+        out
     }
 
     /// Shard names (None = unsharded) and their node counts, largest first.
@@ -564,7 +642,9 @@ impl Store {
         node: Node,
         host: String,
     ) -> Result<Option<Node>, StoreError> {
-        self.write(move |tx| save_node(tx, &node, Some(host))).await
+        self.write(move |tx| save_node(tx, &node, Some(host)))
+            .await
+            .inspect(|n| self.saved(n))
     }
 
     /// Release every lock held by `host` (after a restart nothing of its can still be running).
@@ -586,6 +666,13 @@ impl Store {
         })
         .await
     }
+}
+
+/// A node's UUID by row id (None if there is no such row).
+fn uuid_of(conn: &Connection, id: i64) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .query_row("SELECT uuid FROM nodes WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?)
 }
 
 /// UPDATE every column; with `holder`, only while that host holds the node's lock.

@@ -1,10 +1,11 @@
 //! SQL for ports.
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params_from_iter, Connection, Row};
+use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
 
 use super::{
-    classify, json_obj, json_text, must_find, opt_text, page_sql, Page, Store, StoreError,
+    classify, json_obj, json_text, must_find, opt_text, page_sql, ChangeKind, Page, Store,
+    StoreError,
 };
 use crate::model::port::Port;
 
@@ -135,6 +136,9 @@ impl Store {
             })
             .await;
         self.ports_changed();
+        if let Ok(p) = &created {
+            self.changed(&p.node_uuid, ChangeKind::Port);
+        }
         created
     }
 
@@ -158,6 +162,9 @@ impl Store {
             })
             .await;
         self.ports_changed();
+        if let Ok(p) = &saved {
+            self.changed(&p.node_uuid, ChangeKind::Port);
+        }
         saved
     }
 
@@ -214,12 +221,22 @@ impl Store {
     pub async fn port_delete(&self, id: i64) -> Result<(), StoreError> {
         let deleted = self
             .write(move |tx| {
+                let node: Option<String> = tx
+                    .query_row(
+                        "SELECT nodes.uuid FROM ports JOIN nodes ON nodes.id = ports.node_id WHERE ports.id = ?1",
+                        [id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
                 tx.execute("DELETE FROM ports WHERE id = ?1", [id])?;
-                Ok(())
+                Ok(node)
             })
             .await;
         self.ports_changed();
-        deleted
+        if let Ok(Some(node)) = &deleted {
+            self.changed(node, ChangeKind::Port);
+        }
+        deleted.map(drop)
     }
 }
 

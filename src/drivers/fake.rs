@@ -333,19 +333,6 @@ impl RescueInterface for FakeSteps {
 }
 
 #[async_trait]
-impl ConsoleInterface for FakeSteps {
-    async fn start_console(&self, _: &mut TaskContext<'_>) -> Result<(), DriverError> {
-        Ok(())
-    }
-    async fn stop_console(&self, _: &mut TaskContext<'_>) -> Result<(), DriverError> {
-        Ok(())
-    }
-    fn console_info(&self, _: &TaskContext<'_>) -> Value {
-        json!({"type": "fake", "url": "fake://console"})
-    }
-}
-
-#[async_trait]
 impl VendorInterface for FakeSteps {
     fn methods(&self) -> Vec<VendorMethod> {
         vec![

@@ -49,7 +49,7 @@ pub const HARDWARE_TYPES: &[HardwareType] = &[
         supported: &[
             ("bios", &["no-bios"]),
             ("boot", &["ipxe", "pxe", "http", "http-ipxe"]),
-            ("console", &["no-console"]),
+            ("console", &["ipmitool-socat", "no-console"]),
             ("deploy", &["direct", "ramdisk"]),
             ("firmware", &["no-firmware"]),
             ("inspect", &["agent", "no-inspect"]),
@@ -123,7 +123,7 @@ pub const AVAILABLE: Supported = &[
             "redfish-virtual-media",
         ],
     ),
-    ("console", &["fake", "no-console"]),
+    ("console", &["fake", "ipmitool-socat", "no-console"]),
     ("deploy", &["fake", "direct", "ramdisk"]),
     ("firmware", &["fake", "no-firmware"]),
     ("inspect", &["agent", "fake", "no-inspect", "redfish"]),

@@ -21,6 +21,7 @@ pub const PROPERTIES: &[(&str, &str)] = &[
     ("ipmi_cipher_suite", "IPMI cipher suite; ironbox speaks suite 3 (RAKP-HMAC-SHA1, HMAC-SHA1-96, AES-CBC-128). Optional."),
     ("ipmi_bridging", "bridging type; only \"no\" is supported. Optional."),
     ("ipmi_protocol_version", "the version of the IPMI protocol; only \"2.0\" is supported. Optional."),
+    ("ipmi_terminal_port", "node's TCP port for the serial console (ipmitool-socat); default is a free port from [console] port_range. Optional."),
 ];
 
 fn text(v: &Value) -> Option<String> {

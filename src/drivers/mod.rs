@@ -8,6 +8,7 @@
 pub mod agent_client;
 pub mod agent_inspect;
 pub mod boot_mode;
+pub mod console;
 pub mod direct;
 pub mod fake;
 pub mod hardware_types;
@@ -89,6 +90,8 @@ pub struct Urls {
     pub agent_api: Option<String>,
     /// The boot network's HTTP server, which serves cached images (none without one).
     pub boot_http: Option<String>,
+    /// The API (and web UI) base URL: `[api] public_endpoint`, else the API's own address.
+    pub api: Option<String>,
 }
 
 impl<'a> TaskContext<'a> {
@@ -328,12 +331,18 @@ pub trait RescueInterface: StepInterface {
     async fn unrescue(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
 }
 
-#[async_trait]
+/// A serial console. The conductor runs the sessions (`conductor::console`); the interface
+/// checks driver_info and says how to reach the machine's console.
 pub trait ConsoleInterface: StepInterface {
-    async fn start_console(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
-    async fn stop_console(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
-    /// `{"type": ..., "url": ...}` while enabled.
-    fn console_info(&self, ctx: &TaskContext<'_>) -> serde_json::Value;
+    /// What opens this node's console stream; refuses (as validate does) when it cannot.
+    fn source(&self, ctx: &TaskContext<'_>)
+        -> Result<Arc<dyn console::ConsoleSource>, DriverError>;
+    /// `{"type": ..., "url": ...}` of an enabled console served at `at`.
+    fn console_info(
+        &self,
+        ctx: &TaskContext<'_>,
+        at: &console::ConsoleEndpoint,
+    ) -> serde_json::Value;
 }
 
 /// A vendor passthru method.

@@ -45,15 +45,14 @@ impl RescueInterface for Unsupported {
     }
 }
 
-#[async_trait]
 impl ConsoleInterface for Unsupported {
-    async fn start_console(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
+    fn source(
+        &self,
+        ctx: &TaskContext<'_>,
+    ) -> Result<Arc<dyn console::ConsoleSource>, DriverError> {
         Err(self.err(ctx))
     }
-    async fn stop_console(&self, _: &mut TaskContext<'_>) -> Result<(), DriverError> {
-        Ok(())
-    }
-    fn console_info(&self, _: &TaskContext<'_>) -> Value {
+    fn console_info(&self, _: &TaskContext<'_>, _: &console::ConsoleEndpoint) -> Value {
         Value::Null
     }
 }

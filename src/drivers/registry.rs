@@ -363,7 +363,12 @@ impl Registry {
                 _ => pick!("inspect", super::InspectInterface),
             },
             rescue: pick!("rescue", super::RescueInterface),
-            console: pick!("console", super::ConsoleInterface),
+            console: match name("console").as_str() {
+                "fake" => Arc::new(super::console::FakeConsole),
+                "ipmitool-socat" => Arc::new(super::console::IpmiSocatConsole),
+                x if x.starts_with("no-") => Arc::new(noop::Unsupported { kind: "console" }),
+                _ => return Err(missing("console")),
+            },
             vendor: pick!("vendor", super::VendorInterface),
             others,
         })

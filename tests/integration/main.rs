@@ -14,6 +14,7 @@ mod allocations;
 mod bad_input;
 mod cli;
 mod config_check;
+mod console;
 mod deploy;
 mod e2e;
 mod harness;
