@@ -28,4 +28,5 @@ mod powerloss;
 mod provision;
 mod redfish;
 mod secrets;
+mod sol;
 mod ui_forms;
