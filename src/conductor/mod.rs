@@ -86,7 +86,19 @@ impl Conductor {
 
     /// What the image cache holds, most recently used first (none before it is set).
     pub fn cached_images(&self) -> Vec<CachedImageListing> {
-        self.images.get().map(|c| c.list()).unwrap_or_default()
+        let Some(cache) = self.images.get() else {
+            return Vec::new();
+        };
+        cache
+            .list()
+            .into_iter()
+            .map(|l| CachedImageListing {
+                source: l.source,
+                checksum: l.checksum,
+                size: l.size,
+                format: l.format,
+            })
+            .collect()
     }
 
     /// Stop taking jobs and wait up to `grace` for running ones.
@@ -152,8 +164,17 @@ impl Conductor {
     }
 }
 
-pub use crate::image::cache::Listing as CachedImageListing;
 pub use inventory::MAX_TRAITS;
+
+/// An image the cache holds, as a deploy may name it again: its source and the checksum
+/// it was verified against (together, the same cache entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedImageListing {
+    pub source: String,
+    pub checksum: Option<String>,
+    pub size: u64,
+    pub format: String,
+}
 
 /// What `/v1/drivers/{name}` shows of one interface kind of a hardware type.
 pub struct DriverInterface {

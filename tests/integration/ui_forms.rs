@@ -197,3 +197,61 @@ fn deploy_in_a_state_that_cannot_deploy_is_refused_before_anything_changes() {
     let ii = &ib.get(&format!("/v1/nodes/{uuid}")).body["instance_info"];
     assert_eq!(ii, &json!({}));
 }
+
+#[test]
+fn deploy_from_an_image_the_cache_holds() {
+    let mut ib = Ironbox::start();
+    let node = ib.node(json!({"driver": "fake-hardware", "name": "from-cache"}));
+    let uuid = node["uuid"].as_str().unwrap().to_string();
+    for verb in ["manage", "provide"] {
+        let r = ib.put(
+            &format!("/v1/nodes/{uuid}/states/provision"),
+            json!({ "target": verb }),
+        );
+        assert_eq!(r.status, 202);
+        let want = if verb == "manage" {
+            "manageable"
+        } else {
+            "available"
+        };
+        ib.wait_state(&uuid, want, 30);
+    }
+    // An entry as an earlier deploy leaves it (record and file), read at start.
+    ib.terminate();
+    let images = ib.data().join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    let source = "http://127.0.0.1:9/cached-disk.raw";
+    let checksum = format!("sha256:{}", "ab".repeat(32));
+    std::fs::write(images.join("0123456789abcdef.img"), vec![0u8; 4096]).unwrap();
+    let record = json!({"source": source, "size": 4096, "format": "raw",
+                        "sha256": "cd".repeat(32), "checksum": checksum});
+    std::fs::write(images.join("0123456789abcdef.json"), record.to_string()).unwrap();
+    ib.spawn();
+    let path = format!("/ui/machines/{uuid}/deploy");
+    let page = ib.req("GET", &path, None, None);
+    assert!(
+        html(&page).contains(&format!("<option value=\"{source}\"")),
+        "{}",
+        html(&page)
+    );
+    let (csrf, nonce) = tokens(&ib, &path);
+    let r = post_form_h(
+        &ib,
+        &path,
+        &[
+            ("_csrf", &csrf),
+            ("_nonce", &nonce),
+            ("cached", source),
+            ("hostname", "from-cache"),
+        ],
+        &[("HX-Request", "true")],
+    );
+    assert_eq!(r.status, 200, "{}", html(&r));
+    assert_eq!(
+        r.header("hx-redirect"),
+        Some(format!("/ui/machines/{uuid}").as_str())
+    );
+    let n = ib.wait_state(&uuid, "active", 30);
+    assert_eq!(n["instance_info"]["image_source"], source);
+    assert_eq!(n["instance_info"]["image_checksum"], json!(checksum));
+}

@@ -271,7 +271,6 @@ mod tests {
             checksum: Some("sha256:ab".into()),
             size: 1,
             format: "raw".into(),
-            convert_to_raw: false,
         }];
         let f = DeployForm {
             cached: "http://127.0.0.1:1/img.raw".into(),
