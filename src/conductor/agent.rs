@@ -186,7 +186,15 @@ impl Conductor {
             return Err(e);
         }
         let state = task.node.provision_state.clone();
-        if heartbeat_noteworthy(self, &task.node.uuid, &state, first) {
+        // Where the node is: its state and the step it runs.
+        let n = &task.node;
+        let place = format!(
+            "{state}|{:?}|{:?}|{:?}",
+            n.deploy_step.get("step"),
+            n.clean_step.get("step"),
+            n.service_step.get("step")
+        );
+        if heartbeat_noteworthy(self, &n.uuid, &place, first) {
             let _ = task
                 .history(
                     SEVERITY_INFO,
@@ -220,18 +228,19 @@ impl Conductor {
     }
 }
 
-/// A heartbeat goes to history when it is the agent's first, when the node's state changed
-/// since the last one recorded, or `HEARTBEAT_NOTE_EVERY` after it: an agent beating every
-/// few seconds through an hour-long step must not push the rest of the history out.
-fn heartbeat_noteworthy(c: &Conductor, node: &str, state: &str, first: bool) -> bool {
+/// A heartbeat goes to history when it is the agent's first, when the node's `place` (its
+/// state and current step) changed since the last one recorded, or `HEARTBEAT_NOTE_EVERY`
+/// after it: an agent beating every few seconds through an hour-long step must not push
+/// the rest of the history out.
+fn heartbeat_noteworthy(c: &Conductor, node: &str, place: &str, first: bool) -> bool {
     let now = std::time::Instant::now();
     let mut noted = c.heartbeats_noted.lock().unwrap_or_else(|p| p.into_inner());
     let due = first
         || noted
             .get(node)
-            .is_none_or(|(at, s)| s != state || now.duration_since(*at) >= HEARTBEAT_NOTE_EVERY);
+            .is_none_or(|(at, s)| s != place || now.duration_since(*at) >= HEARTBEAT_NOTE_EVERY);
     if due {
-        noted.insert(node.to_string(), (now, state.to_string()));
+        noted.insert(node.to_string(), (now, place.to_string()));
     }
     due
 }

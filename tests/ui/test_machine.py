@@ -48,8 +48,12 @@ def test_lifecycle_with_the_buttons_updates_live_without_reload(page, base_url, 
     wait_state(page, "active")
     page.wait_for_selector("#timeline details.attempt[open] b.verb:text-is('deploy')")
     assert page.locator("#timeline details.attempt").count() >= 3
-    # Older attempts are collapsed; rows carry durations for steps.
+    # Older attempts are collapsed; steps carry a duration and a bar.
     assert page.locator("#timeline details.attempt[open]").count() == 1
+    step = page.locator("#timeline details.attempt[open] tr.tl-step").first
+    assert "deploy.deploy" in step.inner_text()
+    assert re.search(r"\d+\.\d s", step.inner_text())
+    assert step.locator(".bar").count() == 1
     shot(page, "machine_active")
 
     # Undeploy is destructive: a confirmation in the page first, nothing happens before it.
