@@ -172,3 +172,14 @@ def test_network_page_shows_the_boot_servers_state(page, base_url):
     page.wait_for_selector("dd.dhcp-mode")
     assert "boot servers off" in page.locator("section.boot-servers").inner_text()
     assert page.locator("#netlog").count() == 1
+
+
+def test_delete_asks_then_goes_back_to_the_list(page, base_url, api):
+    uuid = api.create_node(name="ui-machine-del")["uuid"]
+    page.goto(f"{base_url}/ui/machines/{uuid}")
+    click(page, "delete")
+    page.wait_for_selector("form.confirm")
+    assert api.get(f"/v1/nodes/{uuid}")["uuid"] == uuid
+    page.locator("form.confirm button.confirm-yes").click()
+    page.wait_for_url(re.compile(r".*/ui/machines$"))
+    api.get(f"/v1/nodes/{uuid}", expect=404)
