@@ -253,6 +253,34 @@ fn chassis_id(conn: &Connection, uuid: &Option<String>) -> Result<SqlValue, Stor
     })
 }
 
+/// `search`: name contains (LIKE, wildcards escaped), UUID starts with, a port's MAC is, or a
+/// bound lease's address is. MACs are stored lowercase with colons, as typed here after
+/// `-` becomes `:`.
+fn search_sql(q: &str, args: &mut Vec<SqlValue>, w: &mut Vec<String>) {
+    let q = q.trim();
+    let like: String = q
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    args.push(SqlValue::Text(format!("%{like}%")));
+    let contains = args.len();
+    args.push(SqlValue::Text(format!("{}%", like.to_ascii_lowercase())));
+    let prefix = args.len();
+    args.push(SqlValue::Text(q.to_ascii_lowercase().replace('-', ":")));
+    let mac = args.len();
+    args.push(SqlValue::Text(q.to_string()));
+    let ip = args.len();
+    w.push(format!(
+        "(nodes.name LIKE ?{contains} ESCAPE '\\' OR nodes.uuid LIKE ?{prefix} ESCAPE '\\' \
+         OR nodes.id IN (SELECT node_id FROM ports WHERE address = ?{mac}) \
+         OR nodes.id IN (SELECT p.node_id FROM ports p JOIN dhcp_leases l ON l.mac = p.address \
+           WHERE l.ip = ?{ip} AND l.state = 'bound'))"
+    ));
+}
+
 /// What a node list may be filtered on (API query parameters, already validated).
 #[derive(Debug, Default, Clone)]
 pub struct NodeFilter {
@@ -279,6 +307,11 @@ pub struct NodeFilter {
     pub include_children: bool,
     /// Only nodes of these conductor groups (hash-ring `conductor` filter); Some(empty) = none.
     pub conductor_groups: Option<Vec<String>>,
+    /// The console's search box: part of the name, the start of the UUID, a port's MAC or
+    /// an address leased to one (case-insensitive).
+    pub search: Option<String>,
+    /// Only these nodes (by UUID); Some(empty) = none.
+    pub uuids: Option<Vec<String>>,
 }
 
 impl NodeFilter {
@@ -349,6 +382,21 @@ impl NodeFilter {
                     w.push(format!("nodes.{col} IN ({})", ph.join(",")));
                 }
             }
+        }
+        if let Some(q) = &self.search {
+            search_sql(q, args, &mut w);
+        }
+        if let Some(list) = &self.uuids {
+            let mut ph = Vec::new();
+            for u in list {
+                args.push(SqlValue::Text(u.clone()));
+                ph.push(format!("?{}", args.len()));
+            }
+            w.push(if ph.is_empty() {
+                "0".into()
+            } else {
+                format!("nodes.uuid IN ({})", ph.join(","))
+            });
         }
         if !self.include_children && self.parent_node.is_none() {
             w.push("nodes.parent_node IS NULL".into());
