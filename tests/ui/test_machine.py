@@ -183,3 +183,29 @@ def test_delete_asks_then_goes_back_to_the_list(page, base_url, api):
     page.locator("form.confirm button.confirm-yes").click()
     page.wait_for_url(re.compile(r".*/ui/machines$"))
     api.get(f"/v1/nodes/{uuid}", expect=404)
+
+
+def test_network_page_shows_boot_traffic_live(start_server, browser):
+    # Boot servers on loopback (DHCP off: no packets leave the host), ephemeral ports.
+    s = start_server(extra_config='[dhcp]\ninterface = "lo"\nmode = "off"\n'
+                                  '[pxe]\nhttp_port = 0\ntftp_port = 0\n')
+    import json
+    http_boot = json.loads((s.state_dir / "endpoints.json").read_text())["http_boot"]
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    try:
+        page.goto(f"{s.url}/ui/network")
+        page.wait_for_selector("dd.dhcp-mode:text-is('off')")
+        assert "lo" in page.locator("section.boot-servers").inner_text()
+        page.evaluate("window.__sameDocument = 'yes'")
+        requests.get(f"{http_boot}/files/%3Cimg%20src=x%20onerror=window.__xss=1%3E.img")
+        row = page.wait_for_selector("#netlog tr.net-failed", timeout=10_000)
+        text = row.inner_text()
+        assert "http" in text and "not found" in text and "%3Cimg" in text, text
+        assert page.locator("#netlog img").count() == 0
+        assert page.evaluate("window.__xss") is None
+        assert page.evaluate("window.__sameDocument") == "yes"
+        page.screenshot(path=str(__import__("pathlib").Path(__file__).parent
+                                 / "screenshots" / "network_live.png"), full_page=True)
+    finally:
+        ctx.close()
