@@ -209,3 +209,34 @@ def test_network_page_shows_boot_traffic_live(start_server, browser):
                                  / "screenshots" / "network_live.png"), full_page=True)
     finally:
         ctx.close()
+
+
+def test_hardware_from_an_in_band_inspection(page, base_url, api):
+    n = api.create_node(name="ui-machine-hw", inspect_interface="agent",
+                        driver_info={"deploy_kernel": "k", "deploy_ramdisk": "r"})
+    uuid = n["uuid"]
+    mac = "52:54:00:aa:00:42"
+    api.post("/v1/ports", {"address": mac, "node_uuid": uuid})
+    page.goto(f"{base_url}/ui/machines/{uuid}")
+    click(page, "manage")
+    wait_state(page, "manageable")
+    click(page, "inspect")
+    wait_state(page, "inspect wait")
+    inventory = {
+        "system_vendor": {"manufacturer": XSS, "product_name": "Standard PC",
+                          "serial_number": "SN-42"},
+        "interfaces": [{"name": "eth0", "mac_address": mac, "speed_mbps": 1000}],
+        "cpu": {"architecture": "x86_64", "count": 2, "model_name": "QEMU Virtual CPU"},
+        "memory": {"total": 2147483648, "physical_mb": 2048},
+        "disks": [{"name": "/dev/vda", "size": 21474836480, "model": "QEMU HARDDISK"}],
+    }
+    # IPA's call, without a version header.
+    r = requests.post(f"{base_url}/v1/continue_inspection", json={"inventory": inventory})
+    assert r.status_code == 202, r.text
+    wait_state(page, "manageable")
+    page.reload()
+    hw = page.locator("section.hardware").inner_text()
+    for want in (XSS, "Standard PC", "SN-42", "2 × QEMU Virtual CPU (x86_64)", "2.0 GiB",
+                 "/dev/vda", "20.0 GiB", "QEMU HARDDISK", "eth0", mac, "1000 Mb/s"):
+        assert want in hw, (want, hw)
+    assert page.evaluate("window.__xss") is None
