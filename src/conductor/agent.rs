@@ -463,4 +463,37 @@ mod tests {
         assert_eq!(inventory_macs(&inv).unwrap(), vec!["52:54:00:aa:bb:cc"]);
         assert!(inventory_macs(&json!({"interfaces": []})).is_err());
     }
+
+    #[tokio::test]
+    async fn heartbeats_reach_history_when_the_node_moves_not_on_every_beat() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::config::Config::parse(
+            &format!("[DEFAULT]\nstate_path = \"{}\"\n", dir.path().display()),
+            "t",
+        )
+        .unwrap();
+        let reg = crate::drivers::Registry::from_config(&cfg).unwrap();
+        let store = crate::db::Store::open(&cfg.database.connection, 5000, 2).unwrap();
+        let c = Conductor::new(store, std::sync::Arc::new(reg), std::sync::Arc::new(cfg));
+        let noted = |place: &str, first: bool| heartbeat_noteworthy(&c, "n1", place, first);
+        assert!(noted("wait call-back|deploy", true));
+        assert!(!noted("wait call-back|deploy", false));
+        assert!(!noted("wait call-back|deploy", false));
+        assert!(noted("wait call-back|write_image", false));
+        assert!(!noted("wait call-back|write_image", false));
+        assert!(heartbeat_noteworthy(
+            &c,
+            "n2",
+            "wait call-back|write_image",
+            false
+        ));
+        // An old note is due again.
+        let Some(old) = std::time::Instant::now().checked_sub(HEARTBEAT_NOTE_EVERY) else {
+            return; // a clock younger than the interval: nothing older to fake
+        };
+        if let Some(e) = c.heartbeats_noted.lock().unwrap().get_mut("n1") {
+            e.0 = old;
+        }
+        assert!(noted("wait call-back|write_image", false));
+    }
 }
