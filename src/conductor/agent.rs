@@ -186,7 +186,15 @@ impl Conductor {
             return Err(e);
         }
         let state = task.node.provision_state.clone();
-        if heartbeat_noteworthy(self, &task.node.uuid, &state, first) {
+        // Where the node is: its state and the step it runs.
+        let n = &task.node;
+        let place = format!(
+            "{state}|{:?}|{:?}|{:?}",
+            n.deploy_step.get("step"),
+            n.clean_step.get("step"),
+            n.service_step.get("step")
+        );
+        if heartbeat_noteworthy(self, &n.uuid, &place, first) {
             let _ = task
                 .history(
                     SEVERITY_INFO,
@@ -220,18 +228,19 @@ impl Conductor {
     }
 }
 
-/// A heartbeat goes to history when it is the agent's first, when the node's state changed
-/// since the last one recorded, or `HEARTBEAT_NOTE_EVERY` after it: an agent beating every
-/// few seconds through an hour-long step must not push the rest of the history out.
-fn heartbeat_noteworthy(c: &Conductor, node: &str, state: &str, first: bool) -> bool {
+/// A heartbeat goes to history when it is the agent's first, when the node's `place` (its
+/// state and current step) changed since the last one recorded, or `HEARTBEAT_NOTE_EVERY`
+/// after it: an agent beating every few seconds through an hour-long step must not push
+/// the rest of the history out.
+fn heartbeat_noteworthy(c: &Conductor, node: &str, place: &str, first: bool) -> bool {
     let now = std::time::Instant::now();
     let mut noted = c.heartbeats_noted.lock().unwrap_or_else(|p| p.into_inner());
     let due = first
         || noted
             .get(node)
-            .is_none_or(|(at, s)| s != state || now.duration_since(*at) >= HEARTBEAT_NOTE_EVERY);
+            .is_none_or(|(at, s)| s != place || now.duration_since(*at) >= HEARTBEAT_NOTE_EVERY);
     if due {
-        noted.insert(node.to_string(), (now, state.to_string()));
+        noted.insert(node.to_string(), (now, place.to_string()));
     }
     due
 }
@@ -453,5 +462,38 @@ mod tests {
         assert_eq!(p["local_gb"], 7);
         assert_eq!(inventory_macs(&inv).unwrap(), vec!["52:54:00:aa:bb:cc"]);
         assert!(inventory_macs(&json!({"interfaces": []})).is_err());
+    }
+
+    #[tokio::test]
+    async fn heartbeats_reach_history_when_the_node_moves_not_on_every_beat() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::config::Config::parse(
+            &format!("[DEFAULT]\nstate_path = \"{}\"\n", dir.path().display()),
+            "t",
+        )
+        .unwrap();
+        let reg = crate::drivers::Registry::from_config(&cfg).unwrap();
+        let store = crate::db::Store::open(&cfg.database.connection, 5000, 2).unwrap();
+        let c = Conductor::new(store, std::sync::Arc::new(reg), std::sync::Arc::new(cfg));
+        let noted = |place: &str, first: bool| heartbeat_noteworthy(&c, "n1", place, first);
+        assert!(noted("wait call-back|deploy", true));
+        assert!(!noted("wait call-back|deploy", false));
+        assert!(!noted("wait call-back|deploy", false));
+        assert!(noted("wait call-back|write_image", false));
+        assert!(!noted("wait call-back|write_image", false));
+        assert!(heartbeat_noteworthy(
+            &c,
+            "n2",
+            "wait call-back|write_image",
+            false
+        ));
+        // An old note is due again.
+        let Some(old) = std::time::Instant::now().checked_sub(HEARTBEAT_NOTE_EVERY) else {
+            return; // a clock younger than the interval: nothing older to fake
+        };
+        if let Some(e) = c.heartbeats_noted.lock().unwrap().get_mut("n1") {
+            e.0 = old;
+        }
+        assert!(noted("wait call-back|write_image", false));
     }
 }

@@ -557,7 +557,7 @@ fn deploy_cycle(firmware: &'static str, kind: BmcKind, agent: Agent) {
         .collect();
     let kernel_get = format!("GET /files/{kernel_file}");
     for want in [
-        "boot_network DHCP Ack",
+        "→ Ack",
         "iPXE script requested",
         kernel_get.as_str(),
         "GET /files/disk.img",

@@ -48,8 +48,12 @@ def test_lifecycle_with_the_buttons_updates_live_without_reload(page, base_url, 
     wait_state(page, "active")
     page.wait_for_selector("#timeline details.attempt[open] b.verb:text-is('deploy')")
     assert page.locator("#timeline details.attempt").count() >= 3
-    # Older attempts are collapsed; rows carry durations for steps.
+    # Older attempts are collapsed; steps carry a duration and a bar.
     assert page.locator("#timeline details.attempt[open]").count() == 1
+    step = page.locator("#timeline details.attempt[open] tr.tl-step").first
+    assert "deploy.deploy" in step.inner_text()
+    assert re.search(r"\d+\.\d s", step.inner_text())
+    assert step.locator(".bar").count() == 1
     shot(page, "machine_active")
 
     # Undeploy is destructive: a confirmation in the page first, nothing happens before it.
@@ -168,3 +172,71 @@ def test_network_page_shows_the_boot_servers_state(page, base_url):
     page.wait_for_selector("dd.dhcp-mode")
     assert "boot servers off" in page.locator("section.boot-servers").inner_text()
     assert page.locator("#netlog").count() == 1
+
+
+def test_delete_asks_then_goes_back_to_the_list(page, base_url, api):
+    uuid = api.create_node(name="ui-machine-del")["uuid"]
+    page.goto(f"{base_url}/ui/machines/{uuid}")
+    click(page, "delete")
+    page.wait_for_selector("form.confirm")
+    assert api.get(f"/v1/nodes/{uuid}")["uuid"] == uuid
+    page.locator("form.confirm button.confirm-yes").click()
+    page.wait_for_url(re.compile(r".*/ui/machines$"))
+    api.get(f"/v1/nodes/{uuid}", expect=404)
+
+
+def test_network_page_shows_boot_traffic_live(start_server, browser):
+    # Boot servers on loopback (DHCP off: no packets leave the host), ephemeral ports.
+    s = start_server(extra_config='[dhcp]\ninterface = "lo"\nmode = "off"\n'
+                                  '[pxe]\nhttp_port = 0\ntftp_port = 0\n')
+    import json
+    http_boot = json.loads((s.state_dir / "endpoints.json").read_text())["http_boot"]
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    try:
+        page.goto(f"{s.url}/ui/network")
+        page.wait_for_selector("dd.dhcp-mode:text-is('off')")
+        assert "lo" in page.locator("section.boot-servers").inner_text()
+        page.evaluate("window.__sameDocument = 'yes'")
+        requests.get(f"{http_boot}/files/%3Cimg%20src=x%20onerror=window.__xss=1%3E.img")
+        row = page.wait_for_selector("#netlog tr.net-failed", timeout=10_000)
+        text = row.inner_text()
+        assert "http" in text and "not found" in text and "%3Cimg" in text, text
+        assert page.locator("#netlog img").count() == 0
+        assert page.evaluate("window.__xss") is None
+        assert page.evaluate("window.__sameDocument") == "yes"
+        page.screenshot(path=str(__import__("pathlib").Path(__file__).parent
+                                 / "screenshots" / "network_live.png"), full_page=True)
+    finally:
+        ctx.close()
+
+
+def test_hardware_from_an_in_band_inspection(page, base_url, api):
+    n = api.create_node(name="ui-machine-hw", inspect_interface="agent",
+                        driver_info={"deploy_kernel": "k", "deploy_ramdisk": "r"})
+    uuid = n["uuid"]
+    mac = "52:54:00:aa:00:42"
+    api.post("/v1/ports", {"address": mac, "node_uuid": uuid})
+    page.goto(f"{base_url}/ui/machines/{uuid}")
+    click(page, "manage")
+    wait_state(page, "manageable")
+    click(page, "inspect")
+    wait_state(page, "inspect wait")
+    inventory = {
+        "system_vendor": {"manufacturer": XSS, "product_name": "Standard PC",
+                          "serial_number": "SN-42"},
+        "interfaces": [{"name": "eth0", "mac_address": mac, "speed_mbps": 1000}],
+        "cpu": {"architecture": "x86_64", "count": 2, "model_name": "QEMU Virtual CPU"},
+        "memory": {"total": 2147483648, "physical_mb": 2048},
+        "disks": [{"name": "/dev/vda", "size": 21474836480, "model": "QEMU HARDDISK"}],
+    }
+    # IPA's call, without a version header.
+    r = requests.post(f"{base_url}/v1/continue_inspection", json={"inventory": inventory})
+    assert r.status_code == 202, r.text
+    wait_state(page, "manageable")
+    page.reload()
+    hw = page.locator("section.hardware").inner_text()
+    for want in (XSS, "Standard PC", "SN-42", "2 × QEMU Virtual CPU (x86_64)", "2.0 GiB",
+                 "/dev/vda", "20.0 GiB", "QEMU HARDDISK", "eth0", mac, "1000 Mb/s"):
+        assert want in hw, (want, hw)
+    assert page.evaluate("window.__xss") is None

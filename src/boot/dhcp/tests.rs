@@ -266,3 +266,74 @@ async fn every_answer_and_drop_reaches_the_event_ring_with_its_reason() {
         .as_deref()
         .is_some_and(|r| r.contains("decode")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enrolled_machine_gets_each_dhcp_exchange_in_its_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.sqlite"), 1000, 2).unwrap();
+    let node = store
+        .node_create(Node {
+            uuid: crate::model::new_uuid(),
+            driver: "fake-hardware".into(),
+            provision_state: "deploying".into(),
+            created_at: crate::model::now(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    store
+        .port_create(Port {
+            uuid: crate::model::new_uuid(),
+            address: "52:54:00:00:00:0a".into(),
+            node_uuid: node.uuid.clone(),
+            pxe_enabled: true,
+            created_at: crate::model::now(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let d = DhcpServer {
+        store: store.clone(),
+        net: Net {
+            iface: "test0".into(),
+            ip: ip(1),
+            netmask: Ipv4Addr::new(255, 255, 255, 0),
+        },
+        mode: Mode::Full,
+        range: Some((ip(100), ip(110))),
+        lease_time: 600,
+        router: None,
+        dns: vec![],
+        allow_unknown: false,
+        http_port: 8080,
+        events: Some(crate::boot::events::BootEvents::spawn(store.clone(), 100)),
+    }
+    .open()
+    .unwrap();
+    assert!(ask(&d, MessageType::Discover, &A, None).is_some());
+    assert!(ask(&d, MessageType::Request, &A, Some(ip(100))).is_some());
+    let mut texts = vec![];
+    for _ in 0..50 {
+        texts = store
+            .history_list(node.uuid.clone(), None, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| h.event)
+            .collect();
+        if texts.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(
+        texts[0].starts_with("DHCP Discover → Offer 10.99.0.100"),
+        "{texts:?}"
+    );
+    assert!(
+        texts[1].starts_with("DHCP Request → Ack 10.99.0.100"),
+        "{texts:?}"
+    );
+    assert!(texts[1].ends_with("(52:54:00:00:00:0a)"), "{texts:?}");
+}
