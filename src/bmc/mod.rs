@@ -3,3 +3,4 @@
 
 pub mod ipmi;
 pub mod redfish;
+pub mod sol;

@@ -235,3 +235,99 @@ fn bad_requests_get_ironics_errors() {
     assert!(enabled.contains(&json!("ipmitool-socat")), "{d}");
     assert!(enabled.contains(&json!("no-console")), "{d}");
 }
+
+/// The serial port behind ipmi_sim's SOL: ipmi_sim connects to this listener when SOL is
+/// activated; the newest connection is the port.
+fn serial_port() -> (std::sync::Arc<std::sync::Mutex<Option<TcpStream>>>, u16) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let current = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let c = current.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming().flatten() {
+            *c.lock().unwrap() = Some(conn);
+        }
+    });
+    (current, port)
+}
+
+#[test]
+fn ipmitool_socat_console_over_native_sol() {
+    let (serial, sp) = serial_port();
+    let sim = crate::ipmi::IpmiSim::start_with(&format!("  sol \"tcp:127.0.0.1:{sp}\" 115200\n"));
+    let ib = Ironbox::start();
+    let n = ib.post(
+        "/v1/nodes",
+        json!({"driver": "ipmi", "driver_info": sim.driver_info()}),
+    );
+    assert_eq!(n.status, 201, "{}", n.body);
+    assert_eq!(n.body["console_interface"], "ipmitool-socat");
+    let u = n.body["uuid"].as_str().unwrap().to_string();
+    set(&ib, &u, true);
+    let info = console(&ib, &u);
+    let p = port(&ib, &u);
+    assert_eq!(
+        info,
+        json!({"console_enabled": true,
+               "console_info": {"type": "socat", "url": format!("tcp://127.0.0.1:{p}")}})
+    );
+    assert!(!info.to_string().contains("password"), "{info}");
+
+    // The conductor opens SOL on enable; ipmi_sim then connects its serial side.
+    let mut tty = wait_until(Duration::from_secs(20), || {
+        serial
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|c| c.try_clone().unwrap())
+    })
+    .unwrap_or_else(|| panic!("SOL never activated:\n{}", ib.log()));
+    let mut viewer = TcpStream::connect(("127.0.0.1", p)).unwrap();
+    // A viewer may connect before the first bytes: write until they come through.
+    let got = wait_until(Duration::from_secs(20), || {
+        tty.write_all(b"Booting the kernel... ironbox-sol-marker\r\n")
+            .ok()?;
+        let mut buf = [0u8; 4096];
+        viewer
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let n = viewer.read(&mut buf).ok()?;
+        let s = String::from_utf8_lossy(&buf[..n]).into_owned();
+        s.contains("ironbox-sol-marker").then_some(s)
+    });
+    assert!(
+        got.is_some(),
+        "serial output never reached the TCP port:\n{}",
+        ib.log()
+    );
+
+    // Typed into the TCP port, out of the serial port.
+    viewer.write_all(b"root\r").unwrap();
+    let mut seen = Vec::new();
+    tty.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let typed = wait_until(Duration::from_secs(10), || {
+        let mut buf = [0u8; 256];
+        if let Ok(n) = tty.read(&mut buf) {
+            seen.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&seen)
+            .contains("root")
+            .then_some(())
+    });
+    assert!(
+        typed.is_some(),
+        "input never reached the serial port: {seen:?}"
+    );
+
+    set(&ib, &u, false);
+    assert_eq!(
+        console(&ib, &u),
+        json!({"console_enabled": false, "console_info": null})
+    );
+    let log = ib.log();
+    assert!(
+        !log.contains("\"password\""),
+        "the BMC password is in the log"
+    );
+}

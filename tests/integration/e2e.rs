@@ -66,6 +66,8 @@ enum Agent {
 struct Bmc {
     dir: tempfile::TempDir,
     pid: u32,
+    /// The SOL serial relay (ipmi only).
+    relay: Option<std::process::Child>,
     name: String,
     /// `baremetal node create` arguments for this BMC.
     driver_args: Vec<String>,
@@ -99,11 +101,29 @@ impl Bmc {
         )
         .unwrap();
         let log = std::fs::File::create(d.join("bmc-process.log")).unwrap();
+        let mut relay = None;
         let (child, driver_args) = match kind {
             BmcKind::Ipmi => {
                 let port = 9623;
+                // SOL: ipmi_sim's serial device is a relay in the namespace that each
+                // power-on's QEMU connects its COM1 to (tests/lab/serial-relay.py).
+                let (serial_port, vm_serial_port) = (9624, 9625);
+                let mut conf = std::fs::read_to_string(d.join("vm.conf")).unwrap();
+                conf.push_str(&format!("VM_SERIAL_TCP={vm_serial_port}\n"));
+                std::fs::write(d.join("vm.conf"), conf).unwrap();
+                let relay_log = std::fs::File::create(d.join("serial-relay.log")).unwrap();
+                relay = Some(
+                    Command::new("ip")
+                        .args(["netns", "exec", &ns.name, "python3"])
+                        .arg(lab("serial-relay.py"))
+                        .args([serial_port.to_string(), vm_serial_port.to_string()])
+                        .stdout(relay_log.try_clone().unwrap())
+                        .stderr(relay_log)
+                        .spawn()
+                        .expect("python3"),
+                );
                 std::fs::write(d.join("lan.conf"), format!(
-                    "name \"{name}\"\nset_working_mc 0x20\n  startlan 1\n    addr 127.0.0.1 {port}\n    priv_limit admin\n    allowed_auths_callback none md2 md5 straight\n    allowed_auths_user none md2 md5 straight\n    allowed_auths_operator none md2 md5 straight\n    allowed_auths_admin none md2 md5 straight\n    guid a123456789abcdefa123456789abcdef\n  endlan\n  chassis_control \"{}\"\n  user 1 true \"\" \"unused\" user 10 none md2 md5 straight\n  user 2 true \"admin\" \"password\" admin 10 none md2 md5 straight\n",
+                    "name \"{name}\"\nset_working_mc 0x20\n  startlan 1\n    addr 127.0.0.1 {port}\n    priv_limit admin\n    allowed_auths_callback none md2 md5 straight\n    allowed_auths_user none md2 md5 straight\n    allowed_auths_operator none md2 md5 straight\n    allowed_auths_admin none md2 md5 straight\n    guid a123456789abcdefa123456789abcdef\n  endlan\n  chassis_control \"{}\"\n  user 1 true \"\" \"unused\" user 10 none md2 md5 straight\n  user 2 true \"admin\" \"password\" admin 10 none md2 md5 straight\n  sol \"tcp:127.0.0.1:{serial_port}\" 115200\n",
                     d.join("chassis.sh").display())).unwrap();
                 std::fs::write(d.join("node.emu"), "mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nsel_enable 0x20 1000 0x0a\nmc_enable 0x20\n").unwrap();
                 std::fs::create_dir_all(d.join("state")).unwrap();
@@ -215,6 +235,7 @@ impl Bmc {
         );
         Bmc {
             pid: child.id(),
+            relay,
             dir,
             name: name.to_string(),
             driver_args,
@@ -245,6 +266,10 @@ impl Drop for Bmc {
     fn drop(&mut self) {
         unsafe {
             libc::kill(self.pid as i32, libc::SIGTERM);
+        }
+        if let Some(mut r) = self.relay.take() {
+            let _ = r.kill();
+            let _ = r.wait();
         }
         let _ = Command::new("bash")
             .arg(lab("vm.sh"))

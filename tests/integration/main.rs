@@ -27,3 +27,4 @@ mod powerloss;
 mod provision;
 mod redfish;
 mod secrets;
+mod sol;

@@ -70,11 +70,18 @@ start)
   fi
   mkdir -p "$(dirname "$LOG")"
   echo "$NS $TAP $MAC $FW $LOG $(date +%s.%N)" > "$D/started"
+  # VM_SERIAL_TCP=PORT: COM1 also connects to 127.0.0.1:PORT in the namespace (a relay to
+  # ipmi_sim's SOL, tests/lab/serial-relay.py) before the guest runs, so no byte is lost;
+  # the log file still gets every byte.
+  serial=(-chardev "file,id=ser0,path=$LOG")
+  if [ -n "${VM_SERIAL_TCP:-}" ]; then
+    serial=(-chardev "socket,id=ser0,host=127.0.0.1,port=$VM_SERIAL_TCP,server=off,logfile=$LOG")
+  fi
   ip netns exec "$NS" qemu-system-x86_64 -name "$NAME" \
     -machine q35 -accel tcg -m "${VM_MEM:-512}" -smp 1 \
     -nodefaults -no-user-config -display none -no-reboot \
     "${fw[@]}" \
-    -chardev "file,id=ser0,path=$LOG" -serial chardev:ser0 \
+    "${serial[@]}" -serial chardev:ser0 \
     -monitor "unix:$D/monitor.sock,server=on,wait=off" \
     "${nic[@]}" "${disk[@]}" \
     -daemonize -pidfile "$D/qemu.pid" </dev/null >"$D/qemu.log" 2>&1 \
