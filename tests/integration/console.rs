@@ -236,6 +236,27 @@ fn bad_requests_get_ironics_errors() {
     assert!(enabled.contains(&json!("no-console")), "{d}");
 }
 
+#[test]
+fn deleting_a_node_stops_its_console() {
+    let ib = Ironbox::start();
+    let u = ib.node(json!({"console_interface": "fake"}))["uuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    set(&ib, &u, true);
+    let p = port(&ib, &u);
+    let mut v = TcpStream::connect(("127.0.0.1", p)).unwrap();
+    read_until(&mut v, "FakeBIOS", 10);
+    assert_eq!(ib.delete(&format!("/v1/nodes/{u}")).status, 204);
+    let gone = wait_until(Duration::from_secs(5), || {
+        TcpStream::connect(("127.0.0.1", p)).is_err().then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "port {p} still open after the node was deleted"
+    );
+}
+
 /// The serial port behind ipmi_sim's SOL: ipmi_sim connects to this listener when SOL is
 /// activated; the newest connection is the port.
 fn serial_port() -> (std::sync::Arc<std::sync::Mutex<Option<TcpStream>>>, u16) {
