@@ -384,12 +384,16 @@ impl Conductor {
         task.save().await
     }
 
-    /// `GET /states/console`: Ironic checks the interface first (400 for no-console).
+    /// `GET /states/console`: as Ironic, a disabled console is `{false, null}` whatever the
+    /// interface (no-console included); an enabled one's interface is validated first.
     pub async fn node_console_info(&self, node: Node) -> Result<Value> {
         let mut n = node;
-        let driver = self.driver_for(&n)?;
         let uuid = n.uuid.clone();
         let enabled = n.console_enabled;
+        if !enabled {
+            return Ok(json!({ "console_enabled": false, "console_info": null }));
+        }
+        let driver = self.driver_for(&n)?;
         let ctx = crate::drivers::TaskContext::new(&mut n, &[], &self.config);
         driver
             .console
