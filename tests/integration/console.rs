@@ -184,6 +184,27 @@ fn ports_come_from_the_configured_range() {
 }
 
 #[test]
+fn the_baremetal_cli_drives_the_console() {
+    let ib = Ironbox::start();
+    let u = ib.node(json!({"name": "cli-con", "console_interface": "fake"}))["uuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ib.cli_ok(&["node", "console", "enable", &u]);
+    let shown = ib.cli_json(&["node", "console", "show", &u]);
+    assert_eq!(shown["console_enabled"], true, "{shown}");
+    assert_eq!(shown["console_info"]["type"], "web", "{shown}");
+    let mut v = TcpStream::connect(("127.0.0.1", port(&ib, &u))).unwrap();
+    read_until(&mut v, "cli-con login: ", 20);
+    ib.cli_ok(&["node", "console", "disable", &u]);
+    let shown = ib.cli_json(&["node", "console", "show", &u]);
+    assert_eq!(
+        shown,
+        json!({"console_enabled": false, "console_info": null})
+    );
+}
+
+#[test]
 fn bad_requests_get_ironics_errors() {
     let ib = Ironbox::start();
     let u = ib.node(json!({"console_interface": "fake"}))["uuid"]
