@@ -237,6 +237,7 @@ impl ConsoleInterface for IpmiSocatConsole {
 mod sol {
     use super::*;
     use crate::bmc::ipmi::Target;
+    use crate::bmc::sol::{self as bmc_sol, SolTarget};
 
     pub struct SolSource {
         pub target: Target,
@@ -245,12 +246,21 @@ mod sol {
     #[async_trait]
     impl ConsoleSource for SolSource {
         async fn open(&self) -> Result<ConsoleStream, DriverError> {
-            // Native SOL (bmc::sol) is built on the `sol` branch; until it is merged an
-            // ipmitool-socat console reports this on its stream and keeps retrying.
-            let _ = &self.target;
-            Err(DriverError::Failed(
-                "Serial-over-LAN is not available in this build of ironbox".into(),
-            ))
+            let t = &self.target;
+            let h = bmc_sol::open(SolTarget {
+                address: t.host.clone(),
+                port: t.port,
+                username: t.username.clone().unwrap_or_default(),
+                password: t.password.clone().unwrap_or_default(),
+                // ipmitool::target accepts only suite 3 (or none), which SOL tries first.
+                cipher_suite: None,
+            })
+            .await
+            .map_err(DriverError::client)?;
+            Ok(ConsoleStream {
+                output: h.output,
+                input: h.input,
+            })
         }
     }
 }
