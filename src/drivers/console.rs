@@ -236,7 +236,7 @@ impl ConsoleInterface for IpmiSocatConsole {
 /// The adapter to `bmc::sol`, the one place that knows its API.
 mod sol {
     use super::*;
-    use crate::bmc::ipmi::Target;
+    use crate::bmc::ipmi::{IpmiError, Target};
 
     pub struct SolSource {
         pub target: Target,
@@ -245,12 +245,24 @@ mod sol {
     #[async_trait]
     impl ConsoleSource for SolSource {
         async fn open(&self) -> Result<ConsoleStream, DriverError> {
-            // Native SOL (bmc::sol) is built on the `sol` branch; until it is merged an
-            // ipmitool-socat console reports this on its stream and keeps retrying.
-            let _ = &self.target;
-            Err(DriverError::Failed(
-                "Serial-over-LAN is not available in this build of ironbox".into(),
-            ))
+            let t = &self.target;
+            let h = crate::bmc::sol::open(crate::bmc::sol::SolTarget {
+                address: t.host.clone(),
+                port: t.port,
+                username: t.username.clone().unwrap_or_default(),
+                password: t.password.clone().unwrap_or_default(),
+                // ipmitool::target accepts only cipher suite 3 (the default first choice).
+                cipher_suite: None,
+            })
+            .await
+            .map_err(|e| match e {
+                IpmiError::Timeout { .. } => DriverError::Timeout(e.to_string()),
+                other => DriverError::client(other),
+            })?;
+            Ok(ConsoleStream {
+                output: h.output,
+                input: h.input,
+            })
         }
     }
 }

@@ -300,6 +300,68 @@ fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool, ctx: impl Fn() -
     assert!(done.is_some(), "timed out waiting for {what}\n{}", ctx());
 }
 
+/// The node's serial console as an Ironic user reads it: enabled with
+/// `PUT /v1/nodes/{id}/states/console`, then its `console_info` TCP port read by `nc` in
+/// the namespace for the rest of the cycle (the machine's boots go by on it).
+struct Console {
+    nc: std::process::Child,
+    out: PathBuf,
+}
+
+impl Console {
+    fn open(ib: &Ironbox, ns: &str, uuid: &str, dir: &Path) -> Console {
+        let r = ib.patch(
+            &format!("/v1/nodes/{uuid}"),
+            serde_json::json!([{"op": "replace", "path": "/console_interface", "value": "ipmitool-socat"}]),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let r = ib.put(
+            &format!("/v1/nodes/{uuid}/states/console"),
+            serde_json::json!({"enabled": true}),
+        );
+        assert_eq!(r.status, 202, "{}", r.body);
+        let url = wait_until(Duration::from_secs(30), || {
+            let c = ib.get(&format!("/v1/nodes/{uuid}/states/console")).body;
+            (c["console_enabled"] == true)
+                .then(|| c["console_info"]["url"].as_str().map(str::to_string))
+                .flatten()
+        })
+        .expect("console enabled with a console_info url");
+        // tcp://host:port, as ipmitool-socat gives it.
+        let (host, port) = url
+            .strip_prefix("tcp://")
+            .and_then(|a| a.rsplit_once(':'))
+            .unwrap_or_else(|| panic!("console_info url {url}"));
+        let out = dir.join("console.log");
+        for _ in 0..20 {
+            let file = std::fs::File::create(&out).unwrap();
+            let mut nc = Command::new("ip")
+                .args(["netns", "exec", ns, "busybox", "nc", host, port])
+                .stdin(std::process::Stdio::piped())
+                .stdout(file)
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("busybox nc");
+            std::thread::sleep(Duration::from_millis(500));
+            if nc.try_wait().unwrap().is_none() {
+                return Console { nc, out };
+            }
+        }
+        panic!("could not connect to the console at {url}");
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(&self.out).unwrap_or_default()).into_owned()
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        let _ = self.nc.kill();
+        let _ = self.nc.wait();
+    }
+}
+
 fn deploy_cycle(firmware: &'static str, kind: BmcKind, agent: Agent) {
     run(Command::new("bash").arg(lab("setup.sh")));
     let ns = Netns::up(1);
@@ -403,6 +465,8 @@ fn deploy_cycle(firmware: &'static str, kind: BmcKind, agent: Agent) {
     let uuid = node["uuid"].as_str().unwrap().to_string();
     ib.cli_ok(&["port", "create", mac, "--node", &uuid]);
     ib.cli_ok(&["node", "manage", &uuid, "--wait", "60"]);
+    // Over IPMI, the serial console (native SOL) watches every boot from here on.
+    let console = (kind == BmcKind::Ipmi).then(|| Console::open(&ib, &ns.name, &uuid, root.path()));
     // The BMC through the CLI: validate, boot device, power on and off.
     let validate = ib.cli_json(&["node", "validate", &uuid]);
     for iface in ["power", "management", "boot"] {
@@ -487,6 +551,25 @@ fn deploy_cycle(firmware: &'static str, kind: BmcKind, agent: Agent) {
         || bmc.serial().contains(&want),
         ctx,
     );
+    if let Some(console) = &console {
+        // The same boots through SOL and the console's TCP port: the agent's kernel
+        // booting, and the deployed image's marker.
+        wait_for(
+            "the deployed OS on the console's TCP port",
+            30,
+            || console.text().contains(&want),
+            || format!("console:\n{}\n{}", console.text(), ctx()),
+        );
+        let text = console.text();
+        assert!(
+            text.contains("Linux version"),
+            "no kernel boot messages on the console:\n{text}"
+        );
+        eprintln!(
+            "{firmware}: console over SOL carried {} bytes, with the marker and kernel messages",
+            text.len()
+        );
+    }
     wait_for(
         "the deployed OS to power off",
         60,
