@@ -148,3 +148,16 @@ def test_values_from_nodes_stay_text(page, base_url, api, shot):
     assert page.locator("table.machines img, table.machines script").count() == 0
     shot(page, "machines_xss")
     assert dialogs == []
+
+
+def test_a_node_leaving_the_filter_is_greyed_and_counts_follow(page, base_url, api):
+    tag = uuid.uuid4().hex[:6]
+    n = api.create_node(name=f"leaver-{tag}")
+    open_list(page, base_url, f"?q=leaver-{tag}&state=enroll")
+    r = row(page, n["uuid"])
+    assert r.locator("td.provision").inner_text().startswith("enroll")
+    api.provision(n["uuid"], "manage")
+    api.wait_for(n["uuid"], provision_state="manageable")
+    r.locator("td", has_text="no longer matches the filter").wait_for()
+    assert "gone" in r.get_attribute("class")
+    assert still_same_document(page)

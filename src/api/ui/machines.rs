@@ -285,11 +285,14 @@ fn row_html(r: &MachineRow, flash: bool) -> Result<String, ApiError> {
     fragment(&RowFragment { r, flash })
 }
 
+/// Nodes per provision state, by state name.
+type Counts = Arc<Vec<(String, i64)>>;
+
 /// Counts shared by a worker's viewers: one query per burst of changes, however many
 /// viewers there are.
 #[derive(Default)]
 pub struct CountsCache {
-    inner: tokio::sync::Mutex<Option<(Instant, Arc<Vec<(String, i64)>>)>>,
+    inner: tokio::sync::Mutex<Option<(Instant, Counts)>>,
 }
 
 impl CountsCache {
@@ -422,6 +425,8 @@ struct Viewer {
     after_id: i64,
     /// See `MachinesQuery::seen` (0 after the first resync).
     seen: i64,
+    /// Rows greyed out (deleted or filtered away) that are still on the page.
+    greyed: HashSet<String>,
     counts: String,
 }
 
@@ -436,7 +441,8 @@ impl Viewer {
                     .any(|c| matches!(c.kind, ChangeKind::Node | ChangeKind::NodeDeleted));
                 let mut touched: Vec<String> = Vec::new();
                 let mut deleted = HashSet::new();
-                for c in &changes {
+                // History rows are not shown here (the machine page's timeline has them).
+                for c in changes.iter().filter(|c| c.kind != ChangeKind::History) {
                     let relevant = self.shown.contains_key(&c.node_uuid)
                         || (self.last_page && c.kind == ChangeKind::Node);
                     if c.kind == ChangeKind::NodeDeleted {
@@ -474,6 +480,8 @@ impl Viewer {
             Some(_) => (name, true),
             // Rendered with the page: replace it in place, without a highlight.
             None if r.id <= self.seen => (name, false),
+            // Greyed out earlier and back now: in place too.
+            None if self.greyed.remove(&r.uuid) => (name, true),
             None => ("new-node".to_string(), true),
         };
         let html = if flash {
@@ -536,6 +544,7 @@ impl Viewer {
         let mut events = Vec::new();
         for u in uuids {
             self.shown.remove(&u);
+            self.greyed.insert(u.clone());
             let html = match found.iter().find(|r| r.uuid == u) {
                 Some(r) if !deleted.contains(&u) => row_html(
                     &MachineRow::new_gone(r, "no longer matches the filter"),
@@ -661,6 +670,7 @@ async fn live_stream(
     let viewer = Viewer {
         after_id,
         seen: q.seen.unwrap_or(0),
+        greyed: HashSet::new(),
         filter: q.filter()?,
         limit: q.limit(),
         state,

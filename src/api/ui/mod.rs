@@ -7,6 +7,7 @@
 //! and served under `/ui/static/`. Every UI response carries a strict CSP (scripts only from
 //! this origin, none inline) and the other hardening headers (`security_headers`).
 
+pub mod console;
 pub mod live;
 pub mod machines;
 pub mod session;
@@ -52,7 +53,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/static/{path:.*}").route(web::get().to(asset)))
     .configure(session::configure)
-    .configure(machines::configure);
+    .configure(machines::configure)
+    .configure(console::configure);
 }
 
 /// Render a template as a full HTML response (a template error is a 500 in Ironic's shape,
@@ -206,6 +208,7 @@ mod tests {
             ("xterm.css", "text/css"),
             ("ui.css", "text/css"),
             ("ui.js", "text/javascript"),
+            ("console.js", "text/javascript"),
             ("licenses/htmx.LICENSE", "text/plain"),
         ] {
             assert!(Assets::get(f).is_some(), "{f}");

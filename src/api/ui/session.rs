@@ -238,6 +238,16 @@ impl UiUser {
             .is_some_and(|t| t.elapsed() < NONCE_TTL)
     }
 
+    /// For requests that change state without being a POST (a WebSocket upgrade is a GET,
+    /// and browsers let any site open one): 403 unless it comes from this origin.
+    pub fn check_origin(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        if same_origin(&self.state, req) {
+            Ok(())
+        } else {
+            Err(cross_site())
+        }
+    }
+
     /// A state-changing request must carry this user's CSRF token (`form_token`, else the
     /// `X-CSRF-Token` header) and come from this origin; 403 in Ironic's shape otherwise.
     pub fn verify_post(&self, req: &HttpRequest, form_token: Option<&str>) -> Result<(), ApiError> {
