@@ -362,6 +362,49 @@ impl Drop for Console {
     }
 }
 
+/// The console page in Debian's chromium (tests/ui/sol_console.py, in the namespace where
+/// ironbox listens) shows `want` in its terminal. Needs the browser tests' venv:
+/// $IRONBOX_UI_VENV, else `.venv-ui` in the repository; without one it says so and skips.
+fn console_in_browser(ib: &Ironbox, ns: &str, uuid: &str, want: &str, firmware: &str) {
+    let venv = std::env::var_os("IRONBOX_UI_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.venv-ui")));
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        eprintln!(
+            "{firmware}: console in the browser NOT checked: no {} (set IRONBOX_UI_VENV)",
+            python.display()
+        );
+        return;
+    }
+    let shots = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ui/screenshots"));
+    std::fs::create_dir_all(&shots).unwrap();
+    let shot = shots.join(format!("e2e-console-{firmware}.png"));
+    let t = Instant::now();
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .arg(&python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/ui/sol_console.py"
+        ))
+        .args([&ib.url, uuid, want])
+        .arg(&shot)
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "the console page did not show {want:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "{firmware}: console page in chromium showed the marker ({:.1} s; {})",
+        t.elapsed().as_secs_f64(),
+        shot.display()
+    );
+}
+
 fn deploy_cycle(firmware: &'static str, kind: BmcKind, agent: Agent) {
     run(Command::new("bash").arg(lab("setup.sh")));
     let ns = Netns::up(1);
@@ -466,7 +509,14 @@ fn deploy_cycle(firmware: &'static str, kind: BmcKind, agent: Agent) {
     ib.cli_ok(&["port", "create", mac, "--node", &uuid]);
     ib.cli_ok(&["node", "manage", &uuid, "--wait", "60"]);
     // Over IPMI, the serial console (native SOL) watches every boot from here on.
+    let t = Instant::now();
     let console = (kind == BmcKind::Ipmi).then(|| Console::open(&ib, &ns.name, &uuid, root.path()));
+    if console.is_some() {
+        eprintln!(
+            "{firmware}: console enabled and connected in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
     // The BMC through the CLI: validate, boot device, power on and off.
     let validate = ib.cli_json(&["node", "validate", &uuid]);
     for iface in ["power", "management", "boot"] {
@@ -569,6 +619,7 @@ fn deploy_cycle(firmware: &'static str, kind: BmcKind, agent: Agent) {
             "{firmware}: console over SOL carried {} bytes, with the marker and kernel messages",
             text.len()
         );
+        console_in_browser(&ib, &ns.name, &uuid, &want, firmware);
     }
     wait_for(
         "the deployed OS to power off",
