@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::e2e_console::{console_in_browser, Console};
 use crate::harness::{lab, wait_until, Ironbox, Netns};
 
 fn labdir() -> PathBuf {
@@ -403,6 +404,15 @@ fn deploy_cycle(firmware: &'static str, kind: BmcKind, agent: Agent) {
     let uuid = node["uuid"].as_str().unwrap().to_string();
     ib.cli_ok(&["port", "create", mac, "--node", &uuid]);
     ib.cli_ok(&["node", "manage", &uuid, "--wait", "60"]);
+    // Over IPMI, the serial console (native SOL) watches every boot from here on.
+    let t = Instant::now();
+    let console = (kind == BmcKind::Ipmi).then(|| Console::open(&ib, &ns.name, &uuid, root.path()));
+    if console.is_some() {
+        eprintln!(
+            "{firmware}: console enabled and connected in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
     // The BMC through the CLI: validate, boot device, power on and off.
     let validate = ib.cli_json(&["node", "validate", &uuid]);
     for iface in ["power", "management", "boot"] {
@@ -487,6 +497,26 @@ fn deploy_cycle(firmware: &'static str, kind: BmcKind, agent: Agent) {
         || bmc.serial().contains(&want),
         ctx,
     );
+    if let Some(console) = &console {
+        // The same boots through SOL and the console's TCP port: the agent's kernel
+        // booting, and the deployed image's marker.
+        wait_for(
+            "the deployed OS on the console's TCP port",
+            30,
+            || console.text().contains(&want),
+            || format!("console:\n{}\n{}", console.text(), ctx()),
+        );
+        let text = console.text();
+        assert!(
+            text.contains("Linux version"),
+            "no kernel boot messages on the console:\n{text}"
+        );
+        eprintln!(
+            "{firmware}: console over SOL carried {} bytes, with the marker and kernel messages",
+            text.len()
+        );
+        console_in_browser(&ib, &ns.name, &uuid, &want, firmware);
+    }
     wait_for(
         "the deployed OS to power off",
         60,

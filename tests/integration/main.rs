@@ -17,6 +17,7 @@ mod config_check;
 mod console;
 mod deploy;
 mod e2e;
+mod e2e_console;
 mod harness;
 mod http_framing;
 mod inventory;
