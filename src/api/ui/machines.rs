@@ -417,8 +417,9 @@ struct Viewer {
     q: MachinesQuery,
     filter: NodeFilter,
     limit: u32,
-    /// Rows on the page and the HTML last sent for each (unchanged rows are not re-sent).
-    shown: HashMap<String, String>,
+    /// Rows on the page and a hash of the HTML last sent for each (unchanged rows are not
+    /// re-sent; a hash, not the HTML, so 100 viewers of 500 rows stay small).
+    shown: HashMap<String, u64>,
     /// Whether the page had room at the end (the last page): new nodes are appended there.
     last_page: bool,
     /// Row id of the page marker: nodes at or before it belong to earlier pages.
@@ -474,9 +475,15 @@ impl Viewer {
     fn row_event(&mut self, r: &MachineRow) -> Result<Option<Event>, ApiError> {
         // Compared without the highlight, which only says the row was pushed.
         let plain = row_html(r, false)?;
+        let digest = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            plain.hash(&mut h);
+            h.finish()
+        };
         let name = format!("node-{}", r.uuid);
         let (name, flash) = match self.shown.get(&r.uuid) {
-            Some(old) if *old == plain => return Ok(None),
+            Some(old) if *old == digest => return Ok(None),
             Some(_) => (name, true),
             // Rendered with the page: replace it in place, without a highlight.
             None if r.id <= self.seen => (name, false),
@@ -484,12 +491,8 @@ impl Viewer {
             None if self.greyed.remove(&r.uuid) => (name, true),
             None => ("new-node".to_string(), true),
         };
-        let html = if flash {
-            row_html(r, true)?
-        } else {
-            plain.clone()
-        };
-        self.shown.insert(r.uuid.clone(), plain);
+        let html = if flash { row_html(r, true)? } else { plain };
+        self.shown.insert(r.uuid.clone(), digest);
         Ok(Some(Event::new(name, html)))
     }
 
