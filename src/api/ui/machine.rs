@@ -96,6 +96,7 @@ struct MachinePage {
     ports: Vec<PortRow>,
     driver_info: Vec<(String, String)>,
     raw: String,
+    console: super::console::Panel,
 }
 
 fn header(state: &State, user: &UiUser, n: &Node) -> HeaderData {
@@ -180,6 +181,7 @@ async fn show(
             ports,
             driver_info,
             raw,
+            console: super::console::Panel::new(&user, &n, &format!("/ui/machines/{}", n.uuid)),
         },
     ))
 }
