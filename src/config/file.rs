@@ -33,6 +33,7 @@ pub struct FileConfig {
     pub deploy: DeploySection,
     #[serde(default)]
     pub metrics: MetricsSection,
+    #[serde(default)]
     pub console: ConsoleSection,
 }
 
