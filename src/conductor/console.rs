@@ -384,12 +384,16 @@ impl Conductor {
         task.save().await
     }
 
-    /// `GET /states/console`: Ironic checks the interface first (400 for no-console).
+    /// `GET /states/console`: as Ironic, a disabled console is `{false, null}` whatever the
+    /// interface (no-console included); an enabled one's interface is validated first.
     pub async fn node_console_info(&self, node: Node) -> Result<Value> {
         let mut n = node;
-        let driver = self.driver_for(&n)?;
         let uuid = n.uuid.clone();
         let enabled = n.console_enabled;
+        if !enabled {
+            return Ok(json!({ "console_enabled": false, "console_info": null }));
+        }
+        let driver = self.driver_for(&n)?;
         let ctx = crate::drivers::TaskContext::new(&mut n, &[], &self.config);
         driver
             .console
@@ -497,6 +501,55 @@ mod tests {
         assert_eq!(&v.replay[..], b"one ");
         assert_eq!(&v.output.try_recv().unwrap()[..], b"two");
         assert!(v.output.try_recv().is_err());
+    }
+
+    /// Opens count themselves; each stream says hello and ends at once.
+    struct Flaky(std::sync::atomic::AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl ConsoleSource for Flaky {
+        async fn open(
+            &self,
+        ) -> std::result::Result<crate::drivers::console::ConsoleStream, crate::drivers::DriverError>
+        {
+            let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (tx, output) = mpsc::channel(4);
+            let (input, _) = mpsc::channel(4);
+            tx.send(Bytes::from(format!("hello {n}\r\n")))
+                .await
+                .unwrap();
+            Ok(crate::drivers::console::ConsoleStream { output, input })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_upstream_is_reopened_with_growing_backoff() {
+        let src = Arc::new(Flaky(Default::default()));
+        let consoles = Consoles::default();
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        consoles
+            .start("n1", src.clone(), ip, None, PortChoice::Any { had: None })
+            .await
+            .unwrap();
+        let opens = || src.0.load(std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(opens(), 1);
+        // Retries after 1 s, then 2 s, then 4 s.
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert_eq!(opens(), 2);
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        assert_eq!(opens(), 3);
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        assert_eq!(opens(), 3, "the backoff doubled");
+        let replay = consoles.attach("n1").unwrap().replay;
+        let text = String::from_utf8_lossy(&replay);
+        assert!(
+            text.contains("hello 0") && text.contains("hello 2"),
+            "{text}"
+        );
+        assert!(text.contains("reconnecting in 2s"), "{text}");
+        assert!(consoles.stop("n1"));
+        assert!(consoles.attach("n1").is_none());
     }
 
     #[tokio::test]

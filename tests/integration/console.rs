@@ -184,6 +184,27 @@ fn ports_come_from_the_configured_range() {
 }
 
 #[test]
+fn the_baremetal_cli_drives_the_console() {
+    let ib = Ironbox::start();
+    let u = ib.node(json!({"name": "cli-con", "console_interface": "fake"}))["uuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ib.cli_ok(&["node", "console", "enable", &u]);
+    let shown = ib.cli_json(&["node", "console", "show", &u]);
+    assert_eq!(shown["console_enabled"], true, "{shown}");
+    assert_eq!(shown["console_info"]["type"], "web", "{shown}");
+    let mut v = TcpStream::connect(("127.0.0.1", port(&ib, &u))).unwrap();
+    read_until(&mut v, "cli-con login: ", 20);
+    ib.cli_ok(&["node", "console", "disable", &u]);
+    let shown = ib.cli_json(&["node", "console", "show", &u]);
+    assert_eq!(
+        shown,
+        json!({"console_enabled": false, "console_info": null})
+    );
+}
+
+#[test]
 fn bad_requests_get_ironics_errors() {
     let ib = Ironbox::start();
     let u = ib.node(json!({"console_interface": "fake"}))["uuid"]
@@ -210,7 +231,8 @@ fn bad_requests_get_ironics_errors() {
     let r = ib.put(&path, json!({"enabled": false, "other": 1}));
     assert_eq!(r.status, 400, "{}", r.body);
 
-    // A node without a console: both verbs refuse with Ironic's message.
+    // A node without a console: PUT refuses with Ironic's message; GET, like Ironic's
+    // (console_enabled is checked before the interface), says it is off.
     let none = ib.node(json!({"console_interface": "no-console"}))["uuid"]
         .as_str()
         .unwrap()
@@ -222,9 +244,10 @@ fn bad_requests_get_ironics_errors() {
     );
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.fault(), want);
-    let r = ib.get(&format!("/v1/nodes/{none}/states/console"));
-    assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(r.fault(), want);
+    assert_eq!(
+        console(&ib, &none),
+        json!({"console_enabled": false, "console_info": null})
+    );
     let r = ib.get("/v1/nodes/no-such-node/states/console");
     assert_eq!(r.status, 404, "{}", r.body);
 
@@ -234,4 +257,121 @@ fn bad_requests_get_ironics_errors() {
     let enabled = d["enabled_console_interfaces"].as_array().unwrap();
     assert!(enabled.contains(&json!("ipmitool-socat")), "{d}");
     assert!(enabled.contains(&json!("no-console")), "{d}");
+}
+
+#[test]
+fn deleting_a_node_stops_its_console() {
+    let ib = Ironbox::start();
+    let u = ib.node(json!({"console_interface": "fake"}))["uuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    set(&ib, &u, true);
+    let p = port(&ib, &u);
+    let mut v = TcpStream::connect(("127.0.0.1", p)).unwrap();
+    read_until(&mut v, "FakeBIOS", 10);
+    assert_eq!(ib.delete(&format!("/v1/nodes/{u}")).status, 204);
+    let gone = wait_until(Duration::from_secs(5), || {
+        TcpStream::connect(("127.0.0.1", p)).is_err().then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "port {p} still open after the node was deleted"
+    );
+}
+
+/// The serial port behind ipmi_sim's SOL: ipmi_sim connects to this listener when SOL is
+/// activated; the newest connection is the port.
+fn serial_port() -> (std::sync::Arc<std::sync::Mutex<Option<TcpStream>>>, u16) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let current = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let c = current.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming().flatten() {
+            *c.lock().unwrap() = Some(conn);
+        }
+    });
+    (current, port)
+}
+
+#[test]
+fn ipmitool_socat_console_over_native_sol() {
+    let (serial, sp) = serial_port();
+    let sim = crate::ipmi::IpmiSim::start_with(&format!("  sol \"tcp:127.0.0.1:{sp}\" 115200\n"));
+    let ib = Ironbox::start();
+    let n = ib.post(
+        "/v1/nodes",
+        json!({"driver": "ipmi", "driver_info": sim.driver_info()}),
+    );
+    assert_eq!(n.status, 201, "{}", n.body);
+    assert_eq!(n.body["console_interface"], "ipmitool-socat");
+    let u = n.body["uuid"].as_str().unwrap().to_string();
+    set(&ib, &u, true);
+    let info = console(&ib, &u);
+    let p = port(&ib, &u);
+    assert_eq!(
+        info,
+        json!({"console_enabled": true,
+               "console_info": {"type": "socat", "url": format!("tcp://127.0.0.1:{p}")}})
+    );
+    assert!(!info.to_string().contains("password"), "{info}");
+
+    // The conductor opens SOL on enable; ipmi_sim then connects its serial side.
+    let mut tty = wait_until(Duration::from_secs(20), || {
+        serial
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|c| c.try_clone().unwrap())
+    })
+    .unwrap_or_else(|| panic!("SOL never activated:\n{}", ib.log()));
+    let mut viewer = TcpStream::connect(("127.0.0.1", p)).unwrap();
+    // A viewer may connect before the first bytes: write until they come through.
+    let got = wait_until(Duration::from_secs(20), || {
+        tty.write_all(b"Booting the kernel... ironbox-sol-marker\r\n")
+            .ok()?;
+        let mut buf = [0u8; 4096];
+        viewer
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let n = viewer.read(&mut buf).ok()?;
+        let s = String::from_utf8_lossy(&buf[..n]).into_owned();
+        s.contains("ironbox-sol-marker").then_some(s)
+    });
+    assert!(
+        got.is_some(),
+        "serial output never reached the TCP port:\n{}",
+        ib.log()
+    );
+
+    // Typed into the TCP port, out of the serial port.
+    viewer.write_all(b"root\r").unwrap();
+    let mut seen = Vec::new();
+    tty.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let typed = wait_until(Duration::from_secs(10), || {
+        let mut buf = [0u8; 256];
+        if let Ok(n) = tty.read(&mut buf) {
+            seen.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&seen)
+            .contains("root")
+            .then_some(())
+    });
+    assert!(
+        typed.is_some(),
+        "input never reached the serial port: {seen:?}"
+    );
+
+    set(&ib, &u, false);
+    assert_eq!(
+        console(&ib, &u),
+        json!({"console_enabled": false, "console_info": null})
+    );
+    let log = ib.log();
+    assert!(
+        !log.contains("\"password\""),
+        "the BMC password is in the log"
+    );
 }

@@ -82,3 +82,14 @@ def test_a_node_without_a_console_says_so(page, base_url, api):
     page.goto(f"{base_url}/ui/machines/{node}/console")
     assert "has no console interface" in page.locator(".console-panel").inner_text()
     assert page.get_by_role("button", name="Enable console").count() == 0
+
+
+def test_the_websocket_needs_a_session_under_http_basic(start_server):
+    srv = start_server(auth="http_basic", users={"admin": "pw"})
+    from conftest import Api
+
+    api = Api(srv.url, auth=("admin", "pw"))
+    node = api.create_node(console_interface="fake")["uuid"]
+    api.put(f"/v1/nodes/{node}/states/console", {"enabled": True})
+    # No session cookie: sent to the login page, never upgraded.
+    assert handshake(srv.url, f"/ui/machines/{node}/console/ws", srv.url) == 303
