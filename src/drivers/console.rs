@@ -236,7 +236,8 @@ impl ConsoleInterface for IpmiSocatConsole {
 /// The adapter to `bmc::sol`, the one place that knows its API.
 mod sol {
     use super::*;
-    use crate::bmc::ipmi::{IpmiError, Target};
+    use crate::bmc::ipmi::Target;
+    use crate::bmc::sol::{self as bmc_sol, SolTarget};
 
     pub struct SolSource {
         pub target: Target,
@@ -246,19 +247,16 @@ mod sol {
     impl ConsoleSource for SolSource {
         async fn open(&self) -> Result<ConsoleStream, DriverError> {
             let t = &self.target;
-            let h = crate::bmc::sol::open(crate::bmc::sol::SolTarget {
+            let h = bmc_sol::open(SolTarget {
                 address: t.host.clone(),
                 port: t.port,
                 username: t.username.clone().unwrap_or_default(),
                 password: t.password.clone().unwrap_or_default(),
-                // ipmitool::target accepts only cipher suite 3 (the default first choice).
+                // ipmitool::target accepts only suite 3 (or none), which SOL tries first.
                 cipher_suite: None,
             })
             .await
-            .map_err(|e| match e {
-                IpmiError::Timeout { .. } => DriverError::Timeout(e.to_string()),
-                other => DriverError::client(other),
-            })?;
+            .map_err(DriverError::client)?;
             Ok(ConsoleStream {
                 output: h.output,
                 input: h.input,

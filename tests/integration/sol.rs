@@ -1,8 +1,8 @@
 //! Native IPMI Serial-over-LAN (`ironbox::bmc::sol`) against OpenIPMI's ipmi_sim on
 //! loopback. ipmi_sim's `sol "tcp:HOST:PORT"` device connects to a TCP listener this test
 //! owns, so the test is the serial port: what it writes must come out of `open()`'s
-//! output, and what goes into the input must reach it; and the same through the
-//! `ipmitool-socat` console's TCP port.
+//! output, and what goes into the input must reach it. (The `ipmitool-socat` console over
+//! this, through the API, is in console.rs.)
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -13,9 +13,6 @@ use bytes::Bytes;
 use ironbox::bmc::ipmi::IpmiError;
 use ironbox::bmc::sol::{self, SolHandle, SolTarget};
 
-use serde_json::json;
-
-use crate::harness::{wait_until, Ironbox};
 use crate::ipmi::IpmiSim;
 
 /// The serial port's side. ipmi_sim connects when SOL is activated (and may connect
@@ -201,59 +198,4 @@ fn sol_wrong_password_is_a_clear_error() {
         assert!(matches!(e, IpmiError::Unreachable { .. }), "{e:?}");
         assert!(t0.elapsed() < Duration::from_secs(10));
     });
-}
-
-/// The `ipmitool-socat` console of an `ipmi` node, end to end without a VM: enabled through
-/// Ironic's API, its `console_info` TCP port carries what the serial side writes (through
-/// ipmi_sim's SOL and `bmc::sol`), and what is typed there reaches the serial side.
-#[test]
-fn ipmitool_socat_console_through_the_api() {
-    let (serial, serial_port) = Serial::listen();
-    let sim = IpmiSim::start_with(&format!("  sol \"tcp:127.0.0.1:{serial_port}\" 115200\n"));
-    let ib = Ironbox::start();
-    let n = ib.post(
-        "/v1/nodes",
-        json!({"driver": "ipmi", "driver_info": sim.driver_info(), "console_interface": "ipmitool-socat"}),
-    );
-    assert_eq!(n.status, 201, "{}", n.body);
-    let u = n.body["uuid"].as_str().unwrap().to_string();
-    let r = ib.put(
-        &format!("/v1/nodes/{u}/states/console"),
-        json!({"enabled": true}),
-    );
-    assert_eq!(r.status, 202, "{}", r.body);
-    let info = wait_until(Duration::from_secs(20), || {
-        let c = ib.get(&format!("/v1/nodes/{u}/states/console")).body;
-        (c["console_enabled"] == true && c["console_info"]["url"].is_string()).then_some(c)
-    })
-    .expect("console enabled");
-    assert_eq!(info["console_info"]["type"], "socat", "{info}");
-    assert!(!info.to_string().contains("password"), "{info}");
-    let url = info["console_info"]["url"].as_str().unwrap();
-    let addr = url.strip_prefix("tcp://").unwrap();
-    let mut tcp = TcpStream::connect(addr).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    // Serial → SOL → console port. Written again each second until the SOL session is up.
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    let end = Instant::now() + Duration::from_secs(20);
-    while !String::from_utf8_lossy(&got).contains("from the serial port") {
-        assert!(
-            Instant::now() < end,
-            "console port never showed the serial side's output: {:?}\n{}",
-            String::from_utf8_lossy(&got),
-            ib.log()
-        );
-        serial.write(b"from the serial port\r\n");
-        let until = Instant::now() + Duration::from_secs(1);
-        while Instant::now() < until {
-            if let Ok(n) = tcp.read(&mut buf) {
-                got.extend_from_slice(&buf[..n]);
-            }
-        }
-    }
-    // Console port → SOL → serial.
-    tcp.write_all(b"typed at the port\r").unwrap();
-    serial.read_until(b"typed at the port\r", 10);
 }
