@@ -227,7 +227,7 @@ def drive(srv, uuid):
     wait("active")
 
 
-def bench_live(binary, viewers, deploy, workers):
+def bench_live(binary, viewers, deploy, workers, settle):
     srv = Server(binary)
     try:
         call(srv.conn(), "GET", "/v1/nodes")
@@ -251,7 +251,7 @@ def bench_live(binary, viewers, deploy, workers):
         # events; every one of those rows must end "active", and the counts "active N".
         page = min(deploy, 500)
         active = re.compile(r'<td class="provision state-active">active</td>')
-        deadline = time.time() + 30
+        deadline = time.time() + settle
 
         def complete(v):
             rows = dict(v.rows)
@@ -284,6 +284,8 @@ def main():
     ap.add_argument("--viewers", type=int, default=100)
     ap.add_argument("--deploy", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=16)
+    ap.add_argument("--settle", type=float, default=120,
+                    help="seconds the viewers get after the last API write to show it all")
     ap.add_argument("--skip", choices=["render", "live"])
     ap.add_argument("--out")
     a = ap.parse_args()
@@ -291,7 +293,7 @@ def main():
     if a.skip != "render":
         res["render"] = bench_render(a.ironbox, a.nodes, a.repeat)
     if a.skip != "live":
-        res["live"] = bench_live(a.ironbox, a.viewers, a.deploy, a.workers)
+        res["live"] = bench_live(a.ironbox, a.viewers, a.deploy, a.workers, a.settle)
     if a.out:
         json.dump(res, open(a.out, "w"), indent=1)
 

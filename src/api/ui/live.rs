@@ -22,6 +22,8 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 const COALESCE: Duration = Duration::from_millis(50);
 /// A batch holds at most this many notices (the rest come in the next).
 const MAX_BATCH: usize = 512;
+/// After a render that failed (a database read did), wait this long and resync.
+const RETRY: Duration = Duration::from_millis(500);
 
 /// What a view is asked to render.
 #[derive(Debug)]
@@ -92,13 +94,15 @@ async fn next_batch(rx: &mut Receiver<Change>) -> Option<Update> {
 }
 
 /// A `text/event-stream` response that, for every batch of changes `rx` receives, sends
-/// what `render` makes of it (nothing when it returns no events). With `resync_first`,
+/// what `render` makes of it (nothing when it returns no events). `render` returns None
+/// when it could not read what changed: the stream then resyncs after `RETRY`, so the last
+/// change of a burst is never lost to a failed read. With `resync_first`,
 /// `render(Update::Resync)` is sent first: changes between the page's render and the
 /// stream's start are then not lost.
 pub fn stream<F, Fut>(rx: Receiver<Change>, resync_first: bool, render: F) -> HttpResponse
 where
     F: FnMut(Update) -> Fut + 'static,
-    Fut: Future<Output = Vec<Event>> + 'static,
+    Fut: Future<Output = Option<Vec<Event>>> + 'static,
 {
     let mut tick = tokio::time::interval(KEEPALIVE);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -127,9 +131,13 @@ where
                     }
                 }
             };
-            let events = (st.render)(update).await;
-            if !events.is_empty() {
-                return Some((Ok(encode(&events)), st));
+            match (st.render)(update).await {
+                Some(events) if !events.is_empty() => return Some((Ok(encode(&events)), st)),
+                Some(_) => {}
+                None => {
+                    tokio::time::sleep(RETRY).await;
+                    st.pending = Some(Update::Resync);
+                }
             }
         }
     });

@@ -432,7 +432,7 @@ struct Viewer {
 }
 
 impl Viewer {
-    async fn render(&mut self, update: Update) -> Vec<Event> {
+    async fn render(&mut self, update: Update) -> Option<Vec<Event>> {
         let since = Instant::now();
         let result = match update {
             Update::Resync => self.resync().await,
@@ -457,9 +457,14 @@ impl Viewer {
                     .await
             }
         };
-        // A failed read (a busy database) skips this batch; the next change or a resync
-        // shows the truth again. The stream itself stays up.
-        result.unwrap_or_default()
+        // A failed read (a busy database): the stream resyncs shortly (`live::stream`).
+        match result {
+            Ok(events) => Some(events),
+            Err(e) => {
+                tracing::warn!(error = %e.message, "machines view: live update failed; resyncing");
+                None
+            }
+        }
     }
 
     async fn counts_event(&mut self, since: Instant) -> Result<Option<Event>, ApiError> {
