@@ -25,3 +25,40 @@ document.addEventListener("htmx:afterRequest", function (ev) {
     delete form.dataset.submitted;
   }
 });
+
+// A refusal htmx does not swap in (403 CSRF, 409 spent nonce, 400/413/415 bad body, 5xx):
+// show Ironic's faultstring next to what was clicked, as text, instead of doing nothing.
+function faultstring(xhr) {
+  var text = xhr && xhr.responseText ? xhr.responseText : "";
+  try {
+    var body = JSON.parse(text);
+    var inner = body.error_message;
+    if (typeof inner === "string") {
+      try { inner = JSON.parse(inner); } catch (e) { return inner; }
+    }
+    if (inner && inner.faultstring) {
+      return inner.faultstring;
+    }
+  } catch (e) { /* not JSON: fall through */ }
+  return "The request failed (HTTP " + (xhr ? xhr.status : "?") + ").";
+}
+
+function showRefusal(elt, message) {
+  var anchor = (elt && elt.closest && (elt.closest("form") || elt)) || document.querySelector("main") || document.body;
+  var box = anchor.previousElementSibling;
+  if (!box || !box.hasAttribute("data-htmx-error")) {
+    box = document.createElement("p");
+    box.className = "error";
+    box.setAttribute("role", "alert");
+    box.setAttribute("data-htmx-error", "");
+    anchor.parentNode.insertBefore(box, anchor);
+  }
+  box.textContent = message;
+}
+
+document.addEventListener("htmx:responseError", function (ev) {
+  showRefusal(ev.target, faultstring(ev.detail && ev.detail.xhr));
+});
+document.addEventListener("htmx:sendError", function (ev) {
+  showRefusal(ev.target, "ironbox did not answer; check that it is running and try again.");
+});

@@ -352,3 +352,20 @@ def test_enroll_under_http_basic_uses_the_sessions_token(start_server, browser, 
         assert r.status_code in (303, 401, 403)
     finally:
         ctx.close()
+
+
+def test_a_refusal_htmx_does_not_swap_is_shown_inline(page, base_url, api, shot):
+    # A stale form (its one-shot nonce spent elsewhere, e.g. in another tab) answers 409
+    # with Ironic's error body; htmx swaps nothing on an error status, so ui.js shows it.
+    open_enroll(page, base_url)
+    page.select_option("#driver", "fake-hardware")
+    page.fill("#name", "stale-form")
+    page.evaluate("document.querySelector('input[name=_nonce]').value = '00'")
+    page.click("#enroll-submit")
+    alert = page.locator("[data-htmx-error]")
+    alert.wait_for()
+    assert alert.inner_text().strip(), "the refusal is shown"
+    assert "<" not in alert.inner_html(), "shown as text"
+    assert nodes_named(api, "stale-form") == []
+    # The form is usable again: a fresh page enrolls once.
+    shot(page, "forms_refusal_inline")

@@ -335,35 +335,34 @@ async fn events(
         async move {
             let mut out = Vec::new();
             if let Some(nonce) = nonce {
-                match state.store.node_get(uuid.clone()).await {
-                    Ok(Some(n)) => {
+                // A failed read answers None: `live::stream` resyncs shortly.
+                match state.store.node_get(uuid.clone()).await.ok()? {
+                    Some(n) => {
                         let fp = Some(fingerprint(&n));
                         let mut last = shown.lock().unwrap_or_else(|p| p.into_inner());
-                        if *last == fp {
-                            return out;
-                        }
-                        *last = fp;
-                        drop(last);
-                        let h = header_for(&state, &n, nonce, csrf);
-                        if let Ok(html) = fragment(&HeaderFrag { header: h }) {
-                            out.push(Event::new("header", html));
+                        // Unchanged header: only the timeline (if any) is sent.
+                        if *last != fp {
+                            *last = fp;
+                            drop(last);
+                            let h = header_for(&state, &n, nonce, csrf);
+                            if let Ok(html) = fragment(&HeaderFrag { header: h }) {
+                                out.push(Event::new("header", html));
+                            }
                         }
                     }
-                    Ok(None) => out.push(Event::new(
+                    None => out.push(Event::new(
                         "header",
                         "<div id=\"machine-header\"><p class=\"error\">This machine was deleted.</p></div>",
                     )),
-                    Err(_) => {}
                 }
             }
             if history {
-                if let Ok(attempts) = attempts(&state, &uuid).await {
-                    if let Ok(html) = fragment(&TimelineFrag { attempts }) {
-                        out.push(Event::new("timeline", html));
-                    }
+                let attempts = attempts(&state, &uuid).await.ok()?;
+                if let Ok(html) = fragment(&TimelineFrag { attempts }) {
+                    out.push(Event::new("timeline", html));
                 }
             }
-            out
+            Some(out)
         }
     }))
 }
