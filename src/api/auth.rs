@@ -90,6 +90,11 @@ impl BasicAuth {
         }
     }
 
+    /// Whether the file names `user` at all.
+    pub fn has_user(&self, user: &str) -> bool {
+        self.users.contains_key(user)
+    }
+
     /// Whether `user` with `pass` is in the file: `check`'s test, also the UI's login form.
     pub fn verify(&self, user: &str, pass: &str) -> bool {
         let Some(hash) = self.users.get(user) else {

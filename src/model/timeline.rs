@@ -162,6 +162,11 @@ pub fn build(events: &[HistoryEvent]) -> Vec<Attempt> {
     attempts
 }
 
+/// An event's text as the history API shows it: URL passwords and secrets masked.
+fn shown(event: &str) -> String {
+    crate::model::secrets::mask_text(event).into_owned()
+}
+
 fn add_row(rows: &mut Vec<Row>, ev: &HistoryEvent) {
     let kind = classify(ev);
     // A step's end row closes its start row rather than adding one.
@@ -177,7 +182,7 @@ fn add_row(rows: &mut Vec<Row>, ev: &HistoryEvent) {
                 .or_else(|| secs_between(&start.at, &ev.created_at));
             if ev.severity == SEVERITY_ERROR {
                 start.kind = Kind::Error;
-                start.text = ev.event.clone();
+                start.text = shown(&ev.event);
             }
             return;
         }
@@ -194,7 +199,7 @@ fn add_row(rows: &mut Vec<Row>, ev: &HistoryEvent) {
     rows.push(Row {
         at: ev.created_at.clone(),
         kind,
-        text: ev.event.clone(),
+        text: shown(&ev.event),
         end: None,
         duration: ev.duration_seconds,
         count: u32::from(ev.event_type == "agent_heartbeat"),
@@ -265,6 +270,24 @@ mod tests {
             created_at: format!("2026-12-07T10:{:02}:{:02}.000000+00:00", sec / 60, sec % 60),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn passwords_in_event_text_are_masked_as_the_history_api_masks_them() {
+        let a = build(&[
+            ev(0, "provision_deploy", "to deploying"),
+            ev(
+                1,
+                "deploy_step",
+                "Image download from http://bob:hunter2@img.lab/os.qcow2 failed",
+            ),
+        ]);
+        let text: Vec<&str> = a
+            .iter()
+            .flat_map(|a| a.rows.iter().map(|r| r.text.as_str()))
+            .collect();
+        assert!(text.iter().all(|t| !t.contains("hunter2")), "{text:?}");
+        assert!(text.iter().any(|t| t.contains("img.lab")), "{text:?}");
     }
 
     #[test]

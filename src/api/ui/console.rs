@@ -53,8 +53,9 @@ impl Panel {
             back: back.to_string(),
             csrf: user.csrf_token().to_string(),
             last_error: (!node.console_enabled)
-                .then(|| node.last_error.clone())
-                .flatten(),
+                .then_some(node.last_error.as_deref())
+                .flatten()
+                .map(|e| crate::model::secrets::mask_text(e).into_owned()),
         }
     }
 }

@@ -69,10 +69,13 @@ pub fn encode(events: &[Event]) -> Bytes {
     Bytes::from(out)
 }
 
-/// The next batch of notices: waits for one, gives the rest of the burst `COALESCE` to
-/// arrive, then takes what is queued. None when the store is gone.
-async fn next_batch(rx: &mut Receiver<Change>) -> Option<Update> {
-    let first = match rx.recv().await {
+/// The rest of a batch after its `first` notice: gives the burst `COALESCE` to arrive,
+/// then takes what is queued. (Not raced against anything: `first` is already received.)
+async fn rest_of_batch(
+    first: Result<Change, RecvError>,
+    rx: &mut Receiver<Change>,
+) -> Option<Update> {
+    let first = match first {
         Ok(c) => c,
         Err(RecvError::Lagged(_)) => return Some(Update::Resync),
         Err(RecvError::Closed) => return None,
@@ -91,6 +94,13 @@ async fn next_batch(rx: &mut Receiver<Change>) -> Option<Update> {
         }
     }
     Some(Update::Changes(batch))
+}
+
+/// The next batch of notices: waits for one, then the rest of its burst.
+#[cfg(test)]
+async fn next_batch(rx: &mut Receiver<Change>) -> Option<Update> {
+    let first = rx.recv().await;
+    rest_of_batch(first, rx).await
 }
 
 /// A `text/event-stream` response that, for every batch of changes `rx` receives, sends
@@ -123,12 +133,15 @@ where
             let update = match st.pending.take() {
                 Some(u) => u,
                 None => {
-                    tokio::select! {
-                        u = next_batch(&mut st.rx) => u?,
+                    // Only the wait for the first notice races the keep-alive (recv is
+                    // cancel-safe); the coalescing sleep after it must not be dropped.
+                    let first = tokio::select! {
+                        c = st.rx.recv() => c,
                         _ = st.tick.tick() => {
                             return Some((Ok::<_, actix_web::Error>(Bytes::from_static(b": keep-alive\n\n")), st));
                         }
-                    }
+                    };
+                    rest_of_batch(first, &mut st.rx).await?
                 }
             };
             match (st.render)(update).await {

@@ -70,6 +70,14 @@ impl AttemptView {
     fn clock<'s>(&self, t: &'s str) -> &'s str {
         t.get(11..19).unwrap_or(t)
     }
+
+    /// `2026-12-07T10:01:02.123456+00:00` → `2026-12-07 10:01:02 UTC`, for an attempt's start.
+    fn day_clock(&self, t: &str) -> String {
+        match (t.get(..10), t.get(11..19)) {
+            (Some(day), Some(clock)) => format!("{day} {clock} UTC"),
+            _ => t.to_string(),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -328,13 +336,10 @@ async fn events(
                 )
             }
         };
-        // Nonces are made now (the user is not Send into the future).
-        let nonce = node.then(|| user.nonce());
-        let csrf = user.csrf_token().to_string();
-        let (state, uuid, shown) = (state.clone(), uuid.clone(), shown.clone());
+        let (state, uuid, shown, user) = (state.clone(), uuid.clone(), shown.clone(), user.clone());
         async move {
             let mut out = Vec::new();
-            if let Some(nonce) = nonce {
+            if node {
                 // A failed read answers None: `live::stream` resyncs shortly.
                 match state.store.node_get(uuid.clone()).await.ok()? {
                     Some(n) => {
@@ -344,7 +349,10 @@ async fn events(
                         if *last != fp {
                             *last = fp;
                             drop(last);
-                            let h = header_for(&state, &n, nonce, csrf);
+                            // A nonce only for a header that is sent (each one is kept
+                            // until spent or aged out).
+                            let csrf = user.csrf_token().to_string();
+                            let h = header_for(&state, &n, user.nonce(), csrf);
                             if let Ok(html) = fragment(&HeaderFrag { header: h }) {
                                 out.push(Event::new("header", html));
                             }
@@ -387,6 +395,10 @@ fn fingerprint(n: &Node) -> String {
     format!("{:016x}", h.finish())
 }
 
+fn masked(s: &str) -> String {
+    crate::model::secrets::mask_text(s).into_owned()
+}
+
 fn header_for(state: &State, n: &Node, nonce: String, csrf: String) -> HeaderData {
     let allow = state.config.conductor.allow_deleting_available_nodes;
     HeaderData {
@@ -397,9 +409,10 @@ fn header_for(state: &State, n: &Node, nonce: String, csrf: String) -> HeaderDat
         power_state: n.power_state.clone().unwrap_or_else(|| "None".into()),
         driver: n.driver.clone(),
         maintenance: n.maintenance,
-        maintenance_reason: n.maintenance_reason.clone(),
+        // Masked as the API's view masks them (a URL in them may carry a password).
+        maintenance_reason: n.maintenance_reason.as_deref().map(masked),
         fault: n.fault.clone(),
-        last_error: n.last_error.clone(),
+        last_error: n.last_error.as_deref().map(masked),
         actions: machine_view::actions(n, allow),
         nonce,
         csrf,

@@ -184,6 +184,7 @@ fn cookie_value<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
 }
 
 /// The signed-in user of a UI request (see the module header).
+#[derive(Clone)]
 pub struct UiUser {
     /// The user name (`None` under noauth).
     pub name: Option<String>,
@@ -499,7 +500,11 @@ async fn login(
         .await
         .unwrap_or(false);
     if !ok {
-        state.record_failure(&form.username);
+        // Only names in the file are counted: the table stays as small as the file, and
+        // made-up names cannot grow it.
+        if basic.has_user(&form.username) {
+            state.record_failure(&form.username);
+        }
         return Ok(login_page(
             &state,
             next,
