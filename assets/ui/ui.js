@@ -1,20 +1,24 @@
 // ironbox UI: the little behaviour htmx does not give (no inline scripts: CSP).
 "use strict";
 
-// Forms with data-confirm ask before submitting (destructive verbs), and every form
-// submits once: the button is disabled until the page or fragment is replaced.
+// Every form submits once: the button is disabled until the page or fragment is replaced.
+// (Destructive verbs are confirmed by the server-rendered confirm step, not here.)
 document.addEventListener("submit", function (ev) {
   var form = ev.target;
-  var msg = form.getAttribute("data-confirm");
-  if (msg && !window.confirm(msg)) {
-    ev.preventDefault();
-    return;
-  }
   if (form.dataset.submitted === "1") {
     ev.preventDefault();
     return;
   }
   form.dataset.submitted = "1";
+});
+
+// A page restored from the back/forward cache keeps its forms usable.
+window.addEventListener("pageshow", function (ev) {
+  if (ev.persisted) {
+    document.querySelectorAll("form[data-submitted]").forEach(function (f) {
+      delete f.dataset.submitted;
+    });
+  }
 });
 
 // htmx requests made from a form re-enable it when they finish (the server may answer

@@ -277,7 +277,8 @@ fn search_sql(q: &str, args: &mut Vec<SqlValue>, w: &mut Vec<String>) {
         "(nodes.name LIKE ?{contains} ESCAPE '\\' OR nodes.uuid LIKE ?{prefix} ESCAPE '\\' \
          OR nodes.id IN (SELECT node_id FROM ports WHERE address = ?{mac}) \
          OR nodes.id IN (SELECT p.node_id FROM ports p JOIN dhcp_leases l ON l.mac = p.address \
-           WHERE l.ip = ?{ip} AND l.state = 'bound'))"
+           WHERE l.ip = ?{ip} AND l.state = 'bound' \
+           AND l.expires_at > CAST(strftime('%s', 'now') AS INTEGER)))"
     ));
 }
 

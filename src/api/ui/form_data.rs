@@ -77,7 +77,11 @@ fn decode(raw: &[u8], field: Option<&str>) -> Result<String, ApiError> {
         match b {
             b'+' => out.push(b' '),
             b'%' => {
+                // Two hex digits exactly (from_str_radix alone would take "+1").
                 let hex = raw.get(i + 1..i + 3).and_then(|h| {
+                    if !h.iter().all(u8::is_ascii_hexdigit) {
+                        return None;
+                    }
                     let s = std::str::from_utf8(h).ok()?;
                     u8::from_str_radix(s, 16).ok()
                 });
@@ -185,6 +189,10 @@ mod tests {
         assert_eq!(
             refusal(b"na%G1me=x"),
             "Invalid form: a field name has a malformed percent-escape."
+        );
+        assert_eq!(
+            refusal(b"name=%+1"),
+            "Invalid form: the value of \"name\" has a malformed percent-escape."
         );
         // A multi-byte character split by the escape boundary is not a hex digit pair.
         assert!(Form::parse("x=%\u{e9}1".as_bytes()).is_err());
