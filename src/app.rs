@@ -182,8 +182,12 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
             .clone()
             .or_else(|| Some(format!("{scheme}://{api_addr}"))),
     });
-    // Consoles left enabled come back now that their URLs are known.
-    conductor.console_restore().await;
+    // Consoles left enabled come back now that their URLs are known; in the background, so
+    // many consoles (or slow BMCs) never hold up the API's start.
+    tokio::spawn({
+        let c = conductor.clone();
+        async move { c.console_restore().await }
+    });
     write_endpoints(&config.default.state_path, &endpoints)
         .map_err(io("writing endpoints.json"))?;
     tracing::info!(api = %format!("{scheme}://{api_addr}"), auth_strategy = ?config.default.auth_strategy, database = %config.database.connection.display(),

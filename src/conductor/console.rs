@@ -28,6 +28,8 @@ pub const REPLAY_BYTES: usize = 256 * 1024;
 pub const PORT_KEY: &str = "allocated_ipmi_terminal_port";
 const MIN_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Raw TCP viewers of one console at most.
+const MAX_TCP_VIEWERS: usize = 16;
 /// An upstream session that lasted this long was healthy: the next retry starts quickly.
 const LASTED: Duration = Duration::from_secs(20);
 
@@ -219,20 +221,32 @@ async fn pump(
     loop {
         let started = Instant::now();
         let why = match source.open().await {
-            Ok(mut s) => loop {
-                tokio::select! {
-                    out = s.output.recv() => match out {
-                        Some(b) => shared.publish(b),
-                        None => break "the console session ended".to_string(),
-                    },
-                    typed = input.recv() => match typed {
-                        Some(b) => if s.input.send(b).await.is_err() {
-                            break "the console session ended".to_string();
+            Ok(mut s) => {
+                // Typed bytes wait here until the upstream has room, while its output keeps
+                // being read: awaiting the send inside the select would stop reading output,
+                // and an upstream blocked on full output then never takes input (deadlock).
+                let mut typed: Option<Bytes> = None;
+                loop {
+                    tokio::select! {
+                        out = s.output.recv() => match out {
+                            Some(b) => shared.publish(b),
+                            None => break "the console session ended".to_string(),
                         },
-                        None => return,
-                    },
+                        t = input.recv(), if typed.is_none() => match t {
+                            Some(b) => typed = Some(b),
+                            None => return,
+                        },
+                        permit = s.input.reserve(), if typed.is_some() => match permit {
+                            Ok(p) => {
+                                if let Some(b) = typed.take() {
+                                    p.send(b);
+                                }
+                            }
+                            Err(_) => break "the console session ended".to_string(),
+                        },
+                    }
                 }
-            },
+            }
             Err(e) => crate::model::secrets::mask_text(&e.to_string()).into_owned(),
         };
         // Reset only after a session that lasted, so a BMC that drops us at once is not
@@ -265,6 +279,11 @@ async fn serve_tcp(node: String, listener: TcpListener, shared: Arc<Shared>) {
     loop {
         tokio::select! {
             acc = listener.accept() => match acc {
+                Ok((sock, peer)) if conns.len() >= MAX_TCP_VIEWERS => {
+                    // Each viewer holds a replay copy: refuse rather than grow without bound.
+                    tracing::warn!(node = %node, %peer, "console viewer refused: {MAX_TCP_VIEWERS} already connected (tcp)");
+                    drop(sock);
+                }
                 Ok((sock, peer)) => {
                     tracing::info!(node = %node, %peer, "console viewer connected (tcp)");
                     conns.spawn(tcp_viewer(sock, shared.attach()));
@@ -338,7 +357,9 @@ impl Conductor {
             .validate(&ctx)
             .await
             .map_err(super::power::driver_err)?;
-        if enabled == ctx.node.console_enabled && (running || !enabled) {
+        // Both the stored flag and the live session must agree (a save that failed after a
+        // start leaves a session running on a node stored as disabled).
+        if enabled == ctx.node.console_enabled && enabled == running {
             tracing::info!(node = %uuid, enabled, "console already in the requested state");
             return Ok(());
         }

@@ -120,6 +120,9 @@ async fn activate(s: &mut Session) -> Result<usize, IpmiError> {
     Ok(inbound.min(255 + 4))
 }
 
+/// Typed input held for the BMC at most (a few SOL packets' worth).
+const MAX_QUEUED_INPUT: usize = 4096;
+
 async fn run(
     mut s: Session,
     mut st: SolState,
@@ -135,7 +138,7 @@ async fn run(
     let why = 'session: loop {
         tokio::select! {
             _ = out.closed() => break 'session "output dropped",
-            inp = input.recv() => match inp {
+            inp = input.recv(), if st.queued() < MAX_QUEUED_INPUT => match inp {
                 Some(b) => st.push_input(&b),
                 None => break 'session "input dropped",
             },

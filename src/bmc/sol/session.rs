@@ -75,6 +75,31 @@ fn protocol(bmc: &str, reason: impl Into<String>) -> IpmiError {
     }
 }
 
+/// A RAKP 2 or 4 message's header (tag, status, reserved, our session ID) checked; the
+/// reader is left at the message's body.
+fn rakp_reply<'a>(
+    resp: &'a [u8],
+    bmc: &str,
+    our_sid: u32,
+    name: &str,
+) -> Result<Reader<'a>, IpmiError> {
+    let mut r = Reader::new(resp);
+    let (_tag, status) = (r.u8(), r.u8());
+    if status != Some(0) {
+        let code = status.unwrap_or(0xff);
+        return Err(session_err(
+            bmc,
+            format!("{name} refused: {} (0x{code:02x})", status_text(code)),
+        ));
+    }
+    let bad = |what: &str| protocol(bmc, format!("malformed {name}{what}"));
+    r.take(2).ok_or_else(|| bad(""))?;
+    if r.u32() != Some(our_sid) {
+        return Err(bad(" (session ID)"));
+    }
+    Ok(r)
+}
+
 /// RMCP+ status codes (IPMI 2.0 table 13-15) in words.
 fn status_text(code: u8) -> &'static str {
     match code {
@@ -219,19 +244,7 @@ impl Session {
         rakp1.extend_from_slice(&[ROLE, 0, 0, user.len() as u8]);
         rakp1.extend_from_slice(user);
         let resp = handshake(&sock, &bmc, packet::RAKP1, &rakp1, packet::RAKP2).await?;
-        let mut r = Reader::new(&resp);
-        let (_tag, status) = (r.u8(), r.u8());
-        if status != Some(0) {
-            let code = status.unwrap_or(0xff);
-            return Err(session_err(
-                &bmc,
-                format!("RAKP 2 refused: {} (0x{code:02x})", status_text(code)),
-            ));
-        }
-        r.take(2).ok_or_else(|| bad("RAKP 2"))?;
-        if r.u32() != Some(our_sid) {
-            return Err(bad("RAKP 2 (session ID)"));
-        }
+        let mut r = rakp_reply(&resp, &bmc, our_sid, "RAKP 2")?;
         let rc = r.take(16).ok_or_else(|| bad("RAKP 2"))?;
         let guid = r.take(16).ok_or_else(|| bad("RAKP 2"))?;
         let code = r.take(suite.mac_len()).ok_or_else(|| bad("RAKP 2"))?;
@@ -268,19 +281,7 @@ impl Session {
         let code3 = suite.hmac(&kuid, &[rc, &our_sid.to_le_bytes(), &[ROLE], &ulen, user]);
         rakp3.extend_from_slice(&code3);
         let resp = handshake(&sock, &bmc, packet::RAKP3, &rakp3, packet::RAKP4).await?;
-        let mut r = Reader::new(&resp);
-        let (_tag, status) = (r.u8(), r.u8());
-        if status != Some(0) {
-            let code = status.unwrap_or(0xff);
-            return Err(session_err(
-                &bmc,
-                format!("RAKP 4 refused: {} (0x{code:02x})", status_text(code)),
-            ));
-        }
-        r.take(2).ok_or_else(|| bad("RAKP 4"))?;
-        if r.u32() != Some(our_sid) {
-            return Err(bad("RAKP 4 (session ID)"));
-        }
+        let mut r = rakp_reply(&resp, &bmc, our_sid, "RAKP 4")?;
         let icv = r.take(suite.icv_len()).ok_or_else(|| bad("RAKP 4"))?;
         let keys = Keys::derive(suite, &kuid, &rm, rc, ROLE, user);
         let mut want = suite.hmac(&keys.sik, &[&rm, &bmc_sid.to_le_bytes(), guid]);
@@ -299,9 +300,15 @@ impl Session {
             window: SeqWindow::default(),
             rq_seq: 0,
         };
-        // Set Session Privilege Level: administrator.
-        s.command_ok("Set Session Privilege Level", NETFN_APP, 0x3b, &[0x04], &[])
-            .await?;
+        // Set Session Privilege Level: administrator. Refused: close the session now rather
+        // than leave one of the BMC's few slots taken until its timeout (we retry soon).
+        if let Err(e) = s
+            .command_ok("Set Session Privilege Level", NETFN_APP, 0x3b, &[0x04], &[])
+            .await
+        {
+            s.close().await;
+            return Err(e);
+        }
         Ok(s)
     }
 

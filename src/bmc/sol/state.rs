@@ -68,6 +68,12 @@ impl SolState {
         self.queue.extend(data);
     }
 
+    /// Input taken but not yet sent (the session stops taking input past a bound, so a
+    /// fast typist or a stalled BMC pushes back on the viewers instead of growing this).
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
     /// Nothing queued and nothing in flight.
     pub fn idle(&self) -> bool {
         self.pending.is_none() && self.queue.is_empty()
