@@ -46,9 +46,19 @@ async fn ipxe_path(
             .peer_addr()
             .map(|a| a.ip().to_string())
             .unwrap_or_default();
-        let e = NetEvent::new("http", ip, "served", format!("iPXE script for {mac}"));
+        let script = boot.script_for(&mac).await;
+        // Logged with what became of it: a script that could not be rendered was not served.
+        let mut e = NetEvent::new(
+            "http",
+            ip,
+            if script.is_ok() { "served" } else { "failed" },
+            format!("iPXE script for {mac}"),
+        );
+        if let Err(err) = &script {
+            e.reason = Some(err.to_string());
+        }
         boot.store.netlog().push(e);
-        return match boot.script_for(&mac).await {
+        return match script {
             Ok(s) => ipxe(s),
             Err(e) => {
                 tracing::error!(mac = %mac, error = %e, "cannot render boot script");

@@ -309,6 +309,10 @@ impl Conductor {
         }
         self.store.node_delete(node.id).await?;
         crate::metrics::node_deleted(&node.uuid);
+        self.heartbeats_noted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&node.uuid);
         // Ironic stops the console of a node it deletes.
         self.console_forget(&node.uuid);
         drop(task);

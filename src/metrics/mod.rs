@@ -154,7 +154,7 @@ impl Metrics {
         );
         r.register(
             "dhcp_packets",
-            "DHCP packets received, by message type and result (answered, ignored or dropped) with the named reason",
+            "DHCP packets received, by message type and result (answered, handled or dropped) with the named reason",
             m.dhcp_packets.clone(),
         );
         r.register(
@@ -218,17 +218,16 @@ pub fn init() {
 fn bounded<L: Clone + std::hash::Hash + Eq>(
     family: &Histograms<L>,
     series: &AtomicUsize,
-    known: impl Fn(&str) -> L,
-    label: &str,
+    wanted: L,
+    other: L,
 ) -> L {
-    let wanted = known(label);
     if family.get(&wanted).is_some() {
         return wanted;
     }
     if series.fetch_add(1, Ordering::Relaxed) < MAX_SERIES {
         wanted
     } else {
-        known("other")
+        other
     }
 }
 
@@ -251,8 +250,13 @@ pub fn provision_transition(
             to,
         })
         .inc();
-    if matches!(event, "fail" | "abort") {
-        step_ended(node, false);
+    match event {
+        "fail" | "abort" => step_ended(node, false),
+        // A step's own park and resume: it is still running.
+        "wait" | "hold" | "resume" | "unhold" => {}
+        // Any other verb (undeploy of a parked deploy, ...) leaves the step behind unfinished:
+        // forget it, so the next `steps::run` does not record it as a success.
+        _ => step_forget(node),
     }
     let Ok(mut working) = m.working.lock() else {
         return;
@@ -289,6 +293,13 @@ pub fn step_started(node: &str, interface: &str, step: &str) {
     }
 }
 
+/// The node's running step (if any) is dropped without being observed.
+fn step_forget(node: &str) {
+    if let Ok(mut running) = METRICS.steps.lock() {
+        running.remove(node);
+    }
+}
+
 /// The node's running step (if any) ended, `ok` or failed: its duration is observed.
 pub fn step_ended(node: &str, ok: bool) {
     let Some((interface, name, started)) = METRICS
@@ -309,19 +320,24 @@ pub fn step(interface: &str, step: &str, ok: bool, took: Duration) {
     let label = bounded(
         &m.step_duration,
         &m.step_series,
-        |s| Step {
+        Step {
             interface: interface.chars().take(32).collect(),
-            step: s.chars().take(64).collect(),
+            step: step.chars().take(64).collect(),
             result,
         },
-        step,
+        Step {
+            interface: "other".into(),
+            step: "other".into(),
+            result,
+        },
     );
     m.step_duration
         .get_or_create(&label)
         .observe(took.as_secs_f64());
 }
 
-/// A DHCP packet and what became of it: `result` is `answered`, `ignored` or `dropped`,
+/// A DHCP packet and what became of it: `result` is `answered`, `handled` (a RELEASE or
+/// DECLINE taken note of) or `dropped`,
 /// `reason` the named reason (empty when answered).
 pub fn dhcp_packet(message_type: &'static str, result: &'static str, reason: &'static str) {
     METRICS

@@ -288,11 +288,15 @@ impl Dhcp {
             Ok(Some(l)) => l,
             Ok(None) => {
                 crate::metrics::dhcp_packet(kind, "dropped", "lease_writer_busy");
+                let why = Some("the lease writer is busy".to_string());
+                self.log(mac.to_string(), "dropped", kind.to_string(), why, hostname);
                 return None;
             }
             Err(e) => {
                 tracing::warn!(mac = %mac, error = %e, "DHCP lookup failed; packet dropped");
                 crate::metrics::dhcp_packet(kind, "dropped", "lookup_failed");
+                let why = Some(format!("lookup failed: {e}"));
+                self.log(mac.to_string(), "dropped", kind.to_string(), why, hostname);
                 return None;
             }
         };
@@ -300,14 +304,11 @@ impl Dhcp {
         match decide::decide(&facts, c.mode, &lookup, c.net.ip, c.allow_unknown) {
             Decision::Ignore(why) => {
                 let handled = matches!(why, Ignore::Release | Ignore::Decline);
-                crate::metrics::dhcp_packet(
-                    kind,
-                    if handled { "handled" } else { "dropped" },
-                    why.name(),
-                );
+                let result = if handled { "handled" } else { "dropped" };
+                crate::metrics::dhcp_packet(kind, result, why.name());
                 self.log(
                     mac.to_string(),
-                    "dropped",
+                    result,
                     format!("{:?}", facts.kind),
                     Some(why.to_string()),
                     hostname,
