@@ -100,14 +100,16 @@ pub fn read(lan: Option<&mut dyn LanConfig>) -> BmcInfo {
     let Some(lan) = lan else {
         return BmcInfo::default();
     };
-    let address = address(lan).ok();
-    let v6address = v6address(lan).ok();
-    let mac = mac(lan).ok().flatten();
-    BmcInfo {
-        address,
-        v6address,
-        mac,
-    }
+    // A device that stops answering gets no second and third round of timeouts.
+    read_all(lan).unwrap_or_default()
+}
+
+fn read_all(lan: &mut dyn LanConfig) -> Result<BmcInfo, Unreachable> {
+    Ok(BmcInfo {
+        address: Some(address(lan)?),
+        v6address: Some(v6address(lan)?),
+        mac: mac(lan)?,
+    })
 }
 
 fn ipv4(data: &[u8]) -> Option<Ipv4Addr> {

@@ -196,13 +196,21 @@ pub fn collect(names: &[String], timeout: Duration) -> BTreeMap<String, Vec<Tlv>
             tracing::warn!(error = %e, "LLDP capture: poll failed");
             break;
         }
-        let ready: Vec<bool> = fds.iter().map(|p| p.revents != 0).collect();
         let mut still = vec![];
-        for (l, ready) in waiting.into_iter().zip(ready) {
-            match ready.then(|| l.read()).flatten() {
+        for (l, p) in waiting.into_iter().zip(&fds) {
+            if p.revents == 0 {
+                still.push(l);
+                continue;
+            }
+            match l.read() {
                 Some(tlvs) => {
                     tracing::info!(interface = %l.name, tlvs = tlvs.len(), "LLDP frame received");
                     out.insert(l.name.clone(), tlvs);
+                }
+                // A socket the kernel calls invalid would wake poll forever: give it up.
+                None if p.revents & libc::POLLNVAL != 0 => {
+                    tracing::warn!(interface = %l.name, "LLDP socket invalid");
+                    out.insert(l.name.clone(), vec![]);
                 }
                 None => still.push(l),
             }
