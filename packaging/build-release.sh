@@ -71,22 +71,21 @@ for a in "${ARCHES[@]}"; do
     rustup target list --installed | grep -qx "$a-unknown-linux-musl" \
         || rustup target add "$a-unknown-linux-musl"
 done
-if [ ! -x "$CACHE/zig-venv/bin/python-zig" ]; then
+ZIG=$(ls "$CACHE"/zig-venv/lib/python3*/site-packages/ziglang/zig 2>/dev/null | head -1 || true)
+if [ -z "$ZIG" ] || [ "$("$ZIG" version)" != "$ZIGLANG_VERSION" ]; then
     rm -rf "$CACHE/zig-venv"
     python3 -m venv "$CACHE/zig-venv"
     "$CACHE/zig-venv/bin/pip" install -q "ziglang==$ZIGLANG_VERSION"
-    # cargo-zigbuild looks for `python3 -m ziglang` or a `zig` on PATH; give it the latter.
-    printf '#!/bin/sh\nexec "%s" -m ziglang "$@"\n' "$CACHE/zig-venv/bin/python3" \
-        > "$CACHE/zig-venv/bin/python-zig"
-    chmod 755 "$CACHE/zig-venv/bin/python-zig"
+    ZIG=$(ls "$CACHE"/zig-venv/lib/python3*/site-packages/ziglang/zig | head -1)
 fi
-mkdir -p "$CACHE/zig-bin"
-ln -sf "$CACHE/zig-venv/bin/python-zig" "$CACHE/zig-bin/zig"
+# The wheel's zig binary itself: cargo-zigbuild otherwise tries `python3 -m ziglang` with
+# whatever python3 is first on PATH.
+export CARGO_ZIGBUILD_ZIG_PATH="$ZIG"
 if [ "$("$CACHE/tools/bin/cargo-zigbuild" --version 2>/dev/null)" != "cargo-zigbuild $ZIGBUILD_VERSION" ]; then
     say "installing cargo-zigbuild $ZIGBUILD_VERSION (a few minutes, once)"
     nice -n 10 cargo install -q --locked cargo-zigbuild --version "$ZIGBUILD_VERSION" --root "$CACHE/tools"
 fi
-export PATH="$CACHE/tools/bin:$CACHE/zig-bin:$PATH"
+export PATH="$CACHE/tools/bin:$PATH"
 
 # --- binaries ---------------------------------------------------------------------------
 rm -f "$DIST/SHA256SUMS"

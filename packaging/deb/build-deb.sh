@@ -35,7 +35,7 @@ date_r=$(date -u -R -d "@$SOURCE_DATE_EPOCH")
 cat > "$STAGE/changelog" <<EOF
 ironbox ($VERSION-1) unstable; urgency=medium
 
-  * Release $VERSION: static binary with embedded iPXE (BIOS, UEFI x86-64, UEFI ARM64).
+  * Release $VERSION: static binary, iPXE for BIOS, UEFI x86-64 and ARM64 inside.
 
  -- ironbox developers <ironbox@packages.invalid>  $date_r
 EOF
@@ -45,11 +45,11 @@ Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: ironbox
 
 Files: *
-Copyright: ironbox developers
+Copyright: 2026 ironbox developers
 License: Apache-2.0
 
 Files: usr/bin/ironbox (embedded iPXE programs)
-Copyright: Michael Brown and the iPXE contributors
+Copyright: 2006-2025 Michael Brown and the iPXE contributors
 License: GPL-2+ with UBDL exception
 Comment: The iPXE boot programs embedded in the binary are those of Debian's `ipxe`
  package (listed with their checksums by `ironbox --version`); their source is Debian's
@@ -75,16 +75,16 @@ Installed-Size: $size_kib
 Depends: adduser
 Section: admin
 Priority: optional
-Description: bare-metal provisioning appliance with OpenStack Ironic's API
- ironbox is one static binary that enrolls, inspects, cleans and deploys physical
- machines through their BMCs (IPMI, Redfish), with built-in DHCP, TFTP and HTTP
- boot servers, a deploy agent, a SQLite database and a web console. It speaks
- OpenStack Ironic's Bare Metal API, so the baremetal CLI and openstacksdk work
- against it unchanged.
+Description: bare-metal provisioning appliance with Ironic's API
+ ironbox is one static binary that enrolls, inspects, cleans and deploys
+ physical machines through their BMCs (IPMI, Redfish), with built-in DHCP,
+ TFTP and HTTP boot servers, a deploy agent, a SQLite database and a web
+ console. It speaks OpenStack Ironic's Bare Metal API, so the baremetal CLI
+ and openstacksdk work against it unchanged.
  .
- The service runs as the system user ironbox with its state in /var/lib/ironbox.
- It is not started on install: edit /etc/ironbox/ironic.toml, then run
- systemctl enable --now ironbox.
+ The service runs as the system user ironbox with its state in
+ /var/lib/ironbox. It is not started on install: edit
+ /etc/ironbox/ironic.toml, then run systemctl enable --now ironbox.
 EOF
 
 find "$P" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
