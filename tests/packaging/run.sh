@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # tests/packaging/run.sh — the release artifacts, checked as a user would meet them:
-#   1. build.rs refuses a release build without iPXE for BIOS, UEFI x86-64 and UEFI ARM64
-#      (its compiled build script run against an empty, a partial and a mislabelled dir);
-#   2. packaging/build-release.sh builds dist/ (one release build per target; tools, iPXE
+#   1. packaging/build-release.sh builds dist/ (one release build per target; tools, iPXE
 #      and the target dir are reused, so a re-run only relinks what changed);
+#   2. build.rs refuses a release build without iPXE for BIOS, UEFI x86-64 and UEFI ARM64
+#      (its compiled build script run against an empty, a partial and a mislabelled dir);
 #   3. the x86-64 binary: `ldd` and `file` say static, `--version` lists the three
 #      platforms, size <= 25 MiB;
 #   4. the ARM64 binary under qemu-aarch64-static: `--version`, and a zero-config `serve`
@@ -54,7 +54,13 @@ fi
 platforms() { { "$@" --version || true; } | awk '/^  [^ ]+ +(bios|uefi-)/ {print $2}' | sort -u | tr '\n' ' '; }
 want_platforms="bios uefi-arm64 uefi-x86_64 "
 
-# ---- 1. build.rs refuses a release build without every platform ----------------------
+# ---- 1. the release build ---------------------------------------------------------------
+ts=$(date +%s)
+bash packaging/build-release.sh
+step_time "packaging/build-release.sh" "$ts"
+check "SHA256SUMS matches every artifact" bash -c "cd '$DIST' && sha256sum --quiet -c SHA256SUMS"
+
+# ---- 2. build.rs refuses a release build without every platform ----------------------
 ts=$(date +%s)
 # The build script of the current source (a no-op build after tests/run.sh's own).
 cargo build --quiet --bin ironbox
@@ -67,33 +73,22 @@ run_build_script() { # DIR REQUIRE -> exit code, stderr in $WORK/bs.err
 # Fails (as a release build must) and says PATTERN in FILE (bs.err: the panic, bs.out: warnings).
 bs_refuses() { ! run_build_script "$1" 1 && grep -q "$2" "$WORK/$3"; }
 mkdir -p "$WORK/ipxe-none" "$WORK/ipxe-x86" "$WORK/ipxe-mislabelled"
-IPXE_FULL=$(ls -d "$IRONBOX_BUILD_CACHE"/ipxe-*/usr/lib/ipxe 2>/dev/null | head -1 || true)
+# The programs build-release.sh fetched (Debian's ipxe package, unpacked).
+IPXE_FULL=$(ls -d "$IRONBOX_BUILD_CACHE"/ipxe-*/usr/lib/ipxe | head -1)
 check "build script: no iPXE + IRONBOX_REQUIRE_IPXE=1 fails, naming all three platforms" \
     bs_refuses "$WORK/ipxe-none" 'no iPXE program for bios, uefi-x86_64, uefi-arm64' bs.err
 check "build script: no iPXE without IRONBOX_REQUIRE_IPXE still builds (a dev build)" \
     run_build_script "$WORK/ipxe-none" 0
 check "build script: the dev build says so in its version text" \
     grep -q 'embedded iPXE programs: none' "$WORK/bs-out/ipxe_embedded.rs"
-if [ -n "$IPXE_FULL" ]; then
-    cp "$IPXE_FULL/undionly.kpxe" "$IPXE_FULL/snponly.efi" "$WORK/ipxe-x86/"
-    check "build script: BIOS + UEFI x86-64 only fails, naming uefi-arm64" \
-        bs_refuses "$WORK/ipxe-x86" 'no iPXE program for uefi-arm64 ' bs.err
-    cp "$IPXE_FULL/undionly.kpxe" "$IPXE_FULL/snponly.efi" "$WORK/ipxe-mislabelled/"
-    cp "$IPXE_FULL/ipxe-amd64.efi" "$WORK/ipxe-mislabelled/ipxe-arm64.efi"
-    check "build script: an x86-64 program named ipxe-arm64.efi is refused, not embedded" \
-        bs_refuses "$WORK/ipxe-mislabelled" 'ipxe-arm64.efi is built for uefi-x86_64, not uefi-arm64' bs.out
-fi
+cp "$IPXE_FULL/undionly.kpxe" "$IPXE_FULL/snponly.efi" "$WORK/ipxe-x86/"
+check "build script: BIOS + UEFI x86-64 only fails, naming uefi-arm64" \
+    bs_refuses "$WORK/ipxe-x86" 'no iPXE program for uefi-arm64 ' bs.err
+cp "$IPXE_FULL/undionly.kpxe" "$IPXE_FULL/snponly.efi" "$WORK/ipxe-mislabelled/"
+cp "$IPXE_FULL/ipxe-amd64.efi" "$WORK/ipxe-mislabelled/ipxe-arm64.efi"
+check "build script: an x86-64 program named ipxe-arm64.efi is refused, not embedded" \
+    bs_refuses "$WORK/ipxe-mislabelled" 'ipxe-arm64.efi is built for uefi-x86_64, not uefi-arm64' bs.out
 step_time "build script checks" "$ts"
-
-# ---- 2. the release build ---------------------------------------------------------------
-ts=$(date +%s)
-bash packaging/build-release.sh
-step_time "packaging/build-release.sh" "$ts"
-if [ -z "$IPXE_FULL" ]; then
-    IPXE_FULL=$(ls -d "$IRONBOX_BUILD_CACHE"/ipxe-*/usr/lib/ipxe | head -1)
-    say "(the partial and mislabelled iPXE checks ran without the fetched programs; re-run for them)"
-fi
-check "SHA256SUMS matches every artifact" bash -c "cd '$DIST' && sha256sum --quiet -c SHA256SUMS"
 
 # ---- 3. the static x86-64 binary -----------------------------------------------------------
 check "x86-64: ldd says not dynamic" bash -c "ldd '$X86' 2>&1 | grep -Eq 'not a dynamic executable|statically linked'"
