@@ -94,9 +94,14 @@ for a in "${ARCHES[@]}"; do
     out="$DIST/ironbox-$VERSION-$a-linux-musl"
     say "building $t (release; this is the slow part)"
     start=$(date +%s)
+    # aarch64 gets its own target dir: cargo locks a target dir's host artifacts (build
+    # scripts, proc macros) for a whole build, so the two targets could not build at once.
+    tdir=target
+    [ "$a" = x86_64 ] || tdir=target/cross
     IRONBOX_IPXE_DIR="$IPXE_DIR" IRONBOX_REQUIRE_IPXE=1 CARGO_PROFILE_RELEASE_STRIP=symbols \
-        nice -n 10 cargo zigbuild --quiet --release --locked --target "$t" --bin ironbox
-    install -m 755 "target/$t/release/ironbox" "$out"
+        nice -n 10 cargo zigbuild --quiet --release --locked --target "$t" --target-dir "$tdir" \
+        --bin ironbox
+    install -m 755 "$tdir/$t/release/ironbox" "$out"
     size=$(stat -c %s "$out")
     say "$(basename "$out"): $size bytes, built in $(($(date +%s) - start)) s"
     [ "$size" -le "$MAX_BYTES" ] || die "$out is $size bytes, over the 25 MiB limit"
