@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 #[command(
     name = "ironbox",
     version,
+    long_version = ironbox::boot::dhcp::options::LONG_VERSION,
     about = "A single-binary bare-metal provisioning appliance with OpenStack Ironic's API"
 )]
 struct Cli {

@@ -6,7 +6,10 @@
 #      netboot tests create network namespaces and QEMU machines, so this needs root),
 #   3. runs clippy (Cargo.toml denies unwrap, expect, panic and indexing outside tests),
 #   4. starts ironbox and drives it with the client-compatibility suite (tests/compat),
-#   5. drives the operator console (/ui/) in Debian's headless chromium (tests/ui; each
+#   5. builds the release artifacts (packaging/build-release.sh) and checks them: static
+#      binaries, embedded iPXE, ARM64 under qemu-user, the .deb in a debootstrap root
+#      (tests/packaging/run.sh),
+#   6. drives the operator console (/ui/) in Debian's headless chromium (tests/ui; each
 #      module starts its own ironbox).
 # Usage: bash tests/run.sh        (as root, or with sudo available for apt-get)
 set -euo pipefail
@@ -83,6 +86,9 @@ URL=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["api"])' "
 echo "ironbox at $URL"
 (cd tests/compat && IRONIC_URL="$URL" "$VENV/bin/pytest" -q -p no:cacheprovider) || {
     echo "--- ironbox log"; tail -50 "$WORK/ironbox.log"; exit 1; }
+
+step "release artifacts: static binaries, iPXE inside, the .deb in a clean Debian 12 (tests/packaging)"
+bash tests/packaging/run.sh
 
 step "operator console in headless chromium (tests/ui)"
 IRONBOX_BIN="$ROOT/target/debug/ironbox" "$UI_VENV/bin/pytest" -q -p no:cacheprovider tests/ui
