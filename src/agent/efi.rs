@@ -323,11 +323,12 @@ fn make_mutable(p: &Path) {
     let mut flags: libc::c_long = 0;
     // SAFETY: both ioctls take a pointer to a long that lives across the call.
     unsafe {
-        if libc::ioctl(f.as_raw_fd(), FS_IOC_GETFLAGS, &mut flags) == 0
+        // `as _`: the request is an unsigned long in glibc and an int in musl.
+        if libc::ioctl(f.as_raw_fd(), FS_IOC_GETFLAGS as _, &mut flags) == 0
             && flags & FS_IMMUTABLE_FL != 0
         {
             flags &= !FS_IMMUTABLE_FL;
-            libc::ioctl(f.as_raw_fd(), FS_IOC_SETFLAGS, &flags);
+            libc::ioctl(f.as_raw_fd(), FS_IOC_SETFLAGS as _, &flags);
         }
     }
 }
