@@ -462,7 +462,7 @@ async fn api_call(cfg: &InspectionRulesSection, args: &Map<String, Value>) -> Re
         .trim_end_matches(']')
         .to_ascii_lowercase();
     if !matches!(parsed.scheme(), "http" | "https")
-        || !cfg.api_call_allowed_hosts.iter().any(|h| *h == host)
+        || !cfg.api_call_allowed_hosts.contains(&host)
     {
         return Err(failed(format!(
             "host {host:?} is not in [inspection_rules] api_call_allowed_hosts"

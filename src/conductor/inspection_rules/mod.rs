@@ -181,7 +181,7 @@ impl Conductor {
                 .cloned(),
         );
         // Stable: equal priorities keep database (creation) order, then the file's.
-        rules.sort_by(|a, b| b.priority.cmp(&a.priority));
+        rules.sort_by_key(|r| std::cmp::Reverse(r.priority));
         if rules.is_empty() {
             return Ok(());
         }
