@@ -461,9 +461,7 @@ async fn api_call(cfg: &InspectionRulesSection, args: &Map<String, Value>) -> Re
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_ascii_lowercase();
-    if !matches!(parsed.scheme(), "http" | "https")
-        || !cfg.api_call_allowed_hosts.contains(&host)
-    {
+    if !matches!(parsed.scheme(), "http" | "https") || !cfg.api_call_allowed_hosts.contains(&host) {
         return Err(failed(format!(
             "host {host:?} is not in [inspection_rules] api_call_allowed_hosts"
         )));
