@@ -6,6 +6,7 @@
 //! - `provision.rs`: verbs and their flows; `steps.rs`: clean/deploy/service steps
 //! - `power.rs`: power and management actions; `inventory.rs`: create/update/delete rules
 //! - `allocations.rs`: allocations and deploy templates; `periodic.rs`: reconcilers
+//! - `inspection_rules/`: inspection rules and the engine that applies them
 //! - `console.rs`: serial console sessions shared by their viewers, and their TCP ports
 //! - `workers.rs`: the bounded job pool; `hash_ring.rs`; `service.rs`: registration
 
@@ -15,6 +16,7 @@ pub mod console;
 mod error;
 pub mod fsm;
 pub mod hash_ring;
+pub mod inspection_rules;
 mod inventory;
 pub use inventory::delete_refusal;
 pub mod periodic;
@@ -31,6 +33,7 @@ use std::time::Instant;
 
 pub use agent::{AgentHeartbeat, LookupResult};
 pub use error::{ConductorError, Result};
+pub use inspection_rules::RuleScope;
 pub use service::Heartbeat;
 
 use crate::config::Config;

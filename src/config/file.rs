@@ -35,6 +35,8 @@ pub struct FileConfig {
     pub metrics: MetricsSection,
     #[serde(default)]
     pub console: ConsoleSection,
+    #[serde(default)]
+    pub inspection_rules: InspectionRulesSection,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -538,6 +540,28 @@ impl Default for ConsoleSection {
             port_range: String::new(),
             socat_address: "127.0.0.1".into(),
             allow_public_tcp: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InspectionRulesSection {
+    /// YAML (or JSON) file of rules that apply besides the API's; empty = none.
+    pub built_in_rules: String,
+    /// Mask `password`, `auth_token`, `bmc_password` in the data rules see:
+    /// `always`, `never`, or `sensitive` (unmasked for sensitive rules only).
+    pub mask_secrets: String,
+    /// Hosts the `api-call` action may reach; empty = the action always fails.
+    pub api_call_allowed_hosts: Vec<String>,
+}
+
+impl Default for InspectionRulesSection {
+    fn default() -> Self {
+        Self {
+            built_in_rules: String::new(),
+            mask_secrets: "always".into(),
+            api_call_allowed_hosts: vec![],
         }
     }
 }

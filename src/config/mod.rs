@@ -5,6 +5,7 @@
 
 mod check;
 mod file;
+mod rules_file;
 mod sections;
 
 use std::path::Path;
@@ -50,6 +51,7 @@ pub struct Config {
     pub deploy: DeploySection,
     pub metrics: MetricsSection,
     pub console: ConsoleSection,
+    pub inspection_rules: InspectionRulesSection,
 }
 
 impl Config {
@@ -94,6 +96,7 @@ impl Config {
             deploy: ck.deploy(file.deploy)?,
             metrics: ck.metrics(file.metrics)?,
             console: ck.console(file.console)?,
+            inspection_rules: ck.inspection_rules(file.inspection_rules)?,
             default,
         })
     }

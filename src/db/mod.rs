@@ -25,6 +25,7 @@ mod chassis;
 mod conductors;
 mod deploy_templates;
 mod history;
+mod inspection_rules;
 mod inventory;
 mod machines;
 mod migrate;
