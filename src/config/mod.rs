@@ -5,6 +5,7 @@
 
 mod check;
 mod file;
+pub mod htpasswd;
 mod sections;
 
 use std::path::Path;
