@@ -68,6 +68,12 @@ for t in sfdisk resize2fs mtools; do
   done
 done
 for m in mcopy mtype mdir; do ln -s mtools "$o/usr/sbin/$m"; done
+# mtools converts FAT names through glibc's iconv: its code page modules, or no FAT access.
+# (its real path: glibc looks there, and the initramfs has no /lib -> /usr/lib link).
+gconv=$(readlink -f "$(dirname "$(ldd "$(command -v mtools)" | grep -o '/[^ ]*/libc\.so\.6')")/gconv")
+mkdir -p "$o$gconv"
+cp -r "$gconv/gconv-modules" "$gconv/gconv-modules.d" "$gconv/IBM850.so" "$gconv/IBM437.so" "$o$gconv/"
+[ -f "$gconv/gconv-modules.cache" ] && cp "$gconv/gconv-modules.cache" "$o$gconv/"
 # The stick itself: USB storage and host controllers, which the deploy ramdisk's module
 # list lacks (a kernel tree only; `--modules` gives exactly what is listed). Loaded after
 # the deploy list by the appended /etc/modules.

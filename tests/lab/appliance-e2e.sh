@@ -26,8 +26,8 @@ D=$(mktemp -d "$LAB/appliance.XXXXXX")
 IMG=$D/usb.img
 QPID=
 
-fail() { echo "APPLIANCE-E2E FAIL: $*" >&2; echo "--- serial:" >&2; tr -d '\r' < "$D/serial.log" 2>/dev/null | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | grep -av '^$' | tail -n 40 >&2; exit 1; }
-stop_vm() { [ -n "$QPID" ] && kill -9 "$QPID" 2>/dev/null; [ -n "$QPID" ] && wait "$QPID" 2>/dev/null; QPID=; true; }
+fail() { echo "APPLIANCE-E2E FAIL: $*" >&2; echo "--- serial:" >&2; [ -f "$D/serial.log" ] && serial | grep -av '^$' | tail -n 40 >&2; exit 1; }
+stop_vm() { if [ -n "$QPID" ]; then kill -9 "$QPID" 2>/dev/null || true; wait "$QPID" 2>/dev/null || true; fi; QPID=; }
 cleanup() { stop_vm; [ -n "${DNSMASQ:-}" ] && kill "$DNSMASQ" 2>/dev/null; tests/lab/netns.sh down "$NS" >/dev/null; rm -rf "$D"; }
 trap cleanup EXIT
 
