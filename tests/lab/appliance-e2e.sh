@@ -12,7 +12,8 @@
 #   4. power cut, a broken ironic.toml put on the FAT partition: CONFIG-ERROR.TXT names
 #      the file, key and reason, the screen says so, and the API still answers;
 #   5. power cut, dnsmasq on the bridge, the template config back: the appliance chooses
-#      proxy mode on its leased address by itself, the node is still there.
+#      proxy mode on its leased address by itself, the node is still there;
+#   6. power cut, the data partition filled: the console reports it.
 # Needs root, tests/lab/setup.sh and the venv with python-ironicclient
 # (IRONBOX_TEST_VENV). Prints the TCG boot-to-API times and the image size.
 #   IRONBOX=target/debug/ironbox tests/lab/appliance-e2e.sh
@@ -139,4 +140,26 @@ API_IP=$(awk '{print $3}' "$D/leases" | head -n1)
 bm node show appl-n1 -f value -c name | grep -qx appl-n1 || fail "proxy: API not reachable at $API_IP"
 stop_vm
 echo "appliance-e2e: proxy ok (dnsmasq present, appliance at $API_IP)"
+# ---- 6. a full data partition is reported ----------------------------------------------
+# Fill the ext4 partition on the image (debugfs fallocate) up to its reserved blocks:
+# df says 100 %, root-owned ironbox still starts, and the screen must say so.
+p2=$(sfdisk -d "$IMG" | awk -F'[=,]' '/usb.img2/ {print $2}')
+dd if="$IMG" of="$D/p2.img" bs=512 skip="$p2" status=none
+# The power cut left a journal to replay (exit 1: "errors corrected"), as the kernel would.
+rc=0; e2fsck -fy "$D/p2.img" >/dev/null 2>&1 || rc=$?
+[ "$rc" -le 1 ] || fail "e2fsck of the data partition after the power cut: exit $rc"
+free=$(dumpe2fs -h "$D/p2.img" 2>/dev/null | awk -F: '/^Free blocks/ {print $2 + 0}')
+resv=$(dumpe2fs -h "$D/p2.img" 2>/dev/null | awk -F: '/^Reserved block count/ {print $2 + 0}')
+printf 'write /dev/null /logs/fill\nfallocate /logs/fill 0 %s\n' $((free - resv)) > "$D/fill.cmd"
+debugfs -w -f "$D/fill.cmd" "$D/p2.img" >/dev/null 2>&1 || fail "debugfs could not fill the data partition"
+dd if="$D/p2.img" of="$IMG" bs=512 seek="$p2" conv=notrunc status=none
+rm -f "$D/p2.img"
+boot bios
+i=0
+until serial | grep -q 'PROBLEM: data partition [0-9]*% full'; do
+  [ $i -lt 30 ] || fail "full data partition not reported"
+  sleep 0.5; i=$((i+1))
+done
+stop_vm
+echo "appliance-e2e: full data partition ok ($(serial | grep -o 'data partition [0-9]*% full' | head -n1))"
 echo "APPLIANCE-E2E PASS ($((size / 1048576)) MiB image)"
