@@ -140,15 +140,17 @@ mkfs.ext4 -q -L IRONBOX-DATA -d "$w/data" "$w/data.img" "${data_mib}M" >/dev/nul
 
 # The disk: 1 MiB for the GPT, the two partitions, 1 MiB for the backup GPT.
 fat_s=$((fat_mib * 2048)) data_s=$((data_mib * 2048))
-rm -f "$out"
-truncate -s $(( (1 + fat_mib + data_mib + 1) * 1048576 )) "$out"
-sfdisk -q "$out" <<PT
+# Written under a temporary name: a failed build leaves no half image behind.
+img=$w/disk.img
+truncate -s $(( (1 + fat_mib + data_mib + 1) * 1048576 )) "$img"
+sfdisk -q "$img" <<PT
 label: gpt
 start=2048, size=$fat_s, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name="IRONBOX", attrs="LegacyBIOSBootable"
 start=$((2048 + fat_s)), size=$data_s, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="IRONBOX-DATA"
 PT
-dd if="$w/fat.img" of="$out" bs=1M seek=1 conv=notrunc status=none
-dd if="$w/data.img" of="$out" bs=1M seek=$((1 + fat_mib)) conv=notrunc status=none
-dd if="$gptmbr" of="$out" bs=440 count=1 conv=notrunc status=none
-syslinux --install --offset $((2048 * 512)) --directory /syslinux "$out"
+dd if="$w/fat.img" of="$img" bs=1M seek=1 conv=notrunc status=none
+dd if="$w/data.img" of="$img" bs=1M seek=$((1 + fat_mib)) conv=notrunc status=none
+dd if="$gptmbr" of="$img" bs=440 count=1 conv=notrunc status=none
+syslinux --install --offset $((2048 * 512)) --directory /syslinux "$img"
+mv "$img" "$out"
 echo "$out: $(( $(stat -c %s "$out") / 1048576 )) MiB (FAT $fat_mib MiB, data $data_mib MiB), initramfs $(mib "$w/initrd.img") MiB, $(( $(date +%s) - t0 )) s"
