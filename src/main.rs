@@ -102,6 +102,13 @@ enum ConfigCommand {
     /// Validate a configuration file without starting anything: every check `serve` makes
     /// before it touches the network (only the `[dhcp] interface` itself is left to `serve`).
     Check { file: PathBuf },
+    /// Create an http_basic user file (bcrypt) holding USER with a generated password, and
+    /// print the password. An existing file is never overwritten.
+    Htpasswd {
+        file: PathBuf,
+        #[arg(long, default_value = "admin")]
+        user: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -180,6 +187,9 @@ fn main() -> ExitCode {
             println!("{}: OK", file.display());
             Ok(())
         }),
+        Command::Config {
+            command: ConfigCommand::Htpasswd { file, user },
+        } => ironbox::config::htpasswd::create(&file, &user).map(|pw| println!("{pw}")),
         Command::Db {
             command: DbCommand::Backup { path, config },
         } => load(config.as_ref()).and_then(|cfg| {

@@ -66,6 +66,9 @@ step "Rust unit and integration tests"
 cargo build --quiet --bins --tests
 cargo test --quiet --no-fail-fast 2>&1
 
+step "USB appliance image end to end (tests/lab/appliance-e2e.sh)"
+IRONBOX_TEST_VENV="$VENV" IRONBOX="$ROOT/target/debug/ironbox" bash tests/lab/appliance-e2e.sh
+
 step "clippy: no unwrap, expect, panic or unchecked indexing outside tests (Cargo.toml [lints])"
 if cargo clippy --version >/dev/null 2>&1 || rustup component add clippy >/dev/null 2>&1; then
     cargo clippy --quiet --all-targets -- -D warnings

@@ -5,6 +5,7 @@
 
 mod check;
 mod file;
+pub mod htpasswd;
 mod rules_file;
 mod sections;
 

@@ -6,7 +6,8 @@
 #     it), ipxe (undionly.kpxe, ipxe.efi, snponly.efi), ipxe-qemu (NIC option ROMs),
 #     seabios, ovmf, busybox-static, tftp-hpa, curl, iproute2, dnsmasq-base, openipmi,
 #     ipmitool; binutils, dosfstools, mtools and gdisk for the end-to-end test's disk image.
-#     e2fsprogs (mkfs.ext4, e2fsck, debugfs) for the power-loss test.
+#     e2fsprogs (mkfs.ext4, e2fsck, debugfs) for the power-loss test; syslinux,
+#     syslinux-common, grub-efi-amd64-bin, fdisk and cpio for the USB appliance image.
 #   * the Debian cloud kernel (apt-get download, never installed): vmlinuz and the virtio
 #     modules (virtio_net, virtio_pci, virtio_blk, efivarfs and dependencies, in load order)
 #     are extracted to $IRONBOX_LAB_DIR/kernel/.
@@ -25,7 +26,8 @@ say() { echo "setup: $*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 PKGS=(ipxe ipxe-qemu seabios ovmf busybox-static tftp-hpa curl iproute2 dnsmasq-base
-      openipmi ipmitool binutils dosfstools mtools gdisk e2fsprogs)
+      openipmi ipmitool binutils dosfstools mtools gdisk e2fsprogs
+      syslinux syslinux-common grub-efi-amd64-bin fdisk cpio)
 QEMU_PKGS=(qemu-system-x86 qemu-system-common qemu-system-data)
 
 # ---- 1. packages -------------------------------------------------------------------
