@@ -15,7 +15,9 @@ fn inventory(tag: u8) -> Value {
     json!({
         "interfaces": [
             {"name": "eth0", "mac_address": format!("52:54:00:{tag:02x}:00:01"), "ipv4_address": "192.0.2.10", "has_carrier": true, "lldp": null},
-            {"name": "eth1", "mac_address": format!("52:54:00:{tag:02x}:00:02"), "ipv4_address": "192.0.2.11", "has_carrier": true, "lldp": null},
+            {"name": "eth1", "mac_address": format!("52:54:00:{tag:02x}:00:02"), "ipv4_address": "192.0.2.11", "has_carrier": true,
+             // LLDP as IPA sends it: chassis ID (MAC), port ID (name "Eth1/7"), TTL, system name "sw1".
+             "lldp": [[1, "04001122334455"], [2, "05457468312f37"], [3, "0078"], [5, "737731"], [0, ""]]},
             {"name": "lo", "mac_address": "00:00:00:00:00:00", "ipv4_address": "127.0.0.1"}
         ],
         "cpu": {"model_name": "QEMU", "count": 2, "architecture": "x86_64", "flags": []},
@@ -85,6 +87,10 @@ fn an_unknown_machine_is_enrolled_then_recognised() {
     assert_eq!(p.len(), 1, "{p:?}");
     assert_eq!(p[0]["address"], "52:54:00:01:00:02");
     assert_eq!(p[0]["pxe_enabled"], true);
+    assert_eq!(
+        p[0]["local_link_connection"],
+        json!({"switch_id": "00:11:22:33:44:55", "port_id": "Eth1/7", "switch_info": "sw1"})
+    );
 
     let inv = ib.get(&format!("/v1/nodes/{uuid}/inventory")).body;
     assert_eq!(inv["inventory"]["bmc_address"], "192.0.2.1");
@@ -99,6 +105,10 @@ fn an_unknown_machine_is_enrolled_then_recognised() {
     );
     assert_eq!(inv["plugin_data"]["macs"], json!(["52:54:00:01:00:02"]));
     assert!(inv["plugin_data"].get("logs").is_none());
+    assert_eq!(
+        inv["plugin_data"]["parsed_lldp"]["eth1"]["switch_system_name"],
+        "sw1"
+    );
 
     // The same machine again (legacy IPA call without a version): recognised by MAC and
     // updated, never enrolled twice.

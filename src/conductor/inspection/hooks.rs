@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 
 use crate::config::{AddPorts, InspectorSection, KeepPorts};
 use crate::model::hints::{self, Disk, HintError};
+use crate::model::lldp;
 use crate::model::mac::Mac;
 use crate::model::node::Node;
 use crate::model::port::Port;
@@ -35,6 +36,7 @@ pub fn run(
     ports_hook(cfg, node, ports, plugin_data);
     properties(cfg, node, inventory, plugin_data)?;
     boot_mode(node, inventory);
+    lldp(inventory, ports, plugin_data);
     Ok(())
 }
 
@@ -326,6 +328,51 @@ pub fn boot_mode(node: &mut Node, inventory: &Value) {
     out.push(format!("boot_mode:{mode}"));
     node.properties
         .insert("capabilities".into(), json!(out.join(",")));
+}
+
+/// parse-lldp and local-link-connection: `plugin_data.parsed_lldp[<interface>]` from each
+/// interface's TLVs (`plugin_data.lldp_raw` first, else the inventory's `lldp`), and on the
+/// port with that MAC the `switch_id`, `port_id` and `switch_info` (system name) it lacks.
+pub fn lldp(inventory: &Value, ports: &mut [Port], plugin_data: &mut Value) {
+    let mut parsed = Map::new();
+    for iface in inventory
+        .get("interfaces")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(name) = iface.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        let Some(tlvs) = lldp::interface_tlvs(plugin_data, iface) else {
+            continue;
+        };
+        let found = lldp::parse_json(tlvs);
+        if found.is_empty() {
+            continue;
+        }
+        let mac = iface
+            .get("mac_address")
+            .and_then(Value::as_str)
+            .and_then(Mac::parse_strict)
+            .map(|m| m.to_string());
+        if let Some(port) = ports
+            .iter_mut()
+            .find(|p| Some(p.address.to_lowercase()) == mac)
+        {
+            let mut llc = found.local_link_connection();
+            if let Some(n) = found.fields().get("switch_system_name") {
+                llc.insert("switch_info".into(), n.clone());
+            }
+            for (k, v) in llc {
+                port.local_link_connection.entry(k).or_insert(v);
+            }
+        }
+        parsed.insert(name.to_string(), found.to_json());
+    }
+    if let Some(pd) = plugin_data.as_object_mut() {
+        pd.insert("parsed_lldp".into(), Value::Object(parsed));
+    }
 }
 
 #[cfg(test)]

@@ -198,3 +198,48 @@ fn pxe_mac_forms() {
     );
     assert_eq!(pxe_mac(&json!({"boot": {"pxe_interface": null}})), None);
 }
+
+/// Chassis ID as a MAC, port ID as an interface name ("Eth1/7"), system name "sw1".
+fn lldp_tlvs() -> Value {
+    json!([
+        [1, "04001122334455"],
+        [2, "05457468312f37"],
+        [3, "0078"],
+        [5, "737731"],
+        [0, ""]
+    ])
+}
+
+#[test]
+fn lldp_parsed_and_local_link_connection_filled_without_overwriting() {
+    let mut inv = inventory();
+    inv["interfaces"][1]["lldp"] = lldp_tlvs();
+    inv["interfaces"][0]["lldp"] = json!([[1, "zz"]]);
+    let mut ps = vec![
+        port("52:54:00:00:00:02", true),
+        port("52:54:00:00:00:01", false),
+    ];
+    ps[1]
+        .local_link_connection
+        .insert("port_id".into(), json!("set-by-operator"));
+    let mut pd = json!({});
+    run(&cfg(""), &mut node(), &mut ps, &inv, &mut pd).unwrap();
+    let p = &pd["parsed_lldp"]["eth1"];
+    assert_eq!(p["switch_chassis_id"], "00:11:22:33:44:55");
+    assert_eq!(p["switch_port_id"], "Eth1/7");
+    assert_eq!(p["switch_system_name"], "sw1");
+    assert!(pd["parsed_lldp"].get("eth0").is_none());
+    assert_eq!(
+        Value::Object(ps[0].local_link_connection.clone()),
+        json!({"switch_id": "00:11:22:33:44:55", "port_id": "Eth1/7", "switch_info": "sw1"})
+    );
+    // plugin_data.lldp_raw wins over the inventory; a key the port has is kept.
+    inv["interfaces"][0]["lldp"] = Value::Null;
+    let mut pd = json!({"lldp_raw": {"eth0": lldp_tlvs()}});
+    run(&cfg(""), &mut node(), &mut ps, &inv, &mut pd).unwrap();
+    assert_eq!(ps[1].local_link_connection["port_id"], "set-by-operator");
+    assert_eq!(
+        ps[1].local_link_connection["switch_id"],
+        "00:11:22:33:44:55"
+    );
+}
