@@ -352,3 +352,100 @@ fn ports_follow_add_ports_and_keep_ports() {
     assert_eq!(p.len(), 1);
     assert_eq!(p[0]["address"], "52:54:00:09:00:02");
 }
+
+/// A fake agent on loopback: records each request line and body, answers a finished
+/// command.
+fn fake_agent() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+    let s2 = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in l.incoming().flatten() {
+            let mut r = BufReader::new(stream);
+            let mut line = String::new();
+            if r.read_line(&mut line).is_err() {
+                continue;
+            }
+            let mut len = 0;
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = r.read_exact(&mut body);
+            let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            s2.lock()
+                .unwrap()
+                .push((line.trim().to_string(), v.clone()));
+            let out = json!({"id": "c1", "command_name": v["name"].as_str().unwrap_or("x").split('.').nth(1).unwrap_or("x"),
+                "command_status": "SUCCEEDED", "command_error": null, "command_result": null})
+            .to_string();
+            let mut s = r.into_inner();
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{out}",
+                out.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn a_discovered_machine_is_powered_off_through_its_agent() {
+    let ib = Ironbox::start_with(DISCOVERY);
+    let r = post(&ib, &json!({"inventory": inventory(10)}), Some("1.84"));
+    assert_eq!(r.status, 202, "{}", r.body);
+    let uuid = r.body["node"]["uuid"].as_str().unwrap().to_string();
+    let token = r.body["config"]["agent_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The agent may look up its enroll node (the token was handed out already).
+    let l = ib.get("/v1/lookup?addresses=52:54:00:0a:00:02");
+    assert_eq!(l.status, 200, "{}", l.body);
+    assert_eq!(l.body["node"]["uuid"], uuid.as_str());
+    let (agent, seen) = fake_agent();
+    let hb = ib.post(
+        &format!("/v1/heartbeat/{uuid}"),
+        json!({"callback_url": agent, "agent_token": token, "agent_version": "10.0.0"}),
+    );
+    assert_eq!(hb.status, 202, "{}", hb.body);
+    let sent = super::harness::wait_until(std::time::Duration::from_secs(10), || {
+        seen.lock().unwrap().first().cloned()
+    })
+    .expect("the agent was sent a command");
+    assert!(
+        sent.0.starts_with("POST /v1/commands/?") && sent.0.contains("wait=false"),
+        "{sent:?}"
+    );
+    assert_eq!(sent.1["name"], "standby.power_off");
+    let n = super::harness::wait_until(std::time::Duration::from_secs(10), || {
+        let n = ib.get(&format!("/v1/nodes/{uuid}")).body;
+        n["driver_internal_info"]
+            .get("inspection_power_off_pending")
+            .is_none()
+            .then_some(n)
+    })
+    .expect("the power-off is recorded");
+    assert_eq!(n["provision_state"], "enroll");
+    // Once only: a later heartbeat (old token forgotten) sends nothing more.
+    assert_eq!(seen.lock().unwrap().len(), 1);
+
+    // [inspector] power_off = false: nothing pending (fast track).
+    let ib = Ironbox::start_with(&format!("{DISCOVERY}[inspector]\npower_off = false\n"));
+    let r = post(&ib, &json!({"inventory": inventory(11)}), Some("1.84"));
+    assert!(r.body["node"]["driver_internal_info"]
+        .get("inspection_power_off_pending")
+        .is_none());
+}
