@@ -355,10 +355,10 @@ fn ports_follow_add_ports_and_keep_ports() {
 
 /// A fake agent on loopback: records each request line and body, answers a finished
 /// command.
-fn fake_agent() -> (
-    String,
-    std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
-) {
+/// Each request the fake agent got: its request line and JSON body.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>;
+
+fn fake_agent() -> (String, Seen) {
     use std::io::{BufRead, BufReader, Read, Write};
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
