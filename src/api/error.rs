@@ -255,7 +255,8 @@ impl From<ConductorError> for ApiError {
             | C::AllocationDuplicateName(_)
             | C::AllocationAlreadyExists(_)
             | C::DeployTemplateDuplicateName(_)
-            | C::DeployTemplateAlreadyExists(_) => StatusCode::CONFLICT,
+            | C::DeployTemplateAlreadyExists(_)
+            | C::InspectionRuleAlreadyExists(_) => StatusCode::CONFLICT,
             C::NodeProtected(_) => StatusCode::FORBIDDEN,
             C::NoFreeConductorWorker | C::DiscoveryRateLimited => StatusCode::SERVICE_UNAVAILABLE,
             C::Store(inner) => return ApiError::from_store(inner),

@@ -25,6 +25,7 @@ mod drivers;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod inspection_rules;
 mod metrics;
 pub mod microversion;
 mod node_resources;
@@ -218,6 +219,16 @@ fn routes(cfg: &mut web::ServiceConfig) {
         GET => resource::show::<DeployTemplate>,
         PATCH => resource::update::<DeployTemplate>,
         DELETE => resource::delete::<DeployTemplate>,
+    ))
+    .service(resource!("/inspection_rules";
+        GET => inspection_rules::list,
+        POST => inspection_rules::create,
+        DELETE => inspection_rules::delete_all,
+    ))
+    .service(resource!("/inspection_rules/{rule}";
+        GET => inspection_rules::show,
+        PATCH => inspection_rules::update,
+        DELETE => inspection_rules::delete,
     ))
     .service(resource!("/shards"; GET => root::shards))
     .configure(ramdisk::routes);

@@ -131,7 +131,7 @@ pub fn document<R: Resource>(item: &R, state: &State, v: Version) -> Map<String,
 
 /// The fields visible at `cx.v`, secrets masked, links, and (without `fields`) the
 /// sub-collection links.
-fn view_value<R: Resource>(item: &R, cx: &Ctx, fields: Option<&[String]>) -> Value {
+pub fn view_value<R: Resource>(item: &R, cx: &Ctx, fields: Option<&[String]>) -> Value {
     let mut m = visible_row(item, cx);
     // The row is a copy already: mask it in place (`extra`, step args, error text).
     m.values_mut().for_each(secrets::mask_in_place);

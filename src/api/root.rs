@@ -38,6 +38,7 @@ const COLLECTIONS: &[(&str, u32)] = &[
     ("allocations", 52),
     ("deploy_templates", 55),
     ("shards", 82),
+    ("inspection_rules", 96),
 ];
 
 pub async fn v1(req: HttpRequest, state: web::Data<State>, v: Version) -> HttpResponse {

@@ -97,6 +97,8 @@ pub enum ConductorError {
     DeployTemplateDuplicateName(String),
     #[error("A deploy template with UUID {0} already exists.")]
     DeployTemplateAlreadyExists(String),
+    #[error("A rule with UUID {0} already exists.")]
+    InspectionRuleAlreadyExists(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

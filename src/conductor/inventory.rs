@@ -77,7 +77,12 @@ pub fn delete_refusal(node: &Node, allow_deleting_available: bool) -> Option<E> 
 impl Conductor {
     /// Fill unset interfaces with defaults and check set ones, for the node's driver.
     /// `keep` names interfaces the caller set explicitly (others reset when `reset` is true).
-    fn resolve_interfaces(&self, node: &mut Node, reset: bool, keep: &[String]) -> Result<()> {
+    pub(super) fn resolve_interfaces(
+        &self,
+        node: &mut Node,
+        reset: bool,
+        keep: &[String],
+    ) -> Result<()> {
         let hw = hardware_types::find(&node.driver)
             .filter(|h| self.registry.is_enabled_type(h.name))
             .ok_or_else(|| E::NoValidHost {
@@ -104,7 +109,7 @@ impl Conductor {
         Ok(())
     }
 
-    fn check_conductor_group(&self, node: &Node) -> Result<()> {
+    pub(super) fn check_conductor_group(&self, node: &Node) -> Result<()> {
         if node.conductor_group != self.config.conductor.conductor_group
             || !self.registry.is_enabled_type(&node.driver)
         {

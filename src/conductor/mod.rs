@@ -6,6 +6,7 @@
 //! - `provision.rs`: verbs and their flows; `steps.rs`: clean/deploy/service steps
 //! - `power.rs`: power and management actions; `inventory.rs`: create/update/delete rules
 //! - `allocations.rs`: allocations and deploy templates; `periodic.rs`: reconcilers
+//! - `inspection_rules/`: inspection rules and the engine that applies them
 //! - `console.rs`: serial console sessions shared by their viewers, and their TCP ports
 //! - `workers.rs`: the bounded job pool; `hash_ring.rs`; `service.rs`: registration
 
@@ -16,6 +17,7 @@ mod error;
 pub mod fsm;
 pub mod hash_ring;
 mod inspection;
+pub mod inspection_rules;
 mod inventory;
 pub use inventory::delete_refusal;
 pub mod periodic;
@@ -33,6 +35,7 @@ use std::time::Instant;
 pub use agent::{AgentHeartbeat, LookupResult};
 pub use error::{ConductorError, Result};
 pub use inspection::{AUTO_DISCOVERED, POWER_OFF_PENDING};
+pub use inspection_rules::RuleScope;
 pub use service::Heartbeat;
 
 use crate::config::Config;

@@ -669,6 +669,44 @@ impl Checker<'_> {
     }
 }
 
+impl Checker<'_> {
+    pub fn inspection_rules(&self, c: file::InspectionRulesSection) -> R<InspectionRulesSection> {
+        const S: &str = "inspection_rules";
+        let mask_secrets = self.named(
+            S,
+            "mask_secrets",
+            &c.mask_secrets,
+            MaskSecrets::parse,
+            MaskSecrets::NAMES,
+        )?;
+        let mut hosts = vec![];
+        for h in c.api_call_allowed_hosts {
+            let h = h.trim().trim_start_matches('[').trim_end_matches(']');
+            let name_like = !h.is_empty()
+                && h.chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '.');
+            if !name_like && h.parse::<IpAddr>().is_err() {
+                return Err(self.bad(
+                    S,
+                    "api_call_allowed_hosts",
+                    format!("{h:?} is not a host name or IP address"),
+                ));
+            }
+            hosts.push(h.to_ascii_lowercase());
+        }
+        let built_in_rules = match c.built_in_rules.trim() {
+            "" => vec![],
+            path => super::rules_file::load(std::path::Path::new(path))
+                .map_err(|reason| self.bad(S, "built_in_rules", format!("{path}: {reason}")))?,
+        };
+        Ok(InspectionRulesSection {
+            built_in_rules,
+            mask_secrets,
+            api_call_allowed_hosts: hosts,
+        })
+    }
+}
+
 /// A `[fake]` delay: seconds, or "min,max" for a random delay in that range.
 fn delay(d: &file::Delay) -> Result<Delay, String> {
     let ok = |x: f64| x.is_finite() && (0.0..=3600.0).contains(&x);

@@ -39,6 +39,8 @@ pub struct FileConfig {
     pub auto_discovery: AutoDiscoverySection,
     #[serde(default)]
     pub inspector: InspectorSection,
+    #[serde(default)]
+    pub inspection_rules: InspectionRulesSection,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -609,6 +611,28 @@ impl Default for InspectorSection {
             extra_kernel_params: String::new(),
             kernel: String::new(),
             ramdisk: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InspectionRulesSection {
+    /// YAML (or JSON) file of rules that apply besides the API's; empty = none.
+    pub built_in_rules: String,
+    /// Mask `password`, `auth_token`, `bmc_password` in the data rules see:
+    /// `always`, `never`, or `sensitive` (unmasked for sensitive rules only).
+    pub mask_secrets: String,
+    /// Hosts the `api-call` action may reach; empty = the action always fails.
+    pub api_call_allowed_hosts: Vec<String>,
+}
+
+impl Default for InspectionRulesSection {
+    fn default() -> Self {
+        Self {
+            built_in_rules: String::new(),
+            mask_secrets: "always".into(),
+            api_call_allowed_hosts: vec![],
         }
     }
 }

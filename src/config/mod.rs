@@ -5,6 +5,7 @@
 
 mod check;
 mod file;
+mod rules_file;
 mod sections;
 
 use std::path::Path;
@@ -52,6 +53,7 @@ pub struct Config {
     pub console: ConsoleSection,
     pub auto_discovery: AutoDiscoverySection,
     pub inspector: InspectorSection,
+    pub inspection_rules: InspectionRulesSection,
 }
 
 impl Config {
@@ -98,6 +100,7 @@ impl Config {
             console: ck.console(file.console)?,
             auto_discovery: ck.auto_discovery(file.auto_discovery, &default)?,
             inspector: ck.inspector(file.inspector)?,
+            inspection_rules: ck.inspection_rules(file.inspection_rules)?,
             default,
         })
     }

@@ -370,3 +370,34 @@ pub struct InspectorSection {
     pub kernel: String,
     pub ramdisk: String,
 }
+
+/// `[inspection_rules]`: the built-in rules, read and checked when the file is loaded.
+#[derive(Debug, Clone, Default)]
+pub struct InspectionRulesSection {
+    pub built_in_rules: Vec<crate::model::inspection_rule::InspectionRule>,
+    pub mask_secrets: MaskSecrets,
+    /// Lower-case host names or IP literals.
+    pub api_call_allowed_hosts: Vec<String>,
+}
+
+/// Whether the inspection data rules see has its secrets masked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MaskSecrets {
+    #[default]
+    Always,
+    Never,
+    /// Unmasked for sensitive rules only.
+    Sensitive,
+}
+
+impl MaskSecrets {
+    pub const NAMES: &'static [&'static str] = &["always", "never", "sensitive"];
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "always" => Some(Self::Always),
+            "never" => Some(Self::Never),
+            "sensitive" => Some(Self::Sensitive),
+            _ => None,
+        }
+    }
+}

@@ -86,7 +86,7 @@ impl Store {
 
     /// Save an inspection's outcome at once, while `holder` holds the node's lock: the
     /// node, its ports as `ports` lists them (id 0 = new; ports of the node not listed are
-    /// deleted), and the inventory with plugin_data.
+    /// deleted), its traits, and the inventory with plugin_data.
     pub async fn inspection_save(
         &self,
         node: Node,
@@ -99,9 +99,18 @@ impl Store {
         let node_uuid = node.uuid.clone();
         let saved = self
             .write(move |tx| {
-                let Some(saved) = super::nodes::save_node(tx, &node, Some(holder))? else {
+                if super::nodes::save_node(tx, &node, Some(holder))?.is_none() {
                     return Ok(InspectionSaved::LockLost);
-                };
+                }
+                // Rules may add or remove traits: the node's set is replaced with the rest.
+                tx.execute("DELETE FROM node_traits WHERE node_id = ?1", [node.id])?;
+                for t in &node.traits {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO node_traits (node_id, trait, created_at) VALUES (?1, ?2, ?3)",
+                        rusqlite::params![node.id, t, now],
+                    )?;
+                }
+                let saved = super::nodes::node_by_id(tx, node.id)?;
                 let keep: Vec<i64> = ports.iter().map(|p| p.id).filter(|id| *id != 0).collect();
                 for old in super::ports::of_node(tx, node.id)? {
                     if !keep.contains(&old.id) {

@@ -34,6 +34,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_nodes_state_counts",
         include_str!("../../migrations/0007_nodes_state_counts.sql"),
     ),
+    (
+        "0008_inspection_rules",
+        include_str!("../../migrations/0008_inspection_rules.sql"),
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

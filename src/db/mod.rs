@@ -26,6 +26,7 @@ mod conductors;
 mod deploy_templates;
 mod history;
 mod inspection;
+mod inspection_rules;
 mod inventory;
 mod machines;
 mod migrate;

@@ -10,6 +10,7 @@ pub mod deploy_template;
 pub mod dii;
 pub mod hints;
 pub mod history;
+pub mod inspection_rule;
 pub mod lldp;
 pub mod mac;
 pub mod netlog;

@@ -449,3 +449,75 @@ fn a_discovered_machine_is_powered_off_through_its_agent() {
         .get("inspection_power_off_pending")
         .is_none());
 }
+
+#[test]
+fn rules_run_after_the_hooks_and_a_failing_rule_changes_nothing() {
+    let ib = Ironbox::start_with(DISCOVERY);
+    let rule = |body: Value| {
+        let r = ib.req(
+            "POST",
+            "/v1/inspection_rules",
+            Some("1.96"),
+            Some(&body.to_string()),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["uuid"].as_str().unwrap().to_string()
+    };
+    rule(json!({
+        "priority": 50,
+        "conditions": [{"op": "gt", "args": {"values": ["{inventory[memory][physical_mb]}", 1024]}}],
+        "actions": [
+            {"op": "add-trait", "args": {"name": "CUSTOM_BIG"}},
+            {"op": "set-attribute", "args": {"path": "/driver_info/redfish_address", "value": "https://{inventory[bmc_address]}"}}
+        ]
+    }));
+    let r = post(&ib, &json!({"inventory": inventory(12)}), None);
+    assert_eq!(r.status, 202, "{}", r.body);
+    let uuid = r.body["uuid"].as_str().unwrap().to_string();
+    let n = ib.get(&format!("/v1/nodes/{uuid}")).body;
+    assert_eq!(n["traits"], json!(["CUSTOM_BIG"]));
+    assert_eq!(n["driver_info"]["redfish_address"], "https://192.0.2.12");
+    assert_eq!(n["properties"]["memory_mb"], 2048);
+
+    // A failing rule: the machine's new data is not applied, only last_error says why.
+    let fail = rule(json!({
+        "priority": 10,
+        "conditions": [{"op": "gt", "args": {"values": ["{inventory[memory][physical_mb]}", 3000]}}],
+        "actions": [{"op": "fail", "args": {"msg": "too much memory"}}]
+    }));
+    let mut more = inventory(12);
+    more["memory"]["physical_mb"] = json!(8192);
+    more["interfaces"][0]["mac_address"] = json!("52:54:00:0c:00:01");
+    let r = post(&ib, &json!({"inventory": more}), None);
+    assert_eq!(r.status, 400, "{}", r.body);
+    let after = ib.get(&format!("/v1/nodes/{uuid}")).body;
+    assert_eq!(after["properties"], n["properties"]);
+    assert_eq!(after["traits"], n["traits"]);
+    assert!(
+        after["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("too much memory"),
+        "{}",
+        after["last_error"]
+    );
+    assert_eq!(ports(&ib, &uuid).len(), 1);
+    let inv = ib.get(&format!("/v1/nodes/{uuid}/inventory")).body;
+    assert_eq!(inv["inventory"]["memory"]["physical_mb"], 2048);
+    assert_eq!(nodes(&ib).len(), 1);
+    // Without the failing rule the same data goes through and clears last_error.
+    assert_eq!(
+        ib.req(
+            "DELETE",
+            &format!("/v1/inspection_rules/{fail}"),
+            Some("1.96"),
+            None
+        )
+        .status,
+        204
+    );
+    assert_eq!(post(&ib, &json!({"inventory": more}), None).status, 202);
+    let n = ib.get(&format!("/v1/nodes/{uuid}")).body;
+    assert_eq!(n["properties"]["memory_mb"], 8192);
+    assert_eq!(n["last_error"], Value::Null);
+}

@@ -21,6 +21,7 @@ mod e2e;
 mod e2e_console;
 mod harness;
 mod http_framing;
+mod inspection_rules;
 mod inventory;
 mod ipmi;
 mod metrics;

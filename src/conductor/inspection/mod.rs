@@ -214,6 +214,14 @@ async fn process(
         &inventory,
         &mut plugin_data,
     )?;
+    // Rules see (and may change) what the hooks made; an error discards the whole copy.
+    c.apply_inspection_rules(&mut super::RuleScope {
+        node: &mut node,
+        ports: &mut ports,
+        inventory: &inventory,
+        plugin_data: &mut plugin_data,
+    })
+    .await?;
     // Logs can be large and are not part of the stored data (as Ironic).
     if let Some(o) = plugin_data.as_object_mut() {
         o.remove("logs");
