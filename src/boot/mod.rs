@@ -87,6 +87,18 @@ pub struct Boot {
     pub image_dir: PathBuf,
     /// Node history of what was served (None when history is off).
     pub events: Option<events::BootEvents>,
+    /// What an unknown machine boots when discovery is on for this network.
+    pub discovery: Option<DiscoveryBoot>,
+}
+
+/// The inspection ramdisk for unknown machines (`[inspector] kernel`/`ramdisk`, else the
+/// deploy ramdisk), told to post its inventory to the boot network's HTTP server.
+#[derive(Debug, Clone)]
+pub struct DiscoveryBoot {
+    pub kernel: String,
+    pub ramdisk: String,
+    /// Kernel parameters before `ipa-api-url` and the inspection callback.
+    pub append: String,
 }
 
 impl Boot {
@@ -117,7 +129,22 @@ impl Boot {
             }
         };
         let Some(owner) = owner else {
-            return retry("not a port of an enrolled node");
+            return match &self.discovery {
+                Some(d) => {
+                    let callback = format!(
+                        "{} ipa-api-url={base} ipa-inspection-callback-url={base}/v1/continue_inspection",
+                        d.append
+                    );
+                    self.ramdisk_script(
+                        "discovery",
+                        "inspection",
+                        &d.kernel,
+                        &d.ramdisk,
+                        callback.trim(),
+                    )
+                }
+                None => retry("not a port of an enrolled node"),
+            };
         };
         if !owner.pxe_enabled {
             return retry("port is not PXE enabled");
@@ -132,26 +159,35 @@ impl Boot {
                 kernel,
                 ramdisk,
                 append,
-            }) => {
-                let timeout = if self.ipxe_timeout > 0 {
-                    format!("--timeout {} ", self.ipxe_timeout as u64 * 1000)
-                } else {
-                    String::new()
-                };
-                templates::render(
-                    "ramdisk.ipxe",
-                    &[
-                        ("node", &owner.node_uuid),
-                        ("purpose", &purpose),
-                        ("kernel", &self.url(&kernel)),
-                        ("ramdisk", &self.url(&ramdisk)),
-                        ("append", &append),
-                        ("base", &base),
-                        ("timeout", &timeout),
-                    ],
-                )
-            }
+            }) => self.ramdisk_script(&owner.node_uuid, &purpose, &kernel, &ramdisk, &append),
         }
+    }
+
+    fn ramdisk_script(
+        &self,
+        node: &str,
+        purpose: &str,
+        kernel: &str,
+        ramdisk: &str,
+        append: &str,
+    ) -> Result<String, templates::TemplateError> {
+        let timeout = if self.ipxe_timeout > 0 {
+            format!("--timeout {} ", self.ipxe_timeout as u64 * 1000)
+        } else {
+            String::new()
+        };
+        templates::render(
+            "ramdisk.ipxe",
+            &[
+                ("node", node),
+                ("purpose", purpose),
+                ("kernel", &self.url(kernel)),
+                ("ramdisk", &self.url(ramdisk)),
+                ("append", append),
+                ("base", &self.base_url()),
+                ("timeout", &timeout),
+            ],
+        )
     }
 }
 
@@ -178,6 +214,39 @@ impl Bound {
         })
         .await;
     }
+}
+
+/// The discovery boot on `iface`, if unknown machines are answered there.
+fn discovery_boot(config: &Config, iface: &str) -> Option<DiscoveryBoot> {
+    let on = config.auto_discovery.on_network(iface);
+    if config.dhcp.allow_unknown_clients {
+        tracing::warn!("[dhcp] allow_unknown_clients is deprecated: use [auto_discovery] enabled (and networks)");
+    }
+    if !on && !config.dhcp.allow_unknown_clients {
+        return None;
+    }
+    let i = &config.inspector;
+    let pick = |own: &str, deploy: &str| {
+        if own.is_empty() {
+            deploy.to_string()
+        } else {
+            own.to_string()
+        }
+    };
+    let append = [
+        config.pxe.kernel_append_params.as_str(),
+        i.extra_kernel_params.as_str(),
+    ]
+    .iter()
+    .filter(|s| !s.trim().is_empty())
+    .copied()
+    .collect::<Vec<_>>()
+    .join(" ");
+    Some(DiscoveryBoot {
+        kernel: pick(&i.kernel, &config.conductor.deploy_kernel),
+        ramdisk: pick(&i.ramdisk, &config.conductor.deploy_ramdisk),
+        append,
+    })
 }
 
 /// Start the boot servers if `[dhcp] interface` is set.
@@ -211,6 +280,7 @@ pub async fn serve(
             .map_or(0, |t| u32::try_from(t.as_secs()).unwrap_or(u32::MAX)),
         image_dir: config.default.state_path.join("images"),
         events: events.clone(),
+        discovery: discovery_boot(config, interface),
     };
     let mut bound = Bound {
         http: Some(http::serve(boot.clone(), extra, render, cancel.clone())?),
@@ -258,7 +328,10 @@ pub async fn serve(
             lease_time: d.lease_secs(),
             router: d.router,
             dns: d.dns_servers.clone(),
-            allow_unknown: d.allow_unknown_clients,
+            allow_unknown: d.allow_unknown_clients || config.auto_discovery.on_network(interface),
+            unknown_limit: std::sync::Arc::new(crate::model::rate::PerMinute::new(
+                config.auto_discovery.max_boots_per_minute,
+            )),
             http_port: p.http_port,
             events,
         };

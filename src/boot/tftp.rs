@@ -343,6 +343,7 @@ mod tests {
             ipxe_timeout: 0,
             image_dir: dir.into(),
             events: None,
+            discovery: None,
         }
     }
 

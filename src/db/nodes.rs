@@ -693,7 +693,7 @@ fn uuid_of(conn: &Connection, id: i64) -> Result<Option<String>, StoreError> {
 }
 
 /// UPDATE every column; with `holder`, only while that host holds the node's lock.
-fn save_node(
+pub(super) fn save_node(
     tx: &Connection,
     node: &Node,
     holder: Option<String>,
@@ -722,7 +722,7 @@ fn save_node(
     node_by_id(tx, node.id).map(Some)
 }
 
-fn node_by_id(conn: &Connection, id: i64) -> Result<Node, StoreError> {
+pub(super) fn node_by_id(conn: &Connection, id: i64) -> Result<Node, StoreError> {
     let sql = format!("{} WHERE nodes.id = ?1", select_sql());
     query_nodes(conn, &sql, &[SqlValue::Integer(id)])?
         .pop()

@@ -102,7 +102,10 @@ async fn show(user: UiUser, state: web::Data<State>) -> Result<HttpResponse, Api
                 .zip(d.range_end)
                 .map(|(a, b)| format!("{a} – {b}")),
             lease_time: d.lease_time.as_secs(),
-            allow_unknown: d.allow_unknown_clients,
+            allow_unknown: d.allow_unknown_clients
+                || d.interface
+                    .as_deref()
+                    .is_some_and(|i| state.config.auto_discovery.on_network(i)),
             events: state.store.netlog().recent(SHOWN),
             leases: leases(&state).await?,
         },

@@ -24,6 +24,8 @@ pub struct Lookup {
     pub address: Option<Ipv4Addr>,
     /// Full mode, REQUEST: the requested address is not this client's to take.
     pub conflict: bool,
+    /// An unknown MAC on a discovery network, over `[auto_discovery] max_boots_per_minute`.
+    pub throttled: bool,
 }
 
 /// Facts read from a packet.
@@ -44,6 +46,7 @@ pub enum Ignore {
     NoMessageType,
     BadHardwareAddress,
     UnknownMac,
+    DiscoveryRateLimited,
     NotANetbootClient,
     NoBootProgramForArch(u16),
     PoolExhausted,
@@ -62,6 +65,7 @@ impl Ignore {
             Ignore::NoMessageType => "no_message_type",
             Ignore::BadHardwareAddress => "bad_hardware_address",
             Ignore::UnknownMac => "unknown_mac",
+            Ignore::DiscoveryRateLimited => "discovery_rate_limited",
             Ignore::NotANetbootClient => "not_a_netboot_client",
             Ignore::NoBootProgramForArch(_) => "no_boot_program_for_arch",
             Ignore::PoolExhausted => "pool_exhausted",
@@ -96,8 +100,12 @@ impl std::fmt::Display for Ignore {
             Ignore::NoMessageType => "no DHCP message type (option 53)".into(),
             Ignore::BadHardwareAddress => "hardware address is not a 6-byte Ethernet MAC".into(),
             Ignore::UnknownMac => {
-                "MAC is not a port of an enrolled node (set [dhcp] allow_unknown_clients to answer)"
+                "MAC is not a port of an enrolled node and discovery is off on this network \
+                 ([auto_discovery] enabled, networks)"
                     .into()
+            }
+            Ignore::DiscoveryRateLimited => {
+                "unknown MAC over [auto_discovery] max_boots_per_minute".into()
             }
             Ignore::NotANetbootClient => {
                 "not a PXE, HTTP boot or iPXE client (proxy mode answers only those)".into()
@@ -201,7 +209,8 @@ pub fn facts(msg: &Message) -> Result<Facts, Ignore> {
     })
 }
 
-/// Decide. `us` is our address on the interface; `allow_unknown` answers unknown MACs.
+/// Decide. `us` is our address on the interface; `allow_unknown` answers unknown MACs
+/// (discovery is on for this network), unless the lookup says they are throttled.
 pub fn decide(
     f: &Facts,
     mode: Mode,
@@ -212,6 +221,9 @@ pub fn decide(
     use Decision::Ignore as No;
     if !lookup.known && !allow_unknown {
         return No(Ignore::UnknownMac);
+    }
+    if !lookup.known && lookup.throttled {
+        return No(Ignore::DiscoveryRateLimited);
     }
     let boot = options::boot_program(f.client);
     let unknown_arch = match f.client {
@@ -473,25 +485,36 @@ mod tests {
                 Ok(f) => f,
             };
             report.push_str(&format!("{name}: {:?} {:?}\n", f.kind, f.client));
-            for (mode, known, addr) in [
-                (Mode::Proxy, true, None),
-                (Mode::Proxy, false, None),
-                (Mode::Full, true, Some(Ipv4Addr::new(10, 99, 0, 100))),
-                (Mode::Full, false, None),
+            let a = Some(Ipv4Addr::new(10, 99, 0, 100));
+            // (mode, known, address, discovery on this network, throttled)
+            for (mode, known, addr, discovery, throttled) in [
+                (Mode::Proxy, true, None, false, false),
+                (Mode::Proxy, false, None, false, false),
+                (Mode::Full, true, a, false, false),
+                (Mode::Full, false, None, false, false),
+                (Mode::Proxy, false, None, true, false),
+                (Mode::Full, false, a, true, false),
+                (Mode::Full, false, a, true, true),
             ] {
                 let l = Lookup {
                     known,
                     address: addr,
                     conflict: false,
+                    throttled,
                 };
-                let d = match decide(&f, mode, &l, US, false) {
+                let d = match decide(&f, mode, &l, US, discovery) {
                     Decision::Ignore(why) => format!("ignore: {why}"),
                     Decision::Reply(p) => format!(
                         "{:?} yiaddr={:?} boot={:?} vendor={:?} ({})",
                         p.kind, p.yiaddr, p.boot, p.vendor_class, p.reason
                     ),
                 };
-                report.push_str(&format!("  {mode:?} known={known}: {d}\n"));
+                let extra = match (discovery, throttled) {
+                    (false, _) => "",
+                    (true, false) => " discovery",
+                    (true, true) => " discovery throttled",
+                };
+                report.push_str(&format!("  {mode:?} known={known}{extra}: {d}\n"));
             }
         }
         let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -45,7 +45,11 @@ pub struct DhcpServer {
     pub lease_time: u32,
     pub router: Option<Ipv4Addr>,
     pub dns: Vec<Ipv4Addr>,
+    /// Answer unknown MACs: discovery is on for this network (or the deprecated
+    /// `[dhcp] allow_unknown_clients`).
     pub allow_unknown: bool,
+    /// `[auto_discovery] max_boots_per_minute`: DISCOVERs from unknown MACs answered.
+    pub unknown_limit: std::sync::Arc<crate::model::rate::PerMinute>,
     pub http_port: u16,
     /// Replies to enrolled machines go to their node history.
     pub events: Option<super::events::BootEvents>,
@@ -386,6 +390,16 @@ impl Dhcp {
             known: c.store.mac_known_blocking(&f.mac)?,
             ..Default::default()
         };
+        if !l.known
+            && c.allow_unknown
+            && f.kind == MessageType::Discover
+            && !c.unknown_limit.allow()
+        {
+            l.throttled = true;
+            crate::metrics::discovery_refused("boot");
+            tracing::warn!(mac = %f.mac, "discovery boot refused: [auto_discovery] max_boots_per_minute reached");
+            return Ok(Some((l, None)));
+        }
         let Some(w) = &self.leases else {
             return Ok(Some((l, None)));
         };
@@ -570,6 +584,7 @@ mod fuzz {
             router: None,
             dns: vec![],
             allow_unknown: true,
+            unknown_limit: Default::default(),
             http_port: 8080,
             events: None,
         };

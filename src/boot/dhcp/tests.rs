@@ -22,6 +22,7 @@ fn server(store: &Store, allow_unknown: bool) -> Dhcp {
         router: None,
         dns: vec![],
         allow_unknown,
+        unknown_limit: Default::default(),
         http_port: 8080,
         events: None,
     }
@@ -305,6 +306,7 @@ async fn an_enrolled_machine_gets_each_dhcp_exchange_in_its_history() {
         router: None,
         dns: vec![],
         allow_unknown: false,
+        unknown_limit: Default::default(),
         http_port: 8080,
         events: Some(crate::boot::events::BootEvents::spawn(store.clone(), 100)),
     }
@@ -336,4 +338,28 @@ async fn an_enrolled_machine_gets_each_dhcp_exchange_in_its_history() {
         "{texts:?}"
     );
     assert!(texts[1].ends_with("(52:54:00:00:00:0a)"), "{texts:?}");
+}
+
+/// Unknown MACs are answered only where discovery is on, and at most
+/// `max_boots_per_minute` of their DISCOVERs a minute.
+#[test]
+fn unknown_macs_answered_per_network_and_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.sqlite"), 1000, 2).unwrap();
+    assert!(ask(&server(&store, false), MessageType::Discover, &A, None).is_none());
+    let mut on = server(&store, true);
+    on.cfg.unknown_limit = std::sync::Arc::new(crate::model::rate::PerMinute::new(Some(2)));
+    for mac in [&A, &B] {
+        assert_eq!(
+            ask(&on, MessageType::Discover, mac, None).map(|r| r.0),
+            Some(MessageType::Offer)
+        );
+    }
+    let c = [0x52, 0x54, 0, 0, 0, 0xc];
+    assert!(ask(&on, MessageType::Discover, &c, None).is_none());
+    // A REQUEST is not a new boot: the machines already offered finish their exchange.
+    assert_eq!(
+        ask(&on, MessageType::Request, &A, Some(ip(100))).map(|r| r.0),
+        Some(MessageType::Ack)
+    );
 }
