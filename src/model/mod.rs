@@ -9,6 +9,7 @@ pub mod conductor;
 pub mod deploy_template;
 pub mod dii;
 pub mod history;
+pub mod lldp;
 pub mod mac;
 pub mod netlog;
 pub mod node;
