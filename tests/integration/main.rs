@@ -18,6 +18,7 @@ mod console;
 mod deploy;
 mod e2e;
 mod e2e_console;
+mod e2e_discovery;
 mod harness;
 mod http_framing;
 mod inventory;
