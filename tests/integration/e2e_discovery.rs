@@ -122,7 +122,7 @@ fn lab_lldp_frames_parse_as_ironics_parsed_lldp() {
         .expect("python3");
     // Sent until the capture has one (it may bind after the first frames).
     let mut args = vec![lab("lldp-send.py").display().to_string()];
-    args.extend(lldp_args("vcl0", 20, 0.2));
+    args.extend(lldp_args("vcl0", 10, 0.1));
     let argv: Vec<&str> = std::iter::once("python3")
         .chain(args.iter().map(String::as_str))
         .collect();
