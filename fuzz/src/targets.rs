@@ -36,6 +36,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("config", config),
     ("template", template),
     ("framing", framing),
+    ("lldp", lldp),
 ];
 
 /// A microversion from one byte: 1.1 .. 1.(MAX).
@@ -693,6 +694,37 @@ pub fn framing(data: &[u8]) {
         panic!(
             "released a head httparse refuses ({e}): {:?}",
             String::from_utf8_lossy(&out)
+        );
+    }
+}
+
+/// An LLDPDU as captured (after the Ethernet header), or with a leading `{` IPA's JSON form:
+/// split and parsed without a panic; what the wire gives survives IPA's hex JSON unchanged;
+/// `local_link_connection` holds only `switch_id` and `port_id`, each a parsed value.
+pub fn lldp(data: &[u8]) {
+    use ironbox::model::lldp;
+    let parsed = if data.first() == Some(&b'[') {
+        let Ok(v) = serde_json::from_slice::<Value>(data) else {
+            return;
+        };
+        lldp::parse_json(&v)
+    } else {
+        let tlvs = lldp::split_lldpdu(data);
+        let back = lldp::tlvs_from_json(&lldp::tlvs_to_json(&tlvs));
+        assert_eq!(back, tlvs, "TLVs changed through IPA's JSON form");
+        lldp::parse_tlvs(&tlvs)
+    };
+    let llc = parsed.local_link_connection();
+    for (k, v) in &llc {
+        let field = match k.as_str() {
+            "switch_id" => "switch_chassis_id",
+            "port_id" => "switch_port_id",
+            other => panic!("unexpected local_link_connection key {other}"),
+        };
+        assert_eq!(
+            parsed.fields().get(field),
+            Some(v),
+            "{k} is not the parsed {field}"
         );
     }
 }

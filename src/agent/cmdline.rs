@@ -30,6 +30,12 @@ pub struct KernelParams {
     /// `ironbox.min_root_disk_mib` (ironbox's own): the smallest disk picked without root
     /// device hints, in bytes (default IPA's 4 GiB; lab VMs have tiny disks).
     pub min_root_disk: u64,
+    /// `ipa-collect-lldp`: capture LLDP on every NIC for the inventory's `interfaces[].lldp`.
+    pub collect_lldp: bool,
+    /// `ipa-lldp-timeout` (IPA's default 30 s).
+    pub lldp_timeout: Duration,
+    /// `ipa-inspection-collectors`, comma-separated (ironbox's default: `default,pci-devices`).
+    pub collectors: Vec<String>,
     /// Every `key=value` word, as given (later words win).
     pub raw: BTreeMap<String, String>,
 }
@@ -52,6 +58,9 @@ impl Default for KernelParams {
             download_connect_timeout: Duration::from_secs(60),
             debug: false,
             min_root_disk: 4 << 30,
+            collect_lldp: false,
+            lldp_timeout: crate::agent::lldp::DEFAULT_TIMEOUT,
+            collectors: vec!["default".into(), "pci-devices".into()],
             raw: BTreeMap::new(),
         }
     }
@@ -157,6 +166,17 @@ pub fn parse(line: &str) -> KernelParams {
             .and_then(|v| v.parse::<u64>().ok())
             .map(|mib| mib << 20)
             .unwrap_or(d.min_root_disk),
+        collect_lldp: raw.get("ipa-collect-lldp").is_some_and(|v| truthy(v)),
+        lldp_timeout: secs(&raw, "ipa-lldp-timeout", d.lldp_timeout),
+        collectors: nonempty("ipa-inspection-collectors")
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or(d.collectors),
         raw,
     }
 }
@@ -200,6 +220,24 @@ mod tests {
         assert_eq!(p.download_retry_interval, Duration::from_millis(500));
         assert_eq!(p.raw["extra"], "a b");
         assert_eq!(p.min_root_disk, 32 << 20);
+    }
+
+    #[test]
+    fn lldp_and_collectors() {
+        let d = parse("BOOTIF=01-aa-bb-cc-dd-ee-ff");
+        assert!(!d.collect_lldp);
+        assert_eq!(d.lldp_timeout, Duration::from_secs(30));
+        assert_eq!(d.collectors, vec!["default", "pci-devices"]);
+        let p = parse(
+            "ipa-collect-lldp=1 ipa-lldp-timeout=2.5 ipa-inspection-collectors=default,,lldp",
+        );
+        assert!(p.collect_lldp);
+        assert_eq!(p.lldp_timeout, Duration::from_millis(2500));
+        assert_eq!(p.collectors, vec!["default", "lldp"]);
+        let bad = parse("ipa-collect-lldp=maybe ipa-lldp-timeout=-1 ipa-inspection-collectors=");
+        assert!(!bad.collect_lldp);
+        assert_eq!(bad.lldp_timeout, Duration::from_secs(30));
+        assert_eq!(bad.collectors, vec!["default", "pci-devices"]);
     }
 
     #[test]

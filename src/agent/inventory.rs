@@ -1,11 +1,14 @@
 //! The machine's hardware in ironic-python-agent's inventory shape, read from `/sys` and
 //! `/proc` (both roots configurable so tests run against a fixture tree).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::bmc::BmcInfo;
+use crate::model::lldp::{tlvs_to_json, Tlv};
 use crate::model::mac::Mac;
 
 /// Where the agent looks at the machine, and what it was told to use instead.
@@ -22,6 +25,10 @@ pub struct Machine {
     /// EFI variables given on the command line (`--efivars`): the machine counts as
     /// UEFI-booted when it exists, and boot entries go there instead of the firmware.
     pub efivars_override: Option<PathBuf>,
+    /// LLDP TLVs captured at start-up, by interface name (`ipa-collect-lldp`).
+    pub lldp: Option<BTreeMap<String, Vec<Tlv>>>,
+    /// The BMC's addresses, read once at start-up as IPA caches them.
+    pub bmc: BmcInfo,
 }
 
 impl Default for Machine {
@@ -33,6 +40,8 @@ impl Default for Machine {
             mac_override: vec![],
             boot_mac: None,
             efivars_override: None,
+            lldp: None,
+            bmc: BmcInfo::default(),
         }
     }
 }
@@ -240,6 +249,11 @@ impl Machine {
                 continue;
             };
             let mut i = bare(name.clone(), mac.to_string());
+            i.lldp = self
+                .lldp
+                .as_ref()
+                .and_then(|l| l.get(&name))
+                .map(|t| tlvs_to_json(t));
             i.has_carrier = read_trim(&dir.join("carrier")).as_deref() == Some("1");
             i.ipv4_address = addrs
                 .iter()
@@ -372,17 +386,54 @@ impl Machine {
     /// IPA's inventory (`poll.get_hardware_info`, inspection data).
     pub fn inventory(&self) -> Value {
         let hostname = read_trim(&self.proc.join("sys/kernel/hostname")).unwrap_or_default();
-        json!({
+        let mut inv = json!({
             "interfaces": self.interfaces(),
             "cpu": self.cpu(),
             "disks": self.disks(),
             "memory": self.memory(),
-            "bmc_address": null,
-            "bmc_v6address": null,
+            "bmc_address": self.bmc.address,
+            "bmc_v6address": self.bmc.v6address,
             "system_vendor": self.system_vendor(),
             "boot": {"current_boot_mode": self.boot_mode(), "pxe_interface": self.boot_mac},
             "hostname": hostname,
-        })
+        });
+        // IPA leaves the key out when the BMC has no MAC to report.
+        if let (Some(mac), Some(obj)) = (&self.bmc.mac, inv.as_object_mut()) {
+            obj.insert("bmc_mac".into(), json!(mac));
+        }
+        inv
+    }
+
+    /// IPA's `pci-devices` collector: every function in `/sys/bus/pci/devices`, ids without
+    /// their `0x`; a device whose vendor, device or class cannot be read is skipped.
+    pub fn pci_devices(&self) -> Vec<Value> {
+        let dir = self.sys.join("bus/pci/devices");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return vec![];
+        };
+        let hex =
+            |p: &Path| read_trim(p).and_then(|v| v.split_once('x').map(|(_, h)| h.to_string()));
+        let mut out: Vec<(String, Value)> = entries
+            .flatten()
+            .filter_map(|e| {
+                let bus = e.file_name().to_string_lossy().into_owned();
+                let d = dir.join(&bus);
+                let vendor = hex(&d.join("vendor"))?;
+                let product = hex(&d.join("device"))?;
+                let class = hex(&d.join("class"))?;
+                let v = json!({
+                    "vendor_id": vendor,
+                    "product_id": product,
+                    "class": class,
+                    "revision": hex(&d.join("revision")),
+                    "bus": bus,
+                    "numa_node_id": read_trim(&d.join("numa_node")),
+                });
+                Some((bus, v))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.into_iter().map(|(_, v)| v).collect()
     }
 }
 
@@ -497,6 +548,8 @@ pub(crate) mod tests {
             mac_override: vec![],
             boot_mac: Some("52:54:00:12:34:56".into()),
             efivars_override: None,
+            lldp: None,
+            bmc: BmcInfo::default(),
         };
         (t, m)
     }
@@ -541,6 +594,65 @@ pub(crate) mod tests {
         assert_eq!(inv["boot"]["current_boot_mode"], "uefi");
         assert_eq!(inv["boot"]["pxe_interface"], "52:54:00:12:34:56");
         assert_eq!(inv["hostname"], "node-1");
+    }
+
+    #[test]
+    fn lldp_bmc_and_pci_devices_in_ipas_shapes() {
+        let (_t, mut m) = fixture();
+        // No capture, no BMC device: lldp null, BMC addresses null, no bmc_mac key.
+        let inv = m.inventory();
+        assert_eq!(inv["interfaces"][0]["lldp"], Value::Null);
+        assert_eq!(inv["bmc_address"], Value::Null);
+        assert_eq!(inv["bmc_v6address"], Value::Null);
+        assert!(inv.get("bmc_mac").is_none());
+        m.lldp = Some(BTreeMap::from([
+            (
+                "eth0".to_string(),
+                vec![(1, vec![4, 0, 0x1c, 0x73, 0, 0, 1]), (0, vec![])],
+            ),
+            ("eth9".to_string(), vec![]),
+        ]));
+        m.bmc = BmcInfo {
+            address: Some("192.0.2.8".into()),
+            v6address: Some("::/0".into()),
+            mac: Some("52:54:00:ab:cd:ef".into()),
+        };
+        let inv = m.inventory();
+        assert_eq!(
+            inv["interfaces"][0]["lldp"],
+            json!([[1, "04001c73000001"], [0, ""]])
+        );
+        assert_eq!(inv["bmc_address"], "192.0.2.8");
+        assert_eq!(inv["bmc_v6address"], "::/0");
+        assert_eq!(inv["bmc_mac"], "52:54:00:ab:cd:ef");
+        // A NIC that heard nothing has an empty list, not null.
+        m.lldp = Some(BTreeMap::from([("eth0".to_string(), vec![])]));
+        assert_eq!(m.inventory()["interfaces"][0]["lldp"], json!([]));
+
+        let pci = m.sys.join("bus/pci/devices");
+        put(&pci, "0000:00:03.0/vendor", "0x1af4\n");
+        put(&pci, "0000:00:03.0/device", "0x1000\n");
+        put(&pci, "0000:00:03.0/class", "0x020000\n");
+        put(&pci, "0000:00:03.0/revision", "0x00\n");
+        put(&pci, "0000:00:03.0/numa_node", "-1\n");
+        put(&pci, "0000:00:01.0/vendor", "0x8086\n");
+        put(&pci, "0000:00:01.0/device", "0x29c0\n");
+        put(&pci, "0000:00:01.0/class", "0x060000\n");
+        // unreadable class, and an id without 0x: skipped as IPA does
+        put(&pci, "0000:00:02.0/vendor", "0x1234\n");
+        put(&pci, "0000:00:02.0/device", "0x1111\n");
+        put(&pci, "0000:00:04.0/vendor", "8086\n");
+        put(&pci, "0000:00:04.0/device", "0x10d3\n");
+        put(&pci, "0000:00:04.0/class", "0x020000\n");
+        assert_eq!(
+            Value::Array(m.pci_devices()),
+            json!([
+                {"vendor_id": "8086", "product_id": "29c0", "class": "060000",
+                 "revision": null, "bus": "0000:00:01.0", "numa_node_id": null},
+                {"vendor_id": "1af4", "product_id": "1000", "class": "020000",
+                 "revision": "00", "bus": "0000:00:03.0", "numa_node_id": "-1"},
+            ])
+        );
     }
 
     #[test]

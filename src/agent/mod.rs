@@ -9,6 +9,7 @@
 //! - `cmdline`: kernel parameters. `appliance`: lookup/heartbeat client.
 //! - `api`: the REST API. `commands`: the command catalogue and executor.
 //! - `inventory`: hardware facts from /sys and /proc. `hints`: root device hints.
+//! - `lldp`: LLDP capture on raw sockets. `bmc`: the BMC's addresses via /dev/ipmi0.
 //! - `write`: image streaming and checksums. `disk`: partition tables and wiping.
 //! - `logs`: log capture for `log.collect_system_logs`. `ramdisk`: builds the initramfs.
 //!
@@ -17,18 +18,20 @@
 
 pub mod api;
 pub mod appliance;
+pub mod bmc;
 pub mod cmdline;
 pub mod commands;
 pub mod disk;
 pub mod efi;
 pub mod hints;
 pub mod inventory;
+pub mod lldp;
 pub mod logs;
 pub mod ramdisk;
 pub mod write;
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs, UdpSocket};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -257,14 +260,7 @@ fn power(event: Event, no_power: bool) {
 /// In-band inspection: POST the inventory to the callback (IPA retries 5 times, 5–30 s
 /// apart); a failure is logged and start-up goes on, as IPA does.
 fn inspect(appl: &Appliance, url: &str, machine: &Machine, params: &cmdline::KernelParams) {
-    let root_disk = hints::choose(&machine.disks(), None, params.min_root_disk).ok();
-    let data = serde_json::json!({
-        "inventory": machine.inventory(),
-        "root_disk": root_disk,
-        "boot_interface": params.boot_mac,
-        "configuration": {"collectors": ["default"], "managers": [
-            {"name": "generic_hardware_manager", "version": "1.2"}]},
-    });
+    let data = inspection_data(machine, params);
     for (attempt, wait) in [5u64, 10, 20, 30, 0].into_iter().enumerate() {
         match appl.continue_inspection(url, &data) {
             Ok(_) => {
@@ -277,6 +273,62 @@ fn inspect(appl: &Appliance, url: &str, machine: &Machine, params: &cmdline::Ker
             }
             Err(e) => tracing::error!(error = %e, "inspection callback failed; giving up"),
         }
+    }
+}
+
+/// What IPA's collectors send: `default` (inventory, root disk, boot interface) always,
+/// `pci-devices` and `lldp` when named in `ipa-inspection-collectors`; others are ignored.
+fn inspection_data(machine: &Machine, params: &cmdline::KernelParams) -> serde_json::Value {
+    use serde_json::{json, Map, Value};
+    let root_disk = hints::choose(&machine.disks(), None, params.min_root_disk).ok();
+    let mut collectors = vec!["default"];
+    let mut data = Map::new();
+    data.insert("inventory".into(), machine.inventory());
+    data.insert("root_disk".into(), json!(root_disk));
+    data.insert("boot_interface".into(), json!(params.boot_mac));
+    let wants = |c: &str| params.collectors.iter().any(|n| n == c);
+    if wants("pci-devices") {
+        collectors.push("pci-devices");
+        data.insert("pci_devices".into(), json!(machine.pci_devices()));
+    }
+    if wants("lldp") {
+        collectors.push("lldp");
+        let raw: Map<String, Value> = machine
+            .lldp
+            .iter()
+            .flatten()
+            .map(|(name, tlvs)| (name.clone(), crate::model::lldp::tlvs_to_json(tlvs)))
+            .collect();
+        data.insert("lldp_raw".into(), Value::Object(raw));
+    }
+    data.insert(
+        "configuration".into(),
+        json!({"collectors": collectors, "managers": [
+            {"name": "generic_hardware_manager", "version": "1.2"}]}),
+    );
+    Value::Object(data)
+}
+
+/// LLDP (when asked for) and the BMC's addresses: read once, before the first inventory.
+/// Skipped for a simulated machine (`--mac` given): the host's devices are not its own.
+fn probe(machine: &mut Machine, params: &cmdline::KernelParams) {
+    if !machine.mac_override.is_empty() {
+        return;
+    }
+    if let Some(path) = bmc::find_device(Path::new("/dev")) {
+        match bmc::Device::open(&path) {
+            Ok(mut dev) => machine.bmc = bmc::read(Some(&mut dev)),
+            Err(e) => {
+                tracing::warn!(device = %path.display(), error = %e, "cannot open the IPMI device")
+            }
+        }
+        tracing::info!(bmc = ?machine.bmc, "BMC addresses");
+    }
+    let lldp_collector = params.collectors.iter().any(|c| c == "lldp");
+    if params.collect_lldp || lldp_collector {
+        let names: Vec<String> = machine.interfaces().into_iter().map(|i| i.name).collect();
+        tracing::info!(interfaces = %names.join(","), timeout = ?params.lldp_timeout, "collecting LLDP");
+        machine.lldp = Some(lldp::collect(&names, params.lldp_timeout));
     }
 }
 
@@ -298,7 +350,7 @@ pub fn run(opts: Options) -> Result<(), AgentError> {
                 .ok_or_else(|| AgentError::BadMac(m.clone()))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let machine = Machine {
+    let mut machine = Machine {
         disk_override: opts.disks.clone(),
         mac_override: macs,
         efivars_override: opts.efivars.clone(),
@@ -314,6 +366,7 @@ pub fn run(opts: Options) -> Result<(), AgentError> {
         return Err(AgentError::NoMacs);
     }
     tracing::info!(version = AGENT_VERSION, api = ?api_url, macs = %macs.join(","), "ironbox agent starting");
+    probe(&mut machine, &params);
     let insecure = params
         .raw
         .get("ipa-insecure")
@@ -457,6 +510,37 @@ pub fn run(opts: Options) -> Result<(), AgentError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inspection_data_follows_the_collectors() {
+        let (_t, mut m) = inventory::tests::fixture();
+        m.lldp = Some(std::collections::BTreeMap::from([(
+            "eth0".to_string(),
+            vec![(5, b"tor".to_vec())],
+        )]));
+        let d = inspection_data(&m, &cmdline::parse("BOOTIF=01-52-54-00-12-34-56"));
+        assert_eq!(
+            d["configuration"]["collectors"],
+            serde_json::json!(["default", "pci-devices"])
+        );
+        assert!(d["pci_devices"].is_array());
+        assert!(d.get("lldp_raw").is_none());
+        assert_eq!(d["boot_interface"], "52:54:00:12:34:56");
+        assert_eq!(
+            d["inventory"]["interfaces"][0]["lldp"],
+            serde_json::json!([[5, "746f72"]])
+        );
+        let d = inspection_data(
+            &m,
+            &cmdline::parse("ipa-inspection-collectors=default,lldp,logs"),
+        );
+        assert_eq!(
+            d["configuration"]["collectors"],
+            serde_json::json!(["default", "lldp"])
+        );
+        assert!(d.get("pci_devices").is_none());
+        assert_eq!(d["lldp_raw"], serde_json::json!({"eth0": [[5, "746f72"]]}));
+    }
 
     #[test]
     fn advertise_host_is_the_route_source() {

@@ -8,9 +8,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Modules loaded by default from `--modules-dir` (with their dependencies), when present:
-/// common virtual and physical NIC and disk drivers, and efivarfs for UEFI boot entries.
+/// common virtual and physical NIC and disk drivers, efivarfs for UEFI boot entries,
+/// af_packet for LLDP capture and the IPMI system interface with its /dev/ipmi0 (the BMC's
+/// addresses for inspection).
 const DEFAULT_MODULES: &[&str] = &[
     "efivarfs",
+    "af_packet",
+    "ipmi_si",
+    "ipmi_devintf",
     "virtio_pci",
     "virtio_net",
     "virtio_blk",
@@ -653,7 +658,10 @@ mod tests {
              kernel/net/core/failover.ko:\n\
              kernel/drivers/virtio/virtio_pci.ko: kernel/drivers/virtio/virtio.ko\n\
              kernel/drivers/virtio/virtio.ko:\n\
-             kernel/drivers/other/unused.ko:\n",
+             kernel/drivers/other/unused.ko:\n\
+             kernel/drivers/char/ipmi/ipmi_si.ko: kernel/drivers/char/ipmi/ipmi_msghandler.ko\n\
+             kernel/drivers/char/ipmi/ipmi_devintf.ko: kernel/drivers/char/ipmi/ipmi_msghandler.ko\n\
+             kernel/drivers/char/ipmi/ipmi_msghandler.ko:\n",
         )
         .unwrap();
         let m = modules_from_tree(root).unwrap();
@@ -661,6 +669,9 @@ mod tests {
         assert_eq!(
             names,
             vec![
+                "ipmi_msghandler",
+                "ipmi_si",
+                "ipmi_devintf",
                 "virtio",
                 "virtio_pci",
                 "failover",
@@ -668,7 +679,7 @@ mod tests {
                 "virtio_net"
             ]
         );
-        assert_eq!(m[0].1, root.join("kernel/drivers/virtio/virtio.ko"));
+        assert_eq!(m[3].1, root.join("kernel/drivers/virtio/virtio.ko"));
         std::fs::write(
             root.join("modules.dep"),
             "kernel/drivers/block/virtio_blk.ko.xz:\n",

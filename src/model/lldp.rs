@@ -246,18 +246,19 @@ pub fn split_lldpdu(mut pdu: &[u8]) -> Vec<Tlv> {
 
 fn parse_one(out: &mut ParsedLldp, kind: u8, data: &[u8]) {
     match kind {
+        // The first valid chassis and port IDs count, for the fields and the link alike.
         TLV_CHASSIS_ID => {
             if let Some((subtype, value)) = chassis_id(data) {
-                if subtype == 4 && out.switch_mac.is_none() {
-                    out.switch_mac = Some(value.clone());
+                if !out.fields.contains_key("switch_chassis_id") {
+                    out.switch_mac = (subtype == 4).then(|| value.clone());
                 }
                 out.set("switch_chassis_id", json!(value));
             }
         }
         TLV_PORT_ID => {
             if let Some(value) = port_id(data) {
-                if out.port_id.is_none() && !value.is_empty() {
-                    out.port_id = Some(value.clone());
+                if !out.fields.contains_key("switch_port_id") {
+                    out.port_id = Some(value.clone()).filter(|v| !v.is_empty());
                 }
                 out.set("switch_port_id", json!(value));
             }
@@ -481,7 +482,7 @@ fn encode_hex(data: &[u8]) -> String {
 
 fn decode_hex(hex: &str) -> Option<Vec<u8>> {
     let bytes = hex.as_bytes();
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
     let nibble = |c: u8| {

@@ -182,6 +182,20 @@ fn first_value_wins_and_lists_append() {
 }
 
 #[test]
+fn the_link_follows_the_first_chassis_and_port_id() {
+    let p = parse_tlvs(&[
+        (TLV_CHASSIS_ID, b"\x07sw-local".to_vec()),
+        (TLV_CHASSIS_ID, vec![4, 1, 2, 3, 4, 5, 6]),
+        (TLV_PORT_ID, vec![5]),
+        (TLV_PORT_ID, b"\x05swp1".to_vec()),
+    ]);
+    assert_eq!(p.fields()["switch_chassis_id"], "sw-local");
+    assert_eq!(p.fields()["switch_port_id"], "");
+    // not a MAC chassis ID, and an empty port ID: nothing to link
+    assert!(p.local_link_connection().is_empty());
+}
+
+#[test]
 fn vlan_names_are_padded_strings() {
     let p = parse_tlvs(&[
         (
