@@ -46,24 +46,7 @@ impl Default for Machine {
     }
 }
 
-/// One block device, in IPA's `BlockDevice` fields (size in bytes).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Disk {
-    pub name: String,
-    pub model: String,
-    pub size: u64,
-    pub rotational: bool,
-    pub wwn: Option<String>,
-    pub serial: Option<String>,
-    pub vendor: Option<String>,
-    pub wwn_with_extension: Option<String>,
-    pub wwn_vendor_extension: Option<String>,
-    pub hctl: Option<String>,
-    pub by_path: Option<String>,
-    pub logical_sectors: Option<u64>,
-    pub physical_sectors: Option<u64>,
-    pub tran: Option<String>,
-}
+pub use crate::model::hints::Disk;
 
 /// One network interface, in IPA's `NetworkInterface` fields.
 #[derive(Debug, Clone, PartialEq, Serialize)]

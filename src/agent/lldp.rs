@@ -246,12 +246,12 @@ mod tests {
         f
     }
 
-    /// Send `frame()` out of `lo` every 50 ms until `stop` is set.
-    fn sender(stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    /// Send `frame()` out of `nic` every 50 ms until `stop` is set.
+    fn sender(nic: &str, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
         let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
         assert!(raw >= 0, "{}", std::io::Error::last_os_error());
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let lo = CString::new("lo").unwrap();
+        let lo = CString::new(nic).unwrap();
         let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         addr.sll_family = libc::AF_PACKET as libc::c_ushort;
         addr.sll_protocol = ETH_P_LLDP.to_be();
@@ -286,7 +286,7 @@ mod tests {
             let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             let s = {
                 let stop = stop.clone();
-                std::thread::spawn(move || sender(stop))
+                std::thread::spawn(move || sender("lo", stop))
             };
             let got = collect(
                 &["lo".to_string(), "no-such-nic0".to_string()],
@@ -305,6 +305,47 @@ mod tests {
             serde_json::json!({"switch_id": "02:00:00:00:00:01", "port_id": "swp7"})
         );
         assert_eq!(got["lo"].last(), Some(&(TLV_END, vec![])));
+    }
+
+    /// A veth pair in a namespace made for this test: the far end sends, the near end
+    /// (down until collect() brings it up) hears it, as a NIC cabled to a switch would.
+    #[test]
+    fn captures_a_frame_across_a_veth_pair() {
+        let got = std::thread::spawn(|| {
+            assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNET) }, 0);
+            // Children inherit this thread's namespace.
+            let ip = |args: &[&str]| {
+                let st = std::process::Command::new("ip").args(args).status();
+                assert!(st.is_ok_and(|s| s.success()), "ip {args:?}");
+            };
+            ip(&[
+                "link",
+                "add",
+                "lldp-near",
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "lldp-far",
+            ]);
+            ip(&["link", "set", "lldp-far", "up"]);
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let s = {
+                let stop = stop.clone();
+                std::thread::spawn(move || sender("lldp-far", stop))
+            };
+            let got = collect(&["lldp-near".to_string()], Duration::from_secs(10));
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            s.join().unwrap();
+            got
+        })
+        .join()
+        .unwrap();
+        let tlvs = got.get("lldp-near").expect("captured");
+        assert_eq!(
+            parse_tlvs(tlvs).fields().get("switch_port_id"),
+            Some(&serde_json::json!("swp7"))
+        );
     }
 
     #[test]

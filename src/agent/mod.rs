@@ -23,7 +23,8 @@ pub mod cmdline;
 pub mod commands;
 pub mod disk;
 pub mod efi;
-pub mod hints;
+/// Root device hints live in `model` (the conductor applies them to inventories too).
+pub use crate::model::hints;
 pub mod inventory;
 pub mod lldp;
 pub mod logs;

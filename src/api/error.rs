@@ -257,7 +257,7 @@ impl From<ConductorError> for ApiError {
             | C::DeployTemplateDuplicateName(_)
             | C::DeployTemplateAlreadyExists(_) => StatusCode::CONFLICT,
             C::NodeProtected(_) => StatusCode::FORBIDDEN,
-            C::NoFreeConductorWorker => StatusCode::SERVICE_UNAVAILABLE,
+            C::NoFreeConductorWorker | C::DiscoveryRateLimited => StatusCode::SERVICE_UNAVAILABLE,
             C::Store(inner) => return ApiError::from_store(inner),
         };
         let message = match &e {

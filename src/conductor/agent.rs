@@ -9,15 +9,16 @@ use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
 use super::fsm::Event;
+use super::inspection::{AUTO_DISCOVERED, POWER_OFF_PENDING};
 use super::provision;
 use super::task::{NodeTask, Wait};
 use super::{Conductor, ConductorError as E, Result};
+use crate::drivers::agent_client::AgentClient;
 use crate::drivers::Progress;
 use crate::model::dii::{
     AGENT_LAST_HEARTBEAT, AGENT_TOKEN, AGENT_URL, AGENT_VERIFY_CA, AGENT_VERSION,
 };
 use crate::model::history::SEVERITY_INFO;
-use crate::model::mac::Mac;
 use crate::model::node::Node;
 use crate::model::states::*;
 use crate::model::step::StepKind;
@@ -51,7 +52,7 @@ pub struct AgentHeartbeat {
     pub agent_verify_ca: Option<String>,
 }
 
-fn new_token() -> String {
+pub(super) fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -95,8 +96,13 @@ impl Conductor {
             .node_get(uuid.clone())
             .await?
             .ok_or_else(not_found)?;
+        // A discovered machine's agent may look its node up (it is told to power off at
+        // its first heartbeat), as Ironic's fast track lets an enroll node's agent in.
+        let discovered = self.config.auto_discovery.enabled
+            && node.provision_state == ENROLL
+            && node.driver_internal_info.get(AUTO_DISCOVERED) == Some(&json!(true));
         // The same answer as for an unknown node: a lookup must not reveal which exist.
-        if !LOOKUP_STATES.contains(&node.provision_state.as_str()) {
+        if !LOOKUP_STATES.contains(&node.provision_state.as_str()) && !discovered {
             return Err(not_found());
         }
         if !issue_token {
@@ -212,6 +218,14 @@ impl Conductor {
                 )
                 .await;
         }
+        if task
+            .node
+            .driver_internal_info
+            .contains_key(POWER_OFF_PENDING)
+        {
+            power_off_discovered(task).await;
+            return Ok(());
+        }
         let Some(kind) = StepKind::waiting_in(&state).filter(|_| !task.node.maintenance) else {
             task.release().await;
             return Ok(());
@@ -226,6 +240,30 @@ impl Conductor {
         self.workers.run(slot, continue_after_heartbeat(task, kind));
         Ok(())
     }
+}
+
+/// `[inspector] power_off` for a discovered machine (no BMC credentials yet): ask its
+/// agent to power off, once, and forget the agent.
+async fn power_off_discovered(mut task: NodeTask) {
+    let timeout = task.conductor.config.agent.command_timeout;
+    let sent = match AgentClient::for_node(&task.node.driver_internal_info, timeout) {
+        Ok(c) => c
+            .execute("standby.power_off", json!({}), false)
+            .await
+            .map(drop),
+        Err(e) => Err(e),
+    };
+    let text = match &sent {
+        Ok(()) => "Discovered machine powered off through its agent".to_string(),
+        Err(e) => format!("Could not power the discovered machine off through its agent: {e}"),
+    };
+    tracing::info!(node = %task.node.uuid, outcome = %text, "inspection power-off");
+    let dii = &mut task.node.driver_internal_info;
+    dii.remove(POWER_OFF_PENDING);
+    crate::model::dii::forget_agent(dii);
+    let _ = task.save().await;
+    let _ = task.history(SEVERITY_INFO, "inspection", text).await;
+    task.release().await;
 }
 
 /// A heartbeat goes to history when it is the agent's first, when the node's `place` (its
@@ -281,188 +319,9 @@ async fn continue_after_heartbeat(mut task: NodeTask, kind: StepKind) {
     task.release().await;
 }
 
-/// `inventory.interfaces[].mac_address`, normalised; the inventory must name at least one.
-fn inventory_macs(inventory: &Value) -> Result<Vec<String>> {
-    let macs: Vec<String> = inventory
-        .get("interfaces")
-        .and_then(Value::as_array)
-        .map(|l| {
-            l.iter()
-                .filter_map(|i| i.get("mac_address").and_then(Value::as_str))
-                .filter_map(Mac::parse_strict)
-                .map(|m| m.to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    if macs.is_empty() {
-        return Err(E::InvalidParameterValue(
-            "The inventory has no interfaces with a valid mac_address".into(),
-        ));
-    }
-    Ok(macs)
-}
-
-/// Node properties from an IPA inventory, by Ironic's rules: cpu_arch, memory_mb, and
-/// local_gb = the root disk (smallest of at least 4 GiB) in GiB, less one.
-fn properties_from(inventory: &Value) -> Vec<(&'static str, Value)> {
-    let mut out = vec![];
-    if let Some(a) = inventory
-        .pointer("/cpu/architecture")
-        .and_then(Value::as_str)
-    {
-        out.push(("cpu_arch", json!(a)));
-    }
-    let mem = inventory
-        .pointer("/memory/physical_mb")
-        .and_then(Value::as_u64)
-        .or_else(|| {
-            inventory
-                .pointer("/memory/total")
-                .and_then(Value::as_u64)
-                .map(|b| b / (1024 * 1024))
-        });
-    if let Some(m) = mem.filter(|m| *m > 0) {
-        out.push(("memory_mb", json!(m)));
-    }
-    const GIB: u64 = 1 << 30;
-    let root = inventory
-        .get("disks")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|d| d.get("size").and_then(Value::as_u64))
-        .filter(|s| *s >= 4 * GIB)
-        .min();
-    if let Some(size) = root {
-        out.push(("local_gb", json!(size / GIB - 1)));
-    }
-    out
-}
-
-impl Conductor {
-    /// `POST /v1/continue_inspection`: store what the agent found on the node waiting for
-    /// it, update its properties and PXE port, and finish the inspection.
-    pub async fn continue_inspection(
-        &self,
-        mut data: Value,
-        node_uuid: Option<&str>,
-        issue_token: bool,
-    ) -> Result<LookupResult> {
-        let inventory = data
-            .get("inventory")
-            .cloned()
-            .filter(Value::is_object)
-            .ok_or_else(|| {
-                E::InvalidParameterValue("Inspection data has no inventory object".into())
-            })?;
-        let macs = inventory_macs(&inventory)?;
-        let found = self.agent_lookup(&macs, node_uuid, false).await?;
-        if found.node.provision_state != INSPECT_WAIT {
-            return Err(E::NotFound("Resource could not be found.".into()));
-        }
-        if let Some(o) = data.as_object_mut() {
-            o.remove("inventory");
-        }
-        let mut task = self.acquire(&found.node.uuid, Wait::Configured).await?;
-        let result = finish_inspection(&mut task, inventory, data, &macs, issue_token).await;
-        match result {
-            Ok(token) => {
-                let node = task.node.clone();
-                task.release().await;
-                Ok(LookupResult { node, token })
-            }
-            Err(msg) => {
-                provision::fail(&mut task, msg.clone()).await;
-                task.release().await;
-                Err(E::InvalidParameterValue(msg))
-            }
-        }
-    }
-}
-
-async fn finish_inspection(
-    task: &mut NodeTask,
-    inventory: Value,
-    plugin_data: Value,
-    macs: &[String],
-    issue_token: bool,
-) -> std::result::Result<Option<String>, String> {
-    for (k, v) in properties_from(&inventory) {
-        task.node.properties.insert(k.into(), v);
-    }
-    // Ironic's default `[inspector] add_ports = pxe`: a port for the MAC it booted from.
-    let pxe = inventory
-        .pointer("/boot/pxe_interface")
-        .and_then(Value::as_str)
-        .and_then(Mac::parse_strict)
-        .map(|m| m.to_string())
-        .filter(|m| macs.contains(m));
-    let found = crate::drivers::Discovered {
-        inventory: Some(inventory.clone()),
-        plugin_data: Some(plugin_data),
-        macs: pxe.into_iter().collect(),
-    };
-    let c = task.conductor.clone();
-    c.inspection_found(&task.node, &task.ports, found)
-        .await
-        .map_err(|e| e.to_string())?;
-    let (driver, mut ctx) = task.ctx();
-    driver
-        .inspect
-        .finish_inspection(&driver, &mut ctx)
-        .await
-        .map_err(|e| format!("Failed to finish inspection: {e}"))?;
-    let token = if issue_token {
-        let t = new_token();
-        task.node
-            .driver_internal_info
-            .insert(AGENT_TOKEN.into(), json!(t));
-        Some(t)
-    } else {
-        None
-    };
-    let _ = task
-        .history(
-            SEVERITY_INFO,
-            "inspection",
-            format!(
-                "Inspection data received: {} interfaces, properties {}",
-                macs.len(),
-                serde_json::to_string(
-                    &properties_from(&inventory)
-                        .into_iter()
-                        .collect::<std::collections::BTreeMap<_, _>>()
-                )
-                .unwrap_or_default()
-            ),
-        )
-        .await;
-    task.node.inspection_finished_at = Some(crate::model::now());
-    task.process_event(Event::Done, None)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(token)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn properties_by_ironics_rules() {
-        let inv = json!({
-            "cpu": {"architecture": "x86_64", "count": 2},
-            "memory": {"total": 536870912u64, "physical_mb": 512},
-            "disks": [{"size": 1u64 << 30}, {"size": 20u64 << 30}, {"size": 8u64 << 30}],
-            "interfaces": [{"mac_address": "52:54:00:AA:BB:CC"}, {"mac_address": "bogus"}],
-        });
-        let p: std::collections::BTreeMap<_, _> = properties_from(&inv).into_iter().collect();
-        assert_eq!(p["cpu_arch"], "x86_64");
-        assert_eq!(p["memory_mb"], 512);
-        assert_eq!(p["local_gb"], 7);
-        assert_eq!(inventory_macs(&inv).unwrap(), vec!["52:54:00:aa:bb:cc"]);
-        assert!(inventory_macs(&json!({"interfaces": []})).is_err());
-    }
 
     #[tokio::test]
     async fn heartbeats_reach_history_when_the_node_moves_not_on_every_beat() {

@@ -77,6 +77,9 @@ pub enum ConductorError {
     NodeIsRetired { op: String, node: String },
     #[error("Requested action cannot be performed due to lack of free conductor workers.")]
     NoFreeConductorWorker,
+    /// `[auto_discovery] max_enrollments_per_minute` reached (503: the ramdisk retries).
+    #[error("Too many machines discovered in the last minute, retry later.")]
+    DiscoveryRateLimited,
     /// The driver refused or failed a synchronous request.
     #[error("{0}")]
     DriverError(String),

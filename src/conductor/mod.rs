@@ -15,6 +15,7 @@ pub mod console;
 mod error;
 pub mod fsm;
 pub mod hash_ring;
+mod inspection;
 mod inventory;
 pub use inventory::delete_refusal;
 pub mod periodic;
@@ -31,6 +32,7 @@ use std::time::Instant;
 
 pub use agent::{AgentHeartbeat, LookupResult};
 pub use error::{ConductorError, Result};
+pub use inspection::{AUTO_DISCOVERED, POWER_OFF_PENDING};
 pub use service::Heartbeat;
 
 use crate::config::Config;
@@ -55,12 +57,17 @@ pub struct Conductor {
     /// (heartbeats are rate-limited there; see `agent::heartbeat_noteworthy`).
     pub(crate) heartbeats_noted: Arc<std::sync::Mutex<HashMap<String, (Instant, String)>>>,
     consoles: Arc<console::Consoles>,
+    /// `[auto_discovery] max_enrollments_per_minute`.
+    discovery_limit: Arc<crate::model::rate::PerMinute>,
 }
 
 impl Conductor {
     pub fn new(store: Store, registry: Arc<Registry>, config: Arc<Config>) -> Self {
         let workers = Arc::new(workers::Workers::new(config.conductor.workers_pool_size));
         let ring = Arc::new(hash_ring::HashRing::new(&[config.default.host.as_str()], 5));
+        let discovery_limit = Arc::new(crate::model::rate::PerMinute::new(
+            config.auto_discovery.max_enrollments_per_minute,
+        ));
         Conductor {
             store,
             registry,
@@ -71,6 +78,7 @@ impl Conductor {
             images: Arc::default(),
             heartbeats_noted: Arc::default(),
             consoles: Arc::default(),
+            discovery_limit,
         }
     }
 

@@ -561,6 +561,68 @@ impl Checker<'_> {
         })
     }
 
+    pub fn auto_discovery(
+        &self,
+        a: file::AutoDiscoverySection,
+        default: &DefaultSection,
+    ) -> R<AutoDiscoverySection> {
+        const S: &str = "auto_discovery";
+        if a.enabled && a.driver.is_empty() {
+            return Err(self.bad(S, "driver", "required when enabled = true"));
+        }
+        if !a.driver.is_empty() && !default.enabled_hardware_types.contains(&a.driver) {
+            return Err(self.bad(
+                S,
+                "driver",
+                format!(
+                    "{:?} is not in [DEFAULT] enabled_hardware_types ({})",
+                    a.driver,
+                    default.enabled_hardware_types.join(", ")
+                ),
+            ));
+        }
+        if let Some(n) = a
+            .networks
+            .iter()
+            .find(|n| n.trim().is_empty() || n.len() > 15)
+        {
+            return Err(self.bad(S, "networks", format!("{n:?} is not an interface name")));
+        }
+        Ok(AutoDiscoverySection {
+            enabled: a.enabled,
+            driver: a.driver,
+            networks: a.networks,
+            max_enrollments_per_minute: Some(a.max_enrollments_per_minute).filter(|n| *n > 0),
+            max_boots_per_minute: Some(a.max_boots_per_minute).filter(|n| *n > 0),
+        })
+    }
+
+    pub fn inspector(&self, i: file::InspectorSection) -> R<InspectorSection> {
+        const S: &str = "inspector";
+        Ok(InspectorSection {
+            add_ports: self.named(
+                S,
+                "add_ports",
+                &i.add_ports,
+                AddPorts::parse,
+                AddPorts::NAMES,
+            )?,
+            keep_ports: self.named(
+                S,
+                "keep_ports",
+                &i.keep_ports,
+                KeepPorts::parse,
+                KeepPorts::NAMES,
+            )?,
+            update_pxe_enabled: i.update_pxe_enabled,
+            power_off: i.power_off,
+            disk_partitioning_spacing: i.disk_partitioning_spacing,
+            extra_kernel_params: i.extra_kernel_params,
+            kernel: i.kernel,
+            ramdisk: i.ramdisk,
+        })
+    }
+
     pub fn console(&self, c: file::ConsoleSection) -> R<ConsoleSection> {
         const S: &str = "console";
         let socat_address: IpAddr = c.socat_address.parse().map_err(|_| {

@@ -35,6 +35,10 @@ pub struct FileConfig {
     pub metrics: MetricsSection,
     #[serde(default)]
     pub console: ConsoleSection,
+    #[serde(default)]
+    pub auto_discovery: AutoDiscoverySection,
+    #[serde(default)]
+    pub inspector: InspectorSection,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -340,7 +344,8 @@ pub struct DhcpSection {
     /// `full` mode: router (option 3) and DNS servers (option 6) to announce; empty = none.
     pub router: String,
     pub dns_servers: Vec<String>,
-    /// Also answer machines whose MAC is not a port of an enrolled node (for discovery).
+    /// Deprecated: use `[auto_discovery] enabled`. Answers unknown MACs on every
+    /// provisioning interface, as before (a warning is logged at start).
     pub allow_unknown_clients: bool,
     /// Send IPv6 router advertisements on the interface (iPXE builds with IPv6 wait ~13 s
     /// for one before they use DHCPv4 results). Needs an IPv6 address on the interface.
@@ -538,6 +543,72 @@ impl Default for ConsoleSection {
             port_range: String::new(),
             socat_address: "127.0.0.1".into(),
             allow_public_tcp: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AutoDiscoverySection {
+    /// Enroll machines that are unknown to every lookup when their inspection data
+    /// arrives; DHCP answers unknown MACs on the discovery networks.
+    pub enabled: bool,
+    /// Hardware type of discovered nodes; required when `enabled`.
+    pub driver: String,
+    /// Provisioning interfaces on which unknown MACs are answered; empty = every one.
+    pub networks: Vec<String>,
+    /// Discovery enrollments allowed per minute (0 = no limit); more are refused with 503.
+    pub max_enrollments_per_minute: u32,
+    /// DHCP answers to unknown MACs per minute (0 = no limit); more are dropped.
+    pub max_boots_per_minute: u32,
+}
+
+impl Default for AutoDiscoverySection {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            driver: String::new(),
+            networks: vec![],
+            max_enrollments_per_minute: 60,
+            max_boots_per_minute: 120,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InspectorSection {
+    /// Which inventory MACs become ports: `all`, `active` (with an IP), `pxe` (the one
+    /// it booted from) or `disabled`.
+    pub add_ports: String,
+    /// Which existing ports survive: `all`, `present` (in the inventory) or `added`
+    /// (among the MACs `add_ports` selects).
+    pub keep_ports: String,
+    /// Set each port's `pxe_enabled` from the inventory's boot interface.
+    pub update_pxe_enabled: bool,
+    /// Power the machine off after inspection (through its agent when discovered).
+    pub power_off: bool,
+    /// Leave 1 GiB of the root disk out of `local_gb`.
+    pub disk_partitioning_spacing: bool,
+    /// Kernel parameters added to the inspection ramdisk's command line.
+    pub extra_kernel_params: String,
+    /// Inspection kernel and ramdisk for unknown machines; empty = `[conductor]
+    /// deploy_kernel` / `deploy_ramdisk` (the built-in agent by default, or a stock IPA).
+    pub kernel: String,
+    pub ramdisk: String,
+}
+
+impl Default for InspectorSection {
+    fn default() -> Self {
+        Self {
+            add_ports: "pxe".into(),
+            keep_ports: "all".into(),
+            update_pxe_enabled: true,
+            power_off: true,
+            disk_partitioning_spacing: true,
+            extra_kernel_params: String::new(),
+            kernel: String::new(),
+            ramdisk: String::new(),
         }
     }
 }

@@ -50,6 +50,8 @@ pub struct Config {
     pub deploy: DeploySection,
     pub metrics: MetricsSection,
     pub console: ConsoleSection,
+    pub auto_discovery: AutoDiscoverySection,
+    pub inspector: InspectorSection,
 }
 
 impl Config {
@@ -94,6 +96,8 @@ impl Config {
             deploy: ck.deploy(file.deploy)?,
             metrics: ck.metrics(file.metrics)?,
             console: ck.console(file.console)?,
+            auto_discovery: ck.auto_discovery(file.auto_discovery, &default)?,
+            inspector: ck.inspector(file.inspector)?,
             default,
         })
     }

@@ -91,6 +91,25 @@ named!(ImageDownloadSource { Http = "http", Local = "local" });
 named!(RedfishAuthType { Basic = "basic", Session = "session", Auto = "auto" });
 named!(BootMode { Bios = "bios", Uefi = "uefi" });
 named!(MetricsAuth { Api = "api", None = "none" });
+named!(AddPorts { All = "all", Active = "active", Pxe = "pxe", Disabled = "disabled" });
+named!(KeepPorts { All = "all", Present = "present", Added = "added" });
+
+/// `[inspector] add_ports`: which inventory MACs become ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddPorts {
+    All,
+    Active,
+    Pxe,
+    Disabled,
+}
+
+/// `[inspector] keep_ports`: which existing ports survive an inspection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeepPorts {
+    All,
+    Present,
+    Added,
+}
 
 #[derive(Debug, Clone)]
 pub struct DefaultSection {
@@ -318,4 +337,36 @@ pub struct ConsoleSection {
     /// `[console] port_range`, inclusive; `None` = any free port.
     pub port_range: Option<(u16, u16)>,
     pub socat_address: IpAddr,
+}
+
+#[derive(Debug, Clone)]
+pub struct AutoDiscoverySection {
+    pub enabled: bool,
+    /// An enabled hardware type when `enabled` (checked at load).
+    pub driver: String,
+    /// Empty = every provisioning interface.
+    pub networks: Vec<String>,
+    /// None = no limit.
+    pub max_enrollments_per_minute: Option<u32>,
+    pub max_boots_per_minute: Option<u32>,
+}
+
+impl AutoDiscoverySection {
+    /// Whether unknown machines are discovered on provisioning interface `iface`.
+    pub fn on_network(&self, iface: &str) -> bool {
+        self.enabled && (self.networks.is_empty() || self.networks.iter().any(|n| n == iface))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct InspectorSection {
+    pub add_ports: AddPorts,
+    pub keep_ports: KeepPorts,
+    pub update_pxe_enabled: bool,
+    pub power_off: bool,
+    pub disk_partitioning_spacing: bool,
+    pub extra_kernel_params: String,
+    /// Empty = `[conductor] deploy_kernel` / `deploy_ramdisk`.
+    pub kernel: String,
+    pub ramdisk: String,
 }

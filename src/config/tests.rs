@@ -344,3 +344,33 @@ fn console_ports_are_checked() {
     )
     .unwrap();
 }
+
+#[test]
+fn discovery_and_inspector_options_are_checked() {
+    let err = |text: &str| Config::parse(text, "t").unwrap_err().to_string();
+    assert_eq!(
+        err("[auto_discovery]\nenabled = true"),
+        "t: [auto_discovery] driver: required when enabled = true"
+    );
+    assert!(
+        err("[auto_discovery]\nenabled = true\ndriver = \"nope\"").starts_with(
+            "t: [auto_discovery] driver: \"nope\" is not in [DEFAULT] enabled_hardware_types"
+        )
+    );
+    assert!(err("[auto_discovery]\nnetworks = [\"\"]").contains("[auto_discovery] networks"));
+    assert_eq!(
+        err("[inspector]\nadd_ports = \"some\""),
+        "t: [inspector] add_ports: \"some\" is not one of all, active, pxe, disabled"
+    );
+    assert!(err("[inspector]\nkeep_ports = \"none\"").contains("[inspector] keep_ports"));
+    let c = Config::parse(
+        "[auto_discovery]\nenabled = true\ndriver = \"fake-hardware\"\nnetworks = [\"eth1\"]\nmax_boots_per_minute = 0",
+        "t",
+    )
+    .unwrap();
+    assert!(c.auto_discovery.on_network("eth1") && !c.auto_discovery.on_network("eth0"));
+    assert_eq!(c.auto_discovery.max_boots_per_minute, None);
+    assert_eq!(c.auto_discovery.max_enrollments_per_minute, Some(60));
+    assert_eq!(c.inspector.add_ports, AddPorts::Pxe);
+    assert_eq!(c.inspector.keep_ports, KeepPorts::All);
+}

@@ -702,7 +702,7 @@ fn uuid_of(conn: &Connection, id: i64) -> Result<Option<String>, StoreError> {
 }
 
 /// UPDATE every column; with `holder`, only while that host holds the node's lock.
-fn save_node(
+pub(super) fn save_node(
     tx: &Connection,
     node: &Node,
     holder: Option<String>,

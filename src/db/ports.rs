@@ -121,17 +121,50 @@ pub(super) fn in_list(col: &str, list: &[String], args: &mut Vec<SqlValue>) -> S
     format!("{col} IN ({})", ph.join(","))
 }
 
+/// INSERT one port (inside the caller's transaction).
+pub(super) fn insert(tx: &Connection, port: &Port) -> Result<(), StoreError> {
+    let vals = values(tx, port)?;
+    let ph: Vec<String> = (1..=vals.len()).map(|i| format!("?{i}")).collect();
+    tx.execute(
+        &format!("INSERT INTO ports ({COLS}) VALUES ({})", ph.join(",")),
+        params_from_iter(vals),
+    )
+    .map_err(classify)?;
+    Ok(())
+}
+
+/// UPDATE every column of one port (inside the caller's transaction).
+pub(super) fn update(tx: &Connection, port: &Port) -> Result<(), StoreError> {
+    let mut vals = values(tx, port)?;
+    let sets: Vec<String> = COLS
+        .split(", ")
+        .enumerate()
+        .map(|(i, c)| format!("{} = ?{}", c.trim(), i + 1))
+        .collect();
+    vals.push(SqlValue::Integer(port.id));
+    let sql = format!(
+        "UPDATE ports SET {} WHERE id = ?{}",
+        sets.join(", "),
+        vals.len()
+    );
+    tx.execute(&sql, params_from_iter(vals)).map_err(classify)?;
+    Ok(())
+}
+
+/// Every port of node `node_id`.
+pub(super) fn of_node(conn: &Connection, node_id: i64) -> Result<Vec<Port>, StoreError> {
+    query(
+        conn,
+        &format!("{SELECT} WHERE ports.node_id = ?1 ORDER BY ports.id"),
+        &[SqlValue::Integer(node_id)],
+    )
+}
+
 impl Store {
     pub async fn port_create(&self, port: Port) -> Result<Port, StoreError> {
         let created = self
             .write(move |tx| {
-                let vals = values(tx, &port)?;
-                let ph: Vec<String> = (1..=vals.len()).map(|i| format!("?{i}")).collect();
-                tx.execute(
-                    &format!("INSERT INTO ports ({COLS}) VALUES ({})", ph.join(",")),
-                    params_from_iter(vals),
-                )
-                .map_err(classify)?;
+                insert(tx, &port)?;
                 by_uuid(tx, &port.uuid)
             })
             .await;
@@ -145,19 +178,7 @@ impl Store {
     pub async fn port_save(&self, port: Port) -> Result<Port, StoreError> {
         let saved = self
             .write(move |tx| {
-                let mut vals = values(tx, &port)?;
-                let sets: Vec<String> = COLS
-                    .split(", ")
-                    .enumerate()
-                    .map(|(i, c)| format!("{} = ?{}", c.trim(), i + 1))
-                    .collect();
-                vals.push(SqlValue::Integer(port.id));
-                let sql = format!(
-                    "UPDATE ports SET {} WHERE id = ?{}",
-                    sets.join(", "),
-                    vals.len()
-                );
-                tx.execute(&sql, params_from_iter(vals)).map_err(classify)?;
+                update(tx, &port)?;
                 by_uuid(tx, &port.uuid)
             })
             .await;

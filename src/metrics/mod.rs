@@ -102,6 +102,7 @@ struct Metrics {
     http_boot_requests: Family<Outcome, Counter>,
     agent_heartbeats: Family<Outcome, Counter>,
     agent_lookups: Family<Outcome, Counter>,
+    discoveries: Family<Outcome, Counter>,
     bmc_duration: Histograms<Bmc>,
     bmc_failures: Family<Bmc, Counter>,
     api_requests: Family<Api, Counter>,
@@ -128,6 +129,7 @@ impl Metrics {
             http_boot_requests: Family::default(),
             agent_heartbeats: Family::default(),
             agent_lookups: Family::default(),
+            discoveries: Family::default(),
             bmc_duration: Family::new_with_constructor(|| seconds_buckets(0.005, 14)),
             bmc_failures: Family::default(),
             api_requests: Family::default(),
@@ -181,6 +183,11 @@ impl Metrics {
             "agent_lookups",
             "Deploy agent lookups, by result",
             m.agent_lookups.clone(),
+        );
+        r.register(
+            "discoveries",
+            "Auto-discovery: machines enrolled, and boots or enrollments refused by the rate limits",
+            m.discoveries.clone(),
         );
         r.register(
             "bmc_command_duration_seconds",
@@ -377,6 +384,25 @@ pub fn agent_lookup(result: &'static str) {
         .agent_lookups
         .get_or_create(&Outcome { result })
         .inc();
+}
+
+/// A discovered machine was enrolled.
+pub fn discovery_enrolled() {
+    METRICS
+        .discoveries
+        .get_or_create(&Outcome { result: "enrolled" })
+        .inc();
+}
+
+/// A discovery boot or enrollment was refused by its per-minute limit (`what`:
+/// "boot" or "enrollment").
+pub fn discovery_refused(what: &'static str) {
+    let result = if what == "boot" {
+        "boot_refused"
+    } else {
+        "enrollment_refused"
+    };
+    METRICS.discoveries.get_or_create(&Outcome { result }).inc();
 }
 
 /// One BMC command: its latency, and a failure if it failed.

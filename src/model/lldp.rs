@@ -192,6 +192,25 @@ pub fn parse_json(tlvs: &Value) -> ParsedLldp {
     parse_tlvs(&tlvs_from_json(tlvs))
 }
 
+/// One interface's raw LLDP as Ironic's hooks pick it: `plugin_data.lldp_raw[<name>]` unless
+/// that is missing or empty, else the inventory interface's `lldp`; `None` when neither has
+/// any (the hooks then log "No LLDP data found" and skip the interface).
+pub fn interface_tlvs<'a>(plugin_data: &'a Value, interface: &'a Value) -> Option<&'a Value> {
+    let truthy = |v: &&Value| match v {
+        Value::Null | Value::Bool(false) => false,
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        Value::String(s) => !s.is_empty(),
+        _ => true,
+    };
+    let name = interface.get("name").and_then(Value::as_str)?;
+    plugin_data
+        .get("lldp_raw")
+        .and_then(|raw| raw.get(name))
+        .filter(truthy)
+        .or_else(|| interface.get("lldp").filter(|v| !v.is_null()))
+}
+
 /// IPA's `[[type, "hex"], …]` as TLVs. Entries that are not a type 0..=127 with an even-length
 /// hex string of at most 511 bytes are dropped; so is anything past the first 750 entries.
 pub fn tlvs_from_json(tlvs: &Value) -> Vec<Tlv> {

@@ -329,3 +329,23 @@ fn garbage_bytes_never_panic() {
         }
     }
 }
+
+#[test]
+fn ironics_choice_between_lldp_raw_and_the_interface() {
+    let iface = json!({"name": "eth0", "lldp": [[5, "6966"]]});
+    let raw = json!({"lldp_raw": {"eth0": [[5, "7261"]], "eth1": []}});
+    assert_eq!(interface_tlvs(&raw, &iface), Some(&json!([[5, "7261"]])));
+    // an empty lldp_raw entry falls through to the interface (Python's `or`)
+    let eth1 = json!({"name": "eth1", "lldp": [[5, "6966"]]});
+    assert_eq!(interface_tlvs(&raw, &eth1), Some(&json!([[5, "6966"]])));
+    // an interface that heard nothing keeps its empty list; null means no data at all
+    let quiet = json!({"name": "eth2", "lldp": []});
+    assert_eq!(interface_tlvs(&json!({}), &quiet), Some(&json!([])));
+    let none = json!({"name": "eth3", "lldp": null});
+    assert_eq!(interface_tlvs(&json!({}), &none), None);
+    assert_eq!(interface_tlvs(&raw, &json!({"lldp": []})), None, "no name");
+    assert_eq!(
+        parse_json(interface_tlvs(&raw, &iface).unwrap()).fields()["switch_system_name"],
+        "ra"
+    );
+}

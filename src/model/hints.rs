@@ -6,7 +6,25 @@
 
 use serde_json::{Map, Value};
 
-use super::inventory::Disk;
+/// One block device, in IPA's `BlockDevice` fields (size in bytes).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Disk {
+    pub name: String,
+    pub model: String,
+    pub size: u64,
+    pub rotational: bool,
+    pub wwn: Option<String>,
+    pub serial: Option<String>,
+    pub vendor: Option<String>,
+    pub wwn_with_extension: Option<String>,
+    pub wwn_vendor_extension: Option<String>,
+    pub hctl: Option<String>,
+    pub by_path: Option<String>,
+    pub logical_sectors: Option<u64>,
+    pub physical_sectors: Option<u64>,
+    pub tran: Option<String>,
+}
 
 /// IPA's smallest install disk when no hints are given.
 pub const MIN_DISK: u64 = 4 << 30;
