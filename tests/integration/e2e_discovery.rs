@@ -221,11 +221,13 @@ fn qemu_unknown_machine_gets_no_dhcp_where_discovery_is_off() {
     );
 }
 
-/// The whole discovery cycle in one TCG boot. Written against the shapes agreed in
-/// issue #14 (`[auto_discovery]`, `driver_internal_info.auto_discovered`, inspection rules
-/// at 1.96); ignored until the discovery branch that provides them is merged.
+/// The whole discovery cycle in one TCG boot, against the shapes agreed in issue #14
+/// (`[auto_discovery]`, `driver_internal_info.auto_discovered`, the stored inventory).
+/// Still to add once they exist: an inspection rule (trait over a memory size, ipmi_address
+/// from `{inventory[bmc_address]}`), provide and deploy with the e2e.rs helpers, and the
+/// stock IPA as inspection ramdisk. Ignored until unknown MACs get a DHCP answer.
 #[test]
-#[ignore = "needs [auto_discovery] (discovery branch) and the agent's BMC/LLDP collection"]
+#[ignore = "the discovery branch does not answer unknown MACs' DHCP yet (run 2026-12-07: iPXE got no DHCPv4 offer)"]
 fn qemu_discovery_enrolls_inspects_and_deploys_an_unknown_machine() {
     run(Command::new("bash").arg(lab("setup.sh")));
     let ns = Netns::up(1);
@@ -284,19 +286,6 @@ fn qemu_discovery_enrolls_inspects_and_deploys_an_unknown_machine() {
             http.display()
         ),
     );
-    // The rule, before any boot: a trait for machines over 768 MiB, and the BMC address
-    // into driver_info.
-    let rule = ib.cli_json(&[
-        "--os-baremetal-api-version",
-        "1.96",
-        "inspection rule",
-        "create",
-        "--conditions",
-        r#"[{"op": "gt", "args": ["{node.properties.memory_mb}", 768]}]"#,
-        "--actions",
-        r#"[{"op": "add-trait", "args": ["CUSTOM_BIG_MEMORY"]}, {"op": "set-attribute", "args": ["/driver_info/ipmi_address", "{inventory[bmc_address]}"]}]"#,
-    ]);
-    assert!(rule["uuid"].is_string(), "{rule}");
     // LLDP from the "switch" straight into the VM's NIC, every second.
     let mut args = vec![lab("lldp-send.py").display().to_string()];
     args.extend(lldp_args("tap0", 0, 1.0));
@@ -349,8 +338,6 @@ fn qemu_discovery_enrolls_inspects_and_deploys_an_unknown_machine() {
     assert_eq!(n["properties"]["cpus"], smp, "{n}");
     assert_eq!(n["properties"]["memory_mb"], mem_mib, "{n}");
     assert_eq!(n["properties"]["local_gb"], 5, "{n}");
-    let traits = ib.cli_json(&["node", "trait", "list", &uuid]);
-    assert!(traits.to_string().contains("CUSTOM_BIG_MEMORY"), "{traits}");
     let inv = ib.get(&format!("/v1/nodes/{uuid}/inventory"));
     let inv = inv.body;
     assert_eq!(inv["plugin_data"]["auto_discovered"], true, "{inv}");
@@ -359,7 +346,6 @@ fn qemu_discovery_enrolls_inspects_and_deploys_an_unknown_machine() {
         .unwrap_or("")
         .to_string();
     assert!(!bmc.is_empty() && bmc != "0.0.0.0", "{inv}");
-    assert_eq!(n["driver_info"]["ipmi_address"], bmc, "{n}");
     let ports = ib.cli_json(&["port", "list", "--node", &uuid, "--long"]);
     let port = ports
         .as_array()
@@ -374,11 +360,13 @@ fn qemu_discovery_enrolls_inspects_and_deploys_an_unknown_machine() {
         json!({"switch_id": CHASSIS, "port_id": SWITCH_PORT}),
         "{port}"
     );
-    // BMC credentials (address from the rule), manage, provide, deploy.
+    // BMC credentials at the recorded address, then manage.
     ib.cli_ok(&[
         "node",
         "set",
         &uuid,
+        "--driver-info",
+        &format!("ipmi_address={bmc}"),
         "--driver-info",
         &format!("ipmi_port={lan_port}"),
         "--driver-info",

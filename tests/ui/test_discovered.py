@@ -5,11 +5,9 @@ address plus the typed credentials become driver_info, then manage runs against 
 the password never echoed."""
 
 import base64
-import datetime
 import html
 import http.server
 import json
-import sqlite3
 import threading
 
 import pytest
@@ -25,31 +23,25 @@ def page_text(r):
     return html.unescape(r.text)
 
 
-def seed_discovered(server, api, name, inventory, driver="fake-hardware"):
-    """A node as discovery leaves it: in enroll with `driver`, a port, its inventory stored
-    with plugin_data.auto_discovered and driver_internal_info.auto_discovered (the shape
-    agreed in issue #14; written into the node's SQLite file, as the API cannot set
-    driver_internal_info)."""
-    n = api.create_node(name=name, driver=driver)
-    mac = inventory["interfaces"][0]["mac_address"]
-    api.post("/v1/ports", {"address": mac, "node_uuid": n["uuid"], "pxe_enabled": True})
-    db = sqlite3.connect(server.state_dir / "ironbox.sqlite", timeout=10)
-    with db:
-        (node_id,) = db.execute("SELECT id FROM nodes WHERE uuid = ?", (n["uuid"],)).fetchone()
-        db.execute(
-            "UPDATE nodes SET driver_internal_info = "
-            "json_set(driver_internal_info, '$.auto_discovered', json('true')) WHERE id = ?",
-            (node_id,))
-        db.execute(
-            "INSERT INTO node_inventory (node_id, inventory, plugin_data, created_at) "
-            "VALUES (?, ?, ?, ?)",
-            (node_id, json.dumps(inventory), json.dumps({"auto_discovered": True}),
-             datetime.datetime.now(datetime.timezone.utc).isoformat()))
-    db.close()
-    return n["uuid"]
+@pytest.fixture(scope="module")
+def server(start_server):
+    """This module's ironbox enrolls unknown machines (with fake-hardware)."""
+    return start_server(extra_config='\n[auto_discovery]\nenabled = true\ndriver = "fake-hardware"\n')
 
 
-def inventory(mac, bmc="127.0.0.1"):
+def seed_discovered(server, api, name, inventory):
+    """A machine discovered the real way: its ramdisk's continue_inspection from an unknown
+    MAC enrolls it (enroll, plugin_data and driver_internal_info auto_discovered)."""
+    r = requests.post(f"{server.url}/v1/continue_inspection", json={"inventory": inventory})
+    assert r.status_code == 202, r.text
+    uuid = r.json()["uuid"]
+    api.patch(f"/v1/nodes/{uuid}", [{"op": "add", "path": "/name", "value": name}])
+    n = api.get(f"/v1/nodes/{uuid}")
+    assert n["provision_state"] == "enroll" and n["driver_internal_info"]["auto_discovered"]
+    return uuid
+
+
+def inventory(mac, bmc):
     inv = {
         "interfaces": [{"name": "eth0", "mac_address": mac}],
         "cpu": {"architecture": "x86_64", "count": 2},
@@ -64,7 +56,7 @@ def inventory(mac, bmc="127.0.0.1"):
 class Redfish:
     """One ComputerSystem, powered off, behind HTTP basic auth; records what it was sent."""
 
-    def __init__(self, user, password):
+    def __init__(self, user, password, host):
         self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         self.seen = []
         outer = self
@@ -93,7 +85,7 @@ class Redfish:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd = http.server.ThreadingHTTPServer((host, 0), H)
         self.port = self.httpd.server_address[1]
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
@@ -103,14 +95,23 @@ class Redfish:
 
 
 @pytest.fixture
-def redfish():
-    r = Redfish("admin", PASSWORD)
-    yield r
-    r.close()
+def redfish_at():
+    """A Redfish service on a loopback address of the test's choosing (each discovered
+    machine needs its own BMC address: discovery recognises machines by it)."""
+    started = []
+
+    def start(host):
+        started.append(Redfish("admin", PASSWORD, host))
+        return started[-1]
+
+    yield start
+    for r in started:
+        r.close()
 
 
 def test_discovered_machines_are_marked_and_filtered(page, server, base_url, api, shot):
-    found = seed_discovered(server, api, "disc-found-1", inventory("52:54:00:d1:00:01"))
+    found = seed_discovered(server, api, "disc-found-1",
+                            inventory("52:54:00:d1:00:01", bmc="127.0.0.11"))
     by_hand = api.create_node(name="disc-by-hand-1")["uuid"]
     page.goto(base_url + "/ui/machines")
     row = page.locator(f"#node-{found}")
@@ -135,15 +136,17 @@ def test_discovered_machines_are_marked_and_filtered(page, server, base_url, api
     assert page.locator('#machine-header [data-verb="enroll-bmc"]').count() == 0
 
 
-def test_enroll_with_bmc_credentials_reaches_manageable(page, server, base_url, api, redfish,
+def test_enroll_with_bmc_credentials_reaches_manageable(page, server, base_url, api, redfish_at,
                                                         shot):
-    uuid = seed_discovered(server, api, "disc-bmc-1", inventory("52:54:00:d1:00:02"))
+    redfish = redfish_at("127.0.0.2")
+    uuid = seed_discovered(server, api, "disc-bmc-1",
+                           inventory("52:54:00:d1:00:02", bmc="127.0.0.2"))
     page.goto(f"{base_url}/ui/machines/{uuid}")
     assert page.locator("#machine-header .badge.discovered").inner_text() == "discovered"
     page.locator('#machine-header [data-verb="enroll-bmc"]').click()
     page.wait_for_url(f"**/ui/machines/{uuid}/bmc")
     page.wait_for_function("typeof htmx === 'object'")
-    assert page.locator("#bmc-address").inner_text() == "127.0.0.1"
+    assert page.locator("#bmc-address").inner_text() == "127.0.0.2"
     drivers = page.locator("#driver option").all_inner_texts()
     assert drivers == ["ipmi", "redfish"], drivers
     # A bad port first: shown at its field, nothing changed, the password not sent back.
@@ -168,7 +171,7 @@ def test_enroll_with_bmc_credentials_reaches_manageable(page, server, base_url, 
     page.wait_for_selector('#machine-header[data-state="manageable"]', timeout=30_000)
     node = api.get(f"/v1/nodes/{uuid}")
     assert node["driver"] == "redfish"
-    assert node["driver_info"]["redfish_address"] == f"http://127.0.0.1:{redfish.port}"
+    assert node["driver_info"]["redfish_address"] == f"http://127.0.0.2:{redfish.port}"
     assert node["driver_info"]["redfish_username"] == "admin"
     assert node["driver_info"]["redfish_password"] == "******"
     assert node["power_state"] == "power off"
@@ -181,8 +184,10 @@ def test_enroll_with_bmc_credentials_reaches_manageable(page, server, base_url, 
 
 
 def test_wrong_credentials_leave_it_in_enroll_with_the_reason(page, server, base_url, api,
-                                                             redfish):
-    uuid = seed_discovered(server, api, "disc-bmc-2", inventory("52:54:00:d1:00:03"))
+                                                             redfish_at):
+    redfish = redfish_at("127.0.0.3")
+    uuid = seed_discovered(server, api, "disc-bmc-2",
+                           inventory("52:54:00:d1:00:03", bmc="127.0.0.3"))
     csrf, nonce = form_tokens(base_url, f"/ui/machines/{uuid}/bmc")
     form = {"_csrf": csrf, "_nonce": nonce, "driver": "redfish", "bmc_username": "admin",
             "bmc_password": "wrong-" + PASSWORD, "bmc_port": str(redfish.port),
@@ -221,7 +226,8 @@ def test_refusals_change_nothing(base_url, server, api):
                       data={"_csrf": csrf, "_nonce": nonce, "driver": "ipmi"})
     assert r.status_code == 409 and "not enrolled by auto-discovery" in page_text(r)
     # A driver the form does not fill, an unknown field, no CSRF token.
-    uuid = seed_discovered(server, api, "disc-bmc-3", inventory("52:54:00:d1:00:05"))
+    uuid = seed_discovered(server, api, "disc-bmc-3",
+                           inventory("52:54:00:d1:00:05", bmc="127.0.0.5"))
     csrf, nonce = form_tokens(base_url, f"/ui/machines/{uuid}/bmc")
     r = requests.post(f"{base_url}/ui/machines/{uuid}/bmc", headers=h, allow_redirects=False,
                       data={"_csrf": csrf, "_nonce": nonce, "driver": "fake-hardware"})
