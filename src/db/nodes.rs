@@ -288,6 +288,8 @@ pub struct NodeFilter {
     pub provision_state: Option<String>,
     pub driver: Option<String>,
     pub maintenance: Option<bool>,
+    /// Enrolled by auto-discovery (`driver_internal_info.auto_discovered` is true).
+    pub auto_discovered: Option<bool>,
     pub retired: Option<bool>,
     pub associated: Option<bool>,
     pub instance_uuid: Option<String>,
@@ -336,6 +338,13 @@ impl NodeFilter {
         eq("parent_node", &self.parent_node, &mut w);
         if let Some(m) = self.maintenance {
             w.push(format!("nodes.maintenance = {}", m as i64));
+        }
+        if let Some(d) = self.auto_discovered {
+            // Only JSON true counts; a missing key (json_type NULL) or any other value is "not".
+            w.push(format!(
+                "IFNULL(json_type(nodes.driver_internal_info, '$.auto_discovered') = 'true', 0) = {}",
+                d as i64
+            ));
         }
         if let Some(m) = self.retired {
             w.push(format!("nodes.retired = {}", m as i64));

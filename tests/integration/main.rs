@@ -19,6 +19,7 @@ mod deploy;
 mod discovery;
 mod e2e;
 mod e2e_console;
+mod e2e_discovery;
 mod harness;
 mod http_framing;
 mod inspection_rules;

@@ -5,7 +5,8 @@
 #   bmc-vm.sh get power|boot          -> prints "power:0|1", "boot:<dev>"
 #   bmc-vm.sh set power 0|1 | reset 1 | shutdown 1 | boot <dev> | identify ...
 # State lives beside this script (each node's copy): vm.conf (shell variables LAB NS NAME
-# TAP MAC FW DISK IRONBOX_LAB_DIR, VM_MEM in MiB if not 512, VM_SERIAL_TCP for SOL), boot, boots (a counter),
+# TAP MAC FW DISK IRONBOX_LAB_DIR, VM_MEM in MiB if not 512, VM_SMP, VM_SERIAL_TCP for SOL,
+# VM_IPMI_EXTERN for an in-guest BMC), boot, boots (a counter),
 # serial-<n>.log (one per power-on, so no boot's console is overwritten), bmc.log.
 d=$(cd "$(dirname "$0")" && pwd)
 . "$d/vm.conf"
@@ -15,7 +16,8 @@ start() {
   n=$(( $(cat "$d/boots" 2>/dev/null || echo 0) + 1 ))
   echo "$n" > "$d/boots"
   case "$(cat "$d/boot" 2>/dev/null)" in pxe) how=net ;; *) how=disk ;; esac
-  VM_MEM=${VM_MEM:-512} VM_SERIAL_TCP=${VM_SERIAL_TCP:-} VM_BOOT=$how "$LAB/vm.sh" start "$NS" "$NAME" "$TAP" "$MAC" "$FW" "$d/serial-$n.log" "$DISK" \
+  VM_MEM=${VM_MEM:-512} VM_SMP=${VM_SMP:-1} VM_SERIAL_TCP=${VM_SERIAL_TCP:-} \
+    VM_IPMI_EXTERN=${VM_IPMI_EXTERN:-} VM_BOOT=$how "$LAB/vm.sh" start "$NS" "$NAME" "$TAP" "$MAC" "$FW" "$d/serial-$n.log" "$DISK" \
     >> "$d/bmc.log" 2>&1
 }
 stop() { "$LAB/vm.sh" stop "$NAME" >> "$d/bmc.log" 2>&1; }

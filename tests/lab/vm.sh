@@ -10,7 +10,10 @@
 #       uefi: OVMF with a writable copy of the vars (kept per NAME across starts).
 #       VM_BOOT=disk (env): boot the disk, with no NIC at all (so no firmware falls back
 #       to a network boot); default VM_BOOT=net as above.
-#       VM_MEM=<MiB> (env): guest memory, default 512.
+#       VM_MEM=<MiB> (env): guest memory, default 512. VM_SMP=<n> (env): vCPUs, default 1.
+#       VM_IPMI_EXTERN=PORT (env): an in-guest BMC (/dev/ipmi0 through a KCS interface)
+#       backed by the ipmi_sim at the namespace's 127.0.0.1:PORT (`serial 15 127.0.0.1
+#       PORT codec VM` in its lan.conf), so what the guest reads from it is ipmi_sim's.
 #       QEMU daemonizes; state in $IRONBOX_LAB_DIR/vms/NAME/ (qemu.pid, qemu.log,
 #       monitor.sock: HMP, e.g. system_powerdown / system_reset).
 #   vm.sh stop NAME             kill the VM by its pidfile (idempotent)
@@ -77,13 +80,18 @@ start)
   if [ -n "${VM_SERIAL_TCP:-}" ]; then
     serial=(-chardev "socket,id=ser0,host=127.0.0.1,port=$VM_SERIAL_TCP,server=off,logfile=$LOG")
   fi
+  ipmi=()
+  if [ -n "${VM_IPMI_EXTERN:-}" ]; then
+    ipmi=(-chardev "socket,id=ipmi0,host=127.0.0.1,port=$VM_IPMI_EXTERN,reconnect-ms=1000"
+          -device "ipmi-bmc-extern,id=bmc0,chardev=ipmi0" -device "isa-ipmi-kcs,bmc=bmc0")
+  fi
   ip netns exec "$NS" qemu-system-x86_64 -name "$NAME" \
-    -machine q35 -accel tcg -m "${VM_MEM:-512}" -smp 1 \
+    -machine q35 -accel tcg -m "${VM_MEM:-512}" -smp "${VM_SMP:-1}" \
     -nodefaults -no-user-config -display none -no-reboot \
     "${fw[@]}" \
     "${serial[@]}" -serial chardev:ser0 \
     -monitor "unix:$D/monitor.sock,server=on,wait=off" \
-    "${nic[@]}" "${disk[@]}" \
+    "${nic[@]}" "${disk[@]}" "${ipmi[@]}" \
     -daemonize -pidfile "$D/qemu.pid" </dev/null >"$D/qemu.log" 2>&1 \
     || { echo "vm.sh: QEMU failed to start:" >&2; cat "$D/qemu.log" >&2; exit 1; }
   p=$(pid_of "$NAME") || { echo "vm.sh: QEMU started but is not running" >&2; cat "$D/qemu.log" >&2; exit 1; }

@@ -1,5 +1,6 @@
-//! The Enroll (`/ui/enroll`) and Deploy (`/ui/machines/{uuid}/deploy`) forms and the
-//! Validate fragment (`/ui/machines/{uuid}/validate`). Each POST checks the CSRF token and
+//! The Enroll (`/ui/enroll`), Deploy (`/ui/machines/{uuid}/deploy`) and "Enroll with BMC
+//! credentials" (`/ui/machines/{uuid}/bmc`, a discovered machine) forms and the Validate
+//! fragment (`/ui/machines/{uuid}/validate`). Each POST checks the CSRF token and
 //! origin, then spends the form's one-shot nonce (a double submit or a replay does nothing
 //! twice), then hands the values to `enroll`/`deploy`. A refusal re-renders the form with
 //! the API's message next to its field and the values kept — never the BMC password.
@@ -11,6 +12,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::deploy::{self, DeployForm};
+use super::discovered::{self, BmcForm};
 use super::enroll::{self, EnrollForm, FormError};
 use super::form_data::{self, Form};
 use super::{fragment, page, Chrome, UiUser};
@@ -92,6 +94,34 @@ struct DeployFragment {
     f: DeployForm,
     s: FormState,
     cached: Vec<CachedImageListing>,
+}
+
+#[derive(Template)]
+#[template(path = "ui/bmc.html")]
+struct BmcPage {
+    chrome: Chrome,
+    b: BmcHead,
+    f: BmcForm,
+    s: FormState,
+}
+
+#[derive(Template)]
+#[template(path = "ui/bmc_form.html")]
+struct BmcFragment {
+    b: BmcHead,
+    f: BmcForm,
+    s: FormState,
+}
+
+/// The discovered node the BMC form is about, and what its inspection recorded.
+struct BmcHead {
+    node: NodeHead,
+    /// The recorded BMC address, if any.
+    address: Option<String>,
+    /// Why the form cannot be used now (not discovered, not in enroll), if so.
+    refusal: Option<String>,
+    /// The enabled hardware types the form can fill driver_info for.
+    drivers: Vec<String>,
 }
 
 /// `GET /ui/machines/{uuid}/validate`: one row per interface.
@@ -312,6 +342,98 @@ async fn validate(
     })
 }
 
+/// The node with its stored inspection data `(inventory, plugin_data)`.
+async fn with_inspection(
+    state: &State,
+    ident: &str,
+) -> Result<(Node, Option<(serde_json::Value, serde_json::Value)>), ApiError> {
+    let node = find(state, ident).await?;
+    let stored = state.store.inventory_get(node.id).await?;
+    Ok((node, stored))
+}
+
+fn bmc_head(
+    state: &State,
+    node: &Node,
+    stored: Option<&(serde_json::Value, serde_json::Value)>,
+) -> BmcHead {
+    BmcHead {
+        node: NodeHead::of(node),
+        address: stored.and_then(|(inv, _)| discovered::recorded_bmc(inv)),
+        refusal: discovered::refusal(node, stored.map(|(_, pd)| pd)),
+        drivers: drivers(state)
+            .into_iter()
+            .filter(|d| discovered::DRIVERS.contains(&d.as_str()))
+            .collect(),
+    }
+}
+
+async fn bmc_form(
+    user: UiUser,
+    state: web::Data<State>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (node, stored) = with_inspection(&state, &path).await?;
+    let b = bmc_head(&state, &node, stored.as_ref());
+    let f = BmcForm {
+        driver: b.drivers.first().cloned().unwrap_or_default(),
+        ..Default::default()
+    };
+    Ok(page(
+        StatusCode::OK,
+        &BmcPage {
+            chrome: user.chrome("machines"),
+            b,
+            f,
+            s: FormState {
+                nonce: user.nonce(),
+                error: None,
+            },
+        },
+    ))
+}
+
+async fn bmc_post(
+    req: HttpRequest,
+    user: UiUser,
+    state: web::Data<State>,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let form = accept(&req, &user, &state, payload, discovered::FIELDS).await?;
+    let mut f = BmcForm::from_form(&form)?;
+    let (node, stored) = with_inspection(&state, &path).await?;
+    let b = bmc_head(&state, &node, stored.as_ref());
+    let (inv, pd) = match &stored {
+        Some((i, p)) => (Some(i), Some(p)),
+        None => (None, None),
+    };
+    let shown = match discovered::enroll_with_bmc(&state, node, pd, inv, &f).await {
+        Ok(()) => return Ok(go_to(&req, &format!("/ui/machines/{}", b.node.uuid))),
+        Err(e) => Shown::of(e),
+    };
+    // The password is never sent back into a page.
+    f.bmc_password.clear();
+    let status = shown.status;
+    let s = FormState {
+        nonce: user.nonce(),
+        error: Some(shown),
+    };
+    Ok(if is_htmx(&req) {
+        html(&BmcFragment { b, f, s })?
+    } else {
+        page(
+            status,
+            &BmcPage {
+                chrome: user.chrome("machines"),
+                b,
+                f,
+                s,
+            },
+        )
+    })
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/enroll")
@@ -322,6 +444,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/machines/{node}/deploy")
             .route(web::get().to(deploy_form))
             .route(web::post().to(deploy_post)),
+    )
+    .service(
+        web::resource("/machines/{node}/bmc")
+            .route(web::get().to(bmc_form))
+            .route(web::post().to(bmc_post)),
     )
     .service(web::resource("/machines/{node}/validate").route(web::get().to(validate)));
 }

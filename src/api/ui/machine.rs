@@ -31,6 +31,8 @@ pub struct HeaderData {
     target: Option<String>,
     power_state: String,
     driver: String,
+    /// Enrolled by auto-discovery (`driver_internal_info.auto_discovered`).
+    discovered: bool,
     maintenance: bool,
     maintenance_reason: Option<String>,
     fault: Option<String>,
@@ -408,6 +410,7 @@ fn header_for(state: &State, n: &Node, nonce: String, csrf: String) -> HeaderDat
         target: n.target_provision_state.clone(),
         power_state: n.power_state.clone().unwrap_or_else(|| "None".into()),
         driver: n.driver.clone(),
+        discovered: super::discovered::is_discovered(n, None),
         maintenance: n.maintenance,
         // Masked as the API's view masks them (a URL in them may carry a password).
         maintenance_reason: n.maintenance_reason.as_deref().map(masked),

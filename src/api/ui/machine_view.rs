@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::conductor::fsm;
 use crate::model::node::Node;
-use crate::model::states::{POWER_OFF, POWER_ON};
+use crate::model::states::{ENROLL, POWER_OFF, POWER_ON};
 
 /// One button of the header.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +37,7 @@ fn label(verb: &str) -> &'static str {
         "clean" => "Clean",
         "adopt" => "Adopt",
         "deploy" => "Deploy…",
+        "enroll-bmc" => "Enroll with BMC credentials…",
         "rebuild" => "Rebuild",
         "undeploy" => "Undeploy",
         "unrescue" => "Unrescue",
@@ -56,17 +57,27 @@ fn action(verb: &'static str, node: &Node) -> Action {
         verb,
         label: label(verb),
         destructive: DESTRUCTIVE.contains(&verb),
-        link: (verb == "deploy").then(|| format!("/ui/machines/{}/deploy", node.uuid)),
+        link: match verb {
+            "deploy" => Some(format!("/ui/machines/{}/deploy", node.uuid)),
+            "enroll-bmc" => Some(format!("/ui/machines/{}/bmc", node.uuid)),
+            _ => None,
+        },
     }
 }
 
-/// The actions valid for `node` now, provision verbs first.
+/// The actions valid for `node` now: a discovered machine in enroll first gets the form
+/// that gives it BMC credentials, then the provision verbs.
 pub fn actions(node: &Node, allow_deleting_available: bool) -> Vec<Action> {
-    let mut out: Vec<Action> = fsm::verbs_from(&node.provision_state)
-        .into_iter()
-        .filter(|v| !ALIASES.contains(v) && !NEEDS_INPUT.contains(v))
-        .map(|v| action(v, node))
-        .collect();
+    let mut out: Vec<Action> = Vec::new();
+    if node.provision_state == ENROLL && super::discovered::is_discovered(node, None) {
+        out.push(action("enroll-bmc", node));
+    }
+    out.extend(
+        fsm::verbs_from(&node.provision_state)
+            .into_iter()
+            .filter(|v| !ALIASES.contains(v) && !NEEDS_INPUT.contains(v))
+            .map(|v| action(v, node)),
+    );
     let power = node.power_state.as_deref();
     if power != Some(POWER_ON) {
         out.push(action("power-on", node));
@@ -259,6 +270,17 @@ mod tests {
                 "maintenance-on"
             ]
         );
+        let mut found = node(ENROLL, None);
+        found
+            .driver_internal_info
+            .insert("auto_discovered".into(), json!(true));
+        let first = actions(&found, true).into_iter().next();
+        assert_eq!(
+            first.and_then(|a| a.link),
+            Some("/ui/machines/u/bmc".to_string())
+        );
+        found.provision_state = MANAGEABLE.into();
+        assert!(!verbs(&found).contains(&"enroll-bmc"));
         let avail = actions(&node(AVAILABLE, Some(POWER_OFF)), false);
         let deploy = avail.iter().find(|a| a.verb == "deploy");
         assert_eq!(

@@ -42,6 +42,9 @@ pub struct MachinesQuery {
     pub maintenance: String,
     #[serde(default)]
     pub resource_class: String,
+    /// "", "yes" (enrolled by auto-discovery) or "no".
+    #[serde(default)]
+    pub discovered: String,
     /// UUID of the last node of the previous page.
     #[serde(default)]
     pub after: String,
@@ -58,20 +61,19 @@ fn some(s: &str) -> Option<String> {
 
 impl MachinesQuery {
     fn filter(&self) -> Result<NodeFilter, ApiError> {
-        let maintenance = match self.maintenance.as_str() {
-            "" => None,
-            "yes" => Some(true),
-            "no" => Some(false),
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "Invalid maintenance filter \"{other}\": expected yes or no."
-                )))
-            }
+        let yes_no = |name: &str, v: &str| match v {
+            "" => Ok(None),
+            "yes" => Ok(Some(true)),
+            "no" => Ok(Some(false)),
+            other => Err(ApiError::bad_request(format!(
+                "Invalid {name} filter \"{other}\": expected yes or no."
+            ))),
         };
         Ok(NodeFilter {
             provision_state: some(&self.state),
             driver: some(&self.driver),
-            maintenance,
+            maintenance: yes_no("maintenance", &self.maintenance)?,
+            auto_discovered: yes_no("discovered", &self.discovered)?,
             resource_class: some(&self.resource_class),
             search: some(&self.q),
             ..Default::default()
@@ -99,6 +101,7 @@ impl MachinesQuery {
             ("driver", &self.driver),
             ("maintenance", &self.maintenance),
             ("resource_class", &self.resource_class),
+            ("discovered", &self.discovered),
         ]
         .into_iter()
         .filter(|(_, v)| !v.is_empty())
@@ -115,6 +118,7 @@ impl MachinesQuery {
 }
 
 /// One row of the table, as the template shows it.
+#[derive(Clone, Default)]
 pub struct MachineRow {
     /// The row id (keyset paging order; not shown).
     pub id: i64,
@@ -132,6 +136,8 @@ pub struct MachineRow {
     pub maintenance: bool,
     pub maintenance_reason: Option<String>,
     pub fault: Option<String>,
+    /// Enrolled by auto-discovery (`driver_internal_info.auto_discovered`).
+    pub discovered: bool,
     pub driver: String,
     pub resource_class: Option<String>,
     pub macs: Vec<String>,
@@ -234,6 +240,8 @@ impl MachineRow {
                 .unwrap_or(false),
             maintenance_reason: text(&v, "maintenance_reason"),
             fault: text(&v, "fault"),
+            discovered: v.pointer("/driver_internal_info/auto_discovered")
+                == Some(&Value::Bool(true)),
             driver: text(&v, "driver").unwrap_or_default(),
             resource_class: text(&v, "resource_class"),
             macs: addrs.map(|a| a.macs.clone()).unwrap_or_default(),
@@ -386,9 +394,16 @@ async fn list(
         "/ui/machines/live?{}&seen={seen}",
         q.encoded(some(&q.after).as_deref())
     );
-    let filtered = [&q.q, &q.state, &q.driver, &q.maintenance, &q.resource_class]
-        .iter()
-        .any(|s| !s.is_empty());
+    let filtered = [
+        &q.q,
+        &q.state,
+        &q.driver,
+        &q.maintenance,
+        &q.resource_class,
+        &q.discovered,
+    ]
+    .iter()
+    .any(|s| !s.is_empty());
     Ok(page(
         StatusCode::OK,
         &MachinesPage {
@@ -610,53 +625,17 @@ impl Viewer {
 impl MachineRow {
     fn new_gone(r: &MachineRow, why: &'static str) -> MachineRow {
         MachineRow {
-            id: r.id,
-            uuid: r.uuid.clone(),
-            name: r.name.clone(),
-            power_state: r.power_state.clone(),
-            target_power_state: r.target_power_state.clone(),
-            provision_state: r.provision_state.clone(),
-            target_provision_state: r.target_provision_state.clone(),
-            step: r.step.clone(),
-            progress: r.progress.clone(),
-            last_error: r.last_error.clone(),
-            maintenance: r.maintenance,
-            maintenance_reason: r.maintenance_reason.clone(),
-            fault: r.fault.clone(),
-            driver: r.driver.clone(),
-            resource_class: r.resource_class.clone(),
-            macs: r.macs.clone(),
-            ips: r.ips.clone(),
-            age: r.age.clone(),
-            created_at: r.created_at.clone(),
-            state_class: r.state_class,
             gone: Some(why),
+            ..r.clone()
         }
     }
 
     fn deleted(uuid: &str) -> MachineRow {
         MachineRow {
-            id: 0,
             uuid: uuid.to_string(),
-            name: None,
-            power_state: String::new(),
-            target_power_state: None,
-            provision_state: String::new(),
-            target_provision_state: None,
-            step: None,
-            progress: None,
-            last_error: None,
-            maintenance: false,
-            maintenance_reason: None,
-            fault: None,
-            driver: String::new(),
-            resource_class: None,
-            macs: Vec::new(),
-            ips: Vec::new(),
-            age: String::new(),
-            created_at: String::new(),
             state_class: "state-stable",
             gone: Some("deleted"),
+            ..Default::default()
         }
     }
 }
@@ -744,6 +723,19 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(bad.filter().unwrap_err().status.as_u16(), 400);
+        let found = MachinesQuery {
+            discovered: "yes".into(),
+            ..Default::default()
+        };
+        assert_eq!(found.filter().unwrap().auto_discovered, Some(true));
+        let bad = MachinesQuery {
+            discovered: "true".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            bad.filter().unwrap_err().message,
+            "Invalid discovered filter \"true\": expected yes or no."
+        );
         assert_eq!(
             q.encoded(Some("u1")),
             "q=+52%3A54+&maintenance=yes&after=u1"

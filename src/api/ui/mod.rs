@@ -9,6 +9,7 @@
 
 pub mod console;
 pub mod deploy;
+pub mod discovered;
 pub mod enroll;
 pub mod form_data;
 pub mod forms;
