@@ -228,13 +228,12 @@ step_time "install / remove / purge twice" "$ts"
 ts=$(date +%s)
 # Tags we keep, and why (README's packaging section repeats them):
 #   statically-linked-binary: the point of the release binary (no libc to match).
-#   embedded-library: SQLite is compiled in (rusqlite "bundled"), as in every Rust binary.
 #   no-manual-page: `ironbox --help` is the reference; no man page yet.
 #   maintainer-script-calls-systemctl: the unit is neither enabled nor started on install
 #     (debhelper's deb-systemd-* helpers assume a started service); plain systemctl
 #     daemon-reload / try-restart / stop guarded by /run/systemd/system instead.
 #   initial-upload-closes-no-bugs: the changelog is not an upload to Debian's archive.
-ALLOWED='statically-linked-binary|embedded-library|no-manual-page|maintainer-script-calls-systemctl|initial-upload-closes-no-bugs'
+ALLOWED='statically-linked-binary|no-manual-page|maintainer-script-calls-systemctl|initial-upload-closes-no-bugs'
 lintian --tag-display-limit 0 "$DEB" > "$WORK/lintian.log" 2>&1 || true
 cat "$WORK/lintian.log"
 check "lintian: no tag outside the explained allow-list" \
