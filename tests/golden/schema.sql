@@ -54,6 +54,18 @@ CREATE TABLE dhcp_leases (
     expires_at  INTEGER NOT NULL,
     updated_at  TEXT NOT NULL
 );
+CREATE TABLE inspection_rules (
+    id          INTEGER PRIMARY KEY,
+    uuid        TEXT NOT NULL UNIQUE,
+    description TEXT,
+    priority    INTEGER NOT NULL DEFAULT 0,
+    sensitive   INTEGER NOT NULL DEFAULT 0,
+    phase       TEXT NOT NULL DEFAULT 'main',
+    conditions  TEXT NOT NULL DEFAULT '[]',
+    actions     TEXT NOT NULL DEFAULT '[]',
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT
+);
 CREATE TABLE node_history (
     id                     INTEGER PRIMARY KEY,
     uuid                   TEXT NOT NULL UNIQUE,
@@ -183,6 +195,7 @@ CREATE TABLE ports (
 );
 CREATE INDEX allocations_state ON allocations(state);
 CREATE INDEX dhcp_leases_mac ON dhcp_leases(mac);
+CREATE INDEX inspection_rules_phase ON inspection_rules (phase, priority);
 CREATE INDEX node_history_node ON node_history(node_id, id);
 CREATE INDEX nodes_chassis ON nodes(chassis_id);
 CREATE INDEX nodes_conductor_group ON nodes(conductor_group);
