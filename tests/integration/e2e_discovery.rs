@@ -293,10 +293,10 @@ fn qemu_discovery_enrolls_inspects_and_deploys_an_unknown_machine() {
         json!({
             "description": "big machines",
             "priority": 50,
-            "conditions": [{"op": "gt", "args": ["{inventory[memory][physical_mb]}", 512]}],
+            "conditions": [{"op": "gt", "args": {"values": ["{inventory[memory][physical_mb]}", 512]}}],
             "actions": [
-                {"op": "add-trait", "args": ["CUSTOM_BIG_MEMORY"]},
-                {"op": "set-attribute", "args": ["/extra/first_mac", "{inventory[interfaces][0][mac_address]}"]},
+                {"op": "add-trait", "args": {"name": "CUSTOM_BIG_MEMORY"}},
+                {"op": "set-attribute", "args": {"path": "/extra/first_mac", "value": "{inventory[interfaces][0][mac_address]}"}},
             ],
         }),
     );
@@ -334,12 +334,16 @@ fn qemu_discovery_enrolls_inspects_and_deploys_an_unknown_machine() {
         )
     };
     // Inspected, enrolled, powered off through the agent.
+    // The node row exists as soon as the machine is enrolled; its inspection data lands
+    // a moment later, or the reason it did not lands in last_error.
     let found = wait_until(Duration::from_secs(600), || {
         let list = ib.cli_json(&["node", "list", "--long"]);
-        list.as_array()?.first().cloned()
+        let n = list.as_array()?.first()?.clone();
+        (n["properties"].get("memory_mb").is_some() || !n["last_error"].is_null()).then_some(n)
     });
-    let node = found.unwrap_or_else(|| panic!("no node was discovered\n{}", ctx()));
-    let uuid = node["UUID"].as_str().unwrap().to_string();
+    let node = found.unwrap_or_else(|| panic!("no node was discovered and inspected\n{}", ctx()));
+    assert!(node["last_error"].is_null(), "{node}\n{}", ctx());
+    let uuid = node["uuid"].as_str().unwrap().to_string();
     let (ok, _) = vm(&["wait", &name, "300"]);
     assert!(ok, "the agent did not power the machine off\n{}", ctx());
     eprintln!(
@@ -375,13 +379,13 @@ fn qemu_discovery_enrolls_inspects_and_deploys_an_unknown_machine() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|p| p["Address"] == mac)
+        .find(|p| p["address"] == mac)
         .cloned()
         .unwrap_or_else(|| panic!("no port for {mac}: {ports}"));
-    assert_eq!(port["PXE boot enabled"], true, "{port}");
+    assert_eq!(port["pxe_enabled"], true, "{port}");
     assert_eq!(
-        port["Local Link Connection"],
-        json!({"switch_id": CHASSIS, "port_id": SWITCH_PORT}),
+        port["local_link_connection"],
+        json!({"switch_id": CHASSIS, "port_id": SWITCH_PORT, "switch_info": SWITCH_NAME}),
         "{port}"
     );
     // BMC credentials at the recorded address, then manage.
