@@ -75,6 +75,13 @@ struct Bmc {
 }
 
 impl Bmc {
+    /// The operator pressing the power button of a machine set to boot from the network,
+    /// as before discovery: no BMC call from ironbox.
+    fn press_power_pxe(&self) {
+        let script = self.dir.path().join("chassis.sh");
+        run(Command::new(&script).args(["set", "boot", "pxe", "power", "1"]));
+    }
+
     fn start(ns: &Netns, kind: BmcKind, vm: &VmSpec) -> Bmc {
         let VmSpec {
             name,
@@ -301,7 +308,18 @@ fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool, ctx: impl Fn() -
     assert!(done.is_some(), "timed out waiting for {what}\n{}", ctx());
 }
 
-fn deploy_cycle(firmware: &'static str, kind: BmcKind, agent: Agent) {
+/// How the machine becomes a node.
+#[derive(Clone, Copy, PartialEq)]
+enum Enroll {
+    /// `baremetal node create` and `port create`, as an operator types them.
+    ByHand,
+    /// Powered on unknown on a discovery network: inspected by the agent (the deploy
+    /// ramdisk's agent doubles as the inspection ramdisk), enrolled by ironbox, then given
+    /// its BMC credentials with `baremetal node set` (issue #14).
+    Discovered,
+}
+
+fn deploy_cycle(firmware: &'static str, kind: BmcKind, agent: Agent, enroll: Enroll) {
     run(Command::new("bash").arg(lab("setup.sh")));
     let ns = Netns::up(1);
     let root = tempfile::Builder::new()
@@ -375,8 +393,15 @@ fn deploy_cycle(firmware: &'static str, kind: BmcKind, agent: Agent) {
     let ib = Ironbox::start_in_netns(
         &ns.name,
         &format!(
-            "[dhcp]\ninterface = \"br0\"\nmode = \"full\"\nrange_start = \"10.99.0.100\"\nrange_end = \"10.99.0.110\"\nlease_time = 600\nipv6_ra = true\n[pxe]\nhttp_root = \"{}\"\nkernel_append_params = \"console=ttyS0,115200n8 panic=-1\"\n[conductor]\ndeploy_callback_timeout = 300\nclean_callback_timeout = 300\n",
-            http.display()
+            "[dhcp]\ninterface = \"br0\"\nmode = \"full\"\nrange_start = \"10.99.0.100\"\nrange_end = \"10.99.0.110\"\nlease_time = 600\nipv6_ra = true\n[pxe]\nhttp_root = \"{}\"\nkernel_append_params = \"console=ttyS0,115200n8 panic=-1\"\n[conductor]\ndeploy_callback_timeout = 300\nclean_callback_timeout = 300\n{}",
+            http.display(),
+            match (enroll, agent) {
+                (Enroll::ByHand, _) => "",
+                (Enroll::Discovered, Agent::Builtin) =>
+                    "[auto_discovery]\nenabled = true\ndriver = \"ipmi\"\n",
+                (Enroll::Discovered, Agent::Ipa) =>
+                    "[auto_discovery]\nenabled = true\ndriver = \"ipmi\"\n[inspector]\nkernel = \"ipa.kernel\"\nramdisk = \"ipa.initramfs\"\n",
+            }
         ),
     );
     let ctx = || {
@@ -390,19 +415,40 @@ fn deploy_cycle(firmware: &'static str, kind: BmcKind, agent: Agent) {
     let started = Instant::now();
     let node_name = format!("e2e-{firmware}");
     let capabilities = format!("capabilities=boot_mode:{firmware}");
-    let mut create: Vec<&str> = vec![
-        "node",
-        "create",
-        "--name",
-        &node_name,
-        "--property",
-        &capabilities,
-    ];
-    create.extend(bmc.driver_args.iter().map(String::as_str));
-    create.extend(ramdisk_args.iter().map(String::as_str));
-    let node = ib.cli_json(&create);
-    let uuid = node["uuid"].as_str().unwrap().to_string();
-    ib.cli_ok(&["port", "create", mac, "--node", &uuid]);
+    let uuid = match enroll {
+        Enroll::ByHand => {
+            let mut create: Vec<&str> = vec![
+                "node",
+                "create",
+                "--name",
+                &node_name,
+                "--property",
+                &capabilities,
+            ];
+            create.extend(bmc.driver_args.iter().map(String::as_str));
+            create.extend(ramdisk_args.iter().map(String::as_str));
+            let node = ib.cli_json(&create);
+            let uuid = node["uuid"].as_str().unwrap().to_string();
+            ib.cli_ok(&["port", "create", mac, "--node", &uuid]);
+            uuid
+        }
+        Enroll::Discovered => {
+            let uuid = discover(&ib, &bmc, &name, mac, mem_mib, &ctx);
+            let mut set: Vec<&str> = vec![
+                "node",
+                "set",
+                &uuid,
+                "--name",
+                &node_name,
+                "--property",
+                &capabilities,
+            ];
+            set.extend(bmc.driver_args.iter().map(String::as_str));
+            set.extend(ramdisk_args.iter().map(String::as_str));
+            ib.cli_ok(&set);
+            uuid
+        }
+    };
     ib.cli_ok(&["node", "manage", &uuid, "--wait", "60"]);
     // Over IPMI, the serial console (native SOL) watches every boot from here on.
     let t = Instant::now();
@@ -612,30 +658,87 @@ fn deploy_cycle(firmware: &'static str, kind: BmcKind, agent: Agent) {
     );
 }
 
+/// Discovery's inspection: the machine, powered on by hand, appears as an `enroll` node
+/// with its memory and its PXE port, and the agent powers it off.
+fn discover(
+    ib: &Ironbox,
+    bmc: &Bmc,
+    vm_name: &str,
+    mac: &str,
+    mem_mib: u32,
+    ctx: &dyn Fn() -> String,
+) -> String {
+    let t = Instant::now();
+    bmc.press_power_pxe();
+    let found = wait_until(Duration::from_secs(900), || {
+        let list = ib.cli_json(&["node", "list", "--long"]);
+        let n = list.as_array()?.first()?.clone();
+        (n["properties"].get("memory_mb").is_some() || !n["last_error"].is_null()).then_some(n)
+    });
+    let node = found.unwrap_or_else(|| panic!("the machine was not discovered\n{}", ctx()));
+    assert!(node["last_error"].is_null(), "{node}\n{}", ctx());
+    assert_eq!(node["provision_state"], "enroll", "{node}");
+    assert_eq!(
+        node["driver_internal_info"]["auto_discovered"], true,
+        "{node}"
+    );
+    assert_eq!(node["properties"]["memory_mb"], mem_mib, "{node}");
+    let uuid = node["uuid"].as_str().unwrap().to_string();
+    let ports = ib.cli_json(&["port", "list", "--node", &uuid, "--long"]);
+    let pxe: Vec<_> = ports
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["pxe_enabled"] == true)
+        .map(|p| p["address"].clone())
+        .collect();
+    assert_eq!(pxe, vec![serde_json::json!(mac)], "{ports}");
+    let stopped = || {
+        run(Command::new("bash")
+            .arg(lab("vm.sh"))
+            .args(["status", vm_name]))
+        .trim()
+            == "stopped"
+    };
+    wait_for(
+        "the agent to power the discovered machine off",
+        300,
+        stopped,
+        ctx,
+    );
+    eprintln!(
+        "discovered and powered off by the agent in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    uuid
+}
+
 #[test]
 fn qemu_bios_ipmi_deploy() {
-    deploy_cycle("bios", BmcKind::Ipmi, Agent::Builtin);
+    deploy_cycle("bios", BmcKind::Ipmi, Agent::Builtin, Enroll::ByHand);
 }
 
 #[test]
 fn qemu_uefi_ipmi_deploy() {
-    deploy_cycle("uefi", BmcKind::Ipmi, Agent::Builtin);
+    deploy_cycle("uefi", BmcKind::Ipmi, Agent::Builtin, Enroll::ByHand);
 }
 
+/// Enrolled by discovery (built-in agent), then given Redfish credentials.
 #[test]
 fn qemu_bios_redfish_deploy() {
-    deploy_cycle("bios", BmcKind::Redfish, Agent::Builtin);
+    deploy_cycle("bios", BmcKind::Redfish, Agent::Builtin, Enroll::Discovered);
 }
 
 /// The same cycle with a stock ironic-python-agent ramdisk instead of ironbox's own.
 #[test]
 fn qemu_bios_ipmi_ipa_deploy() {
-    deploy_cycle("bios", BmcKind::Ipmi, Agent::Ipa);
+    deploy_cycle("bios", BmcKind::Ipmi, Agent::Ipa, Enroll::ByHand);
 }
 
+/// Discovered by a stock IPA as the inspection ramdisk, over UEFI.
 #[test]
 fn qemu_uefi_ipmi_ipa_deploy() {
-    deploy_cycle("uefi", BmcKind::Ipmi, Agent::Ipa);
+    deploy_cycle("uefi", BmcKind::Ipmi, Agent::Ipa, Enroll::Discovered);
 }
 
 /// The deploy's timeline from node history, split into what the machine, its BMC and the
