@@ -445,6 +445,10 @@ fn deploy_cycle(firmware: &'static str, kind: BmcKind, agent: Agent, enroll: Enr
             ];
             set.extend(bmc.driver_args.iter().map(String::as_str));
             set.extend(ramdisk_args.iter().map(String::as_str));
+            if kind == BmcKind::Redfish {
+                // Discovered as `ipmi`: a new hardware type needs its own interfaces.
+                set.push("--reset-interfaces");
+            }
             ib.cli_ok(&set);
             uuid
         }

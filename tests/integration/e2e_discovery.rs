@@ -1,9 +1,9 @@
 //! Auto-discovery end to end (issue #14): an unknown QEMU machine on a lab namespace
 //! network. Where discovery is off it gets no DHCP answer and no node appears; the LLDP
-//! frames the lab sends (tests/lab/lldp-send.py) parse as Ironic's `parsed_lldp`; and
-//! (once `[auto_discovery]` exists) one boot cycle proves discovery: PXE, inspection by the
-//! built-in agent, the node in `baremetal node list`, a rule's effect, LLDP on the port,
-//! then BMC credentials, manage, provide, deploy, and a second boot recognised.
+//! frames the lab sends (tests/lab/lldp-send.py) parse as Ironic's `parsed_lldp`; and one
+//! boot cycle proves discovery: PXE, inspection by the built-in agent, the node in
+//! `baremetal node list`, a rule's effect, LLDP on the port, the agent's power-off, then
+//! BMC credentials and manage. Provide and deploy of discovered machines are in e2e.rs.
 //! Needs root, tests/lab/setup.sh and the test venv (the real `baremetal` CLI).
 
 use std::path::PathBuf;
