@@ -450,10 +450,7 @@ async fn inspect(task: &mut NodeTask) -> Flow {
         .await
         .map_err(|e| format!("Failed to inspect hardware. Reason: {e}"))?;
     let found = std::mem::take(&mut ctx.discovered);
-    task.conductor
-        .inspection_found(&task.node, &task.ports, found)
-        .await
-        .map_err(s)?;
+    super::inspection::out_of_band(task, found).await?;
     match progress {
         Progress::Wait => task.process_event(Event::Wait, None).await.map_err(s),
         _ => {

@@ -525,6 +525,56 @@ fn inspection_fills_properties_and_creates_ports() {
     assert_eq!(ports["ports"].as_array().unwrap().len(), 2);
 }
 
+/// Out-of-band inspection runs the inspection rules too (as Ironic's redfish inspect
+/// does), on a copy: a rule's trait and value land with the ports and inventory; a
+/// failing rule fails the inspection and saves nothing.
+#[test]
+fn out_of_band_inspection_applies_rules_all_or_nothing() {
+    let bmc = Sushy::start(false);
+    let ib = Ironbox::start();
+    let mut di = bmc.driver_info();
+    di["redfish_system_id"] = json!(format!("/redfish/v1/Systems/{SYSTEM}"));
+    di["redfish_auth_type"] = json!("auto");
+    let u = redfish_node(&ib, json!({"driver_info": di}));
+    let r = ib.post(
+        "/v1/inspection_rules",
+        json!({
+            "priority": 10,
+            "conditions": [{"op": "gt", "args": {"values": ["{inventory[memory][physical_mb]}", 2048]}}],
+            "actions": [
+                {"op": "add-trait", "args": {"name": "CUSTOM_OOB"}},
+                {"op": "set-attribute", "args": {"path": "/extra/vendor", "value": "{inventory[system_vendor][manufacturer]}"}},
+            ],
+        }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    verb(&ib, &u, "manage", "manageable");
+    let n = verb(&ib, &u, "inspect", "manageable");
+    assert_eq!(n["last_error"], Value::Null, "{n}");
+    assert_eq!(n["traits"], json!(["CUSTOM_OOB"]), "{n}");
+    assert_eq!(n["extra"]["vendor"], "Sushy Emulator", "{n}");
+    assert_eq!(n["properties"]["memory_mb"], 4096, "{n}");
+    let ports = ib.get(&format!("/v1/nodes/{u}/ports")).body;
+    assert_eq!(ports["ports"].as_array().unwrap().len(), 2, "{ports}");
+    // A failing rule ahead of it: nothing saved, the inspection failed with its message.
+    let r = ib.post(
+        "/v1/inspection_rules",
+        json!({
+            "priority": 20,
+            "conditions": [{"op": "is-true", "args": {"value": true}}],
+            "actions": [
+                {"op": "set-attribute", "args": {"path": "/extra/vendor", "value": "changed"}},
+                {"op": "fail", "args": {"msg": "refused by rule"}},
+            ],
+        }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let n = verb(&ib, &u, "inspect", "inspect failed");
+    assert!(last_error(&ib, &u).contains("refused by rule"), "{n}");
+    assert_eq!(n["extra"]["vendor"], "Sushy Emulator", "{n}");
+    assert_eq!(n["traits"], json!(["CUSTOM_OOB"]), "{n}");
+}
+
 /// Serves `body` at any path over HTTP on loopback (the emulator downloads inserted media).
 fn serve_file(body: &'static [u8]) -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -305,3 +305,78 @@ async fn process(
         .map_err(|e| e.to_string())?;
     Ok(token)
 }
+
+/// What an out-of-band inspection (`redfish`) found, treated as Ironic does: a PXE-enabled
+/// port for each MAC the node lacks (create_ports_if_not_exist), then the inspection
+/// rules on a copy, then node, traits, ports and inventory in one transaction. A failing
+/// rule saves nothing; the caller fails the inspection with its message.
+pub(super) async fn out_of_band(
+    task: &mut NodeTask,
+    found: crate::drivers::Discovered,
+) -> std::result::Result<(), String> {
+    let c = task.conductor.clone();
+    let Some(inventory) = found.inventory else {
+        // Nothing to run rules on: ports only.
+        let found = crate::drivers::Discovered {
+            inventory: None,
+            ..found
+        };
+        return c
+            .inspection_found(&task.node, &task.ports, found)
+            .await
+            .map_err(|e| e.to_string());
+    };
+    let mut node = task.node.clone();
+    let mut ports = task.ports.clone();
+    for mac in &found.macs {
+        let mac = mac.to_lowercase();
+        if !ports.iter().any(|p| p.address.eq_ignore_ascii_case(&mac)) {
+            ports.push(crate::model::port::Port {
+                uuid: crate::model::new_uuid(),
+                address: mac,
+                node_uuid: node.uuid.clone(),
+                pxe_enabled: true,
+                ..Default::default()
+            });
+        }
+    }
+    let mut plugin_data = found.plugin_data.unwrap_or_else(|| json!({}));
+    c.apply_inspection_rules(&mut super::RuleScope {
+        node: &mut node,
+        ports: &mut ports,
+        inventory: &inventory,
+        plugin_data: &mut plugin_data,
+    })
+    .await?;
+    let now = crate::model::now();
+    node.updated_at = Some(now.clone());
+    let saved = c
+        .store
+        .inspection_save(
+            node,
+            c.host().to_string(),
+            ports,
+            inventory,
+            plugin_data,
+            now,
+        )
+        .await
+        .map_err(|e| format!("Failed to save inspection data: {e}"))?;
+    match saved {
+        InspectionSaved::LockLost => {
+            Err("Failed to save inspection data: the node's lock was lost".into())
+        }
+        InspectionSaved::Saved {
+            node,
+            ports,
+            skipped,
+        } => {
+            for mac in skipped {
+                tracing::warn!(node = %node.uuid, %mac, "inspection did not add a port: another node has this MAC");
+            }
+            task.node = *node;
+            task.ports = ports;
+            Ok(())
+        }
+    }
+}
