@@ -450,10 +450,32 @@ fn deploy_cycle(firmware: &'static str, kind: BmcKind, agent: Agent, enroll: Enr
                 set.push("--reset-interfaces");
             }
             ib.cli_ok(&set);
+            if kind == BmcKind::Redfish {
+                // In-band inspection, so the machine's agent comes back below. (A separate
+                // PATCH: in the same one as the driver, `agent` equals the old value, so it
+                // is not "changed" and is reset, as in Ironic.)
+                ib.cli_ok(&["node", "set", &uuid, "--inspect-interface", "agent"]);
+            }
             uuid
         }
     };
     ib.cli_ok(&["node", "manage", &uuid, "--wait", "60"]);
+    if enroll == Enroll::Discovered && kind == BmcKind::Redfish {
+        // The discovered machine booted again (in-band inspection through its BMC now) is
+        // found by its MAC and updated: still one node.
+        let t = Instant::now();
+        ib.cli_ok(&["node", "inspect", &uuid, "--wait", "600"]);
+        let list = ib.cli_json(&["node", "list"]);
+        assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}\n{}", ctx());
+        let n = ib.cli_json(&["node", "show", &uuid]);
+        assert_eq!(n["provision_state"], "manageable", "{n}");
+        assert_eq!(n["inspect_interface"], "agent", "{n}");
+        assert_eq!(n["properties"]["memory_mb"], mem_mib, "{n}");
+        eprintln!(
+            "{firmware}: the discovered machine inspected again in {:.1} s, same node",
+            t.elapsed().as_secs_f64()
+        );
+    }
     // Over IPMI, the serial console (native SOL) watches every boot from here on.
     let t = Instant::now();
     let console = (kind == BmcKind::Ipmi).then(|| Console::open(&ib, &ns.name, &uuid, root.path()));
