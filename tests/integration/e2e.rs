@@ -433,7 +433,14 @@ fn deploy_cycle(firmware: &'static str, kind: BmcKind, agent: Agent, enroll: Enr
             uuid
         }
         Enroll::Discovered => {
-            let uuid = discover(&ib, &bmc, &name, mac, mem_mib, &ctx);
+            let uuid = crate::e2e_discovery::discovered_by_hand(
+                &ib,
+                &|| bmc.press_power_pxe(),
+                &name,
+                mac,
+                mem_mib,
+                &ctx,
+            );
             let mut set: Vec<&str> = vec![
                 "node",
                 "set",
@@ -682,61 +689,6 @@ fn deploy_cycle(firmware: &'static str, kind: BmcKind, agent: Agent, enroll: Enr
         started.elapsed().as_secs_f64(),
         events.join("\n")
     );
-}
-
-/// Discovery's inspection: the machine, powered on by hand, appears as an `enroll` node
-/// with its memory and its PXE port, and the agent powers it off.
-fn discover(
-    ib: &Ironbox,
-    bmc: &Bmc,
-    vm_name: &str,
-    mac: &str,
-    mem_mib: u32,
-    ctx: &dyn Fn() -> String,
-) -> String {
-    let t = Instant::now();
-    bmc.press_power_pxe();
-    let found = wait_until(Duration::from_secs(900), || {
-        let list = ib.cli_json(&["node", "list", "--long"]);
-        let n = list.as_array()?.first()?.clone();
-        (n["properties"].get("memory_mb").is_some() || !n["last_error"].is_null()).then_some(n)
-    });
-    let node = found.unwrap_or_else(|| panic!("the machine was not discovered\n{}", ctx()));
-    assert!(node["last_error"].is_null(), "{node}\n{}", ctx());
-    assert_eq!(node["provision_state"], "enroll", "{node}");
-    assert_eq!(
-        node["driver_internal_info"]["auto_discovered"], true,
-        "{node}"
-    );
-    assert_eq!(node["properties"]["memory_mb"], mem_mib, "{node}");
-    let uuid = node["uuid"].as_str().unwrap().to_string();
-    let ports = ib.cli_json(&["port", "list", "--node", &uuid, "--long"]);
-    let pxe: Vec<_> = ports
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["pxe_enabled"] == true)
-        .map(|p| p["address"].clone())
-        .collect();
-    assert_eq!(pxe, vec![serde_json::json!(mac)], "{ports}");
-    let stopped = || {
-        run(Command::new("bash")
-            .arg(lab("vm.sh"))
-            .args(["status", vm_name]))
-        .trim()
-            == "stopped"
-    };
-    wait_for(
-        "the agent to power the discovered machine off",
-        300,
-        stopped,
-        ctx,
-    );
-    eprintln!(
-        "discovered and powered off by the agent in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
-    uuid
 }
 
 #[test]

@@ -93,6 +93,56 @@ fn vm(args: &[&str]) -> (bool, String) {
     crate::harness::sh(Command::new("bash").arg(lab("vm.sh")).args(args))
 }
 
+/// Discovery's inspection for e2e.rs's deploy cycles: the machine, powered on by hand, appears as an `enroll` node
+/// with its memory and its PXE port, and the agent powers it off.
+pub(crate) fn discovered_by_hand(
+    ib: &Ironbox,
+    power_on: &dyn Fn(),
+    vm_name: &str,
+    mac: &str,
+    mem_mib: u32,
+    ctx: &dyn Fn() -> String,
+) -> String {
+    let t = Instant::now();
+    power_on();
+    let found = wait_until(Duration::from_secs(900), || {
+        let list = ib.cli_json(&["node", "list", "--long"]);
+        let n = list.as_array()?.first()?.clone();
+        (n["properties"].get("memory_mb").is_some() || !n["last_error"].is_null()).then_some(n)
+    });
+    let node = found.unwrap_or_else(|| panic!("the machine was not discovered\n{}", ctx()));
+    assert!(node["last_error"].is_null(), "{node}\n{}", ctx());
+    assert_eq!(node["provision_state"], "enroll", "{node}");
+    assert_eq!(
+        node["driver_internal_info"]["auto_discovered"], true,
+        "{node}"
+    );
+    assert_eq!(node["properties"]["memory_mb"], mem_mib, "{node}");
+    let uuid = node["uuid"].as_str().unwrap().to_string();
+    let ports = ib.cli_json(&["port", "list", "--node", &uuid, "--long"]);
+    let pxe: Vec<_> = ports
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["pxe_enabled"] == true)
+        .map(|p| p["address"].clone())
+        .collect();
+    assert_eq!(pxe, vec![serde_json::json!(mac)], "{ports}");
+    let stopped = wait_until(Duration::from_secs(300), || {
+        (vm(&["status", vm_name]).1.trim() == "stopped").then_some(())
+    });
+    assert!(
+        stopped.is_some(),
+        "the agent did not power the discovered machine off\n{}",
+        ctx()
+    );
+    eprintln!(
+        "discovered and powered off by the agent in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    uuid
+}
+
 /// Stops the VM on every way out of a test.
 struct VmGuard(String);
 
