@@ -256,34 +256,7 @@ async fn process(
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let saved = c
-        .store
-        .inspection_save(
-            node,
-            c.host().to_string(),
-            ports,
-            inventory,
-            plugin_data,
-            now,
-        )
-        .await
-        .map_err(|e| format!("Failed to save inspection data: {e}"))?;
-    match saved {
-        InspectionSaved::LockLost => {
-            return Err("Failed to save inspection data: the node's lock was lost".into())
-        }
-        InspectionSaved::Saved {
-            node,
-            ports,
-            skipped,
-        } => {
-            for mac in skipped {
-                tracing::warn!(node = %node.uuid, %mac, "inspection did not add a port: another node has this MAC");
-            }
-            task.node = *node;
-            task.ports = ports;
-        }
-    }
+    save(task, node, ports, inventory, plugin_data, now).await?;
     let _ = task.history(SEVERITY_INFO, "inspection", summary).await;
     if discovered {
         return Ok(token);
@@ -350,6 +323,20 @@ pub(super) async fn out_of_band(
     .await?;
     let now = crate::model::now();
     node.updated_at = Some(now.clone());
+    save(task, node, ports, inventory, plugin_data, now).await
+}
+
+/// Node, traits, ports and inventory in one transaction under the node's lock; the task
+/// then holds what was saved. A port whose MAC another node owns is skipped, as Ironic does.
+async fn save(
+    task: &mut NodeTask,
+    node: Node,
+    ports: Vec<crate::model::port::Port>,
+    inventory: Value,
+    plugin_data: Value,
+    now: String,
+) -> std::result::Result<(), String> {
+    let c = task.conductor.clone();
     let saved = c
         .store
         .inspection_save(
