@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 use crate::e2e_console::{console_in_browser, Console};
 use crate::harness::{lab, wait_until, Ironbox, Netns};
 
-fn labdir() -> PathBuf {
+pub(crate) fn labdir() -> PathBuf {
     PathBuf::from(std::env::var("IRONBOX_LAB_DIR").unwrap_or_else(|_| "/tmp/ironbox-lab".into()))
 }
 
-fn run(cmd: &mut Command) -> String {
+pub(crate) fn run(cmd: &mut Command) -> String {
     let out = cmd.output().expect("run command");
     let text = format!(
         "{}{}",

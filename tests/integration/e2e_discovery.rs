@@ -6,28 +6,13 @@
 //! BMC credentials and manage. Provide and deploy of discovered machines are in e2e.rs.
 //! Needs root, tests/lab/setup.sh and the test venv (the real `baremetal` CLI).
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::e2e::{labdir, run};
 use crate::harness::{lab, wait_until, Ironbox, Netns};
-
-fn labdir() -> PathBuf {
-    PathBuf::from(std::env::var("IRONBOX_LAB_DIR").unwrap_or_else(|_| "/tmp/ironbox-lab".into()))
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("run command");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
-    text
-}
 
 /// The switch the lab's LLDP sender plays.
 const CHASSIS: &str = "02:aa:bb:cc:dd:01";
