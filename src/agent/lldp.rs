@@ -140,7 +140,7 @@ fn bring_up(fd: &OwnedFd, cname: &CString, name: &str) -> Result<(), String> {
         *dst = *src as libc::c_char;
     }
     // SAFETY: req is a live ifreq; SIOCGIFFLAGS fills ifru_flags.
-    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } != 0 {
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) } != 0 {
         return Err(last_error("SIOCGIFFLAGS", name));
     }
     // SAFETY: SIOCGIFFLAGS just wrote the flags member of the union.
@@ -149,7 +149,7 @@ fn bring_up(fd: &OwnedFd, cname: &CString, name: &str) -> Result<(), String> {
     if flags & up == 0 {
         req.ifr_ifru.ifru_flags = flags | up;
         // SAFETY: req is a live ifreq with the name and new flags set.
-        if unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } != 0 {
+        if unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) } != 0 {
             return Err(last_error("SIOCSIFFLAGS", name));
         }
     }
