@@ -37,6 +37,9 @@ const OFFER_HOLD: i64 = 60;
 /// How long a packet may wait for the lease writer (empty reserve; `handle`'s ACKs);
 /// longer and it is counted as dropped (`Lost::WriterTimeout`).
 const WRITE_WAIT: Duration = Duration::from_secs(1);
+/// The socket's receive queue: a rack's DISCOVERs arriving at once (a queued packet costs
+/// 1–4 KiB) while the thread waits for the lease writer or the store.
+const RECV_BUFFER: usize = 4 << 20;
 /// How often the socket threads look at the cancellation token.
 const POLL: Duration = Duration::from_millis(250);
 
@@ -90,9 +93,36 @@ fn bind(iface: &str, addr: SocketAddrV4) -> Result<UdpSocket, BootError> {
         .map_err(|e| err("SO_BINDTODEVICE", e))?;
     s.set_read_timeout(Some(POLL))
         .map_err(|e| err("SO_RCVTIMEO", e))?;
+    receive_buffer(&s, iface);
     s.bind(&SocketAddr::V4(addr).into())
         .map_err(|e| err("bind", e))?;
     Ok(s.into())
+}
+
+/// Make the receive queue hold a burst (`RECV_BUFFER`): past the sysctl cap
+/// (`net.core.rmem_max`) if the process may (CAP_NET_ADMIN), else up to it.
+fn receive_buffer(s: &socket2::Socket, iface: &str) {
+    use std::os::fd::AsRawFd;
+    let size = libc::c_int::try_from(RECV_BUFFER).unwrap_or(libc::c_int::MAX);
+    // SAFETY: a valid socket and an int option value of the size given.
+    let forced = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            std::ptr::addr_of!(size).cast(),
+            std::mem::size_of_val(&size) as libc::socklen_t,
+        )
+    } == 0;
+    if !forced {
+        let _ = s.set_recv_buffer_size(RECV_BUFFER);
+    }
+    // Linux reports twice the size asked for (the bookkeeping overhead it adds).
+    let got = s.recv_buffer_size().unwrap_or(0) / 2;
+    if got < RECV_BUFFER {
+        tracing::warn!(iface, bytes = got, wanted = RECV_BUFFER,
+            "DHCP receive buffer is smaller than wanted (raise net.core.rmem_max): a burst that overflows it is dropped by the kernel (counted as socket_overflow)");
+    }
 }
 
 impl DhcpServer {
@@ -205,7 +235,7 @@ impl Dhcp {
             // What the kernel dropped for a full queue: looked at when idle and every so
             // often under load (one syscall).
             received = received.wrapping_add(1);
-            if received % 256 == 0 {
+            if received.is_multiple_of(256) {
                 overflow.check(sock, port);
             }
             let packet = buf.get(..len).unwrap_or_default();

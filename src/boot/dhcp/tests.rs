@@ -376,12 +376,12 @@ fn an_empty_reserve_waits_for_its_refill_not_for_another_commit() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.sqlite");
     let store = Store::open(&path, 5000, 2).unwrap();
-    let mut cfg = DhcpServer {
+    let d = DhcpServer {
         range: Some((Ipv4Addr::new(10, 99, 0, 10), Ipv4Addr::new(10, 99, 0, 250))),
         ..unopened(&store, true)
-    };
-    cfg.lease_time = 600;
-    let d = cfg.open().unwrap();
+    }
+    .open()
+    .unwrap();
     let from: SocketAddr = "0.0.0.0:68".parse().unwrap();
     let offer = |mac: &[u8; 6]| -> Option<Ipv4Addr> {
         let a = d.answer(&packet(MessageType::Discover, mac, None), from, 67)?;
