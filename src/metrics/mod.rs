@@ -56,6 +56,11 @@ struct Dhcp {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Reason {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Outcome {
     result: &'static str,
 }
@@ -97,6 +102,7 @@ struct Metrics {
     step_duration: Histograms<Step>,
     step_series: AtomicUsize,
     dhcp_packets: Family<Dhcp, Counter>,
+    dhcp_drops: Family<Reason, Counter>,
     tftp_transfers: Family<Outcome, Counter>,
     tftp_bytes: Counter,
     http_boot_requests: Family<Outcome, Counter>,
@@ -124,6 +130,7 @@ impl Metrics {
             step_duration: Family::new_with_constructor(|| seconds_buckets(0.05, 17)),
             step_series: AtomicUsize::new(0),
             dhcp_packets: Family::default(),
+            dhcp_drops: Family::default(),
             tftp_transfers: Family::default(),
             tftp_bytes: Counter::default(),
             http_boot_requests: Family::default(),
@@ -158,6 +165,11 @@ impl Metrics {
             "dhcp_packets",
             "DHCP packets received, by message type and result (answered, handled or dropped) with the named reason",
             m.dhcp_packets.clone(),
+        );
+        r.register(
+            "dhcp_drops",
+            "DHCP packets the server meant to answer but did not, and replies it could not send, by reason (packets it chose to ignore are in dhcp_packets)",
+            m.dhcp_drops.clone(),
         );
         r.register(
             "tftp_transfers",
@@ -355,6 +367,15 @@ pub fn dhcp_packet(message_type: &'static str, result: &'static str, reason: &'s
             reason,
         })
         .inc();
+}
+
+/// `count` DHCP packets the server meant to answer were lost (or their replies were), for
+/// `reason`.
+pub fn dhcp_drops(reason: &'static str, count: u64) {
+    METRICS
+        .dhcp_drops
+        .get_or_create(&Reason { reason })
+        .inc_by(count);
 }
 
 /// A TFTP read request ended with `result`, after sending `bytes` of file data.

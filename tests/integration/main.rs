@@ -16,6 +16,7 @@ mod cli;
 mod config_check;
 mod console;
 mod deploy;
+mod dhcp_storm;
 mod discovery;
 mod e2e;
 mod e2e_console;

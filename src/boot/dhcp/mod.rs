@@ -10,6 +10,7 @@
 //! over and moves on.
 
 pub mod decide;
+pub mod drops;
 pub mod leases;
 pub mod options;
 mod persist;
@@ -23,6 +24,7 @@ use dhcproto::{Decodable, Decoder, Encodable, Encoder};
 use tokio_util::sync::CancellationToken;
 
 use decide::{Decision, Facts, Ignore, Lookup, Mode, Plan};
+use drops::{lost, Lost};
 use leases::{Leases, Offer, Request};
 use options::Fetch;
 use persist::{Deferred, Writer};
@@ -32,8 +34,12 @@ use crate::db::Store;
 
 /// Seconds an offered address is held for the client's REQUEST.
 const OFFER_HOLD: i64 = 60;
-/// How long a packet may wait for the lease writer (empty reserve; `handle`'s ACKs).
+/// How long a packet may wait for the lease writer (empty reserve; `handle`'s ACKs);
+/// longer and it is counted as dropped (`Lost::WriterTimeout`).
 const WRITE_WAIT: Duration = Duration::from_secs(1);
+/// The socket's receive queue: a rack's DISCOVERs arriving at once (a queued packet costs
+/// 1–4 KiB) while the thread waits for the lease writer or the store.
+const RECV_BUFFER: usize = 4 << 20;
 /// How often the socket threads look at the cancellation token.
 const POLL: Duration = Duration::from_millis(250);
 
@@ -87,14 +93,42 @@ fn bind(iface: &str, addr: SocketAddrV4) -> Result<UdpSocket, BootError> {
         .map_err(|e| err("SO_BINDTODEVICE", e))?;
     s.set_read_timeout(Some(POLL))
         .map_err(|e| err("SO_RCVTIMEO", e))?;
+    receive_buffer(&s, iface);
     s.bind(&SocketAddr::V4(addr).into())
         .map_err(|e| err("bind", e))?;
     Ok(s.into())
 }
 
+/// Make the receive queue hold a burst (`RECV_BUFFER`): past the sysctl cap
+/// (`net.core.rmem_max`) if the process may (CAP_NET_ADMIN), else up to it.
+fn receive_buffer(s: &socket2::Socket, iface: &str) {
+    use std::os::fd::AsRawFd;
+    let size = libc::c_int::try_from(RECV_BUFFER).unwrap_or(libc::c_int::MAX);
+    // SAFETY: a valid socket and an int option value of the size given.
+    let forced = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            std::ptr::addr_of!(size).cast(),
+            std::mem::size_of_val(&size) as libc::socklen_t,
+        )
+    } == 0;
+    if !forced {
+        let _ = s.set_recv_buffer_size(RECV_BUFFER);
+    }
+    // Linux reports twice the size asked for (the bookkeeping overhead it adds).
+    let got = s.recv_buffer_size().unwrap_or(0) / 2;
+    if got < RECV_BUFFER {
+        tracing::warn!(iface, bytes = got, wanted = RECV_BUFFER,
+            "DHCP receive buffer is smaller than wanted (raise net.core.rmem_max): a burst that overflows it is dropped by the kernel (counted as socket_overflow)");
+    }
+}
+
 impl DhcpServer {
     /// Load the lease table (full mode) and start its writer.
     pub fn open(self) -> Result<Dhcp, BootError> {
+        drops::register();
         let leases = match (self.mode, self.range) {
             (Mode::Full, Some((first, last))) => {
                 let (rows, clean) = self.store.lease_session_begin_blocking()?;
@@ -178,6 +212,8 @@ impl Dhcp {
     /// One socket's loop: receive, answer, send, until cancelled.
     fn serve(&self, sock: &Arc<UdpSocket>, port: u16, cancel: &CancellationToken) {
         let mut buf = [0u8; 1500];
+        let mut overflow = drops::Overflow::new(sock);
+        let mut received = 0u32;
         while !cancel.is_cancelled() {
             let (len, from) = match sock.recv_from(&mut buf) {
                 Ok(x) => x,
@@ -187,14 +223,21 @@ impl Dhcp {
                         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                     ) =>
                 {
-                    continue
+                    overflow.check(sock, port);
+                    continue;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "DHCP receive failed");
+                    lost(Lost::ReceiveFailed, 1, &format!("port {port}: {e}"));
                     std::thread::sleep(Duration::from_millis(10));
                     continue;
                 }
             };
+            // What the kernel dropped for a full queue: looked at when idle and every so
+            // often under load (one syscall).
+            received = received.wrapping_add(1);
+            if received.is_multiple_of(256) {
+                overflow.check(sock, port);
+            }
             let packet = buf.get(..len).unwrap_or_default();
             let Some(a) = self.answer(packet, from, port) else {
                 continue;
@@ -210,7 +253,7 @@ impl Dhcp {
                 ),
                 _ => {
                     if let Err(e) = sock.send_to(&a.bytes, a.to) {
-                        tracing::warn!(error = %e, to = %a.to, "DHCP send failed");
+                        lost(Lost::SendFailed, 1, &format!("to {}: {e}", a.to));
                     }
                 }
             }
@@ -227,8 +270,8 @@ impl Dhcp {
     ) -> Option<(Vec<u8>, SocketAddr)> {
         let a = self.answer(packet, from, port)?;
         if let (Some(after), Some(w)) = (a.after, &self.leases) {
-            if !w.wait(after, WRITE_WAIT) {
-                tracing::warn!(to = %a.to, "DHCP lease not saved; no ACK");
+            if let Err(why) = w.wait(after, WRITE_WAIT) {
+                lost(why, 1, &format!("ACK to {}", a.to));
                 return None;
             }
         }
@@ -289,18 +332,17 @@ impl Dhcp {
         };
         let (mac, kind) = (facts.mac, decide::kind_name(facts.kind));
         let (lookup, bound) = match self.lookup(&facts) {
-            Ok(Some(l)) => l,
-            Ok(None) => {
-                crate::metrics::dhcp_packet(kind, "dropped", "lease_writer_busy");
-                let why = Some("the lease writer is busy".to_string());
-                self.log(mac.to_string(), "dropped", kind.to_string(), why, hostname);
-                return None;
-            }
-            Err(e) => {
-                tracing::warn!(mac = %mac, error = %e, "DHCP lookup failed; packet dropped");
-                crate::metrics::dhcp_packet(kind, "dropped", "lookup_failed");
-                let why = Some(format!("lookup failed: {e}"));
-                self.log(mac.to_string(), "dropped", kind.to_string(), why, hostname);
+            Ok(l) => l,
+            Err(why) => {
+                lost(why, 1, &format!("{:?} from {mac}", facts.kind));
+                crate::metrics::dhcp_packet(kind, "dropped", why.name());
+                self.log(
+                    mac.to_string(),
+                    "dropped",
+                    kind.to_string(),
+                    Some(why.to_string()),
+                    hostname,
+                );
                 return None;
             }
         };
@@ -356,7 +398,14 @@ impl Dhcp {
                 }
                 let reply = self.build(&msg, &plan);
                 let mut out = Vec::with_capacity(400);
-                reply.encode(&mut Encoder::new(&mut out)).ok()?;
+                if let Err(e) = reply.encode(&mut Encoder::new(&mut out)) {
+                    lost(
+                        Lost::EncodeFailed,
+                        1,
+                        &format!("{:?} to {mac}: {e}", plan.kind),
+                    );
+                    return None;
+                }
                 Some(Answer {
                     bytes: out,
                     to: self.destination(&msg, from, port),
@@ -382,12 +431,15 @@ impl Dhcp {
     }
 
     /// What the store knows about this MAC, (full mode) its address, and the lease write
-    /// an ACK must wait for. `Ok(None)` = drop the packet (the lease writer did not answer
-    /// in time).
-    fn lookup(&self, f: &Facts) -> Result<Option<(Lookup, Option<u64>)>, crate::db::StoreError> {
+    /// an ACK must wait for; or why the packet cannot be answered.
+    fn lookup(&self, f: &Facts) -> Result<(Lookup, Option<u64>), Lost> {
         let c = &self.cfg;
+        let known = c.store.mac_known_blocking(&f.mac).map_err(|e| {
+            tracing::warn!(mac = %f.mac, error = %e, "DHCP MAC lookup failed");
+            Lost::LookupFailed
+        })?;
         let mut l = Lookup {
-            known: c.store.mac_known_blocking(&f.mac)?,
+            known,
             ..Default::default()
         };
         if !l.known
@@ -398,72 +450,75 @@ impl Dhcp {
             l.throttled = true;
             crate::metrics::discovery_refused("boot");
             tracing::warn!(mac = %f.mac, "discovery boot refused: [auto_discovery] max_boots_per_minute reached");
-            return Ok(Some((l, None)));
+            return Ok((l, None));
         }
         let Some(w) = &self.leases else {
-            return Ok(Some((l, None)));
+            return Ok((l, None));
         };
         if !l.known && !c.allow_unknown {
-            return Ok(Some((l, None)));
+            return Ok((l, None));
         }
         let secs = i64::from(c.lease_time);
-        // An empty reserve waits for the writer's batch (then tries once more).
-        for attempt in 0..2 {
+        // An empty reserve waits for the write that refills it (queued at or before `seq`,
+        // so `wait(seq)` covers it), then looks again; a failed refill queues another.
+        let deadline = std::time::Instant::now() + WRITE_WAIT;
+        loop {
             let now = chrono::Utc::now().timestamp();
-            let Ok(mut t) = w.shared.table.lock() else {
-                return Ok(None);
-            };
+            let mut t = w.shared.table.lock().map_err(|_| Lost::TableUnavailable)?;
             let mut bound = false;
-            let wait_for = match f.kind {
+            let starved = match f.kind {
                 MessageType::Discover => match t.offer(f.mac, now) {
                     Offer::Address(ip) => {
                         l.address = Some(ip);
-                        None
+                        false
                     }
-                    Offer::Exhausted => None,
-                    Offer::Wait => Some(()),
+                    Offer::Exhausted => false,
+                    Offer::Wait => true,
                 },
                 MessageType::Request => match t.request(f.mac, f.requested, now, secs) {
                     Request::Bound(ip) => {
                         l.address = Some(ip);
                         bound = true;
-                        None
+                        false
                     }
                     Request::BoundDurable(ip) => {
                         let seq = w.queue(&mut t, true);
                         drop(t);
                         l.address = Some(ip);
-                        return Ok(Some((l, Some(seq))));
+                        return Ok((l, Some(seq)));
                     }
                     Request::Conflict => {
                         l.conflict = true;
-                        None
+                        false
                     }
-                    Request::Exhausted => None,
-                    Request::Wait => Some(()),
+                    Request::Exhausted => false,
+                    Request::Wait => true,
                 },
                 MessageType::Release => {
                     t.release(f.mac);
-                    None
+                    false
                 }
                 MessageType::Decline => {
                     if let Some(ip) = f.requested {
                         t.decline(ip, now, secs);
                     }
-                    None
+                    false
                 }
-                _ => None,
+                _ => false,
             };
             let urgent = t.starved();
             let seq = w.queue(&mut t, urgent);
             drop(t);
-            match wait_for {
-                None => return Ok(Some((l, bound.then_some(seq)))),
-                Some(()) if attempt == 0 => w.wait_any(WRITE_WAIT),
-                Some(()) => return Ok(None),
+            if !starved {
+                return Ok((l, bound.then_some(seq)));
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match w.wait(seq, left) {
+                Ok(()) | Err(Lost::NotSaved) if !left.is_zero() => continue,
+                Ok(()) | Err(Lost::NotSaved) => return Err(Lost::WriterTimeout),
+                Err(e) => return Err(e),
             }
         }
-        Ok(Some((l, None)))
     }
 
     fn build(&self, req: &Message, plan: &Plan) -> Message {

@@ -1,7 +1,7 @@
 //! Writes the lease table to SQLite in group commits, and sends the ACKs that wait for
 //! them. The packet thread queues `LeaseWrite`s (under the table lock, so in order) and
 //! then its ACK (`send_after`), and goes on to the next packet: it never waits for SQLite,
-//! except when the reserve is empty. A writer thread collects what arrives within `DELAY`
+//! except when the reserve is empty (then for the very write that refills it, `wait`). A writer thread collects what arrives within `DELAY`
 //! (at once for an urgent write), commits it as one durable transaction
 //! (`synchronous = FULL`, see `db/mod.rs`), and only then sends the ACKs queued with it. So
 //! a lease a client was ACKed survives a crash or a power cut; a failed commit sends no
@@ -14,6 +14,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use super::drops::{lost, Lost};
 use super::leases::Leases;
 use crate::db::{LeaseWrite, Store};
 
@@ -102,6 +103,7 @@ impl Writer {
     /// Have the writer send `reply` once write `after` is durable (right away if it is);
     /// never if its commit fails.
     pub fn send_after(&self, after: u64, reply: Deferred) {
+        let to = reply.to;
         let sent = match self.tx.lock() {
             Ok(guard) => guard
                 .as_ref()
@@ -109,38 +111,30 @@ impl Writer {
             Err(_) => false,
         };
         if !sent {
-            tracing::warn!("DHCP lease writer is gone; reply not sent");
+            lost(Lost::WriterGone, 1, &format!("ACK to {to}"));
         }
     }
 
-    /// Wait until write `seq` is committed: true if it was, false on failure or timeout.
-    pub fn wait(&self, seq: u64, timeout: Duration) -> bool {
+    /// Wait until write `seq` is committed, at most `timeout`: why not, if it was not.
+    pub fn wait(&self, seq: u64, timeout: Duration) -> Result<(), Lost> {
         let deadline = Instant::now() + timeout;
         let Ok(mut done) = self.shared.done.lock() else {
-            return false;
+            return Err(Lost::TableUnavailable);
         };
         while done.0 < seq {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return false;
+                return Err(Lost::WriterTimeout);
             }
             done = match self.shared.done_changed.wait_timeout(done, left) {
                 Ok((d, _)) => d,
-                Err(_) => return false,
+                Err(_) => return Err(Lost::TableUnavailable),
             };
         }
-        done.1 < seq
-    }
-
-    /// Wait for the writer to commit anything (a reserve batch), at most `timeout`.
-    pub fn wait_any(&self, timeout: Duration) {
-        if let Ok(done) = self.shared.done.lock() {
-            let seen = done.0;
-            let _ = self
-                .shared
-                .done_changed
-                .wait_timeout_while(done, timeout, |d| d.0 == seen);
+        if done.1 >= seq {
+            return Err(Lost::NotSaved);
         }
+        Ok(())
     }
 
     /// Flush everything, mark the session as ended cleanly, stop the thread.
@@ -188,11 +182,11 @@ fn run(store: Store, shared: Arc<Shared>, rx: Receiver<Msg>) {
         for (after, r) in replies {
             // Replies follow their writes in the channel, so `after` is committed or failed.
             if after > done.0 || after <= done.1 {
-                tracing::warn!(to = %r.to, "DHCP lease not saved; no ACK");
+                lost(Lost::NotSaved, 1, &format!("ACK to {}", r.to));
                 continue;
             }
             if let Err(e) = r.sock.send_to(&r.bytes, r.to) {
-                tracing::warn!(error = %e, to = %r.to, "DHCP send failed");
+                lost(Lost::SendFailed, 1, &format!("ACK to {}: {e}", r.to));
             }
         }
     }

@@ -4,11 +4,16 @@
 use super::*;
 use crate::model::node::Node;
 use crate::model::port::Port;
+use std::time::Duration;
 
 const A: [u8; 6] = [0x52, 0x54, 0, 0, 0, 0xa];
 const B: [u8; 6] = [0x52, 0x54, 0, 0, 0, 0xb];
 
 fn server(store: &Store, allow_unknown: bool) -> Dhcp {
+    unopened(store, allow_unknown).open().unwrap()
+}
+
+fn unopened(store: &Store, allow_unknown: bool) -> DhcpServer {
     DhcpServer {
         store: store.clone(),
         net: Net {
@@ -26,8 +31,6 @@ fn server(store: &Store, allow_unknown: bool) -> Dhcp {
         http_port: 8080,
         events: None,
     }
-    .open()
-    .unwrap()
 }
 
 /// fuzz/corpus/dhcp/crash-dhcproto-option-len-assert (its first byte is the fuzz
@@ -362,4 +365,52 @@ fn unknown_macs_answered_per_network_and_bounded() {
         ask(&on, MessageType::Request, &A, Some(ip(100))).map(|r| r.0),
         Some(MessageType::Ack)
     );
+}
+
+/// Issue #19: a DISCOVER that found the reserve empty waited for *any* commit and looked
+/// once more; when that commit was another lease's, the reserve was still empty and the
+/// DISCOVER went unanswered. It now waits for the refill itself. The writer is held up by
+/// a lock on the database while a bind (its own batch) and then the refill queue behind it.
+#[test]
+fn an_empty_reserve_waits_for_its_refill_not_for_another_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.sqlite");
+    let store = Store::open(&path, 5000, 2).unwrap();
+    let d = DhcpServer {
+        range: Some((Ipv4Addr::new(10, 99, 0, 10), Ipv4Addr::new(10, 99, 0, 250))),
+        ..unopened(&store, true)
+    }
+    .open()
+    .unwrap();
+    let from: SocketAddr = "0.0.0.0:68".parse().unwrap();
+    let offer = |mac: &[u8; 6]| -> Option<Ipv4Addr> {
+        let a = d.answer(&packet(MessageType::Discover, mac, None), from, 67)?;
+        Some(
+            Message::decode(&mut Decoder::new(&a.bytes))
+                .unwrap()
+                .yiaddr(),
+        )
+    };
+    let first = offer(&A).unwrap();
+    let lock = rusqlite::Connection::open(&path).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // A's bind is taken by the writer as a batch of its own, which now waits for the lock.
+    let ack = d.answer(&packet(MessageType::Request, &A, Some(first)), from, 67);
+    assert!(ack.is_some_and(|a| a.after.is_some()));
+    std::thread::sleep(Duration::from_millis(100));
+    let unlock = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        lock.execute_batch("COMMIT").unwrap();
+    });
+    // Empty the reserve (its refill queues behind the bind), then one more.
+    let mut offered = 0;
+    for i in 0..40u8 {
+        assert!(
+            offer(&[2, 0, 0, 0, 1, i]).is_some(),
+            "DISCOVER {i} unanswered"
+        );
+        offered += 1;
+    }
+    unlock.join().unwrap();
+    assert_eq!(offered, 40);
 }
