@@ -229,7 +229,7 @@ fn baremetal_cli_attaches_lists_and_detaches() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| v["ID"].as_str().unwrap())
+        .map(|v| v["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, vec!["vif-cli-1", "vif-cli-2"]);
     let (ok, _, err) = ib.cli(&["node", "vif", "attach", &u, "vif-cli-3"]);
