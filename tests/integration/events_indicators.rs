@@ -72,6 +72,9 @@ fn events_are_accepted_counted_and_checked() {
         204
     );
     assert_eq!(ib.get("/v1/events").status, 405);
+    // Linked from the version document from 1.54 on, as Ironic links it.
+    assert!(ib.get("/v1/").body["events"].is_array());
+    assert!(ib.req("GET", "/v1/", Some("1.53"), None).body["events"].is_null());
 }
 
 fn indicators(ib: &Ironbox, node: &str) -> Vec<Value> {
@@ -183,6 +186,7 @@ fn redfish_indicators_reach_the_bmc() {
         .as_array()
         .cloned()
         .unwrap_or_default();
+    assert!(!links.is_empty(), "the emulator's system links its default chassis");
     assert_eq!(chassis.len(), links.len(), "{list:?}");
     for (led, link) in chassis.iter().zip(&links) {
         let name = led["name"].as_str().unwrap();
