@@ -186,7 +186,10 @@ fn redfish_indicators_reach_the_bmc() {
         .as_array()
         .cloned()
         .unwrap_or_default();
-    assert!(!links.is_empty(), "the emulator's system links its default chassis");
+    assert!(
+        !links.is_empty(),
+        "the emulator's system links its default chassis"
+    );
     assert_eq!(chassis.len(), links.len(), "{list:?}");
     for (led, link) in chassis.iter().zip(&links) {
         let name = led["name"].as_str().unwrap();

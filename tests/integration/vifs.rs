@@ -110,6 +110,13 @@ fn flat_attaches_by_ironics_rules_and_detaches() {
         vec!["vif-b", "vif-c", "vif-a"],
         "ports, then portgroups"
     );
+    // A port a VIF is bound to stays (Ironic's 409).
+    let r = ib.delete(&format!("/v1/ports/{pxe}"));
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(
+        r.fault(),
+        format!("Cannot delete the port {pxe} as it is bound to VIF vif-b for use.")
+    );
     // The node's name works as well as its UUID.
     assert_eq!(vifs(&ib, "vif-node").len(), 3);
 
