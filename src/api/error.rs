@@ -238,7 +238,9 @@ impl From<ConductorError> for ApiError {
             | C::DriverError(_)
             | C::Unsupported { .. }
             | C::ChassisNotEmpty(_)
-            | C::PortgroupNotEmpty(_) => StatusCode::BAD_REQUEST,
+            | C::PortgroupNotEmpty(_)
+            | C::NoFreePhysicalPorts(_)
+            | C::VifNotAttached { .. } => StatusCode::BAD_REQUEST,
             C::DuplicateName(_)
             | C::NodeAlreadyExists(_)
             | C::MacAlreadyExists(_)
@@ -256,7 +258,8 @@ impl From<ConductorError> for ApiError {
             | C::AllocationAlreadyExists(_)
             | C::DeployTemplateDuplicateName(_)
             | C::DeployTemplateAlreadyExists(_)
-            | C::InspectionRuleAlreadyExists(_) => StatusCode::CONFLICT,
+            | C::InspectionRuleAlreadyExists(_)
+            | C::VifAlreadyAttached(_) => StatusCode::CONFLICT,
             C::NodeProtected(_) => StatusCode::FORBIDDEN,
             C::NoFreeConductorWorker | C::DiscoveryRateLimited => StatusCode::SERVICE_UNAVAILABLE,
             C::Store(inner) => return ApiError::from_store(inner),

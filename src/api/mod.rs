@@ -23,14 +23,17 @@ mod conductors;
 mod deploy_templates;
 mod drivers;
 pub mod error;
+mod events;
 #[doc(hidden)]
 pub mod fuzzing;
 mod inspection_rules;
 mod metrics;
 pub mod microversion;
+mod node_indicators;
 mod node_resources;
 mod node_states;
 mod node_view;
+mod node_vifs;
 mod nodes;
 mod params;
 mod patch;
@@ -148,6 +151,16 @@ fn routes(cfg: &mut web::ServiceConfig) {
         GET => node_states::boot_device_supported,
     ))
     .service(resource!("/nodes/{node}/management/inject_nmi"; PUT => node_states::inject_nmi))
+    .service(resource!("/nodes/{node}/management/indicators"; GET => node_indicators::list))
+    .service(resource!("/nodes/{node}/management/indicators/{indicator}";
+        GET => node_indicators::get,
+        PUT => node_indicators::set,
+    ))
+    .service(resource!("/nodes/{node}/vifs";
+        GET => node_vifs::list,
+        POST => node_vifs::attach,
+    ))
+    .service(resource!("/nodes/{node}/vifs/{vif}"; DELETE => node_vifs::detach))
     .service(resource!("/nodes/{node}/vendor_passthru/methods"; GET => node_states::vendor_methods))
     .service(web::resource("/nodes/{node}/vendor_passthru").to(node_states::vendor_passthru))
     .service(resource!("/nodes/{node}/allocation";
@@ -231,6 +244,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         DELETE => inspection_rules::delete,
     ))
     .service(resource!("/shards"; GET => root::shards))
+    .service(resource!("/events"; POST => events::create))
     .configure(ramdisk::routes);
 }
 

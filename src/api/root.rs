@@ -36,6 +36,7 @@ const COLLECTIONS: &[(&str, u32)] = &[
     ("portgroups", 23),
     ("conductors", 49),
     ("allocations", 52),
+    ("events", 54),
     ("deploy_templates", 55),
     ("shards", 82),
     ("inspection_rules", 96),

@@ -99,6 +99,14 @@ pub enum ConductorError {
     DeployTemplateAlreadyExists(String),
     #[error("A rule with UUID {0} already exists.")]
     InspectionRuleAlreadyExists(String),
+    /// Ironic's VifAlreadyAttached (409); the text names the port or portgroup.
+    #[error("{0}")]
+    VifAlreadyAttached(String),
+    /// Ironic's NoFreePhysicalPorts (an Invalid: 400).
+    #[error("{0}")]
+    NoFreePhysicalPorts(String),
+    #[error("Unable to detach VIF {vif} from node {node} because it is not attached to it.")]
+    VifNotAttached { vif: String, node: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

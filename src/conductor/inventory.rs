@@ -10,6 +10,7 @@ use crate::model::node::{Node, INTERFACE_KINDS};
 use crate::model::port::Port;
 use crate::model::portgroup::Portgroup;
 use crate::model::states;
+use crate::model::vif;
 
 /// Translate a UNIQUE violation into the Ironic exception for that column.
 fn duplicate(e: StoreError, node: Option<&Node>, port: Option<&Port>, pg: Option<&Portgroup>) -> E {
@@ -504,6 +505,16 @@ impl Conductor {
                 node: port.node_uuid.clone(),
                 host,
             });
+        }
+        // Ironic keeps a port a VIF is bound to, unless the node is in maintenance.
+        let keeps = node.as_ref().is_some_and(|n| {
+            !n.maintenance && vif::keeps_vifs(n.interfaces.get("network").unwrap_or(""))
+        });
+        if let Some(v) = vif::attached(&port.internal_info).filter(|_| keeps) {
+            return Err(E::InvalidState(format!(
+                "Cannot delete the port {} as it is bound to VIF {v} for use.",
+                port.uuid
+            )));
         }
         self.store.port_delete(port.id).await?;
         Ok(())

@@ -7,6 +7,7 @@
 //! - `power.rs`: power and management actions; `inventory.rs`: create/update/delete rules
 //! - `allocations.rs`: allocations and deploy templates; `periodic.rs`: reconcilers
 //! - `inspection_rules/`: inspection rules and the engine that applies them
+//! - `vifs.rs`: VIF attach/list/detach; `indicators.rs`: hardware indicator LEDs
 //! - `console.rs`: serial console sessions shared by their viewers, and their TCP ports
 //! - `workers.rs`: the bounded job pool; `hash_ring.rs`; `service.rs`: registration
 
@@ -16,6 +17,7 @@ pub mod console;
 mod error;
 pub mod fsm;
 pub mod hash_ring;
+mod indicators;
 mod inspection;
 pub mod inspection_rules;
 mod inventory;
@@ -26,6 +28,7 @@ pub mod provision;
 mod service;
 mod steps;
 mod task;
+mod vifs;
 mod workers;
 
 use std::collections::HashMap;

@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::config::Delay;
-use crate::model::dii::{FAKE_BOOT_DEVICE, FAKE_BOOT_DEVICE_PERSISTENT};
+use crate::model::dii::{FAKE_BOOT_DEVICE, FAKE_BOOT_DEVICE_PERSISTENT, FAKE_INDICATORS};
+use crate::model::indicator::{self, Indicator};
 use crate::model::states::{POWER_OFF, POWER_ON};
 
 async fn pause(delay: &Delay) {
@@ -150,6 +151,62 @@ impl ManagementInterface for FakeManagement {
         on: bool,
     ) -> Result<(), DriverError> {
         ctx.node.secure_boot = Some(on);
+        Ok(())
+    }
+    /// Ironic's fake indicators: a read-only chassis LED and a system LED.
+    async fn get_supported_indicators(
+        &self,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<Vec<Indicator>, DriverError> {
+        pause(&ctx.config.fake.management_delay).await;
+        Ok(vec![
+            Indicator {
+                component: indicator::CHASSIS.into(),
+                name: "led-0".into(),
+                readonly: true,
+                states: vec![indicator::OFF, indicator::ON],
+            },
+            Indicator {
+                component: indicator::SYSTEM.into(),
+                name: "led".into(),
+                readonly: false,
+                states: vec![indicator::BLINKING, indicator::OFF, indicator::ON],
+            },
+        ])
+    }
+    /// `on` (Ironic's fake answer) until set otherwise.
+    async fn get_indicator_state(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        led: &Indicator,
+    ) -> Result<&'static str, DriverError> {
+        pause(&ctx.config.fake.management_delay).await;
+        let set = ctx
+            .node
+            .driver_internal_info
+            .get(FAKE_INDICATORS)
+            .and_then(|m| m.get(led.unique_name()))
+            .and_then(Value::as_str)
+            .and_then(indicator::settable);
+        Ok(set.unwrap_or(indicator::ON))
+    }
+    /// Remembered on the node (Ironic's fake cannot set indicators; this one can, so
+    /// clients can exercise the call without hardware).
+    async fn set_indicator_state(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        led: &Indicator,
+        state: &'static str,
+    ) -> Result<(), DriverError> {
+        pause(&ctx.config.fake.management_delay).await;
+        let dii = &mut ctx.node.driver_internal_info;
+        let mut states = dii
+            .get(FAKE_INDICATORS)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        states.insert(led.unique_name(), json!(state));
+        dii.insert(FAKE_INDICATORS.into(), Value::Object(states));
         Ok(())
     }
 }

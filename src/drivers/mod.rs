@@ -201,6 +201,42 @@ pub trait ManagementInterface: Send + Sync {
         -> Result<(), DriverError>;
     async fn set_secure_boot(&self, ctx: &mut TaskContext<'_>, on: bool)
         -> Result<(), DriverError>;
+    /// The indicators (LEDs) the hardware has (Ironic's `get_supported_indicators`).
+    async fn get_supported_indicators(
+        &self,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<Vec<Indicator>, DriverError> {
+        Err(unsupported(ctx, "get_supported_indicators"))
+    }
+    /// The state of one of the indicators `get_supported_indicators` gave.
+    async fn get_indicator_state(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        indicator: &Indicator,
+    ) -> Result<&'static str, DriverError> {
+        let _ = indicator;
+        Err(unsupported(ctx, "get_indicator_state"))
+    }
+    /// Set a writable indicator to one of its `states` (the conductor has checked both).
+    async fn set_indicator_state(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        indicator: &Indicator,
+        state: &'static str,
+    ) -> Result<(), DriverError> {
+        let _ = (indicator, state);
+        Err(unsupported(ctx, "set_indicator_state"))
+    }
+}
+
+pub use crate::model::indicator::Indicator;
+
+/// Ironic's UnsupportedDriverExtension for the node's driver.
+fn unsupported(ctx: &TaskContext<'_>, what: &str) -> DriverError {
+    DriverError::Unsupported {
+        driver: ctx.node.driver.clone(),
+        kind: what.to_string(),
+    }
 }
 
 /// Interfaces whose whole contract here is validate + steps (boot, deploy, inspect, raid,

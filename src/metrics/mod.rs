@@ -66,6 +66,11 @@ struct Outcome {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ExternalEvent {
+    event: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Bmc {
     driver: &'static str,
     command: &'static str,
@@ -109,6 +114,7 @@ struct Metrics {
     agent_heartbeats: Family<Outcome, Counter>,
     agent_lookups: Family<Outcome, Counter>,
     discoveries: Family<Outcome, Counter>,
+    external_events: Family<ExternalEvent, Counter>,
     bmc_duration: Histograms<Bmc>,
     bmc_failures: Family<Bmc, Counter>,
     api_requests: Family<Api, Counter>,
@@ -137,6 +143,7 @@ impl Metrics {
             agent_heartbeats: Family::default(),
             agent_lookups: Family::default(),
             discoveries: Family::default(),
+            external_events: Family::default(),
             bmc_duration: Family::new_with_constructor(|| seconds_buckets(0.005, 14)),
             bmc_failures: Family::default(),
             api_requests: Family::default(),
@@ -200,6 +207,11 @@ impl Metrics {
             "discoveries",
             "Auto-discovery: machines enrolled, and boots or enrollments refused by the rate limits",
             m.discoveries.clone(),
+        );
+        r.register(
+            "external_events",
+            "External events accepted at /v1/events, by event type",
+            m.external_events.clone(),
         );
         r.register(
             "bmc_command_duration_seconds",
@@ -424,6 +436,14 @@ pub fn discovery_refused(what: &'static str) {
         "enrollment_refused"
     };
     METRICS.discoveries.get_or_create(&Outcome { result }).inc();
+}
+
+/// An external event (`network.bind_port`, ...) accepted at `/v1/events`.
+pub fn external_event(event: &'static str) {
+    METRICS
+        .external_events
+        .get_or_create(&ExternalEvent { event })
+        .inc();
 }
 
 /// One BMC command: its latency, and a failure if it failed.

@@ -10,6 +10,7 @@ pub mod deploy_template;
 pub mod dii;
 pub mod hints;
 pub mod history;
+pub mod indicator;
 pub mod inspection_rule;
 pub mod lldp;
 pub mod mac;
@@ -23,6 +24,7 @@ pub mod states;
 pub mod step;
 pub mod timeline;
 pub mod validate;
+pub mod vif;
 
 /// A JSON object blob (driver_info, properties, extra, ...).
 pub type JsonObject = serde_json::Map<String, serde_json::Value>;

@@ -1,11 +1,14 @@
 //! The `redfish` management interface (Ironic's redfish/management.py): the boot
-//! override (device, persistence, boot mode), the boot mode itself, secure boot and NMI.
+//! override (device, persistence, boot mode), the boot mode itself, secure boot, NMI,
+//! and the indicator LEDs of the system and its chassis.
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use super::power::reset;
 use super::*;
+use crate::bmc::redfish::member_links;
+use crate::model::indicator::{self, Indicator};
 
 /// Ironic boot device → BootSourceOverrideTarget.
 pub fn boot_target(device: &str) -> Option<&'static str> {
@@ -245,6 +248,158 @@ impl ManagementInterface for RedfishManagement {
         ctx.node.secure_boot = Some(on);
         Ok(())
     }
+    async fn get_supported_indicators(
+        &self,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<Vec<Indicator>, DriverError> {
+        let c = client(ctx)?;
+        Ok(leds(&c).await?.into_iter().map(|(i, ..)| i).collect())
+    }
+    async fn get_indicator_state(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        want: &Indicator,
+    ) -> Result<&'static str, DriverError> {
+        let c = client(ctx)?;
+        let (_, v, led) = find_led(ctx, &c, want).await?;
+        Ok(led.read(&v))
+    }
+    async fn set_indicator_state(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        want: &Indicator,
+        state: &'static str,
+    ) -> Result<(), DriverError> {
+        let c = client(ctx)?;
+        let (path, _, led) = find_led(ctx, &c, want).await?;
+        let body = led.patch(state);
+        let set = c.patch(&path, &body);
+        crate::metrics::bmc_timed("redfish", "set_indicator_state", set)
+            .await
+            .map_err(bmc_err)
+    }
+}
+
+/// How a Redfish resource shows its LED: `IndicatorLED` (Lit/Off/Blinking, what Ironic
+/// reads), or, on BMCs that dropped that deprecated property, `LocationIndicatorActive`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Led {
+    IndicatorLed,
+    LocationActive,
+}
+
+impl Led {
+    fn of(resource: &Value) -> Option<Led> {
+        if resource.get("IndicatorLED").is_some_and(Value::is_string) {
+            Some(Led::IndicatorLed)
+        } else if resource
+            .get("LocationIndicatorActive")
+            .is_some_and(Value::is_boolean)
+        {
+            Some(Led::LocationActive)
+        } else {
+            None
+        }
+    }
+
+    fn states(self) -> Vec<&'static str> {
+        match self {
+            Led::IndicatorLed => vec![indicator::BLINKING, indicator::OFF, indicator::ON],
+            Led::LocationActive => vec![indicator::OFF, indicator::ON],
+        }
+    }
+
+    fn read(self, resource: &Value) -> &'static str {
+        match (
+            self,
+            resource.get("IndicatorLED"),
+            resource.get("LocationIndicatorActive"),
+        ) {
+            (Led::IndicatorLed, Some(Value::String(s)), _) => match s.as_str() {
+                "Lit" => indicator::ON,
+                "Off" => indicator::OFF,
+                "Blinking" => indicator::BLINKING,
+                _ => indicator::UNKNOWN,
+            },
+            (Led::LocationActive, _, Some(Value::Bool(on))) => {
+                if *on {
+                    indicator::ON
+                } else {
+                    indicator::OFF
+                }
+            }
+            _ => indicator::UNKNOWN,
+        }
+    }
+
+    fn patch(self, state: &str) -> Value {
+        match self {
+            Led::IndicatorLed => {
+                let v = match state {
+                    indicator::ON => "Lit",
+                    indicator::BLINKING => "Blinking",
+                    _ => "Off",
+                };
+                json!({ "IndicatorLED": v })
+            }
+            Led::LocationActive => json!({ "LocationIndicatorActive": state == indicator::ON }),
+        }
+    }
+}
+
+/// A resource's indicator id: its UUID as Ironic uses, else its Id.
+fn led_id(resource: &Value) -> Option<String> {
+    ["UUID", "Id"]
+        .iter()
+        .find_map(|k| resource.get(*k).and_then(Value::as_str))
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// Every LED: the system's, then each chassis' it links to (a chassis that cannot be read
+/// is left out, as Ironic does). (indicator, resource path, resource JSON, kind) each.
+async fn leds(c: &Client) -> Result<Vec<(Indicator, String, Value, Led)>, DriverError> {
+    let (path, sys) = system(c).await?;
+    let mut found = vec![(indicator::SYSTEM, path, sys.clone())];
+    for link in member_links(sys.pointer("/Links/Chassis").unwrap_or(&Value::Null)) {
+        match c.get(&link).await {
+            Ok(v) => found.push((indicator::CHASSIS, link, v)),
+            Err(e) => {
+                tracing::debug!(chassis = %link, error = %e, "chassis indicator not available")
+            }
+        }
+    }
+    Ok(found
+        .into_iter()
+        .filter_map(|(component, path, v)| {
+            let led = Led::of(&v)?;
+            let ind = Indicator {
+                component: component.into(),
+                name: led_id(&v)?,
+                readonly: false,
+                states: led.states(),
+            };
+            Some((ind, path, v, led))
+        })
+        .collect())
+}
+
+async fn find_led(
+    ctx: &TaskContext<'_>,
+    c: &Client,
+    want: &Indicator,
+) -> Result<(String, Value, Led), DriverError> {
+    leds(c)
+        .await?
+        .into_iter()
+        .find(|(i, ..)| i.component == want.component && i.name == want.name)
+        .map(|(_, path, v, led)| (path, v, led))
+        .ok_or_else(|| {
+            DriverError::MissingParameterValue(format!(
+                "Unknown indicator {} for component {} of node {}",
+                want.name, want.component, ctx.node.uuid
+            ))
+        })
 }
 
 #[cfg(test)]
@@ -262,5 +417,31 @@ mod tests {
         assert_eq!(boot_mode_value("uefi"), Some("UEFI"));
         assert_eq!(boot_mode_value("bios"), Some("Legacy"));
         assert_eq!(boot_mode_value("other"), None);
+    }
+
+    #[test]
+    fn leds_read_and_patch_both_kinds() {
+        let lit = json!({"IndicatorLED": "Blinking", "LocationIndicatorActive": false});
+        assert_eq!(Led::of(&lit), Some(Led::IndicatorLed), "IndicatorLED first");
+        assert_eq!(Led::IndicatorLed.read(&lit), indicator::BLINKING);
+        assert_eq!(
+            Led::IndicatorLed.patch("on"),
+            json!({"IndicatorLED": "Lit"})
+        );
+        let loc = json!({"LocationIndicatorActive": true});
+        assert_eq!(Led::of(&loc), Some(Led::LocationActive));
+        assert_eq!(Led::LocationActive.read(&loc), indicator::ON);
+        assert_eq!(Led::LocationActive.states(), vec!["off", "on"]);
+        assert_eq!(
+            Led::LocationActive.patch("off"),
+            json!({"LocationIndicatorActive": false})
+        );
+        assert_eq!(Led::of(&json!({"IndicatorLED": null})), None);
+        assert_eq!(
+            Led::IndicatorLed.read(&json!({"IndicatorLED": "Weird"})),
+            "unknown"
+        );
+        assert_eq!(led_id(&json!({"Id": "1", "UUID": "u"})), Some("u".into()));
+        assert_eq!(led_id(&json!({"Id": "1"})), Some("1".into()));
     }
 }
