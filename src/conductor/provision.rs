@@ -353,6 +353,7 @@ async fn verify(task: &mut NodeTask) -> Flow {
         )
     })?;
     task.node.power_state = Some(power);
+    super::records::update_cache(task).await;
     task.process_event(Event::Done, None).await.map_err(s)
 }
 
@@ -376,6 +377,7 @@ async fn clean(task: &mut NodeTask, manual: bool) -> Flow {
         .await
         .map_err(s)?;
     }
+    super::records::update_cache(task).await;
     let plan = steps::plan(task, StepKind::Clean);
     let (driver, mut ctx) = task.ctx();
     let ready = driver
@@ -416,6 +418,7 @@ async fn continue_clean(task: &mut NodeTask) -> Flow {
                         ctx.node.uuid
                     )
                 })?;
+            super::records::update_cache(task).await;
             // Manual cleaning (and cleaning of a retired node) ends in manageable.
             let to_manageable = task.node.target_provision_state.as_deref() == Some(MANAGEABLE)
                 || task.node.retired;
@@ -534,7 +537,10 @@ async fn unrescue(task: &mut NodeTask) -> Flow {
 
 async fn service(task: &mut NodeTask) -> Flow {
     match steps::run(task, StepKind::Service).await? {
-        Progress::Done => task.process_event(Event::Done, None).await.map_err(s),
+        Progress::Done => {
+            super::records::update_cache(task).await;
+            task.process_event(Event::Done, None).await.map_err(s)
+        }
         Progress::Wait => task.process_event(Event::Wait, None).await.map_err(s),
         Progress::Hold => task.process_event(Event::Hold, None).await.map_err(s),
     }
