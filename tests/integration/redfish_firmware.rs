@@ -407,3 +407,34 @@ fn the_fake_firmware_interface_records_nothing_and_runs_its_step() {
     );
     assert_eq!(r.status, 404);
 }
+
+#[test]
+fn firmware_update_as_a_service_step_on_a_deployed_node() {
+    // fake-hardware takes any enabled interface: fake deploy gets the node to active, the
+    // redfish firmware interface talks to the emulator (as BMO's servicing does).
+    let bmc = two_systems();
+    let ib = Ironbox::start_with(FAST);
+    let mut di = bmc.driver_info();
+    di["redfish_system_id"] = json!(format!("/redfish/v1/Systems/{SYSTEM}"));
+    let n = ib.node(
+        json!({"driver": "fake-hardware", "firmware_interface": "redfish",
+                           "bios_interface": "redfish", "driver_info": di}),
+    );
+    let u = n["uuid"].as_str().unwrap().to_string();
+    verb(&ib, &u, "manage", "manageable");
+    verb(&ib, &u, "provide", "available");
+    verb(&ib, &u, "active", "active");
+    let r = ib.put(
+        &format!("/v1/nodes/{u}/states/provision"),
+        json!({"target": "service", "service_steps": [{"interface": "firmware", "step": "update",
+               "args": {"settings": [{"component": "bios", "url": "http://127.0.0.1:9/b.bin"}]}}]}),
+    );
+    assert_eq!(r.status, 202, "{}", r.body);
+    let n = ib.wait_state(&u, "active", 60);
+    assert_eq!(n["last_error"], Value::Null, "{n}");
+    let fw = firmware(&ib, &u);
+    assert_eq!(component(&fw, "bios")["current_version"], "1.1.0", "{fw:?}");
+    assert_eq!(component(&fw, "bios")["initial_version"], "1.0.0", "{fw:?}");
+    let h = ib.get(&format!("/v1/nodes/{u}/history")).body.to_string();
+    assert!(h.contains("Running service step firmware.update"), "{h}");
+}
