@@ -240,3 +240,73 @@ impl Client {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::time::Duration;
+
+    /// A BMC on loopback answering each connection with the next (status, body).
+    fn bmc(replies: Vec<(u16, &'static str)>) -> u16 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for ((status, body), conn) in replies.into_iter().zip(l.incoming().flatten()) {
+                let mut r = BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                while r.read_line(&mut line).unwrap() > 2 {
+                    line.clear();
+                }
+                let mut c = conn;
+                let _ = write!(c, "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            }
+        });
+        port
+    }
+
+    fn client(port: u16) -> Client {
+        Client::new(Endpoint {
+            base: format!("http://127.0.0.1:{port}"),
+            root: "/redfish/v1/".into(),
+            system_id: None,
+            username: None,
+            password: None,
+            verify: Verify::System,
+            auth: Auth::Basic,
+            timeout: Duration::from_secs(5),
+            attempts: 1,
+            retry_interval: Duration::from_millis(10),
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn tasks_are_running_until_a_final_state() {
+        let port = bmc(vec![
+            (202, ""),
+            (200, r#"{"TaskState": "Running"}"#),
+            (
+                200,
+                r#"{"TaskState": "Exception", "TaskStatus": "Critical", "Messages": [{"Message": "image rejected"}]}"#,
+            ),
+            (200, r#"{"TaskState": "Completed", "TaskStatus": "OK"}"#),
+        ]);
+        let c = client(port);
+        let m = format!("http://127.0.0.1:{port}/taskmon/1");
+        assert_eq!(c.task_poll(&m).await.unwrap(), TaskPoll::Running);
+        assert_eq!(c.task_poll("/t/1").await.unwrap(), TaskPoll::Running);
+        assert_eq!(
+            c.task_poll("/t/1").await.unwrap(),
+            TaskPoll::Done {
+                state: "Exception".into(),
+                status: Some("Critical".into()),
+                messages: vec!["image rejected".into()],
+            }
+        );
+        assert!(matches!(
+            c.task_poll("/t/1").await.unwrap(),
+            TaskPoll::Done { state, .. } if state == "Completed"
+        ));
+    }
+}
