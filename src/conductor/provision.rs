@@ -301,7 +301,11 @@ async fn run_flow(mut task: NodeTask, event: Event) {
         Event::Adopt => adopt(&mut task).await,
         Event::Rescue => rescue(&mut task).await,
         Event::Unrescue => unrescue(&mut task).await,
-        Event::Service => service(&mut task).await,
+        Event::Service => {
+            // As Ironic: what the hardware holds is read when servicing starts and ends.
+            super::records::update_cache(&mut task).await;
+            service(&mut task).await
+        }
         _ => Ok(()),
     };
     if let Err(msg) = outcome {
