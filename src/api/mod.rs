@@ -29,6 +29,7 @@ pub mod fuzzing;
 mod inspection_rules;
 mod metrics;
 pub mod microversion;
+mod node_hardware;
 mod node_indicators;
 mod node_resources;
 mod node_states;
@@ -129,9 +130,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
             GET => portgroups::list_for_node,
         ),
     )
-    .service(resource!("/nodes/{node}/bios"; GET => node_resources::bios))
-    .service(resource!("/nodes/{node}/bios/{name}"; GET => node_resources::bios_one))
-    .service(resource!("/nodes/{node}/firmware"; GET => node_resources::firmware))
+    .service(resource!("/nodes/{node}/bios"; GET => node_hardware::bios))
+    .service(resource!("/nodes/{node}/bios/{name}"; GET => node_hardware::bios_one))
+    .service(resource!("/nodes/{node}/firmware"; GET => node_hardware::firmware))
     .service(resource!("/nodes/{node}/inventory"; GET => node_resources::inventory))
     .service(resource!("/nodes/{node}/children"; GET => node_resources::children))
     .service(resource!("/nodes/{node}/states/provision"; PUT => node_states::provision))

@@ -1,10 +1,11 @@
-//! A node's sub-resources: traits, history, BIOS settings, firmware, inventory, children.
+//! A node's sub-resources: traits, history, inventory, children (BIOS settings and
+//! firmware are in `node_hardware`).
 
 use super::error::ApiError;
 use super::microversion::Version;
 use super::nodes::find;
-use super::params::{parse_bool, ListParams, Query};
-use super::views::{self, py_repr, Reader};
+use super::params::{ListParams, Query};
+use super::views::{py_repr, Reader};
 use super::{base_url, State};
 use crate::db::{NodeFilter, Page};
 use crate::model::validate;
@@ -236,103 +237,6 @@ pub async fn history_get(
             ApiError::not_found(format!("Node history record {id} could not be found."))
         })?;
     Ok(HttpResponse::Ok().json(history_view(&e, v, &base_url(&req, &state), true)))
-}
-
-fn bios_view(
-    uuid: &str,
-    base: &str,
-    v: Version,
-    detail: bool,
-    (name, value, created, updated): &crate::db::BiosRow,
-) -> Value {
-    let mut m = Map::new();
-    m.insert("name".into(), json!(name));
-    m.insert("value".into(), json!(value));
-    m.insert(
-        "links".into(),
-        views::links(base, &format!("nodes/{uuid}/bios/{name}")),
-    );
-    m.insert("created_at".into(), json!(created));
-    m.insert("updated_at".into(), json!(updated));
-    // Registry fields (1.74, with detail): unknown for settings applied by name.
-    if detail && v.at_least(74) {
-        for k in [
-            "attribute_type",
-            "allowable_values",
-            "lower_bound",
-            "max_length",
-            "min_length",
-            "read_only",
-            "reset_required",
-            "unique",
-            "upper_bound",
-        ] {
-            m.insert(k.into(), Value::Null);
-        }
-    }
-    Value::Object(m)
-}
-
-/// `GET /v1/nodes/{id}/bios` (1.40): the settings the node's bios interface recorded.
-pub async fn bios(
-    req: HttpRequest,
-    state: web::Data<State>,
-    v: Version,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    if !v.at_least(40) {
-        return Err(ApiError::unsupported_version());
-    }
-    let q = Query::parse(&req)?;
-    let detail = match q.get("detail") {
-        Some(d) if v.at_least(74) => parse_bool("detail", d)?,
-        Some(_) => return Err(ApiError::not_acceptable()),
-        None => false,
-    };
-    let n = find(&state, &path, v).await?;
-    let base = base_url(&req, &state);
-    let rows = state.store.bios_list(n.id).await?;
-    let items: Vec<Value> = rows
-        .iter()
-        .map(|r| bios_view(&n.uuid, &base, v, detail, r))
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({ "bios": items })))
-}
-
-/// `GET /v1/nodes/{id}/bios/{name}` (1.40): `{name: setting}`.
-pub async fn bios_one(
-    req: HttpRequest,
-    state: web::Data<State>,
-    v: Version,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    if !v.at_least(40) {
-        return Err(ApiError::unsupported_version());
-    }
-    let (ident, name) = path.into_inner();
-    let n = find(&state, &ident, v).await?;
-    let rows = state.store.bios_list(n.id).await?;
-    let row = rows.iter().find(|r| r.0 == name).ok_or_else(|| {
-        ApiError::not_found(format!(
-            "Node {} doesn't have a BIOS setting '{name}'",
-            n.uuid
-        ))
-    })?;
-    let base = base_url(&req, &state);
-    Ok(HttpResponse::Ok().json(json!({ name: bios_view(&n.uuid, &base, v, true, row) })))
-}
-
-/// `GET /v1/nodes/{id}/firmware` (1.86): empty until a firmware interface records components.
-pub async fn firmware(
-    state: web::Data<State>,
-    v: Version,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    if !v.at_least(86) {
-        return Err(ApiError::unsupported_version());
-    }
-    find(&state, &path, v).await?;
-    Ok(HttpResponse::Ok().json(json!({ "firmware": [] })))
 }
 
 /// `GET /v1/nodes/{id}/inventory` (1.81): 404 until an inspection stores one.

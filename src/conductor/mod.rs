@@ -25,6 +25,7 @@ pub use inventory::delete_refusal;
 pub mod periodic;
 mod power;
 pub mod provision;
+mod records;
 mod service;
 mod steps;
 mod task;

@@ -301,7 +301,11 @@ async fn run_flow(mut task: NodeTask, event: Event) {
         Event::Adopt => adopt(&mut task).await,
         Event::Rescue => rescue(&mut task).await,
         Event::Unrescue => unrescue(&mut task).await,
-        Event::Service => service(&mut task).await,
+        Event::Service => {
+            // As Ironic: what the hardware holds is read when servicing starts and ends.
+            super::records::update_cache(&mut task).await;
+            service(&mut task).await
+        }
         _ => Ok(()),
     };
     if let Err(msg) = outcome {
@@ -353,6 +357,7 @@ async fn verify(task: &mut NodeTask) -> Flow {
         )
     })?;
     task.node.power_state = Some(power);
+    super::records::update_cache(task).await;
     task.process_event(Event::Done, None).await.map_err(s)
 }
 
@@ -376,6 +381,7 @@ async fn clean(task: &mut NodeTask, manual: bool) -> Flow {
         .await
         .map_err(s)?;
     }
+    super::records::update_cache(task).await;
     let plan = steps::plan(task, StepKind::Clean);
     let (driver, mut ctx) = task.ctx();
     let ready = driver
@@ -416,6 +422,7 @@ async fn continue_clean(task: &mut NodeTask) -> Flow {
                         ctx.node.uuid
                     )
                 })?;
+            super::records::update_cache(task).await;
             // Manual cleaning (and cleaning of a retired node) ends in manageable.
             let to_manageable = task.node.target_provision_state.as_deref() == Some(MANAGEABLE)
                 || task.node.retired;
@@ -534,7 +541,10 @@ async fn unrescue(task: &mut NodeTask) -> Flow {
 
 async fn service(task: &mut NodeTask) -> Flow {
     match steps::run(task, StepKind::Service).await? {
-        Progress::Done => task.process_event(Event::Done, None).await.map_err(s),
+        Progress::Done => {
+            super::records::update_cache(task).await;
+            task.process_event(Event::Done, None).await.map_err(s)
+        }
         Progress::Wait => task.process_event(Event::Wait, None).await.map_err(s),
         Progress::Hold => task.process_event(Event::Hold, None).await.map_err(s),
     }

@@ -284,17 +284,13 @@ pub async fn run(task: &mut NodeTask, kind: StepKind) -> std::result::Result<Pro
         crate::metrics::step_started(&task.node.uuid, &step.interface, &step.step);
         let started = std::time::Instant::now();
         let outcome = execute(task, step).await;
-        if !matches!(outcome, Ok((Progress::Wait | Progress::Hold, _))) {
+        if !matches!(outcome, Ok((Progress::Wait | Progress::Hold, _, _))) {
             crate::metrics::step_ended(&task.node.uuid, outcome.is_ok());
         }
-        if let Ok((_, Some(update))) = &outcome {
-            task.conductor
-                .store
-                .bios_update(task.node.id, update.clone(), crate::model::now())
-                .await
-                .map_err(|e| e.to_string())?;
+        if let Ok((_, bios, firmware)) = &outcome {
+            super::records::store(task, bios.clone(), firmware.clone()).await?;
         }
-        let outcome = outcome.map(|(p, _)| p);
+        let outcome = outcome.map(|(p, _, _)| p);
         match outcome {
             Ok(Progress::Done) => {
                 // Steps that parked for the agent end at the next step or state change.
@@ -335,14 +331,18 @@ fn capitalize(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Run one step; also returns any BIOS change the step reported.
-async fn execute(
-    task: &mut NodeTask,
-    step: &Step,
-) -> std::result::Result<(Progress, Option<crate::drivers::BiosUpdate>), String> {
+/// What a step reported besides its progress: a BIOS change, firmware components.
+type Reported = (
+    Progress,
+    Option<crate::drivers::BiosUpdate>,
+    Option<Vec<crate::model::firmware::Component>>,
+);
+
+/// Run one step; also returns what it read from the hardware.
+async fn execute(task: &mut NodeTask, step: &Step) -> std::result::Result<Reported, String> {
     let (driver, mut ctx) = task.ctx();
     let progress = run_step(&driver, &mut ctx, step).await?;
-    Ok((progress, ctx.bios_update.take()))
+    Ok((progress, ctx.bios_update.take(), ctx.firmware_update.take()))
 }
 
 async fn run_step(

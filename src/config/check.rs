@@ -442,6 +442,18 @@ impl Checker<'_> {
                 RedfishAuthType::parse,
                 RedfishAuthType::NAMES,
             )?,
+            firmware_update_status_interval: self.secs(
+                S,
+                "firmware_update_status_interval",
+                r.firmware_update_status_interval,
+                1,
+            )?,
+            firmware_update_overall_timeout: self.secs(
+                S,
+                "firmware_update_overall_timeout",
+                r.firmware_update_overall_timeout,
+                1,
+            )?,
         })
     }
 

@@ -110,11 +110,11 @@ impl Default for DefaultSection {
                 "ipmi",
                 "redfish",
             ]),
-            enabled_bios_interfaces: strings(&["no-bios", "fake"]),
+            enabled_bios_interfaces: strings(&["no-bios", "fake", "redfish"]),
             enabled_boot_interfaces: strings(&["fake", "ipxe", "pxe", "redfish-virtual-media"]),
             enabled_console_interfaces: strings(&["no-console", "fake", "ipmitool-socat"]),
             enabled_deploy_interfaces: strings(&["direct", "fake", "ramdisk"]),
-            enabled_firmware_interfaces: strings(&["no-firmware", "fake"]),
+            enabled_firmware_interfaces: strings(&["no-firmware", "fake", "redfish"]),
             enabled_inspect_interfaces: strings(&["agent", "no-inspect", "fake", "redfish"]),
             enabled_management_interfaces: strings(&["fake", "noop", "ipmitool", "redfish"]),
             enabled_network_interfaces: strings(&["flat", "noop"]),
@@ -441,6 +441,11 @@ pub struct RedfishSection {
     pub request_timeout: i64,
     /// `redfish_auth_type` for nodes that set none: basic, session or auto (Ironic's name).
     pub auth_type: String,
+    /// Seconds between looks at a running firmware update task or a pending BIOS change
+    /// (Ironic's name).
+    pub firmware_update_status_interval: i64,
+    /// Seconds a `firmware.update` step (or a BIOS change) may take in all (Ironic's name).
+    pub firmware_update_overall_timeout: i64,
 }
 
 impl Default for RedfishSection {
@@ -450,6 +455,8 @@ impl Default for RedfishSection {
             connection_retry_interval: 4,
             request_timeout: 30,
             auth_type: "auto".into(),
+            firmware_update_status_interval: 60,
+            firmware_update_overall_timeout: 7200,
         }
     }
 }

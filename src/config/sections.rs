@@ -265,6 +265,8 @@ pub struct RedfishSection {
     pub connection_retry_interval: Duration,
     pub request_timeout: Duration,
     pub auth_type: RedfishAuthType,
+    pub firmware_update_status_interval: Duration,
+    pub firmware_update_overall_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -24,6 +24,7 @@ mod changes;
 mod chassis;
 mod conductors;
 mod deploy_templates;
+mod firmware;
 mod history;
 mod inspection;
 mod inspection_rules;

@@ -311,24 +311,7 @@ impl StepInterface for FakeSteps {
 fn bios_settings(
     args: &serde_json::Map<String, Value>,
 ) -> Result<Vec<(String, String)>, DriverError> {
-    let bad = || {
-        DriverError::InvalidParameterValue("bios.apply_configuration needs args.settings: a list of {\"name\": ..., \"value\": ...}".into())
-    };
-    let list = args
-        .get("settings")
-        .and_then(Value::as_array)
-        .ok_or_else(bad)?;
-    list.iter()
-        .map(|s| {
-            let name = s.get("name").and_then(Value::as_str).ok_or_else(bad)?;
-            let value = match s.get("value") {
-                Some(Value::String(v)) => v.clone(),
-                Some(other) => other.to_string(),
-                None => return Err(bad()),
-            };
-            Ok((name.to_string(), value))
-        })
-        .collect()
+    crate::model::bios::parse_settings(args).map_err(DriverError::InvalidParameterValue)
 }
 
 #[async_trait]

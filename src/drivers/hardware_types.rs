@@ -68,14 +68,14 @@ pub const HARDWARE_TYPES: &[HardwareType] = &[
         name: "redfish",
         accepts_any_enabled: false,
         supported: &[
-            ("bios", &["no-bios"]),
+            ("bios", &["redfish", "no-bios"]),
             (
                 "boot",
                 &["ipxe", "pxe", "http", "http-ipxe", "redfish-virtual-media"],
             ),
             ("console", &["no-console"]),
             ("deploy", &["direct", "ramdisk"]),
-            ("firmware", &["no-firmware"]),
+            ("firmware", &["redfish", "no-firmware"]),
             ("inspect", &["redfish", "agent", "no-inspect"]),
             ("management", &["redfish", "noop"]),
             ("network", &["noop", "flat"]),
@@ -111,7 +111,7 @@ pub const HARDWARE_TYPES: &[HardwareType] = &[
 /// Implementations this build of ironbox actually provides, per interface kind.
 /// Enabling a name not listed here is a configuration error.
 pub const AVAILABLE: Supported = &[
-    ("bios", &["fake", "no-bios"]),
+    ("bios", &["fake", "no-bios", "redfish"]),
     (
         "boot",
         &[
@@ -125,7 +125,7 @@ pub const AVAILABLE: Supported = &[
     ),
     ("console", &["fake", "ipmitool-socat", "no-console"]),
     ("deploy", &["fake", "direct", "ramdisk"]),
-    ("firmware", &["fake", "no-firmware"]),
+    ("firmware", &["fake", "no-firmware", "redfish"]),
     ("inspect", &["agent", "fake", "no-inspect", "redfish"]),
     ("management", &["fake", "noop", "ipmitool", "redfish"]),
     ("network", &["flat", "noop"]),

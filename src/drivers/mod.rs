@@ -75,6 +75,8 @@ pub struct TaskContext<'a> {
     pub config: &'a Config,
     /// A BIOS change a step made, for the conductor to record (drivers have no store).
     pub bios_update: Option<BiosUpdate>,
+    /// Firmware components read from the hardware, for the conductor to record.
+    pub firmware_update: Option<Vec<crate::model::firmware::Component>>,
     /// What an out-of-band inspection found, for the conductor to store.
     pub discovered: Discovered,
     pub urls: Urls,
@@ -101,6 +103,7 @@ impl<'a> TaskContext<'a> {
             ports,
             config,
             bios_update: None,
+            firmware_update: None,
             discovered: Discovered::default(),
             urls: Urls::default(),
             images: None,
@@ -251,6 +254,13 @@ pub trait StepInterface: Send + Sync {
     /// Steps this interface offers for deployment.
     fn deploy_steps(&self) -> Vec<Step> {
         vec![]
+    }
+    /// Read what this interface keeps on record about the hardware into `ctx` (BIOS
+    /// settings, firmware components) for the conductor to store: Ironic's
+    /// cache_bios_settings / cache_firmware_components. Most interfaces keep nothing.
+    async fn cache(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
+        let _ = ctx;
+        Ok(())
     }
     /// Run one step (clean, deploy or service).
     async fn execute_step(

@@ -343,11 +343,15 @@ impl Registry {
         let mut others: Vec<(&'static str, Arc<dyn super::StepInterface>)> = vec![];
         for kind in ["bios", "firmware", "network", "raid", "storage"] {
             let n = name(kind);
-            let i: Arc<dyn super::StepInterface> = match n.as_str() {
-                "fake" => Arc::new(fake::FakeSteps::new(kind)),
-                "noop" | "flat" => Arc::new(noop::Noop),
-                x if x.starts_with("no-") => Arc::new(noop::Unsupported { kind }),
-                _ => return Err(missing(kind)),
+            let i: Arc<dyn super::StepInterface> = match (kind, n.as_str()) {
+                ("bios", "redfish") => Arc::new(super::redfish::RedfishBios),
+                ("firmware", "redfish") => Arc::new(super::redfish::RedfishFirmware),
+                (_, n) => match n {
+                    "fake" => Arc::new(fake::FakeSteps::new(kind)),
+                    "noop" | "flat" => Arc::new(noop::Noop),
+                    x if x.starts_with("no-") => Arc::new(noop::Unsupported { kind }),
+                    _ => return Err(missing(kind)),
+                },
             };
             others.push((kind, i));
         }

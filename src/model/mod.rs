@@ -8,6 +8,7 @@ pub mod chassis;
 pub mod conductor;
 pub mod deploy_template;
 pub mod dii;
+pub mod firmware;
 pub mod hints;
 pub mod history;
 pub mod indicator;

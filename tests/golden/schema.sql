@@ -18,7 +18,7 @@ CREATE TABLE bios_settings (
     name        TEXT NOT NULL,
     value       TEXT,
     created_at  TEXT NOT NULL,
-    updated_at  TEXT,
+    updated_at  TEXT, attribute_type TEXT, allowable_values TEXT, lower_bound INTEGER, upper_bound INTEGER, min_length INTEGER, max_length INTEGER, read_only INTEGER, reset_required INTEGER, "unique" INTEGER,
     PRIMARY KEY (node_id, name)
 );
 CREATE TABLE chassis (
@@ -53,6 +53,19 @@ CREATE TABLE dhcp_leases (
     state       TEXT NOT NULL,
     expires_at  INTEGER NOT NULL,
     updated_at  TEXT NOT NULL
+);
+CREATE TABLE firmware_information (
+    node_id              INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+    component            TEXT NOT NULL,
+    initial_version      TEXT NOT NULL,
+    current_version      TEXT,
+    last_version_flashed TEXT,
+    vendor               TEXT,
+    model                TEXT,
+    serial_number        TEXT,
+    created_at           TEXT NOT NULL,
+    updated_at           TEXT,
+    PRIMARY KEY (node_id, component)
 );
 CREATE TABLE inspection_rules (
     id          INTEGER PRIMARY KEY,

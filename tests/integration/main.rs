@@ -33,6 +33,7 @@ mod nodes;
 mod powerloss;
 mod provision;
 mod redfish;
+mod redfish_firmware;
 mod redfish_inspect;
 mod secrets;
 mod sol;

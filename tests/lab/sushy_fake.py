@@ -14,6 +14,10 @@ ironbox redfish integration tests. Three additions, all in this file:
   emulator ignores BootSourceOverrideEnabled, for one).
 * With `IRONBOX_REJECT_CONTINUOUS = True`, a PATCH asking for BootSourceOverrideEnabled
   Continuous gets HTTP 400, as from BMCs that dropped it.
+* The stock fake driver has no BIOS and no firmware versions. Here every system has BIOS
+  attributes (the libvirt driver's defaults, typed as real BMCs type them; the stock
+  registry describes them), Bios.ResetBios restores them, and a BiosVersion ("1.0.0", or
+  the system's "bios_version") that the stock SimpleUpdate raises.
 
 usage: sushy_fake.py --config <file> [sushy-emulator args: -i 127.0.0.1 -p PORT ...]
 """
@@ -28,7 +32,30 @@ from sushy_tools.emulator.resources.systems import fakedriver
 from sushy_tools import error
 
 
+DEFAULT_BIOS = {"BootMode": "Uefi", "EmbeddedSata": "Raid", "L2Cache": "10x256 KB",
+                "NicBoot1": "NetworkBoot", "NumCores": 10, "ProcTurboMode": "Enabled",
+                "QuietBoot": True, "SecureBootStatus": "Enabled", "SerialNumber": "QPX12345",
+                "SysPassword": ""}
+
+
 class IronboxFakeDriver(fakedriver.FakeDriver):
+    def get_bios(self, identity):
+        return dict(self._get(identity).get("bios") or DEFAULT_BIOS)
+
+    def set_bios(self, identity, attributes):
+        bios = self.get_bios(identity)
+        bios.update(attributes or {})
+        self._update(identity, bios=bios)
+
+    def reset_bios(self, identity):
+        self._update(identity, bios=dict(DEFAULT_BIOS))
+
+    def get_versions(self, identity):
+        return {"BiosVersion": self._get(identity).get("bios_version", "1.0.0")}
+
+    def set_versions(self, identity, versions):
+        self._update(identity, bios_version=versions.get("BiosVersion"))
+
     def set_power_state(self, identity, state):
         delay = self._config.get("IRONBOX_POWER_DELAY")
         if delay is None:

@@ -1,13 +1,15 @@
 //! Redfish over HTTP(S): reqwest with rustls, CA verification on unless told otherwise,
 //! HTTP basic or session (X-Auth-Token) authentication, a per-request timeout and a bounded
-//! number of attempts. Knows Redfish resources (service root, Systems, Reset, VirtualMedia)
-//! but nothing about nodes: what to ask for is the driver's business.
+//! number of attempts. Knows Redfish resources (service root, Systems, Reset, VirtualMedia,
+//! Bios, UpdateService, tasks) but nothing about nodes: what to ask for is the driver's
+//! business.
 //!
 //! Clients are cached per BMC and credentials (as Ironic caches sushy connections), so a
 //! session is opened once and reused until the BMC forgets it.
 //!
 //! This file: errors, the endpoint description and the client cache; `transport` does
-//! the HTTP (TLS, authentication, attempts), `resources` the Redfish resources.
+//! the HTTP (TLS, authentication, attempts), `resources` the Redfish resources,
+//! `firmware` those of BIOS settings and firmware updates.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -16,11 +18,13 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+mod firmware;
 mod resources;
 mod transport;
 
+pub use firmware::TaskPoll;
 pub use resources::{field, member_ids, member_links};
-pub use transport::error_message;
+pub use transport::{error_message, Answer};
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum RedfishError {

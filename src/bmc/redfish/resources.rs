@@ -144,7 +144,7 @@ pub fn member_links(links: &Value) -> Vec<String> {
 }
 
 /// Where to POST a resource's action: the target it advertises, else the standard path.
-fn action_target(path: &str, resource: &Value, action: &str) -> String {
+pub(super) fn action_target(path: &str, resource: &Value, action: &str) -> String {
     resource
         .pointer(&format!("/Actions/#{action}/target"))
         .and_then(Value::as_str)

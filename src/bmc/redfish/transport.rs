@@ -13,6 +13,8 @@ use super::*;
 struct Reply {
     status: u16,
     token: Option<String>,
+    /// The `Location` header (where an accepted action's task monitor is).
+    location: Option<String>,
     body: String,
 }
 
@@ -20,6 +22,14 @@ impl Reply {
     fn json(&self) -> Option<Value> {
         serde_json::from_str(&self.body).ok()
     }
+}
+
+/// A successful answer: status, `Location` header, JSON body if any.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: Option<Value>,
 }
 
 /// What goes into the Authorization side of a request.
@@ -175,10 +185,16 @@ impl Client {
             .get("X-Auth-Token")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let location = resp
+            .headers()
+            .get("Location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = resp.text().await.map_err(|e| self.transport(e))?;
         Ok(Reply {
             status,
             token,
+            location,
             body,
         })
     }
@@ -324,6 +340,7 @@ impl Client {
                 &Reply {
                     status: r.status,
                     token: None,
+                    location: None,
                     body: r.body,
                 },
             )),
@@ -337,6 +354,17 @@ impl Client {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Option<Value>, RedfishError> {
+        Ok(self.exchange(method, path, body).await?.body)
+    }
+
+    /// `request` with the status and `Location` of the answer (for actions that start a
+    /// task, and for polling a task monitor, which answers 202 while the task runs).
+    pub async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer, RedfishError> {
         let creds = self.credentials().await?;
         let mut r = self.send(&method, path, body, &creds).await?;
         if r.status == 401 {
@@ -350,7 +378,11 @@ impl Client {
         if !(200..300).contains(&r.status) {
             return Err(self.http_error(&method, path, &r));
         }
-        Ok(r.json())
+        Ok(Answer {
+            status: r.status,
+            body: r.json(),
+            location: r.location,
+        })
     }
 
     pub async fn get(&self, path: &str) -> Result<Value, RedfishError> {

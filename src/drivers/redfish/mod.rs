@@ -1,18 +1,22 @@
-//! The `redfish` power, management and inspect interfaces and the `redfish-virtual-media`
-//! boot interface (Ironic's names), over `bmc::redfish`. driver_info keys as Ironic's:
+//! The `redfish` power, management, inspect, bios and firmware interfaces and the
+//! `redfish-virtual-media` boot interface (Ironic's names), over `bmc::redfish`. driver_info keys as Ironic's:
 //! redfish_address, redfish_system_id, redfish_username, redfish_password,
 //! redfish_verify_ca, redfish_auth_type; plus redfish_deploy_iso for virtual media.
 //!
 //! One file per Ironic interface module, as in ironic/drivers/modules/redfish/: `power`,
-//! `management`, `boot` (virtual media) and `inspect`; this file parses driver_info into
+//! `management`, `boot` (virtual media), `inspect`, `bios` and `firmware`; this file parses driver_info into
 //! a `bmc::redfish` endpoint for all of them (Ironic's redfish/utils.py).
 
+pub mod bios;
 pub mod boot;
+pub mod firmware;
 pub mod inspect;
 pub mod management;
 pub mod power;
 
+pub use bios::RedfishBios;
 pub use boot::RedfishVirtualMediaBoot;
+pub use firmware::RedfishFirmware;
 pub use inspect::RedfishInspect;
 pub use management::RedfishManagement;
 pub use power::RedfishPower;
