@@ -256,7 +256,11 @@ impl From<ConductorError> for ApiError {
             | C::AllocationAlreadyExists(_)
             | C::DeployTemplateDuplicateName(_)
             | C::DeployTemplateAlreadyExists(_)
-            | C::InspectionRuleAlreadyExists(_) => StatusCode::CONFLICT,
+            | C::InspectionRuleAlreadyExists(_)
+            | C::VolumeConnectorAlreadyExists(_)
+            | C::VolumeConnectorTypeAndIdAlreadyExists { .. }
+            | C::VolumeTargetAlreadyExists(_)
+            | C::VolumeTargetBootIndexAlreadyExists(_) => StatusCode::CONFLICT,
             C::NodeProtected(_) => StatusCode::FORBIDDEN,
             C::NoFreeConductorWorker | C::DiscoveryRateLimited => StatusCode::SERVICE_UNAVAILABLE,
             C::Store(inner) => return ApiError::from_store(inner),

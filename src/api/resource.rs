@@ -28,8 +28,10 @@ pub struct Ctx<'a> {
 
 /// One API collection (`/v1/<COLLECTION>`).
 pub trait Resource: Sized {
-    /// The path segment, also the key of a list body.
+    /// The path under `/v1` (`ports`, `volume/connectors`).
     const COLLECTION: &'static str;
+    /// The key of a list body: the path itself unless nested (`connectors`).
+    const LIST_KEY: &'static str = Self::COLLECTION;
     /// Every field with the microversion that introduced it.
     const FIELDS: &'static [(&'static str, u32)];
     /// The microversion the collection appeared in (404 below it).
@@ -189,7 +191,7 @@ impl<R: Resource> Serialize for ListBody<'_, R> {
             }
         }
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry(R::COLLECTION, &Rows(self))?;
+        m.serialize_entry(R::LIST_KEY, &Rows(self))?;
         if let Some(n) = &self.next {
             m.serialize_entry("next", n)?;
         }

@@ -7,6 +7,7 @@
 //! - `power.rs`: power and management actions; `inventory.rs`: create/update/delete rules
 //! - `allocations.rs`: allocations and deploy templates; `periodic.rs`: reconcilers
 //! - `inspection_rules/`: inspection rules and the engine that applies them
+//! - `volume.rs`: volume connectors and targets (boot from volume)
 //! - `console.rs`: serial console sessions shared by their viewers, and their TCP ports
 //! - `workers.rs`: the bounded job pool; `hash_ring.rs`; `service.rs`: registration
 
@@ -26,6 +27,7 @@ pub mod provision;
 mod service;
 mod steps;
 mod task;
+mod volume;
 mod workers;
 
 use std::collections::HashMap;
@@ -37,6 +39,7 @@ pub use error::{ConductorError, Result};
 pub use inspection::{AUTO_DISCOVERED, POWER_OFF_PENDING};
 pub use inspection_rules::RuleScope;
 pub use service::Heartbeat;
+pub use volume::Volume;
 
 use crate::config::Config;
 use crate::db::Store;

@@ -38,6 +38,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0008_inspection_rules",
         include_str!("../../migrations/0008_inspection_rules.sql"),
     ),
+    (
+        "0012_volume",
+        include_str!("../../migrations/0012_volume.sql"),
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {
