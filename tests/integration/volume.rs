@@ -144,6 +144,10 @@ fn connectors_crud_uniqueness_and_bad_input() {
         .as_array()
         .unwrap()
         .len();
+    let too_long = format!(
+        "Schema error for connector: '{}' is too long",
+        "x".repeat(33)
+    );
     let bad: Vec<(Value, &str)> = vec![
         (
             json!({"node_uuid": n, "type": 5, "connector_id": "x"}),
@@ -171,7 +175,7 @@ fn connectors_crud_uniqueness_and_bad_input() {
         ),
         (
             json!({"node_uuid": n, "type": "x".repeat(33), "connector_id": "x"}),
-            &format!("Schema error for connector: '{}' is too long", "x".repeat(33)),
+            &too_long,
         ),
         (
             json!({"node_uuid": n, "type": "iqn", "connector_id": "x", "extra": "s"}),
