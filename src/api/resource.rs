@@ -44,6 +44,8 @@ pub trait Resource: Sized {
     const NOT_SORT_COLUMNS: &'static [&'static str] = &[];
     /// What a list shows without `detail` or `fields`; `None`: every field.
     const LIST_FIELDS: Option<&'static [&'static str]>;
+    /// The microversion `?detail=` is accepted from.
+    const DETAIL_VERSION: u32 = 43;
     /// Sub-collections a full view links to, with the microversion of each.
     const SUB_LINKS: &'static [(&'static str, u32)] = &[];
 
@@ -298,7 +300,8 @@ pub async fn list_in<R: Resource>(
 ) -> Result<HttpResponse, ApiError> {
     gate::<R>(v)?;
     let q = Query::parse(req)?;
-    let p = ListParams::parse(&q, v, state, detail_path)?;
+    let max = state.config.api.max_limit;
+    let p = ListParams::parse_with(&q, v, max, detail_path, R::DETAIL_VERSION)?;
     check_sort_key::<R>(&p.sort_key, v)?;
     if let Some(f) = &p.fields {
         check_fields::<R>(f, v)?;

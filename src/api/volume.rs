@@ -167,6 +167,7 @@ impl Resource for VolumeConnector {
     const COLLECTION: &'static str = "volume/connectors";
     const LIST_KEY: &'static str = "connectors";
     const MIN_VERSION: u32 = VOLUME;
+    const DETAIL_VERSION: u32 = VOLUME;
     const FIELDS: &'static [(&'static str, u32)] = &[
         ("uuid", VOLUME),
         ("created_at", VOLUME),
@@ -243,6 +244,7 @@ impl Resource for VolumeTarget {
     const COLLECTION: &'static str = "volume/targets";
     const LIST_KEY: &'static str = "targets";
     const MIN_VERSION: u32 = VOLUME;
+    const DETAIL_VERSION: u32 = VOLUME;
     const FIELDS: &'static [(&'static str, u32)] = &[
         ("uuid", VOLUME),
         ("created_at", VOLUME),
