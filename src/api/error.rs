@@ -259,7 +259,11 @@ impl From<ConductorError> for ApiError {
             | C::DeployTemplateDuplicateName(_)
             | C::DeployTemplateAlreadyExists(_)
             | C::InspectionRuleAlreadyExists(_)
-            | C::VifAlreadyAttached(_) => StatusCode::CONFLICT,
+            | C::VifAlreadyAttached(_)
+            | C::VolumeConnectorAlreadyExists(_)
+            | C::VolumeConnectorTypeAndIdAlreadyExists { .. }
+            | C::VolumeTargetAlreadyExists(_)
+            | C::VolumeTargetBootIndexAlreadyExists(_) => StatusCode::CONFLICT,
             C::NodeProtected(_) => StatusCode::FORBIDDEN,
             C::NoFreeConductorWorker | C::DiscoveryRateLimited => StatusCode::SERVICE_UNAVAILABLE,
             C::Store(inner) => return ApiError::from_store(inner),

@@ -45,6 +45,7 @@ mod resource;
 mod root;
 pub mod ui;
 mod views;
+mod volume;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -59,6 +60,7 @@ use crate::conductor::Conductor;
 use crate::config::{AuthStrategy, Config, MetricsAuth};
 use crate::db::Store;
 use crate::http::framing::Rejection;
+use crate::model::volume::{VolumeConnector, VolumeTarget};
 use crate::model::{
     allocation::Allocation, chassis::Chassis, conductor::Conductor as ConductorRecord,
     deploy_template::DeployTemplate, node::Node, port::Port, portgroup::Portgroup,
@@ -168,6 +170,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         GET => allocations::node_get,
         DELETE => allocations::node_delete,
     ))
+    .configure(volume_routes)
     .service(
         // Another method on an unknown sub-path is a 404 like any unknown path.
         web::resource("/nodes/{node}/{field}")
@@ -247,6 +250,46 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource!("/shards"; GET => root::shards))
     .service(resource!("/events"; POST => events::create))
     .configure(ramdisk::routes);
+}
+
+/// Volume connectors and targets (1.32), and their lists under a node (registered before
+/// the nodes' catch-all sub-path).
+fn volume_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource!("/volume"; GET => volume::root))
+        .service(resource!("/volume/connectors";
+            GET => resource::list::<VolumeConnector>,
+            POST => resource::create::<VolumeConnector>,
+        ))
+        .service(resource!("/volume/connectors/{connector}";
+            GET => resource::show::<VolumeConnector>,
+            PATCH => resource::update::<VolumeConnector>,
+            DELETE => resource::delete::<VolumeConnector>,
+        ))
+        .service(resource!("/volume/targets";
+            GET => resource::list::<VolumeTarget>,
+            POST => resource::create::<VolumeTarget>,
+        ))
+        .service(resource!("/volume/targets/{target}";
+            GET => resource::show::<VolumeTarget>,
+            PATCH => resource::update::<VolumeTarget>,
+            DELETE => resource::delete::<VolumeTarget>,
+        ))
+        .service(resource!("/nodes/{node}/volume"; GET => volume::node_root))
+        .service(resource!("/nodes/{node}/volume/connectors";
+            GET => volume::list_for_node::<VolumeConnector>,
+            POST => volume::malformed,
+        ))
+        .service(resource!("/nodes/{node}/volume/targets";
+            GET => volume::list_for_node::<VolumeTarget>,
+            POST => volume::malformed,
+        ))
+        .service(
+            resource!(["/nodes/{node}/volume/connectors/{id}", "/nodes/{node}/volume/targets/{id}"];
+                GET => volume::malformed,
+                PATCH => volume::malformed,
+                DELETE => volume::malformed,
+            ),
+        );
 }
 
 /// The ramdisk endpoints for mounting on another server (the boot network's HTTP server):

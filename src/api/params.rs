@@ -248,6 +248,18 @@ impl ListParams {
         max: u32,
         detail_path: bool,
     ) -> Result<ListParams, ApiError> {
+        Self::parse_with(q, v, max, detail_path, 43)
+    }
+
+    /// `parse_max` for a collection that took `?detail=` from microversion `detail_min`
+    /// (1.43 for most; volume had it from its start).
+    pub fn parse_with(
+        q: &Query,
+        v: Version,
+        max: u32,
+        detail_path: bool,
+        detail_min: u32,
+    ) -> Result<ListParams, ApiError> {
         let limit = match q.get("limit") {
             None => max,
             Some(s) => {
@@ -285,7 +297,7 @@ impl ListParams {
                     ));
                 }
                 let b = parse_bool("detail", d)?;
-                if !v.at_least(43) {
+                if !v.at_least(detail_min) {
                     return Err(ApiError::bad_request(format!(
                         "Invalid query parameter ?detail={} received.",
                         if b { "True" } else { "False" }

@@ -28,8 +28,10 @@ pub struct Ctx<'a> {
 
 /// One API collection (`/v1/<COLLECTION>`).
 pub trait Resource: Sized {
-    /// The path segment, also the key of a list body.
+    /// The path under `/v1` (`ports`, `volume/connectors`).
     const COLLECTION: &'static str;
+    /// The key of a list body: the path itself unless nested (`connectors`).
+    const LIST_KEY: &'static str = Self::COLLECTION;
     /// Every field with the microversion that introduced it.
     const FIELDS: &'static [(&'static str, u32)];
     /// The microversion the collection appeared in (404 below it).
@@ -42,6 +44,8 @@ pub trait Resource: Sized {
     const NOT_SORT_COLUMNS: &'static [&'static str] = &[];
     /// What a list shows without `detail` or `fields`; `None`: every field.
     const LIST_FIELDS: Option<&'static [&'static str]>;
+    /// The microversion `?detail=` is accepted from.
+    const DETAIL_VERSION: u32 = 43;
     /// Sub-collections a full view links to, with the microversion of each.
     const SUB_LINKS: &'static [(&'static str, u32)] = &[];
 
@@ -189,7 +193,7 @@ impl<R: Resource> Serialize for ListBody<'_, R> {
             }
         }
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry(R::COLLECTION, &Rows(self))?;
+        m.serialize_entry(R::LIST_KEY, &Rows(self))?;
         if let Some(n) = &self.next {
             m.serialize_entry("next", n)?;
         }
@@ -296,7 +300,8 @@ pub async fn list_in<R: Resource>(
 ) -> Result<HttpResponse, ApiError> {
     gate::<R>(v)?;
     let q = Query::parse(req)?;
-    let p = ListParams::parse(&q, v, state, detail_path)?;
+    let max = state.config.api.max_limit;
+    let p = ListParams::parse_with(&q, v, max, detail_path, R::DETAIL_VERSION)?;
     check_sort_key::<R>(&p.sort_key, v)?;
     if let Some(f) = &p.fields {
         check_fields::<R>(f, v)?;

@@ -34,6 +34,7 @@ const COLLECTIONS: &[(&str, u32)] = &[
     ("ports", 1),
     ("drivers", 1),
     ("portgroups", 23),
+    ("volume", 32),
     ("conductors", 49),
     ("allocations", 52),
     ("events", 54),

@@ -107,6 +107,17 @@ pub enum ConductorError {
     NoFreePhysicalPorts(String),
     #[error("Unable to detach VIF {vif} from node {node} because it is not attached to it.")]
     VifNotAttached { vif: String, node: String },
+    #[error("A volume connector with UUID {0} already exists.")]
+    VolumeConnectorAlreadyExists(String),
+    #[error("A volume connector with type {connector_type} and connector ID {connector_id} already exists.")]
+    VolumeConnectorTypeAndIdAlreadyExists {
+        connector_type: String,
+        connector_id: String,
+    },
+    #[error("A volume target with UUID {0} already exists.")]
+    VolumeTargetAlreadyExists(String),
+    #[error("A volume target with boot index '{0}' for the same node already exists.")]
+    VolumeTargetBootIndexAlreadyExists(i64),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

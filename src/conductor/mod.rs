@@ -8,6 +8,7 @@
 //! - `allocations.rs`: allocations and deploy templates; `periodic.rs`: reconcilers
 //! - `inspection_rules/`: inspection rules and the engine that applies them
 //! - `vifs.rs`: VIF attach/list/detach; `indicators.rs`: hardware indicator LEDs
+//! - `volume.rs`: volume connectors and targets (boot from volume)
 //! - `console.rs`: serial console sessions shared by their viewers, and their TCP ports
 //! - `workers.rs`: the bounded job pool; `hash_ring.rs`; `service.rs`: registration
 
@@ -30,6 +31,7 @@ mod service;
 mod steps;
 mod task;
 mod vifs;
+mod volume;
 mod workers;
 
 use std::collections::HashMap;
@@ -41,6 +43,7 @@ pub use error::{ConductorError, Result};
 pub use inspection::{AUTO_DISCOVERED, POWER_OFF_PENDING};
 pub use inspection_rules::RuleScope;
 pub use service::Heartbeat;
+pub use volume::Volume;
 
 use crate::config::Config;
 use crate::db::Store;

@@ -42,6 +42,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0010_firmware",
         include_str!("../../migrations/0010_firmware.sql"),
     ),
+    (
+        "0012_volume",
+        include_str!("../../migrations/0012_volume.sql"),
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

@@ -34,6 +34,7 @@ mod migrate;
 mod nodes;
 mod portgroups;
 mod ports;
+mod volume;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -52,6 +53,7 @@ pub use machines::NodeAddresses;
 pub use nodes::NodeFilter;
 pub use portgroups::PortgroupFilter;
 pub use ports::PortFilter;
+pub use volume::{VolumeFilter, VolumeRecord};
 
 /// `synchronous` of every connection: a commit is on disk when it returns.
 const DURABLE: &str = "FULL";

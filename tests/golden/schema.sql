@@ -206,6 +206,30 @@ CREATE TABLE ports (
     created_at            TEXT NOT NULL,
     updated_at            TEXT
 );
+CREATE TABLE volume_connectors (
+    id           INTEGER PRIMARY KEY,
+    uuid         TEXT NOT NULL UNIQUE,
+    node_id      INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+    type         TEXT NOT NULL,
+    connector_id TEXT NOT NULL,
+    extra        TEXT NOT NULL DEFAULT '{}',
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT,
+    UNIQUE (type, connector_id)
+);
+CREATE TABLE volume_targets (
+    id          INTEGER PRIMARY KEY,
+    uuid        TEXT NOT NULL UNIQUE,
+    node_id     INTEGER NOT NULL REFERENCES nodes(id) ON DELETE CASCADE,
+    volume_type TEXT NOT NULL,
+    properties  TEXT NOT NULL DEFAULT '{}',
+    boot_index  INTEGER NOT NULL,
+    volume_id   TEXT NOT NULL,
+    extra       TEXT NOT NULL DEFAULT '{}',
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT,
+    UNIQUE (node_id, boot_index)
+);
 CREATE INDEX allocations_state ON allocations(state);
 CREATE INDEX dhcp_leases_mac ON dhcp_leases(mac);
 CREATE INDEX inspection_rules_phase ON inspection_rules (phase, priority);
@@ -218,3 +242,5 @@ CREATE INDEX nodes_state_counts ON nodes(provision_state, power_state, maintenan
 CREATE INDEX portgroups_node ON portgroups(node_id);
 CREATE INDEX ports_node ON ports(node_id);
 CREATE INDEX ports_portgroup ON ports(portgroup_id);
+CREATE INDEX volume_connectors_node ON volume_connectors(node_id);
+CREATE INDEX volume_targets_volume ON volume_targets(volume_id);

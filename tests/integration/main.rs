@@ -39,3 +39,4 @@ mod secrets;
 mod sol;
 mod ui_forms;
 mod vifs;
+mod volume;
