@@ -258,7 +258,9 @@ impl From<ConductorError> for ApiError {
             | C::DeployTemplateAlreadyExists(_)
             | C::InspectionRuleAlreadyExists(_) => StatusCode::CONFLICT,
             C::NodeProtected(_) => StatusCode::FORBIDDEN,
-            C::NoFreeConductorWorker | C::DiscoveryRateLimited => StatusCode::SERVICE_UNAVAILABLE,
+            C::NoFreeConductorWorker | C::DiscoveryRateLimited | C::TemporaryFailure(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             C::Store(inner) => return ApiError::from_store(inner),
         };
         let message = match &e {

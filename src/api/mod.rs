@@ -41,6 +41,7 @@ mod resource;
 mod root;
 pub mod ui;
 mod views;
+mod vmedia;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -150,6 +151,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource!("/nodes/{node}/management/inject_nmi"; PUT => node_states::inject_nmi))
     .service(resource!("/nodes/{node}/vendor_passthru/methods"; GET => node_states::vendor_methods))
     .service(web::resource("/nodes/{node}/vendor_passthru").to(node_states::vendor_passthru))
+    .service(resource!("/nodes/{node}/vmedia";
+        GET => vmedia::get,
+        POST => vmedia::attach,
+        DELETE => vmedia::detach,
+    ))
     .service(resource!("/nodes/{node}/allocation";
         GET => allocations::node_get,
         DELETE => allocations::node_delete,

@@ -7,6 +7,7 @@
 //! - `power.rs`: power and management actions; `inventory.rs`: create/update/delete rules
 //! - `allocations.rs`: allocations and deploy templates; `periodic.rs`: reconcilers
 //! - `inspection_rules/`: inspection rules and the engine that applies them
+//! - `vmedia.rs`: virtual media attach, detach and status
 //! - `console.rs`: serial console sessions shared by their viewers, and their TCP ports
 //! - `workers.rs`: the bounded job pool; `hash_ring.rs`; `service.rs`: registration
 
@@ -26,6 +27,7 @@ pub mod provision;
 mod service;
 mod steps;
 mod task;
+mod vmedia;
 mod workers;
 
 use std::collections::HashMap;

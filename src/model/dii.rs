@@ -38,6 +38,8 @@ pub const BOOT_INTENT: &str = "boot_intent";
 /// The boot device the fake management interface pretends to have set.
 pub const FAKE_BOOT_DEVICE: &str = "fake_boot_device";
 pub const FAKE_BOOT_DEVICE_PERSISTENT: &str = "fake_boot_device_persistent";
+/// The fake management's virtual media: `{device type: image URL}` of what is inserted.
+pub const FAKE_VMEDIA: &str = "fake_vmedia";
 /// The boot device Redfish restores after a one-time override (`drivers::redfish`, which
 /// still names it `RESTORE_KEY` itself).
 pub const REDFISH_BOOT_DEVICE: &str = "redfish_boot_device";

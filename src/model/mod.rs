@@ -23,6 +23,7 @@ pub mod states;
 pub mod step;
 pub mod timeline;
 pub mod validate;
+pub mod vmedia;
 
 /// A JSON object blob (driver_info, properties, extra, ...).
 pub type JsonObject = serde_json::Map<String, serde_json::Value>;

@@ -35,3 +35,4 @@ mod redfish_inspect;
 mod secrets;
 mod sol;
 mod ui_forms;
+mod vmedia;

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 mod resources;
 mod transport;
 
-pub use resources::{field, member_ids, member_links};
+pub use resources::{field, media_types, member_ids, member_links};
 pub use transport::error_message;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]

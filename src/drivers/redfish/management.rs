@@ -1,5 +1,6 @@
 //! The `redfish` management interface (Ironic's redfish/management.py): the boot
-//! override (device, persistence, boot mode), the boot mode itself, secure boot and NMI.
+//! override (device, persistence, boot mode), the boot mode itself, secure boot, NMI and
+//! virtual media (in `vmedia.rs`).
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
@@ -244,6 +245,30 @@ impl ManagementInterface for RedfishManagement {
             .map_err(bmc_err)?;
         ctx.node.secure_boot = Some(on);
         Ok(())
+    }
+    fn supports_virtual_media(&self) -> bool {
+        true
+    }
+    async fn get_virtual_media(
+        &self,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<Vec<VmediaStatus>, DriverError> {
+        super::vmedia::get(ctx).await
+    }
+    async fn attach_virtual_media(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        device: VmediaDevice,
+        url: &str,
+    ) -> Result<(), DriverError> {
+        super::vmedia::insert(ctx, device, url).await
+    }
+    async fn detach_virtual_media(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        devices: Option<&[VmediaDevice]>,
+    ) -> Result<(), DriverError> {
+        super::vmedia::eject_types(ctx, devices).await
     }
 }
 

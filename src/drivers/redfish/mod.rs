@@ -11,6 +11,7 @@ pub mod boot;
 pub mod inspect;
 pub mod management;
 pub mod power;
+pub mod vmedia;
 
 pub use boot::RedfishVirtualMediaBoot;
 pub use inspect::RedfishInspect;
