@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::harness::{wait_until, Ironbox, Resp};
-use crate::redfish::{last_error, redfish_node, serve_file, Sushy, SYSTEM};
+use crate::redfish::{last_error, redfish_node, serve_file, verb, Sushy, SYSTEM};
 
 fn vmedia(
     ib: &Ironbox,
@@ -168,6 +168,8 @@ fn a_node_with_a_power_failure_is_refused_with_503() {
         "[conductor]\nsync_power_state_interval = 1\npower_state_sync_max_retries = 1\n[redfish]\nconnection_attempts = 1\n",
     );
     let u = redfish_node(&ib, json!({"driver_info": bmc.driver_info()}));
+    // Enrolled nodes are not power-synced: manage it, then take the BMC away.
+    verb(&ib, &u, "manage", "manageable");
     drop(bmc);
     let faulted = wait_until(Duration::from_secs(30), || {
         let n = ib.get(&format!("/v1/nodes/{u}")).body;
