@@ -164,6 +164,8 @@ impl Conductor {
         };
         self.workers.run(slot, async move {
             if let Err(msg) = work(&mut task).await {
+                // The image URL may carry credentials: never stored or logged with them.
+                let msg = crate::model::secrets::mask_text(&msg).into_owned();
                 tracing::warn!(node = %task.node.uuid, error = %msg, "virtual media action failed");
                 task.node.last_error = Some(msg.clone());
                 let _ = task.history(SEVERITY_ERROR, "vmedia", msg).await;

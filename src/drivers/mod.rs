@@ -201,6 +201,14 @@ pub trait ManagementInterface: Send + Sync {
         -> Result<(), DriverError>;
     async fn set_secure_boot(&self, ctx: &mut TaskContext<'_>, on: bool)
         -> Result<(), DriverError>;
+    /// The hardware's overall health as the BMC reports it (Ironic's health_states: `OK`,
+    /// `Warning`, `Critical`), None when it reports none. The power sync records it.
+    async fn get_node_health(
+        &self,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<Option<&'static str>, DriverError> {
+        Err(unsupported(ctx, "get_node_health"))
+    }
     /// Whether the vmedia calls below are implemented (Ironic's base class refuses them).
     fn supports_virtual_media(&self) -> bool {
         false

@@ -1,6 +1,6 @@
 //! The `redfish` management interface (Ironic's redfish/management.py): the boot
-//! override (device, persistence, boot mode), the boot mode itself, secure boot, NMI and
-//! virtual media (in `vmedia.rs`).
+//! override (device, persistence, boot mode), the boot mode itself, secure boot, NMI, the
+//! system's health and virtual media (in `vmedia.rs`).
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
@@ -245,6 +245,22 @@ impl ManagementInterface for RedfishManagement {
             .map_err(bmc_err)?;
         ctx.node.secure_boot = Some(on);
         Ok(())
+    }
+    /// The ComputerSystem's Status.Health (Ironic's redfish get_node_health).
+    async fn get_node_health(
+        &self,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<Option<&'static str>, DriverError> {
+        let c = client(ctx)?;
+        let (_, sys) = system(&c).await?;
+        Ok(
+            match sys.pointer("/Status/Health").and_then(Value::as_str) {
+                Some("OK") => Some("OK"),
+                Some("Warning") => Some("Warning"),
+                Some("Critical") => Some("Critical"),
+                _ => None,
+            },
+        )
     }
     fn supports_virtual_media(&self) -> bool {
         true
