@@ -265,7 +265,9 @@ impl From<ConductorError> for ApiError {
             | C::VolumeTargetAlreadyExists(_)
             | C::VolumeTargetBootIndexAlreadyExists(_) => StatusCode::CONFLICT,
             C::NodeProtected(_) => StatusCode::FORBIDDEN,
-            C::NoFreeConductorWorker | C::DiscoveryRateLimited => StatusCode::SERVICE_UNAVAILABLE,
+            C::NoFreeConductorWorker | C::DiscoveryRateLimited | C::TemporaryFailure(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             C::Store(inner) => return ApiError::from_store(inner),
         };
         let message = match &e {

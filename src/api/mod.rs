@@ -45,6 +45,7 @@ mod resource;
 mod root;
 pub mod ui;
 mod views;
+mod vmedia;
 mod volume;
 
 use std::net::TcpListener;
@@ -166,6 +167,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource!("/nodes/{node}/vifs/{vif}"; DELETE => node_vifs::detach))
     .service(resource!("/nodes/{node}/vendor_passthru/methods"; GET => node_states::vendor_methods))
     .service(web::resource("/nodes/{node}/vendor_passthru").to(node_states::vendor_passthru))
+    .service(resource!("/nodes/{node}/vmedia";
+        GET => vmedia::get,
+        POST => vmedia::attach,
+        DELETE => vmedia::detach,
+    ))
     .service(resource!("/nodes/{node}/allocation";
         GET => allocations::node_get,
         DELETE => allocations::node_delete,

@@ -80,6 +80,9 @@ pub enum ConductorError {
     /// `[auto_discovery] max_enrollments_per_minute` reached (503: the ramdisk retries).
     #[error("Too many machines discovered in the last minute, retry later.")]
     DiscoveryRateLimited,
+    /// Ironic's TemporaryFailure (503): retry later.
+    #[error("{0}")]
+    TemporaryFailure(String),
     /// The driver refused or failed a synchronous request.
     #[error("{0}")]
     DriverError(String),

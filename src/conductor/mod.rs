@@ -9,6 +9,7 @@
 //! - `inspection_rules/`: inspection rules and the engine that applies them
 //! - `vifs.rs`: VIF attach/list/detach; `indicators.rs`: hardware indicator LEDs
 //! - `volume.rs`: volume connectors and targets (boot from volume)
+//! - `vmedia.rs`: virtual media attach, detach and status
 //! - `console.rs`: serial console sessions shared by their viewers, and their TCP ports
 //! - `workers.rs`: the bounded job pool; `hash_ring.rs`; `service.rs`: registration
 
@@ -31,6 +32,7 @@ mod service;
 mod steps;
 mod task;
 mod vifs;
+mod vmedia;
 mod volume;
 mod workers;
 

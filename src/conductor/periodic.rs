@@ -1,6 +1,7 @@
 //! Reconcilers: they take no input, read the store, act, and are safe to run twice.
 //! - start-up recovery: release this conductor's stale locks; fail nodes caught mid-work
-//! - power sync: compare recorded and real power; force or record; count failures
+//! - power sync: compare recorded and real power; force or record; count failures; record
+//!   the BMC's health report when it changes
 //! - power failure recovery: nodes put in maintenance for power failures are retried
 //! - callback timeouts: nodes waiting too long for their agent fail
 
@@ -159,6 +160,7 @@ impl PowerSync {
         if let Ok(mut f) = self.failures.lock() {
             f.remove(&node.uuid);
         }
+        sync_health(c, &driver, &node).await;
         if node.power_state.as_deref() == Some(actual.as_str()) {
             return Outcome::Same;
         }
@@ -364,6 +366,46 @@ pub async fn run(c: Conductor, cancel: CancellationToken) {
             },
         }
     }
+}
+
+/// Record the BMC's health report when it changed (Ironic's node_cache_health, run with the
+/// power sync): drivers without one are skipped, a failed read changes nothing.
+async fn sync_health(c: &Conductor, driver: &crate::drivers::Driver, node: &Node) {
+    let mut n = node.clone();
+    let read = {
+        let mut ctx = crate::drivers::TaskContext::new(&mut n, &[], &c.config);
+        driver.management.get_node_health(&mut ctx).await
+    };
+    let health = match read {
+        Ok(h) => h,
+        Err(crate::drivers::DriverError::Unsupported { .. }) => return,
+        Err(e) => {
+            tracing::warn!(node = %node.uuid, error = %e, "could not read the node's health");
+            return;
+        }
+    };
+    if health == node.health.as_deref() {
+        return;
+    }
+    // Busy: the next cycle records it.
+    let Ok(mut task) = c.acquire(&node.uuid, Wait::No).await else {
+        return;
+    };
+    let old = task.node.health.take();
+    task.node.health = health.map(str::to_string);
+    let msg = format!(
+        "Node health status changed: health='{}' (previously '{}')",
+        health.unwrap_or("None"),
+        old.as_deref().unwrap_or("None")
+    );
+    if matches!(health, Some("Warning" | "Critical")) {
+        tracing::warn!(node = %node.uuid, health = ?health, "the node's health indicates a problem");
+    }
+    let _ = task
+        .history(crate::model::history::SEVERITY_INFO, "monitoring", msg)
+        .await;
+    let _ = task.save().await;
+    task.release().await;
 }
 
 #[cfg(test)]

@@ -9,9 +9,12 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::config::Delay;
-use crate::model::dii::{FAKE_BOOT_DEVICE, FAKE_BOOT_DEVICE_PERSISTENT, FAKE_INDICATORS};
+use crate::model::dii::{
+    FAKE_BOOT_DEVICE, FAKE_BOOT_DEVICE_PERSISTENT, FAKE_INDICATORS, FAKE_VMEDIA,
+};
 use crate::model::indicator::{self, Indicator};
 use crate::model::states::{POWER_OFF, POWER_ON};
+use crate::model::vmedia::VMEDIA_DEVICES;
 
 async fn pause(delay: &Delay) {
     let (lo, hi) = (delay.min.as_secs_f64(), delay.max.as_secs_f64());
@@ -151,6 +154,70 @@ impl ManagementInterface for FakeManagement {
         on: bool,
     ) -> Result<(), DriverError> {
         ctx.node.secure_boot = Some(on);
+        Ok(())
+    }
+    /// ironbox's fake keeps what was inserted on the node (Ironic's fake refuses vmedia),
+    /// so the vmedia API can be tried without a BMC.
+    fn supports_virtual_media(&self) -> bool {
+        true
+    }
+    /// One device per type, as a BMC with a CD, a floppy and a USB stick slot answers.
+    async fn get_virtual_media(
+        &self,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<Vec<VmediaStatus>, DriverError> {
+        let held = ctx.node.driver_internal_info.get(FAKE_VMEDIA);
+        Ok(VMEDIA_DEVICES
+            .iter()
+            .map(|d| {
+                let image = held
+                    .and_then(|h| h.get(d.name()))
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                VmediaStatus {
+                    media_types: d.media_types().iter().map(|t| t.to_string()).collect(),
+                    inserted: Some(image.is_some()),
+                    image,
+                }
+            })
+            .collect())
+    }
+    async fn attach_virtual_media(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        device: VmediaDevice,
+        url: &str,
+    ) -> Result<(), DriverError> {
+        pause(&ctx.config.fake.management_delay).await;
+        let dii = &mut ctx.node.driver_internal_info;
+        let mut held = dii
+            .get(FAKE_VMEDIA)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        held.insert(device.name().into(), json!(url));
+        dii.insert(FAKE_VMEDIA.into(), Value::Object(held));
+        Ok(())
+    }
+    async fn detach_virtual_media(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        devices: Option<&[VmediaDevice]>,
+    ) -> Result<(), DriverError> {
+        pause(&ctx.config.fake.management_delay).await;
+        let dii = &mut ctx.node.driver_internal_info;
+        let Some(devices) = devices else {
+            dii.remove(FAKE_VMEDIA);
+            return Ok(());
+        };
+        if let Some(Value::Object(held)) = dii.get_mut(FAKE_VMEDIA) {
+            for d in devices {
+                held.remove(d.name());
+            }
+            if held.is_empty() {
+                dii.remove(FAKE_VMEDIA);
+            }
+        }
         Ok(())
     }
     /// Ironic's fake indicators: a read-only chassis LED and a system LED.

@@ -204,6 +204,44 @@ pub trait ManagementInterface: Send + Sync {
         -> Result<(), DriverError>;
     async fn set_secure_boot(&self, ctx: &mut TaskContext<'_>, on: bool)
         -> Result<(), DriverError>;
+    /// The hardware's overall health as the BMC reports it (Ironic's health_states: `OK`,
+    /// `Warning`, `Critical`), None when it reports none. The power sync records it.
+    async fn get_node_health(
+        &self,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<Option<&'static str>, DriverError> {
+        Err(unsupported(ctx, "get_node_health"))
+    }
+    /// Whether the vmedia calls below are implemented (Ironic's base class refuses them).
+    fn supports_virtual_media(&self) -> bool {
+        false
+    }
+    /// Every virtual media device of the machine and what it holds.
+    async fn get_virtual_media(
+        &self,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<Vec<VmediaStatus>, DriverError> {
+        Err(unsupported(ctx, "get_virtual_media"))
+    }
+    /// Insert the image at `url` into a device of type `device`.
+    async fn attach_virtual_media(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        device: VmediaDevice,
+        url: &str,
+    ) -> Result<(), DriverError> {
+        let _ = (device, url);
+        Err(unsupported(ctx, "attach_virtual_media"))
+    }
+    /// Eject the devices of these types (None: every device).
+    async fn detach_virtual_media(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        devices: Option<&[VmediaDevice]>,
+    ) -> Result<(), DriverError> {
+        let _ = devices;
+        Err(unsupported(ctx, "detach_virtual_media"))
+    }
     /// The indicators (LEDs) the hardware has (Ironic's `get_supported_indicators`).
     async fn get_supported_indicators(
         &self,
@@ -232,15 +270,16 @@ pub trait ManagementInterface: Send + Sync {
     }
 }
 
-pub use crate::model::indicator::Indicator;
-
-/// Ironic's UnsupportedDriverExtension for the node's driver.
-fn unsupported(ctx: &TaskContext<'_>, what: &str) -> DriverError {
+/// Ironic's UnsupportedDriverExtension for `extension` on this node's driver.
+pub fn unsupported(ctx: &TaskContext<'_>, extension: &str) -> DriverError {
     DriverError::Unsupported {
         driver: ctx.node.driver.clone(),
-        kind: what.to_string(),
+        kind: extension.to_string(),
     }
 }
+
+pub use crate::model::indicator::Indicator;
+pub use crate::model::vmedia::{VmediaDevice, VmediaStatus};
 
 /// Interfaces whose whole contract here is validate + steps (boot, deploy, inspect, raid,
 /// bios, firmware, vendor, storage, network, rescue, console): the generic part.

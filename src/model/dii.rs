@@ -41,6 +41,8 @@ pub const FAKE_BOOT_DEVICE_PERSISTENT: &str = "fake_boot_device_persistent";
 /// The indicator states set through the fake management interface (`name@component` →
 /// state); Ironic's fake answers `on` for every indicator and sets none.
 pub const FAKE_INDICATORS: &str = "fake_indicators";
+/// The fake management's virtual media: `{device type: image URL}` of what is inserted.
+pub const FAKE_VMEDIA: &str = "fake_vmedia";
 /// The boot device Redfish restores after a one-time override (`drivers::redfish`, which
 /// still names it `RESTORE_KEY` itself).
 pub const REDFISH_BOOT_DEVICE: &str = "redfish_boot_device";

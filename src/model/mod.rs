@@ -26,6 +26,7 @@ pub mod step;
 pub mod timeline;
 pub mod validate;
 pub mod vif;
+pub mod vmedia;
 pub mod volume;
 
 /// A JSON object blob (driver_info, properties, extra, ...).

@@ -12,6 +12,7 @@
 mod agent;
 mod allocations;
 mod bad_input;
+mod bmo_fields;
 mod cli;
 mod config_check;
 mod console;
@@ -39,4 +40,5 @@ mod secrets;
 mod sol;
 mod ui_forms;
 mod vifs;
+mod vmedia;
 mod volume;

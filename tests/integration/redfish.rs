@@ -471,7 +471,7 @@ fn a_refused_persistent_boot_device_is_set_once_before_each_power_on() {
 }
 
 /// Serves `body` at any path over HTTP on loopback (the emulator downloads inserted media).
-fn serve_file(body: &'static [u8]) -> u16 {
+pub(crate) fn serve_file(body: &'static [u8]) -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {

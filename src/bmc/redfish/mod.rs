@@ -23,7 +23,7 @@ mod resources;
 mod transport;
 
 pub use firmware::TaskPoll;
-pub use resources::{field, member_ids, member_links};
+pub use resources::{field, media_types, member_ids, member_links};
 pub use transport::{error_message, Answer};
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]

@@ -1,5 +1,5 @@
 //! The Redfish resources ironbox uses: the ComputerSystem, its Reset action and the
-//! CD/DVD virtual media devices (of the system or of its managers), and member links.
+//! virtual media devices (of the system or of its managers), and member links.
 
 use serde_json::{json, Value};
 
@@ -53,9 +53,9 @@ impl Client {
             .await
     }
 
-    /// Virtual media devices that take CD/DVD images: the System's own collection first
-    /// (newer BMCs), else those of the Managers that manage it. (path, JSON) each.
-    pub async fn cd_devices(&self, system: &Value) -> Result<Vec<(String, Value)>, RedfishError> {
+    /// Virtual media collections that may hold the system's devices: the System's own
+    /// (newer BMCs) first, then those of the Managers that manage it.
+    async fn media_collections(&self, system: &Value) -> Vec<String> {
         let mut collections = vec![];
         if let Some(p) = system
             .pointer("/VirtualMedia/@odata.id")
@@ -75,21 +75,27 @@ impl Client {
                 }
             }
         }
+        collections
+    }
+
+    /// Virtual media devices whose MediaTypes include one of `types` (any device when
+    /// `types` is empty), from the first collection that has such a device. (path, JSON)
+    /// each, in the BMC's order.
+    pub async fn media_devices(
+        &self,
+        system: &Value,
+        types: &[&str],
+    ) -> Result<Vec<(String, Value)>, RedfishError> {
         let mut out = vec![];
-        for c in collections {
+        for c in self.media_collections(system).await {
             let Ok(ids) = self.members(&c).await else {
                 continue;
             };
             for id in ids {
                 let v = self.get(&id).await?;
-                let cd = v
-                    .get("MediaTypes")
-                    .and_then(Value::as_array)
-                    .is_some_and(|t| {
-                        t.iter()
-                            .any(|m| matches!(m.as_str(), Some("CD") | Some("DVD")))
-                    });
-                if cd {
+                let fits =
+                    types.is_empty() || media_types(&v).iter().any(|m| types.contains(&m.as_str()));
+                if fits {
                     out.push((id, v));
                 }
             }
@@ -98,6 +104,11 @@ impl Client {
             }
         }
         Ok(out)
+    }
+
+    /// Virtual media devices that take CD/DVD images (see [`Client::media_devices`]).
+    pub async fn cd_devices(&self, system: &Value) -> Result<Vec<(String, Value)>, RedfishError> {
+        self.media_devices(system, &["CD", "DVD"]).await
     }
 
     pub async fn insert_media(
@@ -118,6 +129,19 @@ impl Client {
         let target = action_target(device_path, device, "VirtualMedia.EjectMedia");
         self.post(&target, &json!({})).await
     }
+}
+
+/// A virtual media device's `MediaTypes`.
+pub fn media_types(device: &Value) -> Vec<String> {
+    field(device, "MediaTypes")
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `@odata.id`s of a collection's `Members`.

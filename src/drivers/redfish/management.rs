@@ -1,6 +1,7 @@
 //! The `redfish` management interface (Ironic's redfish/management.py): the boot
-//! override (device, persistence, boot mode), the boot mode itself, secure boot, NMI,
-//! and the indicator LEDs of the system and its chassis.
+//! override (device, persistence, boot mode), the boot mode itself, secure boot, NMI, the
+//! system's health, virtual media (in `vmedia.rs`) and the indicator LEDs of the system and
+//! its chassis.
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
@@ -247,6 +248,46 @@ impl ManagementInterface for RedfishManagement {
             .map_err(bmc_err)?;
         ctx.node.secure_boot = Some(on);
         Ok(())
+    }
+    /// The ComputerSystem's Status.Health (Ironic's redfish get_node_health).
+    async fn get_node_health(
+        &self,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<Option<&'static str>, DriverError> {
+        let c = client(ctx)?;
+        let (_, sys) = system(&c).await?;
+        Ok(
+            match sys.pointer("/Status/Health").and_then(Value::as_str) {
+                Some("OK") => Some("OK"),
+                Some("Warning") => Some("Warning"),
+                Some("Critical") => Some("Critical"),
+                _ => None,
+            },
+        )
+    }
+    fn supports_virtual_media(&self) -> bool {
+        true
+    }
+    async fn get_virtual_media(
+        &self,
+        ctx: &mut TaskContext<'_>,
+    ) -> Result<Vec<VmediaStatus>, DriverError> {
+        super::vmedia::get(ctx).await
+    }
+    async fn attach_virtual_media(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        device: VmediaDevice,
+        url: &str,
+    ) -> Result<(), DriverError> {
+        super::vmedia::insert(ctx, device, url).await
+    }
+    async fn detach_virtual_media(
+        &self,
+        ctx: &mut TaskContext<'_>,
+        devices: Option<&[VmediaDevice]>,
+    ) -> Result<(), DriverError> {
+        super::vmedia::eject_types(ctx, devices).await
     }
     async fn get_supported_indicators(
         &self,

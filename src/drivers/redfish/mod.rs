@@ -13,6 +13,7 @@ pub mod firmware;
 pub mod inspect;
 pub mod management;
 pub mod power;
+pub mod vmedia;
 
 pub use bios::RedfishBios;
 pub use boot::RedfishVirtualMediaBoot;
