@@ -256,6 +256,8 @@ impl From<ConductorError> for ApiError {
             | C::AllocationAlreadyExists(_)
             | C::DeployTemplateDuplicateName(_)
             | C::DeployTemplateAlreadyExists(_)
+            | C::RunbookDuplicateName(_)
+            | C::RunbookAlreadyExists(_)
             | C::InspectionRuleAlreadyExists(_) => StatusCode::CONFLICT,
             C::NodeProtected(_) => StatusCode::FORBIDDEN,
             C::NoFreeConductorWorker | C::DiscoveryRateLimited => StatusCode::SERVICE_UNAVAILABLE,

@@ -38,6 +38,7 @@ const COLLECTIONS: &[(&str, u32)] = &[
     ("allocations", 52),
     ("deploy_templates", 55),
     ("shards", 82),
+    ("runbooks", 92),
     ("inspection_rules", 96),
 ];
 

@@ -24,8 +24,9 @@ fn dup_allocation(e: StoreError, a: &Allocation) -> E {
 }
 
 impl Conductor {
-    /// Create an allocation and process it at once: `active` with a node, or `error`.
-    /// With `backfill`, bind the given (deployed) node directly.
+    /// Create an allocation, answered `allocating` and processed by a background worker
+    /// as Ironic's conductor does (clients poll until `active` or `error`). With
+    /// `backfill`, bind the given (deployed) node directly.
     pub async fn allocation_create(
         &self,
         mut a: Allocation,
@@ -36,12 +37,33 @@ impl Conductor {
         if let Some(node) = backfill {
             return self.allocation_backfill(a, node).await;
         }
+        // The worker first: a full pool refuses the request with nothing created.
+        let slot = self.workers.reserve()?;
         let a = self
             .store
             .allocation_create(a.clone())
             .await
             .map_err(|e| dup_allocation(e, &a))?;
-        self.allocation_process(a).await
+        let this = self.clone();
+        let job = a.clone();
+        self.workers.run(slot, async move {
+            let uuid = job.uuid.clone();
+            if let Err(e) = this.allocation_process(job.clone()).await {
+                tracing::warn!(allocation = %uuid, error = %e, "allocation failed");
+                this.allocation_failed(job, &e.to_string()).await;
+            }
+        });
+        Ok(a)
+    }
+
+    /// Record a processing failure that was not a plain "no node matched" on `a`.
+    async fn allocation_failed(&self, mut a: Allocation, why: &str) {
+        a.state = alloc::ERROR.into();
+        a.last_error = Some(format!("Failed to process allocation {}: {why}", a.uuid));
+        a.updated_at = Some(crate::model::now());
+        if let Err(e) = self.store.allocation_save(a).await {
+            tracing::warn!(error = %e, "cannot record the allocation's failure");
+        }
     }
 
     async fn allocation_backfill(&self, mut a: Allocation, node: Node) -> Result<Allocation> {

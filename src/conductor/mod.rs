@@ -23,6 +23,7 @@ pub use inventory::delete_refusal;
 pub mod periodic;
 mod power;
 pub mod provision;
+mod runbooks;
 mod service;
 mod steps;
 mod task;

@@ -38,6 +38,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0008_inspection_rules",
         include_str!("../../migrations/0008_inspection_rules.sql"),
     ),
+    (
+        "0011_runbooks",
+        include_str!("../../migrations/0011_runbooks.sql"),
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

@@ -11,6 +11,7 @@
 
 mod agent;
 mod allocations;
+mod api_details;
 mod bad_input;
 mod cli;
 mod config_check;
@@ -32,6 +33,7 @@ mod powerloss;
 mod provision;
 mod redfish;
 mod redfish_inspect;
+mod runbooks;
 mod secrets;
 mod sol;
 mod ui_forms;
