@@ -83,3 +83,29 @@ def test_runbook_sdk(sdk, runbooks, uniq):
     sdk.baremetal.delete_runbook(rb.id)
     with pytest.raises(os_exc.NotFoundException):
         sdk.baremetal.get_runbook(rb.id)
+
+
+@pytest.mark.conductor
+def test_allocation_create_waits_for_the_background_allocation(make_node,
+                                                               uniq):
+    """An allocation is answered `allocating` and processed afterwards: the
+    CLI's --wait polls it to `active` (and `error` when nothing matches)."""
+    rc = uniq("rc").replace("-", "_")
+    node = make_node("--network-interface", "noop", "--no-automated-clean",
+                     "--resource-class", rc)
+    bm("node", "manage", node["uuid"], "--wait", "60")
+    # Allocations only pick nodes with a known power state.
+    bm("node", "power", "off", node["uuid"])
+    bm("node", "provide", node["uuid"], "--wait", "60")
+    name = uniq("alloc")
+    try:
+        alloc = bm("allocation", "create", "--resource-class", rc,
+                   "--name", name, "--wait", "60", "-f", "json")
+        assert alloc["state"] == "active"
+        assert alloc["node_uuid"] == node["uuid"]
+        err = bm_fail("allocation", "create", "--resource-class", rc,
+                      "--name", name + "-2", "--wait", "60")
+        assert "no available nodes" in err.lower() or "error" in err.lower()
+    finally:
+        for n in (name, name + "-2"):
+            http("DELETE", "/v1/allocations/" + n, microversion="1.52")
