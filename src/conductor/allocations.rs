@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::task::Wait;
 use super::{Conductor, ConductorError as E, Result};
-use crate::db::{NodeFilter, Page, StoreError};
+use crate::db::{AllocationFilter, NodeFilter, Page, StoreError};
 use crate::model::allocation::{self as alloc, Allocation};
 use crate::model::deploy_template::DeployTemplate;
 use crate::model::node::Node;
@@ -44,16 +44,34 @@ impl Conductor {
             .allocation_create(a.clone())
             .await
             .map_err(|e| dup_allocation(e, &a))?;
-        let this = self.clone();
-        let job = a.clone();
-        self.workers.run(slot, async move {
-            let uuid = job.uuid.clone();
-            if let Err(e) = this.allocation_process(job.clone()).await {
-                tracing::warn!(allocation = %uuid, error = %e, "allocation failed");
-                this.allocation_failed(job, &e.to_string()).await;
-            }
-        });
+        self.workers
+            .run(slot, self.clone().allocation_job(a.clone()));
         Ok(a)
+    }
+
+    /// The background job of one `allocating` allocation.
+    async fn allocation_job(self, a: Allocation) {
+        let uuid = a.uuid.clone();
+        if let Err(e) = self.allocation_process(a.clone()).await {
+            tracing::warn!(allocation = %uuid, error = %e, "allocation failed");
+            self.allocation_failed(a, &e.to_string()).await;
+        }
+    }
+
+    /// On start: allocations a restart caught `allocating` are processed again, as
+    /// Ironic's conductor resumes them.
+    pub(crate) async fn allocations_resume(&self) -> Result<usize> {
+        let filter = AllocationFilter {
+            state: Some(alloc::ALLOCATING.into()),
+            ..Default::default()
+        };
+        let pending = self.store.allocation_list(filter, Page::all()).await?;
+        let count = pending.len();
+        for a in pending {
+            let slot = self.workers.reserve()?;
+            self.workers.run(slot, self.clone().allocation_job(a));
+        }
+        Ok(count)
     }
 
     /// Record a processing failure that was not a plain "no node matched" on `a`.

@@ -280,3 +280,32 @@ fn deploy_templates_add_steps_through_traits() {
         404
     );
 }
+
+#[test]
+fn allocations_caught_allocating_by_a_restart_are_resumed() {
+    let mut ib = Ironbox::start();
+    let a = allocate(&ib, json!({"resource_class": "none-such", "name": "stuck"}));
+    assert_eq!(a["state"], "error");
+    // As if the process had died before its worker ran: back to `allocating` on disk.
+    ib.kill();
+    let db = rusqlite::Connection::open(ib.data().join("ironbox.sqlite")).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE allocations SET state = 'allocating', last_error = NULL WHERE name = 'stuck'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(db);
+    ib.spawn();
+    let settled = wait_until(Duration::from_secs(30), || {
+        let a = ib.get("/v1/allocations/stuck").body;
+        (a["state"] != "allocating").then_some(a)
+    })
+    .expect("the restarted conductor processes it");
+    assert_eq!(settled["state"], "error");
+    assert!(settled["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("no available nodes match the resource class none-such"));
+}
