@@ -437,3 +437,54 @@ fn runbook_in_manual_cleaning_is_checked_against_node_traits() {
         "{node}"
     );
 }
+
+#[test]
+fn runbook_in_servicing_runs_its_steps_and_returns_to_active() {
+    let ib = Ironbox::start();
+    let n = manageable(&ib);
+    let states = format!("/v1/nodes/{n}/states/provision");
+    for (verb, want) in [("provide", "available"), ("active", "active")] {
+        assert_eq!(ib.put(&states, json!({"target": verb})).status, 202);
+        ib.wait_state(&n, want, 30);
+    }
+    let rb = ib.post(
+        "/v1/runbooks",
+        json!({"name": "svc-raid", "steps": [step("raid", "create_configuration", json!(1))]}),
+    );
+    assert_eq!(rb.status, 201, "{}", rb.body);
+    assert_eq!(
+        ib.put("/v1/runbooks/svc-raid/traits/CUSTOM_SVC", Value::Null)
+            .status,
+        204
+    );
+    assert_eq!(
+        ib.put(&format!("/v1/nodes/{n}/traits/CUSTOM_SVC"), Value::Null)
+            .status,
+        204
+    );
+    // Below 1.112 approval is by name, which a logical name can never satisfy.
+    let old = at(
+        &ib,
+        "PUT",
+        &states,
+        "1.108",
+        Some(json!({"target": "service", "runbook": "svc-raid"})),
+    );
+    assert_eq!(
+        (old.status, old.fault()),
+        (400, format!("This runbook has not been approved for use on this node {n}. Please ask an administrator to add it to your node traits."))
+    );
+    let both = ib.put(
+        &states,
+        json!({"target": "service", "runbook": "svc-raid",
+        "service_steps": [step("raid", "create_configuration", json!(1))]}),
+    );
+    assert_eq!(
+        both.fault(),
+        "Please provide either \"service_steps\" or a runbook, but not both."
+    );
+    let r = ib.put(&states, json!({"target": "service", "runbook": "svc-raid"}));
+    assert_eq!(r.status, 202, "{}", r.body);
+    let node = ib.wait_state(&n, "active", 30);
+    assert_eq!(node["last_error"], Value::Null, "{node}");
+}
