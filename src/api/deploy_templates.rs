@@ -6,23 +6,28 @@ use serde_json::{json, Map, Value};
 use super::error::ApiError;
 use super::microversion::Version;
 use super::resource::{self, Ctx, Resource};
-use super::views::{py_repr, Reader};
+use super::step_lists::{self, StepSchema};
+use super::views::Reader;
 use super::State;
 use crate::db::{Page, StoreError};
 use crate::model::deploy_template::DeployTemplate;
-use crate::model::secrets::opaque;
 use crate::model::validate;
 
-const STEP_INTERFACES: &[&str] = &[
-    "bios",
-    "deploy",
-    "firmware",
-    "management",
-    "network",
-    "power",
-    "raid",
-    "vendor",
-];
+/// Deploy steps: Ironic's deploying interfaces, ordered by `priority`, `args` required.
+const STEPS: StepSchema = StepSchema {
+    res: "deploy_template",
+    interfaces: &[
+        "vendor",
+        "power",
+        "management",
+        "firmware",
+        "deploy",
+        "bios",
+        "raid",
+    ],
+    order_key: "priority",
+    args_required: true,
+};
 
 impl Resource for DeployTemplate {
     const COLLECTION: &'static str = "deploy_templates";
@@ -69,62 +74,7 @@ impl Resource for DeployTemplate {
 }
 
 fn check_name(v: &Value) -> Result<String, ApiError> {
-    let name = Reader {
-        res: "deploy_template",
-    }
-    .str(v, 255)?;
-    if !validate::is_valid_trait(&name) {
-        return Err(ApiError::bad_request(format!("Schema error for deploy_template: '{name}' is not valid under any of the given schemas. Possible root cause: '{name}' does not match '^CUSTOM_[A-Z0-9_]+$'")));
-    }
-    Ok(name)
-}
-
-/// Steps: a non-empty list of `{interface, step, args, priority}`, all required.
-fn check_steps(v: &Value) -> Result<Vec<Value>, ApiError> {
-    let err = |m: String| ApiError::bad_request(format!("Schema error for deploy_template: {m}"));
-    let list = v
-        .as_array()
-        .ok_or_else(|| err(format!("{} is not of type 'array'", py_repr(&opaque(v)))))?;
-    if list.is_empty() {
-        return Err(err("[] is too short".into()));
-    }
-    for s in list {
-        let o = s
-            .as_object()
-            .ok_or_else(|| err(format!("{} is not of type 'object'", py_repr(&opaque(s)))))?;
-        for k in ["interface", "step", "args", "priority"] {
-            if !o.contains_key(k) {
-                return Err(err(format!("'{k}' is a required property")));
-            }
-        }
-        if let Some(k) = o
-            .keys()
-            .find(|k| !matches!(k.as_str(), "interface" | "step" | "args" | "priority"))
-        {
-            return Err(err(format!(
-                "Additional properties are not allowed ('{k}' was unexpected)"
-            )));
-        }
-        if !o["interface"]
-            .as_str()
-            .is_some_and(|i| STEP_INTERFACES.contains(&i))
-        {
-            return Err(err(format!(
-                "{} is not one of {STEP_INTERFACES:?}",
-                py_repr(&o["interface"])
-            )));
-        }
-        if o["step"].as_str().is_none_or(str::is_empty)
-            || !o["args"].is_object()
-            || o["priority"].as_i64().is_none_or(|p| p < 0)
-        {
-            return Err(err(format!(
-                "invalid step {}: step must be a name, args an object, priority an integer >= 0",
-                py_repr(s)
-            )));
-        }
-    }
-    Ok(list.clone())
+    step_lists::trait_name("deploy_template", v)
 }
 
 pub async fn create(
@@ -150,7 +100,7 @@ pub async fn create(
         ..Default::default()
     };
     t.name = check_name(obj.get("name").ok_or_else(|| r.required("name"))?)?;
-    t.steps = check_steps(obj.get("steps").ok_or_else(|| r.required("steps"))?)?;
+    t.steps = STEPS.check(obj.get("steps").ok_or_else(|| r.required("steps"))?)?;
     if let Some(u) = obj.get("uuid") {
         t.uuid = r
             .opt_uuid("uuid", u)?
@@ -173,7 +123,7 @@ impl resource::Update for DeployTemplate {
     fn set_field(&mut self, key: &str, val: &Value, _: Version, _: &str) -> Result<(), ApiError> {
         match key {
             "name" => self.name = check_name(val)?,
-            "steps" => self.steps = check_steps(val)?,
+            "steps" => self.steps = STEPS.check(val)?,
             "extra" => self.extra = Reader { res: Self::RES }.obj(val)?,
             _ => {}
         }

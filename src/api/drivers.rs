@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use super::error::ApiError;
 use super::microversion::Version;
 use super::params::{parse_bool, Query};
-use super::views::links;
+use super::views::{links, py_repr};
 use super::{base_url, State};
 
 fn view(
@@ -38,6 +38,68 @@ fn view(
         }
     }
     Value::Object(m)
+}
+
+/// Every field `?fields=` may name (1.77), in the order Ironic's schema lists them.
+fn field_names() -> Vec<String> {
+    let mut names: Vec<String> = ["hosts", "links", "name"].map(String::from).to_vec();
+    for kind in [
+        "boot",
+        "console",
+        "deploy",
+        "inspect",
+        "management",
+        "network",
+        "power",
+        "raid",
+        "vendor",
+        "storage",
+        "rescue",
+        "bios",
+        "firmware",
+    ] {
+        names.push(format!("default_{kind}_interface"));
+        names.push(format!("enabled_{kind}_interfaces"));
+    }
+    names.extend(["properties", "type"].map(String::from));
+    names
+}
+
+/// `?fields=` of a driver list or show: from 1.77, each a name of the schema's enum.
+fn fields_param(q: &Query, v: Version) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(list) = q.list("fields") else {
+        return Ok(None);
+    };
+    if !v.at_least(77) {
+        return Err(ApiError::not_acceptable());
+    }
+    let names = field_names();
+    if let Some(bad) = list.iter().find(|f| !names.contains(f)) {
+        let all: Vec<Value> = names.iter().map(|n| json!(n)).collect();
+        return Err(ApiError::bad_request(format!(
+            "Schema error: '{bad}' is not one of {}",
+            py_repr(&Value::Array(all))
+        )));
+    }
+    Ok(Some(list))
+}
+
+/// Keep `fields` (and `links`, which Ironic always keeps) of each view; a field the
+/// view does not have (a detail field in a plain list) is refused.
+fn select_fields(views: &mut [Value], fields: &[String]) -> Result<(), ApiError> {
+    for view in views.iter_mut() {
+        let Value::Object(m) = view else { continue };
+        let missing: Vec<&str> = fields
+            .iter()
+            .map(String::as_str)
+            .filter(|f| !m.contains_key(*f))
+            .collect();
+        if !missing.is_empty() {
+            return Err(ApiError::invalid_fields(&missing));
+        }
+        m.retain(|k, _| k == "links" || fields.contains(k));
+    }
+    Ok(())
 }
 
 /// Hosts (alive conductors) that load each enabled hardware type.
@@ -81,8 +143,14 @@ pub async fn list(
             )));
         }
     }
+    let fields = fields_param(&q, v)?;
+    if detail && fields.is_some() {
+        return Err(ApiError::bad_request(
+            "Can not specify ?detail=True and fields in the same request.",
+        ));
+    }
     let base = base_url(&req, &state);
-    let items: Vec<Value> = if kind == Some("classic") {
+    let mut items: Vec<Value> = if kind == Some("classic") {
         vec![]
     } else {
         hosts(&state)
@@ -91,6 +159,9 @@ pub async fn list(
             .map(|(name, h)| view(&state, name, v, &base, detail, h))
             .collect()
     };
+    if let Some(f) = &fields {
+        select_fields(&mut items, f)?;
+    }
     Ok(HttpResponse::Ok().json(json!({ "drivers": items })))
 }
 
@@ -113,8 +184,14 @@ pub async fn get(
     v: Version,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let fields = fields_param(&Query::parse(&req)?, v)?;
     let h = find(&state, &path).await?;
-    Ok(HttpResponse::Ok().json(view(&state, &path, v, &base_url(&req, &state), true, &h)))
+    let mut one = [view(&state, &path, v, &base_url(&req, &state), true, &h)];
+    if let Some(f) = &fields {
+        select_fields(&mut one, f)?;
+    }
+    let [one] = one;
+    Ok(HttpResponse::Ok().json(one))
 }
 
 pub async fn properties(

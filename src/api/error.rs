@@ -258,6 +258,8 @@ impl From<ConductorError> for ApiError {
             | C::AllocationAlreadyExists(_)
             | C::DeployTemplateDuplicateName(_)
             | C::DeployTemplateAlreadyExists(_)
+            | C::RunbookDuplicateName(_)
+            | C::RunbookAlreadyExists(_)
             | C::InspectionRuleAlreadyExists(_)
             | C::VifAlreadyAttached(_)
             | C::VolumeConnectorAlreadyExists(_)

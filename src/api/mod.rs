@@ -43,6 +43,8 @@ mod ports;
 mod ramdisk;
 mod resource;
 mod root;
+mod runbooks;
+mod step_lists;
 pub mod ui;
 mod views;
 mod vmedia;
@@ -242,6 +244,21 @@ fn routes(cfg: &mut web::ServiceConfig) {
         GET => resource::show::<DeployTemplate>,
         PATCH => resource::update::<DeployTemplate>,
         DELETE => resource::delete::<DeployTemplate>,
+    ))
+    .service(resource!("/runbooks"; GET => runbooks::list, POST => runbooks::create))
+    .service(resource!("/runbooks/{runbook}";
+        GET => runbooks::show,
+        PATCH => runbooks::update,
+        DELETE => runbooks::delete,
+    ))
+    .service(resource!("/runbooks/{runbook}/traits";
+        GET => runbooks::traits_get,
+        PUT => runbooks::traits_set,
+        DELETE => runbooks::traits_delete,
+    ))
+    .service(resource!("/runbooks/{runbook}/traits/{trait}";
+        PUT => runbooks::trait_add,
+        DELETE => runbooks::trait_delete,
     ))
     .service(resource!("/inspection_rules";
         GET => inspection_rules::list,

@@ -12,7 +12,7 @@ use crate::model::validate;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
-fn check_trait(t: &str, res: &str) -> Result<(), ApiError> {
+pub(super) fn check_trait(t: &str, res: &str) -> Result<(), ApiError> {
     if validate::is_valid_trait(t) {
         return Ok(());
     }
@@ -20,6 +20,30 @@ fn check_trait(t: &str, res: &str) -> Result<(), ApiError> {
         "Schema error for {res}: {} is not valid under any of the given schemas. Possible root cause: {} does not match '^CUSTOM_[A-Z0-9_]+$'",
         py_repr(&json!(t)), py_repr(&json!(t))
     )))
+}
+
+/// A body's `traits`: a list of valid trait names, duplicates dropped (order kept).
+pub(super) fn trait_list(list: &Value) -> Result<Vec<String>, ApiError> {
+    let arr = list.as_array().ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "Schema error for body: {} is not of type 'array'",
+            py_repr(list)
+        ))
+    })?;
+    let mut traits: Vec<String> = Vec::new();
+    for t in arr {
+        let s = t.as_str().ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "Schema error for body: {} is not of type 'string'",
+                py_repr(t)
+            ))
+        })?;
+        check_trait(s, "body")?;
+        if !traits.iter().any(|x| x == s) {
+            traits.push(s.to_string());
+        }
+    }
+    Ok(traits)
 }
 
 pub async fn traits_get(
@@ -51,31 +75,16 @@ pub async fn traits_set(
         return Err(r.unexpected(k));
     }
     let list = obj.get("traits").ok_or_else(|| r.required("traits"))?;
-    let arr = list.as_array().ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "Schema error for body: {} is not of type 'array'",
-            py_repr(list)
-        ))
-    })?;
-    if arr.len() > crate::conductor::MAX_TRAITS {
+    if list
+        .as_array()
+        .is_some_and(|a| a.len() > crate::conductor::MAX_TRAITS)
+    {
         return Err(ApiError::bad_request(format!(
             "Schema error for body: {} is too long",
             py_repr(list)
         )));
     }
-    let mut traits = Vec::new();
-    for t in arr {
-        let s = t.as_str().ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "Schema error for body: {} is not of type 'string'",
-                py_repr(t)
-            ))
-        })?;
-        check_trait(s, "body")?;
-        if !traits.iter().any(|x| x == s) {
-            traits.push(s.to_string());
-        }
-    }
+    let traits = trait_list(list)?;
     let n = find(&state, &path, v).await?;
     state.conductor.node_set_traits(&n, traits).await?;
     Ok(HttpResponse::NoContent().finish())

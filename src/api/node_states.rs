@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use super::error::ApiError;
 use super::microversion::Version;
 use super::nodes::find;
-use super::params::provision::{provision_body, ProvisionRequest};
+use super::params::provision::{provision_body, runbook, ProvisionRequest};
 use super::params::{json_body, object_with, Query};
 use super::resource::body;
 use super::views::Reader;
@@ -53,7 +53,19 @@ pub async fn provision(
     .await?;
     let obj = provision_body(&body)?;
     let node = find(&state, &path, v).await?;
-    let ProvisionRequest { target, args } = ProvisionRequest::parse(obj, v, &node)?;
+    let mut request = ProvisionRequest::parse(obj, v, &node)?;
+    if let Some(rb) = runbook(obj, v)? {
+        // Ironic resolves a runbook after the state check: a request that cannot start
+        // is refused for that first.
+        crate::conductor::provision::precheck(
+            &node,
+            request.target.verb,
+            request.target.event,
+            state.config.conductor.allow_provisioning_in_maintenance,
+        )?;
+        super::runbooks::apply_to(&state, v, &node, rb, &mut request).await?;
+    }
+    let ProvisionRequest { target, args } = request;
     let uuid = node.uuid.clone();
     state
         .conductor

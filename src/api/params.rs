@@ -134,7 +134,37 @@ fn depth(v: &Value) -> usize {
     max
 }
 
-/// A parsed query string; repeated keys keep the last value, as Ironic's framework does.
+/// Parameters Ironic reads as comma-separated lists: repeated, their values are merged.
+const LIST_PARAMS: &[&str] = &[
+    "fields",
+    "shard",
+    "conductor_groups",
+    "addresses",
+    "device_types",
+];
+/// Parameters Ironic reads as integers or booleans (their refusal of a repeat says so).
+const INT_PARAMS: &[&str] = &["limit", "timeout"];
+const BOOL_PARAMS: &[&str] = &[
+    "associated",
+    "console_enabled",
+    "detail",
+    "disable_power_off",
+    "enabled",
+    "include_children",
+    "is_smartnic",
+    "maintenance",
+    "persistent",
+    "project",
+    "protected",
+    "pxe_enabled",
+    "reset_interfaces",
+    "retired",
+    "sharded",
+];
+
+/// A parsed query string. A repeated list parameter (`fields=a&fields=b`) is merged into
+/// one comma-separated value; any other repeated parameter is refused, as Ironic refuses
+/// the list its framework makes of it.
 pub struct Query(Vec<(String, String)>);
 
 impl Query {
@@ -143,9 +173,24 @@ impl Query {
     }
 
     pub fn parse_str(qs: &str) -> Result<Query, ApiError> {
-        serde_urlencoded::from_str::<Vec<(String, String)>>(qs)
-            .map(Query)
-            .map_err(|e| ApiError::bad_request(format!("Invalid query string: {e}")))
+        let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(qs)
+            .map_err(|e| ApiError::bad_request(format!("Invalid query string: {e}")))?;
+        let mut merged: Vec<(String, String)> = Vec::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            let Some(i) = merged.iter().position(|(mk, _)| *mk == k) else {
+                merged.push((k, v));
+                continue;
+            };
+            let Some((_, first)) = merged.get_mut(i) else {
+                continue;
+            };
+            if !LIST_PARAMS.contains(&k.as_str()) {
+                return Err(repeated(&k, &[first.as_str(), v.as_str()]));
+            }
+            first.push(',');
+            first.push_str(&v);
+        }
+        Ok(Query(merged))
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -218,6 +263,28 @@ pub fn parse_bool(key: &str, v: &str) -> Result<bool, ApiError> {
             "Invalid {key}: Unrecognized value '{v}', acceptable values are: '0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'"
         ))),
     }
+}
+
+/// Ironic's refusal of a parameter given more than once (its value became a list); the
+/// first two values are named.
+fn repeated(key: &str, values: &[&str]) -> ApiError {
+    let list = format!(
+        "[{}]",
+        values
+            .iter()
+            .map(|v| format!("'{v}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if INT_PARAMS.contains(&key) {
+        return ApiError::bad_request(format!("Expected an integer for {key}: {list}"));
+    }
+    if BOOL_PARAMS.contains(&key) {
+        return parse_bool(key, &list)
+            .err()
+            .unwrap_or_else(|| ApiError::bad_request(list));
+    }
+    ApiError::bad_request(format!("Expected string for {key}: {list}"))
 }
 
 /// The common list parameters: limit, marker, sort_key, sort_dir, fields, detail.
@@ -335,6 +402,28 @@ mod tests {
     fn depth_counts_levels() {
         assert_eq!(depth(&serde_json::json!(1)), 1);
         assert_eq!(depth(&serde_json::json!({"a": {"b": [1]}})), 4);
+    }
+
+    #[test]
+    fn repeated_parameters_merge_or_are_refused_as_ironic_does() {
+        let q = Query::parse_str("fields=uuid&limit=3&fields=name,driver").unwrap();
+        assert_eq!(q.get("fields"), Some("uuid,name,driver"));
+        assert_eq!(q.list("fields").unwrap(), vec!["uuid", "name", "driver"]);
+        assert_eq!(q.get("limit"), Some("3"));
+        let refusal = |qs: &str| Query::parse_str(qs).err().map(|e| e.message);
+        assert_eq!(
+            refusal("limit=1&limit=5").as_deref(),
+            Some("Expected an integer for limit: ['1', '5']")
+        );
+        assert_eq!(
+            refusal("driver=fake-hardware&driver=ipmi").as_deref(),
+            Some("Expected string for driver: ['fake-hardware', 'ipmi']")
+        );
+        assert_eq!(
+            refusal("detail=true&detail=false").as_deref(),
+            Some("Invalid detail: Unrecognized value '['true', 'false']', acceptable values are: '0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'")
+        );
+        assert!(Query::parse_str("shard=a&shard=b").is_ok());
     }
 
     #[test]

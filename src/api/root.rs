@@ -40,6 +40,7 @@ const COLLECTIONS: &[(&str, u32)] = &[
     ("events", 54),
     ("deploy_templates", 55),
     ("shards", 82),
+    ("runbooks", 92),
     ("inspection_rules", 96),
 ];
 

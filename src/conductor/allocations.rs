@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::task::Wait;
 use super::{Conductor, ConductorError as E, Result};
-use crate::db::{NodeFilter, Page, StoreError};
+use crate::db::{AllocationFilter, NodeFilter, Page, StoreError};
 use crate::model::allocation::{self as alloc, Allocation};
 use crate::model::deploy_template::DeployTemplate;
 use crate::model::node::Node;
@@ -24,8 +24,9 @@ fn dup_allocation(e: StoreError, a: &Allocation) -> E {
 }
 
 impl Conductor {
-    /// Create an allocation and process it at once: `active` with a node, or `error`.
-    /// With `backfill`, bind the given (deployed) node directly.
+    /// Create an allocation, answered `allocating` and processed by a background worker
+    /// as Ironic's conductor does (clients poll until `active` or `error`). With
+    /// `backfill`, bind the given (deployed) node directly.
     pub async fn allocation_create(
         &self,
         mut a: Allocation,
@@ -36,12 +37,51 @@ impl Conductor {
         if let Some(node) = backfill {
             return self.allocation_backfill(a, node).await;
         }
+        // The worker first: a full pool refuses the request with nothing created.
+        let slot = self.workers.reserve()?;
         let a = self
             .store
             .allocation_create(a.clone())
             .await
             .map_err(|e| dup_allocation(e, &a))?;
-        self.allocation_process(a).await
+        self.workers
+            .run(slot, self.clone().allocation_job(a.clone()));
+        Ok(a)
+    }
+
+    /// The background job of one `allocating` allocation.
+    async fn allocation_job(self, a: Allocation) {
+        let uuid = a.uuid.clone();
+        if let Err(e) = self.allocation_process(a.clone()).await {
+            tracing::warn!(allocation = %uuid, error = %e, "allocation failed");
+            self.allocation_failed(a, &e.to_string()).await;
+        }
+    }
+
+    /// On start: allocations a restart caught `allocating` are processed again, as
+    /// Ironic's conductor resumes them.
+    pub(crate) async fn allocations_resume(&self) -> Result<usize> {
+        let filter = AllocationFilter {
+            state: Some(alloc::ALLOCATING.into()),
+            ..Default::default()
+        };
+        let pending = self.store.allocation_list(filter, Page::all()).await?;
+        let count = pending.len();
+        for a in pending {
+            let slot = self.workers.reserve()?;
+            self.workers.run(slot, self.clone().allocation_job(a));
+        }
+        Ok(count)
+    }
+
+    /// Record a processing failure that was not a plain "no node matched" on `a`.
+    async fn allocation_failed(&self, mut a: Allocation, why: &str) {
+        a.state = alloc::ERROR.into();
+        a.last_error = Some(format!("Failed to process allocation {}: {why}", a.uuid));
+        a.updated_at = Some(crate::model::now());
+        if let Err(e) = self.store.allocation_save(a).await {
+            tracing::warn!(error = %e, "cannot record the allocation's failure");
+        }
     }
 
     async fn allocation_backfill(&self, mut a: Allocation, node: Node) -> Result<Allocation> {

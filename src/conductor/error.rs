@@ -100,6 +100,10 @@ pub enum ConductorError {
     DeployTemplateDuplicateName(String),
     #[error("A deploy template with UUID {0} already exists.")]
     DeployTemplateAlreadyExists(String),
+    #[error("A runbook with name {0} already exists.")]
+    RunbookDuplicateName(String),
+    #[error("A runbook with UUID {0} already exists.")]
+    RunbookAlreadyExists(String),
     #[error("A rule with UUID {0} already exists.")]
     InspectionRuleAlreadyExists(String),
     /// Ironic's VifAlreadyAttached (409); the text names the port or portgroup.

@@ -28,6 +28,7 @@ pub mod periodic;
 mod power;
 pub mod provision;
 mod records;
+mod runbooks;
 mod service;
 mod steps;
 mod task;

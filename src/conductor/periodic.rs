@@ -71,9 +71,11 @@ pub async fn recover_on_start(c: &Conductor) -> Result<()> {
         }
         task.release().await;
     }
+    let resumed = c.allocations_resume().await?;
     tracing::info!(
         released_locks = released,
         failed_nodes = failed,
+        resumed_allocations = resumed,
         "start-up recovery done"
     );
     Ok(())

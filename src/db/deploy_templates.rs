@@ -128,17 +128,5 @@ impl Store {
 }
 
 fn get(conn: &Connection, ident: &str) -> Result<Option<DeployTemplate>, StoreError> {
-    let mut found = query(
-        conn,
-        &format!("{SELECT} WHERE uuid = ?1"),
-        &[SqlValue::Text(ident.to_string())],
-    )?;
-    if found.is_empty() {
-        found = query(
-            conn,
-            &format!("{SELECT} WHERE name = ?1"),
-            &[SqlValue::Text(ident.to_string())],
-        )?;
-    }
-    Ok(found.pop())
+    super::by_uuid_or_name(conn, SELECT, "deploy_templates", ident, from_row)
 }

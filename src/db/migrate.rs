@@ -43,6 +43,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/0010_firmware.sql"),
     ),
     (
+        "0011_runbooks",
+        include_str!("../../migrations/0011_runbooks.sql"),
+    ),
+    (
         "0012_volume",
         include_str!("../../migrations/0012_volume.sql"),
     ),

@@ -34,6 +34,7 @@ mod migrate;
 mod nodes;
 mod portgroups;
 mod ports;
+mod runbooks;
 mod volume;
 
 use std::collections::HashSet;
@@ -53,6 +54,7 @@ pub use machines::NodeAddresses;
 pub use nodes::NodeFilter;
 pub use portgroups::PortgroupFilter;
 pub use ports::PortFilter;
+pub use runbooks::RunbookFilter;
 pub use volume::{VolumeFilter, VolumeRecord};
 
 /// `synchronous` of every connection: a commit is on disk when it returns.
@@ -413,6 +415,25 @@ fn query_rows<T>(
         out.push(r??);
     }
     Ok(out)
+}
+
+/// The one row of `table` whose uuid, else whose name, is `ident` (deploy templates and
+/// runbooks answer to either).
+fn by_uuid_or_name<T>(
+    conn: &Connection,
+    select: &str,
+    table: &str,
+    ident: &str,
+    from_row: fn(&rusqlite::Row) -> rusqlite::Result<Result<T, StoreError>>,
+) -> Result<Option<T>, StoreError> {
+    for col in ["uuid", "name"] {
+        let sql = format!("{select} WHERE {table}.{col} = ?1");
+        let found = query_rows(conn, &sql, &[SqlValue::Text(ident.to_string())], from_row)?;
+        if let Some(row) = found.into_iter().next() {
+            return Ok(Some(row));
+        }
+    }
+    Ok(None)
 }
 
 /// `select` + `WHERE` (filters and the page's marker condition) + the page's ORDER/LIMIT.

@@ -206,6 +206,20 @@ CREATE TABLE ports (
     created_at            TEXT NOT NULL,
     updated_at            TEXT
 );
+CREATE TABLE runbooks (
+    id              INTEGER PRIMARY KEY,
+    uuid            TEXT NOT NULL UNIQUE,
+    name            TEXT NOT NULL UNIQUE,
+    description     TEXT,
+    steps           TEXT NOT NULL DEFAULT '[]',
+    disable_ramdisk INTEGER NOT NULL DEFAULT 0,
+    public          INTEGER NOT NULL DEFAULT 0,
+    owner           TEXT,
+    traits          TEXT NOT NULL DEFAULT '[]',
+    extra           TEXT NOT NULL DEFAULT '{}',
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT
+);
 CREATE TABLE volume_connectors (
     id           INTEGER PRIMARY KEY,
     uuid         TEXT NOT NULL UNIQUE,

@@ -2,7 +2,23 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::Ironbox;
+use std::time::Duration;
+
+use crate::harness::{wait_until, Ironbox};
+
+/// Create an allocation: answered `allocating` (201), then processed in the background;
+/// polled, as clients do, until it is `active` or `error`. Returns the settled view.
+fn allocate(ib: &Ironbox, body: Value) -> Value {
+    let r = ib.post("/v1/allocations", body);
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["state"], "allocating", "{}", r.body);
+    let uuid = r.body["uuid"].as_str().unwrap().to_string();
+    wait_until(Duration::from_secs(30), || {
+        let a = ib.get(&format!("/v1/allocations/{uuid}")).body;
+        (a["state"] != "allocating").then_some(a)
+    })
+    .expect("the allocation settles")
+}
 
 /// A node taken enroll -> manage (which reads its power state) -> provide.
 fn available(ib: &Ironbox, body: Value) -> String {
@@ -31,25 +47,21 @@ fn allocations_pick_matching_nodes() {
     );
     let silver = available(&ib, json!({"resource_class": "silver"}));
 
-    let a = ib.post(
-        "/v1/allocations",
+    let a = allocate(
+        &ib,
         json!({"resource_class": "gold", "traits": ["CUSTOM_GPU"], "name": "alloc-1"}),
     );
-    assert_eq!(a.status, 201, "{}", a.body);
-    assert_eq!(a.body["state"], "active");
-    assert_eq!(a.body["node_uuid"], gold.as_str());
+    assert_eq!(a["state"], "active");
+    assert_eq!(a["node_uuid"], gold.as_str());
     let n = ib.get(&format!("/v1/nodes/{gold}")).body;
-    assert_eq!(n["instance_uuid"], a.body["uuid"]);
-    assert_eq!(n["allocation_uuid"], a.body["uuid"]);
+    assert_eq!(n["instance_uuid"], a["uuid"]);
+    assert_eq!(n["allocation_uuid"], a["uuid"]);
     assert_eq!(n["instance_info"]["traits"], json!(["CUSTOM_GPU"]));
     assert_eq!(
         ib.get(&format!("/v1/nodes/{gold}/allocation")).body["name"],
         "alloc-1"
     );
-    assert_eq!(
-        ib.get("/v1/allocations/alloc-1").body["uuid"],
-        a.body["uuid"]
-    );
+    assert_eq!(ib.get("/v1/allocations/alloc-1").body["uuid"], a["uuid"]);
     assert_eq!(
         ib.get(&format!("/v1/allocations?node={gold}")).body["allocations"]
             .as_array()
@@ -59,19 +71,18 @@ fn allocations_pick_matching_nodes() {
     );
 
     // Nothing left with that class: error state with a reason.
-    let b = ib.post("/v1/allocations", json!({"resource_class": "gold"}));
-    assert_eq!(b.status, 201);
-    assert_eq!(b.body["state"], "error");
-    assert!(b.body["last_error"]
+    let b = allocate(&ib, json!({"resource_class": "gold"}));
+    assert_eq!(b["state"], "error");
+    assert!(b["last_error"]
         .as_str()
         .unwrap()
         .contains("no available nodes match the resource class gold"));
     // Candidate lists restrict the choice.
-    let c = ib.post(
-        "/v1/allocations",
+    let c = allocate(
+        &ib,
         json!({"resource_class": "silver", "candidate_nodes": [silver.clone()]}),
     );
-    assert_eq!(c.body["node_uuid"], silver.as_str());
+    assert_eq!(c["node_uuid"], silver.as_str());
     let dup = ib.post(
         "/v1/allocations",
         json!({"resource_class": "x", "name": "alloc-1"}),
@@ -120,9 +131,9 @@ fn allocations_pick_matching_nodes() {
         ib.get(&format!("/v1/nodes/{gold}")).body["instance_uuid"],
         Value::Null
     );
-    let d = ib.post("/v1/allocations", json!({"resource_class": "gold"}));
-    assert_eq!(d.body["state"], "active");
-    let u = d.body["uuid"].as_str().unwrap();
+    let d = allocate(&ib, json!({"resource_class": "gold"}));
+    assert_eq!(d["state"], "active");
+    let u = d["uuid"].as_str().unwrap();
     assert_eq!(
         ib.put(
             &format!("/v1/nodes/{gold}/states/provision"),
@@ -268,4 +279,33 @@ fn deploy_templates_add_steps_through_traits() {
             .status,
         404
     );
+}
+
+#[test]
+fn allocations_caught_allocating_by_a_restart_are_resumed() {
+    let mut ib = Ironbox::start();
+    let a = allocate(&ib, json!({"resource_class": "none-such", "name": "stuck"}));
+    assert_eq!(a["state"], "error");
+    // As if the process had died before its worker ran: back to `allocating` on disk.
+    ib.kill();
+    let db = rusqlite::Connection::open(ib.data().join("ironbox.sqlite")).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE allocations SET state = 'allocating', last_error = NULL WHERE name = 'stuck'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(db);
+    ib.spawn();
+    let settled = wait_until(Duration::from_secs(30), || {
+        let a = ib.get("/v1/allocations/stuck").body;
+        (a["state"] != "allocating").then_some(a)
+    })
+    .expect("the restarted conductor processes it");
+    assert_eq!(settled["state"], "error");
+    assert!(settled["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("no available nodes match the resource class none-such"));
 }

@@ -378,6 +378,8 @@ fn invalid_json_is_refused_on_every_mutating_route() {
         ("POST", "/v1/chassis".to_string()),
         ("POST", "/v1/allocations".to_string()),
         ("POST", "/v1/deploy_templates".to_string()),
+        ("POST", "/v1/runbooks".to_string()),
+        ("PATCH", "/v1/runbooks/CUSTOM_ANY".to_string()),
         ("POST", format!("/v1/heartbeat/{N}")),
         ("POST", "/v1/continue_inspection".to_string()),
     ]

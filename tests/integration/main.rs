@@ -11,6 +11,7 @@
 
 mod agent;
 mod allocations;
+mod api_details;
 mod bad_input;
 mod bmo_fields;
 mod cli;
@@ -36,6 +37,7 @@ mod provision;
 mod redfish;
 mod redfish_firmware;
 mod redfish_inspect;
+mod runbooks;
 mod secrets;
 mod sol;
 mod ui_forms;

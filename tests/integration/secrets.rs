@@ -398,6 +398,13 @@ fn no_secret_on_any_surface() {
     );
     assert_eq!(dt.status, 201, "{}", dt.body);
     s.add("POST /v1/deploy_templates", &dt.body);
+    let rb = ib.post(
+        "/v1/runbooks",
+        json!({"name": "CUSTOM_SECRETS", "extra": p.blob(), "steps": [
+            {"interface": "bios", "step": "apply_configuration", "args": p.blob(), "order": 1}]}),
+    );
+    assert_eq!(rb.status, 201, "{}", rb.body);
+    s.add("POST /v1/runbooks", &rb.body);
 
     // Wrong-typed and otherwise refused submits that echo what they got.
     let secrets = Value::Object(p.map());
@@ -478,6 +485,12 @@ fn no_secret_on_any_surface() {
         "POST",
         "/v1/deploy_templates",
         &json!({"name": "CUSTOM_BAD", "steps": secrets.clone()}),
+    );
+    s.refused(
+        &ib,
+        "POST",
+        "/v1/runbooks",
+        &json!({"name": "CUSTOM_BAD", "steps": [{"interface": "bios", "step": "x", "args": [secrets.clone()], "order": 1}]}),
     );
     // Provisioning arguments: a second node, manageable, so its verbs get that far.
     let n2 = ib.node(json!({"name": "sec2"}))["uuid"]
@@ -569,6 +582,8 @@ fn no_secret_on_any_surface() {
         format!("/v1/allocations/{al}"),
         "/v1/deploy_templates?detail=true".into(),
         "/v1/deploy_templates/CUSTOM_SECRETS".into(),
+        "/v1/runbooks?detail=true".into(),
+        "/v1/runbooks/CUSTOM_SECRETS".into(),
     ] {
         s.get(&ib, &path);
     }

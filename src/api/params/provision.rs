@@ -14,7 +14,7 @@ use crate::model::node::Node;
 use crate::model::secrets::opaque;
 use crate::model::states;
 
-/// Every key the body may hold (`runbook` is known but not served: 406).
+/// Every key the body may hold (`runbook` is resolved by the handler: `ProvisionRequest::runbook`).
 const KEYS: &[&str] = &[
     "target",
     "configdrive",
@@ -63,6 +63,19 @@ pub struct ProvisionRequest {
     pub args: ProvisionArgs,
 }
 
+/// The runbook a body names (1.92), if any: a string or null; an empty name is none.
+pub fn runbook(obj: &Map<String, Value>, v: Version) -> Result<Option<&str>, ApiError> {
+    match obj.get("runbook") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(_)) if !v.at_least(92) => Err(ApiError::not_acceptable()),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "Expected types <class 'NoneType'>, <class 'str'> for runbook: {other}"
+        ))),
+    }
+}
+
 /// The body's object, refused before the node is looked up when it is not an object or
 /// has a key no verb takes (Ironic's schema check comes before its node lookup).
 pub fn provision_body(body: &Value) -> Result<&Map<String, Value>, ApiError> {
@@ -83,9 +96,10 @@ impl ProvisionRequest {
         let (target, since) = Target::lookup(name).ok_or_else(|| {
             ApiError::invalid_state_requested(name, &node.uuid, &node.provision_state)
         })?;
-        if !v.at_least(since) || obj.contains_key("runbook") {
+        if !v.at_least(since) {
             return Err(ApiError::not_acceptable());
         }
+        runbook(obj, v)?;
         let event = target.event;
         let has = |key: &str| obj.contains_key(key);
         let only_with = |key: &str, ok: bool, verbs: &str| -> Result<(), ApiError> {
@@ -284,8 +298,31 @@ mod tests {
     }
 
     #[test]
-    fn runbook_is_not_served() {
-        not_acceptable(parse(json!({"target": "clean", "runbook": "r"})));
+    fn runbook_is_a_name_from_1_92() {
+        not_acceptable(parse_at(
+            json!({"target": "clean", "runbook": "r"}),
+            91,
+            states::MANAGEABLE,
+        ));
+        assert!(parse_at(
+            json!({"target": "clean", "runbook": null}),
+            91,
+            states::MANAGEABLE
+        )
+        .is_ok());
+        assert!(parse(json!({"target": "clean", "runbook": "r"})).is_ok());
+        bad(
+            parse(json!({"target": "clean", "runbook": 5})),
+            "Expected types <class 'NoneType'>, <class 'str'> for runbook: 5",
+        );
+        let body = json!({"target": "clean", "runbook": "CUSTOM_R"});
+        let obj = provision_body(&body).unwrap();
+        assert_eq!(runbook(obj, Version(92)).unwrap(), Some("CUSTOM_R"));
+        let body = json!({"target": "clean", "runbook": ""});
+        assert_eq!(
+            runbook(provision_body(&body).unwrap(), Version(92)).unwrap(),
+            None
+        );
     }
 
     #[test]
