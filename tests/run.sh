@@ -99,7 +99,10 @@ UI_PID=$!
 
 step "client compatibility (baremetal CLI + openstacksdk) against ironbox"
 WORK=$(mktemp -d)
-cleanup() { [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null; wait "${PID:-}" 2>/dev/null || true; rm -rf "$WORK"; }
+cleanup() {
+    [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null; wait "${PID:-}" 2>/dev/null || true; rm -rf "$WORK"
+    stop_background
+}
 trap cleanup EXIT
 printf '[DEFAULT]\nstate_path = "%s/data"\nhost = "ironbox-compat"\n[api]\nport = 0\n' "$WORK" > "$WORK/ironic.toml"
 "$ROOT/target/debug/ironbox" serve --config "$WORK/ironic.toml" 2> "$WORK/ironbox.log" &

@@ -48,6 +48,12 @@ def test_sdk_vifs_on_flat_ports(sdk, vif_node, cleanup):
         sdk.baremetal.detach_vif_from_node(node, "cmp-vif-1",
                                            ignore_missing=False)
     assert sdk.baremetal.list_node_vifs(node) == ["cmp-vif-2"]
+    # A port a VIF is bound to cannot be deleted (Ironic's 409) until it is detached.
+    st, _, body = http("DELETE", "/v1/ports/%s" % ports[1].id)
+    assert st == 409, body
+    assert "bound to VIF cmp-vif-2" in body["error_message"]
+    assert sdk.baremetal.detach_vif_from_node(node, "cmp-vif-2") is True
+    assert sdk.baremetal.list_node_vifs(node) == []
 
 
 def test_sdk_vifs_on_noop(sdk, vif_node):
