@@ -194,17 +194,7 @@ async fn publish(
     else {
         return Ok(url.to_string());
     };
-    let cached = cache
-        .fetch(url, None, false)
+    crate::drivers::direct::cached_image_url(&cache, &base, url, None, false)
         .await
-        .map_err(|e| DriverError::Image {
-            image: url.to_string(),
-            source: Box::new(e),
-        })?;
-    let name = cached
-        .path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    Ok(format!("{base}/images/{name}"))
+        .map(|(url, _)| url)
 }

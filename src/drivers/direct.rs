@@ -328,6 +328,31 @@ fn served_locally(ctx: &TaskContext<'_>) -> bool {
             == ImageDownloadSource::Local.as_str()
 }
 
+/// Download `source` into the image cache and give the URL ironbox's boot HTTP server
+/// (`base`) serves the cached copy at (for the agent, or for a BMC's virtual media), with
+/// the cache entry.
+pub async fn cached_image_url(
+    cache: &crate::image::cache::ImageCache,
+    base: &str,
+    source: &str,
+    spec: Option<crate::image::checksum::ChecksumSpec>,
+    convert_to_raw: bool,
+) -> Result<(String, crate::image::cache::CachedImage), DriverError> {
+    let cached = cache
+        .fetch(source, spec, convert_to_raw)
+        .await
+        .map_err(|e| DriverError::Image {
+            image: source.to_string(),
+            source: Box::new(e),
+        })?;
+    let name = cached
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok((format!("{base}/images/{name}"), cached))
+}
+
 /// Download the image into the cache (verified, converted to raw when configured) and
 /// point the agent at ironbox's copy.
 async fn cache_image(ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
@@ -343,23 +368,16 @@ async fn cache_image(ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
             "Image {source} must be served by ironbox, which needs a boot network ([dhcp] interface) for its HTTP server"
         )));
     };
-    let cached = cache
-        .fetch(&source, spec, ctx.config.default.force_raw_images)
-        .await
-        .map_err(|e| DriverError::Image {
-            image: source.clone(),
-            source: Box::new(e),
-        })?;
-    let name = cached
-        .path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let (url, cached) = cached_image_url(
+        &cache,
+        &base,
+        &source,
+        spec,
+        ctx.config.default.force_raw_images,
+    )
+    .await?;
     let dii = &mut ctx.node.driver_internal_info;
-    dii.insert(
-        AGENT_IMAGE_URL.into(),
-        json!(format!("{base}/images/{name}")),
-    );
+    dii.insert(AGENT_IMAGE_URL.into(), json!(url));
     dii.insert(
         AGENT_IMAGE.into(),
         json!({"os_hash_algo": "sha256", "os_hash_value": cached.sha256,
