@@ -254,6 +254,7 @@ mod sol {
                 password: t.password.clone().unwrap_or_default(),
                 // ipmitool::target accepts only suite 3 (or none), which SOL tries first.
                 cipher_suite: None,
+                privilege: t.privilege,
             })
             .await
             .map_err(DriverError::client)?;

@@ -89,6 +89,7 @@ fn target(sim: &IpmiSim, password: &str) -> SolTarget {
         username: "admin".into(),
         password: password.into(),
         cipher_suite: None,
+        privilege: 4,
     }
 }
 
@@ -199,5 +200,26 @@ fn sol_wrong_password_is_a_clear_error() {
         let e = sol::open(t).await.err().expect("nobody answers");
         assert!(matches!(e, IpmiError::Unreachable { .. }), "{e:?}");
         assert!(t0.elapsed() < Duration::from_secs(10));
+    });
+}
+
+/// driver_info ipmi_priv_level reaches the SOL session: a user the BMC lists at the USER
+/// privilege gets a working session asked for at USER (the role byte goes into RAKP 1,
+/// both key exchanges' HMACs and Set Session Privilege Level, so one place using another
+/// value breaks the handshake). ipmi_sim does not enforce a user's limit, so refusal of a
+/// higher role cannot be shown here.
+#[test]
+fn sol_asks_for_the_configured_privilege() {
+    let (serial, serial_port) = Serial::listen();
+    let sim = IpmiSim::start_with(&format!(
+        "  user 3 true \"viewer\" \"viewerpw\" user 10 none md2 md5 straight\n  sol \"tcp:127.0.0.1:{serial_port}\" 115200\n"
+    ));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut t = target(&sim, "viewerpw");
+        t.username = "viewer".into();
+        t.privilege = 2;
+        let mut h = sol::open(t).await.unwrap();
+        check_output(&mut h, &serial, "viewer").await;
     });
 }

@@ -29,6 +29,9 @@ pub struct SolTarget {
     pub password: String,
     /// 3 or 17 to try first (the other is the fallback); None: 3 first.
     pub cipher_suite: Option<u8>,
+    /// Session privilege (driver_info ipmi_priv_level): 4 administrator, 3 operator,
+    /// 2 user, 1 callback. Asked for in RAKP and set once the session is up.
+    pub privilege: u8,
 }
 
 impl std::fmt::Debug for SolTarget {
@@ -222,6 +225,7 @@ mod tests {
             username: "admin".into(),
             password: "s3cret-pw".into(),
             cipher_suite: None,
+            privilege: 4,
         };
         assert!(!format!("{t:?}").contains("s3cret"));
     }
@@ -234,6 +238,7 @@ mod tests {
             username: "admin".into(),
             password: "x".into(),
             cipher_suite: Some(1),
+            privilege: 4,
         };
         let e = open(t)
             .await

@@ -15,8 +15,11 @@ use crate::bmc::ipmi::IpmiError;
 /// Per-try wait for an answer, and tries per request.
 const ANSWER_WAIT: Duration = Duration::from_secs(1);
 const TRIES: u32 = 3;
-/// Requested role: administrator, looked up by name only (as ipmitool does).
-const ROLE: u8 = 0x04 | 0x10;
+/// RAKP's requested role: the target's privilege, the user looked up by name only (as
+/// ipmitool does).
+fn role(t: &SolTarget) -> u8 {
+    (t.privilege & 0x0f) | 0x10
+}
 const NETFN_APP: u8 = 0x06;
 
 pub struct Session {
@@ -185,7 +188,12 @@ impl Session {
             e => e,
         };
         // Get Channel Authentication Capabilities (channel: this one, IPMI 2.0 data).
-        let req = packet::v15_request(&packet::ipmi_request(NETFN_APP, 0x38, 0, &[0x8e, 0x04]));
+        let req = packet::v15_request(&packet::ipmi_request(
+            NETFN_APP,
+            0x38,
+            0,
+            &[0x8e, t.privilege & 0x0f],
+        ));
         let caps = exchange(&sock, &bmc, &req, |b| {
             packet::v15_response(b)
                 .ok()
@@ -241,7 +249,7 @@ impl Session {
         let mut rakp1 = vec![2, 0, 0, 0];
         rakp1.extend_from_slice(&bmc_sid.to_le_bytes());
         rakp1.extend_from_slice(&rm);
-        rakp1.extend_from_slice(&[ROLE, 0, 0, user.len() as u8]);
+        rakp1.extend_from_slice(&[role(t), 0, 0, user.len() as u8]);
         rakp1.extend_from_slice(user);
         let resp = handshake(&sock, &bmc, packet::RAKP1, &rakp1, packet::RAKP2).await?;
         let mut r = rakp_reply(&resp, &bmc, our_sid, "RAKP 2")?;
@@ -258,7 +266,7 @@ impl Session {
                 &rm,
                 rc,
                 guid,
-                &[ROLE],
+                &[role(t)],
                 &ulen,
                 user,
             ],
@@ -278,12 +286,15 @@ impl Session {
                 "authentication failed: wrong user name or password",
             ));
         }
-        let code3 = suite.hmac(&kuid, &[rc, &our_sid.to_le_bytes(), &[ROLE], &ulen, user]);
+        let code3 = suite.hmac(
+            &kuid,
+            &[rc, &our_sid.to_le_bytes(), &[role(t)], &ulen, user],
+        );
         rakp3.extend_from_slice(&code3);
         let resp = handshake(&sock, &bmc, packet::RAKP3, &rakp3, packet::RAKP4).await?;
         let mut r = rakp_reply(&resp, &bmc, our_sid, "RAKP 4")?;
         let icv = r.take(suite.icv_len()).ok_or_else(|| bad("RAKP 4"))?;
-        let keys = Keys::derive(suite, &kuid, &rm, rc, ROLE, user);
+        let keys = Keys::derive(suite, &kuid, &rm, rc, role(t), user);
         let mut want = suite.hmac(&keys.sik, &[&rm, &bmc_sid.to_le_bytes(), guid]);
         want.truncate(suite.icv_len());
         if !bool::from(subtle::ConstantTimeEq::ct_eq(want.as_slice(), icv)) {
@@ -300,10 +311,16 @@ impl Session {
             window: SeqWindow::default(),
             rq_seq: 0,
         };
-        // Set Session Privilege Level: administrator. Refused: close the session now rather
+        // Set Session Privilege Level: the target's. Refused: close the session now rather
         // than leave one of the BMC's few slots taken until its timeout (we retry soon).
         if let Err(e) = s
-            .command_ok("Set Session Privilege Level", NETFN_APP, 0x3b, &[0x04], &[])
+            .command_ok(
+                "Set Session Privilege Level",
+                NETFN_APP,
+                0x3b,
+                &[t.privilege & 0x0f],
+                &[],
+            )
             .await
         {
             s.close().await;
