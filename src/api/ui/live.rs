@@ -154,10 +154,18 @@ where
             }
         }
     });
+    event_stream(body)
+}
+
+/// The response of every live stream: events, never cached, and passed on as they come by
+/// any buffering proxy in front.
+pub fn event_stream<S>(body: S) -> HttpResponse
+where
+    S: futures_util::Stream<Item = Result<Bytes, actix_web::Error>> + 'static,
+{
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-store"))
-        // Any buffering proxy in front must pass events on as they come.
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(body)
 }

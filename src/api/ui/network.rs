@@ -147,11 +147,7 @@ async fn events(_user: UiUser, state: web::Data<State>) -> HttpResponse {
             }
         },
     );
-    HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(body)
+    super::live::event_stream(body)
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
