@@ -29,6 +29,9 @@ const FIELDS: usize = 24;
 /// then times the head), and how long a kept-alive connection may idle (actix's keep-alive).
 const IDLE: Duration = Duration::from_secs(5);
 
+/// Peeks at a head split over segments before leaving it to actix.
+const SPLIT_TRIES: usize = 10;
+
 /// The fast path as the HTTP server takes it.
 pub fn front(boot: Arc<Boot>) -> Front {
     Arc::new(move |stream| Box::pin(serve(boot.clone(), stream)))
@@ -47,7 +50,7 @@ async fn serve(boot: Arc<Boot>, mut stream: TcpStream) -> Option<TcpStream> {
             // A silent new connection is the gate's to time out; an idle kept-alive one closes.
             Err(_) => return first.then_some(stream),
         };
-        let Some(req) = buf.get(..n).and_then(parse) else {
+        let Some(req) = complete_head(&stream, &mut buf, n).await.and_then(parse) else {
             return Some(stream);
         };
         let Some(answer) = answer(&boot, peer, &req).await else {
@@ -66,6 +69,24 @@ async fn serve(boot: Arc<Boot>, mut stream: TcpStream) -> Option<TcpStream> {
             return None;
         }
     }
+}
+
+/// The peeked bytes once they hold a whole head. A head split over several segments is
+/// peeked again a few times, a millisecond apart (a peek leaves the socket readable, so
+/// readiness cannot say when more came); still partial, it is actix's.
+async fn complete_head<'a>(
+    stream: &TcpStream,
+    buf: &'a mut [u8],
+    mut n: usize,
+) -> Option<&'a [u8]> {
+    for _ in 0..SPLIT_TRIES {
+        if buf.get(..n)?.windows(4).any(|w| w == b"\r\n\r\n") || n == buf.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        n = stream.peek(buf).await.ok()?;
+    }
+    buf.get(..n)
 }
 
 /// A request head the fast path can answer in full.
