@@ -153,12 +153,27 @@ ramdisk = "initrd.img"
 http_root = "{work}/httproot"
 ipxe_dir = "{work}/ipxe"
 tftp_port = 69
+tftp_max_transfers = {args.tftp_max}
 http_port = {IRONBOX_HTTP}
 """)
     p = bb.Proc("ironbox", [args.ironbox, "serve", "--config", conf],
                 os.path.join(work, f"ironbox-{n}.log"), args.ns)
     wait_ready(p, [("udp", SERVER_IP, 69), ("tcp", SERVER_IP, IRONBOX_HTTP), ("udp", "0.0.0.0", 67)])
     return [p]
+
+
+def ironbox_metrics(args, work, n):
+    """ironbox's DHCP/TFTP/HTTP counters after a storm (its API is on loopback in the
+    server namespace)."""
+    try:
+        with open(os.path.join(work, f"ironbox-data-{n}", "endpoints.json")) as f:
+            api = json.load(f)["api"]
+        r = subprocess.run(["ip", "netns", "exec", args.ns, "curl", "-s", api + "/metrics"],
+                           capture_output=True, text=True, timeout=30)
+        keep = ("ironbox_dhcp_", "ironbox_tftp_", "ironbox_http_boot_")
+        return [ln for ln in r.stdout.splitlines() if ln.startswith(keep) and not ln.endswith(" 0")]
+    except (OSError, KeyError, ValueError, subprocess.SubprocessError) as e:
+        return [f"metrics unavailable: {e}"]
 
 
 DNSMASQ_CONF = """# dnsmasq as a PXE/iPXE boot server is usually set up (Debian's dnsmasq 2.90):
@@ -296,7 +311,23 @@ class DhcpPort(asyncio.DatagramProtocol):
         self.transport.sendto(pkt, ("255.255.255.255", 67))
 
 
+class Nak(Exception):
+    pass
+
+
 async def dora(port, m, ipxe, stats):
+    """DISCOVER/OFFER/REQUEST/ACK with PXE-ROM retransmits; a NAK starts over from DISCOVER
+    (counted in `naks` and as a retry), as a firmware's DHCP client does."""
+    for _ in range(MAX_TRIES):
+        try:
+            return await dora_once(port, m, ipxe, stats)
+        except Nak:
+            stats["naks"] = stats.get("naks", 0) + 1
+            stats["retries"] += 1
+    raise StormError(f"{MAX_TRIES} NAKs for {m.mac.hex()}")
+
+
+async def dora_once(port, m, ipxe, stats):
     """One DISCOVER/OFFER/REQUEST/ACK with PXE-ROM retransmits; returns (address, file)."""
     xid = random.getrandbits(32)
     q = asyncio.Queue()
@@ -319,7 +350,7 @@ async def dora(port, m, ipxe, stats):
                     except asyncio.TimeoutError:
                         break
                     if r[1] == 6:
-                        raise StormError(f"NAK for {m.mac.hex()}")
+                        raise Nak()
                     if r[1] == want:
                         got = r
                 if got is not None:
@@ -541,6 +572,7 @@ async def storm(args, sizes):
         "last_ramdisk_s": (max(m.done_at for m in done) - t0) if done else None,
         "retries": {p: stats[p]["retries"] for p in PHASES},
         "retries_total": sum(stats[p]["retries"] for p in PHASES),
+        "naks": {p: stats[p].get("naks", 0) for p in ("dhcp_pxe", "dhcp_ipxe")},
         "phases_ms": {},
     }
     for p in PHASES:
@@ -586,6 +618,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=1, help="interleaved rounds (medians reported)")
     ap.add_argument("--dnsmasq-no-ping", action="store_true",
                     help="add no-ping (dnsmasq's default pings each new address before offering it)")
+    ap.add_argument("--tftp-max", type=int, default=1024,
+                    help="ironbox [pxe] tftp_max_transfers (default 64 refuses in a 1,000 storm)")
     ap.add_argument("--only", choices=["ironbox", "reference"])
     ap.add_argument("--storm-timeout", type=float, default=900)
     ap.add_argument("--out")
@@ -614,7 +648,7 @@ def main():
                     "nproc": os.cpu_count(), "commit": bb.git("rev-parse", "--short", "HEAD"),
                     "clients": args.clients, "payload_mb": args.payload_mb, "ipxe_kb": args.ipxe_kb,
                     "spread_s": args.spread, "rounds": args.rounds,
-                    "dnsmasq_no_ping": args.dnsmasq_no_ping,
+                    "dnsmasq_no_ping": args.dnsmasq_no_ping, "ironbox_tftp_max": args.tftp_max,
                     "dnsmasq_conf": DNSMASQ_CONF, "nginx_conf": NGINX_CONF},
            "rounds": rounds}
 
@@ -637,6 +671,8 @@ def main():
                     time.sleep(0.5)
                     bb.log(f"round {r + 1}: {name}, {args.clients} machines")
                     got[name] = asyncio.run(storm(args, sizes))
+                    if name == "ironbox":
+                        got[name]["server_metrics"] = ironbox_metrics(args, work, n)
                     bb.log(f"  {name}: last ramdisk at {got[name]['last_ramdisk_s']}, "
                            f"failed {got[name]['failed']}, retries {got[name]['retries']}")
                 finally:
