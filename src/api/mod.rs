@@ -504,6 +504,7 @@ pub fn server(
         shutdown_timeout: 10,
         tls,
         render: refusal,
+        front: None,
     };
     crate::http::serve::server(listener, opts, make)
 }

@@ -33,37 +33,10 @@ async fn ipxe_path(
     boot: web::Data<Boot>,
     name: web::Path<String>,
 ) -> HttpResponse {
-    let peer = req.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     if let Some(mac) = crate::model::mac::Mac::parse_lenient(&name).map(|m| m.to_string()) {
-        tracing::info!(mac = %mac, client = %peer, "iPXE script requested");
-        if let Some(ev) = &boot.events {
-            ev.to_mac(
-                mac.clone(),
-                format!("HTTP: iPXE script requested from {peer}"),
-            );
-        }
-        let ip = req
-            .peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default();
-        let script = boot.script_for(&mac).await;
-        // Logged with what became of it: a script that could not be rendered was not served.
-        let mut e = NetEvent::new(
-            "http",
-            ip,
-            if script.is_ok() { "served" } else { "failed" },
-            format!("iPXE script for {mac}"),
-        );
-        if let Err(err) = &script {
-            e.reason = Some(err.to_string());
-        }
-        boot.store.netlog().push(e);
-        return match script {
+        return match mac_script(&boot, req.peer_addr(), &mac).await {
             Ok(s) => ipxe(s),
-            Err(e) => {
-                tracing::error!(mac = %mac, error = %e, "cannot render boot script");
-                HttpResponse::InternalServerError().body(e.to_string())
-            }
+            Err(e) => HttpResponse::InternalServerError().body(e),
         };
     }
     match find_program(&boot.ipxe_dir, &name) {
@@ -78,8 +51,62 @@ async fn ipxe_path(
     }
 }
 
+/// The iPXE script for `mac`, with what became of it logged (a script that could not be
+/// rendered was not served); the error is the 500's body. Shared with the fast path.
+pub(super) async fn mac_script(
+    boot: &Boot,
+    peer: Option<SocketAddr>,
+    mac: &str,
+) -> Result<String, String> {
+    let client = peer.map(|a| a.to_string()).unwrap_or_default();
+    tracing::info!(mac = %mac, client = %client, "iPXE script requested");
+    if let Some(ev) = &boot.events {
+        ev.to_mac(
+            mac.to_string(),
+            format!("HTTP: iPXE script requested from {client}"),
+        );
+    }
+    let ip = peer.map(|a| a.ip().to_string()).unwrap_or_default();
+    let script = boot.script_for(mac).await;
+    let mut e = NetEvent::new(
+        "http",
+        ip,
+        if script.is_ok() { "served" } else { "failed" },
+        format!("iPXE script for {mac}"),
+    );
+    if let Err(err) = &script {
+        e.reason = Some(err.to_string());
+    }
+    boot.store.netlog().push(e);
+    script.map_err(|e| {
+        tracing::error!(mac = %mac, error = %e, "cannot render boot script");
+        e.to_string()
+    })
+}
+
+/// Record a boot file served (`what` = "METHOD /path"): node history, the network log and
+/// the service log. Shared with the fast path.
+pub(super) fn file_served(
+    boot: &Boot,
+    peer: Option<SocketAddr>,
+    what: &str,
+    rel: &std::path::Path,
+    size: u64,
+    range: Option<&str>,
+) {
+    let size = format!(", {size} bytes");
+    if let (Some(ev), Some(peer)) = (&boot.events, peer) {
+        ev.to_ip(peer.ip(), format!("HTTP: {what}{size}"));
+    }
+    let client = peer.map(|a| a.ip().to_string()).unwrap_or_default();
+    let e = NetEvent::new("http", client, "served", format!("{what}{size}"));
+    boot.store.netlog().push(e);
+    let peer = peer.map(|a| a.to_string()).unwrap_or_default();
+    tracing::info!(client = %peer, file = %rel.display(), range = ?range, "HTTP boot: file served");
+}
+
 /// A path under http_root: plain components only (no `..`, no absolute paths, no hidden).
-fn safe_path(rel: &str) -> Option<std::path::PathBuf> {
+pub(super) fn safe_path(rel: &str) -> Option<std::path::PathBuf> {
     let mut out = std::path::PathBuf::new();
     for part in rel.split('/') {
         if part.is_empty() {
@@ -112,12 +139,15 @@ fn refused(req: &HttpRequest) -> HttpResponse {
     HttpResponse::BadRequest().body("bad path\n")
 }
 
+/// An image cache file name: `<hex key>.img`.
+pub(super) fn image_name(name: &str) -> bool {
+    name.strip_suffix(".img")
+        .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// `/images/<key>.img`: an image the conductor cached for a deploy (names are hex keys).
 async fn images(req: HttpRequest, boot: web::Data<Boot>, name: web::Path<String>) -> HttpResponse {
-    let ok = name
-        .strip_suffix(".img")
-        .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_hexdigit()));
-    if !ok {
+    if !image_name(&name) {
         return refused(&req);
     }
     let rel = std::path::PathBuf::from(name.as_str());
@@ -136,13 +166,8 @@ async fn serve_file(
     let what = format!("{} {}", req.method(), req.path());
     match actix_files::NamedFile::open_async(&path).await {
         Ok(f) if path.is_file() => {
-            let size = format!(", {} bytes", f.metadata().len());
-            if let (Some(ev), Some(ip)) = (&boot.events, ip) {
-                ev.to_ip(ip, format!("HTTP: {what}{size}"));
-            }
-            let e = NetEvent::new("http", client, "served", format!("{what}{size}"));
-            boot.store.netlog().push(e);
-            tracing::info!(client = %peer, file = %rel.display(), range = ?req.headers().get("range"), "HTTP boot: file served");
+            let range = req.headers().get("range").and_then(|v| v.to_str().ok());
+            file_served(boot, req.peer_addr(), &what, rel, f.metadata().len(), range);
             // Read on the worker (boot files are page-cached) rather than handing every 64 KiB
             // chunk to a blocking thread: 0.65x -> 1.1x nginx's throughput in bench/.
             f.use_etag(true)
@@ -165,7 +190,7 @@ async fn serve_file(
 pub type ExtraRoutes = std::sync::Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
 
 /// A boot file request's result, as the metrics name it.
-fn http_result(status: u16) -> &'static str {
+pub(super) fn http_result(status: u16) -> &'static str {
     match status {
         200..=299 => "served",
         304 => "not_modified",
@@ -192,6 +217,7 @@ pub fn serve(
     })?;
     let local = listener.local_addr().unwrap_or(addr);
     let data = web::Data::new(boot);
+    let front = super::http_fast::front(data.clone().into_inner());
     // As actix_web::HttpServer had it: 2 workers, 30 s to finish downloads on stop.
     let opts = Options {
         name: "http-boot",
@@ -199,6 +225,7 @@ pub fn serve(
         shutdown_timeout: 30,
         tls: None,
         render,
+        front: Some(front),
     };
     let server = crate::http::serve::server(listener, opts, move || {
         let extra = extra.clone();

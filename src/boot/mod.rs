@@ -16,6 +16,7 @@
 pub mod dhcp;
 pub mod events;
 pub mod http;
+mod http_fast;
 pub mod ra;
 pub mod templates;
 pub mod tftp;

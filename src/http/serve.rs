@@ -25,7 +25,20 @@ pub struct Options {
     pub tls: Option<rustls::ServerConfig>,
     /// How the gate's refusals read.
     pub render: Render,
+    /// Answers what it can of each plain-TCP connection before actix reads it.
+    pub front: Option<Front>,
 }
+
+/// Serves a new plain-TCP connection's requests while it can, then gives the stream back at
+/// a request boundary for actix to serve the rest, or `None` when it finished the connection.
+pub type Front = std::sync::Arc<
+    dyn Fn(
+            tokio::net::TcpStream,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<tokio::net::TcpStream>>>>
+        + Send
+        + Sync,
+>;
 
 /// Build the server on an already-bound listener; `app` makes each worker's actix-web `App`
 /// (as `HttpServer::new` takes it). Signals are the caller's: the server ignores them.
@@ -53,6 +66,7 @@ where
         .disable_signals()
         .shutdown_timeout(opts.shutdown_timeout);
     let render = opts.render;
+    let front = opts.front;
     // What HttpServer::listen builds, over a gated connection: its default keep-alive and
     // disconnect timeout, half-closed reads allowed (a client may shut its write side and
     // wait for the answer); the head timeout is the gate's, whose 408 has the owner's body.
@@ -80,11 +94,20 @@ where
     }
     let builder = match opts.tls {
         None => builder.listen(opts.name, listener, move || {
+            let front = front.clone();
             fn_service(move |io: tokio::net::TcpStream| {
-                let peer = io.peer_addr().ok();
-                std::future::ready(Ok::<_, actix_http::error::DispatchError>(gated(
-                    io, peer, render,
-                )))
+                let front = front.clone();
+                async move {
+                    let io = match front {
+                        // A finished connection ends here (actix-server ignores the error).
+                        Some(f) => f(io).await.ok_or(actix_http::error::DispatchError::Io(
+                            std::io::Error::other("served by the fast path"),
+                        ))?,
+                        None => io,
+                    };
+                    let peer = io.peer_addr().ok();
+                    Ok::<_, actix_http::error::DispatchError>(gated(io, peer, render))
+                }
             })
             .and_then(http_service!(false))
         })?,
