@@ -27,8 +27,27 @@ fn member(db: &Path, i: usize, rpc: &str, extra: &str) -> Ironbox {
     ))
 }
 
-/// Wait until `ib` sees exactly `hosts` alive.
+/// Wait until `ib` sees exactly `hosts` alive, in the table and on its ring (its log
+/// names the members each time it rebuilds the ring).
 fn wait_alive(ib: &Ironbox, hosts: &[&str], secs: u64) {
+    wait_table(ib, hosts, secs);
+    let mut last = String::new();
+    let ok = wait_until(Duration::from_secs(secs), || {
+        let log = ib.log();
+        last = log
+            .lines()
+            .filter(|l| l.contains("hash ring rebuilt"))
+            .last()
+            .unwrap_or_default()
+            .to_string();
+        let ring = last.rsplit("members").next().unwrap_or_default();
+        let on_ring = ring.matches("\"member-").count();
+        (on_ring == hosts.len() && hosts.iter().all(|h| ring.contains(h))).then_some(())
+    });
+    assert!(ok.is_some(), "ring never had {hosts:?}: {last}");
+}
+
+fn wait_table(ib: &Ironbox, hosts: &[&str], secs: u64) {
     let mut last = Value::Null;
     let ok = wait_until(Duration::from_secs(secs), || {
         let r = ib.req("GET", "/v1/conductors?detail=true", Some("1.49"), None);
@@ -49,7 +68,7 @@ fn wait_alive(ib: &Ironbox, hosts: &[&str], secs: u64) {
 fn owners(ib: &Ironbox) -> BTreeMap<String, Value> {
     let r = ib.req(
         "GET",
-        "/v1/nodes?fields=uuid,conductor,provision_state,reservation,last_error&limit=0",
+        "/v1/nodes?fields=uuid,conductor,provision_state,reservation,last_error&limit=1000",
         Some("1.49"),
         None,
     );
@@ -185,7 +204,7 @@ fn three_members_spread_nodes_forward_verbs_and_take_over_a_dead_one() {
     // no lock of member-2's is left.
     let m0 = &members[0];
     let mut last = BTreeMap::new();
-    let owned = wait_until(Duration::from_secs(HEARTBEAT_TIMEOUT + 3), || {
+    let owned = wait_until(Duration::from_secs(HEARTBEAT_TIMEOUT + 5), || {
         last = owners(m0);
         last.values()
             .all(|n| n["conductor"] != "member-2" && n["reservation"] != "member-2")
