@@ -154,6 +154,13 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
         Some(Arc::new(ramdisk)),
         // The agents' routes there are Ironic API routes: refusals in Ironic's shape.
         api::refusal,
+        // Members on one segment: each answers DHCP only for its own (and unknown) machines.
+        config.json_rpc.enabled.then(|| {
+            let c = conductor.clone();
+            let owns: crate::model::conductor::OwnsNode =
+                Arc::new(move |group: &str, uuid: &str| c.owns(group, uuid));
+            owns
+        }),
         cancel.clone(),
     )
     .await?;

@@ -140,3 +140,45 @@ impl Checker<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn off_by_default_and_on_with_json_rpc() {
+        let c = Config::parse("", "t").unwrap();
+        assert!(!c.json_rpc.enabled);
+        assert_eq!(c.json_rpc.addr().to_string(), "127.0.0.1:8089");
+        let c = Config::parse(
+            "[DEFAULT]\nrpc_transport = \"json-rpc\"\n[json_rpc]\nauth_strategy = \"http_basic\"\nusername = \"u\"\npassword = \"hunter2\"\n",
+            "t",
+        )
+        .unwrap();
+        assert!(c.json_rpc.enabled);
+        let shown = format!("{:?}", c.json_rpc);
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (text, key) in [
+            ("[DEFAULT]\nrpc_transport = \"oslo\"", "[DEFAULT] rpc_transport"),
+            ("[json_rpc]\nauth_strategy = \"keystone\"", "[json_rpc] auth_strategy"),
+            ("[json_rpc]\nhost_ip = \"somewhere\"", "[json_rpc] host_ip"),
+            ("[json_rpc]\nusername = \"u\"", "[json_rpc] password"),
+            ("[json_rpc]\nuse_ssl = true", "[json_rpc] use_ssl"),
+            (
+                "[DEFAULT]\nrpc_transport = \"json-rpc\"\n[json_rpc]\nauth_strategy = \"http_basic\"",
+                "[json_rpc] username",
+            ),
+            ("[json_rpc]\nport = 70000", "TOML"),
+        ] {
+            let err = Config::parse(text, "t.toml").unwrap_err().to_string();
+            assert!(
+                err.contains(key) || (key == "TOML" && err.starts_with("t.toml")),
+                "{text}: {err}"
+            );
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! SQL for the conductors table (service registration and heartbeat).
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params_from_iter, Connection, Row};
+use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
 
 use super::{page_sql, Page, Store, StoreError};
 use crate::model::conductor::Conductor;
@@ -156,5 +156,26 @@ impl Store {
             )? == 1)
         })
         .await
+    }
+}
+
+impl Store {
+    /// The node (uuid, conductor group) a MAC is a port of. Blocking: for the DHCP threads,
+    /// which ask only when members share the boot network.
+    pub fn mac_node_blocking(
+        &self,
+        mac: &crate::model::mac::Mac,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let conn = self.take()?;
+        let row = conn
+            .prepare_cached(
+                "SELECT n.uuid, n.conductor_group FROM ports p JOIN nodes n ON n.id = p.node_id WHERE p.address = ?1",
+            )
+            .and_then(|mut st| {
+                st.query_row([mac.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            });
+        self.put_back(conn);
+        Ok(row?)
     }
 }

@@ -1,6 +1,10 @@
 //! A conductor service registration (one row per ironbox process), and when it counts as
 //! alive: online and heard from within `[conductor] heartbeat_timeout`.
 
+/// Whether this member answers for node (conductor group, uuid): the conductor's ring,
+/// handed to the boot servers, which may not use the conductor itself.
+pub type OwnsNode = std::sync::Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Conductor {
     pub hostname: String,

@@ -36,8 +36,7 @@ fn wait_alive(ib: &Ironbox, hosts: &[&str], secs: u64) {
         let log = ib.log();
         last = log
             .lines()
-            .filter(|l| l.contains("hash ring rebuilt"))
-            .last()
+            .rfind(|l| l.contains("hash ring rebuilt"))
             .unwrap_or_default()
             .to_string();
         let ring = last.rsplit("members").next().unwrap_or_default();
