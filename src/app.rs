@@ -111,14 +111,28 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
         source: std::io::Error::other(e.to_string()),
     })?;
     conductor.set_image_cache(Arc::new(images));
-    Heartbeat::register(&conductor).await?;
-    crate::conductor::periodic::recover_on_start(&conductor).await?;
 
     let listener = TcpListener::bind(config.api.addr())
         .map_err(io(format!("binding the API to {}", config.api.addr())))?;
     let api_addr = listener
         .local_addr()
         .map_err(io("reading the API address"))?;
+    // Members forward work on nodes they do not own to the owner's RPC listener, whose
+    // address goes into the conductors table with the registration.
+    let rpc = match config.json_rpc.enabled {
+        true => {
+            let l = TcpListener::bind(config.json_rpc.addr()).map_err(io(format!(
+                "binding [json_rpc] to {}",
+                config.json_rpc.addr()
+            )))?;
+            let addr = l.local_addr().map_err(io("reading the RPC address"))?;
+            let server = api::rpc::server(&config, l, api_addr).map_err(io("starting JSON-RPC"))?;
+            Some((addr, server))
+        }
+        false => None,
+    };
+    Heartbeat::register(&conductor, rpc.as_ref().map(|(a, _)| a.to_string())).await?;
+    crate::conductor::periodic::recover_on_start(&conductor).await?;
     let tls = load_tls(&config)?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let state = api::State {
@@ -140,11 +154,29 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
         Some(Arc::new(ramdisk)),
         // The agents' routes there are Ironic API routes: refusals in Ironic's shape.
         api::refusal,
+        // Members on one segment: each answers DHCP only for its own (and unknown) machines.
+        config.json_rpc.enabled.then(|| {
+            let c = conductor.clone();
+            let owns: crate::model::conductor::OwnsNode =
+                Arc::new(move |group: &str, uuid: &str| c.owns(group, uuid));
+            owns
+        }),
         cancel.clone(),
     )
     .await?;
     let mut endpoints =
         serde_json::json!({ "api": format!("{scheme}://{api_addr}"), "pid": std::process::id() });
+    let rpc_task = rpc.map(|(addr, server)| {
+        if let Some(e) = endpoints.as_object_mut() {
+            e.insert(
+                "json_rpc".into(),
+                serde_json::json!(format!("http://{addr}")),
+            );
+        }
+        tracing::info!(json_rpc = %addr, "JSON-RPC listener serving the other conductors");
+        let handle = server.handle();
+        (handle, tokio::spawn(server))
+    });
     match &boot {
         Some(b) => {
             let mode = &config.dhcp.mode;
@@ -208,6 +240,10 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
     cancel.cancel();
     handle.stop(true).await;
     let _ = server_task.await;
+    if let Some((h, task)) = rpc_task {
+        h.stop(true).await;
+        let _ = task.await;
+    }
     // Let running jobs finish their step; anything cut short is failed on the next start.
     conductor.shutdown(std::time::Duration::from_secs(10)).await;
     while tasks.join_next().await.is_some() {}

@@ -11,11 +11,7 @@ use crate::model::conductor::Conductor;
 
 /// Alive = online and heard from within `[conductor] heartbeat_timeout`.
 pub fn alive(c: &Conductor, timeout_s: u64) -> bool {
-    let last = c.updated_at.as_deref().unwrap_or(&c.created_at);
-    let fresh = chrono::DateTime::parse_from_str(last, "%Y-%m-%dT%H:%M:%S%.f%:z")
-        .map(|t| chrono::Utc::now().signed_duration_since(t).num_seconds() < timeout_s as i64)
-        .unwrap_or(false);
-    c.online && fresh
+    c.alive_at(chrono::Utc::now(), timeout_s)
 }
 
 impl Resource for Conductor {

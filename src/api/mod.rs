@@ -43,6 +43,7 @@ mod ports;
 mod ramdisk;
 mod resource;
 mod root;
+pub mod rpc;
 mod runbooks;
 mod step_lists;
 pub mod ui;
@@ -326,7 +327,11 @@ pub fn ramdisk_service(state: State) -> impl Fn(&mut web::ServiceConfig) + Send 
                 .app_data(state.clone())
                 .wrap_fn(microversion::middleware)
                 .service(web::resource("/").route(get().to(root::root)))
-                .service(web::scope("/v1").configure(ramdisk::routes)),
+                .service(
+                    web::scope("/v1")
+                        .wrap(actix_web::middleware::from_fn(rpc::forward))
+                        .configure(ramdisk::routes),
+                ),
         );
     }
 }
@@ -465,6 +470,8 @@ pub fn server(
             })
             .service(web::scope("/v1").configure(routes))
             .configure(routes)
+            // Inside authentication: only an authenticated request is forwarded.
+            .wrap(actix_web::middleware::from_fn(rpc::forward))
             .wrap_fn(move |req, srv| {
                 // Authentication runs inside version negotiation so 401s carry version headers.
                 let public =

@@ -111,7 +111,7 @@ fn set_field(n: &mut Node, key: &str, val: &Value, v: Version, verb: &str) -> Re
     Ok(())
 }
 
-fn conductor_of<'a>(state: &'a State, n: &Node) -> Option<&'a str> {
+fn conductor_of(state: &State, n: &Node) -> Option<String> {
     state.conductor.owner_of(&n.conductor_group, &n.uuid)
 }
 
@@ -128,7 +128,7 @@ impl Resource for Node {
     }
 
     fn row(&self, cx: &Ctx) -> Map<String, Value> {
-        raw_json(self, cx.v, conductor_of(cx.state, self))
+        raw_json(self, cx.v, conductor_of(cx.state, self).as_deref())
     }
 
     async fn find(state: &State, ident: &str, v: Version) -> Result<Node, ApiError> {
@@ -233,11 +233,12 @@ impl Resource for Node {
         s: S,
     ) -> Result<S::Ok, S::Error> {
         use serde::Serialize;
+        let conductor = conductor_of(cx.state, self);
         View {
             node: self,
             v: cx.v,
             base: cx.base,
-            conductor: conductor_of(cx.state, self),
+            conductor: conductor.as_deref(),
             fields,
         }
         .serialize(s)

@@ -256,6 +256,7 @@ pub async fn serve(
     store: Store,
     extra: Option<http::ExtraRoutes>,
     render: crate::http::framing::Render,
+    owns: Option<crate::model::conductor::OwnsNode>,
     cancel: CancellationToken,
 ) -> Result<Option<Bound>, BootError> {
     let d = &config.dhcp;
@@ -335,6 +336,7 @@ pub async fn serve(
             )),
             http_port: p.http_port,
             events,
+            owns,
         };
         (bound.dhcp, bound.dhcp_threads) = server.start(cancel.clone()).await?;
     }

@@ -454,7 +454,7 @@ impl Conductor {
         };
         let group = self.config.conductor.conductor_group.clone();
         for node in nodes.into_iter().filter(|n| n.console_enabled) {
-            if self.owner_of(&group, &node.uuid) != Some(self.host()) {
+            if !self.owns(&group, &node.uuid) {
                 continue;
             }
             let uuid = node.uuid.clone();

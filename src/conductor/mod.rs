@@ -12,6 +12,7 @@
 //! - `vmedia.rs`: virtual media attach, detach and status
 //! - `console.rs`: serial console sessions shared by their viewers, and their TCP ports
 //! - `workers.rs`: the bounded job pool; `hash_ring.rs`; `service.rs`: registration
+//! - `members.rs`: the live members, their rings, takeover of a dead member's nodes
 
 mod agent;
 mod allocations;
@@ -23,6 +24,7 @@ mod indicators;
 mod inspection;
 pub mod inspection_rules;
 mod inventory;
+pub mod members;
 pub use inventory::delete_refusal;
 pub mod periodic;
 mod power;
@@ -61,8 +63,8 @@ pub struct Conductor {
     pub(crate) registry: Arc<Registry>,
     pub(crate) config: Arc<Config>,
     pub(crate) workers: Arc<workers::Workers>,
-    /// Members: the conductors of this group (just this one until peers are configured).
-    ring: Arc<hash_ring::HashRing>,
+    /// The live members and their hash rings (just this one until others register).
+    members: Arc<members::Members>,
     /// Where agents reach ironbox and fetch cached images, once the servers listen.
     urls: Arc<std::sync::OnceLock<crate::drivers::Urls>>,
     images: Arc<std::sync::OnceLock<Arc<crate::image::cache::ImageCache>>>,
@@ -77,7 +79,10 @@ pub struct Conductor {
 impl Conductor {
     pub fn new(store: Store, registry: Arc<Registry>, config: Arc<Config>) -> Self {
         let workers = Arc::new(workers::Workers::new(config.conductor.workers_pool_size));
-        let ring = Arc::new(hash_ring::HashRing::new(&[config.default.host.as_str()], 5));
+        let members = Arc::new(members::Members::alone(
+            &config.default.host,
+            &config.conductor.conductor_group,
+        ));
         let discovery_limit = Arc::new(crate::model::rate::PerMinute::new(
             config.auto_discovery.max_enrollments_per_minute,
         ));
@@ -86,7 +91,7 @@ impl Conductor {
             registry,
             config,
             workers,
-            ring,
+            members,
             urls: Arc::default(),
             images: Arc::default(),
             heartbeats_noted: Arc::default(),
@@ -134,12 +139,27 @@ impl Conductor {
     }
 
     /// The conductor that owns node `uuid` of conductor group `group`: its primary on the
-    /// hash ring of that group's conductors (none for a group without conductors).
-    pub fn owner_of(&self, group: &str, uuid: &str) -> Option<&str> {
-        if group != self.config.conductor.conductor_group {
-            return None;
-        }
-        self.ring.primary(uuid)
+    /// hash ring of that group's live conductors (none for a group without conductors).
+    pub fn owner_of(&self, group: &str, uuid: &str) -> Option<String> {
+        self.members
+            .with(|v| v.owner(group, uuid).map(str::to_string))
+    }
+
+    /// Whether node `uuid` of `group` is this member's to work on.
+    pub fn owns(&self, group: &str, uuid: &str) -> bool {
+        self.members
+            .with(|v| v.owner(group, uuid) == Some(self.host()))
+    }
+
+    /// The owner of a node when it is another live member, with where it takes RPC.
+    pub fn remote_owner(&self, group: &str, uuid: &str) -> Option<(String, String)> {
+        self.members.with(|v| {
+            let owner = v.owner(group, uuid)?;
+            if owner == self.host() {
+                return None;
+            }
+            Some((owner.to_string(), v.rpc_address(owner)?.to_string()))
+        })
     }
 
     /// Append a node history entry (when history is enabled), pruning old ones. Its uuid,

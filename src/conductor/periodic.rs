@@ -1,4 +1,5 @@
-//! Reconcilers: they take no input, read the store, act, and are safe to run twice.
+//! Reconcilers: they take no input, read the store, act, and are safe to run twice. Each
+//! acts only on the nodes this member owns on its group's hash ring.
 //! - start-up recovery: release this conductor's stale locks; fail nodes caught mid-work
 //! - power sync: compare recorded and real power; force or record; count failures; record
 //!   the BMC's health report when it changes
@@ -22,8 +23,15 @@ use crate::model::states::*;
 /// States in which power is not synced (the node is being set up or is mid-callback).
 const NO_SYNC: &[&str] = &[WAIT_CALLBACK, CLEAN_WAIT, ENROLL, ADOPT_FAILED];
 
+/// Every node this member owns (on its group's ring) matching `filter`.
+pub(super) async fn all_nodes(c: &Conductor, filter: NodeFilter) -> Result<Vec<Node>> {
+    let mut nodes = group_nodes(c, filter).await?;
+    nodes.retain(|n| c.owns(&n.conductor_group, &n.uuid));
+    Ok(nodes)
+}
+
 /// Every node of this conductor's group matching `filter`, page by page.
-pub(super) async fn all_nodes(c: &Conductor, mut filter: NodeFilter) -> Result<Vec<Node>> {
+async fn group_nodes(c: &Conductor, mut filter: NodeFilter) -> Result<Vec<Node>> {
     filter.conductor_group = Some(c.config.conductor.conductor_group.clone());
     filter.include_children = true;
     let mut out: Vec<Node> = vec![];
@@ -43,11 +51,16 @@ pub(super) async fn all_nodes(c: &Conductor, mut filter: NodeFilter) -> Result<V
 }
 
 /// On start: nothing of ours can still be running, so our locks are stale, and nodes left
-/// in a working state are moved to its failed state with an explanation.
+/// in a working state are moved to its failed state with an explanation. Ours: the nodes
+/// we own, and those we held locked (the ring may have moved them while we were away).
 pub async fn recover_on_start(c: &Conductor) -> Result<()> {
+    let mut mine = group_nodes(c, NodeFilter::default()).await?;
+    mine.retain(|n| {
+        n.reservation.as_deref() == Some(c.host()) || c.owns(&n.conductor_group, &n.uuid)
+    });
     let released = c.store.node_release_all(c.host().to_string()).await?;
     let mut failed = 0;
-    for node in all_nodes(c, NodeFilter::default()).await? {
+    for node in mine {
         let stuck = fsm::FAIL_ON_RESTART.contains(&node.provision_state.as_str());
         if !stuck && node.target_power_state.is_none() {
             continue;

@@ -41,6 +41,8 @@ pub struct FileConfig {
     pub inspector: InspectorSection,
     #[serde(default)]
     pub inspection_rules: InspectionRulesSection,
+    #[serde(default)]
+    pub json_rpc: super::json_rpc::JsonRpcFile,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -54,6 +56,8 @@ pub struct DefaultSection {
     pub auth_strategy: String,
     /// htpasswd file (bcrypt hashes) used by `http_basic`.
     pub http_basic_auth_user_file: String,
+    /// `none` (one member does all its work) or `json-rpc` (members forward to owners).
+    pub rpc_transport: String,
     /// Log at debug level.
     pub debug: bool,
     /// Convert qcow2 images to raw in ironbox's image cache before serving them.
@@ -102,6 +106,7 @@ impl Default for DefaultSection {
             state_path: "./ironbox-data".into(),
             auth_strategy: "noauth".into(),
             http_basic_auth_user_file: "/etc/ironbox/htpasswd".into(),
+            rpc_transport: "none".into(),
             debug: false,
             force_raw_images: true,
             enabled_hardware_types: strings(&[

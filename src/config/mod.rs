@@ -6,12 +6,14 @@
 mod check;
 mod file;
 pub mod htpasswd;
+mod json_rpc;
 mod rules_file;
 mod sections;
 
 use std::path::Path;
 
 use file::FileConfig;
+pub use json_rpc::JsonRpcSection;
 pub use sections::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,7 @@ pub struct Config {
     pub auto_discovery: AutoDiscoverySection,
     pub inspector: InspectorSection,
     pub inspection_rules: InspectionRulesSection,
+    pub json_rpc: JsonRpcSection,
 }
 
 impl Config {
@@ -82,6 +85,7 @@ impl Config {
 
     fn from_file(file: FileConfig, shown: &str) -> Result<Self, ConfigError> {
         let ck = check::Checker { path: shown };
+        let rpc_transport = file.default.rpc_transport.clone();
         let default = ck.default(file.default)?;
         let api = ck.api(file.api, default.auth_strategy)?;
         Ok(Config {
@@ -102,6 +106,7 @@ impl Config {
             auto_discovery: ck.auto_discovery(file.auto_discovery, &default)?,
             inspector: ck.inspector(file.inspector)?,
             inspection_rules: ck.inspection_rules(file.inspection_rules)?,
+            json_rpc: ck.json_rpc(file.json_rpc, &rpc_transport, default.auth_strategy)?,
             default,
         })
     }

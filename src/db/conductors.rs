@@ -1,13 +1,13 @@
 //! SQL for the conductors table (service registration and heartbeat).
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params_from_iter, Connection, Row};
+use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
 
 use super::{page_sql, Page, Store, StoreError};
 use crate::model::conductor::Conductor;
 
 const SELECT: &str =
-    "SELECT hostname, conductor_group, online, drivers, created_at, updated_at FROM conductors";
+    "SELECT hostname, conductor_group, online, drivers, created_at, updated_at, rpc_address FROM conductors";
 
 fn from_row(r: &Row) -> rusqlite::Result<Conductor> {
     let drivers: String = r.get(3)?;
@@ -18,6 +18,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Conductor> {
         drivers: serde_json::from_str(&drivers).unwrap_or_default(),
         created_at: r.get(4)?,
         updated_at: r.get(5)?,
+        rpc_address: r.get(6)?,
     })
 }
 
@@ -33,10 +34,10 @@ impl Store {
         self.write(move |tx| {
             let drivers = serde_json::Value::from(c.drivers.clone()).to_string();
             tx.execute(
-                "INSERT INTO conductors (hostname, conductor_group, online, drivers, created_at, updated_at) \
-                 VALUES (?1, ?2, 1, ?3, ?4, ?4) \
-                 ON CONFLICT(hostname) DO UPDATE SET conductor_group = ?2, online = 1, drivers = ?3, updated_at = ?4",
-                rusqlite::params![c.hostname, c.conductor_group, drivers, c.created_at],
+                "INSERT INTO conductors (hostname, conductor_group, online, drivers, created_at, updated_at, rpc_address) \
+                 VALUES (?1, ?2, 1, ?3, ?4, ?4, ?5) \
+                 ON CONFLICT(hostname) DO UPDATE SET conductor_group = ?2, online = 1, drivers = ?3, updated_at = ?4, rpc_address = ?5",
+                rusqlite::params![c.hostname, c.conductor_group, drivers, c.created_at, c.rpc_address],
             )?;
             Ok(())
         })
@@ -72,6 +73,12 @@ impl Store {
         .await
     }
 
+    /// Every registered conductor, alive or not (the members' view of each other).
+    pub async fn conductor_list_all(&self) -> Result<Vec<Conductor>, StoreError> {
+        self.read(|conn| query(conn, &format!("{SELECT} ORDER BY hostname"), &[]))
+            .await
+    }
+
     pub async fn conductor_list(&self, page: Page) -> Result<Vec<Conductor>, StoreError> {
         self.read(move |conn| {
             let mut args = Vec::new();
@@ -103,5 +110,72 @@ impl Store {
             query(conn, &sql, &args)
         })
         .await
+    }
+}
+
+/// A node whose lock a (dead) member holds, as takeover needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeldNode {
+    pub uuid: String,
+    pub conductor_group: String,
+    pub holder: String,
+}
+
+impl Store {
+    /// Nodes locked by any of `hosts` (members found dead), for their new owners.
+    pub async fn nodes_held_by(&self, hosts: Vec<String>) -> Result<Vec<HeldNode>, StoreError> {
+        if hosts.is_empty() {
+            return Ok(vec![]);
+        }
+        self.read(move |conn| {
+            let marks: Vec<String> = (1..=hosts.len()).map(|i| format!("?{i}")).collect();
+            let sql = format!(
+                "SELECT uuid, conductor_group, reservation FROM nodes WHERE reservation IN ({}) ORDER BY id",
+                marks.join(", ")
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map(params_from_iter(hosts.iter()), |r| {
+                Ok(HeldNode {
+                    uuid: r.get(0)?,
+                    conductor_group: r.get(1)?,
+                    holder: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Break the lock `holder` has on a node (only if it still holds it): the new owner's
+    /// first step in taking over from a dead member. True if the lock was broken.
+    pub async fn node_break_lock(&self, uuid: String, holder: String) -> Result<bool, StoreError> {
+        self.write(move |tx| {
+            Ok(tx.execute(
+                "UPDATE nodes SET reservation = NULL WHERE uuid = ?1 AND reservation = ?2",
+                rusqlite::params![uuid, holder],
+            )? == 1)
+        })
+        .await
+    }
+}
+
+impl Store {
+    /// The node (uuid, conductor group) a MAC is a port of. Blocking: for the DHCP threads,
+    /// which ask only when members share the boot network.
+    pub fn mac_node_blocking(
+        &self,
+        mac: &crate::model::mac::Mac,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let conn = self.take()?;
+        let row = conn
+            .prepare_cached(
+                "SELECT n.uuid, n.conductor_group FROM ports p JOIN nodes n ON n.id = p.node_id WHERE p.address = ?1",
+            )
+            .and_then(|mut st| {
+                st.query_row([mac.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            });
+        self.put_back(conn);
+        Ok(row?)
     }
 }

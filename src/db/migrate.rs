@@ -50,6 +50,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0012_volume",
         include_str!("../../migrations/0012_volume.sql"),
     ),
+    (
+        "0013_conductor_rpc",
+        include_str!("../../migrations/0013_conductor_rpc.sql"),
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

@@ -49,6 +49,7 @@ pub use allocations::AllocationFilter;
 pub use bios::BiosRow;
 pub use boot::{LeaseRow, LeaseWrite, MacOwner};
 pub use changes::{Change, ChangeKind};
+pub use conductors::HeldNode;
 pub use inspection::InspectionSaved;
 pub use machines::NodeAddresses;
 pub use nodes::NodeFilter;

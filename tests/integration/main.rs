@@ -30,6 +30,7 @@ mod http_framing;
 mod inspection_rules;
 mod inventory;
 mod ipmi;
+mod members;
 mod metrics;
 mod netboot;
 mod nodes;

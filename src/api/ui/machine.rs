@@ -173,11 +173,12 @@ async fn show(
         .map(|o| o.iter().map(|(k, v)| (k.clone(), plain(v))).collect())
         .unwrap_or_default();
     let base = super::super::base_url(&req, &state);
+    let conductor = state.conductor.owner_of(&n.conductor_group, &n.uuid);
     let view = View {
         node: &n,
         v: Version::MAX,
         base: &base,
-        conductor: state.conductor.owner_of(&n.conductor_group, &n.uuid),
+        conductor: conductor.as_deref(),
         fields: None,
     };
     let raw = serde_json::to_string_pretty(&view).map_err(ApiError::internal)?;

@@ -26,6 +26,9 @@ pub struct Lookup {
     pub conflict: bool,
     /// An unknown MAC on a discovery network, over `[auto_discovery] max_boots_per_minute`.
     pub throttled: bool,
+    /// The MAC's node belongs to another live member of our conductor group: that member
+    /// answers it, so two members on one segment never both do.
+    pub owned_elsewhere: bool,
 }
 
 /// Facts read from a packet.
@@ -46,6 +49,7 @@ pub enum Ignore {
     NoMessageType,
     BadHardwareAddress,
     UnknownMac,
+    OwnedByAnotherConductor,
     DiscoveryRateLimited,
     NotANetbootClient,
     NoBootProgramForArch(u16),
@@ -65,6 +69,7 @@ impl Ignore {
             Ignore::NoMessageType => "no_message_type",
             Ignore::BadHardwareAddress => "bad_hardware_address",
             Ignore::UnknownMac => "unknown_mac",
+            Ignore::OwnedByAnotherConductor => "owned_by_another_conductor",
             Ignore::DiscoveryRateLimited => "discovery_rate_limited",
             Ignore::NotANetbootClient => "not_a_netboot_client",
             Ignore::NoBootProgramForArch(_) => "no_boot_program_for_arch",
@@ -103,6 +108,9 @@ impl std::fmt::Display for Ignore {
                 "MAC is not a port of an enrolled node and discovery is off on this network \
                  ([auto_discovery] enabled, networks)"
                     .into()
+            }
+            Ignore::OwnedByAnotherConductor => {
+                "the MAC's node is managed by another conductor, which answers it".into()
             }
             Ignore::DiscoveryRateLimited => {
                 "unknown MAC over [auto_discovery] max_boots_per_minute".into()
@@ -221,6 +229,9 @@ pub fn decide(
     use Decision::Ignore as No;
     if !lookup.known && !allow_unknown {
         return No(Ignore::UnknownMac);
+    }
+    if lookup.known && lookup.owned_elsewhere {
+        return No(Ignore::OwnedByAnotherConductor);
     }
     if !lookup.known && lookup.throttled {
         return No(Ignore::DiscoveryRateLimited);
@@ -486,21 +497,25 @@ mod tests {
             };
             report.push_str(&format!("{name}: {:?} {:?}\n", f.kind, f.client));
             let a = Some(Ipv4Addr::new(10, 99, 0, 100));
-            // (mode, known, address, discovery on this network, throttled)
-            for (mode, known, addr, discovery, throttled) in [
-                (Mode::Proxy, true, None, false, false),
-                (Mode::Proxy, false, None, false, false),
-                (Mode::Full, true, a, false, false),
-                (Mode::Full, false, None, false, false),
-                (Mode::Proxy, false, None, true, false),
-                (Mode::Full, false, a, true, false),
-                (Mode::Full, false, a, true, true),
+            // (mode, known, address, discovery on this network, throttled, another
+            // member's node)
+            for (mode, known, addr, discovery, throttled, elsewhere) in [
+                (Mode::Proxy, true, None, false, false, false),
+                (Mode::Proxy, false, None, false, false, false),
+                (Mode::Full, true, a, false, false, false),
+                (Mode::Full, false, None, false, false, false),
+                (Mode::Proxy, false, None, true, false, false),
+                (Mode::Full, false, a, true, false, false),
+                (Mode::Full, false, a, true, true, false),
+                (Mode::Proxy, true, None, true, false, true),
+                (Mode::Full, true, a, true, false, true),
             ] {
                 let l = Lookup {
                     known,
                     address: addr,
                     conflict: false,
                     throttled,
+                    owned_elsewhere: elsewhere,
                 };
                 let d = match decide(&f, mode, &l, US, discovery) {
                     Decision::Ignore(why) => format!("ignore: {why}"),
@@ -509,10 +524,11 @@ mod tests {
                         p.kind, p.yiaddr, p.boot, p.vendor_class, p.reason
                     ),
                 };
-                let extra = match (discovery, throttled) {
-                    (false, _) => "",
-                    (true, false) => " discovery",
-                    (true, true) => " discovery throttled",
+                let extra = match (discovery, throttled, elsewhere) {
+                    (_, _, true) => " discovery owned-by-another-member",
+                    (false, _, _) => "",
+                    (true, false, _) => " discovery",
+                    (true, true, _) => " discovery throttled",
                 };
                 report.push_str(&format!("  {mode:?} known={known}{extra}: {d}\n"));
             }

@@ -59,6 +59,8 @@ pub struct DhcpServer {
     pub http_port: u16,
     /// Replies to enrolled machines go to their node history.
     pub events: Option<super::events::BootEvents>,
+    /// With several members on one segment: whether a node is this member's to answer.
+    pub owns: Option<crate::model::conductor::OwnsNode>,
 }
 
 /// A reply and, for an ACK that binds a lease, the lease write to wait for.
@@ -442,6 +444,15 @@ impl Dhcp {
             known,
             ..Default::default()
         };
+        if let (true, Some(owns)) = (known, &c.owns) {
+            // Another member's machine: its owner answers (no lease is touched here).
+            if let Ok(Some((uuid, group))) = c.store.mac_node_blocking(&f.mac) {
+                if !owns(&group, &uuid) {
+                    l.owned_elsewhere = true;
+                    return Ok((l, None));
+                }
+            }
+        }
         if !l.known
             && c.allow_unknown
             && f.kind == MessageType::Discover
@@ -642,6 +653,7 @@ mod fuzz {
             unknown_limit: Default::default(),
             http_port: 8080,
             events: None,
+            owns: None,
         };
         let servers = [
             server(Mode::Full).open().unwrap(),

@@ -30,6 +30,7 @@ fn unopened(store: &Store, allow_unknown: bool) -> DhcpServer {
         unknown_limit: Default::default(),
         http_port: 8080,
         events: None,
+        owns: None,
     }
 }
 
@@ -312,6 +313,7 @@ async fn an_enrolled_machine_gets_each_dhcp_exchange_in_its_history() {
         unknown_limit: Default::default(),
         http_port: 8080,
         events: Some(crate::boot::events::BootEvents::spawn(store.clone(), 100)),
+        owns: None,
     }
     .open()
     .unwrap();
@@ -413,4 +415,70 @@ fn an_empty_reserve_waits_for_its_refill_not_for_another_commit() {
     }
     unlock.join().unwrap();
     assert_eq!(offered, 40);
+}
+
+/// Members on one segment: a machine another member owns gets no answer from us (and no
+/// lease); our own and unknown ones do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_members_machine_is_left_to_its_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.sqlite"), 1000, 2).unwrap();
+    let node = store
+        .node_create(Node {
+            uuid: crate::model::new_uuid(),
+            driver: "fake-hardware".into(),
+            conductor_group: "rack1".into(),
+            created_at: crate::model::now(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    store
+        .port_create(Port {
+            uuid: crate::model::new_uuid(),
+            address: "52:54:00:00:00:0a".into(),
+            node_uuid: node.uuid.clone(),
+            pxe_enabled: true,
+            created_at: crate::model::now(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+    let with = |mine: bool| {
+        let asked = asked.clone();
+        let owns: crate::model::conductor::OwnsNode =
+            std::sync::Arc::new(move |group: &str, uuid: &str| {
+                asked
+                    .lock()
+                    .unwrap()
+                    .push((group.to_string(), uuid.to_string()));
+                mine
+            });
+        DhcpServer {
+            owns: Some(owns),
+            ..unopened(&store, true)
+        }
+        .open()
+        .unwrap()
+    };
+    let theirs = with(false);
+    assert!(ask(&theirs, MessageType::Discover, &A, None).is_none());
+    assert_eq!(
+        asked.lock().unwrap().as_slice(),
+        [("rack1".to_string(), node.uuid.clone())]
+    );
+    let e = store.netlog().recent(1).pop().unwrap();
+    assert!(
+        e.reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("another conductor"),
+        "{e:?}"
+    );
+    // Unknown machines (discovery) are still answered.
+    assert!(ask(&theirs, MessageType::Discover, &B, None).is_some());
+    drop(theirs);
+    let ours = with(true);
+    assert!(ask(&ours, MessageType::Discover, &A, None).is_some());
 }
