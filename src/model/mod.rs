@@ -20,6 +20,7 @@ pub mod node;
 pub mod port;
 pub mod portgroup;
 pub mod rate;
+pub mod rescue_password;
 pub mod runbook;
 pub mod secrets;
 pub mod states;
