@@ -37,6 +37,7 @@ mod provision;
 mod redfish;
 mod redfish_firmware;
 mod redfish_inspect;
+mod rescue;
 mod runbooks;
 mod secrets;
 mod sol;
