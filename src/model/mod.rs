@@ -19,6 +19,7 @@ pub mod netlog;
 pub mod node;
 pub mod port;
 pub mod portgroup;
+pub mod raid;
 pub mod rate;
 pub mod rescue_password;
 pub mod runbook;

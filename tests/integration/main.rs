@@ -34,6 +34,7 @@ mod netboot;
 mod nodes;
 mod powerloss;
 mod provision;
+mod raid;
 mod redfish;
 mod redfish_firmware;
 mod redfish_inspect;
