@@ -63,3 +63,50 @@ fn target_raid_config_is_checked_as_ironic_checks_it() {
     let r = ib.put(&format!("/v1/nodes/{plain}/states/raid"), good);
     assert!(r.status >= 400 && r.status < 500, "{}", r.body);
 }
+
+#[test]
+fn logical_disk_properties_are_ironics() {
+    let ib = Ironbox::start();
+    let p = ib.get("/v1/drivers/fake-hardware/raid/logical_disk_properties");
+    assert_eq!(p.status, 200, "{}", p.body);
+    // Ironic 39's keys, each with its description (from its RAID schema).
+    let keys: Vec<&str> = p
+        .body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut want = vec![
+        "controller",
+        "disk_type",
+        "interface_type",
+        "is_root_volume",
+        "number_of_physical_disks",
+        "physical_disks",
+        "raid_level",
+        "share_physical_disks",
+        "size_gb",
+        "volume_name",
+    ];
+    want.sort_unstable();
+    let mut keys = keys;
+    keys.sort_unstable();
+    assert_eq!(keys, want);
+    assert_eq!(
+        p.body["raid_level"],
+        "RAID level for the logical disk. Valid values are 'JBOD', '0', '1', '2', '5', '6', '1+0', '5+0' and '6+0'. Required."
+    );
+    // Every driver answers, no-raid ones too (Ironic's NoRAID has the same schema).
+    let r = ib.get("/v1/drivers/ipmi/raid/logical_disk_properties");
+    assert_eq!((r.status, &r.body), (200, &p.body));
+    let r = ib.req(
+        "GET",
+        "/v1/drivers/fake-hardware/raid/logical_disk_properties",
+        Some("1.11"),
+        None,
+    );
+    assert_eq!(r.status, 406, "{}", r.body);
+    let r = ib.get("/v1/drivers/nope/raid/logical_disk_properties");
+    assert_eq!(r.status, 404, "{}", r.body);
+}
