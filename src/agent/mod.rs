@@ -493,7 +493,9 @@ pub fn run(opts: Options) -> Result<(), AgentError> {
                 // As IPA: the API is not left open on the rescued machine; the ramdisk's
                 // init offers the rescue user's login once the agent has gone.
                 tracing::info!("rescued: no more heartbeats or commands; the agent exits");
-                drop(server.stop(true));
+                // The event comes before finalize_rescue's reply is written: a graceful
+                // stop lets that request finish before the process ends.
+                futures_lite::future::block_on(server.stop(true));
                 return Ok(());
             }
             Some(Event::Lockdown) => {
