@@ -66,6 +66,10 @@ enum Command {
         /// (the machine then counts as UEFI-booted if it exists).
         #[arg(long)]
         efivars: Option<PathBuf>,
+        /// Write what `rescue.finalize_rescue` sets up (the rescue user's password) under
+        /// this directory instead of / (tests).
+        #[arg(long)]
+        rescue_root: Option<PathBuf>,
     },
     /// Deploy ramdisk tools.
     Ramdisk {
@@ -209,6 +213,7 @@ fn main() -> ExitCode {
             disks,
             no_power,
             efivars,
+            rescue_root,
         } => ironbox::agent::run(ironbox::agent::Options {
             api_url,
             cmdline_file,
@@ -218,6 +223,7 @@ fn main() -> ExitCode {
             disks,
             no_power,
             efivars,
+            rescue_root,
         })
         .map_err(|e| e.to_string()),
         Command::Ramdisk {

@@ -417,6 +417,8 @@ fn commands() -> &'static Arc<ironbox::agent::commands::Commands> {
             node: Mutex::new(json!({"uuid": "n1", "properties": {}, "instance_info": {}})),
             partition_uuids: Mutex::new(None),
             events: Mutex::new(tx),
+            // Commands are only checked here, never run: nothing is written.
+            rescue_root: "/nonexistent/ironbox-fuzz-root".into(),
         })
     })
 }

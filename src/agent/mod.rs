@@ -64,6 +64,8 @@ pub struct Options {
     pub no_power: bool,
     /// EFI variables directory instead of the firmware's (tests: no host NVRAM touched).
     pub efivars: Option<PathBuf>,
+    /// Where `rescue.finalize_rescue` writes /etc (tests: never the host's); default /.
+    pub rescue_root: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -448,6 +450,10 @@ pub fn run(opts: Options) -> Result<(), AgentError> {
         node: Mutex::new(found.node.clone()),
         partition_uuids: Mutex::new(None),
         events: Mutex::new(tx),
+        rescue_root: opts
+            .rescue_root
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/")),
     });
     let started_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -481,6 +487,15 @@ pub fn run(opts: Options) -> Result<(), AgentError> {
                 let e = event.unwrap_or(Event::PowerOff);
                 power(e, opts.no_power);
                 drop(server.stop(false));
+                return Ok(());
+            }
+            Some(Event::Rescued) => {
+                // As IPA: the API is not left open on the rescued machine; the ramdisk's
+                // init offers the rescue user's login once the agent has gone.
+                tracing::info!("rescued: no more heartbeats or commands; the agent exits");
+                // The event comes before finalize_rescue's reply is written: a graceful
+                // stop lets that request finish before the process ends.
+                futures_lite::future::block_on(server.stop(true));
                 return Ok(());
             }
             Some(Event::Lockdown) => {

@@ -388,6 +388,14 @@ done
 say "starting the agent"
 /bin/ironbox agent
 say "agent exited with status $?"
+if [ -e /etc/.rescued ]; then       # rescue.finalize_rescue set the rescue user's password
+  CON=console
+  for p in $(cat /proc/cmdline); do
+    case "$p" in console=*) CON=${p#console=}; CON=${CON%%,*} ;; esac
+  done
+  say "rescue mode: log in as rescue on $CON"
+  while :; do getty -L 115200 "$CON" vt100; sleep 1; done
+fi
 off
 "#;
 
@@ -521,6 +529,9 @@ pub fn build(o: &BuildOptions) -> Result<Built, RamdiskError> {
     c.file("etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\n")
         .map_err(w)?;
     c.file("etc/group", 0o644, b"root:x:0:\n").map_err(w)?;
+    // No password logs in until a rescue sets the rescue user's.
+    c.file("etc/shadow", 0o600, b"root:*:1:0:99999:7:::\n")
+        .map_err(w)?;
     c.file("init", 0o755, INIT.as_bytes()).map_err(w)?;
     let entries = c.entries + 1;
     let gz = c.finish().map_err(w)?;

@@ -1,4 +1,5 @@
-//! `/v1/drivers`: the enabled hardware types, their interfaces and driver_info properties.
+//! `/v1/drivers`: the enabled hardware types, their interfaces, driver_info properties and
+//! RAID logical disk properties.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
@@ -203,6 +204,25 @@ pub async fn properties(
         .conductor
         .driver_properties(&path)
         .into_iter()
+        .map(|(k, d)| (k.to_string(), json!(d)))
+        .collect();
+    Ok(HttpResponse::Ok().json(props))
+}
+
+/// `GET /v1/drivers/{driver}/raid/logical_disk_properties` (1.12): what a logical disk of
+/// `target_raid_config` may say. Every RAID interface here (no-raid included, as in
+/// Ironic) uses Ironic's RAID schema, so every driver gives its descriptions.
+pub async fn raid_logical_disk_properties(
+    state: web::Data<State>,
+    v: Version,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    if !v.at_least(12) {
+        return Err(ApiError::not_acceptable());
+    }
+    find(&state, &path).await?;
+    let props: Map<String, Value> = crate::model::raid::LOGICAL_DISK_PROPERTIES
+        .iter()
         .map(|(k, d)| (k.to_string(), json!(d)))
         .collect();
     Ok(HttpResponse::Ok().json(props))

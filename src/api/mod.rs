@@ -226,6 +226,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource!("/drivers"; GET => drivers::list))
     .service(resource!("/drivers/{driver}"; GET => drivers::get))
     .service(resource!("/drivers/{driver}/properties"; GET => drivers::properties))
+    .service(resource!("/drivers/{driver}/raid/logical_disk_properties"; GET => drivers::raid_logical_disk_properties))
     .service(resource!("/conductors"; GET => resource::list::<ConductorRecord>))
     .service(resource!("/conductors/{hostname}"; GET => resource::show::<ConductorRecord>))
     .service(resource!("/allocations";

@@ -271,29 +271,11 @@ pub async fn raid(
         return Err(ApiError::not_acceptable());
     }
     let body = body(&req, payload, &state).await?;
-    let obj = object_with(&body, &["logical_disks"])?.clone();
-    if !obj.is_empty() {
-        let disks = obj.get("logical_disks").and_then(Value::as_array)
-            .ok_or_else(|| ApiError::bad_request("RAID config validation error: 'logical_disks' is a required property and must be a list"))?;
-        for d in disks {
-            let d = d.as_object().ok_or_else(|| {
-                ApiError::bad_request(
-                    "RAID config validation error: each logical disk must be an object",
-                )
-            })?;
-            let size_ok = d
-                .get("size_gb")
-                .is_some_and(|s| s.as_u64().is_some() || s.as_str() == Some("MAX"));
-            let levels = ["JBOD", "0", "1", "2", "5", "6", "1+0", "5+0", "6+0"];
-            let level_ok = d
-                .get("raid_level")
-                .and_then(Value::as_str)
-                .is_some_and(|l| levels.contains(&l));
-            if !size_ok || !level_ok {
-                return Err(ApiError::bad_request("RAID config validation error: each logical disk needs size_gb (integer or \"MAX\") and raid_level (JBOD, 0, 1, 2, 5, 6, 1+0, 5+0, 6+0)"));
-            }
-        }
-    }
+    // The schema is the conductor's to check (after the node and its RAID interface).
+    let obj = body
+        .as_object()
+        .cloned()
+        .ok_or_else(|| Reader { res: "body" }.not_object(&body))?;
     let node = find(&state, &path, v).await?;
     state.conductor.node_set_target_raid(node, obj).await?;
     Ok(HttpResponse::NoContent().finish())

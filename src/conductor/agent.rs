@@ -226,6 +226,18 @@ impl Conductor {
             power_off_discovered(task).await;
             return Ok(());
         }
+        if state == RESCUE_WAIT && !task.node.maintenance {
+            let slot = match self.workers.reserve() {
+                Ok(s) => s,
+                Err(e) => {
+                    task.release().await;
+                    return Err(e);
+                }
+            };
+            self.workers
+                .run(slot, super::rescue::finish_after_heartbeat(task));
+            return Ok(());
+        }
         let Some(kind) = StepKind::waiting_in(&state).filter(|_| !task.node.maintenance) else {
             task.release().await;
             return Ok(());

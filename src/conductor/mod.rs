@@ -4,6 +4,7 @@
 //!
 //! - `fsm.rs`: the provision state table; `task.rs`: NodeTask (lock, `process_event`)
 //! - `provision.rs`: verbs and their flows; `steps.rs`: clean/deploy/service steps
+//! - `rescue.rs`: rescue password, rescue/unrescue flows and the agent's finalize
 //! - `power.rs`: power and management actions; `inventory.rs`: create/update/delete rules
 //! - `allocations.rs`: allocations and deploy templates; `periodic.rs`: reconcilers
 //! - `inspection_rules/`: inspection rules and the engine that applies them
@@ -30,6 +31,7 @@ pub mod periodic;
 mod power;
 pub mod provision;
 mod records;
+mod rescue;
 mod runbooks;
 mod service;
 mod steps;

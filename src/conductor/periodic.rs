@@ -332,7 +332,11 @@ pub async fn check_timeouts(c: &Conductor) -> Result<usize> {
             };
             if task.node.provision_state == state {
                 let msg = format!("Timeout reached while waiting for callback for node {} (state \"{state}\", {secs} s)", node.uuid);
-                if task.process_event(Event::Fail, Some(msg)).await.is_ok() {
+                if state == RESCUE_WAIT {
+                    // As Ironic: the rescue is undone (power off, password and ramdisk gone).
+                    super::rescue::undo(&mut task, msg).await;
+                    failed += 1;
+                } else if task.process_event(Event::Fail, Some(msg)).await.is_ok() {
                     failed += 1;
                 }
             }

@@ -198,6 +198,11 @@ impl Conductor {
                 what: "raid".into(),
             });
         }
+        // As Ironic: an empty configuration clears the target; anything else must match
+        // the RAID schema.
+        if !target.is_empty() {
+            crate::model::raid::validate(&target).map_err(E::InvalidParameterValue)?;
+        }
         let mut task = self.acquire(&node.uuid, Wait::Configured).await?;
         task.node.target_raid_config = target;
         let r = task.save().await;

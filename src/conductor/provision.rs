@@ -175,6 +175,14 @@ impl Conductor {
             task.release().await;
             return Err(e);
         }
+        // Ironic keeps the rescue password (and its hash) before validating: the rescue
+        // interface checks it there. A refusal below saves nothing.
+        if let (Event::Rescue, Some(pw)) = (event, &args.rescue_password) {
+            if let Err(e) = super::rescue::keep_password(&mut task, pw) {
+                task.release().await;
+                return Err(e);
+            }
+        }
         if let Err(e) = self.validate_for(&mut task, event).await {
             task.release().await;
             return Err(e);
@@ -207,11 +215,6 @@ impl Conductor {
         task.node.last_error = None;
         if let Some(p) = args.configdrive {
             task.node.instance_info.insert("configdrive".into(), p);
-        }
-        if let Some(pw) = &args.rescue_password {
-            task.node
-                .instance_info
-                .insert("rescue_password".into(), json!(pw));
         }
         if let Some(d) = args.disable_ramdisk {
             task.node
@@ -252,7 +255,11 @@ impl Conductor {
                 ("power", driver.power.validate(&ctx).await),
                 ("inspect", driver.inspect.validate(&ctx).await),
             ],
-            Event::Rescue | Event::Unrescue => vec![("rescue", driver.rescue.validate(&ctx).await)],
+            // As Ironic: unrescue checks power only (the password is gone by then).
+            Event::Rescue => vec![
+                ("power", driver.power.validate(&ctx).await),
+                ("rescue", driver.rescue.validate(&ctx).await),
+            ],
             _ => vec![("power", driver.power.validate(&ctx).await)],
         };
         for (iface, r) in checks {
@@ -274,7 +281,7 @@ impl Conductor {
             steps::clear_plan(&mut task, k);
         }
         if state == RESCUE_WAIT {
-            task.node.instance_info.remove("rescue_password");
+            super::rescue::clean_up_on_abort(&mut task).await;
         }
         let r = task
             .process_event(
@@ -299,8 +306,8 @@ async fn run_flow(mut task: NodeTask, event: Event) {
         Event::Deploy | Event::Rebuild => deploy(&mut task).await,
         Event::Delete => tear_down(&mut task).await,
         Event::Adopt => adopt(&mut task).await,
-        Event::Rescue => rescue(&mut task).await,
-        Event::Unrescue => unrescue(&mut task).await,
+        Event::Rescue => super::rescue::rescue(&mut task).await,
+        Event::Unrescue => super::rescue::unrescue(&mut task).await,
         Event::Service => {
             // As Ironic: what the hardware holds is read when servicing starts and ends.
             super::records::update_cache(&mut task).await;
@@ -512,30 +519,6 @@ async fn adopt(task: &mut NodeTask) -> Flow {
                 ctx.node.uuid
             )
         })?;
-    task.process_event(Event::Done, None).await.map_err(s)
-}
-
-async fn rescue(task: &mut NodeTask) -> Flow {
-    let (driver, mut ctx) = task.ctx();
-    match driver
-        .rescue
-        .rescue(&mut ctx)
-        .await
-        .map_err(|e| format!("Failed to rescue: {e}"))?
-    {
-        Progress::Wait => task.process_event(Event::Wait, None).await.map_err(s),
-        _ => task.process_event(Event::Done, None).await.map_err(s),
-    }
-}
-
-async fn unrescue(task: &mut NodeTask) -> Flow {
-    let (driver, mut ctx) = task.ctx();
-    driver
-        .rescue
-        .unrescue(&mut ctx)
-        .await
-        .map_err(|e| format!("Failed to unrescue: {e}"))?;
-    task.node.instance_info.remove("rescue_password");
     task.process_event(Event::Done, None).await.map_err(s)
 }
 

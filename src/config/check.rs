@@ -339,6 +339,15 @@ impl Checker<'_> {
             )?,
             deploy_kernel: c.deploy_kernel,
             deploy_ramdisk: c.deploy_ramdisk,
+            rescue_kernel: c.rescue_kernel,
+            rescue_ramdisk: c.rescue_ramdisk,
+            rescue_password_hash_algorithm: self.named(
+                S,
+                "rescue_password_hash_algorithm",
+                &c.rescue_password_hash_algorithm,
+                RescueHash::parse,
+                RescueHash::NAMES,
+            )?,
         })
     }
 

@@ -125,7 +125,7 @@ impl Default for DefaultSection {
             enabled_network_interfaces: strings(&["flat", "noop"]),
             enabled_power_interfaces: strings(&["fake", "ipmitool", "redfish"]),
             enabled_raid_interfaces: strings(&["no-raid", "fake"]),
-            enabled_rescue_interfaces: strings(&["no-rescue", "fake"]),
+            enabled_rescue_interfaces: strings(&["no-rescue", "fake", "agent"]),
             enabled_storage_interfaces: strings(&["noop", "fake"]),
             enabled_vendor_interfaces: strings(&["no-vendor", "fake"]),
             default_bios_interface: None,
@@ -238,6 +238,12 @@ pub struct ConductorSection {
     /// under `[pxe] http_root` (`ironbox ramdisk build --out <http_root>` writes these).
     pub deploy_kernel: String,
     pub deploy_ramdisk: String,
+    /// Rescue ramdisk when a node's driver_info names none (as Ironic: the deploy ramdisk
+    /// is not used in its place); the built-in agent by default, which can rescue.
+    pub rescue_kernel: String,
+    pub rescue_ramdisk: String,
+    /// How the rescue password is hashed for the agent: `sha256` or `sha512` (crypt).
+    pub rescue_password_hash_algorithm: String,
 }
 
 impl Default for ConductorSection {
@@ -269,6 +275,9 @@ impl Default for ConductorSection {
             check_provision_state_interval: 60,
             deploy_kernel: "ironbox-agent.kernel".into(),
             deploy_ramdisk: "ironbox-agent.initramfs".into(),
+            rescue_kernel: "ironbox-agent.kernel".into(),
+            rescue_ramdisk: "ironbox-agent.initramfs".into(),
+            rescue_password_hash_algorithm: "sha256".into(),
         }
     }
 }

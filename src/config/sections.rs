@@ -48,6 +48,14 @@ pub enum BootMode {
     Uefi,
 }
 
+/// `[conductor] rescue_password_hash_algorithm`: the crypt(3) method of the rescue
+/// password the agent is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RescueHash {
+    Sha256,
+    Sha512,
+}
+
 /// `[metrics] auth`: who may scrape `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetricsAuth {
@@ -90,6 +98,7 @@ named!(DhcpMode { Off = "off", Proxy = "proxy", Full = "full" });
 named!(ImageDownloadSource { Http = "http", Local = "local" });
 named!(RedfishAuthType { Basic = "basic", Session = "session", Auto = "auto" });
 named!(BootMode { Bios = "bios", Uefi = "uefi" });
+named!(RescueHash { Sha256 = "sha256", Sha512 = "sha512" });
 named!(MetricsAuth { Api = "api", None = "none" });
 named!(AddPorts { All = "all", Active = "active", Pxe = "pxe", Disabled = "disabled" });
 named!(KeepPorts { All = "all", Present = "present", Added = "added" });
@@ -208,6 +217,9 @@ pub struct ConductorSection {
     pub check_provision_state_interval: Duration,
     pub deploy_kernel: String,
     pub deploy_ramdisk: String,
+    pub rescue_kernel: String,
+    pub rescue_ramdisk: String,
+    pub rescue_password_hash_algorithm: RescueHash,
 }
 
 #[derive(Debug, Clone)]

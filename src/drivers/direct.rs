@@ -105,6 +105,19 @@ pub(super) async fn boot_agent(
     let ramdisk = str_of(di, "deploy_ramdisk")
         .unwrap_or(&ctx.config.conductor.deploy_ramdisk)
         .to_string();
+    boot_agent_from(hw, ctx, purpose, extra_params, kernel, ramdisk).await
+}
+
+/// `boot_agent` with the agent's `kernel` and `ramdisk` given (the rescue ramdisk).
+pub(super) async fn boot_agent_from(
+    hw: &Driver,
+    ctx: &mut TaskContext<'_>,
+    purpose: &str,
+    extra_params: &str,
+    kernel: String,
+    ramdisk: String,
+) -> Result<(), DriverError> {
+    let di = &ctx.node.driver_info;
     let mut append = str_of(di, "kernel_append_params")
         .unwrap_or(&ctx.config.pxe.kernel_append_params)
         .to_string();

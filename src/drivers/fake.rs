@@ -429,11 +429,11 @@ impl InspectInterface for FakeSteps {
 
 #[async_trait]
 impl RescueInterface for FakeSteps {
-    async fn rescue(&self, ctx: &mut TaskContext<'_>) -> Result<Progress, DriverError> {
+    async fn rescue(&self, _: &Driver, ctx: &mut TaskContext<'_>) -> Result<Progress, DriverError> {
         pause(&ctx.config.fake.rescue_delay).await;
         Ok(Progress::Done)
     }
-    async fn unrescue(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
+    async fn unrescue(&self, _: &Driver, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
         pause(&ctx.config.fake.rescue_delay).await;
         Ok(())
     }

@@ -7,6 +7,7 @@
 
 pub mod agent_client;
 pub mod agent_inspect;
+pub mod agent_rescue;
 pub mod boot_mode;
 pub mod console;
 pub mod direct;
@@ -410,10 +411,25 @@ pub trait InspectInterface: StepInterface {
     }
 }
 
+/// Rescue interfaces get the node's whole driver (`hw`), as deploy interfaces do: the
+/// agent's boots a ramdisk and power-cycles.
 #[async_trait]
 pub trait RescueInterface: StepInterface {
-    async fn rescue(&self, ctx: &mut TaskContext<'_>) -> Result<Progress, DriverError>;
-    async fn unrescue(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
+    /// Done (rescued at once), or Wait for the rescue ramdisk's agent.
+    async fn rescue(&self, hw: &Driver, ctx: &mut TaskContext<'_>)
+        -> Result<Progress, DriverError>;
+    async fn unrescue(&self, hw: &Driver, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
+    /// The rescue ramdisk's agent called in (`rescue wait`): hand it the password and
+    /// finish. Interfaces that never wait have nothing to do.
+    async fn finalize(&self, hw: &Driver, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
+        let _ = (hw, ctx);
+        Ok(())
+    }
+    /// Undo `rescue` after a timeout, a failure or an abort (Ironic's `clean_up`).
+    async fn clean_up(&self, hw: &Driver, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
+        let _ = (hw, ctx);
+        Ok(())
+    }
 }
 
 /// A serial console. The conductor runs the sessions (`conductor::console`); the interface

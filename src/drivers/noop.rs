@@ -37,10 +37,10 @@ impl InspectInterface for Unsupported {
 
 #[async_trait]
 impl RescueInterface for Unsupported {
-    async fn rescue(&self, ctx: &mut TaskContext<'_>) -> Result<Progress, DriverError> {
+    async fn rescue(&self, _: &Driver, ctx: &mut TaskContext<'_>) -> Result<Progress, DriverError> {
         Err(self.err(ctx))
     }
-    async fn unrescue(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
+    async fn unrescue(&self, _: &Driver, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
         Err(self.err(ctx))
     }
 }

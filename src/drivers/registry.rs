@@ -366,7 +366,10 @@ impl Registry {
                 "redfish" => Arc::new(super::redfish::RedfishInspect),
                 _ => pick!("inspect", super::InspectInterface),
             },
-            rescue: pick!("rescue", super::RescueInterface),
+            rescue: match name("rescue").as_str() {
+                "agent" => Arc::new(super::agent_rescue::AgentRescue),
+                _ => pick!("rescue", super::RescueInterface),
+            },
             console: match name("console").as_str() {
                 "fake" => Arc::new(super::console::FakeConsole),
                 "ipmitool-socat" => Arc::new(super::console::IpmiSocatConsole),

@@ -26,11 +26,16 @@ fn direct_node(ib: &Ironbox, mac: &str, image_url: &str, sha256: &str) -> String
     uuid
 }
 
-fn lookup(ib: &Ironbox, query: &str, version: &str) -> crate::harness::Resp {
+pub(crate) fn lookup(ib: &Ironbox, query: &str, version: &str) -> crate::harness::Resp {
     ib.req("GET", &format!("/v1/lookup?{query}"), Some(version), None)
 }
 
-fn heartbeat(ib: &Ironbox, uuid: &str, body: Value, version: &str) -> crate::harness::Resp {
+pub(crate) fn heartbeat(
+    ib: &Ironbox,
+    uuid: &str,
+    body: Value,
+    version: &str,
+) -> crate::harness::Resp {
     ib.req(
         "POST",
         &format!("/v1/heartbeat/{uuid}"),
@@ -515,7 +520,7 @@ fn direct_deploy_and_cleaning_with_the_built_in_agent() {
 
 /// A scripted agent on loopback: `reply(n, command)` answers the n-th `POST /v1/commands/`
 /// (from 1), and `GET /v1/commands/` lists `listed`. Records the commands it was sent.
-fn scripted_agent(
+pub(crate) fn scripted_agent(
     reply: impl Fn(usize, &str) -> (&'static str, Value) + Send + 'static,
     listed: Value,
 ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
@@ -559,7 +564,7 @@ fn scripted_agent(
 }
 
 /// Wait until the scripted agent has been sent `n` commands.
-fn wait_sent(seen: &std::sync::Mutex<Vec<Value>>, n: usize, ib: &Ironbox) {
+pub(crate) fn wait_sent(seen: &std::sync::Mutex<Vec<Value>>, n: usize, ib: &Ironbox) {
     let sent = wait_until(Duration::from_secs(10), || {
         (seen.lock().unwrap().len() >= n).then_some(())
     });
@@ -567,7 +572,7 @@ fn wait_sent(seen: &std::sync::Mutex<Vec<Value>>, n: usize, ib: &Ironbox) {
 }
 
 /// A well-behaved agent's answer to `name` (`extension.command`) with `result`.
-fn answer(id: usize, name: &str, status: &str, result: Value) -> (&'static str, Value) {
+pub(crate) fn answer(id: usize, name: &str, status: &str, result: Value) -> (&'static str, Value) {
     let short = name.split('.').nth(1).unwrap_or("");
     (
         "200 OK",

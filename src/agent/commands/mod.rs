@@ -4,7 +4,7 @@
 //!
 //! Each IPA extension declares its commands in its own file, named as IPA's
 //! `ironic_python_agent/extensions/`: `deploy`, `clean`, `service`, `standby`, `image`,
-//! `poll`, `log`, `system` (`rescue` and `flow` have none here); `hardware` is the generic
+//! `poll`, `log`, `system`, `rescue` (`flow` has none here); `hardware` is the generic
 //! hardware manager whose steps they run.
 
 use std::sync::mpsc::Sender;
@@ -24,6 +24,7 @@ mod hardware;
 mod image;
 mod log;
 mod poll;
+mod rescue;
 mod service;
 mod standby;
 mod system;
@@ -37,6 +38,9 @@ pub enum Event {
     Reboot,
     /// `system.lockdown`: stop heartbeating and serving.
     Lockdown,
+    /// `rescue.finalize_rescue`: stop heartbeating and serving, and exit (the ramdisk's
+    /// init then offers the rescue login).
+    Rescued,
 }
 
 /// A request the agent's API refuses (IPA's RESTError kinds), which the HTTP API turns
@@ -140,6 +144,8 @@ pub struct Context {
     /// What `standby.get_partition_uuids` returns (None before an image was written).
     pub partition_uuids: Mutex<Option<Value>>,
     pub events: Mutex<Sender<Event>>,
+    /// The directory standing for / where `rescue.finalize_rescue` writes.
+    pub rescue_root: std::path::PathBuf,
 }
 
 impl Context {
@@ -251,6 +257,7 @@ const CATALOGUE: &[&[Spec]] = &[
     poll::COMMANDS,
     log::COMMANDS,
     system::COMMANDS,
+    rescue::COMMANDS,
 ];
 
 /// The command executor behind the agent's REST API.
@@ -464,6 +471,7 @@ pub(crate) mod tests {
             node: Mutex::new(json!({"uuid": "n1", "properties": {}, "instance_info": {}})),
             partition_uuids: Mutex::new(None),
             events: Mutex::new(tx),
+            rescue_root: std::env::temp_dir().join("ironbox-agent-tests-never-written"),
         };
         (Commands::new(ctx), rx)
     }
