@@ -79,10 +79,12 @@
 //! All fallible functions return the one [`ImageError`]; qcow2 features that are refused
 //! are named by [`Unsupported`].
 
+pub mod bootiso;
 pub mod cache;
 pub mod checksum;
 pub mod configdrive;
 mod error;
+pub mod iso9660;
 pub mod qcow2;
 mod sniff;
 

@@ -14,6 +14,7 @@ mod allocations;
 mod api_details;
 mod bad_input;
 mod bmo_fields;
+mod bootiso;
 mod cli;
 mod config_check;
 mod console;
