@@ -95,6 +95,8 @@ pub fn script(cmdline: &str) -> String {
          # ironbox boot ISO: the kernel and ramdisk are on this ESP.\n\
          kernel file:/vmlinuz initrd=ramdisk {cmdline} || goto failed\n\
          initrd --name ramdisk file:/ramdisk || goto failed\n\
+         # iPXE starts EFI kernels through an opened network device's handle.\n\
+         ifopen || goto failed\n\
          boot || goto failed\n\
          :failed\n\
          echo ironbox: could not boot the kernel from this ISO\n\

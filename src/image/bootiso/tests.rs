@@ -238,6 +238,9 @@ fn bad_inputs_are_refused_with_their_reason() {
     assert_eq!(Arch::Aarch64.loader_file(), "BOOTAA64.EFI");
 }
 
+/// Debian's `ovmf` package.
+const OVMF: &str = "/usr/share/OVMF";
+
 /// The real thing: OVMF boots the ISO from a virtual CD, iPXE runs the ESP's script and
 /// starts the kernel with our command line (seen on the serial console). Needs QEMU, the
 /// lab's OVMF and kernel, and an iPXE ≥ 1.21.1; run with
@@ -269,7 +272,7 @@ fn ovmf_boots_the_iso_into_the_kernel_with_the_command_line() {
     )
     .expect("build");
     let vars = dir.path().join("vars.fd");
-    std::fs::copy(lab.join("vms/OVMF_VARS_4M.fd"), &vars).expect("vars");
+    std::fs::copy(Path::new(OVMF).join("OVMF_VARS_4M.fd"), &vars).expect("vars");
     let mut child = Command::new("timeout")
         .args([
             "180",
@@ -281,10 +284,17 @@ fn ovmf_boots_the_iso_into_the_kernel_with_the_command_line() {
             "-display",
             "none",
         ])
-        .args(["-serial", "stdio", "-net", "none", "-no-reboot", "-drive"])
+        // A NIC (iPXE boots EFI kernels through one), isolated from everything.
+        .args([
+            "-serial",
+            "stdio",
+            "-nic",
+            "user,model=virtio-net-pci,restrict=on",
+        ])
+        .args(["-boot", "order=d", "-no-reboot", "-drive"])
         .arg(format!(
             "if=pflash,format=raw,readonly=on,file={}",
-            lab.join("vms/OVMF_CODE_4M.fd").display()
+            Path::new(OVMF).join("OVMF_CODE_4M.fd").display()
         ))
         .arg("-drive")
         .arg(format!("if=pflash,format=raw,file={}", vars.display()))
