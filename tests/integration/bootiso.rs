@@ -8,9 +8,10 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::{json, Value};
+use sha2::Digest;
 
 use crate::harness::Ironbox;
-use crate::redfish::{last_error, redfish_node, verb, Sushy, SYSTEM};
+use crate::redfish::{last_error, redfish_node, serve_file, verb, Sushy, SYSTEM};
 
 /// A stand-in iPXE program (the real one only matters to a machine booting the ISO) that
 /// carries the marker the builder checks for.
@@ -108,6 +109,18 @@ fn check_iso(iso: &Path, root: &Path) -> String {
     String::from_utf8(mcopy(&esp_path, "/autoexec.ipxe")).unwrap()
 }
 
+/// An instance image the deploy can check (it never gets as far as writing it).
+fn image() -> Value {
+    const BODY: &[u8] = b"a raw disk image, never written";
+    let port = serve_file(BODY);
+    let sum: String = sha2::Sha256::digest(BODY)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    json!({"image_source": format!("http://127.0.0.1:{port}/img.raw"),
+           "image_checksum": format!("sha256:{sum}")})
+}
+
 fn cd(bmc: &Sushy) -> Value {
     bmc.get(&format!("/redfish/v1/Systems/{SYSTEM}/VirtualMedia/Cd"))
 }
@@ -125,8 +138,7 @@ fn deploy_with_only_a_kernel_and_ramdisk_inserts_a_built_uefi_iso_and_tear_down_
         &ib,
         json!({"driver_info": di, "boot_interface": "redfish-virtual-media",
                "deploy_interface": "direct",
-               "instance_info": {"image_source": "http://127.0.0.1:9/img.raw",
-                                 "image_checksum": "sha256:00"}}),
+               "instance_info": image()}),
     );
     let v = ib.get(&format!("/v1/nodes/{u}/validate")).body;
     assert_eq!(v["boot"]["result"], true, "{v}");
@@ -202,8 +214,7 @@ fn a_bios_node_and_a_missing_kernel_are_refused_clearly() {
         &ib,
         json!({"driver_info": di, "boot_interface": "redfish-virtual-media",
                "deploy_interface": "direct",
-               "instance_info": {"image_source": "http://127.0.0.1:9/img.raw",
-                                 "image_checksum": "sha256:00"}}),
+               "instance_info": image()}),
     );
     verb(&ib, &u, "manage", "manageable");
     verb(&ib, &u, "provide", "available");
