@@ -208,7 +208,6 @@ fn a_bios_node_and_a_missing_kernel_are_refused_clearly() {
         "{why}"
     );
 
-    let mut di = di;
     di["deploy_kernel"] = json!("no-such.kernel");
     let u = redfish_node(
         &ib,
