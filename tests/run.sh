@@ -22,7 +22,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 step "system packages"
 need=()
-for pkg in build-essential curl ca-certificates openssl python3-venv chromium file dpkg-dev; do
+for pkg in build-essential curl ca-certificates openssl python3-venv chromium file dpkg-dev xorriso mtools; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -142,7 +142,9 @@ pub(super) async fn boot_agent_from(
         .await?;
     forget_agent(&mut ctx.node.driver_internal_info);
     ctx.node.driver_internal_info.remove(AGENT_PENDING_COMMAND);
-    hw.management.set_boot_device(ctx, "pxe", false).await?;
+    if hw.boot.ramdisk_from_network() {
+        hw.management.set_boot_device(ctx, "pxe", false).await?;
+    }
     hw.power.reboot(ctx, false, None).await
 }
 

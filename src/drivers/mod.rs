@@ -8,6 +8,7 @@
 pub mod agent_client;
 pub mod agent_inspect;
 pub mod agent_rescue;
+pub mod boot_iso;
 pub mod boot_mode;
 pub mod console;
 pub mod direct;
@@ -330,6 +331,11 @@ pub trait BootInterface: StepInterface {
     /// Boot the deployed instance next (local disk).
     async fn prepare_instance(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
     async fn clean_up_instance(&self, ctx: &mut TaskContext<'_>) -> Result<(), DriverError>;
+    /// Whether the ramdisk is booted from the network, so the caller sets the next boot
+    /// device to PXE; a virtual media boot chose its device (the CD) in prepare_ramdisk.
+    fn ramdisk_from_network(&self) -> bool {
+        true
+    }
 }
 
 /// Deploy interfaces get the node's whole driver (`hw`) to orchestrate boot, management

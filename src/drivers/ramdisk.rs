@@ -57,7 +57,9 @@ impl DeployInterface for RamdiskDeploy {
             append,
         };
         hw.boot.prepare_ramdisk(ctx, intent).await?;
-        hw.management.set_boot_device(ctx, "pxe", true).await?;
+        if hw.boot.ramdisk_from_network() {
+            hw.management.set_boot_device(ctx, "pxe", true).await?;
+        }
         hw.power.reboot(ctx, false, None).await?;
         Ok(Progress::Done)
     }

@@ -177,6 +177,71 @@ impl ImageCache {
         result
     }
 
+    /// An image ironbox makes itself (a boot ISO): `source` names it (`built:...`, also
+    /// its cache key) and `make` writes it into the path it is given, on a blocking thread.
+    /// A second call with the same source finds the first one's file.
+    pub async fn produce(
+        &self,
+        source: &str,
+        make: impl FnOnce(&Path) -> Result<(), ImageError> + Send + 'static,
+    ) -> Result<CachedImage, ImageError> {
+        let key = cache_key(source, None, false);
+        let lock = self
+            .state()
+            .fetching
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let _guard = lock.lock().await;
+        let result = match self.lookup(&key) {
+            Some(hit) => Ok(hit),
+            None => {
+                let part = self
+                    .dir
+                    .join(format!("{key}.{:016x}.part", rand::random::<u64>()));
+                let target = part.clone();
+                let made = match blocking(move || {
+                    make(&target)?;
+                    sha256_file(&target)
+                })
+                .await
+                {
+                    Ok(sha256) => {
+                        let format = Format::Iso;
+                        self.install(&key, &part, source, format, sha256, None, false)
+                    }
+                    Err(e) => Err(e),
+                };
+                if made.is_err() {
+                    let _ = fs::remove_file(&part);
+                }
+                made
+            }
+        };
+        self.state().fetching.remove(&key);
+        if result.is_ok() {
+            self.clean();
+        }
+        result
+    }
+
+    /// Forgets the entry fetched or produced from `source` (no checksum, no conversion)
+    /// and deletes its file, unless a [`CachedImage`] of it is alive. Whether it went.
+    pub fn remove(&self, source: &str) -> bool {
+        let key = cache_key(source, None, false);
+        let mut state = self.state();
+        let idle = state
+            .entries
+            .get(&key)
+            .is_some_and(|e| Arc::strong_count(&e.lease) == 1);
+        if idle {
+            state.entries.remove(&key);
+            let _ = fs::remove_file(self.dir.join(format!("{key}.json")));
+            let _ = fs::remove_file(self.dir.join(format!("{key}.img")));
+        }
+        idle
+    }
+
     /// Removes entries unused for longer than the TTL, then least recently used ones while
     /// over the size limit; entries with a live [`CachedImage`] stay. Returns how many went.
     pub fn clean(&self) -> usize {
@@ -225,6 +290,8 @@ impl ImageCache {
         entries.sort_by_key(|e| std::cmp::Reverse(e.last_used));
         entries
             .into_iter()
+            // Built boot ISOs are not images to deploy.
+            .filter(|e| !e.record.source.starts_with("built:"))
             .map(|e| Listing {
                 source: e.record.source.clone(),
                 checksum: e.record.checksum.clone(),
@@ -306,7 +373,6 @@ impl ImageCache {
             spec.verify(&digest)?;
         }
 
-        let final_path = self.dir.join(format!("{key}.img"));
         let max = self.max_bytes;
         let part_owned = part.to_path_buf();
         let (format, sha256) = blocking(move || {
@@ -336,6 +402,22 @@ impl ImageCache {
         })
         .await?;
 
+        self.install(key, part, source, format, sha256, checksum, convert_to_raw)
+    }
+
+    /// Moves a complete `part` file into place as entry `key`, with its record.
+    #[allow(clippy::too_many_arguments)]
+    fn install(
+        &self,
+        key: &str,
+        part: &Path,
+        source: &str,
+        format: Format,
+        sha256: String,
+        checksum: Option<ChecksumSpec>,
+        convert_to_raw: bool,
+    ) -> Result<CachedImage, ImageError> {
+        let final_path = self.dir.join(format!("{key}.img"));
         let meta = fs::metadata(part).map_err(ImageError::Write)?;
         if disk_bytes(&meta) > self.max_bytes {
             return Err(ImageError::TooBig {

@@ -54,6 +54,12 @@ pub enum ImageError {
     /// The image format cannot be served as asked (e.g. vmdk when raw is wanted).
     #[error("image format {0} cannot be converted to raw")]
     Format(&'static str),
+    /// An ISO9660 image cannot be laid out as asked.
+    #[error("cannot build the ISO image: {0}")]
+    Iso(String),
+    /// A boot ISO cannot be built from what was given.
+    #[error("cannot build the boot ISO: {0}")]
+    BootIso(String),
     /// Config drive JSON or encoded config drive is unusable.
     #[error("bad config drive: {0}")]
     ConfigDrive(String),

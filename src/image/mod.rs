@@ -37,6 +37,14 @@
 //!   form; `encode(image: &[u8]) -> String` (gzip + base64, as in
 //!   `instance_info.configdrive`) and `decode(encoded: &str) -> Result<Vec<u8>,
 //!   ImageError>` (gzip+base64 or plain base64 of an ISO9660/vfat image).
+//! - [`iso9660`]: `plan(&Options { label, efi_image, stamp }, &[(path, Data)]) -> Plan`
+//!   lays out an ISO9660 image (Rock Ridge + Joliet, optionally an El Torito UEFI entry);
+//!   `Plan::write_to` / `to_vec` write it, leaving `Data::Extent` files for the caller to
+//!   stream into place. Config drives and boot ISOs both use it.
+//! - [`bootiso`]: `build(&BootIso { arch, loader, kernel, ramdisk, cmdline }, out) -> u64`
+//!   writes a UEFI boot ISO (FAT ESP with iPXE, `autoexec.ipxe`, kernel, ramdisk).
+//! - `ImageCache::produce(source, make)` caches an image ironbox makes itself (a boot
+//!   ISO); `ImageCache::remove(source)` deletes an entry no one holds.
 //!
 //! # Example: writing a downloaded image to a disk (the agent's path)
 //!
@@ -79,10 +87,12 @@
 //! All fallible functions return the one [`ImageError`]; qcow2 features that are refused
 //! are named by [`Unsupported`].
 
+pub mod bootiso;
 pub mod cache;
 pub mod checksum;
 pub mod configdrive;
 mod error;
+pub mod iso9660;
 pub mod qcow2;
 mod sniff;
 

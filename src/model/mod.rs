@@ -13,6 +13,7 @@ pub mod hints;
 pub mod history;
 pub mod indicator;
 pub mod inspection_rule;
+pub mod ipxe;
 pub mod lldp;
 pub mod mac;
 pub mod netlog;

@@ -15,6 +15,7 @@ mod api_details;
 mod bad_input;
 mod bmo_fields;
 mod boot_http;
+mod bootiso;
 mod cli;
 mod config_check;
 mod console;

@@ -495,17 +495,20 @@ fn virtual_media_is_inserted_for_the_ramdisk_and_ejected_on_tear_down() {
     let ib = Ironbox::start();
     let iso_port = serve_file(b"not really an ISO, the emulator only stores it");
     let iso = format!("http://127.0.0.1:{iso_port}/boot.iso");
+    let mut di = bmc.driver_info();
+    di["deploy_kernel"] = json!("");
     let u = redfish_node(
         &ib,
-        json!({"driver_info": bmc.driver_info(), "boot_interface": "redfish-virtual-media",
+        json!({"driver_info": di, "boot_interface": "redfish-virtual-media",
                "deploy_interface": "ramdisk"}),
     );
-    // No ISO anywhere: validation says so, and names what to set.
+    // No ISO and no deploy kernel to build one from: validation says so, and names what
+    // to set.
     let v = ib.get(&format!("/v1/nodes/{u}/validate")).body;
     assert_eq!(v["boot"]["result"], false, "{v}");
     let why = v["boot"]["reason"].as_str().unwrap_or_default();
     assert!(
-        why.contains("redfish_deploy_iso") && why.contains("does not build ISOs"),
+        why.contains("redfish_deploy_iso") && why.contains("deploy_kernel"),
         "{why}"
     );
     let r = ib.patch(

@@ -74,7 +74,8 @@ pub const TFTP_FILES: &[(&str, &[&str])] = &[
     ),
 ];
 
-include!(concat!(env!("OUT_DIR"), "/ipxe_embedded.rs"));
+use crate::model::ipxe::EMBEDDED;
+pub use crate::model::ipxe::LONG_VERSION;
 
 /// Where to get boot program `name`: a file in `ipxe_dir`, else the copy embedded at build
 /// time. Only names in `TFTP_FILES` exist.
