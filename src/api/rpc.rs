@@ -481,6 +481,7 @@ pub fn server(
         shutdown_timeout: 10,
         tls: None,
         render: refusal,
+        front: None,
     };
     crate::http::serve::server(listener, opts, make)
 }
