@@ -50,6 +50,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0012_volume",
         include_str!("../../migrations/0012_volume.sql"),
     ),
+    (
+        "0014_list_sort_indexes",
+        include_str!("../../migrations/0014_list_sort_indexes.sql"),
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

@@ -29,6 +29,7 @@ mod http_framing;
 mod inspection_rules;
 mod inventory;
 mod ipmi;
+mod list_paging;
 mod metrics;
 mod netboot;
 mod nodes;
