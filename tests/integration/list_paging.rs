@@ -225,7 +225,6 @@ fn projected_lists_show_what_the_single_node_get_shows() {
         "properties": {"cpus": 4, "root_device": {"name": "/dev/sda"}},
         "extra": {"token": "t0ps3cret", "plain": 1},
         "owner": "p1",
-        "traits": null,
     }));
     let u = n["uuid"].as_str().unwrap().to_string();
     assert_eq!(
@@ -240,7 +239,7 @@ fn projected_lists_show_what_the_single_node_get_shows() {
             .unwrap()
             .iter()
             .find(|x| x["uuid"] == u.as_str())
-            .unwrap()
+            .unwrap_or_else(|| panic!("{u} not in {list}"))
             .clone()
     };
     for version in ["latest", "1.50", "1.31"] {
@@ -251,11 +250,10 @@ fn projected_lists_show_what_the_single_node_get_shows() {
         };
         let full = get(&format!("/v1/nodes/{u}"));
         assert_eq!(one_in(&get("/v1/nodes/detail")), full, "{version}: detail");
-        assert_eq!(
-            one_in(&get("/v1/nodes?detail=true")),
-            full,
-            "{version}: ?detail=true"
-        );
+        if version != "1.31" {
+            // `?detail=` exists from 1.43.
+            assert_eq!(one_in(&get("/v1/nodes?detail=true")), full, "{version}");
+        }
         let fields: Vec<&str> = full
             .as_object()
             .unwrap()
@@ -296,7 +294,7 @@ fn projected_lists_show_what_the_single_node_get_shows() {
         ["boot_interface", "links", "name", "provision_state", "uuid"]
     );
     let d = one_in(
-        &ib.get("/v1/nodes?fields=driver_info,instance_info,extra")
+        &ib.get("/v1/nodes?fields=uuid,driver_info,instance_info,extra")
             .body,
     );
     assert_eq!(d["driver_info"]["ipmi_password"], "******");
