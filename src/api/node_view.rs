@@ -215,10 +215,22 @@ pub fn for_each_field<'a>(
     n: &'a Node,
     v: Version,
     conductor: Option<&'a str>,
+    f: impl FnMut(&'static str, Field<'a>),
+) {
+    for_each_field_in(n, v, conductor, None, f)
+}
+
+/// `for_each_field`, only the `fields` named (all: `None`): a short list is checked first,
+/// so a 7-field list does not look up every field's version.
+fn for_each_field_in<'a>(
+    n: &'a Node,
+    v: Version,
+    conductor: Option<&'a str>,
+    fields: Option<&[String]>,
     mut f: impl FnMut(&'static str, Field<'a>),
 ) {
     let mut put = |k: &'static str, val: Field<'a>| {
-        if visible::<Node>(k, v) {
+        if fields.is_none_or(|want| want.iter().any(|x| x == k)) && visible::<Node>(k, v) {
             f(k, val);
         }
     };
@@ -330,8 +342,8 @@ impl serde::Serialize for View<'_> {
         use serde::ser::{Error, SerializeMap};
         let mut m = s.serialize_map(None)?;
         let mut err = None;
-        for_each_field(self.node, self.v, self.conductor, |k, val| {
-            if err.is_none() && self.fields.is_none_or(|f| f.iter().any(|x| x == k)) {
+        for_each_field_in(self.node, self.v, self.conductor, self.fields, |k, val| {
+            if err.is_none() {
                 err = m.serialize_entry(k, &val).err();
             }
         });

@@ -219,6 +219,58 @@ impl Resource for Node {
         state.store.node_list(f, page).await
     }
 
+    /// Only the columns of the fields shown are read, and each node is written as its row
+    /// is stepped, on the store's thread: no page of nodes is ever held.
+    async fn page_json(
+        state: &State,
+        f: NodeFilter,
+        page: Page,
+        lc: resource::ListCtx,
+    ) -> Result<resource::PageJson, ApiError> {
+        let conductor = state.conductor.clone();
+        let shows_conductor = lc
+            .fields
+            .as_ref()
+            .is_none_or(|f| f.iter().any(|x| x == "conductor"));
+        let columns = lc.fields.clone().map(|mut f| {
+            if shows_conductor {
+                f.push("conductor_group".into());
+            }
+            f
+        });
+        let (pj, t) = state
+            .store
+            .node_list_each(
+                f,
+                page,
+                columns,
+                resource::PageJson::default(),
+                move |pj, n| {
+                    let view = View {
+                        node: &n,
+                        v: lc.v,
+                        base: &lc.base,
+                        conductor: shows_conductor
+                            .then(|| conductor.owner_of(&n.conductor_group, &n.uuid))
+                            .flatten(),
+                        fields: lc.fields.as_deref(),
+                    };
+                    pj.push(&view, &n.uuid)
+                        .map_err(|e| StoreError::Worker(e.to_string()))
+                },
+            )
+            .await?;
+        tracing::debug!(
+            rows = t.rows,
+            sql_us = t.sql.as_micros() as u64,
+            decode_us = t.decode.as_micros() as u64,
+            serialize_us = t.write.as_micros() as u64,
+            bytes = pj.items.len(),
+            "node list"
+        );
+        Ok(pj)
+    }
+
     /// A lookup by instance is one node, never paged.
     fn pages(q: &Query) -> bool {
         !q.has("instance_uuid")

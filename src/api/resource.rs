@@ -6,7 +6,6 @@
 //! field setter, its own checks as hooks and its conductor call.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::ser::SerializeMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -75,6 +74,36 @@ pub trait Resource: Sized {
 
     /// The store's list call.
     async fn list(state: &State, f: Self::Filter, page: Page) -> Result<Vec<Self>, StoreError>;
+
+    /// One page of items written as JSON, by default the store's list and then each
+    /// item's view; nodes read only the columns of `lc.fields` and write each row as it is
+    /// stepped.
+    async fn page_json(
+        state: &State,
+        f: Self::Filter,
+        page: Page,
+        lc: ListCtx,
+    ) -> Result<PageJson, ApiError> {
+        let items = Self::list(state, f, page).await?;
+        let cx = Ctx {
+            state,
+            v: lc.v,
+            base: &lc.base,
+        };
+        let mut pj = PageJson::default();
+        for item in &items {
+            pj.push(
+                &Row {
+                    item,
+                    cx: &cx,
+                    fields: lc.fields.as_deref(),
+                },
+                item.ident(),
+            )
+            .map_err(ApiError::internal)?;
+        }
+        Ok(pj)
+    }
 
     /// Whether a full page gets a `next` link.
     fn pages(q: &Query) -> bool {
@@ -172,32 +201,50 @@ impl<R: Resource> Serialize for Row<'_, R> {
     }
 }
 
-/// `{"<collection>": [...], "next": "..."}`, written in one pass.
-struct ListBody<'a, R> {
-    items: &'a [R],
-    cx: &'a Ctx<'a>,
-    fields: Option<&'a [String]>,
-    next: Option<String>,
+/// What a page's writer needs, owned: it may run on the store's thread.
+pub struct ListCtx {
+    pub v: Version,
+    pub base: String,
+    /// The fields each item shows (`None`: its full view).
+    pub fields: Option<Vec<String>>,
 }
 
-impl<R: Resource> Serialize for ListBody<'_, R> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        struct Rows<'b, R>(&'b ListBody<'b, R>);
-        impl<R: Resource> Serialize for Rows<'_, R> {
-            fn serialize<S2: serde::Serializer>(&self, s: S2) -> Result<S2::Ok, S2::Error> {
-                s.collect_seq(self.0.items.iter().map(|item| Row {
-                    item,
-                    cx: self.0.cx,
-                    fields: self.0.fields,
-                }))
-            }
+/// A page's items as JSON, comma-separated (the list body brackets them), how many, and
+/// the last one's ident (its `next` marker).
+#[derive(Default)]
+pub struct PageJson {
+    pub items: Vec<u8>,
+    pub count: usize,
+    pub last: Option<String>,
+}
+
+impl PageJson {
+    /// Append one item's view.
+    pub fn push<T: Serialize>(&mut self, view: &T, ident: &str) -> serde_json::Result<()> {
+        if self.count > 0 {
+            self.items.push(b',');
         }
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry(R::LIST_KEY, &Rows(self))?;
-        if let Some(n) = &self.next {
-            m.serialize_entry("next", n)?;
+        serde_json::to_writer(&mut self.items, view)?;
+        self.count += 1;
+        self.last = Some(ident.to_string());
+        Ok(())
+    }
+
+    /// `{"<key>": [<items>], "next": "..."}`, the bytes `serde_json` would write for it.
+    fn body(self, key: &str, next: Option<&str>) -> serde_json::Result<Vec<u8>> {
+        let mut out =
+            Vec::with_capacity(self.items.len() + key.len() + 16 + next.map_or(0, str::len));
+        out.push(b'{');
+        serde_json::to_writer(&mut out, key)?;
+        out.extend_from_slice(b":[");
+        out.extend_from_slice(&self.items);
+        out.push(b']');
+        if let Some(n) = next {
+            out.extend_from_slice(b",\"next\":");
+            serde_json::to_writer(&mut out, n)?;
         }
-        m.end()
+        out.push(b'}');
+        Ok(out)
     }
 }
 
@@ -313,7 +360,6 @@ pub async fn list_in<R: Resource>(
         sort_key: p.sort_key.clone(),
         descending: p.descending(),
     };
-    let items = R::list(state, scope, page).await?;
     let base = base_url(req, state);
     let fields = match R::LIST_FIELDS {
         _ if p.detail => None,
@@ -326,30 +372,31 @@ pub async fn list_in<R: Resource>(
                 .collect()
         })),
     };
+    let lc = ListCtx {
+        v,
+        base: base.clone(),
+        fields: fields.clone(),
+    };
+    let pj = R::page_json(state, scope, page, lc).await?;
     let next = if R::pages(&q) {
         next_link(
             &base,
             path,
             &q,
             &p,
-            items.len(),
-            items.last().map(R::ident),
+            pj.count,
+            pj.last.as_deref(),
             fields.as_deref(),
         )
     } else {
         None
     };
-    let cx = Ctx {
-        state,
-        v,
-        base: &base,
-    };
-    json_response(&ListBody {
-        items: &items,
-        cx: &cx,
-        fields: fields.as_deref(),
-        next,
-    })
+    let body = pj
+        .body(R::LIST_KEY, next.as_deref())
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
 }
 
 /// `GET /v1/<collection>`.

@@ -54,6 +54,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0013_conductor_rpc",
         include_str!("../../migrations/0013_conductor_rpc.sql"),
     ),
+    (
+        "0014_list_sort_indexes",
+        include_str!("../../migrations/0014_list_sort_indexes.sql"),
+    ),
 ];
 
 pub(super) fn apply(conn: &mut Connection) -> Result<(), StoreError> {

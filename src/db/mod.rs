@@ -29,8 +29,10 @@ mod history;
 mod inspection;
 mod inspection_rules;
 mod inventory;
+mod keyset;
 mod machines;
 mod migrate;
+mod node_list;
 mod nodes;
 mod portgroups;
 mod ports;
@@ -52,6 +54,7 @@ pub use changes::{Change, ChangeKind};
 pub use conductors::HeldNode;
 pub use inspection::InspectionSaved;
 pub use machines::NodeAddresses;
+pub use node_list::ListTimes;
 pub use nodes::NodeFilter;
 pub use portgroups::PortgroupFilter;
 pub use ports::PortFilter;
@@ -355,8 +358,8 @@ impl Store {
     }
 }
 
-/// `WHERE` fragment and ORDER/LIMIT for keyset pagination on (sort column, id).
-/// NULLs sort first ascending and last descending, as SQLite orders them.
+/// `WHERE` fragment and ORDER/LIMIT for keyset pagination on (sort column, id), in one
+/// query (see `keyset`; node and port lists read its ranges one by one instead).
 fn page_sql(
     conn: &Connection,
     table: &str,
@@ -364,42 +367,9 @@ fn page_sql(
     what: &'static str,
     args: &mut Vec<SqlValue>,
 ) -> Result<(String, String), StoreError> {
-    let col = format!("{table}.{}", page.sort_key);
-    let mut cond = String::new();
-    if let Some(marker) = &page.marker {
-        let sql = format!("SELECT {col}, {table}.id FROM {table} WHERE {table}.uuid = ?1");
-        let found = conn
-            .query_row(&sql, [marker], |r| {
-                Ok((r.get::<_, SqlValue>(0)?, r.get::<_, i64>(1)?))
-            })
-            .map(Some)
-            .or_else(|e| {
-                if matches!(e, rusqlite::Error::QueryReturnedNoRows) {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            })?;
-        let (mval, mid) = found.ok_or_else(|| StoreError::NotFound {
-            what,
-            id: marker.clone(),
-        })?;
-        let n = args.len();
-        let (m, i) = (n + 1, n + 2);
-        cond = if page.descending {
-            format!("({col} < ?{m} OR ({col} IS ?{m} AND {table}.id < ?{i}) OR (?{m} IS NOT NULL AND {col} IS NULL))")
-        } else {
-            format!("({col} > ?{m} OR ({col} IS ?{m} AND {table}.id > ?{i}) OR (?{m} IS NULL AND {col} IS NOT NULL))")
-        };
-        args.push(mval);
-        args.push(SqlValue::Integer(mid));
-    }
-    let dir = if page.descending { "DESC" } else { "ASC" };
-    let tail = format!(
-        " ORDER BY {col} {dir}, {table}.id {dir} LIMIT {}",
-        page.limit
-    );
-    Ok((cond, tail))
+    let (ranges, order) = keyset::ranges(conn, table, page, what, args.len())?;
+    let cond = keyset::one_condition(ranges, args);
+    Ok((cond, format!("{order} LIMIT {}", page.limit)))
 }
 
 /// Run `sql` and map every row with `from_row` (which may reject a corrupt value).

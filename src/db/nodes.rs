@@ -3,14 +3,12 @@
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
 
-use super::{
-    classify, json_obj, json_text, opt_text, page_sql, ChangeKind, Page, Store, StoreError,
-};
+use super::{classify, json_obj, json_text, opt_text, ChangeKind, Page, Store, StoreError};
 use crate::model::node::{Interfaces, Node, INTERFACE_KINDS};
 
 /// Columns written from a `Node`, in the order of `node_values` and read back by `from_row`
 /// (after `id`, the chassis uuid and the traits). Interface columns follow INTERFACE_KINDS.
-const COLUMNS: &[&str] = &[
+pub(super) const COLUMNS: &[&str] = &[
     "uuid",
     "name",
     "driver",
@@ -318,7 +316,7 @@ pub struct NodeFilter {
 }
 
 impl NodeFilter {
-    fn sql(&self, args: &mut Vec<SqlValue>) -> Vec<String> {
+    pub(super) fn sql(&self, args: &mut Vec<SqlValue>) -> Vec<String> {
         let mut w = Vec::new();
         let mut eq = |col: &str, v: &Option<String>, w: &mut Vec<String>| {
             if let Some(v) = v {
@@ -450,14 +448,12 @@ impl Store {
 
     pub async fn node_list(&self, filter: NodeFilter, page: Page) -> Result<Vec<Node>, StoreError> {
         self.read(move |conn| {
-            let mut args = Vec::new();
-            let wheres = filter.sql(&mut args);
-            let sql = super::list_sql(
-                &select_sql(),
-                wheres,
-                page_sql(conn, "nodes", &page, "Node", &mut args)?,
-            );
-            query_nodes(conn, &sql, &args)
+            let mut out = Vec::new();
+            super::node_list::list_each(conn, &filter, &page, None, &mut |n| {
+                out.push(n);
+                Ok(())
+            })?;
+            Ok(out)
         })
         .await
     }

@@ -32,6 +32,7 @@ mod inspection_rules;
 mod inventory;
 mod ipmi;
 mod members;
+mod list_paging;
 mod metrics;
 mod netboot;
 mod nodes;
