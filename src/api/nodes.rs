@@ -246,13 +246,14 @@ impl Resource for Node {
                 columns,
                 resource::PageJson::default(),
                 move |pj, n| {
+                    let owner = shows_conductor
+                        .then(|| conductor.owner_of(&n.conductor_group, &n.uuid))
+                        .flatten();
                     let view = View {
                         node: &n,
                         v: lc.v,
                         base: &lc.base,
-                        conductor: shows_conductor
-                            .then(|| conductor.owner_of(&n.conductor_group, &n.uuid))
-                            .flatten(),
+                        conductor: owner.as_deref(),
                         fields: lc.fields.as_deref(),
                     };
                     pj.push(&view, &n.uuid)
