@@ -90,9 +90,12 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
         config.default.state_path.display()
     )))?;
     let db = config.database.clone();
-    let path = config.database.connection.clone();
     let store = tokio::task::spawn_blocking(move || {
-        Store::open(&path, db.busy_timeout_millis(), db.max_pool_size)
+        Store::open_at(
+            &store_location(&db),
+            db.busy_timeout_millis(),
+            db.max_pool_size,
+        )
     })
     .await
     .map_err(|e| AppError::Io {
@@ -276,4 +279,12 @@ pub async fn backup(config: &Config, dest: &Path) -> Result<(), AppError> {
     let abs = std::path::absolute(dest).map_err(io("backup path"))?;
     store.backup(abs).await?;
     Ok(())
+}
+
+/// Where `[database] connection` puts the store.
+pub fn store_location(db: &crate::config::DatabaseSection) -> crate::db::Location {
+    match &db.postgres {
+        Some(url) => crate::db::Location::Postgres(url.clone()),
+        None => crate::db::Location::Sqlite(db.connection.clone()),
+    }
 }

@@ -1,7 +1,7 @@
 //! SQL for the conductors table (service registration and heartbeat).
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params_from_iter, Connection, Row};
+use super::sql::Value as SqlValue;
+use super::sql::{params_from_iter, Connection, Row};
 
 use super::{page_sql, Page, Store, StoreError};
 use crate::model::conductor::Conductor;
@@ -9,7 +9,7 @@ use crate::model::conductor::Conductor;
 const SELECT: &str =
     "SELECT hostname, conductor_group, online, drivers, created_at, updated_at FROM conductors";
 
-fn from_row(r: &Row) -> rusqlite::Result<Conductor> {
+fn from_row(r: &Row) -> super::sql::Result<Conductor> {
     let drivers: String = r.get(3)?;
     Ok(Conductor {
         hostname: r.get(0)?,
@@ -36,7 +36,7 @@ impl Store {
                 "INSERT INTO conductors (hostname, conductor_group, online, drivers, created_at, updated_at) \
                  VALUES (?1, ?2, 1, ?3, ?4, ?4) \
                  ON CONFLICT(hostname) DO UPDATE SET conductor_group = ?2, online = 1, drivers = ?3, updated_at = ?4",
-                rusqlite::params![c.hostname, c.conductor_group, drivers, c.created_at],
+                super::sql::params![c.hostname, c.conductor_group, drivers, c.created_at],
             )?;
             Ok(())
         })
@@ -53,7 +53,7 @@ impl Store {
         self.write_batched(move |tx| {
             tx.execute(
                 "UPDATE conductors SET updated_at = ?2, online = ?3 WHERE hostname = ?1",
-                rusqlite::params![hostname, now, online],
+                super::sql::params![hostname, now, online],
             )?;
             Ok(())
         })

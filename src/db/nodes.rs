@@ -1,7 +1,7 @@
 //! SQL for nodes and their traits.
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
+use super::sql::Value as SqlValue;
+use super::sql::{params_from_iter, Connection, OptionalExtension, Row};
 
 use super::{
     classify, json_obj, json_text, opt_text, page_sql, ChangeKind, Page, Store, StoreError,
@@ -77,7 +77,7 @@ fn select_sql() -> String {
     let cols: Vec<String> = COLUMNS.iter().map(|c| format!("nodes.{c}")).collect();
     format!(
         "SELECT nodes.id, chassis.uuid, (SELECT a.uuid FROM allocations a WHERE a.node_id = nodes.id), \
-         (SELECT json_group_array(trait) FROM (SELECT trait FROM node_traits t WHERE t.node_id = nodes.id ORDER BY trait)), {} \
+         (SELECT json_group_array(trait) FROM (SELECT trait FROM node_traits t WHERE t.node_id = nodes.id ORDER BY trait) AS tr), {} \
          FROM nodes LEFT JOIN chassis ON chassis.id = nodes.chassis_id",
         cols.join(", ")
     )
@@ -141,7 +141,7 @@ fn node_values(n: &Node) -> Vec<SqlValue> {
     v
 }
 
-fn from_row(r: &Row) -> rusqlite::Result<Result<Node, StoreError>> {
+fn from_row(r: &Row) -> super::sql::Result<Result<Node, StoreError>> {
     let mut i = 0usize;
     let mut next = || {
         i += 1;
@@ -342,7 +342,7 @@ impl NodeFilter {
         if let Some(d) = self.auto_discovered {
             // Only JSON true counts; a missing key (json_type NULL) or any other value is "not".
             w.push(format!(
-                "IFNULL(json_type(nodes.driver_internal_info, '$.auto_discovered') = 'true', 0) = {}",
+                "(CASE WHEN json_type(nodes.driver_internal_info, '$.auto_discovered') = 'true' THEN 1 ELSE 0 END) = {}",
                 d as i64
             ));
         }
@@ -428,12 +428,13 @@ impl Store {
                 cols.join(", "),
                 ph.join(", ")
             );
-            tx.execute(&sql, params_from_iter(vals)).map_err(classify)?;
-            let id = tx.last_insert_rowid();
+            let id = tx
+                .insert_id(&sql, params_from_iter(vals))
+                .map_err(classify)?;
             for t in &node.traits {
                 tx.execute(
                     "INSERT INTO node_traits (node_id, trait, created_at) VALUES (?1, ?2, ?3)",
-                    rusqlite::params![id, t, node.created_at],
+                    super::sql::params![id, t, node.created_at],
                 )
                 .map_err(classify)?;
             }
@@ -510,10 +511,10 @@ impl Store {
         let out = self.write(move |tx| {
             tx.execute("DELETE FROM node_traits WHERE node_id = ?1", [id])?;
             for t in traits {
-                tx.execute("INSERT OR IGNORE INTO node_traits (node_id, trait, created_at) VALUES (?1, ?2, ?3)",
-                    rusqlite::params![id, t, now])?;
+                tx.execute("INSERT INTO node_traits (node_id, trait, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                    super::sql::params![id, t, now])?;
             }
-            tx.execute("UPDATE nodes SET updated_at = ?2 WHERE id = ?1", rusqlite::params![id, now])?;
+            tx.execute("UPDATE nodes SET updated_at = ?2 WHERE id = ?1", super::sql::params![id, now])?;
             Ok(())
         })
         .await;
@@ -533,7 +534,7 @@ impl Store {
             .write(move |tx| {
                 let have: bool = tx.query_row(
                     "SELECT EXISTS(SELECT 1 FROM node_traits WHERE node_id = ?1 AND trait = ?2)",
-                    rusqlite::params![id, t],
+                    super::sql::params![id, t],
                     |r| r.get(0),
                 )?;
                 if have {
@@ -549,11 +550,11 @@ impl Store {
                 }
                 tx.execute(
                     "INSERT INTO node_traits (node_id, trait, created_at) VALUES (?1, ?2, ?3)",
-                    rusqlite::params![id, t, now],
+                    super::sql::params![id, t, now],
                 )?;
                 tx.execute(
                     "UPDATE nodes SET updated_at = ?2 WHERE id = ?1",
-                    rusqlite::params![id, now],
+                    super::sql::params![id, now],
                 )?;
                 Ok(true)
             })
@@ -574,13 +575,13 @@ impl Store {
                 let n = match t {
                     Some(t) => tx.execute(
                         "DELETE FROM node_traits WHERE node_id = ?1 AND trait = ?2",
-                        rusqlite::params![id, t],
+                        super::sql::params![id, t],
                     )?,
                     None => tx.execute("DELETE FROM node_traits WHERE node_id = ?1", [id])?,
                 };
                 tx.execute(
                     "UPDATE nodes SET updated_at = ?2 WHERE id = ?1",
-                    rusqlite::params![id, now],
+                    super::sql::params![id, now],
                 )?;
                 Ok(n)
             })
@@ -629,7 +630,7 @@ impl Store {
         self.write_batched(move |tx| {
             let n = tx.execute(
                 "UPDATE nodes SET reservation = ?2 WHERE uuid = ?1 AND reservation IS NULL",
-                rusqlite::params![uuid, host],
+                super::sql::params![uuid, host],
             )?;
             if n == 1 {
                 let id: i64 =
@@ -655,7 +656,7 @@ impl Store {
         self.write_batched(move |tx| {
             tx.execute(
                 "UPDATE nodes SET reservation = NULL WHERE id = ?1 AND reservation = ?2",
-                rusqlite::params![id, host],
+                super::sql::params![id, host],
             )?;
             Ok(())
         })
