@@ -387,7 +387,7 @@ impl NodeFilter {
                     ph.push(format!("?{}", args.len()));
                 }
                 if ph.is_empty() {
-                    w.push("0".into());
+                    w.push("1 = 0".into());
                 } else {
                     w.push(format!("nodes.{col} IN ({})", ph.join(",")));
                 }
@@ -403,7 +403,7 @@ impl NodeFilter {
                 ph.push(format!("?{}", args.len()));
             }
             w.push(if ph.is_empty() {
-                "0".into()
+                "1 = 0".into()
             } else {
                 format!("nodes.uuid IN ({})", ph.join(","))
             });

@@ -109,7 +109,7 @@ pub struct PortFilter {
 /// Turns list filters on (column, values) into `IN (...)` clauses.
 pub(super) fn in_list(col: &str, list: &[String], args: &mut Vec<SqlValue>) -> String {
     if list.is_empty() {
-        return "0".into();
+        return "1 = 0".into();
     }
     let ph: Vec<String> = list
         .iter()

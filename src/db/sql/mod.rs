@@ -27,7 +27,7 @@ pub(crate) use params;
 pub enum Error {
     #[error("{0}")]
     Sqlite(rusqlite::Error),
-    #[error("{0}")]
+    #[error("{}", pg::describe(.0))]
     Pg(#[from] postgres::Error),
     #[error("database connection closed")]
     Closed,

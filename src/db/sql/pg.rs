@@ -210,3 +210,12 @@ pub(super) fn unique_violation(e: &postgres::Error) -> Option<String> {
             .join(", "),
     )
 }
+
+/// PostgreSQL's own message (the client's Display says only "db error"); never the
+/// detail, which may quote row values.
+pub(super) fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
