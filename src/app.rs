@@ -288,3 +288,27 @@ pub fn store_location(db: &crate::config::DatabaseSection) -> crate::db::Locatio
         None => crate::db::Location::Sqlite(db.connection.clone()),
     }
 }
+
+/// `ironbox db migrate-to URL`: the configured SQLite store copied into an empty PostgreSQL
+/// database (`db::copy`). Blocking: the PostgreSQL client runs its own runtime.
+pub fn migrate_to(config: &Config, url: &str) -> Result<crate::db::Copied, AppError> {
+    if config.database.postgres.is_some() {
+        return Err(crate::db::StoreError::Location(
+            "[database] connection is already PostgreSQL: migrate-to copies a SQLite store".into(),
+        )
+        .into());
+    }
+    let db = &config.database;
+    if !db.connection.exists() {
+        return Err(AppError::Io {
+            context: format!("database {}", db.connection.display()),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no database here; is state_path right?",
+            ),
+        });
+    }
+    crate::db::Location::pg_config(url)?;
+    let store = Store::open(&db.connection, db.busy_timeout_millis(), 1)?;
+    Ok(store.copy_to_postgres(url)?)
+}

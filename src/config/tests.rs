@@ -390,8 +390,14 @@ fn postgresql_urls_are_checked_and_never_echo_a_password() {
     assert_eq!(plain.database.postgres, None);
     for (text, want) in [
         ("postgresql://u:secret@h:notaport/db", "bad PostgreSQL URL"),
-        ("postgresql://u:secret@h:5432", "must name a host and a database"),
-        ("mysql://u:secret@h/db", "\"mysql\": only sqlite:// and postgresql://"),
+        (
+            "postgresql://u:secret@h:5432",
+            "must name a host and a database",
+        ),
+        (
+            "mysql://u:secret@h/db",
+            "\"mysql\": only sqlite:// and postgresql://",
+        ),
     ] {
         let err = rejected(
             &format!("[database]\nconnection = \"{text}\""),
