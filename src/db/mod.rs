@@ -286,7 +286,7 @@ impl Store {
 
     fn connect(&self) -> Result<Connection, StoreError> {
         if let Some(config) = &self.inner.pg {
-            return Ok(Connection::Pg(sql::PgConn::connect(config)?));
+            return Ok(Connection::Pg(Box::new(sql::PgConn::connect(config)?)));
         }
         let conn = rusqlite::Connection::open_with_flags(
             &self.inner.path,

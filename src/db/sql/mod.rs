@@ -127,7 +127,8 @@ impl<T> OptionalExtension<T> for Result<T> {
 /// A connection to either database. Methods take `&self` as rusqlite's do.
 pub enum Connection {
     Sqlite(rusqlite::Connection),
-    Pg(PgConn),
+    /// Boxed: the client is three times a SQLite handle, and the pool moves connections.
+    Pg(Box<PgConn>),
 }
 
 impl Connection {

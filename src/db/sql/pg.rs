@@ -216,6 +216,10 @@ pub(super) fn unique_violation(e: &postgres::Error) -> Option<String> {
 pub(super) fn describe(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
+        // "error connecting to server" alone would hide the reason (refused, timed out…).
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
     }
 }
