@@ -90,9 +90,12 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), AppErr
         config.default.state_path.display()
     )))?;
     let db = config.database.clone();
-    let path = config.database.connection.clone();
     let store = tokio::task::spawn_blocking(move || {
-        Store::open(&path, db.busy_timeout_millis(), db.max_pool_size)
+        Store::open_at(
+            &store_location(&db),
+            db.busy_timeout_millis(),
+            db.max_pool_size,
+        )
     })
     .await
     .map_err(|e| AppError::Io {
@@ -312,4 +315,36 @@ pub async fn backup(config: &Config, dest: &Path) -> Result<(), AppError> {
     let abs = std::path::absolute(dest).map_err(io("backup path"))?;
     store.backup(abs).await?;
     Ok(())
+}
+
+/// Where `[database] connection` puts the store.
+pub fn store_location(db: &crate::config::DatabaseSection) -> crate::db::Location {
+    match &db.postgres {
+        Some(url) => crate::db::Location::Postgres(url.clone()),
+        None => crate::db::Location::Sqlite(db.connection.clone()),
+    }
+}
+
+/// `ironbox db migrate-to URL`: the configured SQLite store copied into an empty PostgreSQL
+/// database (`db::copy`). Blocking: the PostgreSQL client runs its own runtime.
+pub fn migrate_to(config: &Config, url: &str) -> Result<crate::db::Copied, AppError> {
+    if config.database.postgres.is_some() {
+        return Err(crate::db::StoreError::Location(
+            "[database] connection is already PostgreSQL: migrate-to copies a SQLite store".into(),
+        )
+        .into());
+    }
+    let db = &config.database;
+    if !db.connection.exists() {
+        return Err(AppError::Io {
+            context: format!("database {}", db.connection.display()),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no database here; is state_path right?",
+            ),
+        });
+    }
+    crate::db::Location::pg_config(url)?;
+    let store = Store::open(&db.connection, db.busy_timeout_millis(), 1)?;
+    Ok(store.copy_to_postgres(url)?)
 }

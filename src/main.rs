@@ -124,6 +124,14 @@ enum DbCommand {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Copy every table of the configured SQLite store into an empty PostgreSQL database
+    /// (then set `[database] connection` to that URL). Stop ironbox first.
+    MigrateTo {
+        /// postgresql://USER:PASS@HOST:PORT/DB
+        url: String,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
 }
 
 fn load(path: Option<&PathBuf>) -> Result<Config, String> {
@@ -202,6 +210,17 @@ fn main() -> ExitCode {
                 .block_on(ironbox::app::backup(&cfg, &path))
                 .map_err(|e| e.to_string())?;
             println!("backup written to {}", path.display());
+            Ok(())
+        }),
+        Command::Db {
+            command: DbCommand::MigrateTo { url, config },
+        } => load(config.as_ref()).and_then(|cfg| {
+            init_logging(false);
+            let copied = ironbox::app::migrate_to(&cfg, &url).map_err(|e| e.to_string())?;
+            for (table, rows) in copied {
+                println!("{table}: {rows} rows");
+            }
+            println!("copied; every table's row count matches");
             Ok(())
         }),
         Command::Agent {

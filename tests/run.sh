@@ -22,7 +22,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 step "system packages"
 need=()
-for pkg in build-essential curl ca-certificates openssl python3-venv chromium file dpkg-dev xorriso mtools; do
+for pkg in build-essential curl ca-certificates openssl python3-venv chromium file dpkg-dev xorriso mtools postgresql; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -78,6 +78,18 @@ stop_background() {
 }
 trap stop_background EXIT
 cargo test --quiet --no-fail-fast 2>&1
+
+step "the store on PostgreSQL (tests/lab/pg.sh): db:: unit tests and the cheap API integration tests"
+PG_DIR=$(mktemp -d)
+PG_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PG_URL=$(bash tests/lab/pg.sh start "$PG_DIR" "$PG_PORT")
+pg_status=0
+IRONBOX_TEST_PG_URL="$PG_URL" cargo test --quiet --lib db:: 2>&1 || pg_status=1
+IRONBOX_TEST_DATABASE="$PG_URL" cargo test --quiet --test integration -- \
+    nodes:: api_details:: bad_input:: volume:: runbooks:: inventory:: inspection_rules:: 2>&1 || pg_status=1
+bash tests/lab/pg.sh stop "$PG_DIR"
+rm -rf "$PG_DIR"
+[ "$pg_status" = 0 ]
 
 step "USB appliance image end to end (tests/lab/appliance-e2e.sh)"
 IRONBOX_TEST_VENV="$VENV" IRONBOX="$ROOT/target/debug/ironbox" bash tests/lab/appliance-e2e.sh

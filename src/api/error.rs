@@ -289,14 +289,10 @@ impl ApiError {
             StoreError::Worker(w) if w.contains("cancelled") => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Service is shutting down")
             }
-            StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
-                if f.code == rusqlite::ErrorCode::DatabaseBusy =>
-            {
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The database is busy; please retry.",
-                )
-            }
+            e if e.is_busy() => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The database is busy; please retry.",
+            ),
             other => ApiError::internal(other),
         }
     }

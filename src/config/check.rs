@@ -356,7 +356,25 @@ impl Checker<'_> {
         db: file::DatabaseSection,
         state_path: &std::path::Path,
     ) -> R<DatabaseSection> {
-        let connection = if db.connection.is_empty() {
+        let postgres = ["postgresql://", "postgres://", "postgresql+psycopg2://"]
+            .iter()
+            .any(|s| db.connection.starts_with(s));
+        let connection = if postgres {
+            let url = db
+                .connection
+                .replacen("postgresql+psycopg2://", "postgresql://", 1);
+            let parsed = url.parse::<postgres::Config>().map_err(|e| {
+                self.bad("database", "connection", format!("bad PostgreSQL URL: {e}"))
+            })?;
+            if parsed.get_dbname().is_none() || parsed.get_hosts().is_empty() {
+                return Err(self.bad(
+                    "database",
+                    "connection",
+                    "PostgreSQL URL must name a host and a database: postgresql://USER:PASS@HOST:PORT/DB",
+                ));
+            }
+            state_path.join("ironbox.sqlite")
+        } else if db.connection.is_empty() {
             state_path.join("ironbox.sqlite")
         } else if let Some(rest) = db.connection.strip_prefix("sqlite://") {
             // SQLAlchemy's form: sqlite:///abs/path (three slashes) or sqlite://rel/path.
@@ -368,7 +386,11 @@ impl Checker<'_> {
             return Err(self.bad(
                 "database",
                 "connection",
-                format!("{:?}: only sqlite:// URLs are supported", db.connection),
+                // Only the scheme: the rest may hold a password.
+                format!(
+                    "{:?}: only sqlite:// and postgresql:// URLs are supported",
+                    db.connection.split("://").next().unwrap_or_default()
+                ),
             ));
         };
         let busy_timeout_ms = self.millis("database", "busy_timeout_ms", db.busy_timeout_ms, 0)?;
@@ -377,6 +399,7 @@ impl Checker<'_> {
         }
         Ok(DatabaseSection {
             connection,
+            postgres: postgres.then(|| db.connection.clone()),
             busy_timeout_ms,
             max_pool_size: self.at_least_1("database", "max_pool_size", db.max_pool_size)?,
         })

@@ -285,7 +285,8 @@ impl Default for ConductorSection {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseSection {
-    /// `sqlite:///ABSOLUTE/PATH` or `sqlite://RELATIVE/PATH`; empty = `<state_path>/ironbox.sqlite`.
+    /// `sqlite:///ABSOLUTE/PATH` or `sqlite://RELATIVE/PATH`; empty = `<state_path>/ironbox.sqlite`;
+    /// or `postgresql://USER:PASS@HOST:PORT/DB` (also `postgresql+psycopg2://`, Ironic's form).
     pub connection: String,
     /// Milliseconds a writer waits for the database lock before failing.
     pub busy_timeout_ms: i64,

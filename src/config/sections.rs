@@ -226,6 +226,8 @@ pub struct ConductorSection {
 pub struct DatabaseSection {
     /// The SQLite file the `connection` URL names (`<state_path>/ironbox.sqlite` when empty).
     pub connection: PathBuf,
+    /// The `postgresql://` URL when `connection` names PostgreSQL (then the file is unused).
+    pub postgres: Option<String>,
     pub busy_timeout_ms: Duration,
     pub max_pool_size: u32,
 }

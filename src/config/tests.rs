@@ -374,3 +374,36 @@ fn discovery_and_inspector_options_are_checked() {
     assert_eq!(c.inspector.add_ports, AddPorts::Pxe);
     assert_eq!(c.inspector.keep_ports, KeepPorts::All);
 }
+
+#[test]
+fn postgresql_urls_are_checked_and_never_echo_a_password() {
+    let c = Config::parse(
+        "[database]\nconnection = \"postgresql+psycopg2://u:pw@db.example:5433/ironic\"",
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        c.database.postgres.as_deref(),
+        Some("postgresql+psycopg2://u:pw@db.example:5433/ironic")
+    );
+    let plain = Config::parse("", "t.toml").unwrap();
+    assert_eq!(plain.database.postgres, None);
+    for (text, want) in [
+        ("postgresql://u:secret@h:notaport/db", "bad PostgreSQL URL"),
+        (
+            "postgresql://u:secret@h:5432",
+            "must name a host and a database",
+        ),
+        (
+            "mysql://u:secret@h/db",
+            "\"mysql\": only sqlite:// and postgresql://",
+        ),
+    ] {
+        let err = rejected(
+            &format!("[database]\nconnection = \"{text}\""),
+            "[database] connection",
+        );
+        assert!(err.contains(want), "{text}: {err}");
+        assert!(!err.contains("secret"), "{text}: {err}");
+    }
+}

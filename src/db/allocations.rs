@@ -1,7 +1,7 @@
 //! SQL for allocations.
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
+use super::sql::Value as SqlValue;
+use super::sql::{params_from_iter, Connection, OptionalExtension, Row};
 
 use super::{classify, json_obj, json_text, opt_text, page_sql, Page, Store, StoreError};
 use crate::model::allocation::Allocation;
@@ -14,7 +14,7 @@ fn list(s: String) -> Vec<String> {
     serde_json::from_str(&s).unwrap_or_default()
 }
 
-fn from_row(r: &Row) -> rusqlite::Result<Result<Allocation, StoreError>> {
+fn from_row(r: &Row) -> super::sql::Result<Result<Allocation, StoreError>> {
     let extra = match json_obj(r.get(10)?, "extra") {
         Ok(v) => v,
         Err(e) => return Ok(Err(e)),

@@ -37,7 +37,7 @@ impl Store {
                         tx.execute(
                             "INSERT INTO bios_settings (node_id, name, value, created_at) VALUES (?1, ?2, ?3, ?4) \
                              ON CONFLICT(node_id, name) DO UPDATE SET value = ?3, updated_at = ?4",
-                            rusqlite::params![node_id, name, value, now],
+                            super::sql::params![node_id, name, value, now],
                         )?;
                     }
                 }
@@ -46,7 +46,7 @@ impl Store {
                     let names = serde_json::to_string(&names).unwrap_or_else(|_| "[]".into());
                     tx.execute(
                         "DELETE FROM bios_settings WHERE node_id = ?1 AND name NOT IN (SELECT value FROM json_each(?2))",
-                        rusqlite::params![node_id, names],
+                        super::sql::params![node_id, names],
                     )?;
                     let mut stmt = tx.prepare_cached(UPSERT)?;
                     for s in list {
@@ -55,7 +55,7 @@ impl Store {
                             .allowable_values
                             .as_ref()
                             .and_then(|a| serde_json::to_string(a).ok());
-                        stmt.execute(rusqlite::params![
+                        stmt.execute(super::sql::params![
                             node_id,
                             s.name,
                             s.value,

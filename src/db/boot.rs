@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::sync::atomic::Ordering;
 
-use rusqlite::OptionalExtension;
+use super::sql::OptionalExtension;
 
 use super::{Store, StoreError};
 use crate::model::mac::Mac;
@@ -133,8 +133,9 @@ impl Store {
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             tx.execute(
-                "INSERT OR REPLACE INTO dhcp_leases (ip, mac, state, expires_at, updated_at) VALUES (?1, '', ?1, 0, ?2)",
-                rusqlite::params![SESSION, crate::model::now()],
+                "INSERT INTO dhcp_leases (ip, mac, state, expires_at, updated_at) VALUES (?1, '', ?1, 0, ?2) \
+                 ON CONFLICT(ip) DO UPDATE SET mac = '', state = ?1, expires_at = 0, updated_at = ?2",
+                super::sql::params![SESSION, crate::model::now()],
             )?;
             Ok((rows, !unclean))
         })
@@ -159,19 +160,19 @@ impl Store {
             for w in writes {
                 match w {
                     LeaseWrite::Reserve { ip } => {
-                        upsert.execute(rusqlite::params![ip.to_string(), "", "reserved", 0, now])?;
+                        upsert.execute(super::sql::params![ip.to_string(), "", "reserved", 0, now])?;
                     }
                     LeaseWrite::Bind { ip, mac, expires_at } => {
                         tx.prepare_cached("DELETE FROM dhcp_leases WHERE mac = ?1 AND ip != ?2 AND state = 'bound'")?
-                            .execute(rusqlite::params![mac, ip.to_string()])?;
-                        upsert.execute(rusqlite::params![ip.to_string(), mac, "bound", expires_at, now])?;
+                            .execute(super::sql::params![mac, ip.to_string()])?;
+                        upsert.execute(super::sql::params![ip.to_string(), mac, "bound", expires_at, now])?;
                     }
                     LeaseWrite::Free { ip } => {
                         tx.prepare_cached("DELETE FROM dhcp_leases WHERE ip = ?1")?
                             .execute([ip.to_string()])?;
                     }
                     LeaseWrite::Decline { ip, expires_at } => {
-                        upsert.execute(rusqlite::params![ip.to_string(), "", "declined", expires_at, now])?;
+                        upsert.execute(super::sql::params![ip.to_string(), "", "declined", expires_at, now])?;
                     }
                 }
             }

@@ -65,7 +65,7 @@ mod tests {
     #[tokio::test]
     async fn writes_are_announced_after_commit_and_lag_is_survivable() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.sqlite"), 1000, 2).unwrap();
+        let store = crate::db::test_store(dir.path(), 2);
         let mut rx = store.subscribe();
         let node = Node {
             uuid: crate::model::new_uuid(),

@@ -1,14 +1,14 @@
 //! SQL for chassis.
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params_from_iter, Connection, Row};
+use super::sql::Value as SqlValue;
+use super::sql::{params_from_iter, Connection, Row};
 
 use super::{classify, json_obj, json_text, opt_text, page_sql, Page, Store, StoreError};
 use crate::model::chassis::Chassis;
 
 const SELECT: &str = "SELECT id, uuid, description, extra, created_at, updated_at FROM chassis";
 
-fn from_row(r: &Row) -> rusqlite::Result<Result<Chassis, StoreError>> {
+fn from_row(r: &Row) -> super::sql::Result<Result<Chassis, StoreError>> {
     let extra = match json_obj(r.get(3)?, "extra") {
         Ok(v) => v,
         Err(e) => return Ok(Err(e)),

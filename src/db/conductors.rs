@@ -1,7 +1,7 @@
 //! SQL for the conductors table (service registration and heartbeat).
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
+use super::sql::Value as SqlValue;
+use super::sql::{params_from_iter, Connection, OptionalExtension, Row};
 
 use super::{page_sql, Page, Store, StoreError};
 use crate::model::conductor::Conductor;
@@ -9,7 +9,7 @@ use crate::model::conductor::Conductor;
 const SELECT: &str =
     "SELECT hostname, conductor_group, online, drivers, created_at, updated_at, rpc_address FROM conductors";
 
-fn from_row(r: &Row) -> rusqlite::Result<Conductor> {
+fn from_row(r: &Row) -> super::sql::Result<Conductor> {
     let drivers: String = r.get(3)?;
     Ok(Conductor {
         hostname: r.get(0)?,
@@ -37,7 +37,7 @@ impl Store {
                 "INSERT INTO conductors (hostname, conductor_group, online, drivers, created_at, updated_at, rpc_address) \
                  VALUES (?1, ?2, 1, ?3, ?4, ?4, ?5) \
                  ON CONFLICT(hostname) DO UPDATE SET conductor_group = ?2, online = 1, drivers = ?3, updated_at = ?4, rpc_address = ?5",
-                rusqlite::params![c.hostname, c.conductor_group, drivers, c.created_at, c.rpc_address],
+                super::sql::params![c.hostname, c.conductor_group, drivers, c.created_at, c.rpc_address],
             )?;
             Ok(())
         })
@@ -54,7 +54,7 @@ impl Store {
         self.write_batched(move |tx| {
             tx.execute(
                 "UPDATE conductors SET updated_at = ?2, online = ?3 WHERE hostname = ?1",
-                rusqlite::params![hostname, now, online],
+                super::sql::params![hostname, now, online],
             )?;
             Ok(())
         })
@@ -152,7 +152,7 @@ impl Store {
         self.write(move |tx| {
             Ok(tx.execute(
                 "UPDATE nodes SET reservation = NULL WHERE uuid = ?1 AND reservation = ?2",
-                rusqlite::params![uuid, holder],
+                super::sql::params![uuid, holder],
             )? == 1)
         })
         .await

@@ -1,7 +1,7 @@
 //! SQL for deploy templates.
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params_from_iter, Connection, Row};
+use super::sql::Value as SqlValue;
+use super::sql::{params_from_iter, Connection, Row};
 
 use super::{classify, json_obj, json_text, opt_text, page_sql, Page, Store, StoreError};
 use crate::model::deploy_template::DeployTemplate;
@@ -9,7 +9,7 @@ use crate::model::deploy_template::DeployTemplate;
 const SELECT: &str = "SELECT deploy_templates.id, deploy_templates.uuid, deploy_templates.name, deploy_templates.steps, \
     deploy_templates.extra, deploy_templates.created_at, deploy_templates.updated_at FROM deploy_templates";
 
-fn from_row(r: &Row) -> rusqlite::Result<Result<DeployTemplate, StoreError>> {
+fn from_row(r: &Row) -> super::sql::Result<Result<DeployTemplate, StoreError>> {
     let steps: String = r.get(3)?;
     let extra = match json_obj(r.get(4)?, "extra") {
         Ok(v) => v,

@@ -18,11 +18,12 @@ impl Store {
                 "INSERT INTO firmware_information (node_id, component, initial_version, current_version, \
                  vendor, model, serial_number, created_at) VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7) \
                  ON CONFLICT(node_id, component) DO UPDATE SET \
-                 last_version_flashed = CASE WHEN current_version IS NOT ?3 THEN ?3 ELSE last_version_flashed END, \
+                 last_version_flashed = CASE WHEN firmware_information.current_version IS NOT ?3 THEN ?3 \
+                 ELSE firmware_information.last_version_flashed END, \
                  current_version = ?3, vendor = ?4, model = ?5, serial_number = ?6, updated_at = ?7",
             )?;
             for c in components {
-                stmt.execute(rusqlite::params![
+                stmt.execute(super::sql::params![
                     node_id,
                     c.component,
                     c.current_version,
@@ -78,7 +79,7 @@ mod tests {
     #[tokio::test]
     async fn versions_move_as_ironic_records_them() {
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::db::Store::open(&dir.path().join("t.sqlite"), 5000, 2).unwrap();
+        let store = crate::db::test_store(dir.path(), 2);
         let node = crate::model::node::Node {
             uuid: crate::model::new_uuid(),
             driver: "fake-hardware".into(),

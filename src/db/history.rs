@@ -1,15 +1,15 @@
 //! SQL for node history.
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params_from_iter, Row};
+use super::sql::Value as SqlValue;
+use super::sql::{params_from_iter, Row};
 
 use super::{must_find, Store, StoreError};
 use crate::model::history::HistoryEvent;
 
-const SELECT: &str = "SELECT h.uuid, n.uuid, h.severity, h.event_type, h.event, h.conductor, h.user, h.state, \
+const SELECT: &str = "SELECT h.uuid, n.uuid, h.severity, h.event_type, h.event, h.conductor, h.\"user\", h.state, \
     h.target_provision_state, h.duration_seconds, h.created_at FROM node_history h JOIN nodes n ON n.id = h.node_id";
 
-fn from_row(r: &Row) -> rusqlite::Result<HistoryEvent> {
+fn from_row(r: &Row) -> super::sql::Result<HistoryEvent> {
     Ok(HistoryEvent {
         uuid: r.get(0)?,
         node_uuid: r.get(1)?,
@@ -41,15 +41,15 @@ impl Store {
                 &ev.node_uuid,
             )?;
             tx.execute(
-                "INSERT INTO node_history (uuid, node_id, severity, event_type, event, conductor, user, state, \
+                "INSERT INTO node_history (uuid, node_id, severity, event_type, event, conductor, \"user\", state, \
                  target_provision_state, duration_seconds, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
-                rusqlite::params![ev.uuid, node_id, ev.severity, ev.event_type, ev.event, ev.conductor, ev.user,
+                super::sql::params![ev.uuid, node_id, ev.severity, ev.event_type, ev.event, ev.conductor, ev.user,
                     ev.state, ev.target_provision_state, ev.duration_seconds, ev.created_at],
             )?;
             tx.execute(
                 "DELETE FROM node_history WHERE node_id = ?1 AND id NOT IN \
                  (SELECT id FROM node_history WHERE node_id = ?1 ORDER BY id DESC LIMIT ?2)",
-                rusqlite::params![node_id, keep],
+                super::sql::params![node_id, keep],
             )?;
             Ok(())
         })
@@ -111,7 +111,7 @@ mod tests {
     #[tokio::test]
     async fn event_text_is_stored_masked() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db.sqlite"), 5000, 2).unwrap();
+        let store = crate::db::test_store(dir.path(), 2);
         let n = store
             .node_create(Node {
                 uuid: crate::model::new_uuid(),

@@ -1,7 +1,7 @@
 //! SQL for inspection processing: finding the node a ramdisk's BMC addresses belong to,
 //! and saving an inspection's outcome (node, ports, inventory) in one transaction.
 
-use rusqlite::OptionalExtension;
+use super::sql::OptionalExtension;
 use serde_json::Value;
 
 use super::{ChangeKind, Store, StoreError};
@@ -106,8 +106,8 @@ impl Store {
                 tx.execute("DELETE FROM node_traits WHERE node_id = ?1", [node.id])?;
                 for t in &node.traits {
                     tx.execute(
-                        "INSERT OR IGNORE INTO node_traits (node_id, trait, created_at) VALUES (?1, ?2, ?3)",
-                        rusqlite::params![node.id, t, now],
+                        "INSERT INTO node_traits (node_id, trait, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                        super::sql::params![node.id, t, now],
                     )?;
                 }
                 let saved = super::nodes::node_by_id(tx, node.id)?;
@@ -138,7 +138,7 @@ impl Store {
                 tx.execute(
                     "INSERT INTO node_inventory (node_id, inventory, plugin_data, created_at) VALUES (?1, ?2, ?3, ?4) \
                      ON CONFLICT(node_id) DO UPDATE SET inventory = ?2, plugin_data = ?3, updated_at = ?4",
-                    rusqlite::params![node.id, inventory.to_string(), plugin_data.to_string(), now],
+                    super::sql::params![node.id, inventory.to_string(), plugin_data.to_string(), now],
                 )?;
                 Ok(InspectionSaved::Saved {
                     ports: super::ports::of_node(tx, node.id)?,

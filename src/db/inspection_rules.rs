@@ -1,7 +1,7 @@
 //! SQL for inspection rules.
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params_from_iter, Connection, Row};
+use super::sql::Value as SqlValue;
+use super::sql::{params_from_iter, Connection, Row};
 use serde_json::Value;
 
 use super::{classify, opt_text, page_sql, Page, Store, StoreError};
@@ -31,7 +31,7 @@ fn json_list(s: String, column: &'static str) -> Result<Vec<Value>, StoreError> 
     }
 }
 
-fn from_row(r: &Row) -> rusqlite::Result<Result<InspectionRule, StoreError>> {
+fn from_row(r: &Row) -> super::sql::Result<Result<InspectionRule, StoreError>> {
     let lists = json_list(r.get(6)?, "inspection_rules.conditions")
         .and_then(|c| Ok((c, json_list(r.get(7)?, "inspection_rules.actions")?)));
     let (conditions, actions) = match lists {

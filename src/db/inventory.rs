@@ -17,7 +17,7 @@ impl Store {
             tx.execute(
                 "INSERT INTO node_inventory (node_id, inventory, plugin_data, created_at) VALUES (?1, ?2, ?3, ?4) \
                  ON CONFLICT(node_id) DO UPDATE SET inventory = ?2, plugin_data = ?3, updated_at = ?4",
-                rusqlite::params![node_id, inventory.to_string(), plugin_data.to_string(), now],
+                super::sql::params![node_id, inventory.to_string(), plugin_data.to_string(), now],
             )?;
             Ok(())
         })
@@ -27,7 +27,7 @@ impl Store {
     /// (inventory, plugin_data) when the node was inspected.
     pub async fn inventory_get(&self, node_id: i64) -> Result<Option<(Value, Value)>, StoreError> {
         self.read(move |conn| {
-            let row: Option<(String, String)> = rusqlite::OptionalExtension::optional(
+            let row: Option<(String, String)> = super::sql::OptionalExtension::optional(
                 conn.prepare_cached(
                     "SELECT inventory, plugin_data FROM node_inventory WHERE node_id = ?1",
                 )?

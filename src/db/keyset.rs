@@ -2,10 +2,10 @@
 //! ranges, so page 100 costs what page 1 does (no OFFSET, no scan up to the marker).
 //!
 //! Order is SQLite's: NULLs first ascending, last descending (Ironic on SQLite/MySQL sorts
-//! the same way). A backend whose default differs must say `NULLS FIRST`/`NULLS LAST`.
+//! the same way). PostgreSQL's default differs, so its `ORDER BY` says `NULLS FIRST`/`LAST`.
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension};
+use super::sql::Value as SqlValue;
+use super::sql::{Connection, OptionalExtension};
 
 use super::{Page, StoreError};
 
@@ -30,10 +30,16 @@ pub(super) fn ranges(
 ) -> Result<(Vec<Range>, String), StoreError> {
     let col = format!("{table}.{}", page.sort_key);
     let dir = if page.descending { "DESC" } else { "ASC" };
+    // PostgreSQL's default is the opposite of SQLite's; say SQLite's order there.
+    let nulls = match (conn.is_pg(), page.descending) {
+        (false, _) => "",
+        (true, false) => " NULLS FIRST",
+        (true, true) => " NULLS LAST",
+    };
     let order = if page.sort_key == "id" {
         format!(" ORDER BY {table}.id {dir}")
     } else {
-        format!(" ORDER BY {col} {dir}, {table}.id {dir}")
+        format!(" ORDER BY {col} {dir}{nulls}, {table}.id {dir}")
     };
     let Some(marker) = &page.marker else {
         return Ok((vec![Range::all()], order));

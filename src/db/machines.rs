@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::types::Value as SqlValue;
+use super::sql::Value as SqlValue;
 
 use super::{Store, StoreError};
 
@@ -48,7 +48,7 @@ impl Store {
             );
             let mut stmt = conn.prepare(&sql)?;
             let args: Vec<SqlValue> = uuids.into_iter().map(SqlValue::Text).collect();
-            let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+            let rows = stmt.query_map(super::sql::params_from_iter(args), |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,

@@ -1,4 +1,5 @@
-//! The SQLite store: the only module that touches rusqlite or holds SQL.
+//! The store: the only module that holds SQL, on SQLite (the default) or PostgreSQL through
+//! one connection layer (`sql/`, which also says how the dialects differ).
 //! Every call runs on tokio's blocking pool with a pooled connection (WAL, foreign keys,
 //! busy timeout), so no database work ever blocks the async runtime. The few `*_blocking`
 //! methods are for the boot servers' own threads (DHCP), which must not hop threads.
@@ -23,6 +24,7 @@ mod boot;
 mod changes;
 mod chassis;
 mod conductors;
+mod copy;
 mod deploy_templates;
 mod firmware;
 mod history;
@@ -37,6 +39,7 @@ mod nodes;
 mod portgroups;
 mod ports;
 mod runbooks;
+pub(crate) mod sql;
 mod volume;
 
 use std::collections::HashSet;
@@ -44,14 +47,15 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::OpenFlags;
+use sql::{Connection, Value as SqlValue};
 
 pub use allocations::AllocationFilter;
 pub use bios::BiosRow;
 pub use boot::{LeaseRow, LeaseWrite, MacOwner};
 pub use changes::{Change, ChangeKind};
 pub use conductors::HeldNode;
+pub use copy::Copied;
 pub use inspection::InspectionSaved;
 pub use machines::NodeAddresses;
 pub use node_list::ListTimes;
@@ -69,7 +73,7 @@ const BATCHED: &str = "NORMAL";
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Db(#[from] sql::Error),
     /// A UNIQUE constraint failed; `column` is `table.column` as SQLite names it.
     #[error("duplicate value for {column}")]
     Duplicate { column: String },
@@ -83,6 +87,9 @@ pub enum StoreError {
     },
     #[error("database worker failed: {0}")]
     Worker(String),
+    /// `[database] connection` names a database this store cannot use.
+    #[error("{0}")]
+    Location(String),
     #[error("cannot prepare database directory {path}: {source}")]
     Io {
         path: String,
@@ -93,9 +100,9 @@ pub enum StoreError {
 /// The row a lookup must find: `NotFound` only when there is none. Any other failure (a
 /// busy or locked database) stays a database error, which the API answers with 503 or 500,
 /// never 404.
-fn must_find<T>(found: rusqlite::Result<T>, what: &'static str, id: &str) -> Result<T, StoreError> {
+fn must_find<T>(found: sql::Result<T>, what: &'static str, id: &str) -> Result<T, StoreError> {
     match found {
-        Err(rusqlite::Error::QueryReturnedNoRows) => Err(StoreError::NotFound {
+        Err(sql::Error::QueryReturnedNoRows) => Err(StoreError::NotFound {
             what,
             id: id.to_string(),
         }),
@@ -103,18 +110,50 @@ fn must_find<T>(found: rusqlite::Result<T>, what: &'static str, id: &str) -> Res
     }
 }
 
-/// Map SQLite's UNIQUE violations to `Duplicate` so callers can name the conflict.
-fn classify(e: rusqlite::Error) -> StoreError {
-    if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e {
-        if f.code == rusqlite::ErrorCode::ConstraintViolation {
-            if let Some(col) = msg.strip_prefix("UNIQUE constraint failed: ") {
-                return StoreError::Duplicate {
-                    column: col.to_string(),
-                };
-            }
-        }
+/// Map UNIQUE violations to `Duplicate` so callers can name the conflict.
+fn classify(e: sql::Error) -> StoreError {
+    match e.unique_violation() {
+        Some(column) => StoreError::Duplicate { column },
+        None => StoreError::Db(e),
     }
-    StoreError::Sqlite(e)
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Db(e.into())
+    }
+}
+
+impl StoreError {
+    /// Another writer held the database past the wait allowed: answer "retry later".
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Db(e) if e.is_busy())
+    }
+}
+
+/// Where the store lives: `[database] connection`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A `postgresql://` URL (libpq's URL form, as SQLAlchemy's without a `+driver`).
+    Postgres(String),
+}
+
+impl Location {
+    /// The PostgreSQL client settings of a URL, or why it is unusable.
+    pub fn pg_config(url: &str) -> Result<postgres::Config, StoreError> {
+        let url = url.replacen("postgresql+psycopg2://", "postgresql://", 1);
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Location(format!("bad PostgreSQL URL: {e}")))?;
+        if config.get_dbname().is_none() {
+            return Err(StoreError::Location(
+                "PostgreSQL URL names no database (postgresql://user:pass@host:port/DBNAME)".into(),
+            ));
+        }
+        Ok(config)
+    }
 }
 
 /// One page of a list: sort column, direction, where to start, how many.
@@ -151,6 +190,8 @@ pub struct Store {
 
 struct Inner {
     path: PathBuf,
+    /// PostgreSQL's client settings; `None` for SQLite at `path`.
+    pg: Option<postgres::Config>,
     busy_timeout_ms: u32,
     max_idle: usize,
     idle: Mutex<Vec<Connection>>,
@@ -168,21 +209,61 @@ struct Inner {
 }
 
 impl Store {
-    /// Open (creating if needed) the database and apply pending migrations.
+    /// Open (creating if needed) the SQLite database and apply pending migrations.
     pub fn open(
         path: &Path,
         busy_timeout_ms: u32,
         max_pool_size: u32,
     ) -> Result<Store, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-                path: dir.display().to_string(),
-                source,
-            })?;
+        Store::open_at(
+            &Location::Sqlite(path.to_path_buf()),
+            busy_timeout_ms,
+            max_pool_size,
+        )
+    }
+
+    /// Open the database at `location` and apply pending migrations.
+    pub fn open_at(
+        location: &Location,
+        busy_timeout_ms: u32,
+        max_pool_size: u32,
+    ) -> Result<Store, StoreError> {
+        if matches!(location, Location::Postgres(_)) {
+            // PostgreSQL's sync client may not block an async thread (see `PgConn`'s drop).
+            return std::thread::scope(|s| {
+                s.spawn(|| Store::open_here(location, busy_timeout_ms, max_pool_size))
+                    .join()
+                    .map_err(|_| StoreError::Worker("opening the database panicked".into()))?
+            });
         }
+        Store::open_here(location, busy_timeout_ms, max_pool_size)
+    }
+
+    fn open_here(
+        location: &Location,
+        busy_timeout_ms: u32,
+        max_pool_size: u32,
+    ) -> Result<Store, StoreError> {
+        let (path, pg) = match location {
+            Location::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                        path: dir.display().to_string(),
+                        source,
+                    })?;
+                }
+                (path.clone(), None)
+            }
+            Location::Postgres(url) => {
+                let mut config = Location::pg_config(url)?;
+                config.connect_timeout(std::time::Duration::from_secs(10));
+                (PathBuf::new(), Some(config))
+            }
+        };
         let store = Store {
             inner: Arc::new(Inner {
-                path: path.to_path_buf(),
+                path,
+                pg,
                 busy_timeout_ms,
                 max_idle: max_pool_size as usize,
                 idle: Mutex::new(Vec::new()),
@@ -194,7 +275,9 @@ impl Store {
             }),
         };
         let mut conn = store.connect()?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        if let Connection::Sqlite(c) = &conn {
+            c.pragma_update(None, "journal_mode", "WAL")?;
+        }
         migrate::apply(&mut conn)?;
         store.put_back(conn);
         Ok(store)
@@ -206,7 +289,10 @@ impl Store {
     }
 
     fn connect(&self) -> Result<Connection, StoreError> {
-        let conn = Connection::open_with_flags(
+        if let Some(config) = &self.inner.pg {
+            return Ok(Connection::Pg(Box::new(sql::PgConn::connect(config)?)));
+        }
+        let conn = rusqlite::Connection::open_with_flags(
             &self.inner.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
@@ -221,7 +307,7 @@ impl Store {
         // Without a limit the -wal file keeps its largest size ever (a burst written while
         // readers held back the checkpoint) for the life of the database.
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
-        Ok(conn)
+        Ok(Connection::Sqlite(conn))
     }
 
     fn take(&self) -> Result<Connection, StoreError> {
@@ -263,7 +349,7 @@ impl Store {
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&rusqlite::Transaction) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&sql::Transaction) -> Result<T, StoreError> + Send + 'static,
     {
         let store = self.clone();
         tokio::task::spawn_blocking(move || store.write_blocking(f))
@@ -276,7 +362,7 @@ impl Store {
     async fn write_batched<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&rusqlite::Transaction) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&sql::Transaction) -> Result<T, StoreError> + Send + 'static,
     {
         let store = self.clone();
         tokio::task::spawn_blocking(move || store.commit(BATCHED, f))
@@ -287,7 +373,7 @@ impl Store {
     /// `write` on the calling thread, for callers that are their own blocking thread.
     fn write_blocking<T, F>(&self, f: F) -> Result<T, StoreError>
     where
-        F: FnOnce(&rusqlite::Transaction) -> Result<T, StoreError>,
+        F: FnOnce(&sql::Transaction) -> Result<T, StoreError>,
     {
         self.commit(DURABLE, f)
     }
@@ -296,13 +382,18 @@ impl Store {
     /// connection always goes back at `DURABLE`, or not at all.
     fn commit<T, F>(&self, sync: &str, f: F) -> Result<T, StoreError>
     where
-        F: FnOnce(&rusqlite::Transaction) -> Result<T, StoreError>,
+        F: FnOnce(&sql::Transaction) -> Result<T, StoreError>,
     {
-        let mut conn = self.take()?;
+        let conn = self.take()?;
         let lazy = sync != DURABLE;
+        let pragma = |sync: &str| match &conn {
+            Connection::Sqlite(c) => c.pragma_update(None, "synchronous", sync),
+            // PostgreSQL's counterpart is per transaction (`begin`).
+            Connection::Pg(_) => Ok(()),
+        };
         let out = (|| {
             if lazy {
-                conn.pragma_update(None, "synchronous", sync)?;
+                pragma(sync)?;
             }
             // One writer at a time: the others wait here and wake as soon as it commits,
             // rather than in SQLite's busy handler, whose sleeps (up to 100 ms each) let a
@@ -312,12 +403,12 @@ impl Store {
                 .writer
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = conn.begin(lazy)?;
             let v = f(&tx)?;
             tx.commit().map_err(classify)?;
             Ok(v)
         })();
-        if !lazy || conn.pragma_update(None, "synchronous", DURABLE).is_ok() {
+        if !lazy || pragma(DURABLE).is_ok() {
             self.put_back(conn);
         }
         out
@@ -333,6 +424,12 @@ impl Store {
     /// A consistent online copy of the database at `dest` (VACUUM INTO reads one snapshot).
     pub async fn backup(&self, dest: PathBuf) -> Result<(), StoreError> {
         self.read(move |conn| {
+            if conn.is_pg() {
+                return Err(StoreError::Location(
+                    "online backup copies SQLite stores only: back up PostgreSQL with pg_dump"
+                        .into(),
+                ));
+            }
             let dest = dest.to_string_lossy().into_owned();
             conn.execute("VACUUM INTO ?1", [dest])?;
             Ok(())
@@ -358,6 +455,31 @@ impl Store {
     }
 }
 
+/// A store for a test: SQLite in `dir`, or, when `IRONBOX_TEST_PG_URL` is set, a schema of
+/// its own in that PostgreSQL database (so tests run in parallel; `tests/lab/pg.sh`).
+#[cfg(test)]
+pub(crate) fn test_store(dir: &Path, pool: u32) -> Store {
+    let Some(url) = std::env::var("IRONBOX_TEST_PG_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        return Store::open(&dir.join("t.sqlite"), 5000, pool).unwrap();
+    };
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let create = format!("CREATE SCHEMA {schema}");
+    let admin = url.clone();
+    // Off the test's async thread, where the sync client may not block.
+    std::thread::spawn(move || {
+        let mut admin = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+        admin.batch_execute(&create).unwrap();
+    })
+    .join()
+    .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let url = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    Store::open_at(&Location::Postgres(url), 5000, pool).unwrap()
+}
+
 /// `WHERE` fragment and ORDER/LIMIT for keyset pagination on (sort column, id), in one
 /// query (see `keyset`; node and port lists read its ranges one by one instead).
 fn page_sql(
@@ -377,10 +499,10 @@ fn query_rows<T>(
     conn: &Connection,
     sql: &str,
     args: &[SqlValue],
-    from_row: fn(&rusqlite::Row) -> rusqlite::Result<Result<T, StoreError>>,
+    from_row: fn(&sql::Row) -> sql::Result<Result<T, StoreError>>,
 ) -> Result<Vec<T>, StoreError> {
     let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args), from_row)?;
+    let rows = stmt.query_map(sql::params_from_iter(args), from_row)?;
     let mut out = Vec::new();
     for r in rows {
         out.push(r??);
@@ -395,7 +517,7 @@ fn by_uuid_or_name<T>(
     select: &str,
     table: &str,
     ident: &str,
-    from_row: fn(&rusqlite::Row) -> rusqlite::Result<Result<T, StoreError>>,
+    from_row: fn(&sql::Row) -> sql::Result<Result<T, StoreError>>,
 ) -> Result<Option<T>, StoreError> {
     for col in ["uuid", "name"] {
         let sql = format!("{select} WHERE {table}.{col} = ?1");
@@ -471,7 +593,7 @@ mod tests {
 
     #[test]
     fn only_a_missing_row_is_not_found() {
-        let conn = Connection::open_in_memory().unwrap();
+        let conn = Connection::Sqlite(rusqlite::Connection::open_in_memory().unwrap());
         conn.execute_batch("CREATE TABLE t (id INTEGER)").unwrap();
         let id = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
         let none = must_find(id("SELECT id FROM t"), "Node", "n");
@@ -480,13 +602,13 @@ mod tests {
             Err(StoreError::NotFound { what: "Node", .. })
         ));
         let broken = must_find(id("SELECT id FROM missing"), "Node", "n");
-        assert!(matches!(broken, Err(StoreError::Sqlite(_))), "{broken:?}");
-        let busy = rusqlite::Error::SqliteFailure(
+        assert!(matches!(broken, Err(StoreError::Db(_))), "{broken:?}");
+        let busy = sql::Error::Sqlite(rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
             None,
-        );
+        ));
         let busy = must_find::<i64>(Err(busy), "Node", "n");
-        assert!(matches!(busy, Err(StoreError::Sqlite(_))), "{busy:?}");
+        assert!(busy.as_ref().is_err_and(StoreError::is_busy), "{busy:?}");
     }
 
     /// Migrations applied to an empty database give exactly the reviewed schema.
@@ -511,7 +633,7 @@ mod tests {
         let path = dir.path().join("t.sqlite");
         drop(Store::open(&path, 1000, 1).unwrap());
         drop(Store::open(&path, 1000, 1).unwrap());
-        let conn = Connection::open(&path).unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
         conn.pragma_update(None, "user_version", 999).unwrap();
         drop(conn);
         let err = Store::open(&path, 1000, 1)

@@ -4,13 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, Row};
+use super::sql::Value as SqlValue;
+use super::sql::{params_from_iter, Connection, Row};
 
 use super::{json_obj, keyset, list_sql, NodeFilter, Page, Store, StoreError};
 use crate::model::node::Node;
 
-type Set = fn(&mut Node, &Row, usize) -> rusqlite::Result<Result<(), StoreError>>;
+type Set = fn(&mut Node, &Row, usize) -> super::sql::Result<Result<(), StoreError>>;
 
 /// A plain column: the field and the column share a name and a Rust type.
 macro_rules! plain {
@@ -200,13 +200,8 @@ pub(super) fn list_each(
             break;
         }
         let mut stmt = conn.prepare_cached(&format!("{sql} LIMIT {left}"))?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
-        loop {
-            let t0 = Instant::now();
-            let Some(r) = rows.next()? else {
-                t.sql += t0.elapsed();
-                break;
-            };
+        let mut t0 = Instant::now();
+        stmt.for_each(params_from_iter(args), |r| -> Result<bool, StoreError> {
             let t1 = Instant::now();
             let mut n = Node {
                 id: r.get(0)?,
@@ -222,7 +217,10 @@ pub(super) fn list_each(
             t.write += t2.elapsed();
             t.rows += 1;
             left -= 1;
-        }
+            t0 = Instant::now();
+            Ok(left > 0)
+        })?;
+        t.sql += t0.elapsed();
     }
     Ok(t)
 }
@@ -364,7 +362,7 @@ mod tests {
                             .prepare(&format!("EXPLAIN QUERY PLAN {sql} LIMIT 1000"))
                             .unwrap();
                         let plan: Vec<String> = stmt
-                            .query_map(rusqlite::params_from_iter(args), |r| r.get(3))
+                            .query_map(params_from_iter(args), |r| r.get(3))
                             .unwrap()
                             .map(Result::unwrap)
                             .collect();

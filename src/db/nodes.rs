@@ -1,7 +1,7 @@
 //! SQL for nodes and their traits.
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
+use super::sql::Value as SqlValue;
+use super::sql::{params_from_iter, Connection, OptionalExtension, Row};
 
 use super::{classify, json_obj, json_text, opt_text, ChangeKind, Page, Store, StoreError};
 use crate::model::node::{Interfaces, Node, INTERFACE_KINDS};
@@ -75,7 +75,7 @@ fn select_sql() -> String {
     let cols: Vec<String> = COLUMNS.iter().map(|c| format!("nodes.{c}")).collect();
     format!(
         "SELECT nodes.id, chassis.uuid, (SELECT a.uuid FROM allocations a WHERE a.node_id = nodes.id), \
-         (SELECT json_group_array(trait) FROM (SELECT trait FROM node_traits t WHERE t.node_id = nodes.id ORDER BY trait)), {} \
+         (SELECT json_group_array(trait) FROM (SELECT trait FROM node_traits t WHERE t.node_id = nodes.id ORDER BY trait) AS tr), {} \
          FROM nodes LEFT JOIN chassis ON chassis.id = nodes.chassis_id",
         cols.join(", ")
     )
@@ -139,7 +139,7 @@ fn node_values(n: &Node) -> Vec<SqlValue> {
     v
 }
 
-fn from_row(r: &Row) -> rusqlite::Result<Result<Node, StoreError>> {
+fn from_row(r: &Row) -> super::sql::Result<Result<Node, StoreError>> {
     let mut i = 0usize;
     let mut next = || {
         i += 1;
@@ -340,7 +340,7 @@ impl NodeFilter {
         if let Some(d) = self.auto_discovered {
             // Only JSON true counts; a missing key (json_type NULL) or any other value is "not".
             w.push(format!(
-                "IFNULL(json_type(nodes.driver_internal_info, '$.auto_discovered') = 'true', 0) = {}",
+                "(CASE WHEN json_type(nodes.driver_internal_info, '$.auto_discovered') = 'true' THEN 1 ELSE 0 END) = {}",
                 d as i64
             ));
         }
@@ -385,7 +385,7 @@ impl NodeFilter {
                     ph.push(format!("?{}", args.len()));
                 }
                 if ph.is_empty() {
-                    w.push("0".into());
+                    w.push("1 = 0".into());
                 } else {
                     w.push(format!("nodes.{col} IN ({})", ph.join(",")));
                 }
@@ -401,7 +401,7 @@ impl NodeFilter {
                 ph.push(format!("?{}", args.len()));
             }
             w.push(if ph.is_empty() {
-                "0".into()
+                "1 = 0".into()
             } else {
                 format!("nodes.uuid IN ({})", ph.join(","))
             });
@@ -426,12 +426,13 @@ impl Store {
                 cols.join(", "),
                 ph.join(", ")
             );
-            tx.execute(&sql, params_from_iter(vals)).map_err(classify)?;
-            let id = tx.last_insert_rowid();
+            let id = tx
+                .insert_id(&sql, params_from_iter(vals))
+                .map_err(classify)?;
             for t in &node.traits {
                 tx.execute(
                     "INSERT INTO node_traits (node_id, trait, created_at) VALUES (?1, ?2, ?3)",
-                    rusqlite::params![id, t, node.created_at],
+                    super::sql::params![id, t, node.created_at],
                 )
                 .map_err(classify)?;
             }
@@ -506,10 +507,10 @@ impl Store {
         let out = self.write(move |tx| {
             tx.execute("DELETE FROM node_traits WHERE node_id = ?1", [id])?;
             for t in traits {
-                tx.execute("INSERT OR IGNORE INTO node_traits (node_id, trait, created_at) VALUES (?1, ?2, ?3)",
-                    rusqlite::params![id, t, now])?;
+                tx.execute("INSERT INTO node_traits (node_id, trait, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                    super::sql::params![id, t, now])?;
             }
-            tx.execute("UPDATE nodes SET updated_at = ?2 WHERE id = ?1", rusqlite::params![id, now])?;
+            tx.execute("UPDATE nodes SET updated_at = ?2 WHERE id = ?1", super::sql::params![id, now])?;
             Ok(())
         })
         .await;
@@ -529,7 +530,7 @@ impl Store {
             .write(move |tx| {
                 let have: bool = tx.query_row(
                     "SELECT EXISTS(SELECT 1 FROM node_traits WHERE node_id = ?1 AND trait = ?2)",
-                    rusqlite::params![id, t],
+                    super::sql::params![id, t],
                     |r| r.get(0),
                 )?;
                 if have {
@@ -545,11 +546,11 @@ impl Store {
                 }
                 tx.execute(
                     "INSERT INTO node_traits (node_id, trait, created_at) VALUES (?1, ?2, ?3)",
-                    rusqlite::params![id, t, now],
+                    super::sql::params![id, t, now],
                 )?;
                 tx.execute(
                     "UPDATE nodes SET updated_at = ?2 WHERE id = ?1",
-                    rusqlite::params![id, now],
+                    super::sql::params![id, now],
                 )?;
                 Ok(true)
             })
@@ -570,13 +571,13 @@ impl Store {
                 let n = match t {
                     Some(t) => tx.execute(
                         "DELETE FROM node_traits WHERE node_id = ?1 AND trait = ?2",
-                        rusqlite::params![id, t],
+                        super::sql::params![id, t],
                     )?,
                     None => tx.execute("DELETE FROM node_traits WHERE node_id = ?1", [id])?,
                 };
                 tx.execute(
                     "UPDATE nodes SET updated_at = ?2 WHERE id = ?1",
-                    rusqlite::params![id, now],
+                    super::sql::params![id, now],
                 )?;
                 Ok(n)
             })
@@ -625,7 +626,7 @@ impl Store {
         self.write_batched(move |tx| {
             let n = tx.execute(
                 "UPDATE nodes SET reservation = ?2 WHERE uuid = ?1 AND reservation IS NULL",
-                rusqlite::params![uuid, host],
+                super::sql::params![uuid, host],
             )?;
             if n == 1 {
                 let id: i64 =
@@ -651,7 +652,7 @@ impl Store {
         self.write_batched(move |tx| {
             tx.execute(
                 "UPDATE nodes SET reservation = NULL WHERE id = ?1 AND reservation = ?2",
-                rusqlite::params![id, host],
+                super::sql::params![id, host],
             )?;
             Ok(())
         })

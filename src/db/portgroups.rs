@@ -1,7 +1,7 @@
 //! SQL for portgroups.
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params_from_iter, Connection, Row};
+use super::sql::Value as SqlValue;
+use super::sql::{params_from_iter, Connection, Row};
 
 use super::ports::in_list;
 use super::{
@@ -17,7 +17,7 @@ const SELECT: &str = "SELECT portgroups.id, portgroups.uuid, portgroups.name, no
 const COLS: &str = "uuid, name, node_id, address, standalone_ports_supported, mode, properties, \
     physical_network, category, internal_info, extra, created_at, updated_at";
 
-fn from_row(r: &Row) -> rusqlite::Result<Result<Portgroup, StoreError>> {
+fn from_row(r: &Row) -> super::sql::Result<Result<Portgroup, StoreError>> {
     let props = match json_obj(r.get(7)?, "properties") {
         Ok(v) => v,
         Err(e) => return Ok(Err(e)),

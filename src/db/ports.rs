@@ -1,7 +1,7 @@
 //! SQL for ports.
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
+use super::sql::Value as SqlValue;
+use super::sql::{params_from_iter, Connection, OptionalExtension, Row};
 
 use super::{
     classify, json_obj, json_text, must_find, opt_text, page_sql, ChangeKind, Page, Store,
@@ -15,7 +15,7 @@ const SELECT: &str = "SELECT ports.id, ports.uuid, ports.name, ports.address, no
     ports.created_at, ports.updated_at \
     FROM ports JOIN nodes ON nodes.id = ports.node_id LEFT JOIN portgroups ON portgroups.id = ports.portgroup_id";
 
-fn from_row(r: &Row) -> rusqlite::Result<Result<Port, StoreError>> {
+fn from_row(r: &Row) -> super::sql::Result<Result<Port, StoreError>> {
     let llc = match json_obj(r.get(6)?, "local_link_connection") {
         Ok(v) => v,
         Err(e) => return Ok(Err(e)),
@@ -109,7 +109,7 @@ pub struct PortFilter {
 /// Turns list filters on (column, values) into `IN (...)` clauses.
 pub(super) fn in_list(col: &str, list: &[String], args: &mut Vec<SqlValue>) -> String {
     if list.is_empty() {
-        return "0".into();
+        return "1 = 0".into();
     }
     let ph: Vec<String> = list
         .iter()

@@ -1,7 +1,7 @@
 //! SQL for runbooks: one row each, steps and traits as JSON lists.
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params_from_iter, Connection, Row};
+use super::sql::Value as SqlValue;
+use super::sql::{params_from_iter, Connection, Row};
 
 use super::{classify, json_obj, json_text, opt_text, page_sql, Page, Store, StoreError};
 use crate::model::runbook::Runbook;
@@ -31,7 +31,7 @@ fn json_list<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn from_row(r: &Row) -> rusqlite::Result<Result<Runbook, StoreError>> {
+fn from_row(r: &Row) -> super::sql::Result<Result<Runbook, StoreError>> {
     let parsed = (|| {
         Ok::<_, StoreError>((
             json_list::<serde_json::Value>(r.get(4)?, "runbooks.steps")?,

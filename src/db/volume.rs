@@ -1,8 +1,8 @@
 //! SQL for volume connectors and targets: one set of statements for both tables, each
 //! record saying how its row reads and writes (`VolumeRecord`).
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params_from_iter, Connection, Row};
+use super::sql::Value as SqlValue;
+use super::sql::{params_from_iter, Connection, Row};
 
 use super::{
     classify, json_obj, json_text, must_find, opt_text, page_sql, Page, Store, StoreError,
@@ -22,7 +22,7 @@ pub trait VolumeRecord: Sized + Send + 'static {
 
     fn uuid(&self) -> &str;
     fn node_uuid(&self) -> &str;
-    fn from_row(r: &Row) -> rusqlite::Result<Result<Self, StoreError>>;
+    fn from_row(r: &Row) -> super::sql::Result<Result<Self, StoreError>>;
     /// The `COLS` values; `node_id` is the node's row id.
     fn values(&self, node_id: i64) -> Vec<SqlValue>;
 }
@@ -50,7 +50,7 @@ impl VolumeRecord for VolumeConnector {
         &self.node_uuid
     }
 
-    fn from_row(r: &Row) -> rusqlite::Result<Result<Self, StoreError>> {
+    fn from_row(r: &Row) -> super::sql::Result<Result<Self, StoreError>> {
         let extra = match json_obj(r.get(5)?, "extra") {
             Ok(v) => v,
             Err(e) => return Ok(Err(e)),
@@ -112,7 +112,7 @@ impl VolumeRecord for VolumeTarget {
         &self.node_uuid
     }
 
-    fn from_row(r: &Row) -> rusqlite::Result<Result<Self, StoreError>> {
+    fn from_row(r: &Row) -> super::sql::Result<Result<Self, StoreError>> {
         let properties = match json_obj(r.get(4)?, "properties") {
             Ok(v) => v,
             Err(e) => return Ok(Err(e)),

@@ -71,6 +71,21 @@ pub fn wait_until<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) ->
 
 /// `extra` (a test's TOML) merged into `base` section by section: its keys are added to,
 /// or replace, those of the same section in `base`; other sections are added whole.
+/// With `IRONBOX_TEST_DATABASE=postgresql://…` (tests/run.sh's PostgreSQL stage), each
+/// ironbox a test starts gets a fresh schema of that database instead of a SQLite file.
+pub fn pg_database() -> Option<String> {
+    let url = std::env::var("IRONBOX_TEST_DATABASE")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    let schema = format!("it_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("test PostgreSQL");
+    admin
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .expect("create schema");
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{sep}options=-c%20search_path%3D{schema}"))
+}
+
 pub fn merge_toml(mut base: toml::Table, extra: &str) -> String {
     let extra: toml::Table = extra.parse().expect("the test's extra config is TOML");
     for (name, value) in extra {
@@ -112,10 +127,14 @@ impl Ironbox {
         default.insert("host".into(), "test-conductor".into());
         let mut api = toml::Table::new();
         api.insert("port".into(), 0.into());
-        let base = toml::Table::from_iter([
+        let mut base = toml::Table::from_iter([
             ("DEFAULT".to_string(), default.into()),
             ("api".to_string(), api.into()),
         ]);
+        if let Some(url) = pg_database() {
+            let db = toml::Table::from_iter([("connection".to_string(), url.into())]);
+            base.insert("database".into(), db.into());
+        }
         std::fs::write(&config, merge_toml(base, extra)).expect("write config");
         let mut ib = Ironbox {
             dir,
