@@ -30,6 +30,8 @@ mod inspection_rules;
 mod inventory;
 mod ipmi;
 mod metrics;
+mod microversions;
+mod mv_gates;
 mod netboot;
 mod nodes;
 mod powerloss;
