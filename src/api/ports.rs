@@ -184,7 +184,7 @@ fn check_llc(val: &Value, v: Version) -> Result<crate::model::JsonObject, ApiErr
     let has = |k: &str| obj.contains_key(k);
     let vtep = VTEP_KEYS.iter().filter(|k| has(k)).count();
     if (has("network_type") && !v.at_least(64))
-        || (vtep > 0 && !(v.at_least(90) && !v.at_least(105)))
+        || (vtep > 0 && (!v.at_least(90) || v.at_least(105)))
     {
         return Err(ApiError::not_acceptable());
     }
