@@ -22,11 +22,14 @@ fn view(
     m.insert("name".into(), json!(name));
     m.insert("hosts".into(), json!(hosts));
     m.insert("links".into(), links(base, &format!("drivers/{name}")));
-    if v.at_least(30) {
+    // The properties link is discoverable from 1.14, the type from 1.30 (as in Ironic).
+    if v.at_least(14) {
         m.insert(
             "properties".into(),
             links(base, &format!("drivers/{name}/properties")),
         );
+    }
+    if v.at_least(30) {
         m.insert("type".into(), json!("dynamic"));
     }
     if detail && v.at_least(30) {

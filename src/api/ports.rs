@@ -142,8 +142,13 @@ const PATCHABLE: &[&str] = &[
     "category",
 ];
 
-/// `local_link_connection`: Ironic's schema (known keys, string values, a usable combination).
-fn check_llc(val: &Value) -> Result<crate::model::JsonObject, ApiError> {
+/// Ironic's OVN VTEP keys: accepted from 1.90, refused again from 1.105.
+const VTEP_KEYS: [&str; 2] = ["vtep-logical-switch", "vtep-physical-switch"];
+
+/// `local_link_connection`: Ironic's schema (known keys, string values, a usable combination),
+/// and the keys newer than `v` refused with 406 as Ironic does (`network_type` 1.64, VTEP keys
+/// 1.90 to 1.104).
+fn check_llc(val: &Value, v: Version) -> Result<crate::model::JsonObject, ApiError> {
     let err = |why: String| {
         ApiError::bad_request(format!(
         "Schema error for local_link_connection: {} is not valid under any of the given schemas. Possible root cause: {why}",
@@ -154,7 +159,13 @@ fn check_llc(val: &Value) -> Result<crate::model::JsonObject, ApiError> {
     for (k, x) in &obj {
         if !matches!(
             k.as_str(),
-            "switch_id" | "port_id" | "switch_info" | "hostname" | "network_type"
+            "switch_id"
+                | "port_id"
+                | "switch_info"
+                | "hostname"
+                | "network_type"
+                | "vtep-logical-switch"
+                | "vtep-physical-switch"
         ) {
             return Err(err(format!(
                 "Additional properties are not allowed ('{k}' was unexpected)"
@@ -171,6 +182,21 @@ fn check_llc(val: &Value) -> Result<crate::model::JsonObject, ApiError> {
         return Ok(obj);
     }
     let has = |k: &str| obj.contains_key(k);
+    let vtep = VTEP_KEYS.iter().filter(|k| has(k)).count();
+    if (has("network_type") && !v.at_least(64))
+        || (vtep > 0 && (!v.at_least(90) || v.at_least(105)))
+    {
+        return Err(ApiError::not_acceptable());
+    }
+    if vtep == 1 {
+        let [logical, physical] = VTEP_KEYS;
+        let (given, missing) = if has(logical) {
+            (logical, physical)
+        } else {
+            (physical, logical)
+        };
+        return Err(err(format!("'{missing}' is a dependency of '{given}'")));
+    }
     match obj.get("network_type").and_then(Value::as_str) {
         Some("unmanaged") => return Ok(obj),
         Some("managed") | None => {}
@@ -192,12 +218,15 @@ fn check_llc(val: &Value) -> Result<crate::model::JsonObject, ApiError> {
         }
         return Ok(obj);
     }
+    if has("port_id") && vtep == 2 {
+        return Ok(obj);
+    }
     Err(err(
         "'port_id' and 'switch_id' (or 'hostname' for smart NICs) are required properties".into(),
     ))
 }
 
-fn set_field(p: &mut Port, key: &str, val: &Value) -> Result<(), ApiError> {
+fn set_field(p: &mut Port, key: &str, val: &Value, v: Version) -> Result<(), ApiError> {
     let r = Reader { res: "port" };
     match key {
         "uuid" => {
@@ -217,7 +246,7 @@ fn set_field(p: &mut Port, key: &str, val: &Value) -> Result<(), ApiError> {
         }
         "portgroup_uuid" => p.portgroup_uuid = r.opt_uuid("portgroup_uuid", val)?,
         "extra" => p.extra = r.obj(val)?,
-        "local_link_connection" => p.local_link_connection = check_llc(val)?,
+        "local_link_connection" => p.local_link_connection = check_llc(val, v)?,
         "pxe_enabled" => p.pxe_enabled = r.bool_or(key, val, true)?,
         "physical_network" => p.physical_network = r.opt_str(val, 64)?,
         "is_smartnic" => p.is_smartnic = r.bool_or(key, val, false)?,
@@ -281,8 +310,8 @@ impl resource::Update for Port {
         PATCHABLE
     }
 
-    fn set_field(&mut self, key: &str, val: &Value, _: Version, _: &str) -> Result<(), ApiError> {
-        set_field(self, key, val)
+    fn set_field(&mut self, key: &str, val: &Value, v: Version, _: &str) -> Result<(), ApiError> {
+        set_field(self, key, val, v)
     }
 
     async fn save(

@@ -33,6 +33,8 @@ const COLLECTIONS: &[(&str, u32)] = &[
     ("nodes", 1),
     ("ports", 1),
     ("drivers", 1),
+    ("lookup", 22),
+    ("heartbeat", 22),
     ("portgroups", 23),
     ("volume", 32),
     ("conductors", 49),
@@ -40,6 +42,7 @@ const COLLECTIONS: &[(&str, u32)] = &[
     ("events", 54),
     ("deploy_templates", 55),
     ("shards", 82),
+    ("continue_inspection", 84),
     ("runbooks", 92),
     ("inspection_rules", 96),
 ];

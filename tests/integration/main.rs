@@ -34,6 +34,8 @@ mod ipmi;
 mod members;
 mod list_paging;
 mod metrics;
+mod microversions;
+mod mv_gates;
 mod netboot;
 mod nodes;
 mod powerloss;

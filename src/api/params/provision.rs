@@ -370,6 +370,46 @@ mod tests {
         assert!(parse_at(abort(), 109, states::CLEAN_WAIT).is_ok());
     }
 
+    /// Each verb from the version Ironic's history gives it (406 one below); 1.13's abort is
+    /// from `clean wait`.
+    #[test]
+    fn every_verb_arrives_at_its_version() {
+        for (target, minor, state) in [
+            ("manage", 4, states::ENROLL),
+            ("provide", 4, states::MANAGEABLE),
+            ("inspect", 6, states::MANAGEABLE),
+            ("abort", 13, states::CLEAN_WAIT),
+            ("clean", 15, states::MANAGEABLE),
+            ("adopt", 17, states::MANAGEABLE),
+            ("rescue", 38, states::ACTIVE),
+            ("unrescue", 38, states::RESCUE),
+            ("deploy", 73, states::AVAILABLE),
+            ("undeploy", 73, states::ACTIVE),
+            ("unhold", 85, states::CLEAN_HOLD),
+            ("service", 87, states::ACTIVE),
+        ] {
+            let mut body = json!({"target": target});
+            match target {
+                "clean" => body["clean_steps"] = json!([]),
+                "service" => body["service_steps"] = json!([]),
+                "rescue" => body["rescue_password"] = json!("pw"),
+                _ => {}
+            }
+            let body = || body.clone();
+            not_acceptable(parse_at(body(), minor - 1, state));
+            assert!(
+                parse_at(body(), minor, state).is_ok(),
+                "{target} at 1.{minor}"
+            );
+        }
+        // The arguments that came later: a config drive on rebuild (1.35), disable_ramdisk
+        // for servicing (1.108).
+        let rebuild = json!({"target": "rebuild", "configdrive": "http://x/cd"});
+        assert!(parse_at(rebuild, 35, states::ACTIVE).is_ok());
+        let service = json!({"target": "service", "service_steps": [], "disable_ramdisk": true});
+        assert!(parse_at(service, 108, states::ACTIVE).is_ok());
+    }
+
     #[test]
     fn configdrive_shapes() {
         let at = |cd: Value, minor| {
