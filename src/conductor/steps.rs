@@ -244,9 +244,9 @@ pub async fn run(task: &mut NodeTask, kind: StepKind) -> std::result::Result<Pro
     let agent_pending = kind == StepKind::Deploy
         && task.driver.deploy.defers_unknown_steps()
         && agent_steps(&task.node.driver_internal_info, kind).is_empty();
+    let skip = |s: &Step| s.reserved() || (agent_pending && s.interface == "deploy");
     if let Some(bad) = steps.iter().find(|s| {
-        !s.reserved()
-            && !(agent_pending && s.interface == "deploy")
+        !skip(s)
             && !offered
                 .iter()
                 .any(|o| o.interface == s.interface && o.step == s.step)

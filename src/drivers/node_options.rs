@@ -63,24 +63,30 @@ mod tests {
     use serde_json::json;
 
     fn node(di: Value, ii: Value) -> Node {
-        let mut n = Node::default();
-        n.driver_info = di.as_object().cloned().unwrap_or_default();
-        n.instance_info = ii.as_object().cloned().unwrap_or_default();
-        n
+        Node {
+            driver_info: di.as_object().cloned().unwrap_or_default(),
+            instance_info: ii.as_object().cloned().unwrap_or_default(),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn persistence_follows_the_override() {
         let p = |v: Value, asked| boot_device_persistence(&node(v, json!({})), asked);
-        assert_eq!(p(json!({}), false).unwrap(), false);
-        assert_eq!(p(json!({}), true).unwrap(), true);
         let k = "force_persistent_boot_device";
-        assert_eq!(p(json!({k: "Default"}), true).unwrap(), true);
-        assert_eq!(p(json!({k: "Always"}), false).unwrap(), true);
-        assert_eq!(p(json!({k: "Never"}), true).unwrap(), false);
-        assert_eq!(p(json!({k: "true"}), false).unwrap(), true);
-        assert_eq!(p(json!({k: "False"}), true).unwrap(), true);
-        assert_eq!(p(json!({k: true}), false).unwrap(), true);
+        let cases = [
+            (json!({}), false, false),
+            (json!({}), true, true),
+            (json!({k: "Default"}), true, true),
+            (json!({k: "Always"}), false, true),
+            (json!({k: "Never"}), true, false),
+            (json!({k: "true"}), false, true),
+            (json!({k: "False"}), true, true),
+            (json!({k: true}), false, true),
+        ];
+        for (v, asked, want) in cases {
+            assert_eq!(p(v.clone(), asked).unwrap(), want, "{v} {asked}");
+        }
         let e = p(json!({k: "Sometimes"}), true).unwrap_err().to_string();
         assert!(
             e.contains("force_persistent_boot_device") && e.contains("Sometimes"),

@@ -270,7 +270,13 @@ fn drivers_and_conductors() {
     let one = ib.get("/v1/conductors/test-conductor").body;
     assert_eq!(
         one["drivers"],
-        json!(["fake-hardware", "manual-management", "ipmi", "redfish"])
+        json!([
+            "fake-hardware",
+            "manual-management",
+            "ipmi",
+            "redfish",
+            "idrac"
+        ])
     );
     let mm = ib.get("/v1/drivers/manual-management").body;
     assert_eq!(

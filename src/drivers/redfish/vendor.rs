@@ -109,7 +109,7 @@ async fn create(ctx: &TaskContext<'_>, args: &Map<String, Value>) -> Result<Valu
     let event_types = match args.get("EventTypes") {
         None => json!(["Alert"]),
         Some(v) => {
-            let allowed: Vec<&str> = service["EventTypesForSubscription"]
+            let allowed: Vec<&str> = field(&service, "EventTypesForSubscription")
                 .as_array()
                 .map(|a| a.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
