@@ -116,7 +116,7 @@ cleanup() {
     stop_background
 }
 trap cleanup EXIT
-printf '[DEFAULT]\nstate_path = "%s/data"\nhost = "ironbox-compat"\n[api]\nport = 0\n' "$WORK" > "$WORK/ironic.toml"
+printf '[DEFAULT]\nstate_path = "%s/data"\nhost = "ironbox-compat"\n[api]\nport = 0\n# test_bmo_sequence: poll the emulated firmware update every second\n[redfish]\nfirmware_update_status_interval = 1\n' "$WORK" > "$WORK/ironic.toml"
 "$ROOT/target/debug/ironbox" serve --config "$WORK/ironic.toml" 2> "$WORK/ironbox.log" &
 PID=$!
 for _ in $(seq 100); do [ -s "$WORK/data/endpoints.json" ] && break; sleep 0.1; done

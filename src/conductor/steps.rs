@@ -168,8 +168,10 @@ pub fn parse_user_steps(driver: &Driver, kind: StepKind, raw: &Value) -> Result<
         }
         // Like Ironic, unknown clean and service steps are accepted here and fail the
         // operation when it starts; unknown deploy steps are refused now.
+        let deferred = interface == "deploy" && driver.deploy.defers_unknown_steps();
         if kind == StepKind::Deploy
             && !reserved
+            && !deferred
             && !offered
                 .iter()
                 .any(|s| s.interface == interface && s.step == step)
@@ -238,8 +240,13 @@ pub async fn run(task: &mut NodeTask, kind: StepKind) -> std::result::Result<Pro
                 abortable: true,
             }),
     );
+    // custom-agent: the agent's own deploy steps are known once it is up.
+    let agent_pending = kind == StepKind::Deploy
+        && task.driver.deploy.defers_unknown_steps()
+        && agent_steps(&task.node.driver_internal_info, kind).is_empty();
+    let skip = |s: &Step| s.reserved() || (agent_pending && s.interface == "deploy");
     if let Some(bad) = steps.iter().find(|s| {
-        !s.reserved()
+        !skip(s)
             && !offered
                 .iter()
                 .any(|o| o.interface == s.interface && o.step == s.step)

@@ -29,7 +29,7 @@ pub struct DirectDeploy {
     pub erase_devices_metadata_priority: i64,
 }
 
-fn step(name: &str, priority: i64, abortable: bool) -> Step {
+pub(super) fn step(name: &str, priority: i64, abortable: bool) -> Step {
     Step {
         interface: "deploy".into(),
         step: name.into(),
@@ -47,7 +47,7 @@ fn str_of<'a>(o: &'a crate::model::JsonObject, key: &str) -> Option<&'a str> {
     o.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
-fn client(ctx: &TaskContext<'_>) -> Result<AgentClient, DriverError> {
+pub(super) fn client(ctx: &TaskContext<'_>) -> Result<AgentClient, DriverError> {
     AgentClient::for_node(
         &ctx.node.driver_internal_info,
         ctx.config.agent.command_timeout,
@@ -57,7 +57,7 @@ fn client(ctx: &TaskContext<'_>) -> Result<AgentClient, DriverError> {
 
 /// The node as the agent is shown it (IPA reads root device hints and image facts from
 /// it): no BMC credentials, no token, no config drive.
-fn node_for_agent(ctx: &TaskContext<'_>) -> Value {
+pub(super) fn node_for_agent(ctx: &TaskContext<'_>) -> Value {
     let mut dii = ctx.node.driver_internal_info.clone();
     dii.remove(AGENT_TOKEN);
     dii.remove(AGENT_PENDING_COMMAND);
@@ -72,7 +72,7 @@ fn node_for_agent(ctx: &TaskContext<'_>) -> Value {
     })
 }
 
-fn ports_for_agent(ctx: &TaskContext<'_>) -> Value {
+pub(super) fn ports_for_agent(ctx: &TaskContext<'_>) -> Value {
     Value::Array(
         ctx.ports
             .iter()
@@ -117,10 +117,8 @@ pub(super) async fn boot_agent_from(
     kernel: String,
     ramdisk: String,
 ) -> Result<(), DriverError> {
-    let di = &ctx.node.driver_info;
-    let mut append = str_of(di, "kernel_append_params")
-        .unwrap_or(&ctx.config.pxe.kernel_append_params)
-        .to_string();
+    let mut append =
+        super::node_options::kernel_append_params(ctx.node, &ctx.config.pxe.kernel_append_params);
     append.push_str(&format!(" ipa-api-url={}", agent_api_url(ctx)?));
     if !extra_params.is_empty() {
         append.push(' ');
@@ -150,7 +148,7 @@ pub(super) async fn boot_agent_from(
 
 /// Send `name` to the agent without waiting. Running: remember it and wait for the
 /// heartbeat that reports it done. Busy: remember it unsent and retry on the next one.
-async fn send(
+pub(super) async fn send(
     ctx: &mut TaskContext<'_>,
     name: &str,
     params: Value,
@@ -450,7 +448,7 @@ async fn fetch_agent_steps(ctx: &TaskContext<'_>) -> Result<Option<Value>, Drive
 }
 
 /// Refuse a step the running agent did not offer (when it told us its steps).
-fn agent_offers(ctx: &TaskContext<'_>, step: &str) -> Result<(), DriverError> {
+pub(super) fn agent_offers(ctx: &TaskContext<'_>, step: &str) -> Result<(), DriverError> {
     let dii = &ctx.node.driver_internal_info;
     let kind = step_kind(ctx);
     let cached = dii.get(AGENT_STEPS);
@@ -484,7 +482,10 @@ fn agent_only_step(ctx: &TaskContext<'_>, step: &str) -> bool {
 
 /// Wait for the machine to switch itself off after the agent's in-band power-off, then
 /// make sure with the BMC.
-async fn wait_powered_off(hw: &Driver, ctx: &mut TaskContext<'_>) -> Result<(), DriverError> {
+pub(super) async fn wait_powered_off(
+    hw: &Driver,
+    ctx: &mut TaskContext<'_>,
+) -> Result<(), DriverError> {
     let a = &ctx.config.agent;
     let (tries, every) = (
         a.post_deploy_get_power_state_retries,

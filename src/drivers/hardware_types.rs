@@ -50,7 +50,7 @@ pub const HARDWARE_TYPES: &[HardwareType] = &[
             ("bios", &["no-bios"]),
             ("boot", &["ipxe", "pxe", "http", "http-ipxe"]),
             ("console", &["ipmitool-socat", "no-console"]),
-            ("deploy", &["direct", "ramdisk"]),
+            ("deploy", &["direct", "ramdisk", "custom-agent"]),
             ("firmware", &["no-firmware"]),
             ("inspect", &["agent", "no-inspect"]),
             ("management", &["ipmitool", "noop"]),
@@ -74,7 +74,7 @@ pub const HARDWARE_TYPES: &[HardwareType] = &[
                 &["ipxe", "pxe", "http", "http-ipxe", "redfish-virtual-media"],
             ),
             ("console", &["no-console"]),
-            ("deploy", &["direct", "ramdisk"]),
+            ("deploy", &["direct", "ramdisk", "custom-agent"]),
             ("firmware", &["redfish", "no-firmware"]),
             ("inspect", &["redfish", "agent", "no-inspect"]),
             ("management", &["redfish", "noop"]),
@@ -83,7 +83,41 @@ pub const HARDWARE_TYPES: &[HardwareType] = &[
             ("raid", &["no-raid"]),
             ("rescue", &["no-rescue", "agent"]),
             ("storage", &["noop"]),
-            ("vendor", &["no-vendor"]),
+            ("vendor", &["redfish", "no-vendor"]),
+        ],
+    },
+    // Dell iDRAC as Metal3 names it: the `idrac-redfish*` interfaces are ironbox's Redfish
+    // ones under Dell's names (no WS-Man, no OEM extensions).
+    HardwareType {
+        name: "idrac",
+        accepts_any_enabled: false,
+        supported: &[
+            ("bios", &["idrac-redfish", "no-bios"]),
+            (
+                "boot",
+                &[
+                    "ipxe",
+                    "pxe",
+                    "http",
+                    "http-ipxe",
+                    "idrac-redfish-virtual-media",
+                    "redfish-virtual-media",
+                ],
+            ),
+            ("console", &["no-console"]),
+            ("deploy", &["direct", "ramdisk", "custom-agent"]),
+            ("firmware", &["redfish", "no-firmware"]),
+            (
+                "inspect",
+                &["idrac-redfish", "redfish", "agent", "no-inspect"],
+            ),
+            ("management", &["idrac-redfish"]),
+            ("network", &["noop", "flat"]),
+            ("power", &["idrac-redfish"]),
+            ("raid", &["no-raid"]),
+            ("rescue", &["no-rescue"]),
+            ("storage", &["noop"]),
+            ("vendor", &["idrac-redfish", "no-vendor"]),
         ],
     },
     // Power and boot devices are handled by an operator; ironbox network-boots the node.
@@ -94,7 +128,7 @@ pub const HARDWARE_TYPES: &[HardwareType] = &[
             ("bios", &["no-bios"]),
             ("boot", &["ipxe", "pxe", "http", "http-ipxe"]),
             ("console", &["no-console"]),
-            ("deploy", &["direct", "ramdisk"]),
+            ("deploy", &["direct", "ramdisk", "custom-agent"]),
             ("firmware", &["no-firmware"]),
             ("inspect", &["agent", "no-inspect"]),
             ("management", &["noop", "fake"]),
@@ -111,7 +145,7 @@ pub const HARDWARE_TYPES: &[HardwareType] = &[
 /// Implementations this build of ironbox actually provides, per interface kind.
 /// Enabling a name not listed here is a configuration error.
 pub const AVAILABLE: Supported = &[
-    ("bios", &["fake", "no-bios", "redfish"]),
+    ("bios", &["fake", "no-bios", "redfish", "idrac-redfish"]),
     (
         "boot",
         &[
@@ -121,19 +155,26 @@ pub const AVAILABLE: Supported = &[
             "http",
             "http-ipxe",
             "redfish-virtual-media",
+            "idrac-redfish-virtual-media",
         ],
     ),
     ("console", &["fake", "ipmitool-socat", "no-console"]),
-    ("deploy", &["fake", "direct", "ramdisk"]),
+    ("deploy", &["fake", "direct", "ramdisk", "custom-agent"]),
     ("firmware", &["fake", "no-firmware", "redfish"]),
-    ("inspect", &["agent", "fake", "no-inspect", "redfish"]),
-    ("management", &["fake", "noop", "ipmitool", "redfish"]),
+    (
+        "inspect",
+        &["agent", "fake", "no-inspect", "redfish", "idrac-redfish"],
+    ),
+    (
+        "management",
+        &["fake", "noop", "ipmitool", "redfish", "idrac-redfish"],
+    ),
     ("network", &["flat", "noop"]),
-    ("power", &["fake", "ipmitool", "redfish"]),
+    ("power", &["fake", "ipmitool", "redfish", "idrac-redfish"]),
     ("raid", &["fake", "no-raid"]),
     ("rescue", &["agent", "fake", "no-rescue"]),
     ("storage", &["fake", "noop"]),
-    ("vendor", &["fake", "no-vendor"]),
+    ("vendor", &["fake", "no-vendor", "redfish", "idrac-redfish"]),
 ];
 
 pub fn find(name: &str) -> Option<&'static HardwareType> {

@@ -236,6 +236,7 @@ impl ManagementInterface for IpmiManagement {
                 "Invalid boot device {device} specified."
             )));
         }
+        let persistent = super::node_options::boot_device_persistence(ctx.node, persistent)?;
         let t = target(ctx)?;
         timed::set_boot_device(&t, device, persistent, uefi(ctx))
             .await

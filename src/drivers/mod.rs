@@ -11,10 +11,12 @@ pub mod agent_rescue;
 pub mod boot_iso;
 pub mod boot_mode;
 pub mod console;
+pub mod custom_agent;
 pub mod direct;
 pub mod fake;
 pub mod hardware_types;
 pub mod ipmitool;
+pub mod node_options;
 pub mod noop;
 pub mod poll;
 pub mod pxe;
@@ -371,6 +373,11 @@ pub trait DeployInterface: StepInterface {
     ) -> Result<Progress, DriverError> {
         let _ = (hw, ctx, steps);
         Ok(Progress::Done)
+    }
+    /// Whether a user deploy step this interface does not list may still come from the
+    /// agent once it is up (Ironic's `custom-agent`): checked then, not at the request.
+    fn defers_unknown_steps(&self) -> bool {
+        false
     }
     /// Cleaning is over: undo `prepare_cleaning`.
     async fn tear_down_cleaning(

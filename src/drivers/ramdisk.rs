@@ -46,7 +46,10 @@ impl DeployInterface for RamdiskDeploy {
                 "The ramdisk deploy interface needs instance_info kernel and ramdisk".into(),
             ));
         };
-        let mut append = ctx.config.pxe.kernel_append_params.clone();
+        let mut append = super::node_options::kernel_append_params(
+            ctx.node,
+            &ctx.config.pxe.kernel_append_params,
+        );
         if let Some(extra) = info(ctx, "ramdisk_kernel_arguments") {
             append = format!("{append} {extra}");
         }

@@ -301,14 +301,14 @@ impl Registry {
         let power: Arc<dyn super::PowerInterface> = match name("power").as_str() {
             "fake" => Arc::new(fake::FakePower),
             "ipmitool" => Arc::new(super::ipmitool::IpmiPower),
-            "redfish" => Arc::new(super::redfish::RedfishPower),
+            "redfish" | "idrac-redfish" => Arc::new(super::redfish::RedfishPower),
             _ => return Err(missing("power")),
         };
         let management: Arc<dyn super::ManagementInterface> = match name("management").as_str() {
             "fake" => Arc::new(fake::FakeManagement),
             "noop" => Arc::new(noop::NoopManagement),
             "ipmitool" => Arc::new(super::ipmitool::IpmiManagement),
-            "redfish" => Arc::new(super::redfish::RedfishManagement),
+            "redfish" | "idrac-redfish" => Arc::new(super::redfish::RedfishManagement),
             _ => return Err(missing("management")),
         };
         // One value per kind that is both a StepInterface and the kind's own trait.
@@ -332,19 +332,27 @@ impl Registry {
                 erase_devices_priority: self.erase_priorities.0,
                 erase_devices_metadata_priority: self.erase_priorities.1,
             }),
+            "custom-agent" => Arc::new(super::custom_agent::CustomAgentDeploy {
+                direct: super::direct::DirectDeploy {
+                    erase_devices_priority: self.erase_priorities.0,
+                    erase_devices_metadata_priority: self.erase_priorities.1,
+                },
+            }),
             _ => return Err(missing("deploy")),
         };
         let boot: Arc<dyn super::BootInterface> = match name("boot").as_str() {
             "fake" => Arc::new(fake::FakeSteps::new("boot")),
             "ipxe" | "pxe" | "http" | "http-ipxe" => Arc::new(super::pxe::NetBoot),
-            "redfish-virtual-media" => Arc::new(super::redfish::RedfishVirtualMediaBoot),
+            "redfish-virtual-media" | "idrac-redfish-virtual-media" => {
+                Arc::new(super::redfish::RedfishVirtualMediaBoot)
+            }
             _ => return Err(missing("boot")),
         };
         let mut others: Vec<(&'static str, Arc<dyn super::StepInterface>)> = vec![];
         for kind in ["bios", "firmware", "network", "raid", "storage"] {
             let n = name(kind);
             let i: Arc<dyn super::StepInterface> = match (kind, n.as_str()) {
-                ("bios", "redfish") => Arc::new(super::redfish::RedfishBios),
+                ("bios", "redfish" | "idrac-redfish") => Arc::new(super::redfish::RedfishBios),
                 ("firmware", "redfish") => Arc::new(super::redfish::RedfishFirmware),
                 (_, n) => match n {
                     "fake" => Arc::new(fake::FakeSteps::new(kind)),
@@ -363,7 +371,7 @@ impl Registry {
             deploy,
             inspect: match name("inspect").as_str() {
                 "agent" => Arc::new(super::agent_inspect::AgentInspect),
-                "redfish" => Arc::new(super::redfish::RedfishInspect),
+                "redfish" | "idrac-redfish" => Arc::new(super::redfish::RedfishInspect),
                 _ => pick!("inspect", super::InspectInterface),
             },
             rescue: match name("rescue").as_str() {
@@ -376,7 +384,10 @@ impl Registry {
                 x if x.starts_with("no-") => Arc::new(noop::Unsupported { kind: "console" }),
                 _ => return Err(missing("console")),
             },
-            vendor: pick!("vendor", super::VendorInterface),
+            vendor: match name("vendor").as_str() {
+                "redfish" | "idrac-redfish" => Arc::new(super::redfish::RedfishVendor),
+                _ => pick!("vendor", super::VendorInterface),
+            },
             others,
         })
     }
@@ -398,7 +409,7 @@ mod tests {
             "fake-hardware accepts any enabled"
         );
         assert!(matches!(
-            reg.check(hw, "power", "idrac-redfish"),
+            reg.check(hw, "power", "ilo"),
             Err(InterfaceError::NotEnabled { .. })
         ));
     }

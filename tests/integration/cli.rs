@@ -41,7 +41,7 @@ fn version_and_config_check() {
         ),
         ("[DEFAULT]\nunknown_option = 1\n", "unknown_option"),
         (
-            "[DEFAULT]\nenabled_power_interfaces = [\"idrac-redfish\"]\n",
+            "[DEFAULT]\nenabled_power_interfaces = [\"ilo\"]\n",
             "[DEFAULT] enabled_power_interfaces",
         ),
         (

@@ -159,7 +159,7 @@ const CASES: &[(&str, &str)] = &[
         "[DEFAULT] enabled_hardware_types",
     ),
     (
-        "[DEFAULT]\nenabled_power_interfaces = [\"idrac-redfish\"]\n",
+        "[DEFAULT]\nenabled_power_interfaces = [\"ilo\"]\n",
         "[DEFAULT] enabled_power_interfaces",
     ),
     (

@@ -250,12 +250,12 @@ fn drivers_and_conductors() {
         .get("/v1/drivers/fake-hardware/properties")
         .body
         .is_object());
-    let r = ib.get("/v1/drivers/idrac");
+    let r = ib.get("/v1/drivers/ilo");
     assert_eq!(
         (r.status, r.fault()),
         (
             404,
-            "Could not find the following driver(s) or hardware type(s): idrac.".to_string()
+            "Could not find the following driver(s) or hardware type(s): ilo.".to_string()
         )
     );
     assert!(
@@ -270,7 +270,13 @@ fn drivers_and_conductors() {
     let one = ib.get("/v1/conductors/test-conductor").body;
     assert_eq!(
         one["drivers"],
-        json!(["fake-hardware", "manual-management", "ipmi", "redfish"])
+        json!([
+            "fake-hardware",
+            "manual-management",
+            "ipmi",
+            "redfish",
+            "idrac"
+        ])
     );
     let mm = ib.get("/v1/drivers/manual-management").body;
     assert_eq!(

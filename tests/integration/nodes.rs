@@ -333,12 +333,12 @@ fn patch_rules() {
     // Interfaces: must be enabled; null resets to the default.
     let r = ib.patch(
         &format!("/v1/nodes/{u}"),
-        json!([{"op": "replace", "path": "/power_interface", "value": "idrac-redfish"}]),
+        json!([{"op": "replace", "path": "/power_interface", "value": "ilo"}]),
     );
     assert_eq!(r.status, 400);
     assert!(r
         .fault()
-        .contains("'ironic.hardware.interfaces.power' entrypoint: idrac-redfish"));
+        .contains("'ironic.hardware.interfaces.power' entrypoint: ilo"));
     let r = ib.patch(
         &format!("/v1/nodes/{u}"),
         json!([{"op": "replace", "path": "/network_interface", "value": "flat"}]),

@@ -18,6 +18,9 @@ ironbox redfish integration tests. Three additions, all in this file:
   attributes (the libvirt driver's defaults, typed as real BMCs type them; the stock
   registry describes them), Bios.ResetBios restores them, and a BiosVersion ("1.0.0", or
   the system's "bios_version") that the stock SimpleUpdate raises.
+* sushy-tools has no EventService. Here there is a small one: the service root links
+  /redfish/v1/EventService, whose Subscriptions collection takes POST (201 with a
+  Location), GET and DELETE of members, kept in memory.
 
 usage: sushy_fake.py --config <file> [sushy-emulator args: -i 127.0.0.1 -p PORT ...]
 """
@@ -126,6 +129,56 @@ class RequestLog:
                                                    ("Content-Length", str(len(msg)))])
                 return [msg]
         return self.app(env, start_response)
+
+
+SUBSCRIPTIONS = {}
+EVENTS = "/redfish/v1/EventService"
+
+
+def _json(body, status=200, headers=None):
+    return emu_main.app.response_class(json.dumps(body), status=status,
+                                       mimetype="application/json", headers=headers)
+
+
+def _root_with_events():
+    root = json.loads(emu_main.app.render_template("root.json"))
+    root["EventService"] = {"@odata.id": EVENTS}
+    return _json(root)
+
+
+emu_main.app.view_functions["root_resource"] = _root_with_events
+
+
+@emu_main.app.route(EVENTS)
+def _event_service():
+    return _json({"@odata.id": EVENTS, "Id": "EventService", "ServiceEnabled": True,
+                  "EventTypesForSubscription": ["Alert", "StatusChange"],
+                  "Subscriptions": {"@odata.id": EVENTS + "/Subscriptions"}})
+
+
+@emu_main.app.route(EVENTS + "/Subscriptions", methods=["GET", "POST"])
+def _subscriptions():
+    from flask import request
+    if request.method == "POST":
+        sub = dict(request.get_json(force=True))
+        sub["Id"] = str(len(SUBSCRIPTIONS) + 1)
+        sub["@odata.id"] = EVENTS + "/Subscriptions/" + sub["Id"]
+        SUBSCRIPTIONS[sub["Id"]] = sub
+        return _json(sub, 201, {"Location": sub["@odata.id"]})
+    return _json({"@odata.id": EVENTS + "/Subscriptions", "Members@odata.count": len(SUBSCRIPTIONS),
+                  "Members": [{"@odata.id": s["@odata.id"]} for s in SUBSCRIPTIONS.values()]})
+
+
+@emu_main.app.route(EVENTS + "/Subscriptions/<sid>", methods=["GET", "DELETE"])
+def _subscription(sid):
+    from flask import request
+    if sid not in SUBSCRIPTIONS:
+        return _json({"error": {"code": "Base.1.0.ResourceMissingAtURI",
+                                "message": "No subscription " + sid}}, 404)
+    if request.method == "DELETE":
+        del SUBSCRIPTIONS[sid]
+        return _json({}, 204)
+    return _json(SUBSCRIPTIONS[sid])
 
 
 fakedriver.FakeDriver = IronboxFakeDriver

@@ -172,6 +172,8 @@ impl ManagementInterface for RedfishManagement {
                 "Invalid boot device {device} specified."
             )));
         }
+        let persistent =
+            crate::drivers::node_options::boot_device_persistence(ctx.node, persistent)?;
         let c = client(ctx)?;
         set_boot(ctx, &c, device, persistent).await
     }

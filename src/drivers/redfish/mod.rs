@@ -13,6 +13,7 @@ pub mod firmware;
 pub mod inspect;
 pub mod management;
 pub mod power;
+pub mod vendor;
 pub mod vmedia;
 
 pub use bios::RedfishBios;
@@ -21,6 +22,7 @@ pub use firmware::RedfishFirmware;
 pub use inspect::RedfishInspect;
 pub use management::RedfishManagement;
 pub use power::RedfishPower;
+pub use vendor::RedfishVendor;
 
 use std::path::Path;
 use std::sync::Arc;
