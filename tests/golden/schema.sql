@@ -37,7 +37,7 @@ CREATE TABLE conductors (
     drivers         TEXT NOT NULL DEFAULT '[]',
     created_at      TEXT NOT NULL,
     updated_at      TEXT
-);
+, rpc_address TEXT);
 CREATE TABLE deploy_templates (
     id          INTEGER PRIMARY KEY,
     uuid        TEXT NOT NULL UNIQUE,
