@@ -78,7 +78,7 @@ const CASES: &[Case] = &[
     ("POST", "/v1/nodes", Some("latest"), Some("{\"driver\": \"fake-hardware\", \"maintenance\": 5}"), J, 400, "5 is not of type 'string', 'boolean'"),
     ("POST", "/v1/nodes", Some("latest"), Some("{\"driver\": \"fake-hardware\", \"maintenance\": \"perhaps\"}"), J, 400, "Invalid maintenance"),
     ("POST", "/v1/nodes", Some("latest"), Some("{\"driver\": 7}"), J, 400, "7 is not of type 'string'"),
-    ("POST", "/v1/nodes", Some("latest"), Some("{\"driver\": \"fake-hardware\", \"power_interface\": \"bogus\"}"), J, 400, "'ironic.hardware.interfaces.power' entrypoint: bogus. Valid interfaces are ['fake', 'ipmitool', 'redfish']."),
+    ("POST", "/v1/nodes", Some("latest"), Some("{\"driver\": \"fake-hardware\", \"power_interface\": \"bogus\"}"), J, 400, "'ironic.hardware.interfaces.power' entrypoint: bogus. Valid interfaces are ['fake', 'ipmitool', 'redfish', 'idrac-redfish']."),
     ("POST", "/v1/nodes", Some("latest"), Some("{\"driver\": \"fake-hardware\", \"resource_class\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}"), J, 400, "is too long"),
     ("POST", "/v1/nodes", Some("latest"), Some("{\"driver\": \"fake-hardware\", \"conductor_group\": \"bad group!\"}"), J, 400, "does not match"),
     ("POST", "/v1/nodes", Some("latest"), Some("{\"driver\": \"fake-hardware\", \"conductor_group\": \"other\"}"), J, 400, "No valid host was found"),
