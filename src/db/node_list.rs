@@ -129,7 +129,7 @@ pub(super) const READERS: &[(&str, &str, Set)] = &[
     (
         "traits",
         "(SELECT json_group_array(trait) FROM (SELECT trait FROM node_traits t \
-         WHERE t.node_id = nodes.id ORDER BY trait))",
+         WHERE t.node_id = nodes.id ORDER BY trait) AS tr)",
         |n, r, i| {
             let t: String = r.get(i)?;
             n.traits = serde_json::from_str(&t).unwrap_or_default();
